@@ -1,0 +1,1 @@
+//! The `evaluator` crate: see docs/ARCHITECTURE.md.

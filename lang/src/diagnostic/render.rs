@@ -1,0 +1,171 @@
+//! Rendering diagnostics: for people through miette, for machines as JSON.
+//!
+//! This is the only code that knows miette. Both forms are snapshot-tested on the same cases.
+
+use std::fmt;
+
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
+
+use crate::{Diagnostic, Severity, SourceMap, Span};
+
+/// How human-readable output should look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// ANSI colours and bold text.
+    pub color: bool,
+    /// Unicode box drawing; ASCII otherwise.
+    pub unicode: bool,
+    /// Wrap width in columns.
+    pub width: usize,
+}
+
+impl Style {
+    /// No colour, Unicode: for logs, pipes and snapshots.
+    pub fn plain() -> Style {
+        Style { color: false, unicode: true, width: 100 }
+    }
+}
+
+/// Renders a diagnostic as miette's graphical report.
+pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> String {
+    let theme = match (style.unicode, style.color) {
+        (true, true) => GraphicalTheme::unicode(),
+        (true, false) => GraphicalTheme::unicode_nocolor(),
+        (false, true) => GraphicalTheme::ascii(),
+        (false, false) => GraphicalTheme::none(),
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width);
+    let adapter = Adapter { diagnostic, sources };
+    let mut out = String::new();
+    // Invariant: rendering into a String cannot fail; fall back to the bare message if it does.
+    if handler.render_report(&mut out, &adapter).is_err() {
+        out = format!("error: {}\n", diagnostic.message);
+    }
+    out
+}
+
+/// Renders a diagnostic as one JSON object (the `--message-format json` wire format, version 1).
+pub fn json(diagnostic: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
+    let span = |span: &Span| {
+        let range = sources.clamp(span.file, span.range);
+        let start = sources.line_col(span.file, range.start());
+        let end = sources.line_col(span.file, range.end());
+        serde_json::json!({
+            "file": sources.name(span.file),
+            "start": u32::from(range.start()),
+            "end": u32::from(range.end()),
+            "line": start.line,
+            "column": start.column,
+            "end_line": end.line,
+            "end_column": end.column,
+        })
+    };
+    serde_json::json!({
+        "version": 1,
+        "code": diagnostic.code,
+        "severity": match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        "message": diagnostic.message,
+        "span": span(&diagnostic.primary),
+        "labels": diagnostic.labels.iter().map(|(s, message)| {
+            let mut value = span(s);
+            value["message"] = serde_json::Value::String(message.clone());
+            value
+        }).collect::<Vec<_>>(),
+        "help": diagnostic.help,
+    })
+}
+
+/// Presents a `Diagnostic` to miette without copying any source text.
+struct Adapter<'a> {
+    diagnostic: &'a Diagnostic,
+    sources: &'a SourceMap,
+}
+
+impl fmt::Debug for Adapter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.diagnostic, f)
+    }
+}
+
+impl fmt::Display for Adapter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+impl std::error::Error for Adapter<'_> {}
+
+impl miette::Diagnostic for Adapter<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diagnostic.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(self)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let file = self.diagnostic.primary.file;
+        let primary = LabeledSpan::new_primary_with_span(
+            Some(short_label(&self.diagnostic.message)),
+            self.source_span(&self.diagnostic.primary),
+        );
+        // Labels in other files cannot share this snippet; they are listed in the message.
+        let others = self.diagnostic.labels.iter().filter(move |(span, _)| span.file == file).map(
+            |(span, message)| {
+                LabeledSpan::new_with_span(Some(message.clone()), self.source_span(span))
+            },
+        );
+        Some(Box::new(std::iter::once(primary).chain(others)))
+    }
+}
+
+impl Adapter<'_> {
+    fn source_span(&self, span: &Span) -> SourceSpan {
+        let range = self.sources.clamp(span.file, span.range);
+        SourceSpan::new(usize::from(range.start()).into(), usize::from(range.len()))
+    }
+}
+
+impl SourceCode for Adapter<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let file = self.diagnostic.primary.file;
+        let text: &'b str = self.sources.text(file);
+        let contents = text.read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.sources.name(file).to_owned(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            contents.column(),
+            contents.line_count(),
+        )))
+    }
+}
+
+/// The label under the primary span: the message up to its first comma, kept short.
+fn short_label(message: &str) -> String {
+    message.split(", found").next().unwrap_or(message).to_owned()
+}

@@ -1,0 +1,121 @@
+//! The infra language front end: source text → tokens → lossless syntax tree → typed AST.
+//!
+//! `parse` never fails: it returns a tree that holds every byte of the input and a list of
+//! syntax errors (lexical, grammatical and post-parse validation). Only this crate knows nom and
+//! rowan; everything else uses `ast` and the few rowan types re-exported here.
+//! Diagnostics are plain data (`Diagnostic`, `Span`, `SourceMap`); `diagnostic::render` turns
+//! them into text for people (miette) or JSON for machines.
+
+pub mod ast;
+pub mod diagnostic;
+mod lexer;
+mod parser;
+mod source;
+mod syntax_error;
+mod syntax_kind;
+mod syntax_node;
+mod validation;
+
+#[cfg(test)]
+mod tests;
+
+use std::{marker::PhantomData, sync::Arc};
+
+use rowan::GreenNode;
+
+pub use rowan::{TextRange, TextSize};
+
+pub use crate::{
+    ast::AstNode,
+    diagnostic::{Diagnostic, Severity, Span},
+    lexer::{Token, tokenize},
+    source::{FileId, LineCol, SourceMap},
+    syntax_error::{SyntaxError, SyntaxErrorKind},
+    syntax_kind::SyntaxKind,
+    syntax_node::{InfraLanguage, SyntaxElement, SyntaxNode, SyntaxToken},
+};
+
+/// The largest source file accepted: offsets in the tree are 32-bit.
+pub const MAX_FILE_SIZE: usize = u32::MAX as usize / 2;
+
+/// The result of parsing: a lossless tree and every error found in it.
+#[derive(Debug, Clone)]
+pub struct Parse<T> {
+    green: GreenNode,
+    errors: Arc<[SyntaxError]>,
+    _ty: PhantomData<fn() -> T>,
+}
+
+impl<T: AstNode> Parse<T> {
+    /// The typed root.
+    pub fn tree(&self) -> T {
+        // Invariant: `parse` always builds a root of kind `SOURCE_FILE`.
+        T::cast(self.syntax_node()).expect("parse produces a SOURCE_FILE root")
+    }
+
+    /// The untyped root.
+    pub fn syntax_node(&self) -> SyntaxNode {
+        SyntaxNode::new_root(self.green.clone())
+    }
+
+    /// Lexical, grammatical and validation errors, in source order.
+    pub fn errors(&self) -> &[SyntaxError] {
+        &self.errors
+    }
+
+    /// An indented dump of the tree, one node or token per line (`infra parse` prints it).
+    pub fn debug_tree(&self) -> String {
+        debug_tree(&self.syntax_node())
+    }
+}
+
+/// Parses a whole file. Never fails and never panics; see `Parse::errors`.
+pub fn parse(text: &str) -> Parse<ast::SourceFile> {
+    if text.len() > MAX_FILE_SIZE {
+        let (green, _) = parser::parse("", &lexer::lex(""));
+        let error = SyntaxError::new(
+            SyntaxErrorKind::FileTooLarge,
+            format!("file too large ({} bytes; the limit is {MAX_FILE_SIZE})", text.len()),
+            TextRange::empty(0.into()),
+        );
+        return Parse { green, errors: vec![error].into(), _ty: PhantomData };
+    }
+    let lexed = lexer::lex(text);
+    let (green, mut errors) = parser::parse(text, &lexed);
+    let root = SyntaxNode::new_root(green.clone());
+    validation::validate(&root, &mut errors);
+    errors.sort_by_key(|e| (e.range.start(), e.range.end()));
+    Parse { green, errors: errors.into(), _ty: PhantomData }
+}
+
+fn debug_tree(root: &SyntaxNode) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for event in root.preorder_with_tokens() {
+        match event {
+            rowan::WalkEvent::Enter(element) => {
+                let range = element.text_range();
+                let indent = "  ".repeat(depth);
+                // Writing to a String cannot fail.
+                let _ = match &element {
+                    rowan::NodeOrToken::Node(node) => {
+                        writeln!(out, "{indent}{:?}@{range:?}", node.kind())
+                    }
+                    rowan::NodeOrToken::Token(token) => {
+                        writeln!(out, "{indent}{:?}@{range:?} {:?}", token.kind(), token.text())
+                    }
+                };
+                if element.as_node().is_some() {
+                    depth += 1;
+                }
+            }
+            rowan::WalkEvent::Leave(element) => {
+                if element.as_node().is_some() {
+                    depth -= 1;
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,278 @@
+//! The parser: tokens → rowan green tree, never failing.
+//!
+//! The parser is hand-written recursive descent with a Pratt loop for operators, building the
+//! green tree directly (checkpoints wrap an already-parsed left operand). Trivia is attached to
+//! whichever node is open when the next significant token is looked at, so every byte of the
+//! input lands in the tree. Errors are collected, never thrown: a missing piece is reported and
+//! skipped, an unexpected token is wrapped in an `ERROR` node.
+
+mod grammar;
+
+use rowan::{Checkpoint, GreenNode, GreenNodeBuilder};
+
+use crate::{
+    SyntaxError, SyntaxErrorKind, SyntaxKind,
+    SyntaxKind::*,
+    TextRange, TextSize,
+    lexer::{LexErrorKind, Lexed},
+};
+
+/// The end of the input, as a pseudo-token kind.
+pub(crate) const EOF: SyntaxKind = SyntaxKind::__LAST;
+
+/// How deep the tree may nest before the parser stops descending. Each nesting level of the
+/// source costs one to three units, so real code stays far below this.
+const MAX_DEPTH: u32 = 1500;
+
+pub(crate) fn parse(text: &str, lexed: &Lexed) -> (GreenNode, Vec<SyntaxError>) {
+    let mut p = Parser {
+        text,
+        lexed,
+        pos: 0,
+        builder: GreenNodeBuilder::new(),
+        errors: Vec::new(),
+        depth: 0,
+        last_end: 0,
+        suppress_at: u32::MAX,
+    };
+    lex_errors(lexed, &mut p.errors);
+    grammar::source_file(&mut p);
+    p.errors.sort_by_key(|e| e.range.start());
+    (p.builder.finish(), p.errors)
+}
+
+fn lex_errors(lexed: &Lexed, errors: &mut Vec<SyntaxError>) {
+    for e in &lexed.errors {
+        errors.push(match e.kind {
+            LexErrorKind::UnterminatedComment => SyntaxError::new(
+                SyntaxErrorKind::UnterminatedComment,
+                "unterminated comment".into(),
+                TextRange::at(e.range.start(), TextSize::new(2)),
+            )
+            .with_help("close the comment with `*/`".into()),
+            LexErrorKind::UnknownChar => SyntaxError::new(
+                SyntaxErrorKind::InvalidCharacter,
+                "invalid character".into(),
+                e.range,
+            ),
+            LexErrorKind::TrailingSlash => SyntaxError::new(
+                SyntaxErrorKind::TrailingSlash,
+                "path has a trailing slash".into(),
+                e.range,
+            )
+            .with_help("remove the final `/`".into()),
+        });
+    }
+}
+
+pub(crate) struct Parser<'t> {
+    text: &'t str,
+    lexed: &'t Lexed,
+    /// Index of the next token to add to the tree.
+    pos: usize,
+    builder: GreenNodeBuilder<'static>,
+    errors: Vec<SyntaxError>,
+    depth: u32,
+    /// End offset of the last significant token added to the tree.
+    last_end: u32,
+    /// No further errors starting at this offset (one error per place).
+    suppress_at: u32,
+}
+
+impl Parser<'_> {
+    /// The kind of the next significant token; trivia before it stays pending until the next
+    /// token or node is added, so nodes start and end on significant tokens.
+    pub(crate) fn current(&mut self) -> SyntaxKind {
+        self.nth(0)
+    }
+
+    /// The kind of the very next token, trivia included.
+    pub(crate) fn raw(&self) -> SyntaxKind {
+        self.lexed.kinds.get(self.pos).copied().unwrap_or(EOF)
+    }
+
+    /// The kind of the `n`-th significant token from here (`0` is the current one).
+    pub(crate) fn nth(&self, n: usize) -> SyntaxKind {
+        self.lexed.kinds[self.pos..]
+            .iter()
+            .copied()
+            .filter(|k| !k.is_trivia())
+            .nth(n)
+            .unwrap_or(EOF)
+    }
+
+    pub(crate) fn at(&mut self, kind: SyntaxKind) -> bool {
+        self.current() == kind
+    }
+
+    /// Adds pending trivia to the open node.
+    fn flush_trivia(&mut self) {
+        while self.pos < self.lexed.len() && self.lexed.kinds[self.pos].is_trivia() {
+            self.bump_raw();
+        }
+    }
+
+    /// Adds pending trivia and the current significant token to the tree.
+    pub(crate) fn bump(&mut self) {
+        self.flush_trivia();
+        if self.pos < self.lexed.len() {
+            self.bump_raw();
+        }
+    }
+
+    /// Adds the very next token, whatever it is (strings and paths have no trivia).
+    pub(crate) fn bump_raw(&mut self) {
+        let kind = self.lexed.kinds[self.pos];
+        let range = self.lexed.range(self.pos);
+        self.builder.token(rowan::SyntaxKind(kind as u16), &self.text[range]);
+        if !kind.is_trivia() {
+            self.last_end = range.end().into();
+        }
+        self.pos += 1;
+    }
+
+    /// Adds everything left, trivia included, to the open node.
+    pub(crate) fn bump_rest(&mut self) {
+        while self.pos < self.lexed.len() {
+            self.bump_raw();
+        }
+    }
+
+    /// Where the last significant token ended.
+    pub(crate) fn last_end(&self) -> TextSize {
+        TextSize::new(self.last_end)
+    }
+
+    /// The text between two offsets.
+    pub(crate) fn text_between(&self, start: TextSize, end: TextSize) -> &str {
+        &self.text[TextRange::new(start, end.max(start))]
+    }
+
+    pub(crate) fn eat(&mut self, kind: SyntaxKind) -> bool {
+        let at = self.at(kind);
+        if at {
+            self.bump();
+        }
+        at
+    }
+
+    /// Bumps `kind` or reports that it is missing right after the previous token.
+    pub(crate) fn expect(&mut self, kind: SyntaxKind) -> bool {
+        if self.eat(kind) {
+            return true;
+        }
+        self.error_expected(kind.describe());
+        false
+    }
+
+    /// Reports "expected X, found Y"; the error sits right after the previous token when the
+    /// next token is on a later line (a missing `;`), and on the next token otherwise.
+    pub(crate) fn error_expected(&mut self, what: &str) {
+        let found = self.current();
+        let range = self.current_range();
+        let gap = &self.text[self.last_end as usize..usize::from(range.start())];
+        let (kind, message) = if found == EOF {
+            (SyntaxErrorKind::UnexpectedEof, format!("expected {what}, found end of file"))
+        } else {
+            (
+                SyntaxErrorKind::UnexpectedToken,
+                format!("expected {what}, found {}", found.describe()),
+            )
+        };
+        let at = if gap.contains('\n') || found == EOF {
+            TextRange::empty(TextSize::new(self.last_end))
+        } else {
+            range
+        };
+        self.push_error(SyntaxError::new(kind, message, at));
+    }
+
+    pub(crate) fn push_error(&mut self, error: SyntaxError) {
+        let start = u32::from(error.range.start());
+        if start == self.suppress_at {
+            return;
+        }
+        self.suppress_at = start;
+        self.errors.push(error);
+    }
+
+    /// The range of the current significant token (empty, after the last token, at the end).
+    pub(crate) fn current_range(&self) -> TextRange {
+        let next = (self.pos..self.lexed.len()).find(|&i| !self.lexed.kinds[i].is_trivia());
+        match next {
+            Some(i) => self.lexed.range(i),
+            None => TextRange::empty(TextSize::new(self.last_end)),
+        }
+    }
+
+    /// Opens a node; pending trivia goes to the enclosing node first.
+    pub(crate) fn start_node(&mut self, kind: SyntaxKind) {
+        self.flush_trivia();
+        self.builder.start_node(rowan::SyntaxKind(kind as u16));
+    }
+
+    pub(crate) fn finish_node(&mut self) {
+        self.builder.finish_node();
+    }
+
+    /// A place to wrap later: taken after pending trivia, so the node starts at its first token.
+    pub(crate) fn checkpoint(&mut self) -> Checkpoint {
+        self.flush_trivia();
+        self.builder.checkpoint()
+    }
+
+    pub(crate) fn start_node_at(&mut self, checkpoint: Checkpoint, kind: SyntaxKind) {
+        self.builder.start_node_at(checkpoint, rowan::SyntaxKind(kind as u16));
+    }
+
+    /// Wraps the current token in an `ERROR` node, reporting it.
+    pub(crate) fn err_and_bump(&mut self, what: &str) {
+        self.error_expected(what);
+        self.start_node(ERROR);
+        self.bump();
+        self.finish_node();
+    }
+
+    /// Enters one level of nesting; `false` (with the rest of the construct skipped into an
+    /// `ERROR` node and one diagnostic) when the limit is reached.
+    pub(crate) fn enter(&mut self, cost: u32) -> bool {
+        if self.depth + cost <= MAX_DEPTH {
+            self.depth += cost;
+            return true;
+        }
+        let range = self.current_range();
+        self.push_error(
+            SyntaxError::new(
+                SyntaxErrorKind::TooDeep,
+                format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
+                range,
+            )
+            .with_help("split the expression with `let` bindings".into()),
+        );
+        self.skip_nested();
+        false
+    }
+
+    pub(crate) fn leave(&mut self, cost: u32) {
+        self.depth -= cost;
+    }
+
+    /// Skips, flat, everything up to the end of the enclosing construct: stops before a closing
+    /// delimiter that was opened outside, or before `;`, `,`, `in`, `then`, `else` at the same level.
+    fn skip_nested(&mut self) {
+        self.start_node(ERROR);
+        let mut open = 0u32;
+        loop {
+            match self.current() {
+                EOF => break,
+                L_PAREN | L_BRACK | L_BRACE | INTERPOL_START => open += 1,
+                R_PAREN | R_BRACK | R_BRACE if open == 0 => break,
+                R_PAREN | R_BRACK | R_BRACE => open -= 1,
+                SEMICOLON | COMMA | IN_KW | THEN_KW | ELSE_KW if open == 0 => break,
+                _ => {}
+            }
+            self.bump();
+        }
+        self.finish_node();
+    }
+}

@@ -1,0 +1,1 @@
+//! The `runner` crate: see docs/ARCHITECTURE.md.

@@ -1,0 +1,154 @@
+//! Everything the binary prints: data to stdout, diagnostics and status to stderr, in the
+//! `--message-format` and colour the user chose. Also loads source files into the `SourceMap`.
+
+use std::{
+    io::{self, IsTerminal, Read, Write},
+    path::Path,
+    process::ExitCode,
+};
+
+use lang::{Diagnostic, FileId, SourceMap, SyntaxError, diagnostic::render};
+
+use crate::{
+    cli::{ColorChoice, GlobalArgs, MessageFormat},
+    error::{CliError, ErrorKind},
+};
+
+pub(crate) struct Output {
+    format: MessageFormat,
+    style: render::Style,
+    sources: SourceMap,
+}
+
+impl Output {
+    pub(crate) fn new(global: &GlobalArgs) -> Output {
+        let color = match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => io::stderr().is_terminal() && !no_color(),
+        };
+        let width = terminal_width().unwrap_or(100);
+        Output {
+            format: global.message_format,
+            style: render::Style { color, unicode: true, width },
+            sources: SourceMap::new(),
+        }
+    }
+
+    pub(crate) fn is_human(&self) -> bool {
+        self.format == MessageFormat::Human
+    }
+
+    /// Reads a source file (or stdin for `-`) into the source map.
+    pub(crate) fn load(&mut self, path: &Path) -> Result<(FileId, String), CliError> {
+        let shown = path.display().to_string();
+        let bytes = if path == Path::new("-") {
+            let mut bytes = Vec::new();
+            io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+        } else {
+            std::fs::read(path)
+        };
+        let bytes = bytes.map_err(|err| {
+            CliError::user("infra::io::read", format!("cannot read `{shown}`: {err}"))
+        })?;
+        if bytes.len() > lang::MAX_FILE_SIZE {
+            return Err(CliError::user(
+                "infra::io::too_large",
+                format!("`{shown}` is too large ({} bytes)", bytes.len()),
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|err| {
+            let at = err.utf8_error().valid_up_to();
+            CliError::user(
+                "infra::io::invalid_utf8",
+                format!("`{shown}` is not valid UTF-8 (at byte {at})"),
+            )
+            .with_hint("infra source files must be UTF-8 encoded".into())
+        })?;
+        let file = self.sources.add(shown, text.clone());
+        Ok((file, text))
+    }
+
+    /// Prints data on stdout.
+    pub(crate) fn data(&mut self, text: &str) -> Result<(), CliError> {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        Ok(())
+    }
+
+    /// A status line for people, on stderr; nothing in JSON mode.
+    pub(crate) fn status(&mut self, line: &str) -> Result<(), CliError> {
+        if self.is_human() {
+            writeln!(io::stderr().lock(), "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// Reports syntax errors of `file`; returns how many there were.
+    pub(crate) fn syntax_errors(
+        &mut self,
+        file: FileId,
+        errors: &[SyntaxError],
+    ) -> Result<usize, CliError> {
+        for error in errors {
+            self.diagnostic(&Diagnostic::from_syntax_error(file, error))?;
+        }
+        Ok(errors.len())
+    }
+
+    pub(crate) fn diagnostic(&mut self, diagnostic: &Diagnostic) -> Result<(), CliError> {
+        match self.format {
+            MessageFormat::Human => {
+                let text = render::human(diagnostic, &self.sources, self.style);
+                io::stderr().lock().write_all(text.as_bytes())?;
+            }
+            MessageFormat::Json => {
+                let value = render::json(diagnostic, &self.sources);
+                writeln!(io::stdout().lock(), "{value}")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports an error that has no place in a source file, and gives its exit code.
+    pub(crate) fn report_error(&mut self, err: &CliError) -> ExitCode {
+        if err.kind == ErrorKind::BrokenPipe {
+            return err.exit_code();
+        }
+        let printed = match self.format {
+            MessageFormat::Human => {
+                let mut text = format!("error[{}]: {}\n", err.code, err.message);
+                for hint in &err.hints {
+                    text.push_str(&format!("  help: {hint}\n"));
+                }
+                io::stderr().lock().write_all(text.as_bytes())
+            }
+            MessageFormat::Json => {
+                let value = serde_json::json!({
+                    "version": 1,
+                    "code": err.code,
+                    "severity": "error",
+                    "message": err.message,
+                    "span": null,
+                    "labels": [],
+                    "help": err.hints.first(),
+                });
+                writeln!(io::stdout().lock(), "{value}")
+            }
+        };
+        // Nothing more can be done if even the error cannot be printed.
+        let _ = printed;
+        err.exit_code()
+    }
+}
+
+#[allow(clippy::disallowed_methods)]
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+#[allow(clippy::disallowed_methods)]
+fn terminal_width() -> Option<usize> {
+    std::env::var("COLUMNS").ok()?.parse().ok()
+}

@@ -1,0 +1,1 @@
+//! The `stdlib` crate: see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! The `store` crate: see docs/ARCHITECTURE.md.
