@@ -34,6 +34,7 @@ pub(crate) fn parse(text: &str, lexed: &Lexed) -> (GreenNode, Vec<SyntaxError>) 
         depth: 0,
         last_end: 0,
         suppress_at: u32::MAX,
+        too_deep: false,
     };
     lex_errors(lexed, &mut p.errors);
     grammar::source_file(&mut p);
@@ -77,6 +78,9 @@ pub(crate) struct Parser<'t> {
     last_end: u32,
     /// No further errors starting at this offset (one error per place).
     suppress_at: u32,
+    /// Set once the nesting limit was hit; errors are muted until the parser climbs back out,
+    /// so one runaway region yields one diagnostic.
+    too_deep: bool,
 }
 
 impl Parser<'_> {
@@ -189,7 +193,7 @@ impl Parser<'_> {
 
     pub(crate) fn push_error(&mut self, error: SyntaxError) {
         let start = u32::from(error.range.start());
-        if start == self.suppress_at {
+        if start == self.suppress_at || self.too_deep {
             return;
         }
         self.suppress_at = start;
@@ -249,12 +253,21 @@ impl Parser<'_> {
             )
             .with_help("split the expression with `let` bindings".into()),
         );
+        self.too_deep = true;
         self.skip_nested();
         false
     }
 
     pub(crate) fn leave(&mut self, cost: u32) {
         self.depth -= cost;
+        if self.depth < MAX_DEPTH / 2 {
+            self.too_deep = false;
+        }
+    }
+
+    /// Opens the root node; unlike `start_node`, it keeps leading trivia inside it.
+    pub(crate) fn start_root(&mut self) {
+        self.builder.start_node(rowan::SyntaxKind(SyntaxKind::SOURCE_FILE as u16));
     }
 
     /// Skips, flat, everything up to the end of the enclosing construct: stops before a closing

@@ -53,7 +53,9 @@ fn collect_bindings(node: &SyntaxNode, errors: &mut Vec<SyntaxError>) -> AttrMap
     for binding in node.children().filter_map(ast::Binding::cast) {
         match binding {
             ast::Binding::AttrpathValue(apv) => {
-                let Some(path) = apv.attrpath() else { continue };
+                // A binding the parser could not complete has been reported already.
+                let complete = apv.syntax().children_with_tokens().any(|e| e.kind() == SyntaxKind::EQ);
+                let Some(path) = apv.attrpath().filter(|_| complete) else { continue };
                 let value_attrs = apv.value().and_then(|v| literal_attrs(&v));
                 insert(&mut map, &path, value_attrs, errors);
             }

@@ -13,7 +13,7 @@ use crate::{
 };
 
 pub(crate) fn source_file(p: &mut Parser<'_>) {
-    p.start_node(SOURCE_FILE);
+    p.start_root();
     if p.at(EOF) {
         p.error_expected("an expression");
     } else {
@@ -267,7 +267,8 @@ fn infix_binding_power(op: SyntaxKind) -> Option<(u8, u8, Assoc)> {
         T![+] | T![-] => (9, Assoc::Left),
         T![*] | T![/] => (10, Assoc::Left),
         T![++] => (11, Assoc::Right),
-        T![?] => (12, Assoc::None),
+        // Nix's grammar says non-associative, but its parser reads `a ? b ? c` as `(a ? b) ? c`.
+        T![?] => (12, Assoc::Left),
         _ => return None,
     };
     let lbp = level * 2;
@@ -286,14 +287,7 @@ fn expr_app(p: &mut Parser<'_>) {
         }
         wraps += 1;
         p.start_node_at(checkpoint, APPLY);
-        if p.at(T![or]) {
-            // Nix reads `f or` as `f` applied to a variable named `or`.
-            p.start_node(REF);
-            p.bump();
-            p.finish_node();
-        } else {
-            expr_select(p);
-        }
+        expr_select(p);
         p.finish_node();
     }
     p.leave(wraps);
@@ -302,7 +296,6 @@ fn expr_app(p: &mut Parser<'_>) {
 fn starts_argument(p: &mut Parser<'_>) -> bool {
     match p.current() {
         T![let] => p.nth(1) == L_BRACE,
-        T![or] => true,
         kind => starts_atom(kind),
     }
 }
@@ -339,6 +332,13 @@ fn expr_select(p: &mut Parser<'_>) {
         if p.eat(T![or]) {
             expr_select(p);
         }
+        p.finish_node();
+    } else if p.at(T![or]) {
+        // Nix reads `f or` as `f` applied to a variable named `or`.
+        p.start_node_at(checkpoint, APPLY);
+        p.start_node(REF);
+        p.bump();
+        p.finish_node();
         p.finish_node();
     }
     p.leave(1);
@@ -443,6 +443,9 @@ fn bindings(p: &mut Parser<'_>, end: SyntaxKind) {
             kind if kind == end => break,
             EOF | R_BRACE | R_PAREN | R_BRACK | IN_KW => break,
             INHERIT_KW => inherit(p),
+            // In `let`, a name not followed by `=` or `.` is more likely the body after a
+            // forgotten `in`.
+            IDENT if end == IN_KW && !matches!(p.nth(1), T![=] | T![.]) => break,
             IDENT | OR_KW | DQUOTE | INTERPOL_START => binding(p),
             _ => p.err_and_bump("an attribute name or `inherit`"),
         }

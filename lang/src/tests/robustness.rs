@@ -1,0 +1,88 @@
+//! Pathological inputs: deep nesting, unterminated constructs, huge files. Each must produce
+//! diagnostics (or parse), never a panic or a stack overflow.
+
+use crate::{SyntaxErrorKind, parse};
+
+/// Parses in a thread with the default 2 MiB test stack, as a user's thread might have.
+fn parse_kinds(text: String) -> Vec<SyntaxErrorKind> {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let parse = parse(&text);
+            assert_eq!(parse.syntax_node().to_string().len(), text.len());
+            let kinds = parse.errors().iter().map(|e| e.kind).collect();
+            drop(parse);
+            kinds
+        })
+        .expect("spawn")
+        .join()
+        .expect("the parser must not crash")
+}
+
+const DEEP: usize = 100_000;
+
+#[test]
+fn deep_nesting_is_a_diagnostic() {
+    let cases = [
+        ("[".repeat(DEEP), "]".repeat(DEEP)),
+        ("(".repeat(DEEP), format!("1{}", ")".repeat(DEEP))),
+        ("{ a = ".repeat(DEEP), format!("1{}", "; }".repeat(DEEP))),
+        ("-".repeat(DEEP), "1".into()),
+        ("!".repeat(DEEP), "true".into()),
+        ("x: ".repeat(DEEP), "x".into()),
+        ("let a = 1; in ".repeat(DEEP), "a".into()),
+        ("\"${".repeat(DEEP), format!("1{}", "}\"".repeat(DEEP))),
+        ("if a then ".repeat(DEEP), format!("1{}", " else 2".repeat(DEEP))),
+        ("a ++ ".repeat(DEEP), "b".into()),
+        ("1 + ".repeat(DEEP), "1".into()),
+        ("f ".repeat(DEEP), "x".into()),
+        ("a.b or ".repeat(DEEP), "c".into()),
+        ("with a; ".repeat(DEEP), "b".into()),
+    ];
+    for (open, close) in cases {
+        let what = open[..open.len().min(12)].to_owned();
+        let kinds = parse_kinds(format!("{open}{close}"));
+        assert_eq!(kinds, vec![SyntaxErrorKind::TooDeep], "{what}…");
+    }
+}
+
+#[test]
+fn moderate_nesting_is_fine() {
+    let text = format!("{}1{}", "[ (".repeat(100), ") ]".repeat(100));
+    assert_eq!(parse_kinds(text), vec![]);
+}
+
+#[test]
+fn unterminated_constructs_at_eof() {
+    let cases: &[(&str, &[SyntaxErrorKind])] = &[
+        ("\"abc", &[SyntaxErrorKind::UnterminatedString]),
+        ("''abc", &[SyntaxErrorKind::UnterminatedString]),
+        ("/* abc", &[SyntaxErrorKind::UnterminatedComment, SyntaxErrorKind::UnexpectedEof]),
+        ("${", &[SyntaxErrorKind::UnexpectedToken]),
+        ("\"${", &[SyntaxErrorKind::UnexpectedEof]),
+        ("{ a = ", &[SyntaxErrorKind::UnexpectedEof]),
+        ("./a/${", &[SyntaxErrorKind::UnexpectedEof]),
+    ];
+    for (text, expected) in cases {
+        let kinds = parse_kinds((*text).to_owned());
+        assert!(!kinds.is_empty(), "{text:?}: no error");
+        assert_eq!(kinds[0], expected[0], "{text:?}: {kinds:?}");
+    }
+}
+
+#[test]
+fn one_megabyte_on_one_line() {
+    let mut text = String::from("[ ");
+    while text.len() < 1 << 20 {
+        text.push_str("{ name = \"component\"; cidr = \"10.0.0.0/16\"; n = 42; } ");
+    }
+    text.push(']');
+    assert_eq!(parse_kinds(text), vec![]);
+}
+
+#[test]
+fn one_megabyte_of_garbage() {
+    let text: String = "€$&'".chars().cycle().take(1 << 18).collect();
+    let kinds = parse_kinds(text);
+    assert!(kinds.iter().all(|k| *k == SyntaxErrorKind::InvalidCharacter || *k == SyntaxErrorKind::UnexpectedToken));
+}
