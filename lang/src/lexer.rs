@@ -9,7 +9,7 @@
 use nom::{
     IResult, Parser,
     branch::alt,
-    bytes::complete::{tag, take_until, take_while, take_while1},
+    bytes::complete::{tag, take_until, take_while, take_while_m_n, take_while1},
     character::complete::{one_of, satisfy},
     combinator::{opt, recognize},
     multi::many1,
@@ -83,6 +83,7 @@ pub(crate) fn lex(text: &str) -> Lexed {
     let mut lexer = Lexer {
         text,
         pos: 0,
+        no_path_before: 0,
         stack: Vec::new(),
         out: Lexed {
             kinds: Vec::with_capacity(text.len() / 3),
@@ -104,6 +105,9 @@ pub(crate) fn lex(text: &str) -> Lexed {
 struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// No path literal starts before this offset: the run of path characters from the last
+    /// failed attempt ends here without a `/`. Keeps `-----…` linear.
+    no_path_before: usize,
     stack: Vec<Mode>,
     out: Lexed,
 }
@@ -147,7 +151,7 @@ impl<'a> Lexer<'a> {
         let second = bytes.get(1).copied();
         match bytes[0] {
             b' ' | b'\t' | b'\r' | b'\n' => {
-                let len = run(whitespace, rest);
+                let len = run_bytes(whitespace, bytes);
                 self.take(len, WHITESPACE)
             }
             b'#' => {
@@ -248,24 +252,30 @@ impl<'a> Lexer<'a> {
             }
         };
         if bytes[0].is_ascii_alphabetic() || bytes[0] == b'_' {
-            consider(run(ident, rest), IDENT);
+            consider(run_bytes(ident, bytes), IDENT);
         }
         if bytes[0].is_ascii_digit() {
-            consider(run(int, rest), INT);
+            consider(run_bytes(int, bytes), INT);
         }
-        // A float needs a dot right after its leading digits.
-        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        // A float needs a dot right after its leading digits (or first).
+        let digits = run_bytes(int, bytes);
         if bytes.get(digits) == Some(&b'.') {
             consider(run(float, rest), FLOAT);
         }
-        let path = path_len(rest);
-        if bytes[0].is_ascii_alphabetic() {
-            let scheme = bytes
-                .iter()
-                .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-                .count();
-            if bytes.get(scheme) == Some(&b':') {
-                consider(run(uri, rest), URI);
+        // Paths and URIs continue a run of path characters with `/` or `:`; most words stop at
+        // neither, and then need no further look.
+        let mut path = 0;
+        if self.pos >= self.no_path_before {
+            let chars = run_bytes(path_chars, bytes);
+            match bytes.get(chars) {
+                Some(b'/') => path = path_len(rest),
+                Some(b':') => {
+                    if bytes[0].is_ascii_alphabetic() {
+                        consider(run(uri, rest), URI);
+                    }
+                }
+                // No token starting inside this run can be a path or a URI either.
+                _ => self.no_path_before = self.pos + chars,
             }
         }
         if path > best.0 {
@@ -355,6 +365,11 @@ fn run(recogniser: fn(&str) -> IResult<&str, &str>, input: &str) -> usize {
     recogniser(input).map_or(0, |(_, matched)| matched.len())
 }
 
+/// `run` for byte-level recognisers, used on the hot paths (they need no UTF-8 decoding).
+fn run_bytes(recogniser: fn(&[u8]) -> IResult<&[u8], &[u8]>, input: &[u8]) -> usize {
+    recogniser(input).map_or(0, |(_, matched)| matched.len())
+}
+
 fn keyword(word: &str) -> Option<SyntaxKind> {
     Some(match word {
         "assert" => ASSERT_KW,
@@ -375,8 +390,8 @@ fn is_path_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')
 }
 
-fn whitespace(i: &str) -> IResult<&str, &str> {
-    take_while1(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))(i)
+fn whitespace(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))(i)
 }
 
 fn block_comment(i: &str) -> IResult<&str, &str> {
@@ -384,20 +399,26 @@ fn block_comment(i: &str) -> IResult<&str, &str> {
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_'-]*`
-fn ident(i: &str) -> IResult<&str, &str> {
+fn ident(i: &[u8]) -> IResult<&[u8], &[u8]> {
     recognize((
-        satisfy(|c| c.is_ascii_alphabetic() || c == '_'),
-        take_while(|c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '\'' | '-')),
+        take_while_m_n(1, 1, |b: u8| b.is_ascii_alphabetic() || b == b'_'),
+        take_while(|b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'\'' | b'-')),
     ))
     .parse(i)
 }
 
-fn digits(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| c.is_ascii_digit())(i)
+/// `[0-9]+`
+fn int(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(|b: u8| b.is_ascii_digit())(i)
 }
 
-fn int(i: &str) -> IResult<&str, &str> {
-    digits(i)
+/// `[a-zA-Z0-9._+-]*`, the characters of a path segment.
+fn path_chars(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while(|b: u8| is_path_char(b as char))(i)
+}
+
+fn digits(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii_digit())(i)
 }
 
 /// `(([1-9][0-9]*\.[0-9]*)|(0?\.[0-9]+))([Ee][+-]?[0-9]+)?`

@@ -72,7 +72,7 @@ impl<T: AstNode> Parse<T> {
 /// Parses a whole file. Never fails and never panics; see `Parse::errors`.
 pub fn parse(text: &str) -> Parse<ast::SourceFile> {
     if text.len() > MAX_FILE_SIZE {
-        let (green, _) = parser::parse("", &lexer::lex(""));
+        let green = parser::parse("", &lexer::lex("")).green;
         let error = SyntaxError::new(
             SyntaxErrorKind::FileTooLarge,
             format!("file too large ({} bytes; the limit is {MAX_FILE_SIZE})", text.len()),
@@ -81,9 +81,11 @@ pub fn parse(text: &str) -> Parse<ast::SourceFile> {
         return Parse { green, errors: vec![error].into(), _ty: PhantomData };
     }
     let lexed = lexer::lex(text);
-    let (green, mut errors) = parser::parse(text, &lexed);
-    let root = SyntaxNode::new_root(green.clone());
-    validation::validate(&root, &mut errors);
+    let parser::Parsed { green, mut errors, to_validate } = parser::parse(text, &lexed);
+    if !to_validate.is_empty() {
+        let root = SyntaxNode::new_root(green.clone());
+        validation::validate(&root, &to_validate, &mut errors);
+    }
     errors.sort_by_key(|e| (e.range.start(), e.range.end()));
     Parse { green, errors: errors.into(), _ty: PhantomData }
 }

@@ -24,22 +24,30 @@ pub(crate) const EOF: SyntaxKind = SyntaxKind::__LAST;
 /// source costs one to three units, so real code stays far below this.
 const MAX_DEPTH: u32 = 1500;
 
-pub(crate) fn parse(text: &str, lexed: &Lexed) -> (GreenNode, Vec<SyntaxError>) {
+/// What the parser hands on: the tree, its errors, and the nodes `validation` must look at.
+pub(crate) struct Parsed {
+    pub(crate) green: GreenNode,
+    pub(crate) errors: Vec<SyntaxError>,
+    pub(crate) to_validate: Vec<(SyntaxKind, TextSize)>,
+}
+
+pub(crate) fn parse<'t>(text: &'t str, lexed: &'t Lexed) -> Parsed {
     let mut p = Parser {
         text,
         lexed,
         pos: 0,
+        next: first_significant(lexed, 0),
         builder: GreenNodeBuilder::new(),
         errors: Vec::new(),
         depth: 0,
         last_end: 0,
         suppress_at: u32::MAX,
         too_deep: false,
+        to_validate: Vec::new(),
     };
     lex_errors(lexed, &mut p.errors);
     grammar::source_file(&mut p);
-    p.errors.sort_by_key(|e| e.range.start());
-    (p.builder.finish(), p.errors)
+    Parsed { green: p.builder.finish(), errors: p.errors, to_validate: p.to_validate }
 }
 
 fn lex_errors(lexed: &Lexed, errors: &mut Vec<SyntaxError>) {
@@ -66,11 +74,19 @@ fn lex_errors(lexed: &Lexed, errors: &mut Vec<SyntaxError>) {
     }
 }
 
+fn first_significant(lexed: &Lexed, from: usize) -> usize {
+    (from..lexed.len()).find(|&i| !lexed.kinds[i].is_trivia()).unwrap_or(lexed.len())
+}
+
 pub(crate) struct Parser<'t> {
     text: &'t str,
+    /// Nodes (kind, start) whose names repeat or are not plain: `validation` checks them.
+    to_validate: Vec<(SyntaxKind, TextSize)>,
     lexed: &'t Lexed,
     /// Index of the next token to add to the tree.
     pos: usize,
+    /// Index of the first significant token at or after `pos` (`lexed.len()` at the end).
+    next: usize,
     builder: GreenNodeBuilder<'static>,
     errors: Vec<SyntaxError>,
     depth: u32,
@@ -78,16 +94,16 @@ pub(crate) struct Parser<'t> {
     last_end: u32,
     /// No further errors starting at this offset (one error per place).
     suppress_at: u32,
-    /// Set once the nesting limit was hit; errors are muted until the parser climbs back out,
-    /// so one runaway region yields one diagnostic.
+    /// Set once the nesting limit was hit; errors are muted until the parser has climbed back
+    /// out and consumed a token, so one runaway region yields one diagnostic.
     too_deep: bool,
 }
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
     /// The kind of the next significant token; trivia before it stays pending until the next
     /// token or node is added, so nodes start and end on significant tokens.
     pub(crate) fn current(&mut self) -> SyntaxKind {
-        self.nth(0)
+        self.lexed.kinds.get(self.next).copied().unwrap_or(EOF)
     }
 
     /// The kind of the very next token, trivia included.
@@ -97,7 +113,7 @@ impl Parser<'_> {
 
     /// The kind of the `n`-th significant token from here (`0` is the current one).
     pub(crate) fn nth(&self, n: usize) -> SyntaxKind {
-        self.lexed.kinds[self.pos..]
+        self.lexed.kinds[self.next.min(self.lexed.len())..]
             .iter()
             .copied()
             .filter(|k| !k.is_trivia())
@@ -107,6 +123,15 @@ impl Parser<'_> {
 
     pub(crate) fn at(&mut self, kind: SyntaxKind) -> bool {
         self.current() == kind
+    }
+
+    /// The text of the current significant token.
+    pub(crate) fn current_text(&self) -> &'t str {
+        &self.text[self.current_range()]
+    }
+
+    pub(crate) fn mark_for_validation(&mut self, kind: SyntaxKind, start: TextSize) {
+        self.to_validate.push((kind, start));
     }
 
     /// Adds pending trivia to the open node.
@@ -121,6 +146,7 @@ impl Parser<'_> {
         self.flush_trivia();
         if self.pos < self.lexed.len() {
             self.bump_raw();
+            self.too_deep = false;
         }
     }
 
@@ -133,6 +159,9 @@ impl Parser<'_> {
             self.last_end = range.end().into();
         }
         self.pos += 1;
+        if self.pos > self.next {
+            self.next = first_significant(self.lexed, self.pos);
+        }
     }
 
     /// Adds everything left, trivia included, to the open node.
@@ -202,10 +231,10 @@ impl Parser<'_> {
 
     /// The range of the current significant token (empty, after the last token, at the end).
     pub(crate) fn current_range(&self) -> TextRange {
-        let next = (self.pos..self.lexed.len()).find(|&i| !self.lexed.kinds[i].is_trivia());
-        match next {
-            Some(i) => self.lexed.range(i),
-            None => TextRange::empty(TextSize::new(self.last_end)),
+        if self.next < self.lexed.len() {
+            self.lexed.range(self.next)
+        } else {
+            TextRange::empty(TextSize::new(self.last_end))
         }
     }
 
@@ -260,9 +289,6 @@ impl Parser<'_> {
 
     pub(crate) fn leave(&mut self, cost: u32) {
         self.depth -= cost;
-        if self.depth < MAX_DEPTH / 2 {
-            self.too_deep = false;
-        }
     }
 
     /// Opens the root node; unlike `start_node`, it keeps leading trivia inside it.
@@ -271,20 +297,18 @@ impl Parser<'_> {
     }
 
     /// Skips, flat, everything up to the end of the enclosing construct: stops before a closing
-    /// delimiter that was opened outside, or before `;`, `,`, `in`, `then`, `else` at the same level.
+    /// delimiter that was opened outside, or at the end of the file.
     fn skip_nested(&mut self) {
         self.start_node(ERROR);
         let mut open = 0u32;
-        loop {
-            match self.current() {
-                EOF => break,
+        while self.pos < self.lexed.len() {
+            match self.lexed.kinds[self.pos] {
                 L_PAREN | L_BRACK | L_BRACE | INTERPOL_START => open += 1,
                 R_PAREN | R_BRACK | R_BRACE if open == 0 => break,
                 R_PAREN | R_BRACK | R_BRACE => open -= 1,
-                SEMICOLON | COMMA | IN_KW | THEN_KW | ELSE_KW if open == 0 => break,
                 _ => {}
             }
-            self.bump();
+            self.bump_raw();
         }
         self.finish_node();
     }

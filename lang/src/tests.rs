@@ -28,7 +28,12 @@ pub(crate) fn dump_parse(text: &str) -> String {
     let parse = parse(text);
     let mut out = parse.debug_tree();
     for error in parse.errors() {
-        out.push_str(&format!("error @{:?} {}: {}\n", error.range, error.kind.code(), error.message));
+        out.push_str(&format!(
+            "error @{:?} {}: {}\n",
+            error.range,
+            error.kind.code(),
+            error.message
+        ));
     }
     out
 }

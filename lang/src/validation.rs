@@ -5,12 +5,19 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    SyntaxError, SyntaxErrorKind, SyntaxKind, SyntaxNode, TextRange,
+    SyntaxError, SyntaxErrorKind, SyntaxKind, SyntaxNode, TextRange, TextSize,
     ast::{self, AstNode, HasBindings},
 };
 
-pub(crate) fn validate(root: &SyntaxNode, errors: &mut Vec<SyntaxError>) {
-    for node in root.descendants() {
+/// Checks the nodes the parser marked: those where a name repeats or is not a plain identifier.
+/// Everything else cannot break these rules, so the common file costs nothing here.
+pub(crate) fn validate(
+    root: &SyntaxNode,
+    marked: &[(SyntaxKind, TextSize)],
+    errors: &mut Vec<SyntaxError>,
+) {
+    for &(kind, start) in marked {
+        let Some(node) = find_node(root, kind, start) else { continue };
         match node.kind() {
             SyntaxKind::ATTR_SET | SyntaxKind::LEGACY_LET => {
                 check_bindings(&node, errors);
@@ -29,6 +36,11 @@ pub(crate) fn validate(root: &SyntaxNode, errors: &mut Vec<SyntaxError>) {
             _ => {}
         }
     }
+}
+
+fn find_node(root: &SyntaxNode, kind: SyntaxKind, start: TextSize) -> Option<SyntaxNode> {
+    let token = root.token_at_offset(start).right_biased()?;
+    token.parent_ancestors().find(|n| n.kind() == kind && n.text_range().start() == start)
 }
 
 /// What one attribute name is bound to, as far as the parser can tell.
@@ -54,7 +66,8 @@ fn collect_bindings(node: &SyntaxNode, errors: &mut Vec<SyntaxError>) -> AttrMap
         match binding {
             ast::Binding::AttrpathValue(apv) => {
                 // A binding the parser could not complete has been reported already.
-                let complete = apv.syntax().children_with_tokens().any(|e| e.kind() == SyntaxKind::EQ);
+                let complete =
+                    apv.syntax().children_with_tokens().any(|e| e.kind() == SyntaxKind::EQ);
                 let Some(path) = apv.attrpath().filter(|_| complete) else { continue };
                 let value_attrs = apv.value().and_then(|v| literal_attrs(&v));
                 insert(&mut map, &path, value_attrs, errors);

@@ -59,9 +59,10 @@ fn keyword_expr(p: &mut Parser<'_>, kind: SyntaxKind) {
 }
 
 fn let_in(p: &mut Parser<'_>) {
+    let start = p.current_range().start();
     p.start_node(LET_IN);
     p.bump();
-    bindings(p, T![in]);
+    bindings(p, T![in], (LET_IN, start));
     if p.expect(T![in]) || !matches!(p.current(), R_BRACE | R_PAREN | R_BRACK | EOF) {
         expr(p);
     }
@@ -96,15 +97,18 @@ fn is_pattern(p: &Parser<'_>) -> bool {
 /// `x: body`, `{ a, b ? 1, ... }: body`, `args@{ … }: body`, `{ … }@args: body`.
 fn lambda(p: &mut Parser<'_>) {
     p.start_node(LAMBDA);
+    let start = p.current_range().start();
+    let mut names = Vec::new();
     if p.at(IDENT) {
         if p.nth(1) == AT {
             p.start_node(PATTERN);
             p.start_node(PAT_BIND);
+            names.push(p.current_text());
             name(p);
             p.bump();
             p.finish_node();
             if p.at(T!['{']) {
-                pattern_body(p);
+                pattern_body(p, &mut names);
             } else {
                 p.error_expected("`{`");
             }
@@ -116,11 +120,12 @@ fn lambda(p: &mut Parser<'_>) {
         }
     } else {
         p.start_node(PATTERN);
-        pattern_body(p);
+        pattern_body(p, &mut names);
         if p.at(T![@]) {
             p.start_node(PAT_BIND);
             p.bump();
             if p.at(IDENT) {
+                names.push(p.current_text());
                 name(p);
             } else {
                 p.error_expected("an identifier");
@@ -129,13 +134,16 @@ fn lambda(p: &mut Parser<'_>) {
         }
         p.finish_node();
     }
+    if has_duplicates(&mut names) {
+        p.mark_for_validation(PATTERN, start);
+    }
     p.expect(T![:]);
     expr(p);
     p.finish_node();
 }
 
-/// `{ a, b ? default, ... }`, inside an open `PATTERN` node.
-fn pattern_body(p: &mut Parser<'_>) {
+/// `{ a, b ? default, ... }`, inside an open `PATTERN` node; collects the names.
+fn pattern_body<'t>(p: &mut Parser<'t>, names: &mut Vec<&'t str>) {
     let open = p.current_range();
     p.bump();
     loop {
@@ -144,6 +152,7 @@ fn pattern_body(p: &mut Parser<'_>) {
             ELLIPSIS => p.bump(),
             IDENT => {
                 p.start_node(PAT_ENTRY);
+                names.push(p.current_text());
                 name(p);
                 if p.eat(T![?]) {
                     expr(p);
@@ -415,11 +424,12 @@ fn list(p: &mut Parser<'_>) {
 
 /// `{ … }` and `rec { … }`.
 fn attr_set(p: &mut Parser<'_>) {
+    let start = p.current_range().start();
     p.start_node(ATTR_SET);
     p.eat(T![rec]);
     let open = p.current_range();
     if p.expect(T!['{']) {
-        bindings(p, R_BRACE);
+        bindings(p, R_BRACE, (ATTR_SET, start));
         expect_closing(p, R_BRACE, open);
     }
     p.finish_node();
@@ -427,29 +437,50 @@ fn attr_set(p: &mut Parser<'_>) {
 
 /// `let { …; body = …; }`, the old form of `let` that Nix still accepts.
 fn legacy_let(p: &mut Parser<'_>) {
+    let start = p.current_range().start();
     p.start_node(LEGACY_LET);
     p.bump();
     let open = p.current_range();
     p.expect(T!['{']);
-    bindings(p, R_BRACE);
+    bindings(p, R_BRACE, (LEGACY_LET, start));
     expect_closing(p, R_BRACE, open);
     p.finish_node();
 }
 
 /// Bindings up to (not including) `end`: `a.b = e;`, `inherit x;`, `inherit (s) y;`.
-fn bindings(p: &mut Parser<'_>, end: SyntaxKind) {
+///
+/// On the way it collects the plain first names; when one repeats, or a name is quoted or
+/// dynamic, the node (`node`: its kind and start) is marked for the full check in `validation`.
+fn bindings(p: &mut Parser<'_>, end: SyntaxKind, node: (SyntaxKind, TextSize)) {
+    let mut names = Vec::new();
+    let mut complex = false;
     loop {
         match p.current() {
             kind if kind == end => break,
             EOF | R_BRACE | R_PAREN | R_BRACK | IN_KW => break,
-            INHERIT_KW => inherit(p),
+            INHERIT_KW => complex |= inherit(p, &mut names),
             // In `let`, a name not followed by `=` or `.` is more likely the body after a
             // forgotten `in`.
             IDENT if end == IN_KW && !matches!(p.nth(1), T![=] | T![.]) => break,
-            IDENT | OR_KW | DQUOTE | INTERPOL_START => binding(p),
+            IDENT | OR_KW => {
+                names.push(p.current_text());
+                binding(p);
+            }
+            DQUOTE | INTERPOL_START => {
+                complex = true;
+                binding(p);
+            }
             _ => p.err_and_bump("an attribute name or `inherit`"),
         }
     }
+    if complex || has_duplicates(&mut names) {
+        p.mark_for_validation(node.0, node.1);
+    }
+}
+
+fn has_duplicates(names: &mut [&str]) -> bool {
+    names.sort_unstable();
+    names.windows(2).any(|w| w[0] == w[1])
 }
 
 fn binding(p: &mut Parser<'_>) {
@@ -464,7 +495,9 @@ fn binding(p: &mut Parser<'_>) {
     p.finish_node();
 }
 
-fn inherit(p: &mut Parser<'_>) {
+/// `inherit …;`, adding plain names to `names`; `true` when a name is quoted or dynamic.
+fn inherit<'t>(p: &mut Parser<'t>, names: &mut Vec<&'t str>) -> bool {
+    let mut complex = false;
     p.start_node(INHERIT);
     p.bump();
     if p.at(T!['(']) {
@@ -475,11 +508,17 @@ fn inherit(p: &mut Parser<'_>) {
         expect_closing(p, R_PAREN, open);
         p.finish_node();
     }
-    while matches!(p.current(), IDENT | OR_KW | DQUOTE | INTERPOL_START) {
+    loop {
+        match p.current() {
+            IDENT | OR_KW => names.push(p.current_text()),
+            DQUOTE | INTERPOL_START => complex = true,
+            _ => break,
+        }
         attr(p);
     }
     finish_binding(p, None);
     p.finish_node();
+    complex
 }
 
 /// Expects the `;` that ends a binding; when it is missing, skips to the next `;`, the end of

@@ -65,8 +65,7 @@ fn unterminated_constructs_at_eof() {
     ];
     for (text, expected) in cases {
         let kinds = parse_kinds((*text).to_owned());
-        assert!(!kinds.is_empty(), "{text:?}: no error");
-        assert_eq!(kinds[0], expected[0], "{text:?}: {kinds:?}");
+        assert!(expected.iter().all(|k| kinds.contains(k)), "{text:?}: {kinds:?}");
     }
 }
 
@@ -84,5 +83,10 @@ fn one_megabyte_on_one_line() {
 fn one_megabyte_of_garbage() {
     let text: String = "€$&'".chars().cycle().take(1 << 18).collect();
     let kinds = parse_kinds(text);
-    assert!(kinds.iter().all(|k| *k == SyntaxErrorKind::InvalidCharacter || *k == SyntaxErrorKind::UnexpectedToken));
+    assert!(
+        kinds
+            .iter()
+            .all(|k| *k == SyntaxErrorKind::InvalidCharacter
+                || *k == SyntaxErrorKind::UnexpectedToken)
+    );
 }
