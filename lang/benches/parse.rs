@@ -19,7 +19,7 @@
 //! - `-- --only infra|rnix`: time one side only (for a profiler).
 
 // A benchmark reports its results on stdout (and its usage errors on stderr).
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
 
 use std::{
     fmt::Write as _,

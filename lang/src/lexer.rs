@@ -31,6 +31,7 @@ pub(crate) enum LexErrorKind {
     UnterminatedComment,
     UnknownChar,
     TrailingSlash,
+    IntegerOverflow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +285,15 @@ impl<'a> Lexer<'a> {
         match best {
             (0, _) => None,
             (len, IDENT) => Some(self.take(len, keyword(&rest[..len]).unwrap_or(IDENT))),
+            (len, INT) => {
+                if rest[..len].parse::<i64>().is_err() {
+                    let start = self.pos;
+                    self.pos += len;
+                    self.error(LexErrorKind::IntegerOverflow, start);
+                    return Some(INT);
+                }
+                Some(self.take(len, INT))
+            }
             (len, kind) => Some(self.take(len, kind)),
         }
     }
@@ -365,8 +375,10 @@ fn run(recogniser: fn(&str) -> IResult<&str, &str>, input: &str) -> usize {
     recogniser(input).map_or(0, |(_, matched)| matched.len())
 }
 
+type ByteRecogniser = fn(&[u8]) -> IResult<&[u8], &[u8]>;
+
 /// `run` for byte-level recognisers, used on the hot paths (they need no UTF-8 decoding).
-fn run_bytes(recogniser: fn(&[u8]) -> IResult<&[u8], &[u8]>, input: &[u8]) -> usize {
+fn run_bytes(recogniser: ByteRecogniser, input: &[u8]) -> usize {
     recogniser(input).map_or(0, |(_, matched)| matched.len())
 }
 

@@ -70,6 +70,12 @@ fn lex_errors(lexed: &Lexed, errors: &mut Vec<SyntaxError>) {
                 e.range,
             )
             .with_help("remove the final `/`".into()),
+            LexErrorKind::IntegerOverflow => SyntaxError::new(
+                SyntaxErrorKind::IntegerOverflow,
+                "integer literal does not fit in 64 bits".into(),
+                e.range,
+            )
+            .with_help(format!("integers range from {} to {}", i64::MIN, i64::MAX)),
         });
     }
 }

@@ -21,6 +21,8 @@ pub enum SyntaxErrorKind {
     UnterminatedComment,
     /// A character that starts no token, such as `$` alone, `&` alone or a stray `'`.
     InvalidCharacter,
+    /// An integer literal larger than 64 bits can hold (`9223372036854775808`); Nix rejects it too.
+    IntegerOverflow,
     /// A path literal ending in `/`, such as `./modules/`; Nix rejects these too.
     TrailingSlash,
     /// Expressions nested deeper than the parser allows (1,000 levels or so).
@@ -48,6 +50,7 @@ impl SyntaxErrorKind {
         Self::UnterminatedString,
         Self::UnterminatedComment,
         Self::InvalidCharacter,
+        Self::IntegerOverflow,
         Self::TrailingSlash,
         Self::TooDeep,
         Self::NonAssociative,
@@ -67,6 +70,7 @@ impl SyntaxErrorKind {
             Self::UnterminatedString => "infra::parse::unterminated_string",
             Self::UnterminatedComment => "infra::parse::unterminated_comment",
             Self::InvalidCharacter => "infra::parse::invalid_character",
+            Self::IntegerOverflow => "infra::parse::integer_overflow",
             Self::TrailingSlash => "infra::parse::trailing_slash",
             Self::TooDeep => "infra::parse::too_deep",
             Self::NonAssociative => "infra::parse::non_associative",

@@ -1,1 +1,8 @@
+//! The one integration-test binary of the workspace: the `infra` binary end to end, the real
+//! Nix as the oracle for the syntax, and tidy checks over the whole tree.
 
+mod cli;
+mod docs;
+mod nix_oracle;
+mod support;
+mod tidy;

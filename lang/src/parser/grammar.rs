@@ -149,7 +149,11 @@ fn pattern_body<'t>(p: &mut Parser<'t>, names: &mut Vec<&'t str>) {
     loop {
         match p.current() {
             R_BRACE | EOF => break,
-            ELLIPSIS => p.bump(),
+            // `...` comes last; Nix rejects `{ ..., }` and `{ ..., a }`.
+            ELLIPSIS => {
+                p.bump();
+                break;
+            }
             IDENT => {
                 p.start_node(PAT_ENTRY);
                 names.push(p.current_text());

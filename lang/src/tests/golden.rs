@@ -1,5 +1,7 @@
 //! The golden directories: every case's tokens, tree, errors and rendered diagnostics.
 
+#![allow(clippy::disallowed_methods)]
+
 use std::{
     fs,
     path::{Path, PathBuf},

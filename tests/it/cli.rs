@@ -1,0 +1,151 @@
+//! The `infra` binary end to end: exit codes, diagnostics on stderr, JSON on stdout.
+
+use expect_test::expect;
+
+use crate::support::{infra, root};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_clean_example_exits_zero() {
+    let output = infra(&root(), &["check", "examples/quickstart/main.infra"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "");
+    assert_eq!(text(&output.stderr), "");
+}
+
+#[test]
+fn check_reports_three_separate_mistakes() {
+    let output = infra(&root(), &["check", "examples/mistakes/three-mistakes.infra"]);
+    assert_eq!(output.status.code(), Some(1));
+    expect![[r#"
+        infra::parse::unexpected_token
+
+          × expected `;`, found `}`
+           ╭─[examples/mistakes/three-mistakes.infra:3:38]
+         2 │ {
+         3 │   vpc = { cidr_block = "10.0.0.0/16" };
+           ·                                      ┬
+           ·                                      ╰── expected `;`
+         4 │   gke = { name = "dev-gke"; name = "prod-gke"; };
+           ╰────
+        infra::parse::duplicate_attr
+
+          × attribute `name` is defined twice
+           ╭─[examples/mistakes/three-mistakes.infra:4:29]
+         3 │   vpc = { cidr_block = "10.0.0.0/16" };
+         4 │   gke = { name = "dev-gke"; name = "prod-gke"; };
+           ·           ──┬─              ──┬─
+           ·             │                 ╰── attribute `name` is defined twice
+           ·             ╰── first defined here
+         5 │   dns = { zone = [ "example.org" ; };
+           ╰────
+        infra::parse::unclosed_delimiter
+
+          × expected `]`, found `;`
+           ╭─[examples/mistakes/three-mistakes.infra:5:34]
+         4 │   gke = { name = "dev-gke"; name = "prod-gke"; };
+         5 │   dns = { zone = [ "example.org" ; };
+           ·                  ┬               ┬
+           ·                  │               ╰── expected `]`
+           ·                  ╰── unclosed delimiter opened here
+         6 │ }
+           ╰────
+        3 errors in 1 file
+    "#]]
+    .assert_eq(&text(&output.stderr));
+}
+
+#[test]
+fn check_json_is_one_object_per_diagnostic() {
+    let output = infra(
+        &root(),
+        &["check", "--message-format", "json", "examples/mistakes/three-mistakes.infra"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stderr), "", "JSON mode prints nothing for people");
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    let summary: Vec<String> = lines
+        .iter()
+        .map(|d| format!("{} {}:{}", d["code"], d["span"]["line"], d["span"]["column"]))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "\"infra::parse::unexpected_token\" 3:38",
+            "\"infra::parse::duplicate_attr\" 4:29",
+            "\"infra::parse::unclosed_delimiter\" 5:34",
+        ]
+    );
+    assert_eq!(lines[1]["labels"][0]["message"], "first defined here");
+    assert_eq!(lines[0]["version"], 1);
+}
+
+#[test]
+fn check_goes_on_past_a_missing_file() {
+    let output =
+        infra(&root(), &["check", "no/such/file.infra", "examples/mistakes/three-mistakes.infra"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("error[infra::io::read]: cannot read `no/such/file.infra`"),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("4 errors in 2 files\n"), "{stderr}");
+}
+
+#[test]
+fn invalid_utf8_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("infra-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("bad.infra"), b"{ a = \"\xff\"; }").expect("write");
+    let output = infra(&dir, &["check", "bad.infra"]);
+    assert_eq!(output.status.code(), Some(1));
+    expect![[r#"
+        error[infra::io::invalid_utf8]: `bad.infra` is not valid UTF-8 (at byte 7)
+          help: infra source files must be UTF-8 encoded
+        1 error in 1 file
+    "#]]
+    .assert_eq(&text(&output.stderr));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn parse_prints_the_tree() {
+    let dir = std::env::temp_dir().join(format!("infra-parse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("a.infra"), "x: x + 1").expect("write");
+    let output = infra(&dir, &["parse", "a.infra"]);
+    assert_eq!(output.status.code(), Some(0));
+    expect![[r#"
+        SOURCE_FILE@0..8
+          LAMBDA@0..8
+            PARAM@0..1
+              NAME@0..1
+                IDENT@0..1 "x"
+            COLON@1..2 ":"
+            WHITESPACE@2..3 " "
+            BIN_OP@3..8
+              REF@3..4
+                IDENT@3..4 "x"
+              WHITESPACE@4..5 " "
+              PLUS@5..6 "+"
+              WHITESPACE@6..7 " "
+              LITERAL@7..8
+                INT@7..8 "1"
+    "#]]
+    .assert_eq(&text(&output.stdout));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let output = infra(&root(), &["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("FILES"), "{}", text(&output.stderr));
+}

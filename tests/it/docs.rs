@@ -1,0 +1,67 @@
+//! Generated documentation stays in sync with the code: `docs/reference/diagnostics.md` lists
+//! every syntax error code with the doc comment of its `SyntaxErrorKind` variant.
+//! `UPDATE_EXPECT=1 cargo test` rewrites it.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::fmt::Write;
+
+use crate::support::root;
+
+#[test]
+fn diagnostics_reference_is_fresh() {
+    let source = std::fs::read_to_string(root().join("lang/src/syntax_error.rs")).expect("read");
+    let docs = variant_docs(&source);
+    let mut out = String::from(
+        "# Diagnostic codes\n\n\
+         Generated from the source by `cargo test` (`tests/it/docs.rs`); do not edit by hand.\n\
+         Every diagnostic `infra` prints carries one of these codes.\n\n\
+         ## Syntax (`infra::parse::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n",
+    );
+    for kind in lang::SyntaxErrorKind::ALL {
+        let name = format!("{kind:?}");
+        let doc = docs.iter().find(|(n, _)| *n == name).map(|(_, d)| d.as_str());
+        let doc = doc.unwrap_or_else(|| panic!("`SyntaxErrorKind::{name}` has no doc comment"));
+        let _ = writeln!(out, "| `{}` | {} |", kind.code(), doc.replace('|', "\\|"));
+    }
+    out.push_str(
+        "\n## Files and input (`infra::io::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::io::read` | A file named on the command line cannot be read. |\n\
+         | `infra::io::invalid_utf8` | A source file is not valid UTF-8. |\n\
+         | `infra::io::too_large` | A source file is over 2 GiB. |\n",
+    );
+    let path = root().join("docs/reference/diagnostics.md");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &out).expect("write");
+    } else {
+        assert!(
+            current == out,
+            "docs/reference/diagnostics.md is stale: run `UPDATE_EXPECT=1 cargo test`"
+        );
+    }
+}
+
+/// `(variant name, doc text)` for each documented variant of the first enum in `source`.
+fn variant_docs(source: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut doc = String::new();
+    let body = source.split("pub enum SyntaxErrorKind {").nth(1).unwrap_or("");
+    for line in body.lines().map(str::trim) {
+        if line == "}" {
+            break;
+        }
+        if let Some(text) = line.strip_prefix("///") {
+            if !doc.is_empty() {
+                doc.push(' ');
+            }
+            doc.push_str(text.trim());
+        } else if let Some(name) = line.strip_suffix(',') {
+            out.push((name.to_owned(), std::mem::take(&mut doc)));
+        }
+    }
+    out
+}

@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests: paths, running `infra`, running `nix-instantiate`.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `infra` binary with `args` in `cwd`, with colour off and stdin closed.
+pub(crate) fn infra(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run infra")
+}
+
+/// `nix-instantiate`, which `.ci/run` and the README's test command install (Debian's nix-bin).
+pub(crate) fn nix_instantiate() -> Command {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join("nix-instantiate").is_file());
+    assert!(
+        found,
+        "`nix-instantiate` is not on PATH: run the tests with `bash .ci/run`, which installs \
+         Debian's nix-bin, or install it yourself (`apt-get install nix-bin`)"
+    );
+    let mut command = Command::new("nix-instantiate");
+    // A private, throwaway Nix state so that tests need no daemon and leave nothing behind.
+    let state = std::env::temp_dir().join(format!("infra-nix-{}", std::process::id()));
+    command
+        .env("NIX_STATE_DIR", state.join("state"))
+        .env("NIX_LOG_DIR", state.join("log"))
+        .env("NIX_CONF_DIR", state.join("conf"))
+        .env("HOME", &state)
+        .stdin(Stdio::null());
+    command
+}
+
+/// Whether the real Nix accepts `path` syntactically. `--parse` also resolves variables; an
+/// undefined variable is a scope error, not a syntax error, so it counts as accepted here.
+pub(crate) fn nix_parses(path: &Path) -> (bool, String) {
+    let output = nix_instantiate().arg("--parse").arg(path).output().expect("run nix-instantiate");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success() || stderr.contains("undefined variable"), stderr)
+}
+
+/// The files with `extension` under `dir`, sorted.
+pub(crate) fn files(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target" && n != ".git") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == extension) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
