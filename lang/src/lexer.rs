@@ -253,7 +253,14 @@ impl<'a> Lexer<'a> {
             }
         };
         if bytes[0].is_ascii_alphabetic() || bytes[0] == b'_' {
-            consider(run_bytes(ident, bytes), IDENT);
+            let len = run_bytes(ident, bytes);
+            // The common case: a name followed by a character no path, URI or float continues
+            // with. Path characters are identifier characters but for `.` and `+`, so the run
+            // of path characters ends where the name does, with neither `/` nor `:` after it.
+            if !matches!(bytes.get(len), Some(b'/' | b':' | b'.' | b'+')) {
+                return Some(self.take(len, keyword(&rest[..len]).unwrap_or(IDENT)));
+            }
+            consider(len, IDENT);
         }
         if bytes[0].is_ascii_digit() {
             consider(run_bytes(int, bytes), INT);

@@ -38,19 +38,51 @@ pub(crate) fn validate(
     }
 }
 
+/// The node of `kind` that starts at `start`, found by binary search down the tree.
 fn find_node(root: &SyntaxNode, kind: SyntaxKind, start: TextSize) -> Option<SyntaxNode> {
-    let token = root.token_at_offset(start).right_biased()?;
-    token.parent_ancestors().find(|n| n.kind() == kind && n.text_range().start() == start)
+    let first_byte = TextRange::at(start, 1.into());
+    let mut node = root.clone();
+    loop {
+        if node.kind() == kind && node.text_range().start() == start {
+            return Some(node);
+        }
+        node = node.child_or_token_at_range(first_byte)?.into_node()?;
+    }
 }
 
 /// What one attribute name is bound to, as far as the parser can tell.
 struct Def {
     /// Where it was first defined (its attribute path).
     range: TextRange,
-    /// Set when the value is an attribute set the parser can merge into: one made by a nested
-    /// path, or a set literal.
-    attrs: Option<AttrMap>,
+    value: Value,
     inherited: bool,
+}
+
+/// The part of a value that matters for merging.
+enum Value {
+    /// Anything that is not an attribute set literal: nothing merges into it.
+    Opaque,
+    /// A set literal, not looked into yet (most never need to be).
+    Literal(SyntaxNode),
+    /// A set made by nested paths (`a.b = …;`), or a literal after it was looked into.
+    Attrs(AttrMap),
+}
+
+impl Def {
+    /// The set this name is bound to, if it is one that can be merged into.
+    fn attrs_mut(&mut self) -> Option<&mut AttrMap> {
+        if self.inherited {
+            return None;
+        }
+        if let Value::Literal(node) = &self.value {
+            // The literal's own duplicates are reported when it is visited itself.
+            self.value = Value::Attrs(collect_bindings(node, &mut Vec::new()));
+        }
+        match &mut self.value {
+            Value::Attrs(attrs) => Some(attrs),
+            _ => None,
+        }
+    }
 }
 
 type AttrMap = BTreeMap<String, Def>;
@@ -69,8 +101,8 @@ fn collect_bindings(node: &SyntaxNode, errors: &mut Vec<SyntaxError>) -> AttrMap
                 let complete =
                     apv.syntax().children_with_tokens().any(|e| e.kind() == SyntaxKind::EQ);
                 let Some(path) = apv.attrpath().filter(|_| complete) else { continue };
-                let value_attrs = apv.value().and_then(|v| literal_attrs(&v));
-                insert(&mut map, &path, value_attrs, errors);
+                let value = apv.value().and_then(|v| literal(&v)).map_or(Value::Opaque, Value::Literal);
+                insert(&mut map, &path, value, errors);
             }
             ast::Binding::Inherit(inherit) => {
                 for attr in inherit.attrs() {
@@ -92,7 +124,7 @@ fn collect_bindings(node: &SyntaxNode, errors: &mut Vec<SyntaxError>) -> AttrMap
                         errors.push(duplicate(&name, range, first.range));
                         continue;
                     }
-                    map.insert(name, Def { range, attrs: None, inherited: true });
+                    map.insert(name, Def { range, value: Value::Opaque, inherited: true });
                 }
             }
         }
@@ -100,12 +132,11 @@ fn collect_bindings(node: &SyntaxNode, errors: &mut Vec<SyntaxError>) -> AttrMap
     map
 }
 
-/// The bindings of a value that is a set literal (through parentheses), for merging.
-fn literal_attrs(value: &ast::Expr) -> Option<AttrMap> {
+/// The set literal a value is (through parentheses, which Nix does not see), if it is one.
+fn literal(value: &ast::Expr) -> Option<SyntaxNode> {
     match value {
-        // The literal's own duplicates are reported when it is visited itself.
-        ast::Expr::AttrSet(set) => Some(collect_bindings(set.syntax(), &mut Vec::new())),
-        ast::Expr::Paren(paren) => literal_attrs(&paren.expr()?),
+        ast::Expr::AttrSet(set) => Some(set.syntax().clone()),
+        ast::Expr::Paren(paren) => literal(&paren.expr()?),
         _ => None,
     }
 }
@@ -113,7 +144,7 @@ fn literal_attrs(value: &ast::Expr) -> Option<AttrMap> {
 fn insert(
     mut map: &mut AttrMap,
     path: &ast::Attrpath,
-    value_attrs: Option<AttrMap>,
+    value: Value,
     errors: &mut Vec<SyntaxError>,
 ) {
     let attrs: Vec<ast::Attr> = path.attrs().collect();
@@ -126,13 +157,14 @@ fn insert(
         let range = path_range(path, attr);
         let def = map.entry(name).or_insert_with(|| Def {
             range,
-            attrs: Some(AttrMap::new()),
+            value: Value::Attrs(AttrMap::new()),
             inherited: false,
         });
-        match &mut def.attrs {
-            Some(nested) if !def.inherited => map = nested,
-            _ => {
-                errors.push(duplicate(&shown, range, def.range));
+        let first = def.range;
+        match def.attrs_mut() {
+            Some(nested) => map = nested,
+            None => {
+                errors.push(duplicate(&shown, range, first));
                 return;
             }
         }
@@ -142,21 +174,25 @@ fn insert(
     let range = path.syntax().text_range();
     match map.get_mut(&name) {
         None => {
-            map.insert(name, Def { range, attrs: value_attrs, inherited: false });
+            map.insert(name, Def { range, value, inherited: false });
         }
-        Some(existing) => match (&mut existing.attrs, value_attrs) {
-            // Two set literals for one name merge, one level deep, as in Nix.
-            (Some(into), Some(from)) if !existing.inherited => {
-                for (key, def) in from {
-                    if let Some(first) = into.get(&key) {
-                        errors.push(duplicate(&format!("{shown}.{key}"), def.range, first.range));
-                    } else {
-                        into.insert(key, def);
+        Some(existing) => {
+            let first = existing.range;
+            match (existing.attrs_mut(), value) {
+                // Two set literals for one name merge, one level deep, as in Nix.
+                (Some(into), Value::Literal(node)) => {
+                    for (key, def) in collect_bindings(&node, &mut Vec::new()) {
+                        if let Some(first) = into.get(&key) {
+                            let shown = format!("{shown}.{key}");
+                            errors.push(duplicate(&shown, def.range, first.range));
+                        } else {
+                            into.insert(key, def);
+                        }
                     }
                 }
+                _ => errors.push(duplicate(&shown, range, first)),
             }
-            _ => errors.push(duplicate(&shown, range, existing.range)),
-        },
+        }
     }
 }
 
