@@ -101,7 +101,8 @@ fn collect_bindings(node: &SyntaxNode, errors: &mut Vec<SyntaxError>) -> AttrMap
                 let complete =
                     apv.syntax().children_with_tokens().any(|e| e.kind() == SyntaxKind::EQ);
                 let Some(path) = apv.attrpath().filter(|_| complete) else { continue };
-                let value = apv.value().and_then(|v| literal(&v)).map_or(Value::Opaque, Value::Literal);
+                let value =
+                    apv.value().and_then(|v| literal(&v)).map_or(Value::Opaque, Value::Literal);
                 insert(&mut map, &path, value, errors);
             }
             ast::Binding::Inherit(inherit) => {

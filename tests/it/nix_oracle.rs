@@ -274,3 +274,134 @@ fn mutate(rng: &mut Rng, program: &str) -> String {
     }
     out.into_iter().collect()
 }
+
+/// Precedence and associativity: Nix's `--parse` prints the tree with every operator made
+/// explicit (`(a + (__mul b c))`); printing our tree the same way must give the same text.
+#[test]
+fn operator_trees_agree_with_nix() {
+    const PREFIX: &str = "(let a = 1; b = 2; c = 3; f = (x: x); in ";
+    let dir = std::env::temp_dir().join(format!("infra-prec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut compared, mut differences) = (0, Vec::new());
+    for i in 0..300 {
+        let mut body = String::new();
+        operators(&mut rng, &mut body, 4);
+        let text = format!("let a = 1; b = 2; c = 3; f = x: x; in {body}");
+        let path = dir.join(format!("prec{i}.nix"));
+        std::fs::write(&path, &text).expect("write case");
+        let output = crate::support::nix_instantiate()
+            .arg("--parse")
+            .arg(&path)
+            .output()
+            .expect("run nix-instantiate");
+        if !output.status.success() {
+            continue;
+        }
+        let nix = String::from_utf8_lossy(&output.stdout);
+        let nix = nix.trim().strip_prefix(PREFIX).and_then(|s| s.strip_suffix(')'));
+        let parse = lang::parse(&text);
+        let ours = parse.tree().expr().and_then(|e| match e {
+            lang::ast::Expr::LetIn(let_in) => let_in.body().map(|b| show(&b)),
+            _ => None,
+        });
+        compared += 1;
+        if nix != ours.as_deref() {
+            differences.push(format!("{body}\n  nix:  {nix:?}\n  ours: {ours:?}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(differences.is_empty(), "{}", differences[..differences.len().min(5)].join("\n"));
+    assert!(compared > 200, "only {compared} programs were valid");
+}
+
+fn operators(rng: &mut Rng, out: &mut String, depth: usize) {
+    const OPS: &[&str] =
+        &["+", "-", "*", "/", "++", "//", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "->"];
+    if depth == 0 || rng.below(5) == 0 {
+        out.push_str(rng.pick(&["a", "b", "c", "1", "f a", "a.b", "(a)"]));
+        return;
+    }
+    match rng.below(10) {
+        0 => {
+            out.push_str(rng.pick(&["-", "!", "- "]));
+            operators(rng, out, depth - 1);
+        }
+        1 => {
+            out.push('(');
+            operators(rng, out, depth - 1);
+            out.push(')');
+        }
+        2 => {
+            operators(rng, out, depth - 1);
+            out.push_str(rng.pick(&[" ? a", " ? a.b"]));
+        }
+        _ => {
+            operators(rng, out, depth - 1);
+            out.push_str(&format!(" {} ", rng.pick(OPS)));
+            operators(rng, out, depth - 1);
+        }
+    }
+}
+
+/// Our tree in the form `nix-instantiate --parse` prints (for the operator subset).
+fn show(expr: &lang::ast::Expr) -> String {
+    use lang::ast::{BinaryOp as B, Expr, UnaryOpKind};
+    let sub = |e: Option<Expr>| e.map_or_else(|| "<missing>".to_owned(), |e| show(&e));
+    match expr {
+        Expr::Ref(r) => r.token().map(|t| t.text().to_owned()).unwrap_or_default(),
+        Expr::Literal(l) => l.token().map(|t| t.text().to_owned()).unwrap_or_default(),
+        Expr::Paren(p) => sub(p.expr()),
+        Expr::UnaryOp(u) => match u.operator() {
+            Some(UnaryOpKind::Negate) => format!("(__sub 0 {})", sub(u.expr())),
+            _ => format!("(! {})", sub(u.expr())),
+        },
+        Expr::Apply(_) => {
+            // Nix flattens `f a b` into one call.
+            let mut args = Vec::new();
+            let mut func = expr.clone();
+            while let Expr::Apply(apply) = &func {
+                args.push(sub(apply.argument()));
+                match apply.lambda() {
+                    Some(inner) => func = strip_parens(inner),
+                    None => break,
+                }
+            }
+            args.reverse();
+            format!("({} {})", show(&func), args.join(" "))
+        }
+        Expr::Select(s) => format!("({}).{}", sub(s.expr()), attrpath(s.attrpath())),
+        Expr::HasAttr(h) => format!("(({}) ? {})", sub(h.expr()), attrpath(h.attrpath())),
+        Expr::BinOp(op) => {
+            let (l, r) = (sub(op.lhs()), sub(op.rhs()));
+            match op.operator() {
+                Some(B::Sub) => format!("(__sub {l} {r})"),
+                Some(B::Mul) => format!("(__mul {l} {r})"),
+                Some(B::Div) => format!("(__div {l} {r})"),
+                Some(B::Less) => format!("(__lessThan {l} {r})"),
+                Some(B::More) => format!("(__lessThan {r} {l})"),
+                Some(B::LessOrEq) => format!("(! (__lessThan {r} {l}))"),
+                Some(B::MoreOrEq) => format!("(! (__lessThan {l} {r}))"),
+                Some(_) => {
+                    let token = op.operator_token().map(|t| t.text().to_owned());
+                    format!("({l} {} {r})", token.unwrap_or_default())
+                }
+                None => "<missing operator>".to_owned(),
+            }
+        }
+        _ => format!("<{:?}>", expr),
+    }
+}
+
+fn strip_parens(expr: lang::ast::Expr) -> lang::ast::Expr {
+    match &expr {
+        lang::ast::Expr::Paren(p) => p.expr().map_or(expr, strip_parens),
+        _ => expr,
+    }
+}
+
+fn attrpath(path: Option<lang::ast::Attrpath>) -> String {
+    let names: Vec<String> =
+        path.iter().flat_map(|p| p.attrs()).filter_map(|a| a.static_name()).collect();
+    names.join(".")
+}
