@@ -5,6 +5,7 @@
 //! rendered diagnostics, human and JSON). A missing expectation is written on the first run;
 //! `UPDATE_EXPECT=1` rewrites them all.
 
+mod ast;
 mod golden;
 mod robustness;
 mod roundtrip;
