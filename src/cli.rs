@@ -1,6 +1,7 @@
 //! The command line: global flags, the subcommand enum and dispatch. One file per subcommand.
 
 mod check;
+mod eval;
 mod parse;
 
 use std::process::ExitCode;
@@ -47,11 +48,13 @@ pub(crate) enum ColorChoice {
 pub(crate) enum Command {
     Parse(parse::ParseArgs),
     Check(check::CheckArgs),
+    Eval(eval::EvalArgs),
 }
 
 pub(crate) fn run(out: &mut Output, command: &Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Parse(args) => parse::run(out, args),
         Command::Check(args) => check::run(out, args),
+        Command::Eval(args) => eval::run(out, args),
     }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod error;
+mod io;
 mod output;
 
 use std::process::ExitCode;

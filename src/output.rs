@@ -98,13 +98,25 @@ impl Output {
     }
 
     pub(crate) fn diagnostic(&mut self, diagnostic: &Diagnostic) -> Result<(), CliError> {
+        let sources = std::mem::take(&mut self.sources);
+        let result = self.diagnostic_in(&sources, diagnostic);
+        self.sources = sources;
+        result
+    }
+
+    /// Reports a diagnostic whose files are in `sources` (an evaluator's, say).
+    pub(crate) fn diagnostic_in(
+        &mut self,
+        sources: &SourceMap,
+        diagnostic: &Diagnostic,
+    ) -> Result<(), CliError> {
         match self.format {
             MessageFormat::Human => {
-                let text = render::human(diagnostic, &self.sources, self.style);
+                let text = render::human(diagnostic, sources, self.style);
                 io::stderr().lock().write_all(text.as_bytes())?;
             }
             MessageFormat::Json => {
-                let value = render::json(diagnostic, &self.sources);
+                let value = render::json(diagnostic, sources);
                 writeln!(io::stdout().lock(), "{value}")?;
             }
         }

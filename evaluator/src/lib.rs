@@ -1,1 +1,72 @@
-//! The `evaluator` crate: see docs/ARCHITECTURE.md.
+//! The lazy evaluator: typed AST → a compact IR (`lower`) → values (`eval`), with Nix's
+//! semantics on the shared core, Nix's printing (`print`) and diagnostics with codes.
+//!
+//! The evaluator is pure and synchronous: every effect (reading a file, an environment
+//! variable) goes through `EvalIo`, and every input read is recorded, so that later layers can
+//! key an evaluation cache on them.
+
+mod builtins;
+mod env;
+mod error;
+mod eval;
+mod io;
+mod ir;
+mod lower;
+mod print;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+pub use crate::{
+    error::{ErrorKind, EvalError, EvalResult},
+    io::{EvalIo, Input},
+    print::PrintMode,
+    value::{Attrs, Closure, Context, NixString, PrimOp, PrimOpApp, Thunk, Value},
+};
+use crate::{eval::Machine, ir::Arena};
+
+/// Evaluates programs of the infra language. One evaluator holds one import cache, one
+/// source map and one record of inputs; evaluate many expressions with it to share them.
+pub struct Evaluator {
+    machine: Machine,
+}
+
+impl Evaluator {
+    pub fn new(io: Box<dyn EvalIo>) -> Evaluator {
+        Evaluator { machine: Machine::new(io, Arena::default()) }
+    }
+
+    /// Evaluates a file, like `nix-instantiate --eval FILE`.
+    pub fn eval_file(&mut self, path: &Path) -> EvalResult<Value> {
+        self.machine.import(path, None)
+    }
+
+    /// Evaluates `text` as if it were a file named `name` in `base_dir` (for `-E EXPR`).
+    pub fn eval_text(&mut self, name: &str, text: &str, base_dir: PathBuf) -> EvalResult<Value> {
+        self.machine.eval_source(name.to_owned(), text.to_owned(), base_dir)
+    }
+
+    /// Prints a value as `nix-instantiate --eval` does (`--strict` with `PrintMode::Strict`),
+    /// forcing as much as the mode demands.
+    pub fn print(&mut self, value: &Value, mode: PrintMode) -> EvalResult<String> {
+        print::print(&mut self.machine, value, mode)
+    }
+
+    /// Prints a value as JSON (`--json`), forcing all of it.
+    pub fn to_json(&mut self, value: &Value) -> EvalResult<String> {
+        builtins::json::to_json_string(&mut self.machine, value)
+    }
+
+    /// Every source file seen so far, for rendering diagnostics.
+    pub fn sources(&self) -> &lang::SourceMap {
+        self.machine.sources()
+    }
+
+    /// Every file read and environment variable looked up so far.
+    pub fn inputs(&self) -> Vec<Input> {
+        self.machine.inputs()
+    }
+}

@@ -2,6 +2,7 @@
 //! Nix as the oracle for the syntax, and tidy checks over the whole tree.
 
 mod cli;
+mod conformance;
 mod docs;
 mod nix_oracle;
 mod support;

@@ -7,6 +7,36 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
+/// The evaluator's IO for tests: the real file system, an environment with nothing but
+/// `HOME=/home/test`, traces dropped.
+pub(crate) struct TestIo;
+
+impl evaluator::EvalIo for TestIo {
+    fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn path_exists(&self, path: &Path) -> std::io::Result<bool> {
+        path.try_exists()
+    }
+
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(String, &'static str)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            let kind = if entry.file_type()?.is_dir() { "directory" } else { "regular" };
+            out.push((entry.file_name().to_string_lossy().into_owned(), kind));
+        }
+        Ok(out)
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        (name == "HOME").then(|| "/home/test".to_owned())
+    }
+
+    fn trace(&self, _message: &str) {}
+}
+
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,171 @@
+//! The builtins: a registry table (name → function, arity) and the global scope.
+//! Each group lives in its own file; every builtin forces only what it needs.
+
+mod attrs;
+mod core;
+pub(crate) mod json;
+mod lists;
+mod paths;
+mod strings;
+
+use std::{collections::BTreeMap, rc::Rc};
+
+use crate::{
+    error::{ErrorKind, EvalError, EvalResult},
+    eval::{Machine, type_error},
+    value::{Attrs, NixString, PrimOp, PrimOpFn, Thunk, Value},
+};
+
+/// `(name, arity, function)` for every builtin.
+const TABLE: &[(&str, usize, PrimOpFn)] = &[
+    ("abort", 1, core::abort),
+    ("add", 2, core::add),
+    ("all", 2, lists::all),
+    ("any", 2, lists::any),
+    ("attrNames", 1, attrs::attr_names),
+    ("attrValues", 1, attrs::attr_values),
+    ("baseNameOf", 1, paths::base_name_of),
+    ("bitAnd", 2, core::bit_and),
+    ("bitOr", 2, core::bit_or),
+    ("bitXor", 2, core::bit_xor),
+    ("catAttrs", 2, attrs::cat_attrs),
+    ("ceil", 1, core::ceil),
+    ("compareVersions", 2, strings::compare_versions),
+    ("concatLists", 1, lists::concat_lists),
+    ("concatMap", 2, lists::concat_map),
+    ("concatStringsSep", 2, strings::concat_strings_sep),
+    ("deepSeq", 2, core::deep_seq),
+    ("dirOf", 1, paths::dir_of),
+    ("div", 2, core::div),
+    ("elem", 2, lists::elem),
+    ("elemAt", 2, lists::elem_at),
+    ("filter", 2, lists::filter),
+    ("floor", 1, core::floor),
+    ("foldl'", 3, lists::foldl),
+    ("fromJSON", 1, json::from_json),
+    ("functionArgs", 1, core::function_args),
+    ("genList", 2, lists::gen_list),
+    ("genericClosure", 1, lists::generic_closure),
+    ("getAttr", 2, attrs::get_attr),
+    ("getEnv", 1, core::get_env),
+    ("groupBy", 2, lists::group_by),
+    ("hasAttr", 2, attrs::has_attr),
+    ("head", 1, lists::head),
+    ("import", 1, paths::import),
+    ("intersectAttrs", 2, attrs::intersect_attrs),
+    ("isAttrs", 1, core::is_attrs),
+    ("isBool", 1, core::is_bool),
+    ("isFloat", 1, core::is_float),
+    ("isFunction", 1, core::is_function),
+    ("isInt", 1, core::is_int),
+    ("isList", 1, core::is_list),
+    ("isNull", 1, core::is_null),
+    ("isPath", 1, core::is_path),
+    ("isString", 1, core::is_string),
+    ("length", 1, lists::length),
+    ("lessThan", 2, core::less_than),
+    ("listToAttrs", 1, attrs::list_to_attrs),
+    ("map", 2, lists::map),
+    ("mapAttrs", 2, attrs::map_attrs),
+    ("mul", 2, core::mul),
+    ("partition", 2, lists::partition),
+    ("pathExists", 1, paths::path_exists),
+    ("readDir", 1, paths::read_dir),
+    ("readFile", 1, paths::read_file),
+    ("removeAttrs", 2, attrs::remove_attrs),
+    ("replaceStrings", 3, strings::replace_strings),
+    ("seq", 2, core::seq),
+    ("sort", 2, lists::sort),
+    ("splitVersion", 1, strings::split_version),
+    ("stringLength", 1, strings::string_length),
+    ("sub", 2, core::sub),
+    ("substring", 3, strings::substring),
+    ("tail", 1, lists::tail),
+    ("throw", 1, core::throw),
+    ("toJSON", 1, json::to_json),
+    ("toString", 1, core::to_string),
+    ("trace", 2, core::trace),
+    ("tryEval", 1, core::try_eval),
+    ("typeOf", 1, core::type_of),
+    ("warn", 2, core::warn),
+    ("zipAttrsWith", 2, attrs::zip_attrs_with),
+];
+
+/// Builtins also reachable without `builtins.`, as in Nix.
+const TOP_LEVEL: &[&str] = &[
+    "abort", "baseNameOf", "dirOf", "import", "isNull", "map", "removeAttrs", "throw", "toString",
+];
+
+/// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins, and every
+/// builtin as `__name`.
+pub(crate) fn globals() -> BTreeMap<&'static str, Value> {
+    let mut globals = BTreeMap::new();
+    let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
+    for &(name, arity, func) in TABLE {
+        let op = Value::PrimOp(Rc::new(PrimOp { name, arity, func }));
+        entries.push((name.into(), Thunk::value(op.clone())));
+        if TOP_LEVEL.contains(&name) {
+            globals.insert(name, op.clone());
+        }
+        let dunder: &'static str = Box::leak(format!("__{name}").into_boxed_str());
+        globals.insert(dunder, op);
+    }
+    for (name, value) in constants() {
+        entries.push((name.into(), Thunk::value(value.clone())));
+        globals.insert(name, value);
+    }
+    let builtins = Value::attrs(Attrs::from_entries(entries));
+    globals.insert("builtins", builtins);
+    globals
+}
+
+fn constants() -> Vec<(&'static str, Value)> {
+    vec![("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Null)]
+}
+
+pub(crate) fn bad(builtin: &'static str, message: String) -> Box<EvalError> {
+    EvalError::new(ErrorKind::BadArgument { builtin, message }, None)
+}
+
+pub(crate) fn int(m: &mut Machine, t: &Thunk) -> EvalResult<i64> {
+    match m.force(t)? {
+        Value::Int(i) => Ok(i),
+        other => Err(type_error("an integer", &other, None)),
+    }
+}
+
+pub(crate) fn list(m: &mut Machine, t: &Thunk) -> EvalResult<Rc<[Thunk]>> {
+    match m.force(t)? {
+        Value::List(items) => Ok(items),
+        other => Err(type_error("a list", &other, None)),
+    }
+}
+
+pub(crate) fn attrs(m: &mut Machine, t: &Thunk) -> EvalResult<Rc<Attrs>> {
+    match m.force(t)? {
+        Value::Attrs(attrs) => Ok(attrs),
+        other => Err(type_error("a set", &other, None)),
+    }
+}
+
+/// A string argument (strings only, as Nix's `forceString`).
+pub(crate) fn string(m: &mut Machine, t: &Thunk) -> EvalResult<NixString> {
+    match m.force(t)? {
+        Value::String(s) => Ok(s),
+        other => Err(type_error("a string", &other, None)),
+    }
+}
+
+pub(crate) fn function(m: &mut Machine, t: &Thunk) -> EvalResult<Value> {
+    let value = m.force(t)?;
+    if value.is_function() || matches!(&value, Value::Attrs(a) if a.get("__functor").is_some()) {
+        Ok(value)
+    } else {
+        Err(type_error("a function", &value, None))
+    }
+}
+
+/// Calls `func` with `args`, strictly.
+pub(crate) fn call(m: &mut Machine, func: &Value, args: &[Thunk]) -> EvalResult<Value> {
+    m.call_all(func.clone(), args, None)
+}

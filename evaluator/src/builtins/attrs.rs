@@ -1,0 +1,113 @@
+//! Attribute set builtins.
+
+use std::rc::Rc;
+
+use crate::{
+    builtins::{self, bad},
+    error::{ErrorKind, EvalError, EvalResult},
+    eval::Machine,
+    value::{Attrs, Thunk, Value},
+};
+
+pub(super) fn attr_names(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let attrs = builtins::attrs(m, &args[0])?;
+    Ok(Value::list(attrs.names().map(|n| Thunk::value(Value::string(n))).collect()))
+}
+
+pub(super) fn attr_values(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let attrs = builtins::attrs(m, &args[0])?;
+    Ok(Value::list(attrs.iter().map(|(_, v)| v.clone()).collect()))
+}
+
+pub(super) fn get_attr(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let name = builtins::string(m, &args[0])?;
+    let attrs = builtins::attrs(m, &args[1])?;
+    match attrs.get(name.as_str()).cloned() {
+        Some(thunk) => m.force(&thunk),
+        None => Err(EvalError::new(
+            ErrorKind::MissingAttribute { name: name.as_str().to_owned() },
+            None,
+        )),
+    }
+}
+
+pub(super) fn has_attr(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let name = builtins::string(m, &args[0])?;
+    let attrs = builtins::attrs(m, &args[1])?;
+    Ok(Value::Bool(attrs.get(name.as_str()).is_some()))
+}
+
+pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let attrs = builtins::attrs(m, &args[0])?;
+    let mut names = Vec::new();
+    for name in builtins::list(m, &args[1])?.iter() {
+        names.push(builtins::string(m, name)?.text().clone());
+    }
+    let kept = attrs.iter().filter(|(k, _)| !names.contains(k)).map(|(k, v)| (k.clone(), v.clone()));
+    Ok(Value::attrs(Attrs::from_sorted(kept.collect())))
+}
+
+pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let left = builtins::attrs(m, &args[0])?;
+    let right = builtins::attrs(m, &args[1])?;
+    let kept = right.iter().filter(|(k, _)| left.get(k).is_some()).map(|(k, v)| (k.clone(), v.clone()));
+    Ok(Value::attrs(Attrs::from_sorted(kept.collect())))
+}
+
+pub(super) fn cat_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let name = builtins::string(m, &args[0])?;
+    let mut out = Vec::new();
+    for item in builtins::list(m, &args[1])?.iter() {
+        if let Some(value) = builtins::attrs(m, item)?.get(name.as_str()) {
+            out.push(value.clone());
+        }
+    }
+    Ok(Value::list(out))
+}
+
+/// `listToAttrs [ { name; value; } … ]`: the first occurrence of a name wins, as in Nix.
+pub(super) fn list_to_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
+    for item in builtins::list(m, &args[0])?.iter() {
+        let pair = builtins::attrs(m, item)?;
+        let name = pair
+            .get("name")
+            .cloned()
+            .ok_or_else(|| bad("listToAttrs", "an element has no attribute `name`".into()))?;
+        let name = builtins::string(m, &name)?;
+        let value = pair
+            .get("value")
+            .cloned()
+            .ok_or_else(|| bad("listToAttrs", "an element has no attribute `value`".into()))?;
+        entries.push((name.text().clone(), value));
+    }
+    // `from_entries` keeps the last of equal names; reverse so the first wins.
+    entries.reverse();
+    Ok(Value::attrs(Attrs::from_entries(entries)))
+}
+
+pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let attrs = builtins::attrs(m, &args[1])?;
+    let entries = attrs.iter().map(|(k, v)| {
+        let name = Thunk::value(Value::string(k));
+        (k.clone(), Thunk::apply(func.clone(), vec![name, v.clone()]))
+    });
+    Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
+}
+
+/// `zipAttrsWith f [ s1 s2 … ]`: `f name [ values of name in each set, in order ]`.
+pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let mut groups: std::collections::BTreeMap<Rc<str>, Vec<Thunk>> = Default::default();
+    for set in builtins::list(m, &args[1])?.iter() {
+        for (k, v) in builtins::attrs(m, set)?.iter() {
+            groups.entry(k.clone()).or_default().push(v.clone());
+        }
+    }
+    let entries = groups.into_iter().map(|(k, values)| {
+        let name = Thunk::value(Value::string(&k));
+        (k, Thunk::apply(func.clone(), vec![name, Thunk::value(Value::list(values))]))
+    });
+    Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
+}

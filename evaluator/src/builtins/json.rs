@@ -1,0 +1,130 @@
+//! `toJSON` and `fromJSON`, with Nix's number formatting.
+
+use std::rc::Rc;
+
+use crate::{
+    builtins::{self, bad},
+    error::EvalResult,
+    eval::Machine,
+    print,
+    value::{Attrs, NixString, Thunk, Value},
+};
+
+pub(super) fn to_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let value = m.force(&args[0])?;
+    let mut out = String::new();
+    let mut strings = Vec::new();
+    write_json(m, &value, &mut out, &mut strings)?;
+    let context = NixString::merge_contexts(strings.iter());
+    Ok(Value::String(NixString::new(out.into(), context)))
+}
+
+/// The whole value as JSON text (for `infra eval --json`).
+pub(crate) fn to_json_string(m: &mut Machine, value: &Value) -> EvalResult<String> {
+    let mut out = String::new();
+    write_json(m, value, &mut out, &mut Vec::new())?;
+    Ok(out)
+}
+
+fn write_json(
+    m: &mut Machine,
+    value: &Value,
+    out: &mut String,
+    strings: &mut Vec<NixString>,
+) -> EvalResult<()> {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(x) => out.push_str(&print::float(*x)),
+        Value::String(s) => {
+            json_string(out, s.as_str());
+            strings.push(s.clone());
+        }
+        Value::Path(p) => json_string(out, &p.display().to_string()),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let item = m.force(item)?;
+                write_json(m, &item, out, strings)?;
+            }
+            out.push(']');
+        }
+        Value::Attrs(attrs) => {
+            if let Some(to_string) = attrs.get("__toString").cloned() {
+                let _ = to_string;
+                let s = m.coerce_to_string(value, false, None)?;
+                json_string(out, s.as_str());
+                strings.push(s);
+                return Ok(());
+            }
+            if let Some(out_path) = attrs.get("outPath").cloned() {
+                let out_path = m.force(&out_path)?;
+                return write_json(m, &out_path, out, strings);
+            }
+            out.push('{');
+            for (i, (name, thunk)) in attrs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(out, name);
+                out.push(':');
+                let item = m.force(thunk)?;
+                write_json(m, &item, out, strings)?;
+            }
+            out.push('}');
+        }
+        other => {
+            return Err(bad("toJSON", format!("cannot convert {} to JSON", other.describe())));
+        }
+    }
+    Ok(())
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+pub(super) fn from_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let text = builtins::string(m, &args[0])?;
+    let json: serde_json::Value = serde_json::from_str(text.as_str())
+        .map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))?;
+    Ok(from_serde(&json))
+}
+
+pub(crate) fn from_serde(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::string(s),
+        serde_json::Value::Array(items) => {
+            Value::list(items.iter().map(|i| Thunk::value(from_serde(i))).collect())
+        }
+        serde_json::Value::Object(map) => {
+            let entries: Vec<(Rc<str>, Thunk)> =
+                map.iter().map(|(k, v)| (k.as_str().into(), Thunk::value(from_serde(v)))).collect();
+            Value::attrs(Attrs::from_entries(entries))
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! List builtins. Results stay lazy where Nix's are: `map f xs` builds thunks of `f x`.
+
+use std::{collections::HashSet, rc::Rc};
+
+use crate::{
+    builtins::{self, bad, call},
+    error::{ErrorKind, EvalError, EvalResult},
+    eval::Machine,
+    value::{Attrs, Thunk, Value},
+};
+
+pub(super) fn length(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    Ok(Value::Int(builtins::list(m, &args[0])?.len() as i64))
+}
+
+pub(super) fn head(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let items = builtins::list(m, &args[0])?;
+    match items.first() {
+        Some(first) => m.force(first),
+        None => Err(EvalError::new(
+            ErrorKind::OutOfBounds { detail: "`head` called on an empty list".into() },
+            None,
+        )),
+    }
+}
+
+pub(super) fn tail(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let items = builtins::list(m, &args[0])?;
+    if items.is_empty() {
+        return Err(EvalError::new(
+            ErrorKind::OutOfBounds { detail: "`tail` called on an empty list".into() },
+            None,
+        ));
+    }
+    Ok(Value::list(items[1..].to_vec()))
+}
+
+pub(super) fn elem_at(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let items = builtins::list(m, &args[0])?;
+    let index = builtins::int(m, &args[1])?;
+    match usize::try_from(index).ok().and_then(|i| items.get(i)) {
+        Some(item) => m.force(item),
+        None => Err(EvalError::new(
+            ErrorKind::OutOfBounds {
+                detail: format!("list index {index} is out of bounds (length {})", items.len()),
+            },
+            None,
+        )),
+    }
+}
+
+pub(super) fn elem(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let wanted = m.force(&args[0])?;
+    let items = builtins::list(m, &args[1])?;
+    for item in items.iter() {
+        let item = m.force(item)?;
+        if m.equal(&wanted, &item)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+pub(super) fn map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let items = builtins::list(m, &args[1])?;
+    Ok(Value::list(items.iter().map(|x| Thunk::apply(func.clone(), vec![x.clone()])).collect()))
+}
+
+pub(super) fn filter(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let items = builtins::list(m, &args[1])?;
+    let mut kept = Vec::new();
+    for item in items.iter() {
+        if predicate(m, &func, item)? {
+            kept.push(item.clone());
+        }
+    }
+    Ok(Value::list(kept))
+}
+
+fn predicate(m: &mut Machine, func: &Value, item: &Thunk) -> EvalResult<bool> {
+    match call(m, func, std::slice::from_ref(item))? {
+        Value::Bool(b) => Ok(b),
+        other => Err(crate::eval::type_error("a Boolean", &other, None)),
+    }
+}
+
+pub(super) fn all(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    for item in builtins::list(m, &args[1])?.iter() {
+        if !predicate(m, &func, item)? {
+            return Ok(Value::Bool(false));
+        }
+    }
+    Ok(Value::Bool(true))
+}
+
+pub(super) fn any(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    for item in builtins::list(m, &args[1])?.iter() {
+        if predicate(m, &func, item)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+pub(super) fn partition(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let (mut right, mut wrong) = (Vec::new(), Vec::new());
+    for item in builtins::list(m, &args[1])?.iter() {
+        if predicate(m, &func, item)? { right.push(item.clone()) } else { wrong.push(item.clone()) }
+    }
+    Ok(Value::attrs(Attrs::from_sorted(vec![
+        ("right".into(), Thunk::value(Value::list(right))),
+        ("wrong".into(), Thunk::value(Value::list(wrong))),
+    ])))
+}
+
+pub(super) fn concat_lists(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let mut out = Vec::new();
+    for list in builtins::list(m, &args[0])?.iter() {
+        out.extend(builtins::list(m, list)?.iter().cloned());
+    }
+    Ok(Value::list(out))
+}
+
+pub(super) fn concat_map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let mut out = Vec::new();
+    for item in builtins::list(m, &args[1])?.iter() {
+        match call(m, &func, std::slice::from_ref(item))? {
+            Value::List(items) => out.extend(items.iter().cloned()),
+            other => return Err(crate::eval::type_error("a list", &other, None)),
+        }
+    }
+    Ok(Value::list(out))
+}
+
+/// `foldl' op nul list`, strict in the accumulator at every step.
+pub(super) fn foldl(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let mut acc = m.force(&args[1])?;
+    for item in builtins::list(m, &args[2])?.iter() {
+        acc = call(m, &func, &[Thunk::value(acc), item.clone()])?;
+    }
+    Ok(acc)
+}
+
+pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let n = builtins::int(m, &args[1])?;
+    if n < 0 {
+        return Err(bad("genList", format!("cannot create a list of size {n}")));
+    }
+    let items = (0..n).map(|i| Thunk::apply(func.clone(), vec![Thunk::value(Value::Int(i))]));
+    Ok(Value::list(items.collect()))
+}
+
+/// `sort less list`: stable, with the user's comparator.
+pub(super) fn sort(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let items = builtins::list(m, &args[1])?;
+    // A merge sort that can fail: the comparator is user code.
+    let mut items: Vec<Thunk> = items.to_vec();
+    let mut buffer = Vec::with_capacity(items.len());
+    merge_sort(m, &func, &mut items, &mut buffer)?;
+    Ok(Value::list(items))
+}
+
+fn merge_sort(
+    m: &mut Machine,
+    less: &Value,
+    items: &mut [Thunk],
+    buffer: &mut Vec<Thunk>,
+) -> EvalResult<()> {
+    if items.len() <= 1 {
+        return Ok(());
+    }
+    let mid = items.len() / 2;
+    merge_sort(m, less, &mut items[..mid], buffer)?;
+    merge_sort(m, less, &mut items[mid..], buffer)?;
+    buffer.clear();
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < items.len() {
+        // Take from the right only when it is strictly less: that keeps the sort stable.
+        let right_first = match call(m, less, &[items[j].clone(), items[i].clone()])? {
+            Value::Bool(b) => b,
+            other => return Err(crate::eval::type_error("a Boolean", &other, None)),
+        };
+        if right_first {
+            buffer.push(items[j].clone());
+            j += 1;
+        } else {
+            buffer.push(items[i].clone());
+            i += 1;
+        }
+    }
+    buffer.extend(items[i..mid].iter().cloned());
+    buffer.extend(items[j..].iter().cloned());
+    items.clone_from_slice(buffer);
+    Ok(())
+}
+
+pub(super) fn group_by(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let func = builtins::function(m, &args[0])?;
+    let mut groups: Vec<(Rc<str>, Vec<Thunk>)> = Vec::new();
+    for item in builtins::list(m, &args[1])?.iter() {
+        let key = match call(m, &func, std::slice::from_ref(item))? {
+            Value::String(s) => s.text().clone(),
+            other => return Err(crate::eval::type_error("a string", &other, None)),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.push(item.clone()),
+            None => groups.push((key, vec![item.clone()])),
+        }
+    }
+    let entries = groups.into_iter().map(|(k, g)| (k, Thunk::value(Value::list(g)))).collect();
+    Ok(Value::attrs(Attrs::from_entries(entries)))
+}
+
+/// `genericClosure { startSet; operator; }`: the closure under `operator`, keyed by `key`.
+pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let spec = builtins::attrs(m, &args[0])?;
+    let get = |name: &str| {
+        spec.get(name).cloned().ok_or_else(|| {
+            bad("genericClosure", format!("the argument has no attribute `{name}`"))
+        })
+    };
+    let start = builtins::list(m, &get("startSet")?)?;
+    let operator = m.force(&get("operator")?)?;
+    let mut queue: std::collections::VecDeque<Thunk> = start.iter().cloned().collect();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut out = Vec::new();
+    let mut seen_ints: HashSet<i64> = HashSet::new();
+    while let Some(item) = queue.pop_front() {
+        let attrs = builtins::attrs(m, &item)?;
+        let key = attrs
+            .get("key")
+            .cloned()
+            .ok_or_else(|| bad("genericClosure", "an element has no attribute `key`".into()))?;
+        let key = m.force(&key)?;
+        let new = match &key {
+            Value::Int(i) => seen_ints.insert(*i),
+            _ => {
+                let mut found = false;
+                for old in &seen {
+                    if m.equal(old, &key)? {
+                        found = true;
+                        break;
+                    }
+                }
+                if !found {
+                    seen.push(key.clone());
+                }
+                !found
+            }
+        };
+        if !new {
+            continue;
+        }
+        out.push(item.clone());
+        let next = call(m, &operator, &[item])?;
+        for next in builtins::list(m, &Thunk::value(next))?.iter() {
+            queue.push_back(next.clone());
+        }
+    }
+    Ok(Value::list(out))
+}

@@ -1,0 +1,51 @@
+//! Environments: a chain of frames, each a vector of thunks, some carrying a `with` set.
+
+use std::{cell::RefCell, rc::Rc};
+
+use crate::value::Thunk;
+
+pub(crate) struct Env {
+    pub(crate) slots: RefCell<Vec<Thunk>>,
+    pub(crate) parent: Option<Rc<Env>>,
+    /// Set on the frame a `with` creates.
+    pub(crate) with: Option<Thunk>,
+}
+
+impl Env {
+    pub(crate) fn root() -> Rc<Env> {
+        Rc::new(Env { slots: RefCell::new(Vec::new()), parent: None, with: None })
+    }
+
+    pub(crate) fn child(parent: &Rc<Env>, capacity: usize) -> Rc<Env> {
+        Rc::new(Env {
+            slots: RefCell::new(Vec::with_capacity(capacity)),
+            parent: Some(parent.clone()),
+            with: None,
+        })
+    }
+
+    pub(crate) fn with(parent: &Rc<Env>, namespace: Thunk) -> Rc<Env> {
+        Rc::new(Env {
+            slots: RefCell::new(Vec::new()),
+            parent: Some(parent.clone()),
+            with: Some(namespace),
+        })
+    }
+
+    /// The frame `depth` levels up.
+    pub(crate) fn up(self: &Rc<Env>, depth: u32) -> Option<&Rc<Env>> {
+        let mut env = self;
+        for _ in 0..depth {
+            env = env.parent.as_ref()?;
+        }
+        Some(env)
+    }
+
+    pub(crate) fn slot(&self, slot: u32) -> Option<Thunk> {
+        self.slots.borrow().get(slot as usize).cloned()
+    }
+
+    pub(crate) fn push(&self, thunk: Thunk) {
+        self.slots.borrow_mut().push(thunk);
+    }
+}

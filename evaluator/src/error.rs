@@ -1,0 +1,176 @@
+//! Evaluation errors as data: one `ErrorKind` variant per stable code, a span, labels, a
+//! help line and the evaluation trace. `throw` and failed `assert`s are the catchable kinds
+//! (`builtins.tryEval`); everything else stops evaluation.
+
+use std::fmt;
+
+use lang::{Diagnostic, Severity, Span};
+
+pub type EvalResult<T> = Result<T, Box<EvalError>>;
+
+/// What went wrong during evaluation. Each variant is one code, `infra::eval::<snake_case>`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The source of a file could not be parsed; the syntax diagnostics are attached.
+    Parse(Vec<Diagnostic>),
+    /// A variable that no `let`, function argument, `rec` set or `with` defines.
+    UndefinedVariable { name: String },
+    /// Selecting an attribute the set does not have.
+    MissingAttribute { name: String },
+    /// A value of the wrong type for an operation or a builtin.
+    TypeError { expected: &'static str, got: &'static str },
+    /// Calling something that is not a function.
+    NotAFunction { got: &'static str },
+    /// Calling a function with a set that lacks an argument it needs.
+    MissingArgument { name: String },
+    /// Calling a function with a set that has an argument it does not take (no `...`).
+    UnexpectedArgument { name: String },
+    /// Integer division by zero.
+    DivisionByZero,
+    /// An integer operation whose result does not fit in 64 bits.
+    IntegerOverflow,
+    /// A value that needs itself to be computed.
+    InfiniteRecursion,
+    /// Recursion deeper than the evaluator allows.
+    MaxCallDepth,
+    /// `throw` (catchable by `builtins.tryEval`).
+    Throw { message: String },
+    /// `abort`.
+    Abort { message: String },
+    /// An `assert` whose condition is false (catchable by `builtins.tryEval`).
+    AssertionFailed,
+    /// A value that cannot be turned into a string where one is needed.
+    NotCoercible { got: &'static str },
+    /// Comparing values that have no order (functions, sets, mixed types).
+    NotComparable { left: &'static str, right: &'static str },
+    /// A list index or substring bound outside the value.
+    OutOfBounds { detail: String },
+    /// A file or directory that could not be read.
+    Io { path: String, message: String },
+    /// A builtin rejected its arguments; the message says how.
+    BadArgument { builtin: &'static str, message: String },
+}
+
+impl ErrorKind {
+    /// The stable diagnostic code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ErrorKind::Parse(_) => "infra::eval::parse",
+            ErrorKind::UndefinedVariable { .. } => "infra::eval::undefined_variable",
+            ErrorKind::MissingAttribute { .. } => "infra::eval::missing_attribute",
+            ErrorKind::TypeError { .. } => "infra::eval::type_error",
+            ErrorKind::NotAFunction { .. } => "infra::eval::not_a_function",
+            ErrorKind::MissingArgument { .. } => "infra::eval::missing_argument",
+            ErrorKind::UnexpectedArgument { .. } => "infra::eval::unexpected_argument",
+            ErrorKind::DivisionByZero => "infra::eval::division_by_zero",
+            ErrorKind::IntegerOverflow => "infra::eval::integer_overflow",
+            ErrorKind::InfiniteRecursion => "infra::eval::infinite_recursion",
+            ErrorKind::MaxCallDepth => "infra::eval::max_call_depth",
+            ErrorKind::Throw { .. } => "infra::eval::throw",
+            ErrorKind::Abort { .. } => "infra::eval::abort",
+            ErrorKind::AssertionFailed => "infra::eval::assertion_failed",
+            ErrorKind::NotCoercible { .. } => "infra::eval::not_coercible",
+            ErrorKind::NotComparable { .. } => "infra::eval::not_comparable",
+            ErrorKind::OutOfBounds { .. } => "infra::eval::out_of_bounds",
+            ErrorKind::Io { .. } => "infra::eval::io",
+            ErrorKind::BadArgument { .. } => "infra::eval::bad_argument",
+        }
+    }
+
+    /// Errors `builtins.tryEval` catches, as in Nix.
+    pub fn is_catchable(&self) -> bool {
+        matches!(self, ErrorKind::Throw { .. } | ErrorKind::AssertionFailed)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Parse(diagnostics) => {
+                write!(f, "the file has {} syntax error(s)", diagnostics.len())
+            }
+            ErrorKind::UndefinedVariable { name } => write!(f, "undefined variable `{name}`"),
+            ErrorKind::MissingAttribute { name } => write!(f, "attribute `{name}` missing"),
+            ErrorKind::TypeError { expected, got } => {
+                write!(f, "expected {expected}, but found {got}")
+            }
+            ErrorKind::NotAFunction { got } => write!(f, "attempt to call {got}, not a function"),
+            ErrorKind::MissingArgument { name } => {
+                write!(f, "function called without required argument `{name}`")
+            }
+            ErrorKind::UnexpectedArgument { name } => {
+                write!(f, "function called with unexpected argument `{name}`")
+            }
+            ErrorKind::DivisionByZero => write!(f, "division by zero"),
+            ErrorKind::IntegerOverflow => write!(f, "integer overflow"),
+            ErrorKind::InfiniteRecursion => write!(f, "infinite recursion encountered"),
+            ErrorKind::MaxCallDepth => write!(f, "maximum call depth exceeded"),
+            ErrorKind::Throw { message } => write!(f, "{message}"),
+            ErrorKind::Abort { message } => write!(f, "evaluation aborted with: {message}"),
+            ErrorKind::AssertionFailed => write!(f, "assertion failed"),
+            ErrorKind::NotCoercible { got } => write!(f, "cannot coerce {got} to a string"),
+            ErrorKind::NotComparable { left, right } => {
+                write!(f, "cannot compare {left} with {right}")
+            }
+            ErrorKind::OutOfBounds { detail } => write!(f, "{detail}"),
+            ErrorKind::Io { path, message } => write!(f, "cannot read `{path}`: {message}"),
+            ErrorKind::BadArgument { builtin, message } => write!(f, "`{builtin}`: {message}"),
+        }
+    }
+}
+
+/// One evaluation error: what, where, and how evaluation got there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalError {
+    pub kind: ErrorKind,
+    pub span: Option<Span>,
+    pub labels: Vec<(Span, String)>,
+    pub help: Option<String>,
+    /// Where evaluation was when it failed, most recent first: `(span, "while …")`.
+    pub trace: Vec<(Span, String)>,
+}
+
+impl EvalError {
+    pub(crate) fn new(kind: ErrorKind, span: Option<Span>) -> Box<EvalError> {
+        Box::new(EvalError { kind, span, labels: Vec::new(), help: None, trace: Vec::new() })
+    }
+
+    /// The diagnostics to show: the error itself (with its trace folded into labels in other
+    /// frames), or the syntax errors of a file that did not parse.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        if let ErrorKind::Parse(diagnostics) = &self.kind {
+            return diagnostics.clone();
+        }
+        let Some(primary) = self.span.or_else(|| self.trace.first().map(|(s, _)| *s)) else {
+            return Vec::new();
+        };
+        let mut labels = self.labels.clone();
+        let mut seen = 0;
+        for (span, what) in &self.trace {
+            // Long traces (deep recursion) are folded to their first frames.
+            if seen == 8 {
+                labels.push((*span, format!("… and {} more frames", self.trace.len() - 8)));
+                break;
+            }
+            if *span != primary {
+                labels.push((*span, what.clone()));
+                seen += 1;
+            }
+        }
+        vec![Diagnostic {
+            code: self.kind.code(),
+            severity: Severity::Error,
+            message: self.kind.to_string(),
+            primary,
+            labels,
+            help: self.help.clone(),
+        }]
+    }
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind.fmt(f)
+    }
+}

@@ -1,0 +1,854 @@
+//! The lazy machine: evaluates IR nodes in environments, forces thunks at most once, applies
+//! functions. Deep recursion is bounded by a depth counter and served by a growable stack, so
+//! no program can crash the process.
+
+mod ops;
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    path::{Path, PathBuf},
+    rc::Rc,
+};
+
+use lang::{SourceMap, Span};
+
+use crate::{
+    builtins,
+    env::Env,
+    error::{ErrorKind, EvalError, EvalResult},
+    io::{EvalIo, Input},
+    ir::{Arena, AttrKey, AttrValue, Expr, ExprId, Param, Part, Var},
+    lower::{self, Lowerer},
+    value::{Attrs, Closure, NixString, PrimOpApp, Thunk, ThunkState, Value},
+};
+
+/// How deep evaluation may nest (expressions inside expressions, calls inside calls).
+const MAX_DEPTH: usize = 100_000;
+/// Stack kept free before growing; each growth adds a segment of this size.
+const RED_ZONE: usize = 256 * 1024;
+const STACK_SEGMENT: usize = 8 * 1024 * 1024;
+
+pub(crate) struct Machine {
+    pub(crate) arena: Arena,
+    pub(crate) io: Box<dyn EvalIo>,
+    sources: SourceMap,
+    inputs: BTreeSet<Input>,
+    imports: HashMap<PathBuf, Value>,
+    globals: BTreeMap<&'static str, Value>,
+    depth: usize,
+}
+
+impl Machine {
+    pub(crate) fn new(io: Box<dyn EvalIo>, arena: Arena) -> Machine {
+        let mut machine = Machine {
+            arena,
+            io,
+            sources: SourceMap::new(),
+            inputs: BTreeSet::new(),
+            imports: HashMap::new(),
+            globals: BTreeMap::new(),
+            depth: 0,
+        };
+        machine.globals = builtins::globals();
+        machine
+    }
+
+    pub(crate) fn sources(&self) -> &SourceMap {
+        &self.sources
+    }
+
+    pub(crate) fn inputs(&self) -> Vec<Input> {
+        self.inputs.iter().cloned().collect()
+    }
+
+    pub(crate) fn record(&mut self, input: Input) {
+        self.inputs.insert(input);
+    }
+
+    /// `import path`: parse, lower and evaluate a file, once per path.
+    pub(crate) fn import(&mut self, path: &Path, at: Option<Span>) -> EvalResult<Value> {
+        let path = if self.io.path_exists(&path.join("default.infra")).unwrap_or(false) {
+            path.join("default.infra")
+        } else if self.io.path_exists(&path.join("default.nix")).unwrap_or(false) {
+            path.join("default.nix")
+        } else {
+            path.to_path_buf()
+        };
+        if let Some(value) = self.imports.get(&path) {
+            return Ok(value.clone());
+        }
+        self.record(Input::File(path.clone()));
+        let bytes = self.io.read_file(&path).map_err(|err| {
+            EvalError::new(
+                ErrorKind::Io { path: path.display().to_string(), message: err.to_string() },
+                at,
+            )
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            EvalError::new(
+                ErrorKind::Io {
+                    path: path.display().to_string(),
+                    message: "not valid UTF-8".into(),
+                },
+                at,
+            )
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+        let value = self.eval_source(path.display().to_string(), text, base_dir)?;
+        self.imports.insert(path, value.clone());
+        Ok(value)
+    }
+
+    pub(crate) fn eval_source(
+        &mut self,
+        name: String,
+        text: String,
+        base_dir: PathBuf,
+    ) -> EvalResult<Value> {
+        let parse = lang::parse(&text);
+        let len = text.len();
+        let file = self.sources.add(name, text);
+        if !parse.errors().is_empty() {
+            let diagnostics = parse
+                .errors()
+                .iter()
+                .map(|e| lang::Diagnostic::from_syntax_error(file, e))
+                .collect();
+            return Err(EvalError::new(ErrorKind::Parse(diagnostics), None));
+        }
+        let home = self.io.env_var("HOME");
+        let globals = &self.globals;
+        let is_global = |name: &str| globals.contains_key(name);
+        let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, home, &is_global);
+        let root = parse.tree().expr();
+        let span = lower::file_span(file, len);
+        let id = lowerer.expr(root, span);
+        let mut errors = std::mem::take(&mut lowerer.errors);
+        if !errors.is_empty() {
+            // Every undefined variable at once, as one diagnostic list.
+            let first = errors.remove(0);
+            if errors.is_empty() {
+                return Err(first);
+            }
+            let mut diagnostics = first.diagnostics();
+            for error in errors {
+                diagnostics.extend(error.diagnostics());
+            }
+            return Err(EvalError::new(ErrorKind::Parse(diagnostics), first.span));
+        }
+        self.eval(id, &Env::root())
+    }
+
+    /// Evaluates an expression to weak head normal form.
+    pub(crate) fn eval(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.depth -= 1;
+            return Err(EvalError::new(ErrorKind::MaxCallDepth, Some(self.arena.span(id))));
+        }
+        let result = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval_inner(id, env));
+        self.depth -= 1;
+        result
+    }
+
+    fn eval_inner(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
+        let expr = self.arena.get(id).clone();
+        let span = self.arena.span(id);
+        match expr {
+            Expr::Int(i) => Ok(Value::Int(i)),
+            Expr::Float(x) => Ok(Value::Float(x)),
+            Expr::Str(s) => Ok(Value::String(NixString::new(s, None))),
+            Expr::Path(p) => Ok(Value::Path(p)),
+            Expr::SearchPath(name) => Err(EvalError::new(
+                ErrorKind::Io {
+                    path: format!("<{name}>"),
+                    message: "search paths are not available yet".into(),
+                },
+                Some(span),
+            )),
+            Expr::Var(var) => {
+                let thunk = self.lookup(&var, env, span)?;
+                self.force(&thunk)
+            }
+            Expr::Interpolate(parts) => self.interpolate(&parts, env),
+            Expr::PathInterpolate(parts) => {
+                let text = self.interpolate(&parts, env)?;
+                let text = match &text {
+                    Value::String(s) => lower::canonical_path(s.as_str()),
+                    _ => String::new(),
+                };
+                Ok(Value::Path(Rc::new(PathBuf::from(text))))
+            }
+            Expr::List(items) => {
+                Ok(Value::list(items.iter().map(|item| self.thunk(*item, env)).collect()))
+            }
+            Expr::Attrs { rec, statics, dynamics } => self.attrs(rec, &statics, &dynamics, env),
+            Expr::Let { bindings, body } => {
+                let inner = Env::child(env, bindings.len());
+                for binding in &bindings {
+                    let thunk = match binding {
+                        AttrValue::Inner(id) => self.thunk(*id, &inner),
+                        AttrValue::Outer(id) => self.thunk(*id, env),
+                    };
+                    inner.push(thunk);
+                }
+                self.eval(body, &inner)
+            }
+            Expr::Lambda(lambda) => Ok(Value::Lambda(Rc::new(Closure { lambda, env: env.clone() }))),
+            Expr::Apply { func, arg } => {
+                let func = self.eval(func, env)?;
+                let arg = self.thunk(arg, env);
+                self.apply(func, arg, Some(span))
+            }
+            Expr::Select { expr, path, default } => {
+                self.select(expr, &path, default, env, span)
+            }
+            Expr::HasAttr { expr, path } => self.has_attr(expr, &path, env),
+            Expr::If { cond, then, otherwise } => {
+                if self.eval_bool(cond, env)? {
+                    self.eval(then, env)
+                } else {
+                    self.eval(otherwise, env)
+                }
+            }
+            Expr::Assert { cond, body } => {
+                if self.eval_bool(cond, env)? {
+                    self.eval(body, env)
+                } else {
+                    Err(EvalError::new(ErrorKind::AssertionFailed, Some(self.arena.span(cond))))
+                }
+            }
+            Expr::With { namespace, body } => {
+                let namespace = self.thunk(namespace, env);
+                self.eval(body, &Env::with(env, namespace))
+            }
+            Expr::BinOp { op, lhs, rhs } => self.binop(op, lhs, rhs, env, span),
+            Expr::Not(operand) => Ok(Value::Bool(!self.eval_bool(operand, env)?)),
+            Expr::Negate(operand) => {
+                let value = self.eval(operand, env)?;
+                ops::sub(&Value::Int(0), &value).map_err(|kind| EvalError::new(kind, Some(span)))
+            }
+        }
+    }
+
+    /// A thunk for an expression, avoiding one where the value is already at hand (literals,
+    /// variables that already hold a thunk), exactly where Nix does, so that lazy printing
+    /// shows `<CODE>` in the same places.
+    pub(crate) fn thunk(&mut self, id: ExprId, env: &Rc<Env>) -> Thunk {
+        match self.arena.get(id) {
+            Expr::Int(i) => Thunk::value(Value::Int(*i)),
+            Expr::Float(x) => Thunk::value(Value::Float(*x)),
+            Expr::Str(s) => Thunk::value(Value::String(NixString::new(s.clone(), None))),
+            Expr::Path(p) => Thunk::value(Value::Path(p.clone())),
+            Expr::Var(Var::Local { depth, slot }) => {
+                let (depth, slot) = (*depth, *slot);
+                match env.up(depth).and_then(|frame| frame.slot(slot)) {
+                    Some(thunk) => thunk,
+                    None => Thunk::suspended(id, env.clone()),
+                }
+            }
+            _ => Thunk::suspended(id, env.clone()),
+        }
+    }
+
+    fn lookup(&mut self, var: &Var, env: &Rc<Env>, span: Span) -> EvalResult<Thunk> {
+        match var {
+            Var::Local { depth, slot } => {
+                // Invariant: lowering computed (depth, slot) against the same frame structure
+                // evaluation builds; `rec` frames fill all their slots before any is forced.
+                let frame = env.up(*depth);
+                frame.and_then(|f| f.slot(*slot)).ok_or_else(|| {
+                    EvalError::new(ErrorKind::InfiniteRecursion, Some(span))
+                })
+            }
+            Var::Global { name } => match self.globals.get(&**name) {
+                Some(value) => Ok(Thunk::value(value.clone())),
+                None => Err(EvalError::new(
+                    ErrorKind::UndefinedVariable { name: name.to_string() },
+                    Some(span),
+                )),
+            },
+            Var::With { name } => {
+                let mut frame = Some(env.clone());
+                while let Some(current) = frame {
+                    if let Some(namespace) = &current.with {
+                        let namespace = self.force(namespace)?;
+                        let Value::Attrs(attrs) = namespace else {
+                            return Err(type_error("a set", &namespace, span));
+                        };
+                        if let Some(thunk) = attrs.get(name) {
+                            return Ok(thunk.clone());
+                        }
+                    }
+                    frame = current.parent.clone();
+                }
+                Err(EvalError::new(ErrorKind::UndefinedVariable { name: name.to_string() }, Some(span)))
+            }
+        }
+    }
+
+    /// Forces a thunk to weak head normal form; a thunk that needs itself is an error.
+    pub(crate) fn force(&mut self, thunk: &Thunk) -> EvalResult<Value> {
+        if let Some(value) = thunk.get() {
+            return Ok(value);
+        }
+        match thunk.begin() {
+            ThunkState::Done(value) => {
+                thunk.finish(value.clone());
+                Ok(value)
+            }
+            ThunkState::Blackhole { expr } => {
+                thunk.restore(ThunkState::Blackhole { expr });
+                let span = expr.map(|e| self.arena.span(e));
+                let mut error = EvalError::new(ErrorKind::InfiniteRecursion, span);
+                error.help = Some("this value is defined in terms of itself".into());
+                Err(error)
+            }
+            ThunkState::Suspended { expr, env } => match self.eval(expr, &env) {
+                Ok(value) => {
+                    thunk.finish(value.clone());
+                    Ok(value)
+                }
+                Err(error) => {
+                    thunk.restore(ThunkState::Suspended { expr, env });
+                    Err(error)
+                }
+            },
+            ThunkState::Apply { func, args } => {
+                let result = self.call_all(func.clone(), &args, None);
+                match result {
+                    Ok(value) => {
+                        thunk.finish(value.clone());
+                        Ok(value)
+                    }
+                    Err(error) => {
+                        thunk.restore(ThunkState::Apply { func, args });
+                        Err(error)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies `func` to each argument in turn.
+    pub(crate) fn call_all(
+        &mut self,
+        mut func: Value,
+        args: &[Thunk],
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        for arg in args {
+            func = self.apply(func, arg.clone(), span)?;
+        }
+        Ok(func)
+    }
+
+    /// Calls a function value with one argument.
+    pub(crate) fn apply(
+        &mut self,
+        func: Value,
+        arg: Thunk,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        match func {
+            Value::Lambda(closure) => {
+                self.depth += 1;
+                let result = if self.depth > MAX_DEPTH {
+                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+                } else {
+                    self.call_lambda(&closure, arg, span)
+                };
+                self.depth -= 1;
+                result
+            }
+            Value::PrimOp(op) => {
+                if op.arity == 1 {
+                    return with_span((op.func)(self, &[arg]), span, op.name);
+                }
+                Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op, args: vec![arg] })))
+            }
+            Value::PrimOpApp(partial) => {
+                let mut args = partial.args.clone();
+                args.push(arg);
+                if args.len() == partial.op.arity {
+                    return with_span((partial.op.func)(self, &args), span, partial.op.name);
+                }
+                Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
+            }
+            Value::Attrs(attrs) if attrs.get("__functor").is_some() => {
+                let functor = attrs.get("__functor").cloned().unwrap_or_else(|| Thunk::value(Value::Null));
+                let functor = self.force(&functor)?;
+                let with_self = self.apply(functor, Thunk::value(Value::Attrs(attrs)), span)?;
+                self.apply(with_self, arg, span)
+            }
+            other => Err(EvalError::new(ErrorKind::NotAFunction { got: other.describe() }, span)),
+        }
+    }
+
+    fn call_lambda(
+        &mut self,
+        closure: &Closure,
+        arg: Thunk,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        let lambda = &closure.lambda;
+        match &lambda.param {
+            Param::Ident => {
+                let frame = Env::child(&closure.env, 1);
+                frame.push(arg);
+                self.eval(lambda.body, &frame)
+            }
+            Param::Pattern { formals, ellipsis, bind } => {
+                let value = self.force(&arg)?;
+                let Value::Attrs(attrs) = value else {
+                    return Err(type_error("a set (the function takes named arguments)", &value, span));
+                };
+                if !ellipsis {
+                    for name in attrs.names() {
+                        if !formals.iter().any(|f| &*f.name == name) {
+                            let mut error = EvalError::new(
+                                ErrorKind::UnexpectedArgument { name: name.to_owned() },
+                                span,
+                            );
+                            let expected = formals.iter().map(|f| &*f.name);
+                            error.help = Some(match lower::did_you_mean(name, expected) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!(
+                                    "the function takes: {}",
+                                    formals.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
+                                ),
+                            });
+                            error.labels.push((self.arena.span(lambda.body), "the function".into()));
+                            return Err(error);
+                        }
+                    }
+                }
+                let frame = Env::child(&closure.env, formals.len() + 1);
+                for formal in formals {
+                    let thunk = match (attrs.get(&formal.name), formal.default) {
+                        (Some(thunk), _) => thunk.clone(),
+                        (None, Some(default)) => Thunk::suspended(default, frame.clone()),
+                        (None, None) => {
+                            let mut error = EvalError::new(
+                                ErrorKind::MissingArgument { name: formal.name.to_string() },
+                                span,
+                            );
+                            let what = match &lambda.name {
+                                Some(name) => format!("the body of `{name}`"),
+                                None => "the function body".into(),
+                            };
+                            error.labels.push((self.arena.span(lambda.body), what));
+                            return Err(error);
+                        }
+                    };
+                    frame.push(thunk);
+                }
+                if bind.is_some() {
+                    frame.push(arg);
+                }
+                self.eval(lambda.body, &frame)
+            }
+        }
+    }
+
+    fn attrs(
+        &mut self,
+        rec: bool,
+        statics: &[(Rc<str>, AttrValue)],
+        dynamics: &[(ExprId, ExprId)],
+        env: &Rc<Env>,
+    ) -> EvalResult<Value> {
+        let scope = if rec { Env::child(env, statics.len()) } else { env.clone() };
+        let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
+        for (name, value) in statics {
+            let thunk = match value {
+                AttrValue::Inner(id) => self.thunk(*id, &scope),
+                AttrValue::Outer(id) => self.thunk(*id, env),
+            };
+            if rec {
+                scope.push(thunk.clone());
+            }
+            entries.push((name.clone(), thunk));
+        }
+        for (key, value) in dynamics {
+            let key_value = self.eval(*key, &scope)?;
+            let name = match key_value {
+                Value::String(s) => s.text().clone(),
+                // `${null} = …` adds nothing, as in Nix.
+                Value::Null => continue,
+                other => return Err(type_error("a string", &other, self.arena.span(*key))),
+            };
+            if entries.iter().any(|(n, _)| *n == name) {
+                let mut error = EvalError::new(
+                    ErrorKind::BadArgument {
+                        builtin: "set",
+                        message: format!("dynamic attribute `{name}` already defined"),
+                    },
+                    Some(self.arena.span(*key)),
+                );
+                error.help = Some("attribute names in one set must differ".into());
+                return Err(error);
+            }
+            let thunk = self.thunk(*value, &scope);
+            entries.push((name, thunk));
+        }
+        Ok(Value::attrs(Attrs::from_entries(entries)))
+    }
+
+    fn select(
+        &mut self,
+        expr: ExprId,
+        path: &[AttrKey],
+        default: Option<ExprId>,
+        env: &Rc<Env>,
+        span: Span,
+    ) -> EvalResult<Value> {
+        let mut value = self.eval(expr, env)?;
+        for key in path {
+            let name = self.attr_name(key, env)?;
+            let attrs = match &value {
+                Value::Attrs(attrs) => attrs.clone(),
+                _ if default.is_some() => return self.eval(default.unwrap_or(expr), env),
+                other => {
+                    let mut error = type_error("a set", other, span);
+                    error.help = Some(format!("while selecting the attribute `{name}`"));
+                    return Err(error);
+                }
+            };
+            match attrs.get(&name) {
+                Some(thunk) => {
+                    let thunk = thunk.clone();
+                    value = self.force(&thunk).map_err(|mut e| {
+                        e.trace.push((span, format!("while evaluating the attribute `{name}`")));
+                        e
+                    })?;
+                }
+                None => match default {
+                    Some(default) => return self.eval(default, env),
+                    None => {
+                        let mut error = EvalError::new(
+                            ErrorKind::MissingAttribute { name: name.to_string() },
+                            Some(span),
+                        );
+                        error.help = Some(match lower::did_you_mean(&name, attrs.names()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None if attrs.is_empty() => "the set is empty".to_owned(),
+                            None => {
+                                let names: Vec<String> =
+                                    attrs.names().take(10).map(|n| format!("`{n}`")).collect();
+                                format!("the set has {}", names.join(", "))
+                            }
+                        });
+                        return Err(error);
+                    }
+                },
+            }
+        }
+        Ok(value)
+    }
+
+    /// `e ? a.b.c`: forces `e`, `e.a` and `e.a.b`, never the value of `c` itself.
+    fn has_attr(&mut self, expr: ExprId, path: &[AttrKey], env: &Rc<Env>) -> EvalResult<Value> {
+        let mut value = self.eval(expr, env)?;
+        for (i, key) in path.iter().enumerate() {
+            let name = self.attr_name(key, env)?;
+            let Value::Attrs(attrs) = &value else { return Ok(Value::Bool(false)) };
+            let Some(thunk) = attrs.get(&name).cloned() else { return Ok(Value::Bool(false)) };
+            if i + 1 < path.len() {
+                value = self.force(&thunk)?;
+            }
+        }
+        Ok(Value::Bool(true))
+    }
+
+    fn attr_name(&mut self, key: &AttrKey, env: &Rc<Env>) -> EvalResult<Rc<str>> {
+        match key {
+            AttrKey::Static(name) => Ok(name.clone()),
+            AttrKey::Dynamic(id) => match self.eval(*id, env)? {
+                Value::String(s) => Ok(s.text().clone()),
+                other => Err(type_error("a string", &other, self.arena.span(*id))),
+            },
+        }
+    }
+
+    fn eval_bool(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<bool> {
+        match self.eval(id, env)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(type_error("a Boolean", &other, self.arena.span(id))),
+        }
+    }
+
+    fn interpolate(&mut self, parts: &[Part], env: &Rc<Env>) -> EvalResult<Value> {
+        let mut text = String::new();
+        let mut strings = Vec::new();
+        for part in parts {
+            match part {
+                Part::Literal(s) => text.push_str(s),
+                Part::Expr(id) => {
+                    let value = self.eval(*id, env)?;
+                    let span = self.arena.span(*id);
+                    let s = self.coerce_to_string(&value, false, Some(span))?;
+                    text.push_str(s.as_str());
+                    strings.push(s);
+                }
+            }
+        }
+        let context = NixString::merge_contexts(strings.iter());
+        Ok(Value::String(NixString::new(text.into(), context)))
+    }
+
+    /// Turns a value into a string: strings and paths always; with `extended` (`toString`)
+    /// also numbers, Booleans, null and lists; sets through `__toString` or `outPath`.
+    pub(crate) fn coerce_to_string(
+        &mut self,
+        value: &Value,
+        extended: bool,
+        span: Option<Span>,
+    ) -> EvalResult<NixString> {
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Path(p) => Ok(NixString::from(p.display().to_string())),
+            Value::Attrs(attrs) => {
+                if let Some(to_string) = attrs.get("__toString").cloned() {
+                    let func = self.force(&to_string)?;
+                    let result = self.apply(func, Thunk::value(value.clone()), span)?;
+                    return self.coerce_to_string(&result, extended, span);
+                }
+                if let Some(out_path) = attrs.get("outPath").cloned() {
+                    let out = self.force(&out_path)?;
+                    return self.coerce_to_string(&out, extended, span);
+                }
+                Err(EvalError::new(ErrorKind::NotCoercible { got: value.describe() }, span))
+            }
+            Value::Int(i) if extended => Ok(NixString::from(i.to_string())),
+            // `toString` prints floats with six decimals, unlike printing (`%f`, not `%g`).
+            Value::Float(x) if extended => Ok(NixString::from(format!("{x:.6}"))),
+            Value::Bool(b) if extended => Ok(NixString::from(if *b { "1" } else { "" })),
+            Value::Null if extended => Ok(NixString::from("")),
+            Value::List(items) if extended => {
+                let mut parts = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let item = self.force(item)?;
+                    let s = self.coerce_to_string(&item, true, span)?;
+                    // Nix joins with spaces but leaves out the space after an empty list.
+                    let skip_space = matches!(&item, Value::List(l) if l.is_empty());
+                    parts.push((s, i + 1 < items.len() && !skip_space));
+                }
+                let mut text = String::new();
+                for (s, space) in &parts {
+                    text.push_str(s.as_str());
+                    if *space {
+                        text.push(' ');
+                    }
+                }
+                let context = NixString::merge_contexts(parts.iter().map(|(s, _)| s));
+                Ok(NixString::new(text.into(), context))
+            }
+            other => {
+                let mut error = EvalError::new(ErrorKind::NotCoercible { got: other.describe() }, span);
+                if matches!(other, Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null) {
+                    error.help = Some("use `toString` to turn it into a string".into());
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn binop(
+        &mut self,
+        op: lang::ast::BinaryOp,
+        lhs: ExprId,
+        rhs: ExprId,
+        env: &Rc<Env>,
+        span: Span,
+    ) -> EvalResult<Value> {
+        use lang::ast::BinaryOp as B;
+        match op {
+            B::And => {
+                if !self.eval_bool(lhs, env)? {
+                    return Ok(Value::Bool(false));
+                }
+                Ok(Value::Bool(self.eval_bool(rhs, env)?))
+            }
+            B::Or => {
+                if self.eval_bool(lhs, env)? {
+                    return Ok(Value::Bool(true));
+                }
+                Ok(Value::Bool(self.eval_bool(rhs, env)?))
+            }
+            B::Implication => {
+                if !self.eval_bool(lhs, env)? {
+                    return Ok(Value::Bool(true));
+                }
+                Ok(Value::Bool(self.eval_bool(rhs, env)?))
+            }
+            _ => {
+                let left = self.eval(lhs, env)?;
+                let right = self.eval(rhs, env)?;
+                self.binop_values(op, &left, &right, Some(span))
+            }
+        }
+    }
+
+    pub(crate) fn binop_values(
+        &mut self,
+        op: lang::ast::BinaryOp,
+        left: &Value,
+        right: &Value,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        use lang::ast::BinaryOp as B;
+        let at = |kind| EvalError::new(kind, span);
+        match op {
+            B::Add => self.add(left, right, span),
+            B::Sub => ops::sub(left, right).map_err(at),
+            B::Mul => ops::mul(left, right).map_err(at),
+            B::Div => ops::div(left, right).map_err(at),
+            B::Concat => match (left, right) {
+                (Value::List(a), Value::List(b)) => {
+                    Ok(Value::list(a.iter().chain(b.iter()).cloned().collect()))
+                }
+                (Value::List(_), other) | (other, _) => Err(type_error("a list", other, span)),
+            },
+            B::Update => match (left, right) {
+                (Value::Attrs(a), Value::Attrs(b)) => Ok(Value::attrs(a.update(b))),
+                (Value::Attrs(_), other) | (other, _) => Err(type_error("a set", other, span)),
+            },
+            B::Equal => Ok(Value::Bool(self.equal(left, right)?)),
+            B::NotEqual => Ok(Value::Bool(!self.equal(left, right)?)),
+            B::Less => Ok(Value::Bool(self.less_than(left, right, span)?)),
+            B::More => Ok(Value::Bool(self.less_than(right, left, span)?)),
+            B::LessOrEq => Ok(Value::Bool(!self.less_than(right, left, span)?)),
+            B::MoreOrEq => Ok(Value::Bool(!self.less_than(left, right, span)?)),
+            B::And | B::Or | B::Implication | B::PipeLeft | B::PipeRight => {
+                Err(at(ErrorKind::BadArgument { builtin: "operator", message: "unexpected".into() }))
+            }
+        }
+    }
+
+    fn add(&mut self, left: &Value, right: &Value, span: Option<Span>) -> EvalResult<Value> {
+        match (left, right) {
+            (Value::Path(p), _) => {
+                let s = self.coerce_to_string(right, false, span)?;
+                let joined = format!("{}{}", p.display(), s.as_str());
+                Ok(Value::Path(Rc::new(PathBuf::from(lower::canonical_path(&joined)))))
+            }
+            (Value::String(a), Value::String(b)) => {
+                let context = NixString::merge_contexts([a, b].into_iter());
+                Ok(Value::String(NixString::new(format!("{}{}", a.as_str(), b.as_str()).into(), context)))
+            }
+            (Value::String(a), _) => {
+                let b = self.coerce_to_string(right, false, span)?;
+                let context = NixString::merge_contexts([a, &b].into_iter());
+                Ok(Value::String(NixString::new(format!("{}{}", a.as_str(), b.as_str()).into(), context)))
+            }
+            _ => ops::add_numbers(left, right).map_err(|kind| EvalError::new(kind, span)),
+        }
+    }
+
+    /// Deep equality, as `==`: numbers across int and float, sets and lists element-wise,
+    /// functions never equal.
+    pub(crate) fn equal(&mut self, left: &Value, right: &Value) -> EvalResult<bool> {
+        Ok(match (left, right) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => (*a as f64) == *b,
+            (Value::String(a), Value::String(b)) => a.as_str() == b.as_str(),
+            (Value::Path(a), Value::Path(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                if a.len() != b.len() {
+                    return Ok(false);
+                }
+                for (x, y) in a.iter().zip(b.iter()) {
+                    // The same element on both sides is equal, even a function (as in Nix).
+                    if x.ptr() == y.ptr() {
+                        continue;
+                    }
+                    let (x, y) = (self.force(x)?, self.force(y)?);
+                    if !self.equal(&x, &y)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Value::Attrs(a), Value::Attrs(b)) => {
+                if a.len() != b.len() {
+                    return Ok(false);
+                }
+                // Sets with an `outPath` compare by it, as derivations do in Nix.
+                if let (Some(x), Some(y)) = (a.get("outPath").cloned(), b.get("outPath").cloned()) {
+                    let (x, y) = (self.force(&x)?, self.force(&y)?);
+                    return self.equal(&x, &y);
+                }
+                for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
+                    if ka != kb {
+                        return Ok(false);
+                    }
+                    if va.ptr() == vb.ptr() {
+                        continue;
+                    }
+                    let (va, vb) = (va.clone(), vb.clone());
+                    let (x, y) = (self.force(&va)?, self.force(&vb)?);
+                    if !self.equal(&x, &y)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// `<`: numbers, strings, paths, and lists lexicographically.
+    pub(crate) fn less_than(
+        &mut self,
+        left: &Value,
+        right: &Value,
+        span: Option<Span>,
+    ) -> EvalResult<bool> {
+        match (left, right) {
+            (Value::Int(a), Value::Int(b)) => Ok(a < b),
+            (Value::Float(a), Value::Float(b)) => Ok(a < b),
+            (Value::Int(a), Value::Float(b)) => Ok((*a as f64) < *b),
+            (Value::Float(a), Value::Int(b)) => Ok(*a < (*b as f64)),
+            (Value::String(a), Value::String(b)) => Ok(a.as_str() < b.as_str()),
+            (Value::Path(a), Value::Path(b)) => Ok(a < b),
+            (Value::List(a), Value::List(b)) => {
+                for (x, y) in a.iter().zip(b.iter()) {
+                    let (x, y) = (self.force(x)?, self.force(y)?);
+                    if !self.equal(&x, &y)? {
+                        return self.less_than(&x, &y, span);
+                    }
+                }
+                Ok(a.len() < b.len())
+            }
+            _ => Err(EvalError::new(
+                ErrorKind::NotComparable { left: left.describe(), right: right.describe() },
+                span,
+            )),
+        }
+    }
+}
+
+/// Places an error raised inside a builtin at the call, and notes the builtin in the trace.
+fn with_span(result: EvalResult<Value>, span: Option<Span>, name: &str) -> EvalResult<Value> {
+    result.map_err(|mut error| {
+        if error.span.is_none() {
+            error.span = span;
+        } else if let Some(span) = span {
+            error.trace.push((span, format!("while calling `builtins.{name}`")));
+        }
+        error
+    })
+}
+
+pub(crate) fn type_error(
+    expected: &'static str,
+    got: &Value,
+    span: impl Into<Option<Span>>,
+) -> Box<EvalError> {
+    EvalError::new(ErrorKind::TypeError { expected, got: got.describe() }, span.into())
+}
+

@@ -1,0 +1,132 @@
+//! The evaluator's IR: expressions with variables already resolved to `(depth, slot)` pairs,
+//! `inherit`, nested attribute paths and interpolation desugared, a span on every node.
+//! Nodes live in one `Arena` for the whole evaluation and refer to each other by `ExprId`.
+
+use std::{path::PathBuf, rc::Rc};
+
+use lang::{Span, ast::BinaryOp};
+
+/// An index into the `Arena`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ExprId(u32);
+
+#[derive(Default)]
+pub(crate) struct Arena {
+    nodes: Vec<Node>,
+}
+
+impl Arena {
+    pub(crate) fn push(&mut self, kind: Expr, span: Span) -> ExprId {
+        self.nodes.push(Node { kind, span });
+        // More than four billion nodes would not fit in memory first.
+        ExprId(u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX))
+    }
+
+    pub(crate) fn get(&self, id: ExprId) -> &Expr {
+        &self.nodes[id.0 as usize].kind
+    }
+
+    pub(crate) fn span(&self, id: ExprId) -> Span {
+        self.nodes[id.0 as usize].span
+    }
+
+}
+
+pub(crate) struct Node {
+    kind: Expr,
+    span: Span,
+}
+
+/// Where a variable's value lives.
+#[derive(Debug, Clone)]
+pub(crate) enum Var {
+    /// In the environment frame `depth` levels up, at `slot`.
+    Local { depth: u32, slot: u32 },
+    /// Not bound lexically: looked up in the enclosing `with` sets at run time, innermost
+    /// first, then among the globals.
+    With { name: Rc<str> },
+    /// A global: `true`, `map`, `builtins`, …
+    Global { name: Rc<str> },
+}
+
+/// A piece of an interpolated string or path.
+#[derive(Debug, Clone)]
+pub(crate) enum Part {
+    Literal(Rc<str>),
+    Expr(ExprId),
+}
+
+/// An attribute name: known when lowering, or computed.
+#[derive(Debug, Clone)]
+pub(crate) enum AttrKey {
+    Static(Rc<str>),
+    Dynamic(ExprId),
+}
+
+/// The value of one static attribute of a set literal or a `let` binding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AttrValue {
+    /// Evaluated in the set's scope (the new frame for `rec` and `let`, the enclosing one
+    /// otherwise).
+    Inner(ExprId),
+    /// `inherit x;` and `inherit (e) x;`: evaluated in the scope around the set.
+    Outer(ExprId),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Formal {
+    pub(crate) name: Rc<str>,
+    pub(crate) default: Option<ExprId>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Param {
+    /// `x: …` — one slot.
+    Ident,
+    /// `{ a, b ? d, ... }@args: …` — a slot per formal, in order, then one for `args`.
+    Pattern { formals: Vec<Formal>, ellipsis: bool, bind: Option<Rc<str>> },
+}
+
+#[derive(Debug)]
+pub(crate) struct Lambda {
+    pub(crate) param: Param,
+    pub(crate) body: ExprId,
+    /// `x: …` as written, for messages (`<LAMBDA>` has no name in Nix; we keep one when a
+    /// binding gives it one).
+    pub(crate) name: Option<Rc<str>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Expr {
+    Int(i64),
+    Float(f64),
+    Str(Rc<str>),
+    Path(Rc<PathBuf>),
+    /// `<infra>`, `<infra/lib>`.
+    SearchPath(Rc<str>),
+    Var(Var),
+    /// `"a${b}c"`; the value is a string.
+    Interpolate(Vec<Part>),
+    /// `./a/${b}`; the first part is the absolute directory prefix.
+    PathInterpolate(Vec<Part>),
+    List(Vec<ExprId>),
+    Attrs {
+        /// `rec { … }`: the values see a new frame whose slots are `statics` in order.
+        rec: bool,
+        statics: Vec<(Rc<str>, AttrValue)>,
+        dynamics: Vec<(ExprId, ExprId)>,
+    },
+    /// `let` — a new frame with one slot per binding.
+    Let { bindings: Vec<AttrValue>, body: ExprId },
+    Lambda(Rc<Lambda>),
+    Apply { func: ExprId, arg: ExprId },
+    Select { expr: ExprId, path: Vec<AttrKey>, default: Option<ExprId> },
+    HasAttr { expr: ExprId, path: Vec<AttrKey> },
+    If { cond: ExprId, then: ExprId, otherwise: ExprId },
+    Assert { cond: ExprId, body: ExprId },
+    /// `with ns; body` — a new frame with no slots that carries `ns`.
+    With { namespace: ExprId, body: ExprId },
+    BinOp { op: BinaryOp, lhs: ExprId, rhs: ExprId },
+    Not(ExprId),
+    Negate(ExprId),
+}

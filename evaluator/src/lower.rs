@@ -1,0 +1,318 @@
+//! Lowering: the typed AST of one file → IR nodes in the arena.
+//!
+//! Variables are resolved here: to a `(depth, slot)` in the frame chain, to a global, or, when a
+//! `with` encloses them and nothing else binds them, to a run-time `with` lookup. Undefined
+//! variables are reported before evaluation starts, all of them, with a "did you mean".
+//! `inherit`, nested attribute paths (`a.b = 1; a.c = 2;`), set literals merged with paths,
+//! interpolation and indented-string indentation are all desugared here.
+
+mod attrs;
+mod strings;
+
+pub(crate) use self::strings::canonical as canonical_path;
+
+use std::{path::PathBuf, rc::Rc};
+
+use lang::{
+    FileId, Span, TextRange,
+    ast::{self, AstNode, BinaryOp, UnaryOpKind},
+};
+
+use crate::{
+    error::{ErrorKind, EvalError},
+    ir::{Arena, AttrKey, Expr, ExprId, Formal, Lambda, Param, Var},
+};
+
+/// One frame of the run-time environment, as lowering sees it.
+enum Scope {
+    Frame(Vec<Rc<str>>),
+    With,
+}
+
+pub(crate) struct Lowerer<'a> {
+    pub(crate) arena: &'a mut Arena,
+    file: FileId,
+    base_dir: PathBuf,
+    home: Option<String>,
+    scopes: Vec<Scope>,
+    is_global: &'a dyn Fn(&str) -> bool,
+    pub(crate) errors: Vec<Box<EvalError>>,
+}
+
+impl<'a> Lowerer<'a> {
+    pub(crate) fn new(
+        arena: &'a mut Arena,
+        file: FileId,
+        base_dir: PathBuf,
+        home: Option<String>,
+        is_global: &'a dyn Fn(&str) -> bool,
+    ) -> Lowerer<'a> {
+        Lowerer { arena, file, base_dir, home, scopes: Vec::new(), is_global, errors: Vec::new() }
+    }
+
+    pub(crate) fn span(&self, node: &impl AstNode) -> Span {
+        Span { file: self.file, range: node.syntax().text_range() }
+    }
+
+    pub(crate) fn push(&mut self, expr: Expr, span: Span) -> ExprId {
+        self.arena.push(expr, span)
+    }
+
+    /// Lowers an expression; a missing piece (impossible after a clean parse) becomes `null`.
+    pub(crate) fn expr(&mut self, expr: Option<ast::Expr>, around: Span) -> ExprId {
+        match expr {
+            Some(expr) => self.lower(&expr),
+            None => self.push(Expr::Var(Var::Global { name: "null".into() }), around),
+        }
+    }
+
+    fn lower(&mut self, expr: &ast::Expr) -> ExprId {
+        let span = self.span(expr);
+        let lowered = match expr {
+            ast::Expr::Literal(literal) => self.literal(literal),
+            ast::Expr::Ref(reference) => {
+                let name = reference.token().map(|t| t.text().to_owned()).unwrap_or_default();
+                Expr::Var(self.resolve(&name, span))
+            }
+            ast::Expr::Str(s) => return self.string(s),
+            ast::Expr::Path(p) => return self.path(p),
+            ast::Expr::Paren(p) => return self.expr(p.expr(), span),
+            ast::Expr::List(list) => Expr::List(list.items().map(|e| self.lower(&e)).collect()),
+            ast::Expr::AttrSet(set) => return self.attr_set(set),
+            ast::Expr::LetIn(let_in) => return self.let_in(let_in),
+            ast::Expr::LegacyLet(legacy) => return self.legacy_let(legacy),
+            ast::Expr::Lambda(lambda) => Expr::Lambda(self.lambda(lambda, None)),
+            ast::Expr::Apply(apply) => {
+                let func = self.expr(apply.lambda(), span);
+                let arg = self.expr(apply.argument(), span);
+                Expr::Apply { func, arg }
+            }
+            ast::Expr::Select(select) => {
+                let expr = self.expr(select.expr(), span);
+                let path = self.attrpath(select.attrpath());
+                let default = select.default_expr().map(|d| self.lower(&d));
+                Expr::Select { expr, path, default }
+            }
+            ast::Expr::HasAttr(has) => {
+                let expr = self.expr(has.expr(), span);
+                Expr::HasAttr { expr, path: self.attrpath(has.attrpath()) }
+            }
+            ast::Expr::IfElse(if_else) => Expr::If {
+                cond: self.expr(if_else.condition(), span),
+                then: self.expr(if_else.body(), span),
+                otherwise: self.expr(if_else.else_body(), span),
+            },
+            ast::Expr::Assert(assert) => Expr::Assert {
+                cond: self.expr(assert.condition(), span),
+                body: self.expr(assert.body(), span),
+            },
+            ast::Expr::With(with) => {
+                let namespace = self.expr(with.namespace(), span);
+                self.scopes.push(Scope::With);
+                let body = self.expr(with.body(), span);
+                self.scopes.pop();
+                Expr::With { namespace, body }
+            }
+            ast::Expr::BinOp(binop) => {
+                let lhs = self.expr(binop.lhs(), span);
+                let rhs = self.expr(binop.rhs(), span);
+                match binop.operator() {
+                    Some(BinaryOp::PipeRight) => Expr::Apply { func: rhs, arg: lhs },
+                    Some(BinaryOp::PipeLeft) => Expr::Apply { func: lhs, arg: rhs },
+                    Some(op) => Expr::BinOp { op, lhs, rhs },
+                    None => Expr::Var(Var::Global { name: "null".into() }),
+                }
+            }
+            ast::Expr::UnaryOp(unary) => {
+                let operand = self.expr(unary.expr(), span);
+                match unary.operator() {
+                    Some(UnaryOpKind::Not) => Expr::Not(operand),
+                    _ => Expr::Negate(operand),
+                }
+            }
+        };
+        self.push(lowered, span)
+    }
+
+    fn literal(&mut self, literal: &ast::Literal) -> Expr {
+        let Some(token) = literal.token() else { return Expr::Int(0) };
+        let text = token.text();
+        match token.kind() {
+            // Invariant: the lexer reported integers that do not fit, so the parse was not clean.
+            lang::SyntaxKind::INT => Expr::Int(text.parse().unwrap_or(i64::MAX)),
+            lang::SyntaxKind::FLOAT => Expr::Float(parse_float(text)),
+            _ => Expr::Str(text.into()),
+        }
+    }
+
+    /// Resolves a name: lexical frames first, then globals, then enclosing `with`s.
+    pub(crate) fn resolve(&mut self, name: &str, span: Span) -> Var {
+        let mut depth = 0u32;
+        let mut under_with = false;
+        for scope in self.scopes.iter().rev() {
+            match scope {
+                Scope::Frame(names) => {
+                    // The last binding of a name wins (formals cannot repeat; this is for safety).
+                    if let Some(slot) = names.iter().rposition(|n| &**n == name) {
+                        return Var::Local { depth, slot: slot as u32 };
+                    }
+                }
+                Scope::With => under_with = true,
+            }
+            depth += 1;
+        }
+        if (self.is_global)(name) {
+            return Var::Global { name: name.into() };
+        }
+        if under_with {
+            return Var::With { name: name.into() };
+        }
+        let mut error = EvalError::new(
+            ErrorKind::UndefinedVariable { name: name.to_owned() },
+            Some(span),
+        );
+        let visible = self.scopes.iter().flat_map(|s| match s {
+            Scope::Frame(names) => names.iter().map(|n| &**n).collect::<Vec<_>>(),
+            Scope::With => Vec::new(),
+        });
+        if let Some(suggestion) = did_you_mean(name, visible) {
+            error.help = Some(format!("did you mean `{suggestion}`?"));
+        }
+        self.errors.push(error);
+        Var::Global { name: name.into() }
+    }
+
+    pub(crate) fn with_frame<T>(&mut self, names: Vec<Rc<str>>, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.scopes.push(Scope::Frame(names));
+        let out = f(self);
+        self.scopes.pop();
+        out
+    }
+
+    /// Runs `f` as if the innermost frame were not there (for `inherit` in `rec` sets and `let`).
+    pub(crate) fn outside_frame<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let frame = self.scopes.pop();
+        let out = f(self);
+        self.scopes.extend(frame);
+        out
+    }
+
+    fn lambda(&mut self, lambda: &ast::Lambda, name: Option<Rc<str>>) -> Rc<Lambda> {
+        let span = self.span(lambda);
+        if let Some(param) = lambda.param() {
+            let ident: Rc<str> = param.name().and_then(|n| n.text()).unwrap_or_default().into();
+            let body = self.with_frame(vec![ident.clone()], |l| l.expr(lambda.body(), span));
+            return Rc::new(Lambda { param: Param::Ident, body, name });
+        }
+        let Some(pattern) = lambda.pattern() else {
+            let body = self.expr(None, span);
+            return Rc::new(Lambda { param: Param::Ident, body, name });
+        };
+        let names: Vec<Rc<str>> = pattern
+            .entries()
+            .map(|e| Rc::<str>::from(e.name().and_then(|n| n.text()).unwrap_or_default()))
+            .collect();
+        let bind: Option<Rc<str>> =
+            pattern.pat_bind().and_then(|b| b.name()).and_then(|n| n.text()).map(Into::into);
+        let mut frame = names.clone();
+        frame.extend(bind.clone());
+        let (formals, body) = self.with_frame(frame, |l| {
+            let formals: Vec<Formal> = pattern
+                .entries()
+                .zip(names)
+                .map(|(entry, name)| Formal { name, default: entry.default().map(|d| l.lower(&d)) })
+                .collect();
+            (formals, l.expr(lambda.body(), span))
+        });
+        let ellipsis = pattern.ellipsis_token().is_some();
+        Rc::new(Lambda { param: Param::Pattern { formals, ellipsis, bind }, body, name })
+    }
+
+    /// Lowers a value, naming a lambda after the binding that holds it.
+    pub(crate) fn value(&mut self, expr: &ast::Expr, name: &Rc<str>) -> ExprId {
+        if let ast::Expr::Lambda(lambda) = expr {
+            let span = self.span(lambda);
+            let lowered = self.lambda(lambda, Some(name.clone()));
+            return self.push(Expr::Lambda(lowered), span);
+        }
+        self.lower(expr)
+    }
+
+    fn attrpath(&mut self, path: Option<ast::Attrpath>) -> Vec<AttrKey> {
+        let Some(path) = path else { return Vec::new() };
+        path.attrs().map(|attr| self.attr_key(&attr)).collect()
+    }
+
+    pub(crate) fn attr_key(&mut self, attr: &ast::Attr) -> AttrKey {
+        if let Some(name) = attr.static_name() {
+            return AttrKey::Static(name.into());
+        }
+        let span = self.span(attr);
+        match attr {
+            ast::Attr::Dynamic(d) => AttrKey::Dynamic(self.expr(d.expr(), span)),
+            ast::Attr::Str(s) => AttrKey::Dynamic(self.string(s)),
+            ast::Attr::Name(_) => AttrKey::Static("".into()),
+        }
+    }
+
+    fn path(&mut self, path: &ast::Path) -> ExprId {
+        let span = self.span(path);
+        if let Some(search) = path.search_path() {
+            let name = search.text().trim_start_matches('<').trim_end_matches('>');
+            return self.push(Expr::SearchPath(name.into()), span);
+        }
+        strings::path(self, path, span)
+    }
+
+    fn string(&mut self, s: &ast::Str) -> ExprId {
+        let span = self.span(s);
+        strings::string(self, s, span)
+    }
+
+    pub(crate) fn base_dir(&self) -> &PathBuf {
+        &self.base_dir
+    }
+
+    pub(crate) fn home(&self) -> Option<&str> {
+        self.home.as_deref()
+    }
+}
+
+/// Parses a float literal as Nix does (`1.` and `.5` included).
+fn parse_float(text: &str) -> f64 {
+    let text = if text.starts_with('.') { format!("0{text}") } else { text.to_owned() };
+    let text = text.replace(".e", ".0e").replace(".E", ".0E");
+    let text = if text.ends_with('.') { format!("{text}0") } else { text };
+    text.parse().unwrap_or(f64::NAN)
+}
+
+/// The closest candidate within a small edit distance, for "did you mean".
+pub(crate) fn did_you_mean<'n>(name: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .filter(|c| *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c.to_owned())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// The span of a whole file, for expressions that have no node of their own.
+pub(crate) fn file_span(file: FileId, len: usize) -> Span {
+    Span { file, range: TextRange::up_to((len as u32).into()) }
+}

@@ -1,0 +1,222 @@
+//! Lowering sets and `let`: bindings are first gathered into a tree (`Pending`) that merges
+//! nested paths and set literals the way Nix does, then emitted with the right scopes.
+
+use std::rc::Rc;
+
+use lang::{
+    Span,
+    ast::{self, HasBindings},
+};
+
+use crate::{
+    ir::{AttrKey, AttrValue, Expr, ExprId},
+    lower::Lowerer,
+};
+
+/// A set being assembled from bindings.
+struct Pending {
+    rec: bool,
+    span: Span,
+    statics: Vec<(Rc<str>, Entry)>,
+    dynamics: Vec<(ast::Attr, Entry)>,
+}
+
+enum Entry {
+    Value(ast::Expr),
+    Nested(Pending),
+    /// `inherit x;`
+    Inherit(Rc<str>, Span),
+    /// `inherit (from) x;`
+    InheritFrom(ast::Expr, Rc<str>, Span),
+}
+
+impl Lowerer<'_> {
+    pub(crate) fn attr_set(&mut self, set: &ast::AttrSet) -> ExprId {
+        let pending = self.gather(set.bindings(), set.is_rec(), self.span(set));
+        self.emit(pending)
+    }
+
+    pub(crate) fn let_in(&mut self, let_in: &ast::LetIn) -> ExprId {
+        let span = self.span(let_in);
+        let pending = self.gather(let_in.bindings(), true, span);
+        let names: Vec<Rc<str>> = pending.statics.iter().map(|(n, _)| n.clone()).collect();
+        let (bindings, body) = self.with_frame(names, |l| {
+            let bindings: Vec<AttrValue> = pending
+                .statics
+                .into_iter()
+                .map(|(name, entry)| l.entry(&name, entry, true))
+                .collect();
+            (bindings, l.expr(let_in.body(), span))
+        });
+        self.push(Expr::Let { bindings, body }, span)
+    }
+
+    /// `let { a = …; body = …; }` is `(rec { a = …; body = …; }).body`.
+    pub(crate) fn legacy_let(&mut self, legacy: &ast::LegacyLet) -> ExprId {
+        let span = self.span(legacy);
+        let pending = self.gather(legacy.bindings(), true, span);
+        let set = self.emit(pending);
+        let path = vec![AttrKey::Static("body".into())];
+        self.push(Expr::Select { expr: set, path, default: None }, span)
+    }
+
+    fn gather(
+        &mut self,
+        bindings: impl Iterator<Item = ast::Binding>,
+        rec: bool,
+        span: Span,
+    ) -> Pending {
+        let mut pending = Pending { rec, span, statics: Vec::new(), dynamics: Vec::new() };
+        for binding in bindings {
+            match binding {
+                ast::Binding::AttrpathValue(apv) => {
+                    let attrs: Vec<ast::Attr> =
+                        apv.attrpath().map(|p| p.attrs().collect()).unwrap_or_default();
+                    if let Some(value) = apv.value() {
+                        self.insert(&mut pending, &attrs, value);
+                    }
+                }
+                ast::Binding::Inherit(inherit) => {
+                    let from = inherit.from().and_then(|f| f.expr());
+                    for attr in inherit.attrs() {
+                        let Some(name) = attr.static_name() else { continue };
+                        let name: Rc<str> = name.into();
+                        let span = self.span(&attr);
+                        let entry = match &from {
+                            Some(from) => Entry::InheritFrom(from.clone(), name.clone(), span),
+                            None => Entry::Inherit(name.clone(), span),
+                        };
+                        pending.statics.push((name, entry));
+                    }
+                }
+            }
+        }
+        pending
+    }
+
+    /// Adds `a.b.c = value` to `pending`, merging with what is there as Nix does.
+    fn insert(&mut self, mut pending: &mut Pending, attrs: &[ast::Attr], value: ast::Expr) {
+        let Some((last, init)) = attrs.split_last() else { return };
+        for attr in init {
+            let span = self.span(attr);
+            match attr.static_name() {
+                Some(name) => {
+                    let index = match pending.statics.iter().position(|(n, _)| **n == *name) {
+                        Some(index) => index,
+                        None => {
+                            let nested = Pending::nested(span);
+                            pending.statics.push((name.into(), Entry::Nested(nested)));
+                            pending.statics.len() - 1
+                        }
+                    };
+                    let entry = &mut pending.statics[index].1;
+                    self.open(entry);
+                    let Entry::Nested(nested) = entry else { return };
+                    pending = nested;
+                }
+                None => {
+                    pending.dynamics.push((attr.clone(), Entry::Nested(Pending::nested(span))));
+                    let Some((_, Entry::Nested(nested))) = pending.dynamics.last_mut() else {
+                        return;
+                    };
+                    pending = nested;
+                }
+            }
+        }
+        match last.static_name() {
+            Some(name) => match pending.statics.iter().position(|(n, _)| **n == *name) {
+                // Validation allowed a repeat only when both sides are sets: merge them.
+                Some(index) => {
+                    let entry = &mut pending.statics[index].1;
+                    self.open(entry);
+                    if let (Entry::Nested(into), Some(set)) = (entry, literal_set(&value)) {
+                        let more = self.gather(set.bindings(), set.is_rec(), into.span);
+                        into.statics.extend(more.statics);
+                        into.dynamics.extend(more.dynamics);
+                    }
+                }
+                None => pending.statics.push((name.into(), Entry::Value(value))),
+            },
+            None => pending.dynamics.push((last.clone(), Entry::Value(value))),
+        }
+    }
+
+    /// Turns a set literal entry into a `Nested` one so that paths can merge into it.
+    fn open(&mut self, entry: &mut Entry) {
+        if let Entry::Value(value) = entry
+            && let Some(set) = literal_set(value)
+        {
+            let span = self.span(&set);
+            *entry = Entry::Nested(self.gather(set.bindings(), set.is_rec(), span));
+        }
+    }
+
+    fn emit(&mut self, pending: Pending) -> ExprId {
+        let Pending { rec, span, statics, dynamics } = pending;
+        let names: Vec<Rc<str>> =
+            if rec { statics.iter().map(|(n, _)| n.clone()).collect() } else { Vec::new() };
+        let body = |l: &mut Self| {
+            let statics: Vec<(Rc<str>, AttrValue)> = statics
+                .into_iter()
+                .map(|(name, entry)| {
+                    let value = l.entry(&name, entry, rec);
+                    (name, value)
+                })
+                .collect();
+            let dynamics: Vec<(ExprId, ExprId)> = dynamics
+                .into_iter()
+                .map(|(attr, entry)| {
+                    let key = match l.attr_key(&attr) {
+                        AttrKey::Dynamic(key) => key,
+                        AttrKey::Static(name) => l.push(Expr::Str(name), span),
+                    };
+                    let value = match l.entry(&"".into(), entry, rec) {
+                        AttrValue::Inner(id) | AttrValue::Outer(id) => id,
+                    };
+                    (key, value)
+                })
+                .collect();
+            Expr::Attrs { rec, statics, dynamics }
+        };
+        let expr = if rec { self.with_frame(names, body) } else { body(self) };
+        self.push(expr, span)
+    }
+
+    /// Lowers one binding's value in the current scope; `inherit`s see the scope around the
+    /// set (`in_frame`: the set or `let` pushed a frame of its own that they must skip).
+    fn entry(&mut self, name: &Rc<str>, entry: Entry, in_frame: bool) -> AttrValue {
+        let outer = |l: &mut Self, f: &mut dyn FnMut(&mut Self) -> ExprId| {
+            if in_frame { l.outside_frame(|l| f(l)) } else { f(l) }
+        };
+        match entry {
+            Entry::Value(value) => AttrValue::Inner(self.value(&value, name)),
+            Entry::Nested(nested) => AttrValue::Inner(self.emit(nested)),
+            Entry::Inherit(name, span) => AttrValue::Outer(outer(self, &mut |l| {
+                let var = l.resolve(&name, span);
+                l.push(Expr::Var(var), span)
+            })),
+            // `inherit (e) x;` is `x = e.x;` as Nix desugars it: `e` sees the set's own scope
+            // (in `rec` and `let`), unlike a plain `inherit`.
+            Entry::InheritFrom(from, name, span) => {
+                let expr = self.expr(Some(from), span);
+                let path = vec![AttrKey::Static(name)];
+                AttrValue::Inner(self.push(Expr::Select { expr, path, default: None }, span))
+            }
+        }
+    }
+}
+
+impl Pending {
+    fn nested(span: Span) -> Pending {
+        Pending { rec: false, span, statics: Vec::new(), dynamics: Vec::new() }
+    }
+}
+
+/// The set literal a value is, through parentheses (which Nix does not see).
+fn literal_set(value: &ast::Expr) -> Option<ast::AttrSet> {
+    match value {
+        ast::Expr::AttrSet(set) => Some(set.clone()),
+        ast::Expr::Paren(paren) => literal_set(&paren.expr()?),
+        _ => None,
+    }
+}

@@ -1,0 +1,169 @@
+//! Printing values exactly as `nix-instantiate --eval` prints them.
+
+use std::collections::HashSet;
+
+use crate::{
+    error::EvalResult,
+    eval::Machine,
+    value::{Thunk, Value},
+};
+
+/// How much to force before printing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintMode {
+    /// Print what is evaluated; unevaluated parts show as `<CODE>` (`--eval`).
+    Lazy,
+    /// Force everything first (`--eval --strict`).
+    Strict,
+}
+
+pub(crate) fn print(machine: &mut Machine, value: &Value, mode: PrintMode) -> EvalResult<String> {
+    if mode == PrintMode::Strict {
+        deep_force(machine, value)?;
+    }
+    let mut out = String::new();
+    let mut seen = HashSet::new();
+    write_value(&mut out, value, &mut seen);
+    Ok(out)
+}
+
+/// Forces every attribute value and list element, recursively.
+pub(crate) fn deep_force(machine: &mut Machine, value: &Value) -> EvalResult<()> {
+    let mut stack = vec![value.clone()];
+    let mut visited: HashSet<usize> = HashSet::new();
+    while let Some(value) = stack.pop() {
+        let thunks: Vec<Thunk> = match &value {
+            Value::Attrs(attrs) => {
+                if !visited.insert(std::rc::Rc::as_ptr(attrs) as usize) {
+                    continue;
+                }
+                attrs.iter().map(|(_, t)| t.clone()).collect()
+            }
+            Value::List(items) => {
+                if !visited.insert(items.as_ptr() as usize) {
+                    continue;
+                }
+                items.to_vec()
+            }
+            _ => continue,
+        };
+        // Forced in order, so that the first error met is the one Nix would report.
+        let mut children = Vec::with_capacity(thunks.len());
+        for thunk in &thunks {
+            children.push(machine.force(thunk)?);
+        }
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(())
+}
+
+fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(x) => out.push_str(&float(*x)),
+        Value::String(s) => write_string(out, s.as_str()),
+        Value::Path(p) => out.push_str(&p.display().to_string()),
+        Value::Attrs(attrs) => {
+            if !seen.insert(std::rc::Rc::as_ptr(attrs) as usize) {
+                out.push_str("«repeated»");
+                return;
+            }
+            out.push_str("{ ");
+            for (name, thunk) in attrs.iter() {
+                write_attr_name(out, name);
+                out.push_str(" = ");
+                write_thunk(out, thunk, seen);
+                out.push_str("; ");
+            }
+            out.push('}');
+        }
+        Value::List(items) => {
+            if !items.is_empty() && !seen.insert(items.as_ptr() as usize) {
+                out.push_str("«repeated»");
+                return;
+            }
+            out.push_str("[ ");
+            for item in items.iter() {
+                write_thunk(out, item, seen);
+                out.push(' ');
+            }
+            out.push(']');
+        }
+        Value::Lambda(_) => out.push_str("<LAMBDA>"),
+        Value::PrimOp(_) => out.push_str("<PRIMOP>"),
+        Value::PrimOpApp(_) => out.push_str("<PRIMOP-APP>"),
+    }
+}
+
+fn write_thunk(out: &mut String, thunk: &Thunk, seen: &mut HashSet<usize>) {
+    match thunk.get() {
+        Some(value) => write_value(out, &value, seen),
+        None => out.push_str("<CODE>"),
+    }
+}
+
+/// An attribute name: bare when it reads as an identifier, quoted otherwise.
+fn write_attr_name(out: &mut String, name: &str) {
+    let mut chars = name.chars();
+    let identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '\'' | '-'))
+        && !matches!(
+            name,
+            "if" | "then" | "else" | "assert" | "with" | "let" | "in" | "rec" | "inherit" | "or"
+        );
+    if identifier {
+        out.push_str(name);
+    } else {
+        write_string(out, name);
+    }
+}
+
+/// A string literal with Nix's escapes.
+pub(crate) fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A float as C++'s `ostream << double` prints it (`%g`, six significant digits).
+pub(crate) fn float(x: f64) -> String {
+    if x.is_nan() {
+        return if x.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
+    if x.is_infinite() {
+        return if x < 0.0 { "-inf".into() } else { "inf".into() };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    const PRECISION: i32 = 6;
+    // The exponent after rounding to six significant digits.
+    let scientific = format!("{:.*e}", (PRECISION - 1) as usize, x);
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if exponent < -4 || exponent >= PRECISION {
+        let mantissa = trim_zeros(mantissa);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    } else {
+        let decimals = (PRECISION - 1 - exponent).max(0) as usize;
+        trim_zeros(&format!("{x:.decimals$}")).to_owned()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+}

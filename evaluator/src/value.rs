@@ -1,0 +1,120 @@
+//! Values: small (16 bytes), cheap to clone (reference counted), lazy inside (`Thunk`).
+
+mod attrs;
+mod string;
+mod thunk;
+
+use std::{path::PathBuf, rc::Rc};
+
+pub(crate) use self::thunk::ThunkState;
+pub use self::thunk::Thunk;
+pub use self::{
+    attrs::Attrs,
+    string::{Context, NixString},
+};
+use crate::{
+    env::Env,
+    eval::Machine,
+    error::EvalResult,
+    ir::Lambda,
+};
+
+/// A value of the language.
+#[derive(Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(NixString),
+    Path(Rc<PathBuf>),
+    Attrs(Rc<Attrs>),
+    List(Rc<[Thunk]>),
+    Lambda(Rc<Closure>),
+    PrimOp(Rc<PrimOp>),
+    /// A builtin given fewer arguments than it takes.
+    PrimOpApp(Rc<PrimOpApp>),
+}
+
+/// A function value: its code and the environment it closes over.
+pub struct Closure {
+    pub(crate) lambda: Rc<Lambda>,
+    pub(crate) env: Rc<Env>,
+}
+
+pub(crate) type PrimOpFn = fn(&mut Machine, &[Thunk]) -> EvalResult<Value>;
+
+/// A builtin function.
+pub struct PrimOp {
+    pub(crate) name: &'static str,
+    pub(crate) arity: usize,
+    pub(crate) func: PrimOpFn,
+}
+
+pub struct PrimOpApp {
+    pub(crate) op: Rc<PrimOp>,
+    pub(crate) args: Vec<Thunk>,
+}
+
+impl Value {
+    /// The type name of `builtins.typeOf`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Path(_) => "path",
+            Value::Attrs(_) => "set",
+            Value::List(_) => "list",
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => "lambda",
+        }
+    }
+
+    /// The type as messages say it: "an integer", "a set".
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a Boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::String(_) => "a string",
+            Value::Path(_) => "a path",
+            Value::Attrs(_) => "a set",
+            Value::List(_) => "a list",
+            Value::Lambda(_) => "a function",
+            Value::PrimOp(_) | Value::PrimOpApp(_) => "a built-in function",
+        }
+    }
+
+    pub(crate) fn string(text: &str) -> Value {
+        Value::String(NixString::from(text))
+    }
+
+    pub(crate) fn list(items: Vec<Thunk>) -> Value {
+        Value::List(items.into())
+    }
+
+    pub(crate) fn attrs(attrs: Attrs) -> Value {
+        Value::Attrs(Rc::new(attrs))
+    }
+
+    pub(crate) fn is_function(&self) -> bool {
+        matches!(self, Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_))
+    }
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => write!(f, "null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::String(s) => write!(f, "{:?}", s.as_str()),
+            Value::Path(p) => write!(f, "{}", p.display()),
+            other => write!(f, "<{}>", other.type_name()),
+        }
+    }
+}

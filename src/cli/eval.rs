@@ -1,0 +1,64 @@
+//! `infra eval`: evaluate a file or an expression and print the value as Nix prints it.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Args;
+use evaluator::{Evaluator, PrintMode};
+
+use crate::{error::CliError, io::RealIo, output::Output};
+
+/// Evaluate a file (or an expression with `-E`) and print its value.
+///
+/// The output is the same as `nix-instantiate --eval` (with `--strict`, as
+/// `nix-instantiate --eval --strict`): unevaluated parts print as `<CODE>` unless `--strict`.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// The file to evaluate.
+    #[arg(required_unless_present = "expr", conflicts_with = "expr")]
+    file: Option<PathBuf>,
+    /// Evaluate this expression instead of a file (relative paths are relative to the current
+    /// directory).
+    #[arg(short = 'E', long = "expr", value_name = "EXPR")]
+    expr: Option<String>,
+    /// Evaluate the whole value, not just its outermost layer.
+    #[arg(long)]
+    strict: bool,
+    /// Print the value as JSON (evaluates all of it).
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(out: &mut Output, args: &EvalArgs) -> Result<ExitCode, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::user("infra::io::cwd", format!("no current directory: {e}")))?;
+    let mut evaluator = Evaluator::new(Box::new(RealIo));
+    let result = match (&args.expr, &args.file) {
+        (Some(expr), _) => evaluator.eval_text("(expression)", expr, cwd),
+        (None, Some(file)) => evaluator.eval_file(&cwd.join(file)),
+        (None, None) => return Err(CliError::user("infra::cli::usage", "nothing to evaluate".into())),
+    };
+    let printed = result.and_then(|value| {
+        if args.json {
+            evaluator.to_json(&value)
+        } else {
+            let mode = if args.strict { PrintMode::Strict } else { PrintMode::Lazy };
+            evaluator.print(&value, mode)
+        }
+    });
+    match printed {
+        Ok(text) => {
+            out.data(&format!("{text}\n"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            let diagnostics = error.diagnostics();
+            if diagnostics.is_empty() {
+                return Err(CliError::user(error.kind.code(), error.to_string()));
+            }
+            for diagnostic in &diagnostics {
+                out.diagnostic_in(evaluator.sources(), diagnostic)?;
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
