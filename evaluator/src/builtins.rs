@@ -3,9 +3,12 @@
 
 mod attrs;
 mod core;
+mod formats;
+mod hash;
 pub(crate) mod json;
 mod lists;
 mod paths;
+mod regex;
 mod strings;
 
 use std::{collections::BTreeMap, rc::Rc};
@@ -43,6 +46,8 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("floor", 1, core::floor),
     ("foldl'", 3, lists::foldl),
     ("fromJSON", 1, json::from_json),
+    ("fromTOML", 1, formats::from_toml),
+    ("fromYAML", 1, formats::from_yaml),
     ("functionArgs", 1, core::function_args),
     ("genList", 2, lists::gen_list),
     ("genericClosure", 1, lists::generic_closure),
@@ -50,6 +55,8 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("getEnv", 1, core::get_env),
     ("groupBy", 2, lists::group_by),
     ("hasAttr", 2, attrs::has_attr),
+    ("hashFile", 2, hash::hash_file),
+    ("hashString", 2, hash::hash_string),
     ("head", 1, lists::head),
     ("import", 1, paths::import),
     ("intersectAttrs", 2, attrs::intersect_attrs),
@@ -67,6 +74,7 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("listToAttrs", 1, attrs::list_to_attrs),
     ("map", 2, lists::map),
     ("mapAttrs", 2, attrs::map_attrs),
+    ("match", 2, regex::match_),
     ("mul", 2, core::mul),
     ("partition", 2, lists::partition),
     ("pathExists", 1, paths::path_exists),
@@ -76,6 +84,7 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("replaceStrings", 3, strings::replace_strings),
     ("seq", 2, core::seq),
     ("sort", 2, lists::sort),
+    ("split", 2, regex::split),
     ("splitVersion", 1, strings::split_version),
     ("stringLength", 1, strings::string_length),
     ("sub", 2, core::sub),
@@ -93,7 +102,15 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
 
 /// Builtins also reachable without `builtins.`, as in Nix.
 const TOP_LEVEL: &[&str] = &[
-    "abort", "baseNameOf", "dirOf", "import", "isNull", "map", "removeAttrs", "throw", "toString",
+    "abort",
+    "baseNameOf",
+    "dirOf",
+    "import",
+    "isNull",
+    "map",
+    "removeAttrs",
+    "throw",
+    "toString",
 ];
 
 /// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins, and every

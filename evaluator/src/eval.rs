@@ -36,6 +36,8 @@ pub(crate) struct Machine {
     imports: HashMap<PathBuf, Value>,
     globals: BTreeMap<&'static str, Value>,
     depth: usize,
+    /// Compiled regular expressions of `match` and `split`, by pattern.
+    pub(crate) regex_cache: HashMap<String, regex::Regex>,
 }
 
 impl Machine {
@@ -48,6 +50,7 @@ impl Machine {
             imports: HashMap::new(),
             globals: BTreeMap::new(),
             depth: 0,
+            regex_cache: HashMap::new(),
         };
         machine.globals = builtins::globals();
         machine
@@ -128,7 +131,7 @@ impl Machine {
             // Every undefined variable at once, as one diagnostic list.
             let first = errors.remove(0);
             if errors.is_empty() {
-                return Err(first);
+                return Err(Box::new(first));
             }
             let mut diagnostics = first.diagnostics();
             for error in errors {
@@ -194,15 +197,15 @@ impl Machine {
                 }
                 self.eval(body, &inner)
             }
-            Expr::Lambda(lambda) => Ok(Value::Lambda(Rc::new(Closure { lambda, env: env.clone() }))),
+            Expr::Lambda(lambda) => {
+                Ok(Value::Lambda(Rc::new(Closure { lambda, env: env.clone() })))
+            }
             Expr::Apply { func, arg } => {
                 let func = self.eval(func, env)?;
                 let arg = self.thunk(arg, env);
                 self.apply(func, arg, Some(span))
             }
-            Expr::Select { expr, path, default } => {
-                self.select(expr, &path, default, env, span)
-            }
+            Expr::Select { expr, path, default } => self.select(expr, &path, default, env, span),
             Expr::HasAttr { expr, path } => self.has_attr(expr, &path, env),
             Expr::If { cond, then, otherwise } => {
                 if self.eval_bool(cond, env)? {
@@ -257,9 +260,9 @@ impl Machine {
                 // Invariant: lowering computed (depth, slot) against the same frame structure
                 // evaluation builds; `rec` frames fill all their slots before any is forced.
                 let frame = env.up(*depth);
-                frame.and_then(|f| f.slot(*slot)).ok_or_else(|| {
-                    EvalError::new(ErrorKind::InfiniteRecursion, Some(span))
-                })
+                frame
+                    .and_then(|f| f.slot(*slot))
+                    .ok_or_else(|| EvalError::new(ErrorKind::InfiniteRecursion, Some(span)))
             }
             Var::Global { name } => match self.globals.get(&**name) {
                 Some(value) => Ok(Thunk::value(value.clone())),
@@ -282,7 +285,10 @@ impl Machine {
                     }
                     frame = current.parent.clone();
                 }
-                Err(EvalError::new(ErrorKind::UndefinedVariable { name: name.to_string() }, Some(span)))
+                Err(EvalError::new(
+                    ErrorKind::UndefinedVariable { name: name.to_string() },
+                    Some(span),
+                ))
             }
         }
     }
@@ -376,7 +382,8 @@ impl Machine {
                 Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
             }
             Value::Attrs(attrs) if attrs.get("__functor").is_some() => {
-                let functor = attrs.get("__functor").cloned().unwrap_or_else(|| Thunk::value(Value::Null));
+                let functor =
+                    attrs.get("__functor").cloned().unwrap_or_else(|| Thunk::value(Value::Null));
                 let functor = self.force(&functor)?;
                 let with_self = self.apply(functor, Thunk::value(Value::Attrs(attrs)), span)?;
                 self.apply(with_self, arg, span)
@@ -401,7 +408,11 @@ impl Machine {
             Param::Pattern { formals, ellipsis, bind } => {
                 let value = self.force(&arg)?;
                 let Value::Attrs(attrs) = value else {
-                    return Err(type_error("a set (the function takes named arguments)", &value, span));
+                    return Err(type_error(
+                        "a set (the function takes named arguments)",
+                        &value,
+                        span,
+                    ));
                 };
                 if !ellipsis {
                     for name in attrs.names() {
@@ -415,10 +426,16 @@ impl Machine {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => format!(
                                     "the function takes: {}",
-                                    formals.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
+                                    formals
+                                        .iter()
+                                        .map(|f| format!("`{}`", f.name))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
                                 ),
                             });
-                            error.labels.push((self.arena.span(lambda.body), "the function".into()));
+                            error
+                                .labels
+                                .push((self.arena.span(lambda.body), "the function".into()));
                             return Err(error);
                         }
                     }
@@ -645,7 +662,8 @@ impl Machine {
                 Ok(NixString::new(text.into(), context))
             }
             other => {
-                let mut error = EvalError::new(ErrorKind::NotCoercible { got: other.describe() }, span);
+                let mut error =
+                    EvalError::new(ErrorKind::NotCoercible { got: other.describe() }, span);
                 if matches!(other, Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null) {
                     error.help = Some("use `toString` to turn it into a string".into());
                 }
@@ -721,7 +739,10 @@ impl Machine {
             B::LessOrEq => Ok(Value::Bool(!self.less_than(right, left, span)?)),
             B::MoreOrEq => Ok(Value::Bool(!self.less_than(left, right, span)?)),
             B::And | B::Or | B::Implication | B::PipeLeft | B::PipeRight => {
-                Err(at(ErrorKind::BadArgument { builtin: "operator", message: "unexpected".into() }))
+                Err(at(ErrorKind::BadArgument {
+                    builtin: "operator",
+                    message: "unexpected".into(),
+                }))
             }
         }
     }
@@ -735,12 +756,18 @@ impl Machine {
             }
             (Value::String(a), Value::String(b)) => {
                 let context = NixString::merge_contexts([a, b].into_iter());
-                Ok(Value::String(NixString::new(format!("{}{}", a.as_str(), b.as_str()).into(), context)))
+                Ok(Value::String(NixString::new(
+                    format!("{}{}", a.as_str(), b.as_str()).into(),
+                    context,
+                )))
             }
             (Value::String(a), _) => {
                 let b = self.coerce_to_string(right, false, span)?;
                 let context = NixString::merge_contexts([a, &b].into_iter());
-                Ok(Value::String(NixString::new(format!("{}{}", a.as_str(), b.as_str()).into(), context)))
+                Ok(Value::String(NixString::new(
+                    format!("{}{}", a.as_str(), b.as_str()).into(),
+                    context,
+                )))
             }
             _ => ops::add_numbers(left, right).map_err(|kind| EvalError::new(kind, span)),
         }
@@ -754,7 +781,9 @@ impl Machine {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
-            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => (*a as f64) == *b,
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
+                (*a as f64) == *b
+            }
             (Value::String(a), Value::String(b)) => a.as_str() == b.as_str(),
             (Value::Path(a), Value::Path(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
@@ -851,4 +880,3 @@ pub(crate) fn type_error(
 ) -> Box<EvalError> {
     EvalError::new(ErrorKind::TypeError { expected, got: got.describe() }, span.into())
 }
-

@@ -29,7 +29,6 @@ impl Arena {
     pub(crate) fn span(&self, id: ExprId) -> Span {
         self.nodes[id.0 as usize].span
     }
-
 }
 
 pub(crate) struct Node {
@@ -117,16 +116,43 @@ pub(crate) enum Expr {
         dynamics: Vec<(ExprId, ExprId)>,
     },
     /// `let` — a new frame with one slot per binding.
-    Let { bindings: Vec<AttrValue>, body: ExprId },
+    Let {
+        bindings: Vec<AttrValue>,
+        body: ExprId,
+    },
     Lambda(Rc<Lambda>),
-    Apply { func: ExprId, arg: ExprId },
-    Select { expr: ExprId, path: Vec<AttrKey>, default: Option<ExprId> },
-    HasAttr { expr: ExprId, path: Vec<AttrKey> },
-    If { cond: ExprId, then: ExprId, otherwise: ExprId },
-    Assert { cond: ExprId, body: ExprId },
+    Apply {
+        func: ExprId,
+        arg: ExprId,
+    },
+    Select {
+        expr: ExprId,
+        path: Vec<AttrKey>,
+        default: Option<ExprId>,
+    },
+    HasAttr {
+        expr: ExprId,
+        path: Vec<AttrKey>,
+    },
+    If {
+        cond: ExprId,
+        then: ExprId,
+        otherwise: ExprId,
+    },
+    Assert {
+        cond: ExprId,
+        body: ExprId,
+    },
     /// `with ns; body` — a new frame with no slots that carries `ns`.
-    With { namespace: ExprId, body: ExprId },
-    BinOp { op: BinaryOp, lhs: ExprId, rhs: ExprId },
+    With {
+        namespace: ExprId,
+        body: ExprId,
+    },
+    BinOp {
+        op: BinaryOp,
+        lhs: ExprId,
+        rhs: ExprId,
+    },
     Not(ExprId),
     Negate(ExprId),
 }

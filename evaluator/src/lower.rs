@@ -36,7 +36,7 @@ pub(crate) struct Lowerer<'a> {
     home: Option<String>,
     scopes: Vec<Scope>,
     is_global: &'a dyn Fn(&str) -> bool,
-    pub(crate) errors: Vec<Box<EvalError>>,
+    pub(crate) errors: Vec<EvalError>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -147,9 +147,9 @@ impl<'a> Lowerer<'a> {
 
     /// Resolves a name: lexical frames first, then globals, then enclosing `with`s.
     pub(crate) fn resolve(&mut self, name: &str, span: Span) -> Var {
-        let mut depth = 0u32;
         let mut under_with = false;
-        for scope in self.scopes.iter().rev() {
+        for (depth, scope) in self.scopes.iter().rev().enumerate() {
+            let depth = depth as u32;
             match scope {
                 Scope::Frame(names) => {
                     // The last binding of a name wins (formals cannot repeat; this is for safety).
@@ -159,7 +159,6 @@ impl<'a> Lowerer<'a> {
                 }
                 Scope::With => under_with = true,
             }
-            depth += 1;
         }
         if (self.is_global)(name) {
             return Var::Global { name: name.into() };
@@ -167,10 +166,8 @@ impl<'a> Lowerer<'a> {
         if under_with {
             return Var::With { name: name.into() };
         }
-        let mut error = EvalError::new(
-            ErrorKind::UndefinedVariable { name: name.to_owned() },
-            Some(span),
-        );
+        let mut error =
+            EvalError::new(ErrorKind::UndefinedVariable { name: name.to_owned() }, Some(span));
         let visible = self.scopes.iter().flat_map(|s| match s {
             Scope::Frame(names) => names.iter().map(|n| &**n).collect::<Vec<_>>(),
             Scope::With => Vec::new(),
@@ -178,11 +175,15 @@ impl<'a> Lowerer<'a> {
         if let Some(suggestion) = did_you_mean(name, visible) {
             error.help = Some(format!("did you mean `{suggestion}`?"));
         }
-        self.errors.push(error);
+        self.errors.push(*error);
         Var::Global { name: name.into() }
     }
 
-    pub(crate) fn with_frame<T>(&mut self, names: Vec<Rc<str>>, f: impl FnOnce(&mut Self) -> T) -> T {
+    pub(crate) fn with_frame<T>(
+        &mut self,
+        names: Vec<Rc<str>>,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
         self.scopes.push(Scope::Frame(names));
         let out = f(self);
         self.scopes.pop();
@@ -287,7 +288,10 @@ fn parse_float(text: &str) -> f64 {
 }
 
 /// The closest candidate within a small edit distance, for "did you mean".
-pub(crate) fn did_you_mean<'n>(name: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {
+pub(crate) fn did_you_mean<'n>(
+    name: &str,
+    candidates: impl Iterator<Item = &'n str>,
+) -> Option<String> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .filter(|c| *c != name)

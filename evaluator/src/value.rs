@@ -6,18 +6,13 @@ mod thunk;
 
 use std::{path::PathBuf, rc::Rc};
 
-pub(crate) use self::thunk::ThunkState;
 pub use self::thunk::Thunk;
+pub(crate) use self::thunk::ThunkState;
 pub use self::{
     attrs::Attrs,
     string::{Context, NixString},
 };
-use crate::{
-    env::Env,
-    eval::Machine,
-    error::EvalResult,
-    ir::Lambda,
-};
+use crate::{env::Env, error::EvalResult, eval::Machine, ir::Lambda};
 
 /// A value of the language.
 #[derive(Clone)]

@@ -35,7 +35,9 @@ pub(crate) fn run(out: &mut Output, args: &EvalArgs) -> Result<ExitCode, CliErro
     let result = match (&args.expr, &args.file) {
         (Some(expr), _) => evaluator.eval_text("(expression)", expr, cwd),
         (None, Some(file)) => evaluator.eval_file(&cwd.join(file)),
-        (None, None) => return Err(CliError::user("infra::cli::usage", "nothing to evaluate".into())),
+        (None, None) => {
+            return Err(CliError::user("infra::cli::usage", "nothing to evaluate".into()));
+        }
     };
     let printed = result.and_then(|value| {
         if args.json {

@@ -59,7 +59,11 @@ fn okay_cases_print_what_nix_prints() {
         match actual {
             Ok(text) if format!("{text}\n") == expected => {}
             Ok(text) => {
-                let _ = writeln!(failures, "{name}:\n  nix:   {}\n  infra: {text}", expected.trim_end());
+                let _ = writeln!(
+                    failures,
+                    "{name}:\n  nix:   {}\n  infra: {text}",
+                    expected.trim_end()
+                );
             }
             Err(error) => {
                 let _ = writeln!(failures, "{name}: failed\n{error}");
@@ -86,7 +90,10 @@ fn fail_cases_fail_with_their_diagnostics() {
                 match std::fs::read_to_string(&expectation) {
                     Ok(expected) if !update => {
                         if expected != rendered {
-                            let _ = writeln!(failures, "{name}: diagnostics changed (UPDATE_EXPECT=1 to accept)\n{rendered}");
+                            let _ = writeln!(
+                                failures,
+                                "{name}: diagnostics changed (UPDATE_EXPECT=1 to accept)\n{rendered}"
+                            );
                         }
                     }
                     _ => std::fs::write(&expectation, &rendered).expect("write .err"),

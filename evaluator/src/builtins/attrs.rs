@@ -43,14 +43,16 @@ pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value>
     for name in builtins::list(m, &args[1])?.iter() {
         names.push(builtins::string(m, name)?.text().clone());
     }
-    let kept = attrs.iter().filter(|(k, _)| !names.contains(k)).map(|(k, v)| (k.clone(), v.clone()));
+    let kept =
+        attrs.iter().filter(|(k, _)| !names.contains(k)).map(|(k, v)| (k.clone(), v.clone()));
     Ok(Value::attrs(Attrs::from_sorted(kept.collect())))
 }
 
 pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let left = builtins::attrs(m, &args[0])?;
     let right = builtins::attrs(m, &args[1])?;
-    let kept = right.iter().filter(|(k, _)| left.get(k).is_some()).map(|(k, v)| (k.clone(), v.clone()));
+    let kept =
+        right.iter().filter(|(k, _)| left.get(k).is_some()).map(|(k, v)| (k.clone(), v.clone()));
     Ok(Value::attrs(Attrs::from_sorted(kept.collect())))
 }
 

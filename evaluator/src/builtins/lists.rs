@@ -224,9 +224,9 @@ pub(super) fn group_by(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let spec = builtins::attrs(m, &args[0])?;
     let get = |name: &str| {
-        spec.get(name).cloned().ok_or_else(|| {
-            bad("genericClosure", format!("the argument has no attribute `{name}`"))
-        })
+        spec.get(name)
+            .cloned()
+            .ok_or_else(|| bad("genericClosure", format!("the argument has no attribute `{name}`")))
     };
     let start = builtins::list(m, &get("startSet")?)?;
     let operator = m.force(&get("operator")?)?;

@@ -21,13 +21,16 @@ pub(super) fn substring(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let s = m.coerce_to_string(&value, false, None)?;
     if start < 0 {
         return Err(EvalError::new(
-            ErrorKind::OutOfBounds { detail: format!("negative start position {start} in `substring`") },
+            ErrorKind::OutOfBounds {
+                detail: format!("negative start position {start} in `substring`"),
+            },
             None,
         ));
     }
     let bytes = s.as_str().as_bytes();
     let start = (start as usize).min(bytes.len());
-    let end = if len < 0 { bytes.len() } else { start.saturating_add(len as usize).min(bytes.len()) };
+    let end =
+        if len < 0 { bytes.len() } else { start.saturating_add(len as usize).min(bytes.len()) };
     let text = String::from_utf8_lossy(&bytes[start..end]).into_owned();
     Ok(Value::String(NixString::new(text.into(), s.context().cloned())))
 }

@@ -36,10 +36,5 @@ pub(crate) fn div(left: &Value, right: &Value) -> Result<Value, ErrorKind> {
     if zero && matches!(left, Value::Int(_) | Value::Float(_)) {
         return Err(ErrorKind::DivisionByZero);
     }
-    numbers(
-        left,
-        right,
-        |a, b| a.checked_div(b).ok_or(ErrorKind::IntegerOverflow),
-        |a, b| a / b,
-    )
+    numbers(left, right, |a, b| a.checked_div(b).ok_or(ErrorKind::IntegerOverflow), |a, b| a / b)
 }

@@ -39,10 +39,7 @@ impl Attrs {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Thunk> {
-        self.entries
-            .binary_search_by(|(key, _)| (**key).cmp(name))
-            .ok()
-            .map(|i| &self.entries[i].1)
+        self.entries.binary_search_by(|(key, _)| (**key).cmp(name)).ok().map(|i| &self.entries[i].1)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Rc<str>, &Thunk)> {
@@ -80,5 +77,4 @@ impl Attrs {
         }
         Attrs { entries: out.into_iter().flatten().collect() }
     }
-
 }

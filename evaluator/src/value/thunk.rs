@@ -10,11 +10,19 @@ pub struct Thunk(Rc<RefCell<ThunkState>>);
 
 pub(crate) enum ThunkState {
     /// An expression and the environment to evaluate it in.
-    Suspended { expr: ExprId, env: Rc<Env> },
+    Suspended {
+        expr: ExprId,
+        env: Rc<Env>,
+    },
     /// A function applied to arguments, for builtins that build lazy results (`map`).
-    Apply { func: Value, args: Vec<Thunk> },
+    Apply {
+        func: Value,
+        args: Vec<Thunk>,
+    },
     /// Being evaluated: forcing it again is infinite recursion.
-    Blackhole { expr: Option<ExprId> },
+    Blackhole {
+        expr: Option<ExprId>,
+    },
     Done(Value),
 }
 

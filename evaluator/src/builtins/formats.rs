@@ -1,0 +1,86 @@
+//! `fromTOML` and `fromYAML`: configuration formats to values.
+
+use std::rc::Rc;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::{
+    builtins::{self, bad},
+    error::EvalResult,
+    eval::Machine,
+    value::{Attrs, Thunk, Value},
+};
+
+pub(super) fn from_toml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let text = builtins::string(m, &args[0])?;
+    let table: toml::Table =
+        toml::from_str(text.as_str()).map_err(|e| bad("fromTOML", format!("invalid TOML: {e}")))?;
+    Ok(from_toml_value(&toml::Value::Table(table)))
+}
+
+fn from_toml_value(value: &toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::string(s),
+        toml::Value::Integer(i) => Value::Int(*i),
+        toml::Value::Float(x) => Value::Float(*x),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::string(&d.to_string()),
+        toml::Value::Array(items) => {
+            Value::list(items.iter().map(|i| Thunk::value(from_toml_value(i))).collect())
+        }
+        toml::Value::Table(table) => {
+            let entries: Vec<(Rc<str>, Thunk)> = table
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), Thunk::value(from_toml_value(v))))
+                .collect();
+            Value::attrs(Attrs::from_entries(entries))
+        }
+    }
+}
+
+/// `fromYAML text`: the first document of a YAML stream (an empty stream is `null`).
+pub(super) fn from_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let text = builtins::string(m, &args[0])?;
+    let documents = YamlLoader::load_from_str(text.as_str())
+        .map_err(|e| bad("fromYAML", format!("invalid YAML: {e}")))?;
+    match documents.first() {
+        Some(document) => from_yaml_value(document),
+        None => Ok(Value::Null),
+    }
+}
+
+fn from_yaml_value(yaml: &Yaml) -> EvalResult<Value> {
+    Ok(match yaml {
+        Yaml::Real(text) => Value::Float(
+            text.parse().map_err(|_| bad("fromYAML", format!("invalid number `{text}`")))?,
+        ),
+        Yaml::Integer(i) => Value::Int(*i),
+        Yaml::String(s) => Value::string(s),
+        Yaml::Boolean(b) => Value::Bool(*b),
+        Yaml::Null => Value::Null,
+        Yaml::Array(items) => {
+            let items: EvalResult<Vec<Thunk>> =
+                items.iter().map(|i| from_yaml_value(i).map(Thunk::value)).collect();
+            Value::list(items?)
+        }
+        Yaml::Hash(map) => {
+            let mut entries: Vec<(Rc<str>, Thunk)> = Vec::with_capacity(map.len());
+            for (key, value) in map {
+                let key = match key {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Integer(i) => i.to_string(),
+                    Yaml::Boolean(b) => b.to_string(),
+                    Yaml::Real(r) => r.clone(),
+                    other => return Err(bad("fromYAML", format!("unsupported key {other:?}"))),
+                };
+                entries.push((key.into(), Thunk::value(from_yaml_value(value)?)));
+            }
+            Value::attrs(Attrs::from_entries(entries))
+        }
+        Yaml::Alias(_) | Yaml::BadValue => {
+            return Err(bad("fromYAML", "unsupported YAML value (alias or bad value)".into()));
+        }
+        #[allow(unreachable_patterns)]
+        _ => return Err(bad("fromYAML", "unsupported YAML value".into())),
+    })
+}

@@ -1,0 +1,61 @@
+//! `match` and `split` with POSIX extended regular expressions (through the regex crate,
+//! whose syntax covers ERE; compiled patterns are cached per evaluation).
+
+use crate::{
+    builtins::{self, bad},
+    error::EvalResult,
+    eval::Machine,
+    value::{Thunk, Value},
+};
+
+fn compile(
+    m: &mut Machine,
+    builtin: &'static str,
+    pattern: &str,
+    whole: bool,
+) -> EvalResult<regex::Regex> {
+    let key = format!("{}{pattern}", if whole { "^" } else { "" });
+    if let Some(regex) = m.regex_cache.get(&key) {
+        return Ok(regex.clone());
+    }
+    let source = if whole { format!("^(?:{pattern})$") } else { pattern.to_owned() };
+    let regex = regex::Regex::new(&source)
+        .map_err(|e| bad(builtin, format!("invalid regular expression `{pattern}`: {e}")))?;
+    m.regex_cache.insert(key, regex.clone());
+    Ok(regex)
+}
+
+fn groups(captures: &regex::Captures<'_>) -> Value {
+    let groups = (1..captures.len())
+        .map(|i| Thunk::value(captures.get(i).map_or(Value::Null, |g| Value::string(g.as_str()))));
+    Value::list(groups.collect())
+}
+
+/// `match regex s`: `null` unless the whole string matches, else the list of groups.
+pub(super) fn match_(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let pattern = builtins::string(m, &args[0])?;
+    let s = builtins::string(m, &args[1])?;
+    let regex = compile(m, "match", pattern.as_str(), true)?;
+    Ok(match regex.captures(s.as_str()) {
+        Some(captures) => groups(&captures),
+        None => Value::Null,
+    })
+}
+
+/// `split regex s`: the pieces between matches, with each match's groups (a list) between.
+pub(super) fn split(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let pattern = builtins::string(m, &args[0])?;
+    let s = builtins::string(m, &args[1])?;
+    let regex = compile(m, "split", pattern.as_str(), false)?;
+    let text = s.as_str();
+    let mut out = Vec::new();
+    let mut last = 0;
+    for captures in regex.captures_iter(text) {
+        let Some(whole) = captures.get(0) else { continue };
+        out.push(Thunk::value(Value::string(&text[last..whole.start()])));
+        out.push(Thunk::value(groups(&captures)));
+        last = whole.end();
+    }
+    out.push(Thunk::value(Value::string(&text[last..])));
+    Ok(Value::list(out))
+}

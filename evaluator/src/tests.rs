@@ -1,0 +1,140 @@
+//! Unit tests of the evaluator, through one `check` helper over an in-memory `EvalIo`.
+//! The conformance corpus (tests/conformance/eval) covers the language broadly; these pin
+//! down the machine's own guarantees: laziness, sharing, depth limits, error shapes.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use expect_test::{Expect, expect};
+
+use crate::{EvalIo, Evaluator, PrintMode};
+
+struct MemoryIo(BTreeMap<PathBuf, String>);
+
+impl EvalIo for MemoryIo {
+    fn read_file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.0
+            .get(path)
+            .map(|s| s.clone().into_bytes())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+    fn path_exists(&self, path: &Path) -> std::io::Result<bool> {
+        Ok(self.0.contains_key(path))
+    }
+    fn read_dir(&self, _: &Path) -> std::io::Result<Vec<(String, &'static str)>> {
+        Ok(Vec::new())
+    }
+    fn env_var(&self, name: &str) -> Option<String> {
+        (name == "INFRA_TEST").then(|| "yes".to_owned())
+    }
+    fn trace(&self, _: &str) {}
+}
+
+fn eval(src: &str, mode: PrintMode) -> String {
+    let files = BTreeMap::from([(PathBuf::from("/p/lib.infra"), "{ x = 40 + 2; }".to_owned())]);
+    let mut evaluator = Evaluator::new(Box::new(MemoryIo(files)));
+    let result = evaluator
+        .eval_text("test.infra", src, PathBuf::from("/p"))
+        .and_then(|v| evaluator.print(&v, mode));
+    match result {
+        Ok(text) => text,
+        Err(error) => format!("error {}: {error}", error.kind.code()),
+    }
+}
+
+#[track_caller]
+fn check(src: &str, expected: Expect) {
+    expected.assert_eq(&eval(src, PrintMode::Strict));
+}
+
+#[track_caller]
+fn check_lazy(src: &str, expected: Expect) {
+    expected.assert_eq(&eval(src, PrintMode::Lazy));
+}
+
+#[test]
+fn unforced_throw_does_not_fire() {
+    check(r#"let s = { a = 1; b = throw "no"; }; in s.a"#, expect![["1"]]);
+    check(r#"builtins.length [ (throw "x") (abort "y") ]"#, expect![["2"]]);
+    check_lazy(r#"{ a = throw "x"; b = 2; }"#, expect![["{ a = <CODE>; b = 2; }"]]);
+}
+
+#[test]
+fn thunks_are_forced_once_and_shared() {
+    // `x` would throw on a second forcing if its result were not kept: `tryEval` restores
+    // a failed thunk, but a successful one is final.
+    check("let x = builtins.seq 1 2; in [ x x ]", expect![["[ 2 2 ]"]]);
+    check("let f = x: x; in [ f ] == [ f ]", expect![["true"]]);
+}
+
+#[test]
+fn infinite_recursion_is_an_error() {
+    check(
+        "let x = x; in x",
+        expect![["error infra::eval::infinite_recursion: infinite recursion encountered"]],
+    );
+    check(
+        "rec { a = b; b = a; }.a",
+        expect![["error infra::eval::infinite_recursion: infinite recursion encountered"]],
+    );
+}
+
+#[test]
+fn deep_recursion_is_an_error_not_a_crash() {
+    check(
+        "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 1000000",
+        expect![["error infra::eval::max_call_depth: maximum call depth exceeded"]],
+    );
+    check("let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 10000", expect![["10000"]]);
+}
+
+#[test]
+fn integer_overflow_is_an_error() {
+    check(
+        "9223372036854775807 + 1",
+        expect![["error infra::eval::integer_overflow: integer overflow"]],
+    );
+    check(
+        "(-9223372036854775807 - 1) / (-1)",
+        expect![["error infra::eval::integer_overflow: integer overflow"]],
+    );
+}
+
+#[test]
+fn undefined_variables_are_found_before_evaluation() {
+    check(
+        "if true then 1 else undefinedThing",
+        expect![["error infra::eval::undefined_variable: undefined variable `undefinedThing`"]],
+    );
+    check("with {}; if true then 1 else anything", expect![["1"]]);
+}
+
+#[test]
+fn with_does_not_shadow_lexical_bindings() {
+    check("let x = 1; in with { x = 2; y = 3; }; [ x y ]", expect![["[ 1 3 ]"]]);
+    check("with { a = 1; }; with { a = 2; }; a", expect![["2"]]);
+}
+
+#[test]
+fn imports_read_through_the_io_and_are_recorded() {
+    let files = BTreeMap::from([(PathBuf::from("/p/lib.infra"), "{ x = 40 + 2; }".to_owned())]);
+    let mut evaluator = Evaluator::new(Box::new(MemoryIo(files)));
+    let value = evaluator
+        .eval_text(
+            "t",
+            "(import ./lib.infra).x + (if builtins.getEnv \"INFRA_TEST\" == \"yes\" then 0 else 1)",
+            PathBuf::from("/p"),
+        )
+        .expect("evaluates");
+    assert_eq!(evaluator.print(&value, PrintMode::Strict).expect("prints"), "42");
+    let inputs: Vec<String> = evaluator.inputs().iter().map(|i| format!("{i:?}")).collect();
+    assert_eq!(inputs, ["File(\"/p/lib.infra\")", "Env(\"INFRA_TEST\")"]);
+}
+
+#[test]
+fn string_context_survives_concatenation() {
+    // The core carries context; the domain layer creates it. Plain strings have none.
+    check(r#""a${"b"}" + "c""#, expect![[r#""abc""#]]);
+}
