@@ -66,7 +66,8 @@ fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
         Value::String(s) => write_string(out, s.as_str()),
         Value::Path(p) => out.push_str(&p.display().to_string()),
         Value::Attrs(attrs) => {
-            if !seen.insert(std::rc::Rc::as_ptr(attrs) as usize) {
+            // Empty sets and lists are never marked as repeated, as in Nix.
+            if !attrs.is_empty() && !seen.insert(std::rc::Rc::as_ptr(attrs) as usize) {
                 out.push_str("«repeated»");
                 return;
             }

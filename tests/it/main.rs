@@ -4,6 +4,7 @@
 mod cli;
 mod conformance;
 mod docs;
+mod eval_oracle;
 mod nix_oracle;
 mod support;
 mod tidy;
