@@ -122,7 +122,7 @@ impl Rng {
 fn generate(rng: &mut Rng, ty: Ty, depth: usize, out: &mut String) {
     let leaf = depth == 0 || rng.below(4) == 0;
     let d = depth.saturating_sub(1);
-    let mut sub = |rng: &mut Rng, ty: Ty, out: &mut String| {
+    let sub = |rng: &mut Rng, ty: Ty, out: &mut String| {
         out.push('(');
         generate(rng, ty, d, out);
         out.push(')');
