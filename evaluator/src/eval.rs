@@ -149,19 +149,25 @@ impl Machine {
             self.depth -= 1;
             return Err(EvalError::new(ErrorKind::MaxCallDepth, Some(self.arena.span(id))));
         }
-        let result = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval_inner(id, env));
+        // Checking the stack costs a thread-local read: do it every few levels only; the red
+        // zone is far larger than what those levels use.
+        let result = if self.depth % 8 == 0 {
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval_inner(id, env))
+        } else {
+            self.eval_inner(id, env)
+        };
         self.depth -= 1;
         result
     }
 
     fn eval_inner(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
-        let expr = self.arena.get(id).clone();
+        let expr = self.arena.shared(id);
         let span = self.arena.span(id);
-        match expr {
-            Expr::Int(i) => Ok(Value::Int(i)),
-            Expr::Float(x) => Ok(Value::Float(x)),
-            Expr::Str(s) => Ok(Value::String(NixString::new(s, None))),
-            Expr::Path(p) => Ok(Value::Path(p)),
+        match &*expr {
+            Expr::Int(i) => Ok(Value::Int(*i)),
+            Expr::Float(x) => Ok(Value::Float(*x)),
+            Expr::Str(s) => Ok(Value::String(NixString::new(s.clone(), None))),
+            Expr::Path(p) => Ok(Value::Path(p.clone())),
             Expr::SearchPath(name) => Err(EvalError::new(
                 ErrorKind::Io {
                     path: format!("<{name}>"),
@@ -170,12 +176,12 @@ impl Machine {
                 Some(span),
             )),
             Expr::Var(var) => {
-                let thunk = self.lookup(&var, env, span)?;
+                let thunk = self.lookup(var, env, span)?;
                 self.force(&thunk)
             }
-            Expr::Interpolate(parts) => self.interpolate(&parts, env),
+            Expr::Interpolate(parts) => self.interpolate(parts, env),
             Expr::PathInterpolate(parts) => {
-                let text = self.interpolate(&parts, env)?;
+                let text = self.interpolate(parts, env)?;
                 let text = match &text {
                     Value::String(s) => lower::canonical_path(s.as_str()),
                     _ => String::new(),
@@ -185,50 +191,50 @@ impl Machine {
             Expr::List(items) => {
                 Ok(Value::list(items.iter().map(|item| self.thunk(*item, env)).collect()))
             }
-            Expr::Attrs { rec, statics, dynamics } => self.attrs(rec, &statics, &dynamics, env),
+            Expr::Attrs { rec, statics, dynamics } => self.attrs(*rec, statics, dynamics, env),
             Expr::Let { bindings, body } => {
                 let inner = Env::child(env, bindings.len());
-                for binding in &bindings {
+                for binding in bindings {
                     let thunk = match binding {
                         AttrValue::Inner(id) => self.thunk(*id, &inner),
                         AttrValue::Outer(id) => self.thunk(*id, env),
                     };
                     inner.push(thunk);
                 }
-                self.eval(body, &inner)
+                self.eval(*body, &inner)
             }
             Expr::Lambda(lambda) => {
-                Ok(Value::Lambda(Rc::new(Closure { lambda, env: env.clone() })))
+                Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: env.clone() })))
             }
             Expr::Apply { func, arg } => {
-                let func = self.eval(func, env)?;
-                let arg = self.thunk(arg, env);
+                let func = self.eval(*func, env)?;
+                let arg = self.thunk(*arg, env);
                 self.apply(func, arg, Some(span))
             }
-            Expr::Select { expr, path, default } => self.select(expr, &path, default, env, span),
-            Expr::HasAttr { expr, path } => self.has_attr(expr, &path, env),
+            Expr::Select { expr, path, default } => self.select(*expr, path, *default, env, span),
+            Expr::HasAttr { expr, path } => self.has_attr(*expr, path, env),
             Expr::If { cond, then, otherwise } => {
-                if self.eval_bool(cond, env)? {
-                    self.eval(then, env)
+                if self.eval_bool(*cond, env)? {
+                    self.eval(*then, env)
                 } else {
-                    self.eval(otherwise, env)
+                    self.eval(*otherwise, env)
                 }
             }
             Expr::Assert { cond, body } => {
-                if self.eval_bool(cond, env)? {
-                    self.eval(body, env)
+                if self.eval_bool(*cond, env)? {
+                    self.eval(*body, env)
                 } else {
-                    Err(EvalError::new(ErrorKind::AssertionFailed, Some(self.arena.span(cond))))
+                    Err(EvalError::new(ErrorKind::AssertionFailed, Some(self.arena.span(*cond))))
                 }
             }
             Expr::With { namespace, body } => {
-                let namespace = self.thunk(namespace, env);
-                self.eval(body, &Env::with(env, namespace))
+                let namespace = self.thunk(*namespace, env);
+                self.eval(*body, &Env::with(env, namespace))
             }
-            Expr::BinOp { op, lhs, rhs } => self.binop(op, lhs, rhs, env, span),
-            Expr::Not(operand) => Ok(Value::Bool(!self.eval_bool(operand, env)?)),
+            Expr::BinOp { op, lhs, rhs } => self.binop(*op, *lhs, *rhs, env, span),
+            Expr::Not(operand) => Ok(Value::Bool(!self.eval_bool(*operand, env)?)),
             Expr::Negate(operand) => {
-                let value = self.eval(operand, env)?;
+                let value = self.eval(*operand, env)?;
                 ops::sub(&Value::Int(0), &value).map_err(|kind| EvalError::new(kind, Some(span)))
             }
         }

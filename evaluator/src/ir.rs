@@ -17,7 +17,7 @@ pub(crate) struct Arena {
 
 impl Arena {
     pub(crate) fn push(&mut self, kind: Expr, span: Span) -> ExprId {
-        self.nodes.push(Node { kind, span });
+        self.nodes.push(Node { kind: Rc::new(kind), span });
         // More than four billion nodes would not fit in memory first.
         ExprId(u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX))
     }
@@ -26,13 +26,18 @@ impl Arena {
         &self.nodes[id.0 as usize].kind
     }
 
+    /// A shared handle on a node, so evaluation can hold it while the arena grows.
+    pub(crate) fn shared(&self, id: ExprId) -> Rc<Expr> {
+        self.nodes[id.0 as usize].kind.clone()
+    }
+
     pub(crate) fn span(&self, id: ExprId) -> Span {
         self.nodes[id.0 as usize].span
     }
 }
 
 pub(crate) struct Node {
-    kind: Expr,
+    kind: Rc<Expr>,
     span: Span,
 }
 
