@@ -496,7 +496,7 @@ impl Machine {
         for (key, value) in dynamics {
             let key_value = self.eval(*key, &scope)?;
             let name = match key_value {
-                Value::String(s) => s.text().clone(),
+                Value::String(s) => s.text(),
                 // `${null} = …` adds nothing, as in Nix.
                 Value::Null => continue,
                 other => return Err(type_error("a string", &other, self.arena.span(*key))),
@@ -588,7 +588,7 @@ impl Machine {
         match key {
             AttrKey::Static(name) => Ok(name.clone()),
             AttrKey::Dynamic(id) => match self.eval(*id, env)? {
-                Value::String(s) => Ok(s.text().clone()),
+                Value::String(s) => Ok(s.text()),
                 other => Err(type_error("a string", &other, self.arena.span(*id))),
             },
         }
@@ -760,20 +760,10 @@ impl Machine {
                 let joined = format!("{}{}", p.display(), s.as_str());
                 Ok(Value::Path(Rc::new(PathBuf::from(lower::canonical_path(&joined)))))
             }
-            (Value::String(a), Value::String(b)) => {
-                let context = NixString::merge_contexts([a, b].into_iter());
-                Ok(Value::String(NixString::new(
-                    format!("{}{}", a.as_str(), b.as_str()).into(),
-                    context,
-                )))
-            }
+            (Value::String(a), Value::String(b)) => Ok(Value::String(NixString::concat(a, b))),
             (Value::String(a), _) => {
                 let b = self.coerce_to_string(right, false, span)?;
-                let context = NixString::merge_contexts([a, &b].into_iter());
-                Ok(Value::String(NixString::new(
-                    format!("{}{}", a.as_str(), b.as_str()).into(),
-                    context,
-                )))
+                Ok(Value::String(NixString::concat(a, &b)))
             }
             _ => ops::add_numbers(left, right).map_err(|kind| EvalError::new(kind, span)),
         }

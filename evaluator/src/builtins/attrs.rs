@@ -41,7 +41,7 @@ pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value>
     let attrs = builtins::attrs(m, &args[0])?;
     let mut names = Vec::new();
     for name in builtins::list(m, &args[1])?.iter() {
-        names.push(builtins::string(m, name)?.text().clone());
+        names.push(builtins::string(m, name)?.text());
     }
     let kept =
         attrs.iter().filter(|(k, _)| !names.contains(k)).map(|(k, v)| (k.clone(), v.clone()));
@@ -81,7 +81,7 @@ pub(super) fn list_to_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value
             .get("value")
             .cloned()
             .ok_or_else(|| bad("listToAttrs", "an element has no attribute `value`".into()))?;
-        entries.push((name.text().clone(), value));
+        entries.push((name.text(), value));
     }
     // `from_entries` keeps the last of equal names; reverse so the first wins.
     entries.reverse();

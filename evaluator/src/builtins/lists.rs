@@ -208,7 +208,7 @@ pub(super) fn group_by(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let mut groups: Vec<(Rc<str>, Vec<Thunk>)> = Vec::new();
     for item in builtins::list(m, &args[1])?.iter() {
         let key = match call(m, &func, std::slice::from_ref(item))? {
-            Value::String(s) => s.text().clone(),
+            Value::String(s) => s.text(),
             other => return Err(crate::eval::type_error("a string", &other, None)),
         };
         match groups.iter_mut().find(|(k, _)| *k == key) {

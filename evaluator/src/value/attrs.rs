@@ -75,10 +75,9 @@ impl Attrs {
 
     pub(crate) fn get(&self, name: &str) -> Option<&Thunk> {
         match &self.0 {
-            Repr::Small(entries) => entries
-                .binary_search_by(|(key, _)| (**key).cmp(name))
-                .ok()
-                .map(|i| &entries[i].1),
+            Repr::Small(entries) => {
+                entries.binary_search_by(|(key, _)| (**key).cmp(name)).ok().map(|i| &entries[i].1)
+            }
             Repr::Tree { root, .. } => {
                 let mut node = root;
                 loop {
@@ -232,7 +231,12 @@ fn insert(node: &Rc<Node>, key: &Rc<str>, value: &Thunk) -> (Rc<Node>, bool) {
 }
 
 /// Rebuilds a node, rotating when its subtrees' heights differ by more than one (AVL).
-fn balance(key: Rc<str>, value: Thunk, left: Option<Rc<Node>>, right: Option<Rc<Node>>) -> Rc<Node> {
+fn balance(
+    key: Rc<str>,
+    value: Thunk,
+    left: Option<Rc<Node>>,
+    right: Option<Rc<Node>>,
+) -> Rc<Node> {
     let (hl, hr) = (height(&left), height(&right));
     if hl > hr + 1 {
         // Invariant: a left subtree two levels taller than the right one exists.
@@ -267,7 +271,9 @@ mod tests {
 
     fn set(keys: &[u32]) -> Attrs {
         Attrs::from_entries(
-            keys.iter().map(|k| (format!("k{k:05}").into(), Thunk::value(Value::Int(*k as i64)))).collect(),
+            keys.iter()
+                .map(|k| (format!("k{k:05}").into(), Thunk::value(Value::Int(*k as i64))))
+                .collect(),
         )
     }
 
@@ -283,7 +289,8 @@ mod tests {
         assert!(acc.get("k00042").is_some() && acc.get("k01042").is_some());
         assert!(acc.get("k00500").is_none());
         let big = set(&(0..100).collect::<Vec<_>>());
-        let both = big.update(&Attrs::from_entries(vec![("k00007".into(), Thunk::value(Value::Null))]));
+        let both =
+            big.update(&Attrs::from_entries(vec![("k00007".into(), Thunk::value(Value::Null))]));
         assert_eq!(both.len(), 100);
         assert!(matches!(both.get("k00007").and_then(Thunk::get), Some(Value::Null)));
         assert!(matches!(big.get("k00007").and_then(Thunk::get), Some(Value::Int(7))));

@@ -1,7 +1,15 @@
 //! Strings with context: the text and the set of placeholders or secret references that were
 //! interpolated into it (empty for plain strings). Context survives concatenation.
+//!
+//! Long concatenations are ropes: `a + b` of long strings makes a node pointing at both, and
+//! the text is assembled once, when first read. A fold that keeps appending to one string is
+//! therefore linear, not quadratic.
 
-use std::{collections::BTreeSet, rc::Rc};
+use std::{
+    cell::{OnceCell, RefCell},
+    collections::BTreeSet,
+    rc::Rc,
+};
 
 /// One element of a string's context. (The domain layer adds output placeholders and secret
 /// references; the core only carries them along.)
@@ -11,24 +19,84 @@ pub enum Context {
     Output(Rc<str>, Rc<str>),
 }
 
-#[derive(Clone, PartialEq, Eq)]
+/// Concatenations shorter than this are copied at once; longer ones become rope nodes.
+const ROPE_THRESHOLD: usize = 256;
+
+#[derive(Clone)]
 pub struct NixString {
-    text: Rc<str>,
+    repr: Rc<Repr>,
     context: Option<Rc<BTreeSet<Context>>>,
+}
+
+struct Repr {
+    /// The text, once known.
+    flat: OnceCell<Rc<str>>,
+    /// The two halves of a concatenation not yet flattened.
+    parts: RefCell<Option<(NixString, NixString)>>,
+    len: usize,
 }
 
 impl NixString {
     pub fn new(text: Rc<str>, context: Option<Rc<BTreeSet<Context>>>) -> NixString {
         let context = context.filter(|c| !c.is_empty());
-        NixString { text, context }
+        let len = text.len();
+        let flat = OnceCell::new();
+        let _ = flat.set(text);
+        NixString { repr: Rc::new(Repr { flat, parts: RefCell::new(None), len }), context }
+    }
+
+    /// `a + b`, keeping both contexts.
+    pub fn concat(a: &NixString, b: &NixString) -> NixString {
+        let context = NixString::merge_contexts([a, b].into_iter());
+        let len = a.len() + b.len();
+        if len < ROPE_THRESHOLD || a.is_empty() || b.is_empty() {
+            let text = format!("{}{}", a.as_str(), b.as_str());
+            return NixString::new(text.into(), context);
+        }
+        let repr =
+            Repr { flat: OnceCell::new(), parts: RefCell::new(Some((a.clone(), b.clone()))), len };
+        NixString { repr: Rc::new(repr), context: context.filter(|c| !c.is_empty()) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.repr.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.repr.len == 0
     }
 
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.repr.flat.get_or_init(|| self.flatten())
     }
 
-    pub fn text(&self) -> &Rc<str> {
-        &self.text
+    /// The text as a shared string (for attribute names).
+    pub fn text(&self) -> Rc<str> {
+        self.as_str();
+        self.repr.flat.get().cloned().unwrap_or_else(|| "".into())
+    }
+
+    /// Assembles a rope's text without recursion (ropes can be very deep), then lets go of
+    /// the halves.
+    fn flatten(&self) -> Rc<str> {
+        let mut out = String::with_capacity(self.repr.len);
+        let mut stack: Vec<NixString> = Vec::new();
+        if let Some((a, b)) = &*self.repr.parts.borrow() {
+            stack.push(b.clone());
+            stack.push(a.clone());
+        }
+        while let Some(piece) = stack.pop() {
+            if let Some(text) = piece.repr.flat.get() {
+                out.push_str(text);
+                continue;
+            }
+            if let Some((a, b)) = &*piece.repr.parts.borrow() {
+                stack.push(b.clone());
+                stack.push(a.clone());
+            }
+        }
+        self.repr.parts.borrow_mut().take();
+        out.into()
     }
 
     pub fn context(&self) -> Option<&Rc<BTreeSet<Context>>> {
@@ -49,14 +117,42 @@ impl NixString {
     }
 }
 
+impl Drop for Repr {
+    /// A rope thousands of levels deep would overflow the stack if dropped recursively: take
+    /// apart, iteratively, every node no one else holds.
+    fn drop(&mut self) {
+        let mut stack: Vec<NixString> = Vec::new();
+        if let Some((a, b)) = self.parts.get_mut().take() {
+            stack.push(a);
+            stack.push(b);
+        }
+        while let Some(piece) = stack.pop() {
+            if let Ok(mut repr) = Rc::try_unwrap(piece.repr)
+                && let Some((a, b)) = repr.parts.get_mut().take()
+            {
+                stack.push(a);
+                stack.push(b);
+            }
+        }
+    }
+}
+
+impl PartialEq for NixString {
+    fn eq(&self, other: &NixString) -> bool {
+        self.as_str() == other.as_str() && self.context == other.context
+    }
+}
+
+impl Eq for NixString {}
+
 impl From<&str> for NixString {
     fn from(text: &str) -> NixString {
-        NixString { text: text.into(), context: None }
+        NixString::new(text.into(), None)
     }
 }
 
 impl From<String> for NixString {
     fn from(text: String) -> NixString {
-        NixString { text: text.into(), context: None }
+        NixString::new(text.into(), None)
     }
 }
