@@ -151,7 +151,7 @@ impl Machine {
         }
         // Checking the stack costs a thread-local read: do it every few levels only; the red
         // zone is far larger than what those levels use.
-        let result = if self.depth % 8 == 0 {
+        let result = if self.depth.is_multiple_of(8) {
             stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval_inner(id, env))
         } else {
             self.eval_inner(id, env)
