@@ -25,6 +25,17 @@ fn diagnostics_reference_is_fresh() {
         let doc = doc.unwrap_or_else(|| panic!("`SyntaxErrorKind::{name}` has no doc comment"));
         let _ = writeln!(out, "| `{}` | {} |", kind.code(), doc.replace('|', "\\|"));
     }
+    out.push_str("\n## Evaluation (`infra::eval::…`)\n\n| code | meaning |\n| --- | --- |\n");
+    let source = std::fs::read_to_string(root().join("evaluator/src/error.rs")).expect("read");
+    for (name, doc) in enum_docs(&source, "pub enum ErrorKind {") {
+        let code = source
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("ErrorKind::{name} ")) || l.trim_start().starts_with(&format!("ErrorKind::{name}(")) || l.trim_start().starts_with(&format!("ErrorKind::{name} =>")))
+            .and_then(|l| l.split('"').nth(1))
+            .unwrap_or_else(|| panic!("`ErrorKind::{name}` has no code"));
+        assert!(!doc.is_empty(), "`ErrorKind::{name}` has no doc comment");
+        let _ = writeln!(out, "| `{code}` | {} |", doc.replace('|', "\\|"));
+    }
     out.push_str(
         "\n## Files and input (`infra::io::…`)\n\n\
          | code | meaning |\n| --- | --- |\n\
@@ -45,11 +56,16 @@ fn diagnostics_reference_is_fresh() {
     }
 }
 
-/// `(variant name, doc text)` for each documented variant of the first enum in `source`.
+/// `(variant name, doc text)` for each documented variant of `SyntaxErrorKind`.
 fn variant_docs(source: &str) -> Vec<(String, String)> {
+    enum_docs(source, "pub enum SyntaxErrorKind {")
+}
+
+/// `(variant name, doc text)` for each variant of the enum that starts with `header`.
+fn enum_docs(source: &str, header: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut doc = String::new();
-    let body = source.split("pub enum SyntaxErrorKind {").nth(1).unwrap_or("");
+    let body = source.split(header).nth(1).unwrap_or("");
     for line in body.lines().map(str::trim) {
         if line == "}" {
             break;
@@ -59,8 +75,9 @@ fn variant_docs(source: &str) -> Vec<(String, String)> {
                 doc.push(' ');
             }
             doc.push_str(text.trim());
-        } else if let Some(name) = line.strip_suffix(',') {
-            out.push((name.to_owned(), std::mem::take(&mut doc)));
+        } else if line.starts_with(|c: char| c.is_ascii_uppercase()) {
+            let name: String = line.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            out.push((name, std::mem::take(&mut doc)));
         }
     }
     out
