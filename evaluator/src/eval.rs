@@ -22,6 +22,22 @@ use crate::{
     value::{Attrs, Closure, NixString, PrimOpApp, Thunk, ThunkState, Value},
 };
 
+/// Where the embedded standard library lives in the path namespace: `<infra>` is this
+/// directory and `<infra/lib>` is `lib.infra` in it. No real file is ever read there.
+pub(crate) const STDLIB_ROOT: &str = "/<infra>";
+
+/// `<infra>` → the library root, `<infra/NAME>` → its `NAME.infra`.
+fn stdlib_path(name: &str) -> Option<PathBuf> {
+    match name.strip_prefix("infra") {
+        Some("") => Some(PathBuf::from(STDLIB_ROOT)),
+        Some(rest) => {
+            let module = rest.strip_prefix('/')?;
+            stdlib::module(module).map(|_| PathBuf::from(format!("{STDLIB_ROOT}/{module}.infra")))
+        }
+        None => None,
+    }
+}
+
 /// How deep evaluation may nest (expressions inside expressions, calls inside calls).
 const MAX_DEPTH: usize = 100_000;
 /// Stack kept free before growing; each growth adds a segment of this size.
@@ -68,8 +84,32 @@ impl Machine {
         self.inputs.insert(input);
     }
 
-    /// `import path`: parse, lower and evaluate a file, once per path.
+    /// `import path`: parse, lower and evaluate a file, once per path. Paths under
+    /// `STDLIB_ROOT` are the embedded standard library, not files.
     pub(crate) fn import(&mut self, path: &Path, at: Option<Span>) -> EvalResult<Value> {
+        if let Ok(rest) = path.strip_prefix(STDLIB_ROOT) {
+            let name = rest.to_string_lossy();
+            let name = name.strip_suffix(".infra").unwrap_or(&name);
+            let name = if name.is_empty() { "default" } else { name };
+            if let Some(value) = self.imports.get(path) {
+                return Ok(value.clone());
+            }
+            let Some(module) = stdlib::module(name) else {
+                return Err(EvalError::new(
+                    ErrorKind::Io {
+                        path: path.display().to_string(),
+                        message: "no such library module".into(),
+                    },
+                    at,
+                ));
+            };
+            let shown =
+                if name == "default" { "<infra>".to_owned() } else { format!("<infra/{name}>") };
+            let value =
+                self.eval_source(shown, module.source.to_owned(), PathBuf::from(STDLIB_ROOT))?;
+            self.imports.insert(path.to_path_buf(), value.clone());
+            return Ok(value);
+        }
         let path = if self.io.path_exists(&path.join("default.infra")).unwrap_or(false) {
             path.join("default.infra")
         } else if self.io.path_exists(&path.join("default.nix")).unwrap_or(false) {
@@ -168,13 +208,30 @@ impl Machine {
             Expr::Float(x) => Ok(Value::Float(*x)),
             Expr::Str(s) => Ok(Value::String(NixString::new(s.clone(), None))),
             Expr::Path(p) => Ok(Value::Path(p.clone())),
-            Expr::SearchPath(name) => Err(EvalError::new(
-                ErrorKind::Io {
-                    path: format!("<{name}>"),
-                    message: "search paths are not available yet".into(),
-                },
-                Some(span),
-            )),
+            Expr::SearchPath(name) => match stdlib_path(name) {
+                Some(path) => Ok(Value::Path(Rc::new(path))),
+                None => {
+                    let mut error = EvalError::new(
+                        ErrorKind::Io {
+                            path: format!("<{name}>"),
+                            message: "no such search path".into(),
+                        },
+                        Some(span),
+                    );
+                    let names: Vec<String> = stdlib::modules()
+                        .iter()
+                        .map(|m| {
+                            if m.name == "default" {
+                                "<infra>".into()
+                            } else {
+                                format!("<infra/{}>", m.name)
+                            }
+                        })
+                        .collect();
+                    error.help = Some(format!("the search paths are {}", names.join(", ")));
+                    Err(error)
+                }
+            },
             Expr::Var(var) => {
                 let thunk = self.lookup(var, env, span)?;
                 self.force(&thunk)

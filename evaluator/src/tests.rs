@@ -134,6 +134,23 @@ fn imports_read_through_the_io_and_are_recorded() {
 }
 
 #[test]
+fn the_standard_library_is_embedded() {
+    check(
+        "let lib = (import <infra>).lib; in lib.mergeHierarchy [ { a = { x = 1; y = [ 1 ]; }; } { a = { y = [ 2 ]; }; b = 3; } ]",
+        expect![["{ a = { x = 1; y = [ 2 ]; }; b = 3; }"]],
+    );
+    check("(import <infra/lib>).attrByPath [ \"a\" \"b\" ] 0 { a.b = 7; }", expect![["7"]]);
+    check(
+        "(import <infra/lib>).foldAttrs (x: acc: [ x ] ++ acc) [ ] [ { a = 1; } { a = 2; b = 3; } ]",
+        expect![["{ a = [ 1 2 ]; b = [ 3 ]; }"]],
+    );
+    check(
+        "<nixpkgs>",
+        expect![["error infra::eval::io: cannot read `<nixpkgs>`: no such search path"]],
+    );
+}
+
+#[test]
 fn string_context_survives_concatenation() {
     // The core carries context; the domain layer creates it. Plain strings have none.
     check(r#""a${"b"}" + "c""#, expect![[r#""abc""#]]);

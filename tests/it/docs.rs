@@ -30,7 +30,11 @@ fn diagnostics_reference_is_fresh() {
     for (name, doc) in enum_docs(&source, "pub enum ErrorKind {") {
         let code = source
             .lines()
-            .find(|l| l.trim_start().starts_with(&format!("ErrorKind::{name} ")) || l.trim_start().starts_with(&format!("ErrorKind::{name}(")) || l.trim_start().starts_with(&format!("ErrorKind::{name} =>")))
+            .find(|l| {
+                l.trim_start().starts_with(&format!("ErrorKind::{name} "))
+                    || l.trim_start().starts_with(&format!("ErrorKind::{name}("))
+                    || l.trim_start().starts_with(&format!("ErrorKind::{name} =>"))
+            })
             .and_then(|l| l.split('"').nth(1))
             .unwrap_or_else(|| panic!("`ErrorKind::{name}` has no code"));
         assert!(!doc.is_empty(), "`ErrorKind::{name}` has no doc comment");
