@@ -2,10 +2,15 @@
 
 use std::{cell::RefCell, rc::Rc};
 
+use smallvec::SmallVec;
+
 use crate::value::Thunk;
 
+/// Most frames (a function's argument, a small `let`) fit inline: one allocation per frame.
+type Slots = SmallVec<[Thunk; 3]>;
+
 pub(crate) struct Env {
-    pub(crate) slots: RefCell<Vec<Thunk>>,
+    pub(crate) slots: RefCell<Slots>,
     pub(crate) parent: Option<Rc<Env>>,
     /// Set on the frame a `with` creates.
     pub(crate) with: Option<Thunk>,
@@ -13,12 +18,12 @@ pub(crate) struct Env {
 
 impl Env {
     pub(crate) fn root() -> Rc<Env> {
-        Rc::new(Env { slots: RefCell::new(Vec::new()), parent: None, with: None })
+        Rc::new(Env { slots: RefCell::new(Slots::new()), parent: None, with: None })
     }
 
     pub(crate) fn child(parent: &Rc<Env>, capacity: usize) -> Rc<Env> {
         Rc::new(Env {
-            slots: RefCell::new(Vec::with_capacity(capacity)),
+            slots: RefCell::new(Slots::with_capacity(capacity)),
             parent: Some(parent.clone()),
             with: None,
         })
@@ -26,7 +31,7 @@ impl Env {
 
     pub(crate) fn with(parent: &Rc<Env>, namespace: Thunk) -> Rc<Env> {
         Rc::new(Env {
-            slots: RefCell::new(Vec::new()),
+            slots: RefCell::new(Slots::new()),
             parent: Some(parent.clone()),
             with: Some(namespace),
         })
