@@ -313,6 +313,10 @@ impl Machine {
                     None => Thunk::suspended(id, env.clone()),
                 }
             }
+            Expr::Var(Var::Global { name }) => match self.globals.get(&**name) {
+                Some(value) => Thunk::value(value.clone()),
+                None => Thunk::suspended(id, env.clone()),
+            },
             _ => Thunk::suspended(id, env.clone()),
         }
     }

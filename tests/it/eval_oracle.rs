@@ -34,6 +34,9 @@ fn random_programs_agree_with_nix() {
             batch.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join("\n")
         );
         let verdict = compare(&dir, &format!("batch{i}"), &text);
+        if let Some(diff) = compare_lazy(&dir, &format!("lazy{i}"), &text) {
+            differences.push(diff);
+        }
         n_agreed_values += usize::from(matches!(verdict, Verdict::SameValue));
         if matches!(verdict, Verdict::Differ(_) | Verdict::BothFailed) {
             for (k, program) in batch.iter().enumerate() {
@@ -56,6 +59,22 @@ fn random_programs_agree_with_nix() {
         differences.len(),
         differences.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
     );
+}
+
+/// The same program printed without `--strict`: what is unevaluated shows as `<CODE>` on
+/// both sides, in the same places.
+fn compare_lazy(dir: &Path, name: &str, text: &str) -> Option<String> {
+    let path = dir.join(format!("{name}.nix"));
+    std::fs::write(&path, text).expect("write case");
+    let output = nix_instantiate().arg("--eval").arg(&path).output().expect("run nix");
+    let nix = String::from_utf8_lossy(&output.stdout).trim_end().to_owned();
+    let mut evaluator = Evaluator::new(Box::new(TestIo));
+    let ours = evaluator
+        .eval_file(&path)
+        .and_then(|v| evaluator.print(&v, PrintMode::Lazy))
+        .unwrap_or_else(|e| e.to_string());
+    (output.status.success() && nix != ours)
+        .then(|| format!("--- (lazy) {text}\n  nix:   {nix}\n  infra: {ours}"))
 }
 
 enum Verdict {
