@@ -6,12 +6,13 @@ use crate::{
     builtins::{self, bad},
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
-    value::{Attrs, Thunk, Value},
+    value::{Attrs, NixString, Thunk, Value},
 };
 
 pub(super) fn attr_names(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
-    Ok(Value::list(attrs.names().map(|n| Thunk::value(Value::string(n))).collect()))
+    let names = attrs.iter().map(|(k, _)| Thunk::value(Value::String(NixString::new(k.clone(), None))));
+    Ok(Value::list(names.collect()))
 }
 
 pub(super) fn attr_values(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {

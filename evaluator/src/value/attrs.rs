@@ -1,15 +1,16 @@
-//! Attribute sets: small ones as a sorted vector, large ones as a persistent balanced tree.
+//! Attribute sets: a sorted vector, or a persistent balanced tree once a large set is updated.
 //!
-//! Both keep names in byte order (Nix's order) and look up by binary search or descent. The
-//! tree shares structure between versions, so a fold that keeps doing `acc // { x = …; }`
-//! costs O(log n) per step instead of copying the whole set every time.
+//! Both keep names in byte order (Nix's order) and look up by binary search or descent. Sets
+//! built at once (literals, `listToAttrs`, `mapAttrs`) stay flat vectors, which search fastest;
+//! a large set updated with a few names (`acc // { x = …; }`) turns into a tree that shares
+//! structure between versions, so a fold of updates costs O(log n) per step, not O(n).
 
 use std::{cmp::Ordering, rc::Rc};
 
 use crate::value::Thunk;
 
-/// Sets up to this size are plain sorted vectors.
-const SMALL: usize = 16;
+/// Updating a flat set larger than this with a few names turns it into a tree.
+const SMALL: usize = 32;
 
 #[derive(Clone, Default)]
 pub struct Attrs(Repr);
@@ -52,14 +53,7 @@ impl Attrs {
     /// Builds a set from entries already sorted by name with no repeats.
     pub(crate) fn from_sorted(entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        if entries.len() <= SMALL {
-            return Attrs(Repr::Small(entries));
-        }
-        let len = entries.len();
-        match build(&entries) {
-            Some(root) => Attrs(Repr::Tree { root, len }),
-            None => Attrs::default(),
-        }
+        Attrs(Repr::Small(entries))
     }
 
     pub fn len(&self) -> usize {
@@ -115,11 +109,15 @@ impl Attrs {
         if self.is_empty() {
             return other.clone();
         }
-        // Few new names into a big tree: insert them, sharing the rest of the tree.
-        if let Repr::Tree { root, len } = &self.0
-            && other.len() * 8 < *len
-        {
-            let (mut root, mut len) = (root.clone(), *len);
+        // Few new names into a big set: insert them into a tree, sharing the rest of it.
+        if self.len() > SMALL && other.len() * 8 < self.len() {
+            let (mut root, mut len) = match &self.0 {
+                Repr::Tree { root, len } => (root.clone(), *len),
+                Repr::Small(entries) => match build(entries) {
+                    Some(root) => (root, entries.len()),
+                    None => return other.clone(),
+                },
+            };
             for (key, value) in other.iter() {
                 let (new_root, added) = insert(&root, key, value);
                 root = new_root;
