@@ -9,7 +9,7 @@ use std::path::Path;
 
 use evaluator::{Evaluator, PrintMode};
 
-use crate::support::{TestIo, nix_instantiate};
+use crate::support::{Rng, TestIo, nix_instantiate};
 
 #[test]
 fn random_programs_agree_with_nix() {
@@ -117,25 +117,6 @@ enum Ty {
 }
 
 const TYPES: &[Ty] = &[Ty::Int, Ty::Float, Ty::Bool, Ty::Str, Ty::List, Ty::Set];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 /// Writes a random expression of type `ty` that evaluates without error in Nix.
 fn generate(rng: &mut Rng, ty: Ty, depth: usize, out: &mut String) {

@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::support::{files, nix_parses, root};
+use crate::support::{Rng, files, nix_parses, root};
 
 fn infra_parses(text: &str) -> bool {
     lang::parse(text).errors().is_empty()
@@ -68,26 +68,6 @@ fn generated_programs_agree_with_nix() {
     );
     // Both kinds of verdict must be exercised for the comparison to mean anything.
     assert!(n_rejected > n_programs / 10 && n_rejected < n_programs, "{n_rejected} rejected");
-}
-
-/// A small deterministic PRNG (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
 }
 
 const VARS: &[&str] = &["x", "y", "f"];

@@ -11,7 +11,8 @@ use crate::{
 
 pub(super) fn attr_names(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
-    let names = attrs.iter().map(|(k, _)| Thunk::value(Value::String(NixString::new(k.clone(), None))));
+    let names =
+        attrs.iter().map(|(k, _)| Thunk::value(Value::String(NixString::new(k.clone(), None))));
     Ok(Value::list(names.collect()))
 }
 
