@@ -53,7 +53,7 @@ pub(crate) struct Machine {
     globals: BTreeMap<&'static str, Value>,
     depth: usize,
     /// Compiled regular expressions of `match` and `split`, by pattern.
-    pub(crate) regex_cache: HashMap<String, regex::Regex>,
+    pub(crate) regex_cache: HashMap<(bool, String), regex::Regex>,
 }
 
 impl Machine {
@@ -360,6 +360,24 @@ impl Machine {
         }
     }
 
+    /// Runs `f` one level deeper: counted against the depth limit, with stack to spare. Every
+    /// recursion over values (equality, printing, coercion, JSON) goes through here, so a
+    /// deep or cyclic value is an error, never a crash.
+    pub(crate) fn nested<T>(
+        &mut self,
+        span: Option<Span>,
+        f: impl FnOnce(&mut Self) -> EvalResult<T>,
+    ) -> EvalResult<T> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.depth -= 1;
+            return Err(EvalError::new(ErrorKind::MaxCallDepth, span));
+        }
+        let result = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || f(self));
+        self.depth -= 1;
+        result
+    }
+
     /// Forces a thunk to weak head normal form; a thunk that needs itself is an error.
     pub(crate) fn force(&mut self, thunk: &Thunk) -> EvalResult<Value> {
         if let Some(value) = thunk.get() {
@@ -452,8 +470,10 @@ impl Machine {
                 let functor =
                     attrs.get("__functor").cloned().unwrap_or_else(|| Thunk::value(Value::Null));
                 let functor = self.force(&functor)?;
-                let with_self = self.apply(functor, Thunk::value(Value::Attrs(attrs)), span)?;
-                self.apply(with_self, arg, span)
+                self.nested(span, |m| {
+                    let with_self = m.apply(functor, Thunk::value(Value::Attrs(attrs)), span)?;
+                    m.apply(with_self, arg, span)
+                })
             }
             other => Err(EvalError::new(ErrorKind::NotAFunction { got: other.describe() }, span)),
         }
@@ -695,25 +715,28 @@ impl Machine {
             Value::Attrs(attrs) => {
                 if let Some(to_string) = attrs.get("__toString").cloned() {
                     let func = self.force(&to_string)?;
-                    let result = self.apply(func, Thunk::value(value.clone()), span)?;
-                    return self.coerce_to_string(&result, extended, span);
+                    return self.nested(span, |m| {
+                        let result = m.apply(func, Thunk::value(value.clone()), span)?;
+                        m.coerce_to_string(&result, extended, span)
+                    });
                 }
                 if let Some(out_path) = attrs.get("outPath").cloned() {
                     let out = self.force(&out_path)?;
-                    return self.coerce_to_string(&out, extended, span);
+                    return self.nested(span, |m| m.coerce_to_string(&out, extended, span));
                 }
                 Err(EvalError::new(ErrorKind::NotCoercible { got: value.describe() }, span))
             }
             Value::Int(i) if extended => Ok(NixString::from(i.to_string())),
             // `toString` prints floats with six decimals, unlike printing (`%f`, not `%g`).
-            Value::Float(x) if extended => Ok(NixString::from(format!("{x:.6}"))),
+            Value::Float(x) if extended && x.is_finite() => Ok(NixString::from(format!("{x:.6}"))),
+            Value::Float(x) if extended => Ok(NixString::from(crate::print::float(*x))),
             Value::Bool(b) if extended => Ok(NixString::from(if *b { "1" } else { "" })),
             Value::Null if extended => Ok(NixString::from("")),
             Value::List(items) if extended => {
                 let mut parts = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     let item = self.force(item)?;
-                    let s = self.coerce_to_string(&item, true, span)?;
+                    let s = self.nested(span, |m| m.coerce_to_string(&item, true, span))?;
                     // Nix joins with spaces but leaves out the space after an empty list.
                     let skip_space = matches!(&item, Value::List(l) if l.is_empty());
                     parts.push((s, i + 1 < items.len() && !skip_space));
@@ -853,20 +876,24 @@ impl Machine {
                         continue;
                     }
                     let (x, y) = (self.force(x)?, self.force(y)?);
-                    if !self.equal(&x, &y)? {
+                    if !self.nested(None, |m| m.equal(&x, &y))? {
                         return Ok(false);
                     }
                 }
                 true
             }
             (Value::Attrs(a), Value::Attrs(b)) => {
+                // Derivations (`type = "derivation"`) compare by `outPath`, as in Nix.
+                if self.is_derivation(a)?
+                    && self.is_derivation(b)?
+                    && let (Some(x), Some(y)) =
+                        (a.get("outPath").cloned(), b.get("outPath").cloned())
+                {
+                    let (x, y) = (self.force(&x)?, self.force(&y)?);
+                    return self.nested(None, |m| m.equal(&x, &y));
+                }
                 if a.len() != b.len() {
                     return Ok(false);
-                }
-                // Sets with an `outPath` compare by it, as derivations do in Nix.
-                if let (Some(x), Some(y)) = (a.get("outPath").cloned(), b.get("outPath").cloned()) {
-                    let (x, y) = (self.force(&x)?, self.force(&y)?);
-                    return self.equal(&x, &y);
                 }
                 for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
                     if ka != kb {
@@ -877,7 +904,7 @@ impl Machine {
                     }
                     let (va, vb) = (va.clone(), vb.clone());
                     let (x, y) = (self.force(&va)?, self.force(&vb)?);
-                    if !self.equal(&x, &y)? {
+                    if !self.nested(None, |m| m.equal(&x, &y))? {
                         return Ok(false);
                     }
                 }
@@ -900,12 +927,15 @@ impl Machine {
             (Value::Int(a), Value::Float(b)) => Ok((*a as f64) < *b),
             (Value::Float(a), Value::Int(b)) => Ok(*a < (*b as f64)),
             (Value::String(a), Value::String(b)) => Ok(a.as_str() < b.as_str()),
-            (Value::Path(a), Value::Path(b)) => Ok(a < b),
+            // Paths compare as strings (byte-wise), not component-wise.
+            (Value::Path(a), Value::Path(b)) => {
+                Ok(a.as_os_str().as_encoded_bytes() < b.as_os_str().as_encoded_bytes())
+            }
             (Value::List(a), Value::List(b)) => {
                 for (x, y) in a.iter().zip(b.iter()) {
                     let (x, y) = (self.force(x)?, self.force(y)?);
-                    if !self.equal(&x, &y)? {
-                        return self.less_than(&x, &y, span);
+                    if !self.nested(span, |m| m.equal(&x, &y))? {
+                        return self.nested(span, |m| m.less_than(&x, &y, span));
                     }
                 }
                 Ok(a.len() < b.len())
@@ -915,6 +945,14 @@ impl Machine {
                 span,
             )),
         }
+    }
+}
+
+impl Machine {
+    /// Whether a set is a derivation (`type = "derivation"`).
+    fn is_derivation(&mut self, attrs: &Attrs) -> EvalResult<bool> {
+        let Some(ty) = attrs.get("type").cloned() else { return Ok(false) };
+        Ok(matches!(self.force(&ty)?, Value::String(s) if s.as_str() == "derivation"))
     }
 }
 

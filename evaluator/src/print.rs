@@ -27,6 +27,11 @@ pub(crate) fn print(machine: &mut Machine, value: &Value, mode: PrintMode) -> Ev
     Ok(out)
 }
 
+/// Printing recurses once per level of nesting; a value can be nested 100,000 levels deep.
+fn write_nested(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
+    stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || write_value(out, value, seen));
+}
+
 /// Forces every attribute value and list element, recursively.
 pub(crate) fn deep_force(machine: &mut Machine, value: &Value) -> EvalResult<()> {
     let mut stack = vec![value.clone()];
@@ -100,7 +105,7 @@ fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
 
 fn write_thunk(out: &mut String, thunk: &Thunk, seen: &mut HashSet<usize>) {
     match thunk.get() {
-        Some(value) => write_value(out, &value, seen),
+        Some(value) => write_nested(out, &value, seen),
         None => out.push_str("<CODE>"),
     }
 }
@@ -110,10 +115,8 @@ fn write_attr_name(out: &mut String, name: &str) {
     let mut chars = name.chars();
     let identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '\'' | '-'))
-        && !matches!(
-            name,
-            "if" | "then" | "else" | "assert" | "with" | "let" | "in" | "rec" | "inherit" | "or"
-        );
+        // Nix 2.8 quotes only this keyword.
+        && name != "if";
     if identifier {
         out.push_str(name);
     } else {

@@ -155,3 +155,61 @@ fn string_context_survives_concatenation() {
     // The core carries context; the domain layer creates it. Plain strings have none.
     check(r#""a${"b"}" + "c""#, expect![[r#""abc""#]]);
 }
+
+/// Values nested 40,000 levels deep (built by a fold) must be printed, compared, serialised
+/// and dropped without overflowing the stack; cyclic values must stop with an error.
+#[test]
+fn deep_and_cyclic_values_never_crash() {
+    let deep = "let f = xs: builtins.foldl' (acc: x: [ acc ]) [ ] xs; xs = builtins.genList (x: x) 40000; l = f xs;";
+    check(&format!("{deep} in builtins.seq l 1"), expect![["1"]]);
+    check(&format!("{deep} in builtins.stringLength (builtins.toJSON l)"), expect![["80002"]]);
+    check(&format!("{deep} in f xs == l"), expect![["true"]]);
+    check(&format!("{deep} in builtins.stringLength (toString l)"), expect![["0"]]);
+    check(
+        &format!("{deep} in builtins.stringLength (builtins.toJSON (builtins.deepSeq l l))"),
+        expect![["80002"]],
+    );
+    check(
+        "toString { __toString = self: self; }",
+        expect![["error infra::eval::max_call_depth: maximum call depth exceeded"]],
+    );
+    check(
+        "let s = { outPath = s; }; in \"${s}\"",
+        expect![["error infra::eval::max_call_depth: maximum call depth exceeded"]],
+    );
+    check(
+        "let s = { __functor = self: self; }; in s 1 2",
+        expect![["error infra::eval::max_call_depth: maximum call depth exceeded"]],
+    );
+    check(
+        "builtins.length (builtins.genList (x: x) 4611686018427387904)",
+        expect![[
+            "error infra::eval::bad_argument: `genList`: 4611686018427387904 elements is more than the 268435456 a list may have"
+        ]],
+    );
+}
+
+#[test]
+fn nix_corner_cases_found_in_review() {
+    check(
+        r#"[ (builtins.match "a" "a") (builtins.split "^a" "ab") ]"#,
+        expect![[r#"[ [ ] [ "" [ ] "b" ] ]"#]],
+    );
+    check(r#"{ outPath = "a"; x = 1; } == { outPath = "a"; x = 2; }"#, expect![["false"]]);
+    check(
+        r#"{ type = "derivation"; outPath = "a"; } == { type = "derivation"; outPath = "a"; y = 1; }"#,
+        expect![["true"]],
+    );
+    check("/a/b < /a-b", expect![["false"]]);
+    check("\"a\r\nb\rc\"", expect![[r#""a\nb\nc""#]]);
+    check(r#"{ "let" = 1; "if" = 2; }"#, expect![[r#"{ "if" = 2; let = 1; }"#]]);
+    check(r#"builtins.compareVersions "2147483648" "2147483647""#, expect![["-1"]]);
+    check(
+        r#"builtins.fromJSON "[ -0, 9223372036854775808 ]""#,
+        expect![["[ 0 -9223372036854775808 ]"]],
+    );
+    check(
+        r#"builtins.length (builtins.genericClosure { startSet = [ { key = 1; } { key = 1.0; } ]; operator = x: [ ]; })"#,
+        expect![["1"]],
+    );
+}

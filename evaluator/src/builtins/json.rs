@@ -49,7 +49,7 @@ fn write_json(
                     out.push(',');
                 }
                 let item = m.force(item)?;
-                write_json(m, &item, out, strings)?;
+                m.nested(None, |m| write_json(m, &item, out, strings))?;
             }
             out.push(']');
         }
@@ -63,7 +63,7 @@ fn write_json(
             }
             if let Some(out_path) = attrs.get("outPath").cloned() {
                 let out_path = m.force(&out_path)?;
-                return write_json(m, &out_path, out, strings);
+                return m.nested(None, |m| write_json(m, &out_path, out, strings));
             }
             out.push('{');
             for (i, (name, thunk)) in attrs.iter().enumerate() {
@@ -73,7 +73,7 @@ fn write_json(
                 json_string(out, name);
                 out.push(':');
                 let item = m.force(thunk)?;
-                write_json(m, &item, out, strings)?;
+                m.nested(None, |m| write_json(m, &item, out, strings))?;
             }
             out.push('}');
         }
@@ -93,8 +93,6 @@ fn json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -113,9 +111,15 @@ pub(crate) fn from_serde(json: &serde_json::Value) -> Value {
     match json {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        // As Nix: integers that only fit unsigned wrap around, and `-0` is the integer 0.
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::Int(u as i64),
+            _ => match n.as_f64() {
+                Some(x) if x == 0.0 && x.is_sign_negative() => Value::Int(0),
+                Some(x) => Value::Float(x),
+                None => Value::Float(f64::NAN),
+            },
         },
         serde_json::Value::String(s) => Value::string(s),
         serde_json::Value::Array(items) => {

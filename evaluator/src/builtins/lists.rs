@@ -9,6 +9,9 @@ use crate::{
     value::{Attrs, Thunk, Value},
 };
 
+/// The longest list `genList` builds: its elements alone take 8 bytes each.
+const MAX_LIST: i64 = 1 << 28;
+
 pub(super) fn length(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     Ok(Value::Int(builtins::list(m, &args[0])?.len() as i64))
 }
@@ -154,6 +157,12 @@ pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if n < 0 {
         return Err(bad("genList", format!("cannot create a list of size {n}")));
     }
+    if n > MAX_LIST {
+        return Err(bad(
+            "genList",
+            format!("{n} elements is more than the {MAX_LIST} a list may have"),
+        ));
+    }
     let items = (0..n).map(|i| Thunk::apply(func.clone(), vec![Thunk::value(Value::Int(i))]));
     Ok(Value::list(items.collect()))
 }
@@ -234,6 +243,7 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     let mut seen: Vec<Value> = Vec::new();
     let mut out = Vec::new();
     let mut seen_ints: HashSet<i64> = HashSet::new();
+    let mut first_key: Option<Value> = None;
     while let Some(item) = queue.pop_front() {
         let attrs = builtins::attrs(m, &item)?;
         let key = attrs
@@ -241,22 +251,35 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
             .cloned()
             .ok_or_else(|| bad("genericClosure", "an element has no attribute `key`".into()))?;
         let key = m.force(&key)?;
-        let new = match &key {
-            Value::Int(i) => seen_ints.insert(*i),
-            _ => {
-                let mut found = false;
-                for old in &seen {
-                    if m.equal(old, &key)? {
-                        found = true;
-                        break;
-                    }
-                }
-                if !found {
-                    seen.push(key.clone());
-                }
-                !found
+        // Keys are ordered in Nix: every key must compare with the others.
+        match &first_key {
+            None => first_key = Some(key.clone()),
+            Some(first) => {
+                m.less_than(first, &key, None)?;
             }
+        }
+        let in_ints = match &key {
+            Value::Int(i) => seen_ints.contains(i),
+            Value::Float(x) => x.fract() == 0.0 && seen_ints.contains(&(*x as i64)),
+            _ => false,
         };
+        let mut new = !in_ints;
+        if new {
+            for old in &seen {
+                if m.equal(old, &key)? {
+                    new = false;
+                    break;
+                }
+            }
+        }
+        if new {
+            match &key {
+                Value::Int(i) => {
+                    seen_ints.insert(*i);
+                }
+                _ => seen.push(key.clone()),
+            }
+        }
         if !new {
             continue;
         }

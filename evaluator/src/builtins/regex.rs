@@ -14,7 +14,7 @@ fn compile(
     pattern: &str,
     whole: bool,
 ) -> EvalResult<regex::Regex> {
-    let key = format!("{}{pattern}", if whole { "^" } else { "" });
+    let key = (whole, pattern.to_owned());
     if let Some(regex) = m.regex_cache.get(&key) {
         return Ok(regex.clone());
     }

@@ -130,7 +130,8 @@ fn version_components(version: &str) -> Vec<&str> {
 }
 
 fn component_less(a: &str, b: &str) -> bool {
-    let (na, nb) = (a.parse::<u64>().ok(), b.parse::<u64>().ok());
+    // Nix reads components as C `int`s: longer numbers compare as text.
+    let (na, nb) = (a.parse::<i32>().ok(), b.parse::<i32>().ok());
     match (na, nb) {
         (Some(x), Some(y)) => x < y,
         _ if a.is_empty() && nb.is_some() => true,

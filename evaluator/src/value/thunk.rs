@@ -1,12 +1,50 @@
 //! Thunks: values computed at most once, with blackholing to catch self-reference.
 
-use std::{cell::RefCell, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    ops::Deref,
+    rc::Rc,
+};
 
 use crate::{env::Env, ir::ExprId, value::Value};
 
 /// A possibly unevaluated value. Cloning shares it: forcing one clone forces all.
 #[derive(Clone)]
-pub struct Thunk(Rc<RefCell<ThunkState>>);
+pub struct Thunk(Rc<ThunkCell>);
+
+/// The shared cell of a thunk. Its `Drop` is iterative: a list nested 100,000 levels deep is
+/// a chain of thunks, and dropping it recursively would overflow the stack.
+pub(crate) struct ThunkCell(RefCell<ThunkState>);
+
+impl Deref for ThunkCell {
+    type Target = RefCell<ThunkState>;
+    fn deref(&self) -> &RefCell<ThunkState> {
+        &self.0
+    }
+}
+
+thread_local! {
+    /// Set while a thunk's contents are being dropped: nested thunks then queue their
+    /// contents here instead of dropping them on the stack.
+    static DROPPING: Cell<bool> = const { Cell::new(false) };
+    static DROP_QUEUE: RefCell<Vec<ThunkState>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Drop for ThunkCell {
+    fn drop(&mut self) {
+        let state = std::mem::replace(self.0.get_mut(), ThunkState::Blackhole { expr: None });
+        if DROPPING.with(Cell::get) {
+            DROP_QUEUE.with(|queue| queue.borrow_mut().push(state));
+            return;
+        }
+        DROPPING.with(|d| d.set(true));
+        drop(state);
+        while let Some(next) = DROP_QUEUE.with(|queue| queue.borrow_mut().pop()) {
+            drop(next);
+        }
+        DROPPING.with(|d| d.set(false));
+    }
+}
 
 pub(crate) enum ThunkState {
     /// An expression and the environment to evaluate it in.
@@ -28,15 +66,15 @@ pub(crate) enum ThunkState {
 
 impl Thunk {
     pub(crate) fn suspended(expr: ExprId, env: Rc<Env>) -> Thunk {
-        Thunk(Rc::new(RefCell::new(ThunkState::Suspended { expr, env })))
+        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Suspended { expr, env }))))
     }
 
     pub(crate) fn apply(func: Value, args: Vec<Thunk>) -> Thunk {
-        Thunk(Rc::new(RefCell::new(ThunkState::Apply { func, args })))
+        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Apply { func, args }))))
     }
 
     pub(crate) fn value(value: Value) -> Thunk {
-        Thunk(Rc::new(RefCell::new(ThunkState::Done(value))))
+        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Done(value)))))
     }
 
     /// The value, if it has been computed.

@@ -432,9 +432,17 @@ fn plain_string(s: &Str) -> Option<String> {
 }
 
 /// Decodes the escapes of a `"…"` string piece: `\n`, `\r`, `\t`, and `\c` for any other `c`.
+/// A raw carriage return (alone or before a newline) becomes a newline, as in Nix.
 pub fn unescape_into(text: &str, out: &mut String) {
-    let mut chars = text.chars();
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == '\r' {
+            if chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            out.push('\n');
+            continue;
+        }
         if c != '\\' {
             out.push(c);
             continue;
