@@ -32,6 +32,14 @@ thread_local! {
 
 impl Drop for ThunkCell {
     fn drop(&mut self) {
+        // Scalars hold nothing that could nest: the common case needs no bookkeeping.
+        if matches!(
+            self.0.get_mut(),
+            ThunkState::Done(Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null)
+                | ThunkState::Blackhole { .. }
+        ) {
+            return;
+        }
         let state = std::mem::replace(self.0.get_mut(), ThunkState::Blackhole { expr: None });
         if DROPPING.with(Cell::get) {
             DROP_QUEUE.with(|queue| queue.borrow_mut().push(state));
