@@ -67,6 +67,11 @@ impl<'a> Lowerer<'a> {
     }
 
     fn lower(&mut self, expr: &ast::Expr) -> ExprId {
+        // Trees can be thousands of levels deep; make sure the stack can take it.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.lower_inner(expr))
+    }
+
+    fn lower_inner(&mut self, expr: &ast::Expr) -> ExprId {
         let span = self.span(expr);
         let lowered = match expr {
             ast::Expr::Literal(literal) => self.literal(literal),

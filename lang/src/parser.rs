@@ -21,8 +21,9 @@ use crate::{
 pub(crate) const EOF: SyntaxKind = SyntaxKind::__LAST;
 
 /// How deep the tree may nest before the parser stops descending. Each nesting level of the
-/// source costs one to three units, so real code stays far below this.
-const MAX_DEPTH: u32 = 1500;
+/// source costs one to three units (1,000 nested parentheses, a 4,000-term `+` chain fit).
+/// It also bounds the depth of the tree for everything that walks it afterwards.
+const MAX_DEPTH: u32 = 4000;
 
 /// What the parser hands on: the tree, its errors, and the nodes `validation` must look at.
 pub(crate) struct Parsed {
@@ -291,6 +292,16 @@ impl<'t> Parser<'t> {
         self.too_deep = true;
         self.skip_nested();
         false
+    }
+
+    /// Runs a recursive grammar function with enough stack: every few levels it makes sure
+    /// there is room, growing the stack on the heap if not (as rustc does).
+    pub(crate) fn with_stack(&mut self, f: impl FnOnce(&mut Self)) {
+        if self.depth.is_multiple_of(8) {
+            stacker::maybe_grow(64 * 1024, 1024 * 1024, || f(self));
+        } else {
+            f(self);
+        }
     }
 
     pub(crate) fn leave(&mut self, cost: u32) {

@@ -33,6 +33,10 @@ pub(crate) fn source_file(p: &mut Parser<'_>) {
 
 /// Any expression: the function-like forms or an operator expression.
 pub(crate) fn expr(p: &mut Parser<'_>) {
+    p.with_stack(expr_inner);
+}
+
+fn expr_inner(p: &mut Parser<'_>) {
     if !p.enter(1) {
         return;
     }
@@ -183,6 +187,10 @@ fn pattern_body<'t>(p: &mut Parser<'t>, names: &mut Vec<&'t str>) {
 /// A binary-operator expression whose operators bind at least as tightly as `min_bp`.
 /// `parent` is the operator whose right operand this is, to catch `a <| b |> c`.
 fn expr_bp(p: &mut Parser<'_>, min_bp: u8, parent: Option<SyntaxKind>) {
+    p.with_stack(|p| expr_bp_inner(p, min_bp, parent));
+}
+
+fn expr_bp_inner(p: &mut Parser<'_>, min_bp: u8, parent: Option<SyntaxKind>) {
     if !p.enter(1) {
         return;
     }
@@ -333,6 +341,10 @@ fn starts_atom(kind: SyntaxKind) -> bool {
 
 /// `e`, `e.a.b`, `e.a.b or default`.
 fn expr_select(p: &mut Parser<'_>) {
+    p.with_stack(expr_select_inner);
+}
+
+fn expr_select_inner(p: &mut Parser<'_>) {
     if !p.enter(1) {
         return;
     }

@@ -47,9 +47,14 @@ fn deep_nesting_is_a_diagnostic() {
 }
 
 #[test]
-fn moderate_nesting_is_fine() {
+fn nesting_that_nix_accepts_is_fine() {
     let text = format!("{}1{}", "[ (".repeat(100), ") ]".repeat(100));
     assert_eq!(parse_kinds(text), vec![]);
+    // Nix evaluates these; so must we (checked against nix-instantiate by hand).
+    let parens = format!("{}1{}", "(".repeat(1000), ")".repeat(1000));
+    assert_eq!(parse_kinds(parens), vec![]);
+    let chain = vec!["1"; 3000].join(" + ");
+    assert_eq!(parse_kinds(chain), vec![]);
 }
 
 #[test]
