@@ -25,7 +25,7 @@ pub enum SyntaxErrorKind {
     IntegerOverflow,
     /// A path literal ending in `/`, such as `./modules/`; Nix rejects these too.
     TrailingSlash,
-    /// Expressions nested deeper than the parser allows (1,000 levels or so).
+    /// Expressions nested deeper than the parser allows (1,000 to 4,000 levels, by construct).
     TooDeep,
     /// A non-associative operator chained without parentheses: `a == b == c`, `a < b < c`, `a ? b ? c`.
     NonAssociative,
