@@ -190,6 +190,15 @@ fn deep_and_cyclic_values_never_crash() {
 }
 
 #[test]
+fn regular_expressions_read_as_posix() {
+    check(r#"builtins.match ".*" "a\nb""#, expect![["[ ]"]]);
+    check(r#"builtins.split "[\\]]" "a]b""#, expect![[r#"[ "a]b" ]"#]]);
+    check(r#"builtins.match "[a\\]+" "a\\a""#, expect![["[ ]"]]);
+    check(r#"builtins.match "[]a]+" "]a]""#, expect![["[ ]"]]);
+    check(r#"builtins.match "[[:digit:]]+\\.([[:alpha:]]+)" "42.ab""#, expect![[r#"[ "ab" ]"#]]);
+}
+
+#[test]
 fn nix_corner_cases_found_in_review() {
     check(
         r#"[ (builtins.match "a" "a") (builtins.split "^a" "ab") ]"#,

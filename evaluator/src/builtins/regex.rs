@@ -18,11 +18,67 @@ fn compile(
     if let Some(regex) = m.regex_cache.get(&key) {
         return Ok(regex.clone());
     }
-    let source = if whole { format!("^(?:{pattern})$") } else { pattern.to_owned() };
+    let translated = posix_to_regex(pattern);
+    let source =
+        if whole { format!("(?s)^(?:{translated})$") } else { format!("(?s){translated}") };
     let regex = regex::Regex::new(&source)
         .map_err(|e| bad(builtin, format!("invalid regular expression `{pattern}`: {e}")))?;
     m.regex_cache.insert(key, regex.clone());
     Ok(regex)
+}
+
+/// Rewrites what POSIX ERE and the regex crate read differently: inside brackets a backslash
+/// is an ordinary character in POSIX, and `[` starts nothing but `[:class:]`. (`.` matching a
+/// newline is the `s` flag, set by the caller.)
+fn posix_to_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.push(c);
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+            continue;
+        }
+        if c != '[' {
+            out.push(c);
+            continue;
+        }
+        // A bracket expression: `]` right after `[` or `[^` is a member, not the end.
+        out.push('[');
+        if chars.peek() == Some(&'^') {
+            out.push('^');
+            chars.next();
+        }
+        if chars.peek() == Some(&']') {
+            out.push_str("\\]");
+            chars.next();
+        }
+        while let Some(c) = chars.next() {
+            match c {
+                ']' => {
+                    out.push(']');
+                    break;
+                }
+                '[' if chars.peek() == Some(&':') => {
+                    out.push('[');
+                    for c in chars.by_ref() {
+                        out.push(c);
+                        if c == ']' {
+                            break;
+                        }
+                    }
+                }
+                '\\' | '[' | '&' | '~' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out
 }
 
 fn groups(captures: &regex::Captures<'_>) -> Value {
