@@ -21,8 +21,13 @@ fn compile(
     let translated = posix_to_regex(pattern);
     let source =
         if whole { format!("(?s)^(?:{translated})$") } else { format!("(?s){translated}") };
-    let regex = regex::Regex::new(&source)
-        .map_err(|e| bad(builtin, format!("invalid regular expression `{pattern}`: {e}")))?;
+    let regex = regex::Regex::new(&source).map_err(|e| {
+        // The crate's message quotes the rewritten pattern; keep only what went wrong.
+        let text = e.to_string();
+        let reason = text.lines().rev().find_map(|l| l.trim().strip_prefix("error: "));
+        let reason = reason.unwrap_or("not a valid pattern");
+        bad(builtin, format!("invalid regular expression `{pattern}`: {reason}"))
+    })?;
     m.regex_cache.insert(key, regex.clone());
     Ok(regex)
 }
