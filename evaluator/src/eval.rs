@@ -202,8 +202,37 @@ impl Machine {
 
     fn eval_inner(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
         let expr = self.arena.shared(id);
-        let span = self.arena.span(id);
         match &*expr {
+            Expr::Int(i) => Ok(Value::Int(*i)),
+            Expr::Var(Var::Local { depth, slot }) => {
+                let thunk = env.up(*depth).and_then(|frame| frame.slot(*slot));
+                match thunk {
+                    Some(thunk) => self.force(&thunk),
+                    None => {
+                        Err(EvalError::new(ErrorKind::InfiniteRecursion, Some(self.arena.span(id))))
+                    }
+                }
+            }
+            Expr::Apply { func, arg } => {
+                let func = self.eval(*func, env)?;
+                let arg = self.thunk(*arg, env);
+                self.apply(func, arg, Some(self.arena.span(id)))
+            }
+            Expr::If { cond, then, otherwise } => {
+                let branch = if self.eval_bool(*cond, env)? { *then } else { *otherwise };
+                self.eval(branch, env)
+            }
+            Expr::BinOp { op, lhs, rhs } => self.binop(*op, *lhs, *rhs, env, id),
+            other => self.eval_other(other, id, env),
+        }
+    }
+
+    /// Everything but the hottest forms, kept out of `eval_inner` so that its frame stays
+    /// small (most evaluation steps are variables, applications, conditionals, operators).
+    #[inline(never)]
+    fn eval_other(&mut self, expr: &Expr, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
+        let span = self.arena.span(id);
+        match expr {
             Expr::Int(i) => Ok(Value::Int(*i)),
             Expr::Float(x) => Ok(Value::Float(*x)),
             Expr::Str(s) => Ok(Value::String(NixString::new(s.clone(), None))),
@@ -288,7 +317,7 @@ impl Machine {
                 let namespace = self.thunk(*namespace, env);
                 self.eval(*body, &Env::with(env, namespace))
             }
-            Expr::BinOp { op, lhs, rhs } => self.binop(*op, *lhs, *rhs, env, span),
+            Expr::BinOp { op, lhs, rhs } => self.binop(*op, *lhs, *rhs, env, id),
             Expr::Not(operand) => Ok(Value::Bool(!self.eval_bool(*operand, env)?)),
             Expr::Negate(operand) => {
                 let value = self.eval(*operand, env)?;
@@ -768,7 +797,7 @@ impl Machine {
         lhs: ExprId,
         rhs: ExprId,
         env: &Rc<Env>,
-        span: Span,
+        id: ExprId,
     ) -> EvalResult<Value> {
         use lang::ast::BinaryOp as B;
         match op {
@@ -793,7 +822,27 @@ impl Machine {
             _ => {
                 let left = self.eval(lhs, env)?;
                 let right = self.eval(rhs, env)?;
-                self.binop_values(op, &left, &right, Some(span))
+                // Integers on both sides are the common case: no detour through the general
+                // code (and no span lookup unless it fails).
+                if let (Value::Int(a), Value::Int(b)) = (&left, &right) {
+                    let (a, b) = (*a, *b);
+                    let fast = match op {
+                        B::Add => a.checked_add(b).map(Value::Int),
+                        B::Sub => a.checked_sub(b).map(Value::Int),
+                        B::Mul => a.checked_mul(b).map(Value::Int),
+                        B::Less => Some(Value::Bool(a < b)),
+                        B::LessOrEq => Some(Value::Bool(a <= b)),
+                        B::More => Some(Value::Bool(a > b)),
+                        B::MoreOrEq => Some(Value::Bool(a >= b)),
+                        B::Equal => Some(Value::Bool(a == b)),
+                        B::NotEqual => Some(Value::Bool(a != b)),
+                        _ => None,
+                    };
+                    if let Some(value) = fast {
+                        return Ok(value);
+                    }
+                }
+                self.binop_values(op, &left, &right, Some(self.arena.span(id)))
             }
         }
     }
