@@ -185,14 +185,13 @@ impl Machine {
     /// Evaluates an expression to weak head normal form.
     pub(crate) fn eval(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            self.depth -= 1;
-            return Err(EvalError::new(ErrorKind::MaxCallDepth, Some(self.arena.span(id))));
-        }
         // Checking the stack costs a thread-local read: do it every few levels only; the red
-        // zone is far larger than what those levels use.
-        let result = if self.depth.is_multiple_of(8) {
-            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval_inner(id, env))
+        // zone is far larger than what those levels use. Both rare paths are out of line, so
+        // this function stays small.
+        let result = if self.depth > MAX_DEPTH {
+            self.too_deep(id)
+        } else if self.depth.is_multiple_of(8) {
+            self.eval_with_stack(id, env)
         } else {
             self.eval_inner(id, env)
         };
@@ -200,12 +199,36 @@ impl Machine {
         result
     }
 
+    #[inline(never)]
+    fn eval_with_stack(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval_inner(id, env))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self, id: ExprId) -> EvalResult<Value> {
+        Err(EvalError::new(ErrorKind::MaxCallDepth, Some(self.arena.span(id))))
+    }
+
     fn eval_inner(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
         let expr = self.arena.shared(id);
         match &*expr {
             Expr::Int(i) => Ok(Value::Int(*i)),
             Expr::Var(Var::Local { depth, slot }) => {
-                let thunk = env.up(*depth).and_then(|frame| frame.slot(*slot));
+                let thunk = match env.up(*depth) {
+                    Some(frame) => {
+                        let slots = frame.slots.borrow();
+                        match slots.get(*slot as usize) {
+                            // Already computed: read it in place, no handle cloned.
+                            Some(thunk) => match thunk.get() {
+                                Some(value) => return Ok(value),
+                                None => Some(thunk.clone()),
+                            },
+                            None => None,
+                        }
+                    }
+                    None => None,
+                };
                 match thunk {
                     Some(thunk) => self.force(&thunk),
                     None => {
