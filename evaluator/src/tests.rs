@@ -195,6 +195,7 @@ fn regular_expressions_read_as_posix() {
     check(r#"builtins.split "[\\]]" "a]b""#, expect![[r#"[ "a]b" ]"#]]);
     check(r#"builtins.match "[a\\]+" "a\\a""#, expect![["[ ]"]]);
     check(r#"builtins.match "[]a]+" "]a]""#, expect![["[ ]"]]);
+    check(r#"builtins.split "b*" "abc""#, expect![[r#"[ "" [ ] "a" [ ] "" [ ] "c" [ ] "" ]"#]]);
     check(r#"builtins.match "[[:digit:]]+\\.([[:alpha:]]+)" "42.ab""#, expect![[r#"[ "ab" ]"#]]);
 }
 

@@ -110,12 +110,23 @@ pub(super) fn split(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let regex = compile(m, "split", pattern.as_str(), false)?;
     let text = s.as_str();
     let mut out = Vec::new();
-    let mut last = 0;
-    for captures in regex.captures_iter(text) {
-        let Some(whole) = captures.get(0) else { continue };
+    let (mut last, mut position) = (0, 0);
+    // As C++'s regex iterator (which Nix uses): an empty match may directly follow a
+    // non-empty one, and after an empty match the search moves on by one character.
+    while position <= text.len() {
+        let Some(captures) = regex.captures_at(text, position) else { break };
+        let Some(whole) = captures.get(0) else { break };
         out.push(Thunk::value(Value::string(&text[last..whole.start()])));
         out.push(Thunk::value(groups(&captures)));
         last = whole.end();
+        position = if whole.is_empty() {
+            match text[whole.end()..].chars().next() {
+                Some(c) => whole.end() + c.len_utf8(),
+                None => break,
+            }
+        } else {
+            whole.end()
+        };
     }
     out.push(Thunk::value(Value::string(&text[last..])));
     Ok(Value::list(out))
