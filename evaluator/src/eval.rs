@@ -22,6 +22,16 @@ use crate::{
     value::{Attrs, Closure, NixString, PrimOpApp, Thunk, ThunkState, Value},
 };
 
+/// The forms `eval_inner` handles itself, with their fields copied out of the arena.
+enum Hot {
+    Int(i64),
+    Local(u32, u32),
+    Apply(ExprId, ExprId),
+    If(ExprId, ExprId, ExprId),
+    BinOp(lang::ast::BinaryOp, ExprId, ExprId),
+    Other,
+}
+
 /// Where the embedded standard library lives in the path namespace: `<infra>` is this
 /// directory and `<infra/lib>` is `lib.infra` in it. No real file is ever read there.
 pub(crate) const STDLIB_ROOT: &str = "/<infra>";
@@ -211,14 +221,23 @@ impl Machine {
     }
 
     fn eval_inner(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
-        let expr = self.arena.shared(id);
-        match &*expr {
-            Expr::Int(i) => Ok(Value::Int(*i)),
-            Expr::Var(Var::Local { depth, slot }) => {
-                let thunk = match env.up(*depth) {
+        // The hottest forms have only copyable fields: read them out of the arena without
+        // touching the node's reference count; everything else takes a shared handle.
+        let hot = match self.arena.get(id) {
+            Expr::Int(i) => Hot::Int(*i),
+            Expr::Var(Var::Local { depth, slot }) => Hot::Local(*depth, *slot),
+            Expr::Apply { func, arg } => Hot::Apply(*func, *arg),
+            Expr::If { cond, then, otherwise } => Hot::If(*cond, *then, *otherwise),
+            Expr::BinOp { op, lhs, rhs } => Hot::BinOp(*op, *lhs, *rhs),
+            _ => Hot::Other,
+        };
+        match hot {
+            Hot::Int(i) => Ok(Value::Int(i)),
+            Hot::Local(depth, slot) => {
+                let thunk = match env.up(depth) {
                     Some(frame) => {
                         let slots = frame.slots.borrow();
-                        match slots.get(*slot as usize) {
+                        match slots.get(slot as usize) {
                             // Already computed: read it in place, no handle cloned.
                             Some(thunk) => match thunk.get() {
                                 Some(value) => return Ok(value),
@@ -236,17 +255,20 @@ impl Machine {
                     }
                 }
             }
-            Expr::Apply { func, arg } => {
-                let func = self.eval(*func, env)?;
-                let arg = self.thunk(*arg, env);
+            Hot::Apply(func, arg) => {
+                let func = self.eval(func, env)?;
+                let arg = self.thunk(arg, env);
                 self.apply(func, arg, Some(self.arena.span(id)))
             }
-            Expr::If { cond, then, otherwise } => {
-                let branch = if self.eval_bool(*cond, env)? { *then } else { *otherwise };
+            Hot::If(cond, then, otherwise) => {
+                let branch = if self.eval_bool(cond, env)? { then } else { otherwise };
                 self.eval(branch, env)
             }
-            Expr::BinOp { op, lhs, rhs } => self.binop(*op, *lhs, *rhs, env, id),
-            other => self.eval_other(other, id, env),
+            Hot::BinOp(op, lhs, rhs) => self.binop(op, lhs, rhs, env, id),
+            Hot::Other => {
+                let expr = self.arena.shared(id);
+                self.eval_other(&expr, id, env)
+            }
         }
     }
 
