@@ -113,6 +113,8 @@ pub(super) fn partition(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let func = builtins::function(m, &args[0])?;
     let (mut right, mut wrong) = (Vec::new(), Vec::new());
     for item in builtins::list(m, &args[1])?.iter() {
+        // Nix forces every element here, whatever the predicate looks at.
+        m.force(item)?;
         if predicate(m, &func, item)? { right.push(item.clone()) } else { wrong.push(item.clone()) }
     }
     Ok(Value::attrs(Attrs::from_sorted(vec![
