@@ -1,4 +1,5 @@
-//! Values: small (16 bytes), cheap to clone (reference counted), lazy inside (`Thunk`).
+//! Values: small (three words at most), cheap to clone (reference counted), lazy inside
+//! (`Thunk`, one word).
 
 mod attrs;
 mod string;

@@ -22,10 +22,10 @@ pub enum Context {
 /// Concatenations shorter than this are copied at once; longer ones become rope nodes.
 const ROPE_THRESHOLD: usize = 256;
 
+/// One pointer wide, so that a `Value` is two words.
 #[derive(Clone)]
 pub struct NixString {
     repr: Rc<Repr>,
-    context: Option<Rc<BTreeSet<Context>>>,
 }
 
 struct Repr {
@@ -34,6 +34,7 @@ struct Repr {
     /// The two halves of a concatenation not yet flattened.
     parts: RefCell<Option<(NixString, NixString)>>,
     len: usize,
+    context: Option<Rc<BTreeSet<Context>>>,
 }
 
 impl NixString {
@@ -42,7 +43,7 @@ impl NixString {
         let len = text.len();
         let flat = OnceCell::new();
         let _ = flat.set(text);
-        NixString { repr: Rc::new(Repr { flat, parts: RefCell::new(None), len }), context }
+        NixString { repr: Rc::new(Repr { flat, parts: RefCell::new(None), len, context }) }
     }
 
     /// `a + b`, keeping both contexts.
@@ -53,9 +54,13 @@ impl NixString {
             let text = format!("{}{}", a.as_str(), b.as_str());
             return NixString::new(text.into(), context);
         }
-        let repr =
-            Repr { flat: OnceCell::new(), parts: RefCell::new(Some((a.clone(), b.clone()))), len };
-        NixString { repr: Rc::new(repr), context: context.filter(|c| !c.is_empty()) }
+        let repr = Repr {
+            flat: OnceCell::new(),
+            parts: RefCell::new(Some((a.clone(), b.clone()))),
+            len,
+            context: context.filter(|c| !c.is_empty()),
+        };
+        NixString { repr: Rc::new(repr) }
     }
 
     pub fn len(&self) -> usize {
@@ -100,7 +105,7 @@ impl NixString {
     }
 
     pub fn context(&self) -> Option<&Rc<BTreeSet<Context>>> {
-        self.context.as_ref()
+        self.repr.context.as_ref()
     }
 
     /// The union of the contexts of `parts`.
@@ -109,7 +114,7 @@ impl NixString {
     ) -> Option<Rc<BTreeSet<Context>>> {
         let mut merged: Option<BTreeSet<Context>> = None;
         for part in parts {
-            if let Some(context) = &part.context {
+            if let Some(context) = &part.repr.context {
                 merged.get_or_insert_with(BTreeSet::new).extend(context.iter().cloned());
             }
         }
@@ -139,7 +144,7 @@ impl Drop for Repr {
 
 impl PartialEq for NixString {
     fn eq(&self, other: &NixString) -> bool {
-        self.as_str() == other.as_str() && self.context == other.context
+        self.as_str() == other.as_str() && self.repr.context == other.repr.context
     }
 }
 
