@@ -169,6 +169,18 @@ impl EvalError {
     }
 }
 
+/// A file that could not be read (or is not text): `path` and why.
+pub(crate) fn io_error(
+    path: &std::path::Path,
+    message: impl fmt::Display,
+    at: Option<Span>,
+) -> Box<EvalError> {
+    EvalError::new(
+        ErrorKind::Io { path: path.display().to_string(), message: message.to_string() },
+        at,
+    )
+}
+
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.kind.fmt(f)

@@ -2,7 +2,7 @@
 
 use expect_test::expect;
 
-use crate::support::{infra, root};
+use crate::support::{infra, root, scratch_dir};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -101,8 +101,7 @@ fn check_goes_on_past_a_missing_file() {
 
 #[test]
 fn invalid_utf8_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("infra-utf8-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch_dir("utf8");
     std::fs::write(dir.join("bad.infra"), b"{ a = \"\xff\"; }").expect("write");
     let output = infra(&dir, &["check", "bad.infra"]);
     assert_eq!(output.status.code(), Some(1));
@@ -117,8 +116,7 @@ fn invalid_utf8_is_a_clear_error() {
 
 #[test]
 fn parse_prints_the_tree() {
-    let dir = std::env::temp_dir().join(format!("infra-parse-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch_dir("parse");
     std::fs::write(dir.join("a.infra"), "x: x + 1").expect("write");
     let output = infra(&dir, &["parse", "a.infra"]);
     assert_eq!(output.status.code(), Some(0));

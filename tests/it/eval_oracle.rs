@@ -9,14 +9,12 @@ use std::path::Path;
 
 use evaluator::{Evaluator, PrintMode};
 
-use crate::support::{Rng, TestIo, nix_instantiate};
+use crate::support::{Rng, TestIo, case_count, nix_instantiate, scratch_dir};
 
 #[test]
 fn random_programs_agree_with_nix() {
-    let n_programs: usize =
-        std::env::var("INFRA_EVAL_ORACLE_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(3000);
-    let dir = std::env::temp_dir().join(format!("infra-eval-oracle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let n_programs = case_count("INFRA_EVAL_ORACLE_CASES", 3000);
+    let dir = scratch_dir("eval-oracle");
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let programs: Vec<String> = (0..n_programs)
         .map(|_| {

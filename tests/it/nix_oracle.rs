@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::support::{Rng, files, nix_parses, root};
+use crate::support::{Rng, case_count, files, nix_parses, root, scratch_dir};
 
 fn infra_parses(text: &str) -> bool {
     lang::parse(text).errors().is_empty()
@@ -31,10 +31,8 @@ fn corpus_agrees_with_nix() {
 
 #[test]
 fn generated_programs_agree_with_nix() {
-    let n_programs: usize =
-        std::env::var("INFRA_ORACLE_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    let dir = std::env::temp_dir().join(format!("infra-oracle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let n_programs = case_count("INFRA_ORACLE_CASES", 1000);
+    let dir = scratch_dir("oracle");
     let mut rng = Rng(0x1f2e_3d4c_5b6a_7988);
     let mut disagreements = Vec::new();
     let mut n_rejected = 0;
@@ -260,8 +258,7 @@ fn mutate(rng: &mut Rng, program: &str) -> String {
 #[test]
 fn operator_trees_agree_with_nix() {
     const PREFIX: &str = "(let a = 1; b = 2; c = 3; f = (x: x); in ";
-    let dir = std::env::temp_dir().join(format!("infra-prec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch_dir("prec");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut compared, mut differences) = (0, Vec::new());
     for i in 0..300 {

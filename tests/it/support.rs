@@ -123,3 +123,15 @@ impl Rng {
         items[self.below(items.len())]
     }
 }
+
+/// How many generated cases to run: `$var` if set (to hunt for bugs with more), else `default`.
+pub(crate) fn case_count(var: &str, default: usize) -> usize {
+    std::env::var(var).ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+/// A fresh scratch directory for one test's files.
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infra-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use crate::{
     builtins::{self, bad},
-    error::{ErrorKind, EvalError, EvalResult},
+    error::{EvalResult, io_error},
     eval::Machine,
     io::Input,
     value::{Thunk, Value},
@@ -53,11 +53,6 @@ pub(super) fn hash_file(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
         other => return Err(crate::eval::type_error("a path", &other, None)),
     };
     m.record(Input::File(path.clone()));
-    let data = m.io.read_file(&path).map_err(|e| {
-        EvalError::new(
-            ErrorKind::Io { path: path.display().to_string(), message: e.to_string() },
-            None,
-        )
-    })?;
+    let data = m.io.read_file(&path).map_err(|e| io_error(&path, e, None))?;
     digest("hashFile", algorithm.as_str(), &data)
 }

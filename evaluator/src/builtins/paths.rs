@@ -3,7 +3,7 @@
 use std::{path::PathBuf, rc::Rc};
 
 use crate::{
-    error::{ErrorKind, EvalError, EvalResult},
+    error::{EvalResult, io_error},
     eval::Machine,
     io::Input,
     value::{Attrs, Thunk, Value},
@@ -18,13 +18,6 @@ fn path_arg(m: &mut Machine, thunk: &Thunk) -> EvalResult<PathBuf> {
     }
 }
 
-fn io_error(path: &std::path::Path, err: std::io::Error) -> Box<EvalError> {
-    EvalError::new(
-        ErrorKind::Io { path: path.display().to_string(), message: err.to_string() },
-        None,
-    )
-}
-
 pub(super) fn import(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = path_arg(m, &args[0])?;
     m.import(&path, None)
@@ -33,20 +26,20 @@ pub(super) fn import(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn read_file(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = path_arg(m, &args[0])?;
     m.record(Input::File(path.clone()));
-    let bytes = m.io.read_file(&path).map_err(|e| io_error(&path, e))?;
+    let bytes = m.io.read_file(&path).map_err(|e| io_error(&path, e, None))?;
     Ok(Value::string(&String::from_utf8_lossy(&bytes)))
 }
 
 pub(super) fn path_exists(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = path_arg(m, &args[0])?;
     m.record(Input::Exists(path.clone()));
-    Ok(Value::Bool(m.io.path_exists(&path).map_err(|e| io_error(&path, e))?))
+    Ok(Value::Bool(m.io.path_exists(&path).map_err(|e| io_error(&path, e, None))?))
 }
 
 pub(super) fn read_dir(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = path_arg(m, &args[0])?;
     m.record(Input::Dir(path.clone()));
-    let entries = m.io.read_dir(&path).map_err(|e| io_error(&path, e))?;
+    let entries = m.io.read_dir(&path).map_err(|e| io_error(&path, e, None))?;
     let entries: Vec<(Rc<str>, Thunk)> = entries
         .into_iter()
         .map(|(name, kind)| (name.into(), Thunk::value(Value::string(kind))))

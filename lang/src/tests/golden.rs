@@ -32,7 +32,9 @@ fn parser_err() {
 #[test]
 fn diagnostics_err() {
     for dir in ["parser/err", "lexer/err"] {
-        for path in cases(dir) {
+        let cases = cases(dir);
+        assert!(!cases.is_empty(), "no cases in test_data/{dir}");
+        for path in cases {
             let text = read(&path);
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             let actual = dump_diagnostics(&name.unwrap_or_default(), &text);

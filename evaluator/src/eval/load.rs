@@ -1,0 +1,112 @@
+//! Loading source: `import` (files, once each, and the embedded standard library) and
+//! turning a source text into a value (parse, lower, evaluate).
+
+use std::path::{Path, PathBuf};
+
+use lang::Span;
+
+use crate::{
+    env::Env,
+    error::{ErrorKind, EvalError, EvalResult, io_error},
+    eval::Machine,
+    io::Input,
+    lower::{self, Lowerer},
+    value::Value,
+};
+
+/// Where the embedded standard library lives in the path namespace: `<infra>` is this
+/// directory and `<infra/lib>` is `lib.infra` in it. No real file is ever read there.
+pub(crate) const STDLIB_ROOT: &str = "/<infra>";
+
+/// `<infra>` → the library root, `<infra/NAME>` → its `NAME.infra`.
+pub(super) fn stdlib_path(name: &str) -> Option<PathBuf> {
+    match name.strip_prefix("infra") {
+        Some("") => Some(PathBuf::from(STDLIB_ROOT)),
+        Some(rest) => {
+            let module = rest.strip_prefix('/')?;
+            stdlib::module(module).map(|_| PathBuf::from(format!("{STDLIB_ROOT}/{module}.infra")))
+        }
+        None => None,
+    }
+}
+
+impl Machine {
+    /// `import path`: parse, lower and evaluate a file, once per path. Paths under
+    /// `STDLIB_ROOT` are the embedded standard library, not files.
+    pub(crate) fn import(&mut self, path: &Path, at: Option<Span>) -> EvalResult<Value> {
+        if let Ok(rest) = path.strip_prefix(STDLIB_ROOT) {
+            let name = rest.to_string_lossy();
+            let name = name.strip_suffix(".infra").unwrap_or(&name);
+            let name = if name.is_empty() { "default" } else { name };
+            if let Some(value) = self.imports.get(path) {
+                return Ok(value.clone());
+            }
+            let Some(module) = stdlib::module(name) else {
+                return Err(io_error(path, "no such library module", at));
+            };
+            let shown =
+                if name == "default" { "<infra>".to_owned() } else { format!("<infra/{name}>") };
+            let value =
+                self.eval_source(shown, module.source.to_owned(), PathBuf::from(STDLIB_ROOT))?;
+            self.imports.insert(path.to_path_buf(), value.clone());
+            return Ok(value);
+        }
+        let path = if self.io.path_exists(&path.join("default.infra")).unwrap_or(false) {
+            path.join("default.infra")
+        } else if self.io.path_exists(&path.join("default.nix")).unwrap_or(false) {
+            path.join("default.nix")
+        } else {
+            path.to_path_buf()
+        };
+        if let Some(value) = self.imports.get(&path) {
+            return Ok(value.clone());
+        }
+        self.record(Input::File(path.clone()));
+        let bytes = self.io.read_file(&path).map_err(|err| io_error(&path, err, at))?;
+        let text = String::from_utf8(bytes).map_err(|_| io_error(&path, "not valid UTF-8", at))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+        let value = self.eval_source(path.display().to_string(), text, base_dir)?;
+        self.imports.insert(path, value.clone());
+        Ok(value)
+    }
+
+    pub(crate) fn eval_source(
+        &mut self,
+        name: String,
+        text: String,
+        base_dir: PathBuf,
+    ) -> EvalResult<Value> {
+        let parse = lang::parse(&text);
+        let len = text.len();
+        let file = self.sources.add(name, text);
+        if !parse.errors().is_empty() {
+            let diagnostics = parse
+                .errors()
+                .iter()
+                .map(|e| lang::Diagnostic::from_syntax_error(file, e))
+                .collect();
+            return Err(EvalError::new(ErrorKind::Parse(diagnostics), None));
+        }
+        let home = self.io.env_var("HOME");
+        let globals = &self.globals;
+        let is_global = |name: &str| globals.contains_key(name);
+        let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, home, &is_global);
+        let root = parse.tree().expr();
+        let span = lower::file_span(file, len);
+        let id = lowerer.expr(root, span);
+        let mut errors = std::mem::take(&mut lowerer.errors);
+        if !errors.is_empty() {
+            // Every undefined variable at once, as one diagnostic list.
+            let first = errors.remove(0);
+            if errors.is_empty() {
+                return Err(Box::new(first));
+            }
+            let mut diagnostics = first.diagnostics();
+            for error in errors {
+                diagnostics.extend(error.diagnostics());
+            }
+            return Err(EvalError::new(ErrorKind::Parse(diagnostics), first.span));
+        }
+        self.eval(id, &Env::root())
+    }
+}

@@ -1,0 +1,231 @@
+//! Operations on values that recurse into them: coercion to strings, arithmetic and
+//! concatenation, equality and ordering. Each recursion goes through `Machine::nested`.
+
+use std::{path::PathBuf, rc::Rc};
+
+use lang::Span;
+
+use crate::{
+    error::{ErrorKind, EvalError, EvalResult},
+    eval::{Machine, ops, type_error},
+    lower,
+    value::{Attrs, NixString, Thunk, Value},
+};
+
+impl Machine {
+    /// Turns a value into a string: strings and paths always; with `extended` (`toString`)
+    /// also numbers, Booleans, null and lists; sets through `__toString` or `outPath`.
+    pub(crate) fn coerce_to_string(
+        &mut self,
+        value: &Value,
+        extended: bool,
+        span: Option<Span>,
+    ) -> EvalResult<NixString> {
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Path(p) => Ok(NixString::from(p.display().to_string())),
+            Value::Attrs(attrs) => {
+                if let Some(to_string) = attrs.get("__toString").cloned() {
+                    let func = self.force(&to_string)?;
+                    return self.nested(span, |m| {
+                        let result = m.apply(func, Thunk::value(value.clone()), span)?;
+                        m.coerce_to_string(&result, extended, span)
+                    });
+                }
+                if let Some(out_path) = attrs.get("outPath").cloned() {
+                    let out = self.force(&out_path)?;
+                    return self.nested(span, |m| m.coerce_to_string(&out, extended, span));
+                }
+                Err(EvalError::new(ErrorKind::NotCoercible { got: value.describe() }, span))
+            }
+            Value::Int(i) if extended => Ok(NixString::from(i.to_string())),
+            // `toString` prints floats with six decimals, unlike printing (`%f`, not `%g`).
+            Value::Float(x) if extended && x.is_finite() => Ok(NixString::from(format!("{x:.6}"))),
+            Value::Float(x) if extended => Ok(NixString::from(crate::print::float(*x))),
+            Value::Bool(b) if extended => Ok(NixString::from(if *b { "1" } else { "" })),
+            Value::Null if extended => Ok(NixString::from("")),
+            Value::List(items) if extended => {
+                let mut parts = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let item = self.force(item)?;
+                    let s = self.nested(span, |m| m.coerce_to_string(&item, true, span))?;
+                    // Nix joins with spaces but leaves out the space after an empty list.
+                    let skip_space = matches!(&item, Value::List(l) if l.is_empty());
+                    parts.push((s, i + 1 < items.len() && !skip_space));
+                }
+                let mut text = String::new();
+                for (s, space) in &parts {
+                    text.push_str(s.as_str());
+                    if *space {
+                        text.push(' ');
+                    }
+                }
+                let context = NixString::merge_contexts(parts.iter().map(|(s, _)| s));
+                Ok(NixString::new(text.into(), context))
+            }
+            other => {
+                let mut error =
+                    EvalError::new(ErrorKind::NotCoercible { got: other.describe() }, span);
+                if matches!(other, Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null) {
+                    error.help = Some("use `toString` to turn it into a string".into());
+                }
+                Err(error)
+            }
+        }
+    }
+
+    pub(crate) fn binop_values(
+        &mut self,
+        op: lang::ast::BinaryOp,
+        left: &Value,
+        right: &Value,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        use lang::ast::BinaryOp as B;
+        let at = |kind| EvalError::new(kind, span);
+        match op {
+            B::Add => self.add(left, right, span),
+            B::Sub => ops::sub(left, right).map_err(at),
+            B::Mul => ops::mul(left, right).map_err(at),
+            B::Div => ops::div(left, right).map_err(at),
+            B::Concat => match (left, right) {
+                (Value::List(a), Value::List(b)) => {
+                    Ok(Value::list(a.iter().chain(b.iter()).cloned().collect()))
+                }
+                (Value::List(_), other) | (other, _) => Err(type_error("a list", other, span)),
+            },
+            B::Update => match (left, right) {
+                (Value::Attrs(a), Value::Attrs(b)) => Ok(Value::attrs(a.update(b))),
+                (Value::Attrs(_), other) | (other, _) => Err(type_error("a set", other, span)),
+            },
+            B::Equal => Ok(Value::Bool(self.equal(left, right)?)),
+            B::NotEqual => Ok(Value::Bool(!self.equal(left, right)?)),
+            B::Less => Ok(Value::Bool(self.less_than(left, right, span)?)),
+            B::More => Ok(Value::Bool(self.less_than(right, left, span)?)),
+            B::LessOrEq => Ok(Value::Bool(!self.less_than(right, left, span)?)),
+            B::MoreOrEq => Ok(Value::Bool(!self.less_than(left, right, span)?)),
+            B::And | B::Or | B::Implication | B::PipeLeft | B::PipeRight => {
+                Err(at(ErrorKind::BadArgument {
+                    builtin: "operator",
+                    message: "unexpected".into(),
+                }))
+            }
+        }
+    }
+
+    fn add(&mut self, left: &Value, right: &Value, span: Option<Span>) -> EvalResult<Value> {
+        match (left, right) {
+            (Value::Path(p), _) => {
+                let s = self.coerce_to_string(right, false, span)?;
+                let joined = format!("{}{}", p.display(), s.as_str());
+                Ok(Value::Path(Rc::new(PathBuf::from(lower::canonical_path(&joined)))))
+            }
+            (Value::String(a), Value::String(b)) => Ok(Value::String(NixString::concat(a, b))),
+            (Value::String(a), _) => {
+                let b = self.coerce_to_string(right, false, span)?;
+                Ok(Value::String(NixString::concat(a, &b)))
+            }
+            _ => ops::add_numbers(left, right).map_err(|kind| EvalError::new(kind, span)),
+        }
+    }
+
+    /// Deep equality, as `==`: numbers across int and float, sets and lists element-wise,
+    /// functions never equal.
+    pub(crate) fn equal(&mut self, left: &Value, right: &Value) -> EvalResult<bool> {
+        Ok(match (left, right) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
+                (*a as f64) == *b
+            }
+            (Value::String(a), Value::String(b)) => a.as_str() == b.as_str(),
+            (Value::Path(a), Value::Path(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                if a.len() != b.len() {
+                    return Ok(false);
+                }
+                for (x, y) in a.iter().zip(b.iter()) {
+                    // The same element on both sides is equal, even a function (as in Nix).
+                    if x.ptr() == y.ptr() {
+                        continue;
+                    }
+                    let (x, y) = (self.force(x)?, self.force(y)?);
+                    if !self.nested(None, |m| m.equal(&x, &y))? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Value::Attrs(a), Value::Attrs(b)) => {
+                // Derivations (`type = "derivation"`) compare by `outPath`, as in Nix.
+                if self.is_derivation(a)?
+                    && self.is_derivation(b)?
+                    && let (Some(x), Some(y)) =
+                        (a.get("outPath").cloned(), b.get("outPath").cloned())
+                {
+                    let (x, y) = (self.force(&x)?, self.force(&y)?);
+                    return self.nested(None, |m| m.equal(&x, &y));
+                }
+                if a.len() != b.len() {
+                    return Ok(false);
+                }
+                for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
+                    if ka != kb {
+                        return Ok(false);
+                    }
+                    if va.ptr() == vb.ptr() {
+                        continue;
+                    }
+                    let (va, vb) = (va.clone(), vb.clone());
+                    let (x, y) = (self.force(&va)?, self.force(&vb)?);
+                    if !self.nested(None, |m| m.equal(&x, &y))? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// `<`: numbers, strings, paths, and lists lexicographically.
+    pub(crate) fn less_than(
+        &mut self,
+        left: &Value,
+        right: &Value,
+        span: Option<Span>,
+    ) -> EvalResult<bool> {
+        match (left, right) {
+            (Value::Int(a), Value::Int(b)) => Ok(a < b),
+            (Value::Float(a), Value::Float(b)) => Ok(a < b),
+            (Value::Int(a), Value::Float(b)) => Ok((*a as f64) < *b),
+            (Value::Float(a), Value::Int(b)) => Ok(*a < (*b as f64)),
+            (Value::String(a), Value::String(b)) => Ok(a.as_str() < b.as_str()),
+            // Paths compare as strings (byte-wise), not component-wise.
+            (Value::Path(a), Value::Path(b)) => {
+                Ok(a.as_os_str().as_encoded_bytes() < b.as_os_str().as_encoded_bytes())
+            }
+            (Value::List(a), Value::List(b)) => {
+                for (x, y) in a.iter().zip(b.iter()) {
+                    let (x, y) = (self.force(x)?, self.force(y)?);
+                    if !self.nested(span, |m| m.equal(&x, &y))? {
+                        return self.nested(span, |m| m.less_than(&x, &y, span));
+                    }
+                }
+                Ok(a.len() < b.len())
+            }
+            _ => Err(EvalError::new(
+                ErrorKind::NotComparable { left: left.describe(), right: right.describe() },
+                span,
+            )),
+        }
+    }
+
+    /// Whether a set is a derivation (`type = "derivation"`).
+    fn is_derivation(&mut self, attrs: &Attrs) -> EvalResult<bool> {
+        let Some(ty) = attrs.get("type").cloned() else { return Ok(false) };
+        Ok(matches!(self.force(&ty)?, Value::String(s) if s.as_str() == "derivation"))
+    }
+}
