@@ -113,26 +113,30 @@ const TOP_LEVEL: &[&str] = &[
     "toString",
 ];
 
-/// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins, and every
-/// builtin as `__name`.
-pub(crate) fn globals() -> BTreeMap<&'static str, Value> {
+/// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins, every
+/// builtin as `__name`, and the domain's builtins (`__infraComponent`, …) that `<infra>` wraps.
+/// (`infra` itself is added by the machine: it is the lazily imported `<infra>`.)
+pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
     let mut globals = BTreeMap::new();
     let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
     for &(name, arity, func) in TABLE {
-        let op = Value::PrimOp(Rc::new(PrimOp { name, arity, func }));
-        entries.push((name.into(), Thunk::value(op.clone())));
+        let op = Thunk::value(Value::PrimOp(Rc::new(PrimOp { name, arity, func })));
+        entries.push((name.into(), op.clone()));
         if TOP_LEVEL.contains(&name) {
             globals.insert(name, op.clone());
         }
         let dunder: &'static str = Box::leak(format!("__{name}").into_boxed_str());
         globals.insert(dunder, op);
     }
+    for &(name, arity, func) in crate::domain::PRIMOPS {
+        globals.insert(name, Thunk::value(Value::PrimOp(Rc::new(PrimOp { name, arity, func }))));
+    }
     for (name, value) in constants() {
         entries.push((name.into(), Thunk::value(value.clone())));
-        globals.insert(name, value);
+        globals.insert(name, Thunk::value(value));
     }
     let builtins = Value::attrs(Attrs::from_entries(entries));
-    globals.insert("builtins", builtins);
+    globals.insert("builtins", Thunk::value(builtins));
     globals
 }
 

@@ -50,6 +50,24 @@ pub enum ErrorKind {
     Io { path: String, message: String },
     /// A builtin rejected its arguments; the message says how.
     BadArgument { builtin: &'static str, message: String },
+    /// A `{{key}}` placeholder of an `infra.template` file names a key its variables lack.
+    TemplateMissingKey { key: String },
+    /// A top-level attribute of the project that is not a stack made with `infra.stack`.
+    NotAStack { name: String },
+    /// Two stacks with one name.
+    DuplicateStack { name: String },
+    /// Two components with one name in one stack.
+    DuplicateComponent { address: String },
+    /// A component spec (or stack spec) of the wrong shape: an unknown attribute, a wrong type.
+    InvalidSpec { address: String, message: String },
+    /// An output placeholder, `dependsOn` or `infra.remoteState` naming a component that is
+    /// not in the project.
+    UnknownComponent { address: String, from: String },
+    /// Components that depend on each other in a circle.
+    DependencyCycle { cycle: String },
+    /// An output placeholder where the value must be known before Terraform runs (backend,
+    /// providers, files): pass it through `inputs` instead.
+    PlaceholderNotAllowed { address: String, place: String },
 }
 
 impl ErrorKind {
@@ -75,6 +93,14 @@ impl ErrorKind {
             ErrorKind::OutOfBounds { .. } => "infra::eval::out_of_bounds",
             ErrorKind::Io { .. } => "infra::eval::io",
             ErrorKind::BadArgument { .. } => "infra::eval::bad_argument",
+            ErrorKind::TemplateMissingKey { .. } => "infra::eval::template_missing_key",
+            ErrorKind::NotAStack { .. } => "infra::project::not_a_stack",
+            ErrorKind::DuplicateStack { .. } => "infra::project::duplicate_stack",
+            ErrorKind::DuplicateComponent { .. } => "infra::project::duplicate_component",
+            ErrorKind::InvalidSpec { .. } => "infra::project::invalid_spec",
+            ErrorKind::UnknownComponent { .. } => "infra::project::unknown_component",
+            ErrorKind::DependencyCycle { .. } => "infra::project::dependency_cycle",
+            ErrorKind::PlaceholderNotAllowed { .. } => "infra::project::placeholder_not_allowed",
         }
     }
 
@@ -116,6 +142,26 @@ impl fmt::Display for ErrorKind {
             ErrorKind::OutOfBounds { detail } => write!(f, "{detail}"),
             ErrorKind::Io { path, message } => write!(f, "cannot read `{path}`: {message}"),
             ErrorKind::BadArgument { builtin, message } => write!(f, "`{builtin}`: {message}"),
+            ErrorKind::TemplateMissingKey { key } => {
+                write!(f, "the template's variables have no `{key}`")
+            }
+            ErrorKind::NotAStack { name } => {
+                write!(f, "`{name}` is not a stack (a value made with `infra.stack`)")
+            }
+            ErrorKind::DuplicateStack { name } => write!(f, "two stacks are named `{name}`"),
+            ErrorKind::DuplicateComponent { address } => {
+                write!(f, "two components have the address `{address}`")
+            }
+            ErrorKind::InvalidSpec { address, message } => write!(f, "`{address}`: {message}"),
+            ErrorKind::UnknownComponent { address, from } => {
+                write!(f, "`{from}` refers to `{address}`, which is not a component of the project")
+            }
+            ErrorKind::DependencyCycle { cycle } => write!(f, "dependency cycle: {cycle}"),
+            ErrorKind::PlaceholderNotAllowed { address, place } => write!(
+                f,
+                "`{address}`: an output placeholder in {place}, which must be known before \
+                 Terraform runs"
+            ),
         }
     }
 }
@@ -134,6 +180,20 @@ pub struct EvalError {
 impl EvalError {
     pub(crate) fn new(kind: ErrorKind, span: Option<Span>) -> Box<EvalError> {
         Box::new(EvalError { kind, span, labels: Vec::new(), help: None, trace: Vec::new() })
+    }
+
+    pub(crate) fn with_help(mut self: Box<Self>, help: impl Into<String>) -> Box<EvalError> {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub(crate) fn with_label(
+        mut self: Box<Self>,
+        span: Span,
+        text: impl Into<String>,
+    ) -> Box<Self> {
+        self.labels.push((span, text.into()));
+        self
     }
 
     /// The diagnostics to show: the error itself (with its trace folded into labels in other

@@ -48,8 +48,13 @@ pub(crate) struct Machine {
     sources: SourceMap,
     inputs: BTreeSet<Input>,
     imports: HashMap<PathBuf, Value>,
-    globals: BTreeMap<&'static str, Value>,
+    globals: BTreeMap<&'static str, Thunk>,
     depth: usize,
+    /// The call site of the builtin being applied (for builtins that remember where they
+    /// were called, as `infra.component` does).
+    pub(crate) call_site: Option<Span>,
+    /// Where each component and stack was declared, indexed by their `__decl` attribute.
+    pub(crate) decls: Vec<Option<Span>>,
     /// Compiled regular expressions of `match` and `split`, by pattern.
     pub(crate) regex_cache: HashMap<(bool, String), regex::Regex>,
 }
@@ -64,9 +69,13 @@ impl Machine {
             imports: HashMap::new(),
             globals: BTreeMap::new(),
             depth: 0,
+            call_site: None,
+            decls: Vec::new(),
             regex_cache: HashMap::new(),
         };
         machine.globals = builtins::globals();
+        let infra = machine.prelude_thunk("import <infra>");
+        machine.globals.insert("infra", infra);
         machine
     }
 
@@ -76,6 +85,10 @@ impl Machine {
 
     pub(crate) fn inputs(&self) -> Vec<Input> {
         self.inputs.iter().cloned().collect()
+    }
+
+    pub(crate) fn sources_mut(&mut self) -> &mut SourceMap {
+        &mut self.sources
     }
 
     pub(crate) fn record(&mut self, input: Input) {
@@ -278,7 +291,7 @@ impl Machine {
                 }
             }
             Expr::Var(Var::Global { name }) => match self.globals.get(&**name) {
-                Some(value) => Thunk::value(value.clone()),
+                Some(thunk) => thunk.clone(),
                 None => Thunk::suspended(id, env.clone()),
             },
             _ => Thunk::suspended(id, env.clone()),
@@ -296,7 +309,7 @@ impl Machine {
                     .ok_or_else(|| EvalError::new(ErrorKind::InfiniteRecursion, Some(span)))
             }
             Var::Global { name } => match self.globals.get(&**name) {
-                Some(value) => Ok(Thunk::value(value.clone())),
+                Some(thunk) => Ok(thunk.clone()),
                 None => Err(EvalError::new(
                     ErrorKind::UndefinedVariable { name: name.to_string() },
                     Some(span),
@@ -414,6 +427,7 @@ impl Machine {
             }
             Value::PrimOp(op) => {
                 if op.arity == 1 {
+                    self.call_site = span;
                     return with_span((op.func)(self, &[arg]), span, op.name);
                 }
                 Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op, args: vec![arg] })))
@@ -422,6 +436,7 @@ impl Machine {
                 let mut args = partial.args.clone();
                 args.push(arg);
                 if args.len() == partial.op.arity {
+                    self.call_site = span;
                     return with_span((partial.op.func)(self, &args), span, partial.op.name);
                 }
                 Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
@@ -572,6 +587,10 @@ impl Machine {
             let name = self.attr_name(key, env)?;
             let attrs = match &value {
                 Value::Attrs(attrs) => attrs.clone(),
+                Value::Outputs(component) => {
+                    value = Value::String(crate::domain::placeholder(component, &name));
+                    continue;
+                }
                 _ if default.is_some() => return self.eval(default.unwrap_or(expr), env),
                 other => {
                     let mut error = type_error("a set", other, span);
@@ -616,6 +635,11 @@ impl Machine {
         let mut value = self.eval(expr, env)?;
         for (i, key) in path.iter().enumerate() {
             let name = self.attr_name(key, env)?;
+            if let Value::Outputs(component) = &value {
+                // Any name may be an output; `comp.outputs ? x.y` looks inside a placeholder.
+                value = Value::String(crate::domain::placeholder(component, &name));
+                continue;
+            }
             let Value::Attrs(attrs) = &value else { return Ok(Value::Bool(false)) };
             let Some(thunk) = attrs.get(&name).cloned() else { return Ok(Value::Bool(false)) };
             if i + 1 < path.len() {

@@ -6,6 +6,7 @@
 //! key an evaluation cache on them.
 
 mod builtins;
+mod domain;
 mod env;
 mod error;
 mod eval;
@@ -13,6 +14,7 @@ mod io;
 mod ir;
 mod lower;
 mod print;
+mod project;
 mod value;
 
 #[cfg(test)]
@@ -21,9 +23,11 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use crate::{
+    domain::placeholder_text,
     error::{ErrorKind, EvalError, EvalResult},
     io::{EvalIo, Input},
     print::PrintMode,
+    project::{Backend, Component, File, GENERATED_FILES, Hooks, Json, OutputRef, Project, Stack},
     value::{Attrs, Closure, Context, NixString, PrimOp, PrimOpApp, Thunk, Value},
 };
 use crate::{eval::Machine, ir::Arena};
@@ -47,6 +51,36 @@ impl Evaluator {
     /// Evaluates `text` as if it were a file named `name` in `base_dir` (for `-E EXPR`).
     pub fn eval_text(&mut self, name: &str, text: &str, base_dir: PathBuf) -> EvalResult<Value> {
         self.machine.eval_source(name.to_owned(), text.to_owned(), base_dir)
+    }
+
+    /// Evaluates a project's entry file (`main.infra`) into its stacks and components.
+    pub fn eval_project(&mut self, entry: &Path) -> EvalResult<Project> {
+        let root = self.eval_file(entry)?;
+        let span = self.entry_span(entry);
+        project::extract(&mut self.machine, &root, span)
+    }
+
+    /// The value at an attribute path of a project (`["dev", "gke", "inputs"]`): a stack's
+    /// component is reached by its name and is its spec, placed in the stack.
+    pub fn eval_project_path(&mut self, entry: &Path, path: &[String]) -> EvalResult<Value> {
+        let root = self.eval_file(entry)?;
+        let span = self.entry_span(entry);
+        project::select(&mut self.machine, &root, path, span)
+    }
+
+    fn entry_span(&self, entry: &Path) -> lang::Span {
+        let sources = self.machine.sources();
+        let name = entry.display().to_string();
+        let file = sources
+            .find(&name)
+            .or_else(|| sources.find(&entry.join("default.infra").display().to_string()));
+        match file {
+            Some(file) => sources.file_span(file),
+            None => lang::Span {
+                file: sources.find("<prelude>").expect("Invariant: the prelude is always loaded"),
+                range: Default::default(),
+            },
+        }
     }
 
     /// Prints a value as `nix-instantiate --eval` does (`--strict` with `PrintMode::Strict`),

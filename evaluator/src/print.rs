@@ -100,6 +100,11 @@ fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
         Value::Lambda(_) => out.push_str("<LAMBDA>"),
         Value::PrimOp(_) => out.push_str("<PRIMOP>"),
         Value::PrimOpApp(_) => out.push_str("<PRIMOP-APP>"),
+        Value::Outputs(component) => {
+            out.push_str("«outputs of ");
+            out.push_str(component);
+            out.push('»');
+        }
     }
 }
 

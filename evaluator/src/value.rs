@@ -30,6 +30,9 @@ pub enum Value {
     PrimOp(Rc<PrimOp>),
     /// A builtin given fewer arguments than it takes.
     PrimOpApp(Rc<PrimOpApp>),
+    /// `comp.outputs`: the outputs of the component named here, known only after it is
+    /// applied. Selecting `.NAME` gives an output placeholder; nothing else can look inside.
+    Outputs(Rc<str>),
 }
 
 /// A function value: its code and the environment it closes over.
@@ -62,7 +65,7 @@ impl Value {
             Value::Float(_) => "float",
             Value::String(_) => "string",
             Value::Path(_) => "path",
-            Value::Attrs(_) => "set",
+            Value::Attrs(_) | Value::Outputs(_) => "set",
             Value::List(_) => "list",
             Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => "lambda",
         }
@@ -81,6 +84,7 @@ impl Value {
             Value::List(_) => "a list",
             Value::Lambda(_) => "a function",
             Value::PrimOp(_) | Value::PrimOpApp(_) => "a built-in function",
+            Value::Outputs(_) => "the outputs of a component (known only after it is applied)",
         }
     }
 

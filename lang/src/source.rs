@@ -39,6 +39,17 @@ impl SourceMap {
         FileId(self.files.len() as u32 - 1)
     }
 
+    /// The file added under `name` (the first, if several were).
+    pub fn find(&self, name: &str) -> Option<FileId> {
+        self.files.iter().position(|f| f.name == name).map(|i| FileId(i as u32))
+    }
+
+    /// The span of a whole file.
+    pub fn file_span(&self, file: FileId) -> crate::Span {
+        let len = self.files[file.0 as usize].text.len() as u32;
+        crate::Span { file, range: TextRange::up_to(len.into()) }
+    }
+
     pub fn name(&self, file: FileId) -> &str {
         &self.files[file.0 as usize].name
     }

@@ -10,7 +10,7 @@ use crate::{
     value::{Attrs, NixString, Thunk, Value},
 };
 
-pub(super) fn to_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+pub(crate) fn to_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let value = m.force(&args[0])?;
     let mut out = String::new();
     let mut strings = Vec::new();

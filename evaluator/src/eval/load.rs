@@ -11,7 +11,7 @@ use crate::{
     eval::Machine,
     io::Input,
     lower::{self, Lowerer},
-    value::Value,
+    value::{Thunk, Value},
 };
 
 /// Where the embedded standard library lives in the path namespace: `<infra>` is this
@@ -68,6 +68,22 @@ impl Machine {
         let value = self.eval_source(path.display().to_string(), text, base_dir)?;
         self.imports.insert(path, value.clone());
         Ok(value)
+    }
+
+    /// A thunk of a short built-in expression (`import <infra>` for the `infra` global),
+    /// lowered now and evaluated only when first forced.
+    pub(crate) fn prelude_thunk(&mut self, text: &str) -> Thunk {
+        let parse = lang::parse(text);
+        debug_assert!(parse.errors().is_empty(), "the prelude expression parses");
+        let file = self.sources.add("<prelude>".to_owned(), text.to_owned());
+        let globals = &self.globals;
+        let is_global = |name: &str| globals.contains_key(name);
+        let base_dir = PathBuf::from(STDLIB_ROOT);
+        let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, None, &is_global);
+        let span = lower::file_span(file, text.len());
+        let id = lowerer.expr(parse.tree().expr(), span);
+        debug_assert!(lowerer.errors.is_empty(), "the prelude expression lowers");
+        Thunk::suspended(id, Env::root())
     }
 
     pub(crate) fn eval_source(

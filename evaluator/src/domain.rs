@@ -1,0 +1,182 @@
+//! The domain's builtins: what `infra.component`, `infra.stack`, `infra.backend`,
+//! `infra.output`, `infra.writeText`, `infra.writeJSON`, `infra.template` and
+//! `infra.remoteState` build. `<infra>` (stdlib/lib/default.infra) gives them their public
+//! names. They only build tagged sets (`_type = "infra.…"`); `project` reads those sets back
+//! into a `Project`.
+//!
+//! An output placeholder is a string whose text names the output
+//! (`<infra-output:vpc:network_id>`) and whose context holds `Context::Output`, so it survives
+//! interpolation, `toJSON` and the rest, and the project knows which outputs every component
+//! reads. A bare component name is resolved in the stack the reading component is placed in.
+
+mod template;
+
+use std::rc::Rc;
+
+use crate::{
+    builtins::{self, bad},
+    error::EvalResult,
+    eval::Machine,
+    value::{Attrs, Context, NixString, PrimOpFn, Thunk, Value},
+};
+
+/// The domain builtins, by their global names.
+pub(crate) const PRIMOPS: &[(&str, usize, PrimOpFn)] = &[
+    ("__infraBackend", 2, backend),
+    ("__infraComponent", 2, component),
+    ("__infraOutput", 2, output),
+    ("__infraRemoteState", 1, remote_state),
+    ("__infraStack", 2, stack),
+    ("__infraTemplate", 2, template::template),
+    ("__infraWriteJSON", 2, write_json),
+    ("__infraWriteText", 2, write_text),
+];
+
+/// The text of an output placeholder.
+pub fn placeholder_text(address: &str, output: &str) -> String {
+    format!("<infra-output:{address}:{output}>")
+}
+
+/// An output placeholder: its text, with the output in its context.
+pub(crate) fn placeholder(address: &str, output: &str) -> NixString {
+    let context = Context::Output(address.into(), output.into());
+    NixString::new(
+        placeholder_text(address, output).into(),
+        Some(Rc::new(std::iter::once(context).collect())),
+    )
+}
+
+/// A name that can be part of an address: letters, digits, `_` and `-`, not empty.
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !name.starts_with('-')
+}
+
+fn name_arg(m: &mut Machine, builtin: &'static str, what: &str, t: &Thunk) -> EvalResult<Rc<str>> {
+    let name = builtins::string(m, t)?;
+    if !is_valid_name(name.as_str()) {
+        return Err(bad(
+            builtin,
+            format!(
+                "`{}` is not a valid {what} name: use letters, digits, `_` and `-`",
+                name.as_str()
+            ),
+        ));
+    }
+    Ok(name.text())
+}
+
+/// Remembers the call site of the builtin being applied; its index goes into `__decl`.
+fn declare(m: &mut Machine) -> Value {
+    let index = m.decls.len();
+    // Applied by a builtin (`map infra.component …`), there is no call site of its own.
+    m.decls.push(m.call_site);
+    Value::Int(index as i64)
+}
+
+fn tagged(ty: &str, mut entries: Vec<(&str, Thunk)>) -> Value {
+    entries.push(("_type", Thunk::value(Value::string(ty))));
+    Value::attrs(Attrs::from_entries(entries.into_iter().map(|(k, v)| (k.into(), v)).collect()))
+}
+
+/// `infra.component NAME SPEC`.
+fn component(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let name = name_arg(m, "infra.component", "component", &args[0])?;
+    let decl = declare(m);
+    Ok(tagged(
+        "infra.component",
+        vec![
+            ("name", Thunk::value(Value::String(NixString::from(&*name)))),
+            ("outputs", Thunk::value(Value::Outputs(name))),
+            ("spec", args[1].clone()),
+            ("__decl", Thunk::value(decl)),
+        ],
+    ))
+}
+
+/// `infra.stack NAME SPEC`: the spec's attributes, tagged.
+fn stack(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let name = name_arg(m, "infra.stack", "stack", &args[0])?;
+    let decl = declare(m);
+    let spec = builtins::attrs(m, &args[1])?;
+    let mut entries: Vec<(Rc<str>, Thunk)> =
+        spec.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    entries.push(("_type".into(), Thunk::value(Value::string("infra.stack"))));
+    entries.push(("name".into(), Thunk::value(Value::String(NixString::from(&*name)))));
+    entries.push(("__decl".into(), Thunk::value(decl)));
+    Ok(Value::attrs(Attrs::from_entries(entries)))
+}
+
+/// `infra.backend TYPE CONFIG`.
+fn backend(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let ty = name_arg(m, "infra.backend", "backend type", &args[0])?;
+    builtins::attrs(m, &args[1])?;
+    Ok(tagged(
+        "infra.backend",
+        vec![
+            ("type", Thunk::value(Value::String(NixString::from(&*ty)))),
+            ("config", args[1].clone()),
+        ],
+    ))
+}
+
+/// `infra.output "STACK/NAME" "OUTPUT"`: a placeholder for an output of another stack's
+/// component (or of this stack's, given a bare name).
+fn output(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let address = builtins::string(m, &args[0])?;
+    let valid = match address.as_str().split_once('/') {
+        Some((stack, name)) => is_valid_name(stack) && is_valid_name(name),
+        None => is_valid_name(address.as_str()),
+    };
+    if !valid {
+        return Err(bad(
+            "infra.output",
+            format!("`{}` is not a component address like `dev/vpc`", address.as_str()),
+        ));
+    }
+    let name = builtins::string(m, &args[1])?;
+    if name.is_empty() {
+        return Err(bad("infra.output", "the output name is empty".to_owned()));
+    }
+    Ok(Value::String(placeholder(address.as_str(), name.as_str())))
+}
+
+/// `infra.writeText NAME TEXT`.
+fn write_text(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let name = builtins::string(m, &args[0])?;
+    Ok(tagged(
+        "infra.file",
+        vec![("name", Thunk::value(Value::String(name))), ("text", args[1].clone())],
+    ))
+}
+
+/// `infra.writeJSON NAME VALUE`: rendered canonically (sorted keys) when the project is built.
+fn write_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let name = builtins::string(m, &args[0])?;
+    Ok(tagged(
+        "infra.file",
+        vec![("name", Thunk::value(Value::String(name))), ("json", args[1].clone())],
+    ))
+}
+
+/// `infra.remoteState COMPONENT`: a `terraform_remote_state` data source reading the state
+/// of that component (a component value, a name in the same stack, or `STACK/NAME`).
+fn remote_state(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let value = m.force(&args[0])?;
+    let name = match &value {
+        Value::Attrs(attrs) => attrs.get("name").cloned(),
+        _ => None,
+    };
+    let address = match (value, name) {
+        (Value::String(s), _) => s,
+        (_, Some(name)) => builtins::string(m, &name)?,
+        (other, None) => {
+            return Err(bad(
+                "infra.remoteState",
+                format!("expected a component or an address, got {}", other.describe()),
+            ));
+        }
+    };
+    Ok(tagged("infra.remoteState", vec![("component", Thunk::value(Value::String(address)))]))
+}

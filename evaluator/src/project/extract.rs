@@ -1,0 +1,621 @@
+//! Reading the entry file's value into a `Project`: stacks, placed components, their inputs
+//! as JSON, and the checks that need the whole project (see `graph`).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    rc::Rc,
+};
+
+use lang::Span;
+
+use crate::{
+    error::{ErrorKind, EvalError, EvalResult},
+    eval::Machine,
+    io::Input,
+    lower::did_you_mean,
+    project::{Backend, Component, File, Hooks, Json, Project, Stack, graph, json::ToJson},
+    value::{Attrs, NixString, Thunk, Value},
+};
+
+/// The attributes a component spec may have.
+const COMPONENT_KEYS: &[&str] = &[
+    "backend",
+    "dependsOn",
+    "files",
+    "hooks",
+    "inputs",
+    "mockOutputs",
+    "providers",
+    "requiredOutputs",
+    "source",
+    "tool",
+];
+
+/// The attributes a stack may have (besides its components' names).
+const STACK_KEYS: &[&str] =
+    &["_type", "__decl", "backend", "components", "name", "providers", "settings"];
+
+/// Files every work directory gets; `files` cannot replace them.
+pub const GENERATED_FILES: &[&str] = &[
+    "backend.tf.json",
+    "providers.tf.json",
+    "infra.auto.tfvars.json",
+    "infra.upstream.auto.tfvars.json",
+];
+
+/// A stack as declared, before its components are placed.
+struct StackDecl {
+    name: String,
+    span: Option<Span>,
+    settings: Thunk,
+    backend: Backend,
+    providers: BTreeMap<String, Json>,
+    components: Vec<ComponentDecl>,
+}
+
+struct ComponentDecl {
+    name: String,
+    span: Option<Span>,
+    spec: Thunk,
+}
+
+/// The project an entry file's value describes. `root_span` (the entry file) places errors
+/// that have no better span.
+pub(crate) fn extract(m: &mut Machine, root: &Value, root_span: Span) -> EvalResult<Project> {
+    let stacks = stack_decls(m, root, root_span)?;
+    let mut project = Project { stacks: Vec::new() };
+    let mut spans = BTreeMap::new();
+    for decl in &stacks {
+        let mut components = Vec::new();
+        for component in &decl.components {
+            let address = format!("{}/{}", decl.name, component.name);
+            let span = component.span.or(decl.span).unwrap_or(root_span);
+            if let Some(previous) = spans.insert(address.clone(), span) {
+                return Err(EvalError::new(ErrorKind::DuplicateComponent { address }, Some(span))
+                    .with_label(previous, "first declared here"));
+            }
+            let spec = place(m, decl, component)?;
+            components.push(read_component(m, decl, &component.name, &spec, span)?);
+        }
+        components.sort_by(|a: &Component, b| a.name.cmp(&b.name));
+        project.stacks.push(Stack { name: decl.name.clone(), components });
+    }
+    project.stacks.sort_by(|a, b| a.name.cmp(&b.name));
+    graph::check(&project, &spans)?;
+    Ok(project)
+}
+
+/// `infra eval dev.gke.inputs`: selects `path` in the project, where a stack's component is
+/// reached by its name and is its spec, placed in the stack.
+pub(crate) fn select(
+    m: &mut Machine,
+    root: &Value,
+    path: &[String],
+    root_span: Span,
+) -> EvalResult<Value> {
+    let mut value = root.clone();
+    let mut stack: Option<StackDecl> = None;
+    for name in path {
+        if let Some(decl) = stack.take() {
+            if let Some(component) = decl.components.iter().find(|c| c.name == *name) {
+                value = place(m, &decl, component)?;
+                continue;
+            }
+        }
+        let Value::Attrs(attrs) = &value else {
+            return Err(EvalError::new(
+                ErrorKind::TypeError { expected: "a set", got: value.describe() },
+                Some(root_span),
+            )
+            .with_help(format!("while selecting `{name}`")));
+        };
+        let Some(thunk) = attrs.get(name).cloned() else {
+            let mut error =
+                EvalError::new(ErrorKind::MissingAttribute { name: name.clone() }, Some(root_span));
+            error.help = did_you_mean(name, attrs.names()).map(|s| format!("did you mean `{s}`?"));
+            return Err(error);
+        };
+        value = m.force(&thunk)?;
+        if let Value::Attrs(attrs) = &value {
+            if tag(m, attrs)?.as_deref() == Some("infra.stack") {
+                stack = Some(stack_decl(m, name, attrs, root_span)?);
+            }
+        }
+    }
+    Ok(value)
+}
+
+fn stack_decls(m: &mut Machine, root: &Value, root_span: Span) -> EvalResult<Vec<StackDecl>> {
+    let Value::Attrs(root) = root else {
+        return Err(EvalError::new(
+            ErrorKind::TypeError { expected: "a set of stacks", got: root.describe() },
+            Some(root_span),
+        ));
+    };
+    let mut stacks: Vec<StackDecl> = Vec::new();
+    for (key, thunk) in root.iter() {
+        let value = m.force(thunk)?;
+        let stack = match &value {
+            Value::Attrs(attrs) if tag(m, attrs)?.as_deref() == Some("infra.stack") => {
+                attrs.clone()
+            }
+            _ => {
+                return Err(EvalError::new(
+                    ErrorKind::NotAStack { name: key.to_string() },
+                    Some(root_span),
+                )
+                .with_help(format!(
+                    "the entry file evaluates to a set of stacks; `{key}` is {}: keep helpers in \
+                     a `let`",
+                    value.describe()
+                )));
+            }
+        };
+        let decl = stack_decl(m, key, &stack, root_span)?;
+        if let Some(previous) = stacks.iter().find(|s| s.name == decl.name) {
+            let mut error = EvalError::new(
+                ErrorKind::DuplicateStack { name: decl.name.clone() },
+                decl.span.or(Some(root_span)),
+            );
+            if let Some(span) = previous.span {
+                error.labels.push((span, "first declared here".to_owned()));
+            }
+            return Err(error);
+        }
+        stacks.push(decl);
+    }
+    Ok(stacks)
+}
+
+fn stack_decl(m: &mut Machine, key: &str, stack: &Attrs, root_span: Span) -> EvalResult<StackDecl> {
+    let span = decl_span(m, stack)?;
+    let name = match stack.get("name").cloned() {
+        Some(name) => crate::builtins::string(m, &name)?.as_str().to_owned(),
+        None => key.to_owned(),
+    };
+    let owner = name.clone();
+    let spec_error = |message: String| {
+        EvalError::new(
+            ErrorKind::InvalidSpec { address: owner.clone(), message },
+            span.or(Some(root_span)),
+        )
+    };
+    for key in stack.names() {
+        if !STACK_KEYS.contains(&key) {
+            let mut error = spec_error(format!("a stack has no attribute `{key}`"));
+            error.help = Some(match did_you_mean(key, STACK_KEYS.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("a stack has {}", quoted(&STACK_KEYS[2..])),
+            });
+            return Err(error);
+        }
+    }
+    let settings = stack
+        .get("settings")
+        .cloned()
+        .unwrap_or_else(|| Thunk::value(Value::attrs(Attrs::default())));
+    let backend = match stack.get("backend").cloned() {
+        Some(backend) => read_backend(m, &backend, &name, span)?,
+        None => Backend { ty: "local".to_owned(), config: BTreeMap::new() },
+    };
+    let providers = match stack.get("providers").cloned() {
+        Some(providers) => json_object(m, &providers, &name, &name, span, "providers")?,
+        None => BTreeMap::new(),
+    };
+    let mut components = Vec::new();
+    if let Some(list) = stack.get("components").cloned() {
+        let items: Vec<Thunk> = match m.force(&list)? {
+            Value::List(items) => items.to_vec(),
+            Value::Attrs(attrs) => attrs.iter().map(|(_, t)| t.clone()).collect(),
+            other => {
+                return Err(spec_error(format!(
+                    "`components` is {}, not a list of components",
+                    other.describe()
+                )));
+            }
+        };
+        for item in items {
+            let value = m.force(&item)?;
+            let attrs = match &value {
+                Value::Attrs(attrs) if tag(m, attrs)?.as_deref() == Some("infra.component") => {
+                    attrs.clone()
+                }
+                other => {
+                    return Err(spec_error(format!(
+                        "`components` holds {}, not a component made with `infra.component`",
+                        other.describe()
+                    )));
+                }
+            };
+            let component_name = string_attr(m, &attrs, "name")?.unwrap_or_default();
+            let spec = attrs.get("spec").cloned().unwrap_or_else(|| Thunk::value(Value::Null));
+            components.push(ComponentDecl {
+                name: component_name,
+                span: decl_span(m, &attrs)?,
+                spec,
+            });
+        }
+    }
+    Ok(StackDecl { name, span, settings, backend, providers, components })
+}
+
+/// A component's spec in its stack: the attributes, or the function applied to
+/// `{ stack; component; settings; }`.
+fn place(m: &mut Machine, stack: &StackDecl, component: &ComponentDecl) -> EvalResult<Value> {
+    let spec = m.force(&component.spec)?;
+    if !spec.is_function() && !matches!(&spec, Value::Attrs(a) if a.get("__functor").is_some()) {
+        return Ok(spec);
+    }
+    let context = Attrs::from_entries(vec![
+        ("component".into(), Thunk::value(Value::String(NixString::from(component.name.as_str())))),
+        ("settings".into(), stack.settings.clone()),
+        ("stack".into(), Thunk::value(Value::String(NixString::from(stack.name.as_str())))),
+    ]);
+    m.apply(spec, Thunk::value(Value::attrs(context)), component.span)
+}
+
+fn read_component(
+    m: &mut Machine,
+    stack: &StackDecl,
+    name: &str,
+    spec: &Value,
+    span: Span,
+) -> EvalResult<Component> {
+    let address = format!("{}/{name}", stack.name);
+    let spec_error = |message: String| {
+        EvalError::new(ErrorKind::InvalidSpec { address: address.clone(), message }, Some(span))
+    };
+    let Value::Attrs(spec) = spec else {
+        return Err(spec_error(format!(
+            "the spec is {}, not a set (or a function returning one)",
+            spec.describe()
+        )));
+    };
+    for key in spec.names() {
+        if !COMPONENT_KEYS.contains(&key) {
+            let mut error = spec_error(format!("a component has no attribute `{key}`"));
+            error.help = Some(match did_you_mean(key, COMPONENT_KEYS.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("a component has {}", quoted(COMPONENT_KEYS)),
+            });
+            return Err(error);
+        }
+    }
+    let source = match spec.get("source").cloned() {
+        None => None,
+        Some(thunk) => match m.force(&thunk)? {
+            Value::Path(path) => {
+                let path = (*path).clone();
+                m.record(Input::Exists(path.clone()));
+                if !m.io.path_exists(&path).unwrap_or(false) {
+                    return Err(spec_error(format!(
+                        "the source `{}` does not exist",
+                        path.display()
+                    )));
+                }
+                Some(path)
+            }
+            other => {
+                return Err(spec_error(format!(
+                    "`source` is {}, not a path to a directory of Terraform code",
+                    other.describe()
+                ))
+                .with_help("write a path: `source = ./modules/vpc;`"));
+            }
+        },
+    };
+    let mut convert = ToJson {
+        stack: &stack.name,
+        owner: &address,
+        span: Some(span),
+        allow_placeholders: true,
+        reads: BTreeSet::new(),
+    };
+    let mut inputs = BTreeMap::new();
+    if let Some(thunk) = spec.get("inputs").cloned() {
+        let value = m.force(&thunk)?;
+        let Value::Attrs(attrs) = &value else {
+            return Err(spec_error(format!("`inputs` is {}, not a set", value.describe())));
+        };
+        for (key, thunk) in attrs.iter() {
+            let item = m.force(thunk)?;
+            inputs.insert(key.to_string(), convert.convert(m, &item, &format!("inputs.{key}"))?);
+        }
+    }
+    let reads = convert.reads;
+    let mut providers = stack.providers.clone();
+    if let Some(thunk) = spec.get("providers").cloned() {
+        for (key, value) in json_object(m, &thunk, &stack.name, &address, Some(span), "providers")?
+        {
+            let merged = match providers.remove(&key) {
+                Some(base) => merge(base, value),
+                None => value,
+            };
+            providers.insert(key, merged);
+        }
+    }
+    let backend = match spec.get("backend").cloned() {
+        Some(thunk) => read_backend(m, &thunk, &address, Some(span))?,
+        None => stack.backend.clone(),
+    };
+    let files = read_files(m, spec, &stack.name, &address, span)?;
+    let mut depends_on: BTreeSet<String> = reads.iter().map(|r| r.address.clone()).collect();
+    for file in files.values() {
+        if let File::RemoteState(target) = file {
+            depends_on.insert(target.clone());
+        }
+    }
+    for target in string_list(m, spec, "dependsOn", &address, span)? {
+        depends_on.insert(absolute(&stack.name, &target));
+    }
+    let required_outputs =
+        string_list(m, spec, "requiredOutputs", &address, span)?.into_iter().collect();
+    let mock_outputs = match spec.get("mockOutputs").cloned() {
+        Some(thunk) => json_object(m, &thunk, &stack.name, &address, Some(span), "mockOutputs")?,
+        None => BTreeMap::new(),
+    };
+    let hooks = read_hooks(m, spec, &address, span)?;
+    let tool = string_attr(m, spec, "tool")?;
+    Ok(Component {
+        stack: stack.name.clone(),
+        name: name.to_owned(),
+        source,
+        inputs,
+        providers,
+        backend,
+        files,
+        depends_on,
+        reads,
+        required_outputs,
+        mock_outputs,
+        hooks,
+        tool,
+    })
+}
+
+fn read_files(
+    m: &mut Machine,
+    spec: &Attrs,
+    stack: &str,
+    address: &str,
+    span: Span,
+) -> EvalResult<BTreeMap<String, File>> {
+    let mut files = BTreeMap::new();
+    let Some(thunk) = spec.get("files").cloned() else { return Ok(files) };
+    let spec_error = |message: String| {
+        EvalError::new(ErrorKind::InvalidSpec { address: address.to_owned(), message }, Some(span))
+    };
+    let value = m.force(&thunk)?;
+    let Value::Attrs(attrs) = &value else {
+        return Err(spec_error(format!("`files` is {}, not a set of files", value.describe())));
+    };
+    for (name, thunk) in attrs.iter() {
+        let valid = !name.is_empty()
+            && !name.starts_with('/')
+            && name.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+        if !valid {
+            return Err(spec_error(format!(
+                "`files.\"{name}\"`: a file name must be a relative path inside the work directory"
+            )));
+        }
+        if GENERATED_FILES.contains(&&**name) {
+            return Err(spec_error(format!("`files.\"{name}\"` would replace a generated file"))
+                .with_help("set `backend`, `providers` or `inputs` instead"));
+        }
+        let mut convert = ToJson {
+            stack,
+            owner: address,
+            span: Some(span),
+            allow_placeholders: false,
+            reads: BTreeSet::new(),
+        };
+        let place = format!("files.\"{name}\"");
+        let file = match m.force(thunk)? {
+            Value::Path(path) => {
+                m.record(Input::File((*path).clone()));
+                File::Copy((*path).clone())
+            }
+            Value::String(s) => text_file(&mut convert, m, s, &place)?,
+            Value::Attrs(file) => match tag(m, &file)?.as_deref() {
+                Some("infra.file") => {
+                    if let Some(json) = file.get("json").cloned() {
+                        let json = m.force(&json)?;
+                        File::Json(convert.convert(m, &json, &place)?)
+                    } else {
+                        let text = file.get("text").cloned().unwrap_or_else(|| Thunk::value(Value::string("")));
+                        let text = crate::builtins::string(m, &text)?;
+                        text_file(&mut convert, m, text, &place)?
+                    }
+                }
+                Some("infra.remoteState") => {
+                    let target = string_attr(m, &file, "component")?.unwrap_or_default();
+                    File::RemoteState(absolute(stack, &target))
+                }
+                _ => return Err(spec_error(format!("`{place}` is a set, not a file"))
+                    .with_help("use `infra.writeText`, `infra.writeJSON`, `infra.template`, a string or a path")),
+            },
+            other => return Err(spec_error(format!("`{place}` is {}, not a file", other.describe()))),
+        };
+        files.insert(name.to_string(), file);
+    }
+    Ok(files)
+}
+
+fn text_file(
+    convert: &mut ToJson<'_>,
+    m: &mut Machine,
+    text: NixString,
+    place: &str,
+) -> EvalResult<File> {
+    // Converting checks the context: placeholders are not allowed in files.
+    match convert.convert(m, &Value::String(text), place)? {
+        Json::String(text) => Ok(File::Text(text)),
+        _ => Ok(File::Text(String::new())),
+    }
+}
+
+fn read_backend(
+    m: &mut Machine,
+    thunk: &Thunk,
+    owner: &str,
+    span: Option<Span>,
+) -> EvalResult<Backend> {
+    let value = m.force(thunk)?;
+    let attrs = match &value {
+        Value::Attrs(attrs) if tag(m, attrs)?.as_deref() == Some("infra.backend") => attrs.clone(),
+        other => {
+            return Err(EvalError::new(
+                ErrorKind::InvalidSpec {
+                    address: owner.to_owned(),
+                    message: format!("`backend` is {}, not a backend", other.describe()),
+                },
+                span,
+            )
+            .with_help("write `backend = infra.backend \"s3\" { bucket = …; };`"));
+        }
+    };
+    let ty = string_attr(m, &attrs, "type")?.unwrap_or_else(|| "local".to_owned());
+    let config = match attrs.get("config").cloned() {
+        Some(config) => json_object(m, &config, "", owner, span, "backend")?,
+        None => BTreeMap::new(),
+    };
+    Ok(Backend { ty, config })
+}
+
+fn read_hooks(m: &mut Machine, spec: &Attrs, address: &str, span: Span) -> EvalResult<Hooks> {
+    let mut hooks = Hooks::default();
+    let Some(thunk) = spec.get("hooks").cloned() else { return Ok(hooks) };
+    let value = m.force(&thunk)?;
+    let Value::Attrs(attrs) = &value else {
+        return Err(EvalError::new(
+            ErrorKind::InvalidSpec {
+                address: address.to_owned(),
+                message: format!("`hooks` is {}, not a set", value.describe()),
+            },
+            Some(span),
+        ));
+    };
+    for key in attrs.names() {
+        if key != "prePlan" && key != "postApply" {
+            return Err(EvalError::new(
+                ErrorKind::InvalidSpec {
+                    address: address.to_owned(),
+                    message: format!("there is no hook `{key}`"),
+                },
+                Some(span),
+            )
+            .with_help("hooks are `prePlan` and `postApply`"));
+        }
+    }
+    hooks.pre_plan = string_list(m, attrs, "prePlan", address, span)?;
+    hooks.post_apply = string_list(m, attrs, "postApply", address, span)?;
+    Ok(hooks)
+}
+
+/// An attribute holding a set, as a JSON object without placeholders.
+fn json_object(
+    m: &mut Machine,
+    thunk: &Thunk,
+    stack: &str,
+    owner: &str,
+    span: Option<Span>,
+    place: &str,
+) -> EvalResult<BTreeMap<String, Json>> {
+    let value = m.force(thunk)?;
+    let mut convert =
+        ToJson { stack, owner, span, allow_placeholders: false, reads: BTreeSet::new() };
+    match convert.convert(m, &value, place)? {
+        Json::Object(map) => Ok(map.into_iter().collect()),
+        _ => Err(EvalError::new(
+            ErrorKind::InvalidSpec {
+                address: owner.to_owned(),
+                message: format!("`{place}` is {}, not a set", value.describe()),
+            },
+            span,
+        )),
+    }
+}
+
+fn string_list(
+    m: &mut Machine,
+    attrs: &Attrs,
+    key: &str,
+    owner: &str,
+    span: Span,
+) -> EvalResult<Vec<String>> {
+    let Some(thunk) = attrs.get(key).cloned() else { return Ok(Vec::new()) };
+    let error = |got: &str| {
+        EvalError::new(
+            ErrorKind::InvalidSpec {
+                address: owner.to_owned(),
+                message: format!("`{key}` is {got}, not a list of strings"),
+            },
+            Some(span),
+        )
+    };
+    let Value::List(items) = m.force(&thunk)? else { return Err(error("not a list")) };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        match m.force(item)? {
+            Value::String(s) => out.push(s.as_str().to_owned()),
+            other => return Err(error(&format!("a list holding {}", other.describe()))),
+        }
+    }
+    Ok(out)
+}
+
+fn string_attr(m: &mut Machine, attrs: &Attrs, key: &str) -> EvalResult<Option<String>> {
+    match attrs.get(key).cloned() {
+        Some(thunk) => Ok(Some(crate::builtins::string(m, &thunk)?.as_str().to_owned())),
+        None => Ok(None),
+    }
+}
+
+/// The `_type` of a set made by a domain builtin.
+fn tag(m: &mut Machine, attrs: &Attrs) -> EvalResult<Option<Rc<str>>> {
+    match attrs.get("_type").cloned() {
+        Some(thunk) => match m.force(&thunk)? {
+            Value::String(s) => Ok(Some(s.text())),
+            _ => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+fn decl_span(m: &mut Machine, attrs: &Attrs) -> EvalResult<Option<Span>> {
+    match attrs.get("__decl").cloned() {
+        Some(thunk) => match m.force(&thunk)? {
+            Value::Int(i) => {
+                Ok(usize::try_from(i).ok().and_then(|i| m.decls.get(i).copied().flatten()))
+            }
+            _ => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+/// A bare name is a component of `stack`; `STACK/NAME` is itself.
+fn absolute(stack: &str, target: &str) -> String {
+    if target.contains('/') { target.to_owned() } else { format!("{stack}/{target}") }
+}
+
+/// Deep merge: objects merge key by key, anything else is replaced (later wins).
+fn merge(base: Json, over: Json) -> Json {
+    match (base, over) {
+        (Json::Object(mut base), Json::Object(over)) => {
+            for (key, value) in over {
+                let merged = match base.remove(&key) {
+                    Some(old) => merge(old, value),
+                    None => value,
+                };
+                base.insert(key, merged);
+            }
+            Json::Object(base)
+        }
+        (_, over) => over,
+    }
+}
+
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,100 @@
+//! Checks over the whole project: every reference names a component, and no components
+//! depend on each other in a circle.
+
+use std::collections::BTreeMap;
+
+use lang::Span;
+
+use crate::{
+    error::{ErrorKind, EvalError, EvalResult},
+    lower::did_you_mean,
+    project::Project,
+};
+
+/// `spans` maps every address to the component's declaration.
+pub(super) fn check(project: &Project, spans: &BTreeMap<String, Span>) -> EvalResult<()> {
+    for component in project.components() {
+        let from = component.address();
+        for target in &component.depends_on {
+            if spans.contains_key(target) {
+                continue;
+            }
+            let span = spans.get(&from).copied();
+            let mut error =
+                EvalError::new(ErrorKind::UnknownComponent { address: target.clone(), from }, span);
+            let (stack, _) = target.split_once('/').unwrap_or(("", target));
+            let in_stack = spans.keys().filter(|a| a.starts_with(&format!("{stack}/")));
+            error.help = Some(match did_you_mean(target, in_stack.map(String::as_str)) {
+                Some(similar) => format!("did you mean `{similar}`?"),
+                None if project.stacks.iter().any(|s| s.name == stack) => {
+                    format!("add it to the `components` of the stack `{stack}`")
+                }
+                None => format!("there is no stack `{stack}`"),
+            });
+            return Err(error);
+        }
+    }
+    if let Some(cycle) = find_cycle(project) {
+        let text = cycle.join(" → ");
+        let mut error = EvalError::new(
+            ErrorKind::DependencyCycle { cycle: text },
+            spans.get(&cycle[0]).copied(),
+        );
+        for pair in cycle.windows(2) {
+            if let Some(span) = spans.get(&pair[0]) {
+                error.labels.push((*span, format!("`{}` depends on `{}`", pair[0], pair[1])));
+            }
+        }
+        error.help = Some("remove one of these references, or pass the value another way".into());
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// A cycle as a list of addresses whose first and last are the same, if there is one.
+/// Iterative depth-first search, in address order, so the reported cycle is stable.
+fn find_cycle(project: &Project) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let edges: BTreeMap<String, Vec<String>> = project
+        .components()
+        .map(|c| (c.address(), c.depends_on.iter().cloned().collect()))
+        .collect();
+    let mut marks: BTreeMap<&str, Mark> = edges.keys().map(|k| (k.as_str(), Mark::New)).collect();
+    for start in edges.keys() {
+        if marks[start.as_str()] != Mark::New {
+            continue;
+        }
+        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+        marks.insert(start, Mark::Active);
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            let targets = &edges[node];
+            if *next == targets.len() {
+                marks.insert(node, Mark::Done);
+                stack.pop();
+                continue;
+            }
+            let target = targets[*next].as_str();
+            *next += 1;
+            match marks.get(target).copied() {
+                Some(Mark::New) => {
+                    marks.insert(target, Mark::Active);
+                    stack.push((target, 0));
+                }
+                Some(Mark::Active) => {
+                    let from = stack.iter().position(|(n, _)| *n == target).unwrap_or(0);
+                    let mut cycle: Vec<String> =
+                        stack[from..].iter().map(|(n, _)| n.to_string()).collect();
+                    cycle.push(target.to_owned());
+                    return Some(cycle);
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}

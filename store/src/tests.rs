@@ -1,0 +1,110 @@
+//! Store unit tests: canonical hashing, atomic objects, realisations, verify and gc.
+
+use std::{collections::BTreeMap, fs};
+
+use crate::{Digest, Entry, ObjectName, Store, hash_tree_dir};
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+#[test]
+fn digest_short_names_are_32_base32_characters() {
+    let digest = Digest::of(b"hello");
+    let short = digest.short();
+    assert_eq!(short.len(), 32);
+    assert!(ObjectName::parse(&format!("{short}-x")).is_some());
+    assert_eq!(Digest::from_hex(&digest.to_hex()), Some(digest));
+}
+
+#[test]
+fn tree_hash_ignores_location_and_times_but_not_content_or_mode() {
+    let a = temp();
+    let b = temp();
+    for root in [a.path(), b.path()] {
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("main.tf"), "x").unwrap();
+        fs::write(root.join("sub/v.tf"), "y").unwrap();
+    }
+    let keep_all = |_: &std::path::Path, _: bool| true;
+    let ha = hash_tree_dir(a.path(), &keep_all).unwrap().digest();
+    assert_eq!(ha, hash_tree_dir(b.path(), &keep_all).unwrap().digest());
+    fs::write(b.path().join("sub/v.tf"), "z").unwrap();
+    assert_ne!(ha, hash_tree_dir(b.path(), &keep_all).unwrap().digest());
+    fs::write(b.path().join("sub/v.tf"), "y").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(b.path().join("main.tf"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_ne!(ha, hash_tree_dir(b.path(), &keep_all).unwrap().digest());
+    }
+}
+
+#[test]
+fn objects_are_read_only_verified_and_collected() {
+    let dir = temp();
+    let store = Store::open(dir.path()).unwrap();
+    let (file, entry) = store.add_bytes("main.tf", b"variable \"x\" {}\n", false).unwrap();
+    let (again, _) = store.add_bytes("main.tf", b"variable \"x\" {}\n", false).unwrap();
+    assert_eq!(file, again);
+    assert!(fs::metadata(store.path(&file)).unwrap().permissions().readonly());
+    let files = BTreeMap::from([("m/main.tf".to_owned(), (file.clone(), entry))]);
+    let (workdir, _) = store.add_dir("dev-vpc", &files).unwrap();
+    assert_eq!(
+        fs::read_to_string(store.path(&workdir).join("m/main.tf")).unwrap(),
+        "variable \"x\" {}\n"
+    );
+    assert_eq!(store.verify().unwrap(), vec![]);
+
+    let drv = Digest::of(b"a derivation");
+    assert_eq!(store.realisation(&drv), None);
+    store.add_realisation(&drv, &workdir).unwrap();
+    assert_eq!(store.realisation(&drv), Some(workdir.clone()));
+
+    let (garbage, _) = store.add_bytes("old.tf", b"old", false).unwrap();
+    store.set_root("build", &[file.clone(), workdir.clone()].into_iter().collect()).unwrap();
+    let report = store.gc().unwrap();
+    assert_eq!(report.removed, vec![garbage.clone()]);
+    assert!(!store.contains(&garbage) && store.contains(&file) && store.contains(&workdir));
+
+    // Corrupt an object behind the store's back: verify names it.
+    let path = store.path(&file);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    fs::write(&path, "tampered").unwrap();
+    let problems = store.verify().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:?}"); // the file, and the directory sharing its inode
+    assert!(problems.iter().any(|p| p.object == file.to_string()));
+
+    // Dropping the roots collects everything, read-only directories included.
+    store.set_root("build", &Default::default()).unwrap();
+    let report = store.gc().unwrap();
+    assert_eq!(report.kept, 0);
+    assert!(store.objects().unwrap().is_empty());
+    assert_eq!(store.realisation(&drv), None);
+    let _ = Entry::Symlink(String::new());
+}
+
+#[test]
+fn concurrent_writers_of_one_object_both_succeed() {
+    let dir = temp();
+    let store = Store::open(dir.path()).unwrap();
+    let (file, entry) = store.add_bytes("a", b"a", false).unwrap();
+    let files = BTreeMap::from([("a".to_owned(), (file, entry))]);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| store.add_dir("d", &files))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let names: Vec<_> = results.into_iter().map(|r| r.unwrap().0).collect();
+    assert!(names.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(store.objects().unwrap().len(), 2);
+    let leftovers = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
