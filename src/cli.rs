@@ -1,14 +1,18 @@
 //! The command line: global flags, the subcommand enum and dispatch. One file per subcommand.
 
+mod build;
 mod check;
 mod eval;
+mod export;
+mod graph;
 mod parse;
+mod store;
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{error::CliError, output::Output};
+use crate::{ctx::Ctx, error::CliError, output::Output};
 
 /// Describe a Terraform/OpenTofu estate in a small lazy language; build and apply it as a DAG,
 /// running only what changed.
@@ -29,6 +33,9 @@ pub(crate) struct GlobalArgs {
     /// When to use colour: `auto` (a terminal, and `NO_COLOR` unset), `always` or `never`.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub(crate) color: ColorChoice,
+    /// Work on the project in DIR (or the nearest directory above it with a `main.infra`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub(crate) directory: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,12 +56,25 @@ pub(crate) enum Command {
     Parse(parse::ParseArgs),
     Check(check::CheckArgs),
     Eval(eval::EvalArgs),
+    Build(build::BuildArgs),
+    Export(export::ExportArgs),
+    Graph(graph::GraphArgs),
+    Store(store::StoreArgs),
 }
 
-pub(crate) fn run(out: &mut Output, command: &Command) -> Result<ExitCode, CliError> {
+pub(crate) fn run(
+    out: &mut Output,
+    global: &GlobalArgs,
+    command: &Command,
+) -> Result<ExitCode, CliError> {
+    let dir = global.directory.as_deref();
     match command {
         Command::Parse(args) => parse::run(out, args),
         Command::Check(args) => check::run(out, args),
-        Command::Eval(args) => eval::run(out, args),
+        Command::Eval(args) => eval::run(out, dir, args),
+        Command::Build(args) => build::run(out, &Ctx::discover(dir)?, args),
+        Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
+        Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
+        Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),
     }
 }

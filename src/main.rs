@@ -1,6 +1,7 @@
 //! The `infra` binary: parse the command line, run the command, map the outcome to an exit code.
 
 mod cli;
+mod ctx;
 mod error;
 mod io;
 mod output;
@@ -17,7 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let mut out = output::Output::new(&cli.global);
-    match cli::run(&mut out, &cli.command) {
+    match cli::run(&mut out, &cli.global, &cli.command) {
         Ok(code) => code,
         Err(err) => out.report_error(&err),
     }

@@ -1,1 +1,27 @@
-//! The `runner` crate: see docs/ARCHITECTURE.md.
+//! The runner: turns an evaluated `Project` into content-addressed work directories
+//! (`build`), renders the component graph (`graph`), resolves output placeholders
+//! (`resolve`), and — with the runner issue — drives Terraform over the DAG.
+
+mod build;
+mod error;
+mod graph;
+mod resolve;
+mod targets;
+
+pub use crate::{
+    build::{BuildReport, BuiltComponent, build, export},
+    error::{RunnerError, RunnerErrorKind},
+    graph::{GraphFormat, render_graph},
+    resolve::{pending, resolve_inputs},
+    targets::select_components,
+};
+
+/// Where the local backend keeps the state of `STACK/NAME`, relative to the project root.
+pub fn state_path(stack: &str, name: &str) -> String {
+    format!(".infra/tfstate/{stack}/{name}.tfstate")
+}
+
+/// The work directory of `STACK/NAME`, relative to the project root.
+pub fn work_dir(stack: &str, name: &str) -> String {
+    format!(".infra/work/{stack}/{name}")
+}

@@ -1,19 +1,25 @@
-//! `infra eval`: evaluate a file or an expression and print the value as Nix prints it.
+//! `infra eval`: evaluate a file, an expression or a project attribute path and print the value
+//! as Nix prints it.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use clap::Args;
 use evaluator::{Evaluator, PrintMode};
 
-use crate::{error::CliError, io::RealIo, output::Output};
+use crate::{ctx::Ctx, error::CliError, io::RealIo, output::Output};
 
-/// Evaluate a file (or an expression with `-E`) and print its value.
+/// Evaluate a file, an expression (`-E`) or an attribute path of the project, and print it.
 ///
 /// The output is the same as `nix-instantiate --eval` (with `--strict`, as
 /// `nix-instantiate --eval --strict`): unevaluated parts print as `<CODE>` unless `--strict`.
+/// An argument that is not a file is an attribute path of the project's `main.infra`, where a
+/// stack's component is reached by its name, placed in the stack: `infra eval dev.gke.inputs`.
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
-    /// The file to evaluate.
+    /// The file to evaluate, or an attribute path of the project (`dev.gke.inputs`).
     #[arg(required_unless_present = "expr", conflicts_with = "expr")]
     file: Option<PathBuf>,
     /// Evaluate this expression instead of a file (relative paths are relative to the current
@@ -28,13 +34,24 @@ pub(crate) struct EvalArgs {
     json: bool,
 }
 
-pub(crate) fn run(out: &mut Output, args: &EvalArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(
+    out: &mut Output,
+    dir: Option<&Path>,
+    args: &EvalArgs,
+) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::user("infra::io::cwd", format!("no current directory: {e}")))?;
     let mut evaluator = Evaluator::new(Box::new(RealIo));
     let result = match (&args.expr, &args.file) {
         (Some(expr), _) => evaluator.eval_text("(expression)", expr, cwd),
-        (None, Some(file)) => evaluator.eval_file(&cwd.join(file)),
+        (None, Some(file)) if cwd.join(file).exists() || !is_attr_path(file) => {
+            evaluator.eval_file(&cwd.join(file))
+        }
+        (None, Some(path)) => {
+            let ctx = Ctx::discover(dir)?;
+            let path: Vec<String> = path.to_string_lossy().split('.').map(str::to_owned).collect();
+            evaluator.eval_project_path(&ctx.entry(), &path)
+        }
         (None, None) => {
             return Err(CliError::user("infra::cli::usage", "nothing to evaluate".into()));
         }
@@ -63,4 +80,19 @@ pub(crate) fn run(out: &mut Output, args: &EvalArgs) -> Result<ExitCode, CliErro
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `dev.gke.inputs`: names joined by dots, no slashes.
+fn is_attr_path(arg: &Path) -> bool {
+    let text = arg.to_string_lossy();
+    !text.is_empty()
+        && !text.contains('/')
+        && !text.ends_with(".infra")
+        && !text.ends_with(".nix")
+        && text.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '\'')
+        })
 }

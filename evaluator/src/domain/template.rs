@@ -61,7 +61,7 @@ pub(super) fn template(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
                     ErrorKind::TemplateMissingKey { key: key.to_owned() },
                     Some(Span { file, range }),
                 );
-                error.labels.push((Span { file, range }, format!("no `{missing}` here")));
+                let _ = missing;
                 if let Some(site) = m.call_site {
                     error.trace.push((site, "while rendering this template".to_owned()));
                 }
@@ -104,13 +104,14 @@ fn lookup(m: &mut Machine, vars: &Value, key: &str) -> EvalResult<Result<Value, 
         };
         let Some(thunk) = attrs.get(part).cloned() else {
             let at = if path.is_empty() { "the variables".to_owned() } else { format!("`{path}`") };
+            let has = if path.is_empty() { "have" } else { "has" };
             let help = match lower::did_you_mean(part, attrs.names()) {
                 Some(similar) => format!("did you mean `{}`?", join(&path, &similar)),
                 None if attrs.is_empty() => format!("{at} is an empty set"),
                 None => {
                     let names: Vec<String> =
                         attrs.names().take(10).map(|n| format!("`{n}`")).collect();
-                    format!("{at} has {}", names.join(", "))
+                    format!("{at} {has} {}", names.join(", "))
                 }
             };
             return Ok(Err((part.to_owned(), help)));

@@ -96,11 +96,11 @@ pub(crate) fn select(
     let mut value = root.clone();
     let mut stack: Option<StackDecl> = None;
     for name in path {
-        if let Some(decl) = stack.take() {
-            if let Some(component) = decl.components.iter().find(|c| c.name == *name) {
-                value = place(m, &decl, component)?;
-                continue;
-            }
+        if let Some(decl) = stack.take()
+            && let Some(component) = decl.components.iter().find(|c| c.name == *name)
+        {
+            value = place(m, &decl, component)?;
+            continue;
         }
         let Value::Attrs(attrs) = &value else {
             return Err(EvalError::new(
@@ -116,10 +116,10 @@ pub(crate) fn select(
             return Err(error);
         };
         value = m.force(&thunk)?;
-        if let Value::Attrs(attrs) = &value {
-            if tag(m, attrs)?.as_deref() == Some("infra.stack") {
-                stack = Some(stack_decl(m, name, attrs, root_span)?);
-            }
+        if let Value::Attrs(attrs) = &value
+            && tag(m, attrs)?.as_deref() == Some("infra.stack")
+        {
+            stack = Some(stack_decl(m, name, attrs, root_span)?);
         }
     }
     Ok(value)

@@ -100,17 +100,15 @@ impl ToJson<'_> {
                     let s = m.coerce_to_string(value, false, self.span)?;
                     return self.convert(m, &Value::String(s), path);
                 }
-                if let Some(ty) = attrs.get("_type").cloned() {
-                    if let Value::String(ty) = m.force(&ty)? {
-                        if ty.as_str().starts_with("infra.") {
-                            return Err(self
-                                .error(format!("`{path}` is an `{}`, not data", ty.as_str()))
-                                .with_help(
-                                    "to pass a component's output, select it: \
-                                     `comp.outputs.NAME`",
-                                ));
-                        }
-                    }
+                if let Some(ty) = attrs.get("_type").cloned()
+                    && let Value::String(ty) = m.force(&ty)?
+                    && ty.as_str().starts_with("infra.")
+                {
+                    return Err(self
+                        .error(format!("`{path}` is an `{}`, not data", ty.as_str()))
+                        .with_help(
+                            "to pass a component's output, select it: `comp.outputs.NAME`",
+                        ));
                 }
                 let mut out = serde_json::Map::new();
                 for (name, thunk) in attrs.iter() {

@@ -1,0 +1,282 @@
+//! `infra build`: every component's work directory as a store object. Per component: the
+//! module's files (minus `.terraform/` and state files), `backend.tf.json`,
+//! `providers.tf.json`, `infra.auto.tfvars.json` and the extra `files`, each a file object;
+//! generated files are derivations (`builder = "text"`), and the work directory is a
+//! derivation joining them (`builder = "workdir"`). A derivation realised before is not
+//! rendered again. Inputs that read upstream outputs are left out: they go to
+//! `infra.upstream.auto.tfvars.json`, written when the values are known.
+
+mod render;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::Path,
+};
+
+use evaluator::{Component, File, Json, Project};
+use rayon::prelude::*;
+use store::{Derivation, Digest, Entry, ObjectName, Store, hash_file_node, hash_tree_dir};
+
+pub(crate) use self::render::generated_files;
+use crate::{
+    error::{RunnerError, RunnerErrorKind},
+    resolve,
+};
+
+/// What building one component produced.
+#[derive(Debug, Clone)]
+pub struct BuiltComponent {
+    pub address: String,
+    /// The work-directory object.
+    pub workdir: ObjectName,
+    /// The work-directory derivation's hash.
+    pub derivation: Digest,
+    /// Every file of the work directory with its node hash.
+    pub files: BTreeMap<String, Digest>,
+    /// Inputs waiting for upstream outputs (with their placeholders).
+    pub upstream_inputs: BTreeMap<String, Json>,
+    /// Derivations rendered now, and found realised.
+    pub rendered: usize,
+    pub cached: usize,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, Default)]
+pub struct BuildReport {
+    pub components: Vec<BuiltComponent>,
+    /// Every object the build uses (the gc root).
+    pub objects: BTreeSet<ObjectName>,
+}
+
+impl BuildReport {
+    pub fn rendered(&self) -> usize {
+        self.components.iter().map(|c| c.rendered).sum()
+    }
+
+    pub fn cached(&self) -> usize {
+        self.components.iter().map(|c| c.cached).sum()
+    }
+
+    pub fn files(&self) -> usize {
+        self.components.iter().map(|c| c.files.len()).sum()
+    }
+}
+
+/// Builds the components at `addresses` into `store` (in parallel) and makes the objects the
+/// store's `build` root.
+pub fn build(
+    project: &Project,
+    addresses: &[String],
+    store: &Store,
+) -> Result<BuildReport, RunnerError> {
+    let components: Vec<&Component> =
+        project.components().filter(|c| addresses.contains(&c.address())).collect();
+    let results: Vec<Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError>> =
+        components.par_iter().map(|c| build_component(project, c, store)).collect();
+    let mut report = BuildReport::default();
+    for result in results {
+        let (built, objects) = result?;
+        report.objects.extend(objects);
+        report.components.push(built);
+    }
+    store.set_root("build", &report.objects).map_err(|e| RunnerError::store("", e))?;
+    Ok(report)
+}
+
+/// A file of a work directory, before it is in the store.
+enum Source {
+    /// A file of the module or a copied file: its path and node hash.
+    File(std::path::PathBuf, Entry),
+    /// A generated file.
+    Generated(String, Vec<u8>),
+}
+
+fn build_component(
+    project: &Project,
+    component: &Component,
+    store: &Store,
+) -> Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError> {
+    let address = component.address();
+    let mut sources: BTreeMap<String, Source> = BTreeMap::new();
+    if let Some(dir) = &component.source {
+        let keep = |rel: &Path, is_dir: bool| {
+            let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let excluded = if is_dir { name == ".terraform" } else { name.contains(".tfstate") };
+            !excluded
+        };
+        let tree = hash_tree_dir(dir, &keep).map_err(|e| RunnerError::store(&address, e))?;
+        for (rel, entry) in tree.files() {
+            if let Entry::Symlink(_) = entry {
+                return Err(RunnerError {
+                    address: Some(address),
+                    kind: RunnerErrorKind::Source(format!(
+                        "`{}` is a symbolic link",
+                        dir.join(&rel).display()
+                    )),
+                    help: Some(
+                        "a work directory holds regular files only: copy the target instead".into(),
+                    ),
+                });
+            }
+            sources.insert(rel.clone(), Source::File(dir.join(&rel), entry.clone()));
+        }
+    }
+    for (name, file) in &component.files {
+        if let File::Copy(path) = file {
+            let bytes =
+                fs::read(path).map_err(|e| RunnerError::store(&address, store_io(path, e)))?;
+            let executable = fs::metadata(path).map(|m| is_executable(&m)).unwrap_or(false);
+            let digest = hash_file_node(&bytes, executable);
+            sources.insert(
+                name.clone(),
+                Source::File(
+                    path.clone(),
+                    Entry::File { digest, executable, size: bytes.len() as u64 },
+                ),
+            );
+        }
+    }
+    let (_, fixed_inputs) = resolve::pending(component);
+    for (name, bytes) in generated_files(project, component, &fixed_inputs, None) {
+        sources.insert(
+            name.clone(),
+            Source::Generated(name.rsplit('/').next().unwrap_or(&name).to_owned(), bytes),
+        );
+    }
+    let mut built = BuiltComponent {
+        address: address.clone(),
+        workdir: ObjectName::new(&Digest::of(b""), "x"),
+        derivation: Digest::of(b""),
+        files: BTreeMap::new(),
+        upstream_inputs: resolve::pending(component).0,
+        rendered: 0,
+        cached: 0,
+    };
+    let mut objects = BTreeSet::new();
+    let mut entries: BTreeMap<String, (ObjectName, Entry)> = BTreeMap::new();
+    for (rel, source) in sources {
+        let (object, entry) = match source {
+            Source::File(path, entry) => {
+                let file_name = rel.rsplit('/').next().unwrap_or(&rel);
+                let object = store
+                    .add_file_from(file_name, &path, &entry)
+                    .map_err(|e| RunnerError::store(&address, e))?;
+                (object, entry)
+            }
+            Source::Generated(name, bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let derivation =
+                    Derivation::new(&name, "text", BTreeMap::from([("text".to_owned(), text)]));
+                let digest = derivation.hash();
+                let entry = Entry::File {
+                    digest: hash_file_node(&bytes, false),
+                    executable: false,
+                    size: bytes.len() as u64,
+                };
+                match store.realisation(&digest) {
+                    Some(object) => {
+                        built.cached += 1;
+                        (object, entry)
+                    }
+                    None => {
+                        let (object, entry) = store
+                            .add_bytes(&name, &bytes, false)
+                            .map_err(|e| RunnerError::store(&address, e))?;
+                        store
+                            .add_realisation(&digest, &object)
+                            .map_err(|e| RunnerError::store(&address, e))?;
+                        built.rendered += 1;
+                        (object, entry)
+                    }
+                }
+            }
+        };
+        built.files.insert(rel.clone(), entry.digest());
+        objects.insert(object.clone());
+        entries.insert(rel, (object, entry));
+    }
+    let inputs = built.files.iter().map(|(rel, digest)| (rel.clone(), digest.to_hex())).collect();
+    let name = format!("{}-{}", component.stack, component.name);
+    let derivation = Derivation::new(&name, "workdir", inputs);
+    built.derivation = derivation.hash();
+    built.workdir = match store.realisation(&built.derivation) {
+        Some(object) => {
+            built.cached += 1;
+            object
+        }
+        None => {
+            let (object, _) =
+                store.add_dir(&name, &entries).map_err(|e| RunnerError::store(&address, e))?;
+            store
+                .add_realisation(&built.derivation, &object)
+                .map_err(|e| RunnerError::store(&address, e))?;
+            built.rendered += 1;
+            object
+        }
+    };
+    objects.insert(built.workdir.clone());
+    Ok((built, objects))
+}
+
+/// Writes the work directory of `component` to `dest`, ready for Terraform: writable copies
+/// of its files, the local state path made absolute (so the copy shares the project's
+/// state), and `infra.upstream.auto.tfvars.json` from `upstream` values.
+pub fn export(
+    project: &Project,
+    component: &Component,
+    built: &BuiltComponent,
+    store: &Store,
+    project_root: &Path,
+    upstream: &BTreeMap<String, Json>,
+    dest: &Path,
+) -> Result<(), RunnerError> {
+    let address = component.address();
+    let export_error = |message: String| RunnerError {
+        address: Some(address.clone()),
+        kind: RunnerErrorKind::Export(message),
+        help: None,
+    };
+    if dest.exists() && fs::read_dir(dest).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(export_error(format!("`{}` exists and is not empty", dest.display())));
+    }
+    let source = store.path(&built.workdir);
+    for rel in built.files.keys() {
+        let target = dest.join(rel);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| export_error(format!("cannot create `{}`: {e}", parent.display())))?;
+        }
+        let bytes = fs::read(source.join(rel))
+            .map_err(|e| export_error(format!("cannot read `{rel}` from the store: {e}")))?;
+        fs::write(&target, bytes)
+            .map_err(|e| export_error(format!("cannot write `{}`: {e}", target.display())))?;
+    }
+    let state_root = project_root.join(".infra").join("tfstate");
+    let (_, fixed_inputs) = resolve::pending(component);
+    for (name, bytes) in generated_files(project, component, &fixed_inputs, Some(&state_root)) {
+        fs::write(dest.join(&name), bytes)
+            .map_err(|e| export_error(format!("cannot write `{name}`: {e}")))?;
+    }
+    if !upstream.is_empty() {
+        let bytes = render::canonical_json(&Json::Object(upstream.clone().into_iter().collect()));
+        fs::write(dest.join("infra.upstream.auto.tfvars.json"), bytes)
+            .map_err(|e| export_error(format!("cannot write the upstream inputs: {e}")))?;
+    }
+    Ok(())
+}
+
+fn store_io(path: &Path, error: std::io::Error) -> store::StoreError {
+    store::StoreError { path: Some(path.to_path_buf()), kind: store::StoreErrorKind::Io(error) }
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &fs::Metadata) -> bool {
+    false
+}

@@ -1,0 +1,82 @@
+//! Output placeholders → values. A string that is exactly one placeholder becomes the
+//! output's value (a list stays a list); a placeholder inside a longer string is replaced by
+//! the value's text (strings as they are, anything else as JSON).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use evaluator::{Component, Json, OutputRef, placeholder_text};
+
+/// The inputs of `component` that read upstream outputs, resolved with `values`; the outputs
+/// still missing are returned instead, if any.
+pub fn resolve_inputs(
+    component: &Component,
+    values: &BTreeMap<OutputRef, Json>,
+) -> Result<BTreeMap<String, Json>, BTreeSet<OutputRef>> {
+    let missing: BTreeSet<OutputRef> =
+        component.reads.iter().filter(|r| !values.contains_key(r)).cloned().collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let mut out = BTreeMap::new();
+    for (key, value) in &component.inputs {
+        if has_placeholder(value, &component.reads) {
+            out.insert(key.clone(), substitute(value, values));
+        }
+    }
+    Ok(out)
+}
+
+/// The inputs that read upstream outputs (they go to `infra.upstream.auto.tfvars.json`, written
+/// once the values are known) and the others (`infra.auto.tfvars.json`, built now).
+pub fn pending(component: &Component) -> (BTreeMap<String, Json>, BTreeMap<String, Json>) {
+    let mut upstream = BTreeMap::new();
+    let mut fixed = BTreeMap::new();
+    for (key, value) in &component.inputs {
+        if has_placeholder(value, &component.reads) {
+            upstream.insert(key.clone(), value.clone());
+        } else {
+            fixed.insert(key.clone(), value.clone());
+        }
+    }
+    (upstream, fixed)
+}
+
+fn has_placeholder(value: &Json, reads: &BTreeSet<OutputRef>) -> bool {
+    match value {
+        Json::String(s) => {
+            reads.iter().any(|r| s.contains(&placeholder_text(&r.address, &r.output)))
+        }
+        Json::Array(items) => items.iter().any(|i| has_placeholder(i, reads)),
+        Json::Object(map) => map.values().any(|v| has_placeholder(v, reads)),
+        _ => false,
+    }
+}
+
+fn substitute(value: &Json, values: &BTreeMap<OutputRef, Json>) -> Json {
+    match value {
+        Json::String(s) => {
+            for (output, resolved) in values {
+                if *s == placeholder_text(&output.address, &output.output) {
+                    return resolved.clone();
+                }
+            }
+            let mut text = s.clone();
+            for (output, resolved) in values {
+                let placeholder = placeholder_text(&output.address, &output.output);
+                if text.contains(&placeholder) {
+                    let replacement = match resolved {
+                        Json::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    text = text.replace(&placeholder, &replacement);
+                }
+            }
+            Json::String(text)
+        }
+        Json::Array(items) => Json::Array(items.iter().map(|i| substitute(i, values)).collect()),
+        Json::Object(map) => {
+            Json::Object(map.iter().map(|(k, v)| (k.clone(), substitute(v, values))).collect())
+        }
+        other => other.clone(),
+    }
+}

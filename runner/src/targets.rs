@@ -1,0 +1,63 @@
+//! Targets: `dev` (a stack), `dev/vpc` (a component), globs (`*/vpc`, `prod/*`).
+
+use evaluator::Project;
+
+use crate::error::{RunnerError, RunnerErrorKind};
+
+/// The addresses the targets select, in project order; every component when there are none.
+pub fn select_components(
+    project: &Project,
+    targets: &[String],
+) -> Result<Vec<String>, RunnerError> {
+    let all: Vec<String> = project.components().map(|c| c.address()).collect();
+    if targets.is_empty() {
+        return Ok(all);
+    }
+    let mut selected = vec![false; all.len()];
+    for target in targets {
+        let mut any = false;
+        for (i, address) in all.iter().enumerate() {
+            let stack = address.split('/').next().unwrap_or("");
+            if target == stack || glob(target, address) {
+                selected[i] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return Err(RunnerError {
+                address: None,
+                kind: RunnerErrorKind::UnknownTarget(target.clone()),
+                help: Some(format!("the project has {}", all.join(", "))),
+            });
+        }
+    }
+    Ok(all.into_iter().zip(selected).filter(|(_, s)| *s).map(|(a, _)| a).collect())
+}
+
+/// `*` matches any run of characters other than `/`; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else { return false };
+            (0..=tail.len())
+                .take_while(|&i| !tail[..i].contains('/'))
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| glob(rest, &tail[i..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs_stop_at_slashes() {
+        assert!(glob("*/vpc", "dev/vpc"));
+        assert!(glob("dev/*", "dev/vpc"));
+        assert!(!glob("*", "dev/vpc"));
+        assert!(glob("*/*", "dev/vpc"));
+        assert!(!glob("dev/v", "dev/vpc"));
+    }
+}

@@ -1,0 +1,98 @@
+//! The project a command works on: its root (the nearest directory with a `main.infra`,
+//! from `-C DIR` or the current directory up), its store (`.infra/store`, or `INFRA_STORE`),
+//! and its evaluation, with diagnostics reported the same way for every command.
+
+use std::path::{Path, PathBuf};
+
+use evaluator::{EvalError, Evaluator, Project};
+use store::Store;
+
+use crate::{error::CliError, io::RealIo, output::Output};
+
+/// The entry file of a project.
+pub(crate) const ENTRY: &str = "main.infra";
+
+pub(crate) struct Ctx {
+    pub(crate) root: PathBuf,
+}
+
+impl Ctx {
+    /// Finds the project from `dir` (or the current directory) upwards.
+    pub(crate) fn discover(dir: Option<&Path>) -> Result<Ctx, CliError> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| CliError::user("infra::io::cwd", format!("no current directory: {e}")))?;
+        let start = match dir {
+            Some(dir) => cwd.join(dir),
+            None => cwd,
+        };
+        let mut current = Some(start.as_path());
+        while let Some(dir) = current {
+            if dir.join(ENTRY).is_file() {
+                return Ok(Ctx { root: dir.to_path_buf() });
+            }
+            current = dir.parent();
+        }
+        Err(CliError::user(
+            "infra::project::not_found",
+            format!("no `{ENTRY}` in `{}` or any directory above it", start.display()),
+        )
+        .with_hint(format!(
+            "run in a project, or pass `-C DIR`; a project starts with a `{ENTRY}`"
+        )))
+    }
+
+    pub(crate) fn entry(&self) -> PathBuf {
+        self.root.join(ENTRY)
+    }
+
+    /// The project's store: `INFRA_STORE`, or `.infra/store`.
+    #[allow(clippy::disallowed_methods)]
+    pub(crate) fn store(&self) -> Result<Store, CliError> {
+        let root = match std::env::var_os("INFRA_STORE") {
+            Some(dir) if !dir.is_empty() => self.root.join(dir),
+            _ => self.root.join(".infra").join("store"),
+        };
+        Store::open(&root).map_err(|e| {
+            CliError::user("infra::store::open", format!("cannot open the store: {e}"))
+        })
+    }
+
+    /// Evaluates the project. On an evaluation error, its diagnostics are printed and
+    /// `Err(None)` returned.
+    pub(crate) fn evaluate(
+        &self,
+        out: &mut Output,
+    ) -> Result<(Evaluator, Project), Option<CliError>> {
+        let mut evaluator = Evaluator::new(Box::new(RealIo));
+        match evaluator.eval_project(&self.entry()) {
+            Ok(project) => Ok((evaluator, project)),
+            Err(error) => Err(report(out, &evaluator, &error).err()),
+        }
+    }
+}
+
+/// Prints an evaluation error's diagnostics.
+pub(crate) fn report(
+    out: &mut Output,
+    evaluator: &Evaluator,
+    error: &EvalError,
+) -> Result<(), CliError> {
+    let diagnostics = error.diagnostics();
+    if diagnostics.is_empty() {
+        return Err(CliError::user(error.kind.code(), error.to_string()));
+    }
+    for diagnostic in &diagnostics {
+        out.diagnostic_in(evaluator.sources(), diagnostic)?;
+    }
+    Ok(())
+}
+
+/// A runner error as a CLI error.
+pub(crate) fn runner_error(error: runner::RunnerError) -> CliError {
+    let help = error.help.clone();
+    let mut cli = CliError::user(error.code(), error.to_string());
+    if let Some(help) = help {
+        cli = cli.with_hint(help);
+    }
+    cli
+}
