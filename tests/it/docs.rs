@@ -47,6 +47,19 @@ fn diagnostics_reference_is_fresh() {
          | `infra::io::invalid_utf8` | A source file is not valid UTF-8. |\n\
          | `infra::io::too_large` | A source file is over 2 GiB. |\n",
     );
+    out.push_str(
+        "\n## Building (`infra::build::…`, `infra::store::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::project::not_found` | No `main.infra` in the directory or above it. |\n\
+         | `infra::build::store` | Reading a module or writing the store failed. |\n\
+         | `infra::build::source` | A module source holds a symbolic link. |\n\
+         | `infra::build::pending_outputs` | Upstream output values are not known yet (apply the upstream, or `--mock`). |\n\
+         | `infra::build::export` | An exported directory cannot be written (or is not empty). |\n\
+         | `infra::build::unknown_target` | A target names no stack or component. |\n\
+         | `infra::store::open` | The store directory cannot be created. |\n\
+         | `infra::store::io` | `infra store verify` or `gc` failed to read or remove. |\n\
+         | `infra::store::corrupt` | An object whose content does not hash to its name. |\n",
+    );
     let path = root().join("docs/reference/diagnostics.md");
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if std::env::var_os("UPDATE_EXPECT").is_some() {

@@ -1,10 +1,12 @@
 //! The one integration-test binary of the workspace: the `infra` binary end to end, the real
 //! Nix as the oracle for the syntax, and tidy checks over the whole tree.
 
+mod build;
 mod cli;
 mod conformance;
 mod docs;
 mod eval_oracle;
 mod nix_oracle;
+mod project;
 mod support;
 mod tidy;

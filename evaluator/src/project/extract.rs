@@ -96,11 +96,13 @@ pub(crate) fn select(
     let mut value = root.clone();
     let mut stack: Option<StackDecl> = None;
     for name in path {
-        if let Some(decl) = stack.take()
-            && let Some(component) = decl.components.iter().find(|c| c.name == *name)
-        {
-            value = place(m, &decl, component)?;
-            continue;
+        let mut components = Vec::new();
+        if let Some(decl) = stack.take() {
+            if let Some(component) = decl.components.iter().find(|c| c.name == *name) {
+                value = place(m, &decl, component)?;
+                continue;
+            }
+            components = decl.components.into_iter().map(|c| c.name).collect();
         }
         let Value::Attrs(attrs) = &value else {
             return Err(EvalError::new(
@@ -112,7 +114,8 @@ pub(crate) fn select(
         let Some(thunk) = attrs.get(name).cloned() else {
             let mut error =
                 EvalError::new(ErrorKind::MissingAttribute { name: name.clone() }, Some(root_span));
-            error.help = did_you_mean(name, attrs.names()).map(|s| format!("did you mean `{s}`?"));
+            let candidates = attrs.names().chain(components.iter().map(String::as_str));
+            error.help = did_you_mean(name, candidates).map(|s| format!("did you mean `{s}`?"));
             return Err(error);
         };
         value = m.force(&thunk)?;

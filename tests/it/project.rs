@@ -1,0 +1,138 @@
+//! The project corpus, `tests/conformance/project/{okay,fail}/`: each `okay` case's extracted
+//! project (stacks, placed components, JSON inputs, references) must equal its `.exp`; each
+//! `fail` case must fail with the rendered diagnostics in its `.err`. Both are written on the
+//! first run; `UPDATE_EXPECT=1` rewrites them.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{fmt::Write, path::Path};
+
+use evaluator::{Evaluator, File, Project};
+use lang::diagnostic::render;
+use serde_json::json;
+
+use crate::support::{TestIo, files, root};
+
+fn extract(path: &Path) -> Result<String, String> {
+    let mut evaluator = Evaluator::new(Box::new(TestIo));
+    match evaluator.eval_project(path) {
+        Ok(project) => Ok(describe(&project)),
+        Err(error) => {
+            let mut out = String::new();
+            for diagnostic in error.diagnostics() {
+                out.push_str(&render::human(
+                    &diagnostic,
+                    evaluator.sources(),
+                    render::Style::plain(),
+                ));
+            }
+            if out.is_empty() {
+                out = format!("{}: {error}\n", error.kind.code());
+            }
+            Err(out.replace(&root().display().to_string(), "[ROOT]"))
+        }
+    }
+}
+
+/// The project as pretty JSON (the test's own view, not a wire format).
+fn describe(project: &Project) -> String {
+    let components: Vec<_> = project
+        .components()
+        .map(|c| {
+            let files: serde_json::Map<String, serde_json::Value> = c
+                .files
+                .iter()
+                .map(|(name, file)| {
+                    let value = match file {
+                        File::Text(text) => json!({ "text": text }),
+                        File::Json(value) => json!({ "json": value }),
+                        File::Copy(path) => json!({ "copy": path.display().to_string() }),
+                        File::RemoteState(address) => json!({ "remoteState": address }),
+                    };
+                    (name.clone(), value)
+                })
+                .collect();
+            json!({
+                "address": c.address(),
+                "source": c.source.as_ref().map(|p| p.display().to_string()),
+                "inputs": c.inputs,
+                "providers": c.providers,
+                "backend": { "type": c.backend.ty, "config": c.backend.config },
+                "files": files,
+                "dependsOn": c.depends_on,
+                "reads": c.reads.iter().map(|r| format!("{}#{}", r.address, r.output)).collect::<Vec<_>>(),
+                "requiredOutputs": c.required_outputs,
+                "mockOutputs": c.mock_outputs,
+                "hooks": { "prePlan": c.hooks.pre_plan, "postApply": c.hooks.post_apply },
+                "tool": c.tool,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&components).unwrap_or_default();
+    format!("{text}\n").replace(&root().display().to_string(), "[ROOT]")
+}
+
+fn check_corpus(kind: &str, expect_ok: bool) {
+    let dir = root().join("tests/conformance/project").join(kind);
+    let cases = files(&dir, "infra");
+    assert!(cases.len() >= if expect_ok { 1 } else { 10 }, "the corpus went missing");
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let mut failures = String::new();
+    for path in &cases {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let (actual, extension) = match (extract(path), expect_ok) {
+            (Ok(text), true) => (text, "exp"),
+            (Err(text), false) => (text, "err"),
+            (Ok(text), false) => {
+                let _ = writeln!(failures, "{name}: should fail, but gave\n{text}");
+                continue;
+            }
+            (Err(text), true) => {
+                let _ = writeln!(failures, "{name}: failed\n{text}");
+                continue;
+            }
+        };
+        let expectation = path.with_extension(extension);
+        match std::fs::read_to_string(&expectation) {
+            Ok(expected) if !update => {
+                if expected != actual {
+                    let _ =
+                        writeln!(failures, "{name}: changed (UPDATE_EXPECT=1 to accept)\n{actual}");
+                }
+            }
+            _ => std::fs::write(&expectation, &actual).expect("write the expectation"),
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+}
+
+#[test]
+fn okay_projects_extract_as_expected() {
+    check_corpus("okay", true);
+}
+
+#[test]
+fn fail_projects_fail_with_their_diagnostics() {
+    check_corpus("fail", false);
+}
+
+/// Every project diagnostic code has a fail case.
+#[test]
+fn every_project_code_has_a_fail_case() {
+    let mut all = String::new();
+    for path in files(&root().join("tests/conformance/project/fail"), "err") {
+        all.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+    }
+    for code in [
+        "infra::project::not_a_stack",
+        "infra::project::duplicate_stack",
+        "infra::project::duplicate_component",
+        "infra::project::invalid_spec",
+        "infra::project::unknown_component",
+        "infra::project::dependency_cycle",
+        "infra::project::placeholder_not_allowed",
+        "infra::eval::template_missing_key",
+    ] {
+        assert!(all.contains(code), "no fail case shows `{code}`");
+    }
+}
