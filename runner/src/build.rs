@@ -16,7 +16,9 @@ use std::{
 
 use evaluator::{Component, File, Json, Project};
 use rayon::prelude::*;
-use store::{Derivation, Digest, Entry, ObjectName, Store, hash_file_node, hash_tree_dir};
+use store::{
+    Derivation, Digest, Entry, ObjectName, Store, StoreError, Tree, hash_file_node, hash_tree_dir,
+};
 
 pub(crate) use self::render::generated_files;
 use crate::{
@@ -72,8 +74,21 @@ pub fn build(
 ) -> Result<BuildReport, RunnerError> {
     let components: Vec<&Component> =
         project.components().filter(|c| addresses.contains(&c.address())).collect();
+    // A module is usually shared by many components: hash each source tree once.
+    let dirs: BTreeSet<&Path> = components.iter().filter_map(|c| c.source.as_deref()).collect();
+    let hashed: Vec<(&Path, Result<Tree, StoreError>)> =
+        dirs.into_par_iter().map(|dir| (dir, hash_tree_dir(dir, &keep_source))).collect();
+    let mut trees = BTreeMap::new();
+    for (dir, tree) in hashed {
+        let address = components
+            .iter()
+            .find(|c| c.source.as_deref() == Some(dir))
+            .map(|c| c.address())
+            .unwrap_or_default();
+        trees.insert(dir, tree.map_err(|e| RunnerError::store(&address, e))?);
+    }
     let results: Vec<Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError>> =
-        components.par_iter().map(|c| build_component(project, c, store)).collect();
+        components.par_iter().map(|c| build_component(project, c, &trees, store)).collect();
     let mut report = BuildReport::default();
     for result in results {
         let (built, objects) = result?;
@@ -92,20 +107,24 @@ enum Source {
     Generated(String, Vec<u8>),
 }
 
+/// Module files copied into work directories: all but `.terraform/` and state files.
+fn keep_source(rel: &Path, is_dir: bool) -> bool {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let excluded = if is_dir { name == ".terraform" } else { name.contains(".tfstate") };
+    !excluded
+}
+
 fn build_component(
     project: &Project,
     component: &Component,
+    trees: &BTreeMap<&Path, Tree>,
     store: &Store,
 ) -> Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError> {
     let address = component.address();
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
-    if let Some(dir) = &component.source {
-        let keep = |rel: &Path, is_dir: bool| {
-            let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let excluded = if is_dir { name == ".terraform" } else { name.contains(".tfstate") };
-            !excluded
-        };
-        let tree = hash_tree_dir(dir, &keep).map_err(|e| RunnerError::store(&address, e))?;
+    if let Some(dir) = &component.source
+        && let Some(tree) = trees.get(dir.as_path())
+    {
         for (rel, entry) in tree.files() {
             if let Entry::Symlink(_) = entry {
                 return Err(RunnerError {
