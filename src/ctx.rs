@@ -57,6 +57,28 @@ impl Ctx {
         })
     }
 
+    /// The project, from the evaluation cache when nothing it read has changed, else
+    /// evaluated (and cached). On an evaluation error, its diagnostics are printed and
+    /// `Err(None)` returned.
+    pub(crate) fn project(&self, out: &mut Output) -> Result<Project, Option<CliError>> {
+        self.project_cached(out).map(|(project, _)| project)
+    }
+
+    /// The project, and whether it came from the evaluation cache.
+    pub(crate) fn project_cached(
+        &self,
+        out: &mut Output,
+    ) -> Result<(Project, bool), Option<CliError>> {
+        let path = runner::eval_cache_path(&self.root);
+        let key = cache_key(&self.entry());
+        if let Some(project) = runner::load_evaluation(&path, &key, &env_var) {
+            return Ok((project, true));
+        }
+        let (evaluator, project) = self.evaluate(out)?;
+        runner::save_evaluation(&path, &key, &evaluator.inputs(), &env_var, &project);
+        Ok((project, false))
+    }
+
     /// Evaluates the project. On an evaluation error, its diagnostics are printed and
     /// `Err(None)` returned.
     pub(crate) fn evaluate(
@@ -95,4 +117,27 @@ pub(crate) fn runner_error(error: runner::RunnerError) -> CliError {
         cli = cli.with_hint(help);
     }
     cli
+}
+
+#[allow(clippy::disallowed_methods)]
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// What a cached evaluation depends on besides its inputs: this binary (its version, size and
+/// modification time, so that a rebuilt binary never trusts an older one's result) and the entry.
+fn cache_key(entry: &Path) -> String {
+    let binary = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("{}:{modified}", m.len())
+        })
+        .unwrap_or_default();
+    format!("infra {} {binary} {}", env!("CARGO_PKG_VERSION"), entry.display())
 }

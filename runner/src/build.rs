@@ -72,8 +72,10 @@ pub fn build(
     addresses: &[String],
     store: &Store,
 ) -> Result<BuildReport, RunnerError> {
-    let components: Vec<&Component> =
-        project.components().filter(|c| addresses.contains(&c.address())).collect();
+    let components: Vec<&Component> = {
+        let wanted: BTreeSet<&str> = addresses.iter().map(String::as_str).collect();
+        project.components().filter(|c| wanted.contains(c.address().as_str())).collect()
+    };
     // A module is usually shared by many components: hash each source tree once.
     let dirs: BTreeSet<&Path> = components.iter().filter_map(|c| c.source.as_deref()).collect();
     let hashed: Vec<(&Path, Result<Tree, StoreError>)> =
@@ -172,69 +174,67 @@ fn build_component(
         rendered: 0,
         cached: 0,
     };
-    let mut objects = BTreeSet::new();
-    let mut entries: BTreeMap<String, (ObjectName, Entry)> = BTreeMap::new();
+    // First, every file's node hash and object name, in memory: if the work-directory
+    // derivation was realised before, nothing else is looked up or written.
+    let mut planned: Vec<(String, ObjectName, Entry, Source)> = Vec::with_capacity(sources.len());
     for (rel, source) in sources {
-        let (object, entry) = match source {
+        let file_name = rel.rsplit('/').next().unwrap_or(&rel).to_owned();
+        let entry = match &source {
+            Source::File(_, entry) => entry.clone(),
+            Source::Generated(_, bytes) => Entry::File {
+                digest: hash_file_node(bytes, false),
+                executable: false,
+                size: bytes.len() as u64,
+            },
+        };
+        let object = ObjectName::new(&entry.digest(), &file_name);
+        built.files.insert(rel.clone(), entry.digest());
+        planned.push((rel, object, entry, source));
+    }
+    let inputs = built.files.iter().map(|(rel, digest)| (rel.clone(), digest.to_hex())).collect();
+    let name = format!("{}-{}", component.stack, component.name);
+    built.derivation = Derivation::new(&name, "workdir", inputs).hash();
+    let mut objects: BTreeSet<ObjectName> = planned.iter().map(|(_, o, _, _)| o.clone()).collect();
+    let generated = planned.iter().filter(|p| matches!(p.3, Source::Generated(..))).count();
+    if let Some(object) = store.realisation(&built.derivation) {
+        built.cached += generated + 1;
+        built.workdir = object.clone();
+        objects.insert(object);
+        return Ok((built, objects));
+    }
+    let mut entries: BTreeMap<String, (ObjectName, Entry)> = BTreeMap::new();
+    for (rel, object, entry, source) in planned {
+        let store_error = |e| RunnerError::store(&address, e);
+        match source {
             Source::File(path, entry) => {
                 let file_name = rel.rsplit('/').next().unwrap_or(&rel);
-                let object = store
-                    .add_file_from(file_name, &path, &entry)
-                    .map_err(|e| RunnerError::store(&address, e))?;
-                (object, entry)
+                store.add_file_from(file_name, &path, &entry).map_err(store_error)?;
             }
             Source::Generated(name, bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let derivation =
                     Derivation::new(&name, "text", BTreeMap::from([("text".to_owned(), text)]));
                 let digest = derivation.hash();
-                let entry = Entry::File {
-                    digest: hash_file_node(&bytes, false),
-                    executable: false,
-                    size: bytes.len() as u64,
-                };
-                match store.realisation(&digest) {
-                    Some(object) => {
-                        built.cached += 1;
-                        (object, entry)
-                    }
-                    None => {
-                        let (object, entry) = store
-                            .add_bytes(&name, &bytes, false)
-                            .map_err(|e| RunnerError::store(&address, e))?;
-                        store
-                            .add_realisation(&digest, &object)
-                            .map_err(|e| RunnerError::store(&address, e))?;
-                        built.rendered += 1;
-                        (object, entry)
-                    }
+                if store.realisation(&digest).is_some() {
+                    built.cached += 1;
+                } else {
+                    let (written, _) =
+                        store.add_bytes(&name, &bytes, false).map_err(store_error)?;
+                    store.add_realisation(&digest, &written).map_err(store_error)?;
+                    built.rendered += 1;
                 }
             }
-        };
-        built.files.insert(rel.clone(), entry.digest());
-        objects.insert(object.clone());
+        }
         entries.insert(rel, (object, entry));
     }
-    let inputs = built.files.iter().map(|(rel, digest)| (rel.clone(), digest.to_hex())).collect();
-    let name = format!("{}-{}", component.stack, component.name);
-    let derivation = Derivation::new(&name, "workdir", inputs);
-    built.derivation = derivation.hash();
-    built.workdir = match store.realisation(&built.derivation) {
-        Some(object) => {
-            built.cached += 1;
-            object
-        }
-        None => {
-            let (object, _) =
-                store.add_dir(&name, &entries).map_err(|e| RunnerError::store(&address, e))?;
-            store
-                .add_realisation(&built.derivation, &object)
-                .map_err(|e| RunnerError::store(&address, e))?;
-            built.rendered += 1;
-            object
-        }
-    };
-    objects.insert(built.workdir.clone());
+    let (object, _) =
+        store.add_dir(&name, &entries).map_err(|e| RunnerError::store(&address, e))?;
+    store
+        .add_realisation(&built.derivation, &object)
+        .map_err(|e| RunnerError::store(&address, e))?;
+    built.rendered += 1;
+    built.workdir = object.clone();
+    objects.insert(object);
     Ok((built, objects))
 }
 

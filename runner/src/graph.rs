@@ -1,6 +1,8 @@
 //! `infra graph`: the component graph as DOT, Mermaid or JSON (edges point from a component to
 //! what it depends on).
 
+use std::collections::BTreeSet;
+
 use evaluator::Project;
 
 /// An output format of `infra graph`.
@@ -13,8 +15,10 @@ pub enum GraphFormat {
 
 /// The graph of the components in `addresses`.
 pub fn render_graph(project: &Project, addresses: &[String], format: GraphFormat) -> String {
-    let components: Vec<_> =
-        project.components().filter(|c| addresses.contains(&c.address())).collect();
+    let components: Vec<_> = {
+        let wanted: BTreeSet<&str> = addresses.iter().map(String::as_str).collect();
+        project.components().filter(|c| wanted.contains(c.address().as_str())).collect()
+    };
     let mut out = String::new();
     match format {
         GraphFormat::Dot => {

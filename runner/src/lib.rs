@@ -4,6 +4,7 @@
 
 mod build;
 mod error;
+mod evalcache;
 mod graph;
 mod resolve;
 mod targets;
@@ -11,6 +12,7 @@ mod targets;
 pub use crate::{
     build::{BuildReport, BuiltComponent, build, export},
     error::{RunnerError, RunnerErrorKind},
+    evalcache::{eval_cache_path, load_evaluation, save_evaluation},
     graph::{GraphFormat, render_graph},
     resolve::{pending, resolve_inputs},
     targets::select_components,

@@ -23,8 +23,8 @@ pub(crate) struct BuildArgs {
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode, CliError> {
     let started = Instant::now();
-    let (_evaluator, project) = match ctx.evaluate(out) {
-        Ok(evaluated) => evaluated,
+    let (project, cached) = match ctx.project_cached(out) {
+        Ok(project) => project,
         Err(None) => return Ok(ExitCode::FAILURE),
         Err(Some(error)) => return Err(error),
     };
@@ -42,12 +42,13 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &BuildArgs) -> Result<ExitC
     out.data(&data)?;
     let elapsed = started.elapsed();
     out.status(&format!(
-        "built {} components ({} files): {} rendered, {} cached, in {:.0?}{}",
+        "built {} components ({} files): {} rendered, {} cached, in {:.0?} (evaluation {}){}",
         report.components.len(),
         report.files(),
         report.rendered(),
         report.cached(),
         elapsed,
+        if cached { "cached" } else { "run" },
         if pending > 0 {
             format!("; {pending} wait for upstream outputs (written at plan time)")
         } else {

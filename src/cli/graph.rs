@@ -28,8 +28,8 @@ enum Format {
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &GraphArgs) -> Result<ExitCode, CliError> {
-    let (_evaluator, project) = match ctx.evaluate(out) {
-        Ok(evaluated) => evaluated,
+    let project = match ctx.project(out) {
+        Ok(project) => project,
         Err(None) => return Ok(ExitCode::FAILURE),
         Err(Some(error)) => return Err(error),
     };

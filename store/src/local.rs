@@ -234,7 +234,11 @@ impl Store {
             text.push_str(object.as_str());
             text.push('\n');
         }
-        write_atomic(&self.root.join(".roots").join(sanitize(name)), text.as_bytes())
+        let path = self.root.join(".roots").join(sanitize(name));
+        if fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
+            return Ok(());
+        }
+        write_atomic(&path, text.as_bytes())
     }
 
     /// Every object named by a root.

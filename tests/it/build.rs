@@ -151,10 +151,35 @@ fn the_same_project_builds_to_the_same_hashes_anywhere() {
 fn a_change_rebuilds_exactly_what_depends_on_it() {
     let project = example("quickstart", "changes");
     let before = build(&project);
-    // A no-op build renders nothing.
+    // A no-op build renders nothing and does not evaluate.
     let output = infra(&project, &["build"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(" 0 rendered, 18 cached"), "{stderr}");
+    assert!(stderr.contains("(evaluation cached)"), "{stderr}");
+    // An environment variable the evaluation read, changed, means evaluating again.
+    let main = project.join("main.infra");
+    let text = std::fs::read_to_string(&main).expect("main.infra");
+    // (Read where it is used: a lazy value nobody forces reads nothing.)
+    let with_env = text.replace("-net\";", "-net${builtins.getEnv \"INFRA_TEST_OWNER\"}\";");
+    assert_ne!(with_env, text);
+    std::fs::write(&main, &with_env).expect("edit");
+    let first = infra(&project, &["build"]);
+    assert!(String::from_utf8_lossy(&first.stderr).contains("(evaluation run)"));
+    let same = infra(&project, &["build"]);
+    assert!(String::from_utf8_lossy(&same.stderr).contains("(evaluation cached)"));
+    let output = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .arg("build")
+        .current_dir(&project)
+        .env("INFRA_TEST_OWNER", "someone")
+        .output()
+        .expect("run infra");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("(evaluation run)"));
+    std::fs::write(&main, &text).expect("restore");
+    // The cache's list of inputs holds the hash of an environment value, never the value.
+    let cache = std::fs::read(project.join(".infra/cache/eval.json")).unwrap_or_default();
+    let cache: serde_json::Value = serde_json::from_slice(&cache).expect("the cache is JSON");
+    let inputs = cache["inputs"].to_string();
+    assert!(inputs.contains("INFRA_TEST_OWNER") && !inputs.contains("someone"), "{inputs}");
 
     // One module file: the two work directories made from it.
     let module = project.join("modules/cluster/main.tf");
