@@ -65,13 +65,18 @@ impl BuildReport {
     }
 }
 
-/// Builds the components at `addresses` into `store` (in parallel) and makes the objects the
-/// store's `build` root.
+/// Builds the components at `addresses` into `store` (in parallel). Each component's objects
+/// become its gc root (`build.STACK.NAME`); a build of the whole project also drops the roots
+/// of components that no longer exist.
 pub fn build(
     project: &Project,
     addresses: &[String],
     store: &Store,
 ) -> Result<BuildReport, RunnerError> {
+    let store_error =
+        |e| RunnerError { address: None, kind: RunnerErrorKind::Store(e), help: None };
+    // Shared with other builds; gc waits for it.
+    let _lock = store.lock(false).map_err(store_error)?;
     let components: Vec<&Component> = {
         let wanted: BTreeSet<&str> = addresses.iter().map(String::as_str).collect();
         project.components().filter(|c| wanted.contains(c.address().as_str())).collect()
@@ -92,12 +97,18 @@ pub fn build(
     let results: Vec<Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError>> =
         components.par_iter().map(|c| build_component(project, c, &trees, store)).collect();
     let mut report = BuildReport::default();
+    let mut roots = BTreeSet::new();
     for result in results {
         let (built, objects) = result?;
+        let root = format!("build.{}", built.address.replace('/', "."));
+        store.set_root(&root, &objects).map_err(|e| RunnerError::store(&built.address, e))?;
+        roots.insert(root);
         report.objects.extend(objects);
         report.components.push(built);
     }
-    store.set_root("build", &report.objects).map_err(|e| RunnerError::store("", e))?;
+    if report.components.len() == project.components().count() {
+        store.remove_roots_except("build.", &roots).map_err(store_error)?;
+    }
     Ok(report)
 }
 
@@ -109,10 +120,15 @@ enum Source {
     Generated(String, Vec<u8>),
 }
 
-/// Module files copied into work directories: all but `.terraform/` and state files.
+/// Module files copied into work directories: all but `.terraform/`, state files, and the
+/// project's own `.infra/` and `.git/` (a module may be the project directory itself).
 fn keep_source(rel: &Path, is_dir: bool) -> bool {
     let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let excluded = if is_dir { name == ".terraform" } else { name.contains(".tfstate") };
+    let excluded = if is_dir {
+        matches!(name, ".terraform" | ".infra" | ".git")
+    } else {
+        name.contains(".tfstate")
+    };
     !excluded
 }
 
@@ -174,6 +190,20 @@ fn build_component(
         rendered: 0,
         cached: 0,
     };
+    // A path that is a file and also a directory of others (`files."sub"` over `sub/x.tf`).
+    let names: Vec<&String> = sources.keys().collect();
+    for pair in names.windows(2) {
+        if pair[1].starts_with(&format!("{}/", pair[0])) {
+            return Err(RunnerError {
+                address: Some(address),
+                kind: RunnerErrorKind::Source(format!(
+                    "`{}` is a file, but `{}` needs it to be a directory",
+                    pair[0], pair[1]
+                )),
+                help: Some("rename the file in `files`, or the module's directory".into()),
+            });
+        }
+    }
     // First, every file's node hash and object name, in memory: if the work-directory
     // derivation was realised before, nothing else is looked up or written.
     let mut planned: Vec<(String, ObjectName, Entry, Source)> = Vec::with_capacity(sources.len());
@@ -270,6 +300,10 @@ pub fn export(
             .map_err(|e| export_error(format!("cannot read `{rel}` from the store: {e}")))?;
         fs::write(&target, bytes)
             .map_err(|e| export_error(format!("cannot write `{}`: {e}", target.display())))?;
+        // A writable copy that keeps the executable bit (scripts for `external` data sources).
+        let executable = fs::metadata(source.join(rel)).map(|m| is_executable(&m)).unwrap_or(false);
+        set_mode(&target, executable)
+            .map_err(|e| export_error(format!("cannot set the mode of `{rel}`: {e}")))?;
     }
     let state_root = project_root.join(".infra").join("tfstate");
     let (_, fixed_inputs) = resolve::pending(component);
@@ -298,4 +332,15 @@ fn is_executable(meta: &fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_meta: &fs::Metadata) -> bool {
     false
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, executable: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _executable: bool) -> std::io::Result<()> {
+    Ok(())
 }

@@ -98,7 +98,15 @@ fn describe(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Option<Json>
                     .map(|e| {
                         let ty = e
                             .file_type()
-                            .map(|t| if t.is_dir() { "d" } else { "f" })
+                            .map(|t| {
+                                if t.is_symlink() {
+                                    "l"
+                                } else if t.is_dir() {
+                                    "d"
+                                } else {
+                                    "f"
+                                }
+                            })
                             .unwrap_or("?");
                         format!("{}:{ty}", e.file_name().to_string_lossy())
                     })
@@ -241,7 +249,10 @@ mod tests {
             stack: "dev".into(),
             name: "vpc".into(),
             source: Some("/p/modules/vpc".into()),
-            inputs: BTreeMap::from([("x".into(), json!([1, "a", { "b": null }]))]),
+            inputs: BTreeMap::from([(
+                "x".into(),
+                json!([1, "a", { "b": null }, 632.0 / 7.0, 0.1]),
+            )]),
             providers: BTreeMap::from([("google".into(), json!({ "region": "eu" }))]),
             backend: Backend {
                 ty: "s3".into(),

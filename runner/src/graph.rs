@@ -35,13 +35,20 @@ pub fn render_graph(project: &Project, addresses: &[String], format: GraphFormat
         }
         GraphFormat::Mermaid => {
             out.push_str("flowchart LR\n");
-            let id = |a: &str| a.replace(['/', '-'], "_");
+            // Node ids by position: addresses may hold characters Mermaid ids cannot.
+            let ids: std::collections::BTreeMap<String, String> = components
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.address(), format!("n{i}")))
+                .collect();
             for c in &components {
-                out.push_str(&format!("  {}[\"{}\"]\n", id(&c.address()), c.address()));
+                out.push_str(&format!("  {}[\"{}\"]\n", ids[&c.address()], c.address()));
             }
             for c in &components {
                 for target in &c.depends_on {
-                    out.push_str(&format!("  {} --> {}\n", id(&c.address()), id(target)));
+                    if let Some(target_id) = ids.get(target) {
+                        out.push_str(&format!("  {} --> {target_id}\n", ids[&c.address()]));
+                    }
                 }
             }
         }

@@ -22,6 +22,7 @@ pub struct GcReport {
 impl Store {
     /// Removes every object not named by a root (`.roots/*`).
     pub fn gc(&self) -> Result<GcReport, StoreError> {
+        let _lock = self.lock(true)?;
         let live = self.roots()?;
         let mut report = GcReport::default();
         for object in self.objects()? {
@@ -37,6 +38,10 @@ impl Store {
         let realisations = self.root().join(".realisations");
         for entry in fs::read_dir(&realisations).map_err(|e| StoreError::io(&realisations, e))? {
             let entry = entry.map_err(|e| StoreError::io(&realisations, e))?;
+            // Only realisations (64 hex digits); a temporary being written is not one.
+            if entry.file_name().len() != 64 {
+                continue;
+            }
             let target = fs::read_to_string(entry.path()).ok();
             let live = target
                 .as_deref()

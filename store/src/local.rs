@@ -169,7 +169,7 @@ impl Store {
         name: &str,
         files: &BTreeMap<String, (ObjectName, Entry)>,
     ) -> Result<(ObjectName, Tree), StoreError> {
-        let tree = tree_of(files);
+        let tree = tree_of(files)?;
         let object = ObjectName::new(&tree.digest(), name);
         if self.contains(&object) {
             return Ok((object, tree));
@@ -186,16 +186,19 @@ impl Store {
                 dirs.insert(parent.to_path_buf());
             }
             let source = self.path(file_object);
-            // Objects are immutable, so the directory may share their inodes.
+            // Objects are immutable (and were fsynced when written), so the directory may
+            // share their inodes; a copy is fsynced here.
             if fs::hard_link(&source, &target).is_err() {
                 fs::copy(&source, &target).map_err(|e| StoreError::io(&target, e))?;
+                sync_path(&target)?;
             }
         }
-        // Deepest first, so that a parent is made read-only after its children.
+        // Deepest first, so that a parent is made read-only and durable after its children.
+        dirs.insert(temp.path().to_path_buf());
         for dir in dirs.iter().rev() {
             set_read_only(dir, true, false)?;
+            sync_path(dir)?;
         }
-        set_read_only(temp.path(), true, false)?;
         let target = self.path(&object);
         let kept = temp.keep();
         match fs::rename(&kept, &target) {
@@ -225,6 +228,39 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = self.root.join(".realisations").join(derivation.to_hex());
         write_atomic(&path, format!("{object}\n").as_bytes())
+    }
+
+    /// Takes the store's lock: shared for builds (many at once), exclusive for `gc`, so that
+    /// gc never removes what a running build has written but not yet rooted. Released when the
+    /// returned file is dropped.
+    pub fn lock(&self, exclusive: bool) -> Result<fs::File, StoreError> {
+        let path = self.root.join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        let locked = if exclusive { file.lock() } else { file.lock_shared() };
+        locked.map_err(|e| StoreError::io(&path, e))?;
+        Ok(file)
+    }
+
+    /// Removes the roots whose names start with `prefix`, except those in `keep`.
+    pub fn remove_roots_except(
+        &self,
+        prefix: &str,
+        keep: &BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        let dir = self.root.join(".roots");
+        for entry in fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix) && !keep.contains(&name) {
+                fs::remove_file(entry.path()).map_err(|e| StoreError::io(entry.path(), e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Makes `objects` the root named `name` (replacing what it held).
@@ -311,8 +347,13 @@ pub(crate) fn node_digest(path: &Path) -> Result<Digest, StoreError> {
     }
 }
 
-/// The tree of a directory made of these files.
-fn tree_of(files: &BTreeMap<String, (ObjectName, Entry)>) -> Tree {
+/// The tree of a directory made of these files; a path that is both a file and a directory
+/// is an error.
+fn tree_of(files: &BTreeMap<String, (ObjectName, Entry)>) -> Result<Tree, StoreError> {
+    let clash = |rel: &str| StoreError {
+        path: Some(PathBuf::from(rel)),
+        kind: StoreErrorKind::Corrupt("a path that is both a file and a directory".to_owned()),
+    };
     let mut root = Tree::default();
     for (rel, (_, entry)) in files {
         let mut parts: Vec<&str> = rel.split('/').collect();
@@ -321,15 +362,19 @@ fn tree_of(files: &BTreeMap<String, (ObjectName, Entry)>) -> Tree {
         for part in parts {
             let next =
                 dir.entries.entry(part.to_owned()).or_insert_with(|| Entry::Dir(Tree::default()));
-            if !matches!(next, Entry::Dir(_)) {
-                *next = Entry::Dir(Tree::default());
-            }
-            let Entry::Dir(sub) = next else { unreachable!("just made a directory") };
+            let Entry::Dir(sub) = next else { return Err(clash(rel)) };
             dir = sub;
         }
-        dir.entries.insert(file.to_owned(), entry.clone());
+        if dir.entries.insert(file.to_owned(), entry.clone()).is_some() {
+            return Err(clash(rel));
+        }
     }
-    root
+    Ok(root)
+}
+
+/// fsync a file or directory.
+fn sync_path(path: &Path) -> Result<(), StoreError> {
+    fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| StoreError::io(path, e))
 }
 
 /// Writes a small file atomically: a temporary beside it, fsync, rename.

@@ -245,15 +245,26 @@ fn concurrent_builds_share_one_store() {
 fn verify_finds_a_corrupt_object_and_gc_keeps_the_roots() {
     let project = example("quickstart", "gc");
     let all = build(&project);
-    // Building only `dev` makes it the root: gc removes what only `prod` used.
+    // A partial build roots only its own components and keeps the others' roots.
     let output = infra(&project, &["build", "dev"]);
     assert!(output.status.success());
+    let output = infra(&project, &["store", "gc"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("removed 0 objects"));
+    // A change leaves the old work directories unrooted: gc removes exactly those.
+    let module = project.join("modules/network/main.tf");
+    let text = std::fs::read_to_string(&module).expect("the module");
+    std::fs::write(&module, format!("{text}\n# changed\n")).expect("edit");
+    let now = build(&project);
     let output = infra(&project, &["store", "gc"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && !stderr.contains("removed 0 objects"), "{stderr}");
     let store = project.join(".infra/store");
     for (address, object) in &all {
-        assert_eq!(store.join(object).exists(), address.starts_with("dev/"), "{address} after gc");
+        let kept = now.get(address) == Some(object);
+        assert_eq!(store.join(object).exists(), kept, "{address} after gc");
+    }
+    for object in now.values() {
+        assert!(store.join(object).exists());
     }
     // Tamper with a file object: verify names it and fails.
     let victim = std::fs::read_dir(&store)
@@ -297,5 +308,42 @@ fn graph_and_project_paths() {
     let output = infra(&project.join("modules"), &["eval", "dev.networc"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("did you mean `network`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn a_module_in_the_project_directory_leaves_out_infra_state_and_clashes_are_errors() {
+    let project = scratch_dir("self-source");
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&project).expect("mkdir");
+    std::fs::write(project.join("main.tf"), "variable \"x\" {\n  type = number\n}\n")
+        .expect("write");
+    std::fs::write(
+        project.join("main.infra"),
+        "let c = infra.component \"c\" { source = ./.; inputs.x = 1; }; in { dev = infra.stack \"dev\" { components = [ c ]; }; }\n",
+    )
+    .expect("write");
+    let first = build(&project);
+    let second = build(&project);
+    assert_eq!(first, second, "the store must not be copied into the work directory");
+    let workdir = project.join(".infra/store").join(&first["dev/c"]);
+    assert!(!workdir.join(".infra").exists());
+
+    // A file of `files` where the module has a directory: an error naming both.
+    std::fs::create_dir_all(project.join("sub")).expect("mkdir");
+    std::fs::write(project.join("sub/x.tf"), "").expect("write");
+    std::fs::write(
+        project.join("main.infra"),
+        "let c = infra.component \"c\" { source = ./.; files.\"sub\" = \"hello\"; }; in { dev = infra.stack \"dev\" { components = [ c ]; }; }\n",
+    )
+    .expect("write");
+    let output = infra(&project, &["build"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("infra::build::source")
+            && stderr.contains("`sub` is a file, but `sub/x.tf`"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&project);
 }

@@ -134,7 +134,13 @@ fn render(m: &mut Machine, value: &Value, key: &str) -> EvalResult<NixString> {
         Value::Int(i) => Ok(NixString::from(i.to_string())),
         Value::Float(x) => Ok(NixString::from(crate::print::float(*x))),
         Value::Bool(b) => Ok(NixString::from(if *b { "true" } else { "false" })),
-        Value::Path(p) => Ok(NixString::from(p.display().to_string())),
+        Value::Path(p) => Err(bad(
+            "infra.template",
+            format!(
+                "`{key}` is the path `{}`, which would make the file differ between machines",
+                p.display()
+            ),
+        )),
         Value::List(_) | Value::Attrs(_) => {
             match builtins::json::to_json(m, &[Thunk::value(value.clone())])? {
                 Value::String(s) => Ok(s),

@@ -51,12 +51,19 @@ impl Machine {
             self.imports.insert(path.to_path_buf(), value.clone());
             return Ok(value);
         }
-        let path = if self.io.path_exists(&path.join("default.infra")).unwrap_or(false) {
-            path.join("default.infra")
-        } else if self.io.path_exists(&path.join("default.nix")).unwrap_or(false) {
-            path.join("default.nix")
+        // Both probes are inputs: creating `default.infra` later changes what is imported.
+        let infra_default = path.join("default.infra");
+        let nix_default = path.join("default.nix");
+        self.record(Input::Exists(infra_default.clone()));
+        let path = if self.io.path_exists(&infra_default).unwrap_or(false) {
+            infra_default
         } else {
-            path.to_path_buf()
+            self.record(Input::Exists(nix_default.clone()));
+            if self.io.path_exists(&nix_default).unwrap_or(false) {
+                nix_default
+            } else {
+                path.to_path_buf()
+            }
         };
         if let Some(value) = self.imports.get(&path) {
             return Ok(value.clone());
@@ -94,6 +101,7 @@ impl Machine {
     ) -> EvalResult<Value> {
         let parse = lang::parse(&text);
         let len = text.len();
+        let uses_home = text.contains("~/");
         let file = self.sources.add(name, text);
         if !parse.errors().is_empty() {
             let diagnostics = parse
@@ -103,7 +111,13 @@ impl Machine {
                 .collect();
             return Err(EvalError::new(ErrorKind::Parse(diagnostics), None));
         }
-        let home = self.io.env_var("HOME");
+        // `~/…` paths read `HOME`: only then is it an input.
+        let home = if uses_home {
+            self.record(Input::Env("HOME".to_owned()));
+            self.io.env_var("HOME")
+        } else {
+            None
+        };
         let globals = &self.globals;
         let is_global = |name: &str| globals.contains_key(name);
         let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, home, &is_global);
