@@ -130,7 +130,16 @@ fn imports_read_through_the_io_and_are_recorded() {
         .expect("evaluates");
     assert_eq!(evaluator.print(&value, PrintMode::Strict).expect("prints"), "42");
     let inputs: Vec<String> = evaluator.inputs().iter().map(|i| format!("{i:?}")).collect();
-    assert_eq!(inputs, ["File(\"/p/lib.infra\")", "Env(\"INFRA_TEST\")"]);
+    // The `default.infra`/`default.nix` probes are inputs too: creating one changes the import.
+    assert_eq!(
+        inputs,
+        [
+            "File(\"/p/lib.infra\")",
+            "Exists(\"/p/lib.infra/default.infra\")",
+            "Exists(\"/p/lib.infra/default.nix\")",
+            "Env(\"INFRA_TEST\")"
+        ]
+    );
 }
 
 #[test]
