@@ -1,11 +1,15 @@
 //! The command line: global flags, the subcommand enum and dispatch. One file per subcommand.
 
+mod apply;
 mod build;
 mod check;
+mod destroy;
 mod eval;
 mod export;
 mod graph;
+mod output;
 mod parse;
+mod plan;
 mod store;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -57,6 +61,10 @@ pub(crate) enum Command {
     Check(check::CheckArgs),
     Eval(eval::EvalArgs),
     Build(build::BuildArgs),
+    Plan(plan::PlanArgs),
+    Apply(apply::ApplyArgs),
+    Destroy(destroy::DestroyArgs),
+    Output(output::OutputArgs),
     Export(export::ExportArgs),
     Graph(graph::GraphArgs),
     Store(store::StoreArgs),
@@ -73,6 +81,10 @@ pub(crate) fn run(
         Command::Check(args) => check::run(out, args),
         Command::Eval(args) => eval::run(out, dir, args),
         Command::Build(args) => build::run(out, &Ctx::discover(dir)?, args),
+        Command::Plan(args) => plan::run(out, &Ctx::discover(dir)?, args),
+        Command::Apply(args) => apply::run(out, &Ctx::discover(dir)?, args),
+        Command::Destroy(args) => destroy::run(out, &Ctx::discover(dir)?, args),
+        Command::Output(args) => output::run(out, &Ctx::discover(dir)?, args),
         Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
         Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
         Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),

@@ -5,6 +5,7 @@ mod ctx;
 mod error;
 mod io;
 mod output;
+mod runs;
 
 use std::process::ExitCode;
 

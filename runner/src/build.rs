@@ -20,7 +20,7 @@ use store::{
     Derivation, Digest, Entry, ObjectName, Store, StoreError, Tree, hash_file_node, hash_tree_dir,
 };
 
-pub(crate) use self::render::generated_files;
+pub(crate) use self::render::{canonical_json, generated_files};
 use crate::{
     error::{RunnerError, RunnerErrorKind},
     resolve,

@@ -27,6 +27,8 @@ pub enum RunnerErrorKind {
     Export(String),
     /// A target that names no stack or component.
     UnknownTarget(String),
+    /// Neither the configured tool nor `tofu`/`terraform` can be found.
+    Tool(String),
 }
 
 impl RunnerError {
@@ -46,6 +48,7 @@ impl RunnerError {
             RunnerErrorKind::Pending(_) => "infra::build::pending_outputs",
             RunnerErrorKind::Export(_) => "infra::build::export",
             RunnerErrorKind::UnknownTarget(_) => "infra::build::unknown_target",
+            RunnerErrorKind::Tool(_) => "infra::run::tool_not_found",
         }
     }
 }
@@ -57,7 +60,9 @@ impl fmt::Display for RunnerError {
         }
         match &self.kind {
             RunnerErrorKind::Store(e) => write!(f, "{e}"),
-            RunnerErrorKind::Source(m) | RunnerErrorKind::Export(m) => write!(f, "{m}"),
+            RunnerErrorKind::Source(m) | RunnerErrorKind::Export(m) | RunnerErrorKind::Tool(m) => {
+                write!(f, "{m}")
+            }
             RunnerErrorKind::Pending(outputs) => {
                 write!(f, "the values of {} are not known yet", outputs.join(", "))
             }

@@ -6,16 +6,24 @@ mod build;
 mod error;
 mod evalcache;
 mod graph;
+mod process;
+mod record;
 mod resolve;
+mod run;
 mod targets;
+mod tool;
+mod workdir;
 
 pub use crate::{
     build::{BuildReport, BuiltComponent, build, export},
     error::{RunnerError, RunnerErrorKind},
     evalcache::{eval_cache_path, load_evaluation, save_evaluation},
     graph::{GraphFormat, render_graph},
+    record::{RunRecord, read_record, record_path},
     resolve::{pending, resolve_inputs},
+    run::{ComponentResult, Event, Mode, RunOptions, RunReport, Status, run},
     targets::select_components,
+    tool::{ToolEnv, find_tool},
 };
 
 /// Where the local backend keeps the state of `STACK/NAME`, relative to the project root.

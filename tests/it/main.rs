@@ -8,5 +8,6 @@ mod docs;
 mod eval_oracle;
 mod nix_oracle;
 mod project;
+mod run;
 mod support;
 mod tidy;

@@ -11,6 +11,11 @@ variable "cidr_block" {
   }
 }
 
+variable "labels" {
+  type    = map(string)
+  default = {}
+}
+
 output "network_id" {
   value = "net-${substr(sha256("${var.name}/${var.cidr_block}"), 0, 12)}"
 }

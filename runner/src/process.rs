@@ -1,0 +1,95 @@
+//! The one place that starts processes: Terraform/OpenTofu and hook commands, always with an
+//! explicit working directory, stdin closed, and output appended to the node's log file.
+//! Stopping: `interrupt` sends SIGINT once to every running child, so Terraform saves its
+//! state and releases its locks before it exits.
+
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    process::Stdio,
+    sync::{Arc, Mutex},
+};
+
+use tokio::{io::AsyncWriteExt, process::Command};
+
+/// The process ids of running children.
+#[derive(Clone, Default)]
+pub(crate) struct Children(Arc<Mutex<BTreeSet<u32>>>);
+
+impl Children {
+    /// Sends SIGINT to every running child.
+    pub(crate) fn interrupt(&self) {
+        let pids: Vec<u32> =
+            self.0.lock().map(|set| set.iter().copied().collect()).unwrap_or_default();
+        for pid in pids {
+            #[cfg(unix)]
+            {
+                use nix::{sys::signal, unistd::Pid};
+                if let Ok(pid) = i32::try_from(pid) {
+                    let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGINT);
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = pid;
+        }
+    }
+}
+
+/// What a finished process did.
+pub(crate) struct Finished {
+    pub(crate) success: bool,
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs `program args` in `cwd` with `env` added, appending its output to `log`.
+#[allow(clippy::disallowed_methods)]
+pub(crate) async fn run(
+    program: &Path,
+    args: &[&str],
+    cwd: &Path,
+    env: &[(String, String)],
+    log: &Path,
+    children: &Children,
+) -> std::io::Result<Finished> {
+    let mut header = format!("$ {} {}\n", program.display(), args.join(" "));
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("TF_INPUT", "0")
+        .env("CHECKPOINT_DISABLE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    // Its own process group: a Ctrl-C at the terminal reaches infra only, which passes it on
+    // once (a second SIGINT makes Terraform abort without saving state).
+    #[cfg(unix)]
+    command.process_group(0);
+    let child = command.spawn()?;
+    let pid = child.id();
+    if let (Some(pid), Ok(mut set)) = (pid, children.0.lock()) {
+        set.insert(pid);
+    }
+    let output = child.wait_with_output().await;
+    if let (Some(pid), Ok(mut set)) = (pid, children.0.lock()) {
+        set.remove(&pid);
+    }
+    let output = output?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    header.push_str(&stdout);
+    header.push_str(&stderr);
+    header.push_str(&format!(
+        "[exit: {}]\n\n",
+        output.status.code().map_or("signal".to_owned(), |c| c.to_string())
+    ));
+    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(log).await?;
+    file.write_all(header.as_bytes()).await?;
+    Ok(Finished { success: output.status.success(), code: output.status.code(), stdout, stderr })
+}

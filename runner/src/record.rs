@@ -1,0 +1,74 @@
+//! Run records: what the last successful apply of a component saw and produced. Written
+//! atomically after the apply, read to decide whether a component is up to date. A versioned
+//! JSON wire type; outputs marked sensitive by Terraform are kept as a hash only.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use evaluator::Json;
+use serde::{Deserialize, Serialize};
+
+/// The record format's version.
+pub(crate) const RECORD_VERSION: u32 = 1;
+
+/// The last successful apply of one component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub version: u32,
+    pub address: String,
+    /// The input hash the apply ran with (hex).
+    pub input_hash: String,
+    /// What went into that hash, for `infra why`: the work-directory derivation, each input
+    /// value read from an upstream output, the tool and its version.
+    pub inputs: BTreeMap<String, String>,
+    /// The work-directory object.
+    pub workdir: String,
+    /// Per file of the work directory: its node hash (hex), for `infra why`.
+    pub files: BTreeMap<String, String>,
+    /// Non-sensitive outputs, by name.
+    pub outputs: BTreeMap<String, Json>,
+    /// Sensitive outputs: the blake3 of their JSON value only.
+    pub sensitive_outputs: BTreeMap<String, String>,
+    pub tool: String,
+    pub tool_version: String,
+    /// Seconds since the Unix epoch.
+    pub started: u64,
+    pub finished: u64,
+}
+
+/// Where the record of `STACK/NAME` lives under the project root.
+pub fn record_path(project_root: &Path, address: &str) -> PathBuf {
+    project_root.join(".infra").join("records").join(format!("{address}.json"))
+}
+
+/// The record of `address`, if there is a readable one of this version.
+pub fn read_record(project_root: &Path, address: &str) -> Option<RunRecord> {
+    let bytes = fs::read(record_path(project_root, address)).ok()?;
+    let record: RunRecord = serde_json::from_slice(&bytes).ok()?;
+    (record.version == RECORD_VERSION && record.address == address).then_some(record)
+}
+
+/// Writes a record atomically (a temporary beside it, fsync, rename).
+pub(crate) fn write_record(project_root: &Path, record: &RunRecord) -> std::io::Result<()> {
+    let path = record_path(project_root, &record.address);
+    let dir = path.parent().unwrap_or(project_root);
+    fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
+    temp.write_all(text.as_bytes())?;
+    temp.as_file().sync_all()?;
+    temp.persist(&path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Removes the record of `address` (after a destroy).
+pub(crate) fn remove_record(project_root: &Path, address: &str) -> std::io::Result<()> {
+    match fs::remove_file(record_path(project_root, address)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,239 @@
+//! Running Terraform over the component DAG: one tokio task per component, each starting as
+//! soon as the components it depends on have finished; at most `jobs` processes at once. A
+//! component whose input hash equals its last successful apply's is up to date and runs no
+//! process; downstream hashes are computed from the upstream outputs of this run, so an
+//! upstream apply that did not change its outputs stops the propagation (early cutoff).
+
+mod component;
+mod terraform;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+};
+
+use evaluator::{Json, Project};
+use store::Store;
+use tokio::sync::{Semaphore, watch};
+
+pub use self::component::Status;
+use crate::{build::BuildReport, process::Children, tool::ToolEnv};
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Plan,
+    Apply,
+    Destroy,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub mode: Mode,
+    /// At most this many processes at once.
+    pub jobs: usize,
+    /// Ignore records: plan (and apply) every selected component.
+    pub force: bool,
+    /// Stop starting new work after the first failure.
+    pub fail_fast: bool,
+    pub tool_env: ToolEnv,
+    /// The project root (records, work directories, logs live under its `.infra/`).
+    pub root: PathBuf,
+    /// This run's log directory.
+    pub log_dir: PathBuf,
+}
+
+/// Something that happened, for progress lines and `--json` events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A process started for a component (`step`: init, plan, apply, output, destroy).
+    Started { address: String, step: &'static str },
+    /// A component finished (or was skipped).
+    Finished(ComponentResult),
+}
+
+/// The outcome of one component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentResult {
+    pub address: String,
+    pub status: Status,
+    /// Planned resource changes: add, change, destroy.
+    pub changes: Option<(u32, u32, u32)>,
+    /// Processes started for it.
+    pub processes: usize,
+    /// Why it failed or was skipped.
+    pub message: Option<String>,
+    /// Its log file, if a process ran.
+    pub log: Option<PathBuf>,
+    pub seconds: f64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub components: Vec<ComponentResult>,
+}
+
+impl RunReport {
+    pub fn processes(&self) -> usize {
+        self.components.iter().map(|c| c.processes).sum()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.components.iter().any(|c| matches!(c.status, Status::Failed | Status::Skipped))
+    }
+}
+
+/// What finished components hand to their dependents.
+#[derive(Debug, Clone)]
+pub(crate) enum Done {
+    /// Succeeded; its outputs as they are now (`None`: not known, e.g. only planned and never
+    /// applied).
+    Ok(Option<BTreeMap<String, Json>>),
+    /// Failed or skipped: dependents are skipped.
+    Failed,
+}
+
+/// Shared by every component task of one run.
+pub(crate) struct Shared {
+    pub(crate) project: Project,
+    pub(crate) build: BuildReport,
+    pub(crate) store: Store,
+    pub(crate) options: RunOptions,
+    pub(crate) semaphore: Semaphore,
+    pub(crate) children: Children,
+    pub(crate) stop: AtomicBool,
+    pub(crate) processes: AtomicUsize,
+    pub(crate) events: Box<dyn Fn(Event) + Send + Sync>,
+    /// Tool versions found so far; held while one is looked up, so each is looked up once.
+    pub(crate) versions: tokio::sync::Mutex<BTreeMap<PathBuf, String>>,
+    /// The components of this run.
+    pub(crate) selected: BTreeSet<String>,
+}
+
+/// Runs `mode` over the `selected` components (already built into `build`). `events` is called
+/// from worker threads as things happen. Ctrl-C and SIGTERM are passed once to the running
+/// children, which are waited for; nothing new starts after them.
+pub fn run(
+    project: &Project,
+    build: &BuildReport,
+    selected: &[String],
+    store: &Store,
+    options: RunOptions,
+    events: Box<dyn Fn(Event) + Send + Sync>,
+) -> std::io::Result<RunReport> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.jobs.clamp(1, 8))
+        .enable_all()
+        .build()?;
+    std::fs::create_dir_all(&options.log_dir)?;
+    let shared = Arc::new(Shared {
+        project: project.clone(),
+        build: build.clone(),
+        store: store.clone(),
+        semaphore: Semaphore::new(options.jobs.max(1)),
+        options,
+        children: Children::default(),
+        stop: AtomicBool::new(false),
+        processes: AtomicUsize::new(0),
+        events,
+        versions: tokio::sync::Mutex::new(BTreeMap::new()),
+        selected: selected.iter().cloned().collect(),
+    });
+    runtime.block_on(schedule(shared))
+}
+
+async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
+    let destroy = shared.options.mode == Mode::Destroy;
+    // One channel per selected component; a task waits on the channels of what it depends on
+    // (on its dependents when destroying).
+    let mut senders = BTreeMap::new();
+    let mut receivers: BTreeMap<String, watch::Receiver<Option<Done>>> = BTreeMap::new();
+    for address in &shared.selected {
+        let (tx, rx) = watch::channel(None);
+        senders.insert(address.clone(), tx);
+        receivers.insert(address.clone(), rx);
+    }
+    let signals = tokio::spawn(forward_signals(shared.clone()));
+    let mut tasks = Vec::new();
+    let addresses: Vec<String> = shared.selected.iter().cloned().collect();
+    for address in addresses {
+        let waits: Vec<(String, watch::Receiver<Option<Done>>)> = if destroy {
+            shared
+                .project
+                .components()
+                .filter(|c| c.depends_on.contains(&address))
+                .filter_map(|c| receivers.get(&c.address()).map(|r| (c.address(), r.clone())))
+                .collect()
+        } else {
+            let component = shared.project.component(&address);
+            component
+                .map(|c| {
+                    c.depends_on
+                        .iter()
+                        .filter_map(|d| receivers.get(d).map(|r| (d.clone(), r.clone())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let Some(sender) = senders.remove(&address) else { continue };
+        let shared = shared.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut upstream = BTreeMap::new();
+            for (dependency, mut rx) in waits {
+                let done = loop {
+                    if let Some(done) = rx.borrow().clone() {
+                        break done;
+                    }
+                    if rx.changed().await.is_err() {
+                        break Done::Failed;
+                    }
+                };
+                upstream.insert(dependency, done);
+            }
+            let (result, done) = component::run_component(&shared, &address, &upstream).await;
+            if matches!(result.status, Status::Failed) && shared.options.fail_fast {
+                shared.stop.store(true, Ordering::SeqCst);
+            }
+            (shared.events)(Event::Finished(result.clone()));
+            let _ = sender.send(Some(done));
+            result
+        }));
+    }
+    let mut report = RunReport::default();
+    for task in tasks {
+        if let Ok(result) = task.await {
+            report.components.push(result);
+        }
+    }
+    signals.abort();
+    report.components.sort_by(|a, b| a.address.cmp(&b.address));
+    Ok(report)
+}
+
+/// On Ctrl-C or SIGTERM: stop starting work and pass the signal to the children once.
+async fn forward_signals(shared: Arc<Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    shared.stop.store(true, Ordering::SeqCst);
+    shared.children.interrupt();
+}
+
+/// The log file of a component in this run.
+pub(crate) fn log_path(log_dir: &Path, address: &str) -> PathBuf {
+    log_dir.join(format!("{}.log", address.replace('/', ".")))
+}

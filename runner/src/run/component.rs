@@ -1,0 +1,472 @@
+//! One component's part of a run: wait for what it depends on, compute its input hash, and —
+//! unless it is up to date — sync its work directory, `init` if needed, `plan`, and `apply`
+//! the saved plan (or `destroy`), then record the outputs.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::atomic::Ordering,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use evaluator::{Component, Json, OutputRef};
+use store::Digest;
+
+use crate::{
+    build::{BuiltComponent, canonical_json},
+    process,
+    record::{RECORD_VERSION, RunRecord, read_record, remove_record, write_record},
+    resolve::resolve_inputs,
+    run::{ComponentResult, Done, Event, Mode, Shared, log_path, terraform},
+    tool::find_tool,
+    work_dir, workdir,
+};
+
+/// How a component ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Its input hash equals its last successful apply's: nothing ran.
+    UpToDate,
+    /// Planned with these changes (`infra plan`).
+    Planned,
+    /// Applied (or nothing to apply, and recorded).
+    Applied,
+    Destroyed,
+    Failed,
+    /// Not run: something it depends on failed, or the run was stopped.
+    Skipped,
+}
+
+/// The plan file and the input hash it was made for.
+const PLAN_FILE: &str = "infra.tfplan";
+const PLAN_HASH_FILE: &str = ".infra-plan-hash";
+const INIT_HASH_FILE: &str = ".infra-init-hash";
+
+struct Ctx<'a> {
+    shared: &'a Shared,
+    address: &'a str,
+    started: Instant,
+    processes: usize,
+    log: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn result(
+        &self,
+        status: Status,
+        changes: Option<(u32, u32, u32)>,
+        message: Option<String>,
+    ) -> ComponentResult {
+        ComponentResult {
+            address: self.address.to_owned(),
+            status,
+            changes,
+            processes: self.processes,
+            message,
+            log: (self.processes > 0).then(|| self.log.clone()),
+            seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn fail(&self, message: String) -> (ComponentResult, Done) {
+        (self.result(Status::Failed, None, Some(message)), Done::Failed)
+    }
+
+    /// Runs the tool with `args` in `dir`, one permit of the process limit held.
+    async fn tool(
+        &mut self,
+        program: &Path,
+        step: &'static str,
+        args: &[&str],
+        dir: &Path,
+    ) -> Result<process::Finished, String> {
+        if self.shared.stop.load(Ordering::SeqCst) {
+            return Err("the run was stopped".to_owned());
+        }
+        let _permit = self.shared.semaphore.acquire().await.map_err(|e| e.to_string())?;
+        (self.shared.events)(Event::Started { address: self.address.to_owned(), step });
+        self.processes += 1;
+        self.shared.processes.fetch_add(1, Ordering::SeqCst);
+        process::run(program, args, dir, &[], &self.log, &self.shared.children)
+            .await
+            .map_err(|e| format!("cannot run `{}`: {e}", program.display()))
+    }
+}
+
+pub(crate) async fn run_component(
+    shared: &Shared,
+    address: &str,
+    upstream: &BTreeMap<String, Done>,
+) -> (ComponentResult, Done) {
+    let mut ctx = Ctx {
+        shared,
+        address,
+        started: Instant::now(),
+        processes: 0,
+        log: log_path(&shared.options.log_dir, address),
+    };
+    let (Some(component), Some(built)) = (
+        shared.project.component(address),
+        shared.build.components.iter().find(|b| b.address == address),
+    ) else {
+        return ctx.fail("not in the project".to_owned());
+    };
+    if shared.stop.load(Ordering::SeqCst) {
+        return (
+            ctx.result(Status::Skipped, None, Some("the run was stopped".into())),
+            Done::Failed,
+        );
+    }
+    if let Some((dependency, _)) = upstream.iter().find(|(_, done)| matches!(done, Done::Failed)) {
+        let why = if shared.options.mode == Mode::Destroy {
+            "depends on it and was not destroyed"
+        } else {
+            "failed or was skipped"
+        };
+        return (
+            ctx.result(Status::Skipped, None, Some(format!("`{dependency}` {why}"))),
+            Done::Failed,
+        );
+    }
+    let program = match find_tool(&shared.options.tool_env, component.tool.as_deref()) {
+        Ok(program) => program,
+        Err(e) => {
+            return ctx.fail(format!(
+                "{e}{}",
+                e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+            ));
+        }
+    };
+    let root = shared.options.root.clone();
+    let dir = root.join(work_dir(&component.stack, &component.name));
+    if shared.options.mode == Mode::Destroy {
+        return destroy(&mut ctx, component, built, &program, &dir).await;
+    }
+    let values = match upstream_values(shared, component, upstream) {
+        Ok(values) => values,
+        Err(message) => return ctx.fail(message),
+    };
+    let resolved = match resolve_inputs(component, &values) {
+        Ok(resolved) => resolved,
+        Err(missing) => {
+            let names: Vec<String> =
+                missing.iter().map(|r| format!("`{}.outputs.{}`", r.address, r.output)).collect();
+            return ctx.fail(format!("no value for {}", names.join(", ")));
+        }
+    };
+    let version = tool_version(&mut ctx, &program).await;
+    let tool_name =
+        program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut inputs = BTreeMap::new();
+    inputs.insert("workdir".to_owned(), built.derivation.to_hex());
+    inputs.insert("tool".to_owned(), format!("{tool_name} {version}"));
+    for (key, value) in &resolved {
+        inputs.insert(format!("inputs.{key}"), value.to_string());
+    }
+    let input_hash = Digest::of(&serde_json::to_vec(&inputs).unwrap_or_default()).to_hex();
+    let record = read_record(&root, address);
+    if !shared.options.force && record.as_ref().is_some_and(|r| r.input_hash == input_hash) {
+        let outputs = record.map(|r| r.outputs);
+        return (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs));
+    }
+    let upstream_file = (!resolved.is_empty())
+        .then(|| canonical_json(&Json::Object(resolved.clone().into_iter().collect())));
+    if let Err(e) =
+        workdir::sync(&shared.store, &built.workdir, &built.files, upstream_file.as_deref(), &dir)
+    {
+        return ctx.fail(format!("cannot prepare the work directory `{}`: {e}", dir.display()));
+    }
+    if let Err(message) = init_if_needed(&mut ctx, built, &program, &dir).await {
+        return ctx.fail(message);
+    }
+    let plan = match ctx
+        .tool(
+            &program,
+            "plan",
+            &[
+                "plan",
+                "-input=false",
+                "-no-color",
+                "-detailed-exitcode",
+                &format!("-out={PLAN_FILE}"),
+            ],
+            &dir,
+        )
+        .await
+    {
+        Ok(plan) => plan,
+        Err(message) => return ctx.fail(message),
+    };
+    let changes = match plan.code {
+        Some(0) => Some((0, 0, 0)),
+        Some(2) => Some(terraform::plan_counts(&plan.stdout).unwrap_or((0, 0, 0))),
+        _ => return ctx.fail(format!("`plan` failed: {}", first_error(&plan))),
+    };
+    let _ = std::fs::write(dir.join(PLAN_HASH_FILE), &input_hash);
+    if shared.options.mode == Mode::Plan {
+        // Dependents plan with the outputs as they are now (the last apply's).
+        let outputs = record.map(|r| r.outputs);
+        return (ctx.result(Status::Planned, changes, None), Done::Ok(outputs));
+    }
+    // Apply exactly the saved plan, and only if it was made for these inputs.
+    if std::fs::read_to_string(dir.join(PLAN_HASH_FILE)).ok().as_deref()
+        != Some(input_hash.as_str())
+    {
+        return ctx.fail("the saved plan was made for other inputs; plan again".to_owned());
+    }
+    if plan.code == Some(2) {
+        match ctx
+            .tool(&program, "apply", &["apply", "-input=false", "-no-color", PLAN_FILE], &dir)
+            .await
+        {
+            Ok(apply) if apply.success => {}
+            Ok(apply) => return ctx.fail(format!("`apply` failed: {}", first_error(&apply))),
+            Err(message) => return ctx.fail(message),
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(PLAN_FILE));
+    let output = match ctx.tool(&program, "output", &["output", "-json"], &dir).await {
+        Ok(output) if output.success => output,
+        Ok(output) => return ctx.fail(format!("`output` failed: {}", first_error(&output))),
+        Err(message) => return ctx.fail(message),
+    };
+    let Some((plain, sensitive)) = terraform::outputs(&output.stdout) else {
+        return ctx.fail("`output -json` printed something that is not JSON".to_owned());
+    };
+    let missing: Vec<&String> = component
+        .required_outputs
+        .iter()
+        .filter(|o| !plain.contains_key(*o) && !sensitive.contains_key(*o))
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|o| format!("`{o}`")).collect();
+        return ctx.fail(format!(
+            "the module does not produce the required output(s) {}",
+            names.join(", ")
+        ));
+    }
+    let now = seconds_since_epoch();
+    let record = RunRecord {
+        version: RECORD_VERSION,
+        address: address.to_owned(),
+        input_hash,
+        inputs,
+        workdir: built.workdir.to_string(),
+        files: built.files.iter().map(|(k, v)| (k.clone(), v.to_hex())).collect(),
+        outputs: plain.clone(),
+        sensitive_outputs: sensitive
+            .iter()
+            .map(|(k, v)| (k.clone(), Digest::of(v.to_string().as_bytes()).to_hex()))
+            .collect(),
+        tool: tool_name,
+        tool_version: version,
+        started: now.saturating_sub(ctx.started.elapsed().as_secs()),
+        finished: now,
+    };
+    if let Err(e) = write_record(&root, &record) {
+        return ctx.fail(format!("applied, but the run record could not be written: {e}"));
+    }
+    let mut all = plain;
+    all.extend(sensitive);
+    (ctx.result(Status::Applied, changes, None), Done::Ok(Some(all)))
+}
+
+/// The values of the upstream outputs a component reads: from this run, else from records,
+/// else (planning only) from the upstream's `mockOutputs`.
+fn upstream_values(
+    shared: &Shared,
+    component: &Component,
+    upstream: &BTreeMap<String, Done>,
+) -> Result<BTreeMap<OutputRef, Json>, String> {
+    let mut values = BTreeMap::new();
+    for read in &component.reads {
+        let current = match upstream.get(&read.address) {
+            Some(Done::Ok(Some(outputs))) => Some(outputs.clone()),
+            _ => read_record(&shared.options.root, &read.address).map(|r| r.outputs),
+        };
+        let value = match current {
+            Some(outputs) => outputs.get(&read.output).cloned(),
+            None => None,
+        };
+        let value = match value {
+            Some(value) => value,
+            None if shared.options.mode == Mode::Plan => {
+                match shared
+                    .project
+                    .component(&read.address)
+                    .and_then(|u| u.mock_outputs.get(&read.output))
+                {
+                    Some(mock) => mock.clone(),
+                    None => {
+                        return Err(format!(
+                            "`{}` has no value for `{}` yet: apply it first, or give it `mockOutputs.{}` to plan with",
+                            read.address, read.output, read.output
+                        ));
+                    }
+                }
+            }
+            None if read_record(&shared.options.root, &read.address).is_none()
+                && !shared.selected.contains(&read.address) =>
+            {
+                return Err(format!(
+                    "`{}` has never been applied: apply it first (or select it too)",
+                    read.address
+                ));
+            }
+            None => return Err(format!("`{}` has no output `{}`", read.address, read.output)),
+        };
+        values.insert(read.clone(), value);
+    }
+    Ok(values)
+}
+
+/// `init`, when `.terraform/` is missing or what init depends on (everything but the
+/// variable files) changed since the last init.
+async fn init_if_needed(
+    ctx: &mut Ctx<'_>,
+    built: &BuiltComponent,
+    program: &Path,
+    dir: &Path,
+) -> Result<(), String> {
+    let relevant: BTreeMap<&String, String> = built
+        .files
+        .iter()
+        .filter(|(name, _)| !name.ends_with(".tfvars.json"))
+        .map(|(k, v)| (k, v.to_hex()))
+        .collect();
+    let init_hash = Digest::of(&serde_json::to_vec(&relevant).unwrap_or_default()).to_hex();
+    let current = std::fs::read_to_string(dir.join(INIT_HASH_FILE)).ok();
+    if dir.join(".terraform").is_dir() && current.as_deref() == Some(init_hash.as_str()) {
+        return Ok(());
+    }
+    let init = ctx.tool(program, "init", &["init", "-input=false", "-no-color"], dir).await?;
+    if !init.success {
+        return Err(format!("`init` failed: {}", first_error(&init)));
+    }
+    let _ = std::fs::write(dir.join(INIT_HASH_FILE), init_hash);
+    Ok(())
+}
+
+async fn destroy(
+    ctx: &mut Ctx<'_>,
+    component: &Component,
+    built: &BuiltComponent,
+    program: &Path,
+    dir: &Path,
+) -> (ComponentResult, Done) {
+    let root = ctx.shared.options.root.clone();
+    let record = read_record(&root, ctx.address);
+    if record.is_none() && !dir.join(".terraform").is_dir() {
+        return (ctx.result(Status::UpToDate, None, Some("never applied".into())), Done::Ok(None));
+    }
+    // Destroy with the inputs of the last apply where known: upstream values from records.
+    let values: BTreeMap<OutputRef, Json> = component
+        .reads
+        .iter()
+        .map(|r| {
+            let value = read_record(&root, &r.address)
+                .and_then(|u| u.outputs.get(&r.output).cloned())
+                .or_else(|| {
+                    ctx.shared
+                        .project
+                        .component(&r.address)
+                        .and_then(|u| u.mock_outputs.get(&r.output).cloned())
+                })
+                .unwrap_or(Json::String(String::new()));
+            (r.clone(), value)
+        })
+        .collect();
+    let resolved = resolve_inputs(component, &values).unwrap_or_default();
+    let upstream_file = (!resolved.is_empty())
+        .then(|| canonical_json(&Json::Object(resolved.into_iter().collect())));
+    if let Err(e) = workdir::sync(
+        &ctx.shared.store,
+        &built.workdir,
+        &built.files,
+        upstream_file.as_deref(),
+        dir,
+    ) {
+        return ctx.fail(format!("cannot prepare the work directory `{}`: {e}", dir.display()));
+    }
+    if let Err(message) = init_if_needed(ctx, built, program, dir).await {
+        return ctx.fail(message);
+    }
+    match ctx
+        .tool(program, "destroy", &["destroy", "-input=false", "-no-color", "-auto-approve"], dir)
+        .await
+    {
+        Ok(done) if done.success => {}
+        Ok(done) => return ctx.fail(format!("`destroy` failed: {}", first_error(&done))),
+        Err(message) => return ctx.fail(message),
+    }
+    if let Err(e) = remove_record(&root, ctx.address) {
+        return ctx.fail(format!("destroyed, but the run record could not be removed: {e}"));
+    }
+    (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
+}
+
+/// The tool's version, from `.infra/cache/tools.json` keyed by the binary's path, size and
+/// modification time (so an up-to-date run starts no process), else `version -json`.
+async fn tool_version(ctx: &mut Ctx<'_>, program: &Path) -> String {
+    let shared = ctx.shared;
+    let mut versions = shared.versions.lock().await;
+    if let Some(version) = versions.get(program) {
+        return version.clone();
+    }
+    let cache_path = ctx.shared.options.root.join(".infra").join("cache").join("tools.json");
+    let identity = std::fs::metadata(program)
+        .map(|m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("{}:{}:{modified}", program.display(), m.len())
+        })
+        .unwrap_or_default();
+    let mut cache: BTreeMap<String, String> = std::fs::read(&cache_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let version = match cache.get(&identity) {
+        Some(version) => version.clone(),
+        None => {
+            let dir = ctx.shared.options.root.clone();
+            let version = match ctx.tool(program, "version", &["version", "-json"], &dir).await {
+                Ok(done) => serde_json::from_str::<Json>(&done.stdout)
+                    .ok()
+                    .and_then(|j| {
+                        j.get("terraform_version").and_then(Json::as_str).map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| "unknown".to_owned()),
+                Err(_) => "unknown".to_owned(),
+            };
+            cache.insert(identity, version.clone());
+            if let Some(dir) = cache_path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ =
+                std::fs::write(&cache_path, serde_json::to_vec_pretty(&cache).unwrap_or_default());
+            version
+        }
+    };
+    versions.insert(program.to_path_buf(), version.clone());
+    version
+}
+
+/// The first `Error:` line Terraform printed, or the last line.
+fn first_error(done: &process::Finished) -> String {
+    let text = format!("{}\n{}", done.stderr, done.stdout);
+    let line = text
+        .lines()
+        .map(|l| l.trim_start_matches(['│', ' ', '╷', '╵']).trim())
+        .find(|l| l.starts_with("Error:"))
+        .or_else(|| text.lines().rev().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("no output");
+    line.to_owned()
+}
+
+fn seconds_since_epoch() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

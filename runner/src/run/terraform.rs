@@ -1,0 +1,57 @@
+//! Reading what Terraform printed: the plan summary line and `output -json`.
+
+use std::collections::BTreeMap;
+
+use evaluator::Json;
+
+/// `Plan: 1 to add, 2 to change, 0 to destroy.` → (1, 2, 0); "No changes." → (0, 0, 0).
+pub(crate) fn plan_counts(stdout: &str) -> Option<(u32, u32, u32)> {
+    if stdout.contains("No changes.") {
+        return Some((0, 0, 0));
+    }
+    let line = stdout.lines().find(|l| l.trim_start().starts_with("Plan:"))?;
+    let number = |word: &str| -> Option<u32> {
+        let before = line.split(word).next()?;
+        before.split_whitespace().last()?.parse().ok()
+    };
+    Some((number(" to add")?, number(" to change")?, number(" to destroy")?))
+}
+
+/// `terraform output -json` → (values of non-sensitive outputs, values of sensitive ones).
+pub(crate) fn outputs(stdout: &str) -> Option<(BTreeMap<String, Json>, BTreeMap<String, Json>)> {
+    let json: Json = serde_json::from_str(stdout.trim()).ok()?;
+    let mut plain = BTreeMap::new();
+    let mut sensitive = BTreeMap::new();
+    for (name, output) in json.as_object()? {
+        let value = output.get("value").cloned().unwrap_or(Json::Null);
+        if output.get("sensitive").and_then(Json::as_bool).unwrap_or(false) {
+            sensitive.insert(name.clone(), value);
+        } else {
+            plain.insert(name.clone(), value);
+        }
+    }
+    Some((plain, sensitive))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_plan_summaries() {
+        assert_eq!(
+            plan_counts("...\nPlan: 1 to add, 2 to change, 3 to destroy.\n"),
+            Some((1, 2, 3))
+        );
+        assert_eq!(plan_counts("No changes. Your infrastructure matches"), Some((0, 0, 0)));
+        assert_eq!(plan_counts("Changes to Outputs:\n  + x = 1\n"), None);
+    }
+
+    #[test]
+    fn splits_sensitive_outputs() {
+        let text = r#"{"a":{"sensitive":false,"type":"string","value":"x"},"b":{"sensitive":true,"type":"string","value":"s"}}"#;
+        let (plain, sensitive) = outputs(text).expect("parses");
+        assert_eq!(plain.get("a"), Some(&Json::from("x")));
+        assert!(!plain.contains_key("b") && sensitive.contains_key("b"));
+    }
+}

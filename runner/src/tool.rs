@@ -1,0 +1,98 @@
+//! Which program runs Terraform for a component: `INFRA_TF` (a name or a path) overrides all;
+//! then the component's `tool`; then `tofu` if it is on `PATH`, else `terraform`. A tool that
+//! cannot be found is an error that says how to install one.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+};
+
+use crate::error::{RunnerError, RunnerErrorKind};
+
+/// What tool detection reads from the environment (the caller reads it: the runner does not).
+#[derive(Debug, Clone, Default)]
+pub struct ToolEnv {
+    /// `PATH`.
+    pub path: Option<OsString>,
+    /// `INFRA_TF`.
+    pub infra_tf: Option<String>,
+}
+
+/// The program for a component whose `tool` is `preferred`.
+pub fn find_tool(env: &ToolEnv, preferred: Option<&str>) -> Result<PathBuf, RunnerError> {
+    if let Some(tool) = env.infra_tf.as_deref().filter(|t| !t.is_empty()) {
+        return lookup(env, tool).ok_or_else(|| missing(tool, "`INFRA_TF` names it"));
+    }
+    if let Some(tool) = preferred {
+        return lookup(env, tool).ok_or_else(|| missing(tool, "the component's `tool` names it"));
+    }
+    lookup(env, "tofu")
+        .or_else(|| lookup(env, "terraform"))
+        .ok_or_else(|| missing("tofu", "neither `tofu` nor `terraform` is on `PATH`"))
+}
+
+/// A name on `PATH`, or a path.
+fn lookup(env: &ToolEnv, tool: &str) -> Option<PathBuf> {
+    if tool.contains('/') {
+        let path = PathBuf::from(tool);
+        return is_executable(&path).then_some(path);
+    }
+    let path = env.path.as_ref()?;
+    std::env::split_paths(path).map(|dir| dir.join(tool)).find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+fn missing(tool: &str, why: &str) -> RunnerError {
+    RunnerError {
+        address: None,
+        kind: RunnerErrorKind::Tool(format!("cannot find `{tool}` ({why})")),
+        help: Some(
+            "install OpenTofu (https://opentofu.org/docs/intro/install/) or Terraform, or point \
+             `INFRA_TF` at the binary"
+                .to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefers_the_override_then_the_component_then_tofu() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let make = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "#!/bin/sh\n").expect("write");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .expect("chmod");
+            }
+            path
+        };
+        let terraform = make("terraform");
+        let env = ToolEnv { path: Some(dir.path().into()), infra_tf: None };
+        assert_eq!(find_tool(&env, None).ok(), Some(terraform.clone()));
+        let tofu = make("tofu");
+        assert_eq!(find_tool(&env, None).ok(), Some(tofu));
+        assert_eq!(find_tool(&env, Some("terraform")).ok(), Some(terraform.clone()));
+        let env = ToolEnv { infra_tf: Some(terraform.display().to_string()), ..env };
+        assert_eq!(find_tool(&env, Some("tofu")).ok(), Some(terraform));
+        let empty = ToolEnv { path: Some(OsString::new()), infra_tf: None };
+        let error = find_tool(&empty, None).expect_err("nothing to find");
+        assert!(error.help.unwrap_or_default().contains("install OpenTofu"));
+    }
+}

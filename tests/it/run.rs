@@ -1,0 +1,196 @@
+//! `infra plan`, `apply`, `destroy` and `output` end to end with the real Terraform 1.0.3:
+//! state and outputs, outputs flowing downstream, zero processes when nothing changed, early
+//! cutoff, failures that skip dependents and resume, destroy order, the project lock.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use crate::support::{copy_tree, root, scratch_dir, terraform};
+
+fn example(name: &str, copy: &str) -> PathBuf {
+    let dir = scratch_dir(copy);
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&root().join("examples").join(name), &dir);
+    dir
+}
+
+/// `infra ARGS --json` with the real Terraform first on `PATH` (and no `tofu`).
+fn infra(dir: &Path, args: &[&str]) -> Output {
+    let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
+    Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_TF")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run infra")
+}
+
+/// The `finished` events of a `--json` run: address → (status, processes), and the
+/// summary's process count.
+fn events(output: &Output) -> (BTreeMap<String, (String, u64)>, u64) {
+    let mut finished = BTreeMap::new();
+    let mut processes = u64::MAX;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        match event["event"].as_str() {
+            Some("finished") => {
+                finished.insert(
+                    event["address"].as_str().unwrap_or_default().to_owned(),
+                    (
+                        event["status"].as_str().unwrap_or_default().to_owned(),
+                        event["processes"].as_u64().unwrap_or(0),
+                    ),
+                );
+            }
+            Some("summary") => processes = event["processes"].as_u64().unwrap_or(u64::MAX),
+            _ => {}
+        }
+    }
+    (finished, processes)
+}
+
+fn statuses(output: &Output) -> BTreeMap<String, String> {
+    events(output).0.into_iter().map(|(k, (s, _))| (k, s)).collect()
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read");
+    assert!(text.contains(from), "`{from}` not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).expect("write");
+}
+
+fn apply(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["apply", "--auto-approve", "--json"];
+    all.extend_from_slice(args);
+    infra(dir, &all)
+}
+
+#[test]
+fn the_quickstart_applies_and_reapplies_only_what_changed() {
+    let project = example("quickstart", "run-quickstart");
+    let first = apply(&project, &[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let applied = statuses(&first);
+    assert_eq!(applied.len(), 6);
+    assert!(applied.values().all(|s| s == "applied"), "{applied:?}");
+    assert!(project.join(".infra/tfstate/dev/network.tfstate").is_file());
+
+    // The downstream received the upstream's real output.
+    let network = infra(&project, &["output", "dev/network", "--json"]);
+    let network: serde_json::Value = serde_json::from_slice(&network.stdout).expect("JSON");
+    let cluster = infra(&project, &["output", "dev/cluster", "--json"]);
+    let cluster: serde_json::Value = serde_json::from_slice(&cluster.stdout).expect("JSON");
+    let id = network["network_id"].as_str().expect("a network id");
+    assert!(id.starts_with("net-") && id != "net-mock");
+    assert_eq!(cluster["endpoint"], format!("https://dev-cluster.{id}.example.internal"));
+
+    // Nothing changed: no Terraform process at all.
+    let again = apply(&project, &[]);
+    assert!(again.status.success());
+    let (finished, processes) = events(&again);
+    assert_eq!(processes, 0, "{finished:?}");
+    assert!(finished.values().all(|(s, _)| s == "up-to-date"));
+
+    // An upstream input that changes no output: the upstream is re-applied, its dependent
+    // is up to date (early cutoff).
+    edit(&project.join("main.infra"), "team = \"platform\"", "team = \"networking\"");
+    let cutoff = statuses(&apply(&project, &[]));
+    assert_eq!(cutoff["dev/network"], "applied");
+    assert_eq!(cutoff["prod/network"], "applied");
+    assert_eq!(cutoff["dev/cluster"], "up-to-date");
+    assert_eq!(cutoff["prod/cluster"], "up-to-date");
+    assert_eq!(cutoff["dev/app"], "up-to-date");
+
+    // One that changes an output: the upstream and its dependent are re-applied.
+    edit(&project.join("main.infra"), "cidr = \"10.0.0.0/16\"", "cidr = \"10.9.0.0/16\"");
+    let both = statuses(&apply(&project, &[]));
+    assert_eq!(both["dev/network"], "applied");
+    assert_eq!(both["dev/cluster"], "applied");
+    assert_eq!(both["prod/network"], "up-to-date");
+    assert_eq!(both["dev/app"], "up-to-date");
+
+    // Destroy: the dependent first, records and state gone.
+    let destroy = infra(&project, &["destroy", "dev/network", "--auto-approve", "--json"]);
+    assert!(destroy.status.success(), "{}", String::from_utf8_lossy(&destroy.stderr));
+    let order: Vec<String> = String::from_utf8_lossy(&destroy.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "finished")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["address"].as_str().unwrap_or(""),
+                e["status"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(order, ["dev/cluster destroyed", "dev/network destroyed"]);
+    assert!(!infra(&project, &["output", "dev/network"]).status.success());
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn a_failed_plan_skips_dependents_and_the_rerun_resumes() {
+    let project = example("quickstart", "run-failure");
+    // 11 nodes fails the cluster module's `validation` block, in prod only.
+    let good = "node_count = ctx.settings.nodes or 1;";
+    let bad = "node_count = if ctx.stack == \"prod\" then 11 else ctx.settings.nodes or 1;";
+    edit(&project.join("main.infra"), good, bad);
+    let failed = apply(&project, &[]);
+    assert!(!failed.status.success());
+    let status = statuses(&failed);
+    assert_eq!(status["prod/cluster"], "failed");
+    assert_eq!(status["prod/network"], "applied");
+    assert_eq!(status["dev/cluster"], "applied");
+    assert_eq!(status["prod/app"], "applied");
+    // The event says why, in Terraform's words.
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(stdout.contains("Invalid value for variable"), "{stdout}");
+
+    edit(&project.join("main.infra"), bad, good);
+    let rerun = apply(&project, &[]);
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    let (finished, _) = events(&rerun);
+    let ran: Vec<&String> = finished.iter().filter(|(_, (_, p))| *p > 0).map(|(a, _)| a).collect();
+    assert_eq!(ran, ["prod/cluster"]);
+
+    // A plan of a never-applied downstream with mocks: a fresh copy plans all with mocks.
+    let fresh = example("quickstart", "run-plan");
+    let plan = infra(&fresh, &["plan", "--json"]);
+    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(statuses(&plan).values().all(|s| s == "planned"));
+    assert!(!fresh.join(".infra/records").exists(), "a plan writes no record");
+    let _ = std::fs::remove_dir_all(&project);
+    let _ = std::fs::remove_dir_all(&fresh);
+}
+
+#[test]
+fn a_second_run_waits_for_or_refuses_the_project_lock() {
+    let project = example("quickstart", "run-lock");
+    let lock = project.join(".infra/lock");
+    std::fs::create_dir_all(lock.parent().expect("parent")).expect("mkdir");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .expect("open");
+    file.lock().expect("lock");
+    std::fs::write(project.join(".infra/lock.info"), "pid 1, `infra apply`, since 0\n")
+        .expect("info");
+    let refused = apply(&project, &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("infra::run::locked") && stderr.contains("pid 1"), "{stderr}");
+    assert!(!project.join(".infra/records").exists());
+    drop(file);
+    let _ = std::fs::remove_dir_all(&project);
+}
