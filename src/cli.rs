@@ -10,7 +10,9 @@ mod graph;
 mod output;
 mod parse;
 mod plan;
+mod status;
 mod store;
+mod why;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -65,6 +67,8 @@ pub(crate) enum Command {
     Apply(apply::ApplyArgs),
     Destroy(destroy::DestroyArgs),
     Output(output::OutputArgs),
+    Status(status::StatusArgs),
+    Why(why::WhyArgs),
     Export(export::ExportArgs),
     Graph(graph::GraphArgs),
     Store(store::StoreArgs),
@@ -85,6 +89,8 @@ pub(crate) fn run(
         Command::Apply(args) => apply::run(out, &Ctx::discover(dir)?, args),
         Command::Destroy(args) => destroy::run(out, &Ctx::discover(dir)?, args),
         Command::Output(args) => output::run(out, &Ctx::discover(dir)?, args),
+        Command::Status(args) => status::run(out, &Ctx::discover(dir)?, args),
+        Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),
         Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
         Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
         Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),

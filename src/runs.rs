@@ -215,7 +215,7 @@ fn default_jobs() -> usize {
 }
 
 #[allow(clippy::disallowed_methods)]
-fn tool_env() -> ToolEnv {
+pub(crate) fn tool_env() -> ToolEnv {
     ToolEnv { path: std::env::var_os("PATH"), infra_tf: std::env::var("INFRA_TF").ok() }
 }
 

@@ -6,6 +6,7 @@ mod build;
 mod error;
 mod evalcache;
 mod graph;
+mod inspect;
 mod process;
 mod record;
 mod resolve;
@@ -19,6 +20,7 @@ pub use crate::{
     error::{RunnerError, RunnerErrorKind},
     evalcache::{eval_cache_path, load_evaluation, save_evaluation},
     graph::{GraphFormat, render_graph},
+    inspect::{State, status, why},
     record::{RunRecord, read_record, record_path},
     resolve::{pending, resolve_inputs},
     run::{ComponentResult, Event, Mode, RunOptions, RunReport, Status, run},

@@ -72,3 +72,8 @@ pub(crate) fn remove_record(project_root: &Path, address: &str) -> std::io::Resu
         _ => Ok(()),
     }
 }
+
+/// Where the failure of the last run of `STACK/NAME` is noted (removed when it next succeeds).
+pub(crate) fn failure_path(project_root: &Path, address: &str) -> PathBuf {
+    project_root.join(".infra").join("records").join(format!("{address}.failed"))
+}

@@ -21,6 +21,7 @@ use store::Store;
 use tokio::sync::{Semaphore, watch};
 
 pub use self::component::Status;
+pub(crate) use self::component::input_hash;
 use crate::{build::BuildReport, process::Children, tool::ToolEnv};
 
 /// What to do.
@@ -200,6 +201,7 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
             if matches!(result.status, Status::Failed) && shared.options.fail_fast {
                 shared.stop.store(true, Ordering::SeqCst);
             }
+            note_failure(&shared.options.root, &result);
             (shared.events)(Event::Finished(result.clone()));
             let _ = sender.send(Some(done));
             result
@@ -236,4 +238,21 @@ async fn forward_signals(shared: Arc<Shared>) {
 /// The log file of a component in this run.
 pub(crate) fn log_path(log_dir: &Path, address: &str) -> PathBuf {
     log_dir.join(format!("{}.log", address.replace('/', ".")))
+}
+
+/// Notes a failure for `infra status`; a success clears it.
+fn note_failure(root: &Path, result: &ComponentResult) {
+    let path = crate::record::failure_path(root, &result.address);
+    match result.status {
+        Status::Failed => {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = std::fs::write(&path, result.message.clone().unwrap_or_default());
+        }
+        Status::Applied | Status::UpToDate | Status::Destroyed => {
+            let _ = std::fs::remove_file(&path);
+        }
+        Status::Planned | Status::Skipped => {}
+    }
 }

@@ -109,8 +109,19 @@ fn the_quickstart_applies_and_reapplies_only_what_changed() {
     assert_eq!(cutoff["prod/cluster"], "up-to-date");
     assert_eq!(cutoff["dev/app"], "up-to-date");
 
-    // One that changes an output: the upstream and its dependent are re-applied.
+    // One that changes an output: the upstream and its dependent are re-applied. Before
+    // that, `status` and `why` say what changed, without running anything.
     edit(&project.join("main.infra"), "cidr = \"10.0.0.0/16\"", "cidr = \"10.9.0.0/16\"");
+    let status = infra(&project, &["status"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("dev/network\tchanged") && status.contains("prod/network\tup-to-date"),
+        "{status}"
+    );
+    let why = infra(&project, &["why", "dev/network"]);
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(why.contains("input `cidr_block` changed: \"10.0.0.0/16\" → \"10.9.0.0/16\""), "{why}");
+    assert!(why.contains("file `infra.auto.tfvars.json` changed"), "{why}");
     let both = statuses(&apply(&project, &[]));
     assert_eq!(both["dev/network"], "applied");
     assert_eq!(both["dev/cluster"], "applied");
@@ -151,6 +162,9 @@ fn a_failed_plan_skips_dependents_and_the_rerun_resumes() {
     assert_eq!(status["prod/network"], "applied");
     assert_eq!(status["dev/cluster"], "applied");
     assert_eq!(status["prod/app"], "applied");
+    let status = infra(&project, &["status", "prod"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("prod/cluster\tfailed\t`plan` failed"), "{status}");
     // The event says why, in Terraform's words.
     let stdout = String::from_utf8_lossy(&failed.stdout);
     assert!(stdout.contains("Invalid value for variable"), "{stdout}");

@@ -157,13 +157,8 @@ pub(crate) async fn run_component(
     let version = tool_version(&mut ctx, &program).await;
     let tool_name =
         program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut inputs = BTreeMap::new();
-    inputs.insert("workdir".to_owned(), built.derivation.to_hex());
-    inputs.insert("tool".to_owned(), format!("{tool_name} {version}"));
-    for (key, value) in &resolved {
-        inputs.insert(format!("inputs.{key}"), value.to_string());
-    }
-    let input_hash = Digest::of(&serde_json::to_vec(&inputs).unwrap_or_default()).to_hex();
+    let (input_hash, inputs) =
+        input_hash(component, built, &values, &resolved, &tool_name, &version);
     let record = read_record(&root, address);
     if !shared.options.force && record.as_ref().is_some_and(|r| r.input_hash == input_hash) {
         let outputs = record.map(|r| r.outputs);
@@ -269,6 +264,31 @@ pub(crate) async fn run_component(
     let mut all = plain;
     all.extend(sensitive);
     (ctx.result(Status::Applied, changes, None), Done::Ok(Some(all)))
+}
+
+/// The input hash of a component and what went into it (kept in the record for `infra why`):
+/// the work-directory derivation (every file, generated ones included), each input value as
+/// it will be passed, each upstream output read, and the tool with its version.
+pub(crate) fn input_hash(
+    component: &Component,
+    built: &BuiltComponent,
+    values: &BTreeMap<OutputRef, Json>,
+    resolved: &BTreeMap<String, Json>,
+    tool_name: &str,
+    version: &str,
+) -> (String, BTreeMap<String, String>) {
+    let mut inputs = BTreeMap::new();
+    inputs.insert("workdir".to_owned(), built.derivation.to_hex());
+    inputs.insert("tool".to_owned(), format!("{tool_name} {version}"));
+    for (key, value) in &component.inputs {
+        let value = resolved.get(key).unwrap_or(value);
+        inputs.insert(format!("input:{key}"), value.to_string());
+    }
+    for (read, value) in values {
+        inputs.insert(format!("output:{}#{}", read.address, read.output), value.to_string());
+    }
+    let hash = Digest::of(&serde_json::to_vec(&inputs).unwrap_or_default()).to_hex();
+    (hash, inputs)
 }
 
 /// The values of the upstream outputs a component reads: from this run, else from records,

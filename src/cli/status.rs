@@ -1,0 +1,56 @@
+//! `infra status`: every component as up to date, changed, never applied or failed, without
+//! running Terraform.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use runner::State;
+
+use crate::{
+    ctx::{Ctx, runner_error},
+    error::CliError,
+    output::Output,
+    runs::tool_env,
+};
+
+/// Show which components are up to date, changed, never applied, or failed last time.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Stacks, components or globs; all when none.
+    targets: Vec<String>,
+    /// One JSON object per component on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<ExitCode, CliError> {
+    let project = match ctx.project(out) {
+        Ok(project) => project,
+        Err(None) => return Ok(ExitCode::FAILURE),
+        Err(Some(error)) => return Err(error),
+    };
+    let selected = runner::select_components(&project, &args.targets).map_err(runner_error)?;
+    let store = ctx.store()?;
+    let build = runner::build(&project, &selected, &store).map_err(runner_error)?;
+    let mut text = String::new();
+    for (address, state) in runner::status(&project, &build, &ctx.root, &tool_env()) {
+        let (name, message) = match &state {
+            State::UpToDate => ("up-to-date", None),
+            State::Changed => ("changed", None),
+            State::NeverApplied => ("never-applied", None),
+            State::Failed(message) => ("failed", Some(message.clone())),
+        };
+        if args.json {
+            let line = serde_json::json!({ "address": address, "state": name, "message": message });
+            text.push_str(&format!("{line}\n"));
+        } else {
+            text.push_str(&format!("{address}\t{name}"));
+            if let Some(message) = message {
+                text.push_str(&format!("\t{message}"));
+            }
+            text.push('\n');
+        }
+    }
+    out.data(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

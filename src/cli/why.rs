@@ -1,0 +1,52 @@
+//! `infra why STACK/NAME`: what differs from the component's last successful apply.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::{
+    ctx::{Ctx, runner_error},
+    error::CliError,
+    output::Output,
+    runs::tool_env,
+};
+
+/// Say exactly what changed since a component's last successful apply: which file, which
+/// input, which upstream output, or the tool.
+#[derive(Debug, Args)]
+pub(crate) struct WhyArgs {
+    /// The component, as `STACK/NAME`.
+    address: String,
+}
+
+pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCode, CliError> {
+    let project = match ctx.project(out) {
+        Ok(project) => project,
+        Err(None) => return Ok(ExitCode::FAILURE),
+        Err(Some(error)) => return Err(error),
+    };
+    if project.component(&args.address).is_none() {
+        return Err(CliError::user(
+            "infra::build::unknown_target",
+            format!("`{}` is not a component of the project", args.address),
+        ));
+    }
+    let store = ctx.store()?;
+    let build = runner::build(&project, std::slice::from_ref(&args.address), &store)
+        .map_err(runner_error)?;
+    match runner::why(&project, &build, &ctx.root, &tool_env(), &args.address) {
+        None => out.data(&format!("`{}` was never applied\n", args.address))?,
+        Some(reasons) if reasons.is_empty() => {
+            out.data(&format!("`{}` is up to date\n", args.address))?;
+        }
+        Some(reasons) => {
+            let mut text = String::new();
+            for reason in reasons {
+                text.push_str(&reason);
+                text.push('\n');
+            }
+            out.data(&text)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
