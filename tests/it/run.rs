@@ -82,6 +82,9 @@ fn the_quickstart_applies_and_reapplies_only_what_changed() {
     assert_eq!(applied.len(), 6);
     assert!(applied.values().all(|s| s == "applied"), "{applied:?}");
     assert!(project.join(".infra/tfstate/dev/network.tfstate").is_file());
+    // The postApply hook ran in the work directory.
+    let hook = std::fs::read_to_string(project.join(".infra/work/prod/app/applied.txt"));
+    assert_eq!(hook.ok().as_deref(), Some("prod/app applied\n"));
 
     // The downstream received the upstream's real output.
     let network = infra(&project, &["output", "dev/network", "--json"]);
@@ -206,5 +209,87 @@ fn a_second_run_waits_for_or_refuses_the_project_lock() {
     assert!(stderr.contains("infra::run::locked") && stderr.contains("pid 1"), "{stderr}");
     assert!(!project.join(".infra/records").exists());
     drop(file);
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+/// A scripted stand-in for Terraform (named as such): it runs the real binary for everything
+/// but `apply`, where it kills itself before applying — a process dying mid-apply.
+fn dying_terraform(dir: &Path) -> PathBuf {
+    let bin = dir.join("stand-in");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let script = bin.join("terraform");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = apply ]; then kill -9 $$; fi\nexec '{}' \"$@\"\n",
+            terraform().display()
+        ),
+    )
+    .expect("write the stand-in");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    script
+}
+
+#[test]
+fn a_tool_dying_mid_apply_leaves_no_record_and_the_rerun_converges() {
+    let project = example("quickstart", "run-crash");
+    let stand_in = dying_terraform(&project.join(".."));
+    let output = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["apply", "--auto-approve", "--json", "dev/network"])
+        .current_dir(&project)
+        .env("INFRA_TF", &stand_in)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run infra");
+    assert!(!output.status.success());
+    assert_eq!(statuses(&output)["dev/network"], "failed");
+    assert!(
+        !project.join(".infra/records/dev/network.json").exists(),
+        "no record for a died apply"
+    );
+    // With the real tool, the rerun applies it and records it.
+    let rerun = apply(&project, &["dev/network"]);
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    assert_eq!(statuses(&rerun)["dev/network"], "applied");
+    assert!(project.join(".infra/records/dev/network.json").is_file());
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn two_concurrent_applies_one_waits_and_finds_everything_done() {
+    let project = example("quickstart", "run-concurrent");
+    let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
+    let spawn = |extra: &[&str]| {
+        let mut args = vec!["apply", "--auto-approve", "--json"];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_infra"))
+            .args(args)
+            .current_dir(&project)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn infra")
+    };
+    let first = spawn(&[]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = spawn(&["--lock-timeout", "120"]);
+    let first = first.wait_with_output().expect("wait");
+    let second = second.wait_with_output().expect("wait");
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let (a, pa) = events(&first);
+    let (b, pb) = events(&second);
+    // Whichever got the lock first applied everything; the other found it all up to date.
+    let (winner, loser, processes) = if pa > 0 { (a, b, pb) } else { (b, a, pa) };
+    assert!(winner.values().all(|(s, _)| s == "applied"), "{winner:?}");
+    assert!(loser.values().all(|(s, _)| s == "up-to-date"), "{loser:?}");
+    assert_eq!(processes, 0);
     let _ = std::fs::remove_dir_all(&project);
 }

@@ -174,6 +174,9 @@ pub(crate) async fn run_component(
     if let Err(message) = init_if_needed(&mut ctx, built, &program, &dir).await {
         return ctx.fail(message);
     }
+    if let Err(message) = hooks(&mut ctx, &component.hooks.pre_plan, "prePlan", &dir).await {
+        return ctx.fail(message);
+    }
     let plan = match ctx
         .tool(
             &program,
@@ -261,9 +264,57 @@ pub(crate) async fn run_component(
     if let Err(e) = write_record(&root, &record) {
         return ctx.fail(format!("applied, but the run record could not be written: {e}"));
     }
+    if let Err(message) = hooks(&mut ctx, &component.hooks.post_apply, "postApply", &dir).await {
+        // The apply stands (and is recorded); the hook's failure is reported.
+        return ctx.fail(message);
+    }
     let mut all = plain;
     all.extend(sensitive);
     (ctx.result(Status::Applied, changes, None), Done::Ok(Some(all)))
+}
+
+/// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
+/// `INFRA_STACK`, `INFRA_COMPONENT` and `INFRA_WORKDIR` set.
+async fn hooks(
+    ctx: &mut Ctx<'_>,
+    commands: &[String],
+    step: &'static str,
+    dir: &Path,
+) -> Result<(), String> {
+    for (i, command) in commands.iter().enumerate() {
+        if ctx.shared.stop.load(Ordering::SeqCst) {
+            return Err("the run was stopped".to_owned());
+        }
+        let _permit = ctx.shared.semaphore.acquire().await.map_err(|e| e.to_string())?;
+        (ctx.shared.events)(Event::Started { address: ctx.address.to_owned(), step });
+        ctx.processes += 1;
+        ctx.shared.processes.fetch_add(1, Ordering::SeqCst);
+        let log = ctx
+            .shared
+            .options
+            .log_dir
+            .join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
+        let (stack, name) = ctx.address.split_once('/').unwrap_or(("", ctx.address));
+        let env = [
+            ("INFRA_STACK".to_owned(), stack.to_owned()),
+            ("INFRA_COMPONENT".to_owned(), name.to_owned()),
+            ("INFRA_WORKDIR".to_owned(), dir.display().to_string()),
+        ];
+        let done = process::run(
+            Path::new("/bin/sh"),
+            &["-c", command],
+            dir,
+            &env,
+            &log,
+            &ctx.shared.children,
+        )
+        .await
+        .map_err(|e| format!("cannot run the {step} hook `{command}`: {e}"))?;
+        if !done.success {
+            return Err(format!("the {step} hook `{command}` failed (see `{}`)", log.display()));
+        }
+    }
+    Ok(())
 }
 
 /// The input hash of a component and what went into it (kept in the record for `infra why`):
