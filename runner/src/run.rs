@@ -5,6 +5,7 @@
 //! upstream apply that did not change its outputs stops the propagation (early cutoff).
 
 mod component;
+mod slots;
 mod terraform;
 
 use std::{
@@ -18,7 +19,7 @@ use std::{
 
 use evaluator::{Json, Project};
 use store::Store;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 pub use self::component::Status;
 pub(crate) use self::component::input_hash;
@@ -106,7 +107,9 @@ pub(crate) struct Shared {
     pub(crate) build: BuildReport,
     pub(crate) store: Store,
     pub(crate) options: RunOptions,
-    pub(crate) semaphore: Semaphore,
+    pub(crate) slots: Arc<slots::Slots>,
+    /// Per component: the longest chain of components that wait for it, itself included.
+    pub(crate) priority: BTreeMap<String, usize>,
     pub(crate) children: Children,
     pub(crate) stop: AtomicBool,
     pub(crate) processes: AtomicUsize,
@@ -137,7 +140,8 @@ pub fn run(
         project: project.clone(),
         build: build.clone(),
         store: store.clone(),
-        semaphore: Semaphore::new(options.jobs.max(1)),
+        slots: slots::Slots::new(options.jobs.max(1)),
+        priority: priorities(project, selected, options.mode == Mode::Destroy),
         options,
         children: Children::default(),
         stop: AtomicBool::new(false),
@@ -255,4 +259,52 @@ fn note_failure(root: &Path, result: &ComponentResult) {
         }
         Status::Planned | Status::Skipped => {}
     }
+}
+
+/// For each selected component, the length of the longest chain of selected components that
+/// must wait for it (its dependents; its dependencies when destroying), itself included.
+fn priorities(project: &Project, selected: &[String], destroy: bool) -> BTreeMap<String, usize> {
+    let selected: BTreeSet<&str> = selected.iter().map(String::as_str).collect();
+    // Who waits for whom: edges from a component to those that wait for it.
+    let mut waiters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for component in project.components() {
+        let address = component.address();
+        if !selected.contains(address.as_str()) {
+            continue;
+        }
+        for dependency in component.depends_on.iter().filter(|d| selected.contains(d.as_str())) {
+            let (first, then) = if destroy {
+                (address.clone(), dependency.clone())
+            } else {
+                (dependency.clone(), address.clone())
+            };
+            waiters.entry(first).or_default().push(then);
+        }
+    }
+    let mut memo: BTreeMap<String, usize> = BTreeMap::new();
+    fn depth(
+        address: &str,
+        waiters: &BTreeMap<String, Vec<String>>,
+        memo: &mut BTreeMap<String, usize>,
+        guard: usize,
+    ) -> usize {
+        if let Some(&d) = memo.get(address) {
+            return d;
+        }
+        // Invariant: the project has no cycles (checked at evaluation); the guard bounds it anyway.
+        let below = if guard == 0 {
+            0
+        } else {
+            waiters
+                .get(address)
+                .map(|ws| ws.iter().map(|w| depth(w, waiters, memo, guard - 1)).max().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        memo.insert(address.to_owned(), below + 1);
+        below + 1
+    }
+    for address in &selected {
+        depth(address, &waiters, &mut memo, selected.len());
+    }
+    memo
 }

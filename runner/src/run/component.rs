@@ -48,6 +48,9 @@ struct Ctx<'a> {
     started: Instant,
     processes: usize,
     log: PathBuf,
+    /// The process slot, taken at the first process and held until the component is done:
+    /// handing it back between plan and apply would let a lower-priority step take it.
+    slot: Option<super::slots::Slot>,
 }
 
 impl Ctx<'_> {
@@ -83,7 +86,10 @@ impl Ctx<'_> {
         if self.shared.stop.load(Ordering::SeqCst) {
             return Err("the run was stopped".to_owned());
         }
-        let _permit = self.shared.semaphore.acquire().await.map_err(|e| e.to_string())?;
+        if self.slot.is_none() {
+            let priority = self.shared.priority.get(self.address).copied().unwrap_or(1);
+            self.slot = Some(self.shared.slots.acquire(priority).await);
+        }
         (self.shared.events)(Event::Started { address: self.address.to_owned(), step });
         self.processes += 1;
         self.shared.processes.fetch_add(1, Ordering::SeqCst);
@@ -104,6 +110,7 @@ pub(crate) async fn run_component(
         started: Instant::now(),
         processes: 0,
         log: log_path(&shared.options.log_dir, address),
+        slot: None,
     };
     let (Some(component), Some(built)) = (
         shared.project.component(address),
@@ -223,13 +230,32 @@ pub(crate) async fn run_component(
         }
     }
     let _ = std::fs::remove_file(dir.join(PLAN_FILE));
-    let output = match ctx.tool(&program, "output", &["output", "-json"], &dir).await {
-        Ok(output) if output.success => output,
-        Ok(output) => return ctx.fail(format!("`output` failed: {}", first_error(&output))),
-        Err(message) => return ctx.fail(message),
-    };
-    let Some((plain, sensitive)) = terraform::outputs(&output.stdout) else {
-        return ctx.fail("`output -json` printed something that is not JSON".to_owned());
+    // The local backend's state file holds the outputs: read it rather than start a process.
+    let local_state = (component.backend.ty == "local").then(|| {
+        let path = component.backend.config.get("path").and_then(Json::as_str).map(str::to_owned);
+        dir.join(path.unwrap_or_else(|| {
+            format!("../../../tfstate/{}/{}.tfstate", component.stack, component.name)
+        }))
+    });
+    let from_state =
+        local_state.and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?));
+    let (plain, sensitive) = match from_state {
+        Some(outputs) => outputs,
+        None => {
+            let output = match ctx.tool(&program, "output", &["output", "-json"], &dir).await {
+                Ok(output) if output.success => output,
+                Ok(output) => {
+                    return ctx.fail(format!("`output` failed: {}", first_error(&output)));
+                }
+                Err(message) => return ctx.fail(message),
+            };
+            match terraform::outputs(&output.stdout) {
+                Some(outputs) => outputs,
+                None => {
+                    return ctx.fail("`output -json` printed something that is not JSON".to_owned());
+                }
+            }
+        }
     };
     let missing: Vec<&String> = component
         .required_outputs
@@ -285,7 +311,10 @@ async fn hooks(
         if ctx.shared.stop.load(Ordering::SeqCst) {
             return Err("the run was stopped".to_owned());
         }
-        let _permit = ctx.shared.semaphore.acquire().await.map_err(|e| e.to_string())?;
+        if ctx.slot.is_none() {
+            let priority = ctx.shared.priority.get(ctx.address).copied().unwrap_or(1);
+            ctx.slot = Some(ctx.shared.slots.acquire(priority).await);
+        }
         (ctx.shared.events)(Event::Started { address: ctx.address.to_owned(), step });
         ctx.processes += 1;
         ctx.shared.processes.fetch_add(1, Ordering::SeqCst);

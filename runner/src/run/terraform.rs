@@ -33,6 +33,18 @@ pub(crate) fn outputs(stdout: &str) -> Option<(BTreeMap<String, Json>, BTreeMap<
     Some((plain, sensitive))
 }
 
+/// The outputs in a state file (format version 4: `outputs.NAME = { value, type, sensitive }`),
+/// split as `outputs` splits them.
+pub(crate) fn state_outputs(
+    bytes: &[u8],
+) -> Option<(BTreeMap<String, Json>, BTreeMap<String, Json>)> {
+    let state: Json = serde_json::from_slice(bytes).ok()?;
+    if state.get("version").and_then(Json::as_u64) != Some(4) {
+        return None;
+    }
+    outputs(&state.get("outputs")?.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
