@@ -293,3 +293,71 @@ fn two_concurrent_applies_one_waits_and_finds_everything_done() {
     assert_eq!(processes, 0);
     let _ = std::fs::remove_dir_all(&project);
 }
+
+#[test]
+fn sigterm_is_passed_once_to_the_running_tool_and_no_record_is_written() {
+    let project = example("quickstart", "run-signal");
+    // A scripted stand-in (named as such): `apply` waits, notes each SIGINT it receives, and
+    // exits when interrupted, as Terraform does after saving state.
+    let bin = project.join("..").join("stand-in-signal");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let marker = project.join("interrupts.txt");
+    let script = bin.join("terraform");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = apply ]; then\n  trap 'echo INT >> {m}; exit 1' INT\n  touch {m}.started\n  i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n  exit 0\nfi\nexec '{}' \"$@\"\n",
+            terraform().display(),
+            m = marker.display()
+        ),
+    )
+    .expect("write the stand-in");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["apply", "--auto-approve", "--json", "dev/network"])
+        .current_dir(&project)
+        .env("INFRA_TF", &script)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn infra");
+    // Wait until the stand-in's apply has started, then SIGTERM infra.
+    let started = project.join("interrupts.txt.started");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started.exists(), "the apply never started");
+    let status =
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    assert!(!output.status.success());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), "INT\n", "one SIGINT, once");
+    assert!(!project.join(".infra/records/dev/network.json").exists());
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn a_missing_required_output_fails_the_component_after_apply() {
+    let project = example("quickstart", "run-required");
+    edit(
+        &project.join("main.infra"),
+        "requiredOutputs = [ \"endpoint\" ];",
+        "requiredOutputs = [ \"endpoint\" \"kubeconfig\" ];",
+    );
+    let output = apply(&project, &["dev"]);
+    assert!(!output.status.success());
+    assert_eq!(statuses(&output)["dev/cluster"], "failed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("does not produce the required output(s) `kubeconfig`"), "{stdout}");
+    assert!(!project.join(".infra/records/dev/cluster.json").exists());
+    assert!(project.join(".infra/records/dev/network.json").exists());
+    let _ = std::fs::remove_dir_all(&project);
+}

@@ -252,7 +252,8 @@ pub(crate) async fn run_component(
             match terraform::outputs(&output.stdout) {
                 Some(outputs) => outputs,
                 None => {
-                    return ctx.fail("`output -json` printed something that is not JSON".to_owned());
+                    return ctx
+                        .fail("`output -json` printed something that is not JSON".to_owned());
                 }
             }
         }
