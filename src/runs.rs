@@ -3,7 +3,8 @@
 //! lines or `--json` events, the summary table, and the exit code.
 
 use std::{
-    io::Write,
+    io::{IsTerminal, Write},
+    sync::Mutex,
     process::ExitCode,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -71,7 +72,13 @@ pub(crate) fn run(
         log_dir: log_dir.clone(),
     };
     let json = args.json;
-    let events: Box<dyn Fn(Event) + Send + Sync> = Box::new(move |event| print_event(&event, json));
+    let events: Box<dyn Fn(Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
+        // On a terminal: one live line per running component, finished ones printed above.
+        let progress = Progress::default();
+        Box::new(move |event| progress.event(&event))
+    } else {
+        Box::new(move |event| print_event(&event, json))
+    };
     let started = Instant::now();
     let report = runner::run(&project, &build, &selected, &store, options, events)
         .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))?;
@@ -116,6 +123,35 @@ fn close(project: &evaluator::Project, targets: &[String], dependents: bool) -> 
         }
     }
     selected.into_iter().collect()
+}
+
+/// Live progress on a terminal (indicatif): a spinner line per running component.
+#[derive(Default)]
+struct Progress {
+    multi: indicatif::MultiProgress,
+    bars: Mutex<std::collections::BTreeMap<String, indicatif::ProgressBar>>,
+}
+
+impl Progress {
+    fn event(&self, event: &Event) {
+        let Ok(mut bars) = self.bars.lock() else { return };
+        match event {
+            Event::Started { address, step } => {
+                let bar = bars.entry(address.clone()).or_insert_with(|| {
+                    let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bar
+                });
+                bar.set_message(format!("{address}: {step}"));
+            }
+            Event::Finished(result) => {
+                if let Some(bar) = bars.remove(&result.address) {
+                    bar.finish_and_clear();
+                }
+                let _ = self.multi.println(format!("{}: {}", result.address, describe(result)));
+            }
+        }
+    }
 }
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
