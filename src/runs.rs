@@ -4,8 +4,8 @@
 
 use std::{
     io::{IsTerminal, Write},
-    sync::Mutex,
     process::ExitCode,
+    sync::Mutex,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 

@@ -60,6 +60,17 @@ fn diagnostics_reference_is_fresh() {
          | `infra::store::io` | `infra store verify` or `gc` failed to read or remove. |\n\
          | `infra::store::corrupt` | An object whose content does not hash to its name. |\n",
     );
+    out.push_str(
+        "\n## Running (`infra::run::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::run::tool_not_found` | Neither `INFRA_TF`, the component's `tool`, `tofu` nor `terraform` can be found. |\n\
+         | `infra::run::locked` | Another infra process holds the project (`--lock-timeout` waits). |\n\
+         | `infra::run::lock` | The project lock file cannot be opened or locked. |\n\
+         | `infra::run::not_approved` | `apply`/`destroy` without a terminal and without `--auto-approve`. |\n\
+         | `infra::run::no_target` | `destroy` without targets. |\n\
+         | `infra::run::never_applied` | `output` of a component with no recorded apply. |\n\
+         | `infra::run::io` | The run could not start (runtime, log directory). |\n",
+    );
     let path = root().join("docs/reference/diagnostics.md");
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if std::env::var_os("UPDATE_EXPECT").is_some() {
