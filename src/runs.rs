@@ -4,6 +4,7 @@
 
 use std::{
     io::{IsTerminal, Write},
+    path::PathBuf,
     process::ExitCode,
     sync::Mutex,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -70,6 +71,7 @@ pub(crate) fn run(
         tool_env: tool_env(),
         root: ctx.root.clone(),
         log_dir: log_dir.clone(),
+        identity: Some(identity_path()),
     };
     let json = args.json;
     let events: Box<dyn Fn(Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
@@ -248,6 +250,21 @@ fn run_id() -> String {
 
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(4).max(4)
+}
+
+/// The age identity: `INFRA_AGE_IDENTITY`, else `$XDG_CONFIG_HOME/infra/identity.txt`, else
+/// `~/.config/infra/identity.txt`.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn identity_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("INFRA_AGE_IDENTITY").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
+        .unwrap_or_else(|| PathBuf::from(".config"));
+    config.join("infra").join("identity.txt")
 }
 
 #[allow(clippy::disallowed_methods)]

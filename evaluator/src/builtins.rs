@@ -172,7 +172,10 @@ pub(crate) fn attrs(m: &mut Machine, t: &Thunk) -> EvalResult<Rc<Attrs>> {
 /// A string argument (strings only, as Nix's `forceString`).
 pub(crate) fn string(m: &mut Machine, t: &Thunk) -> EvalResult<NixString> {
     match m.force(t)? {
-        Value::String(s) => Ok(s),
+        Value::String(s) => {
+            crate::error::reject_secret(&s, "this builtin")?;
+            Ok(s)
+        }
         other => Err(type_error("a string", &other, None)),
     }
 }

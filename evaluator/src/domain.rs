@@ -26,6 +26,7 @@ pub(crate) const PRIMOPS: &[(&str, usize, PrimOpFn)] = &[
     ("__infraComponent", 2, component),
     ("__infraOutput", 2, output),
     ("__infraRemoteState", 1, remote_state),
+    ("__infraSecret", 2, secret),
     ("__infraStack", 2, stack),
     ("__infraTemplate", 2, template::template),
     ("__infraWriteJSON", 2, write_json),
@@ -179,4 +180,45 @@ fn remote_state(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
         }
     };
     Ok(tagged("infra.remoteState", vec![("component", Thunk::value(Value::String(address)))]))
+}
+
+/// The text standing for a secret in strings (never its value).
+pub fn secret_text(file: &str, key_path: &str) -> String {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    format!("<infra-secret:{name}#{key_path}>")
+}
+
+/// `infra.secret PATH "a.b.c"`: a reference to a value inside an age-encrypted JSON or YAML
+/// file. Evaluation never decrypts it; only `inputs` may hold it, and the runner passes it to
+/// Terraform through the environment.
+fn secret(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let path = match m.force(&args[0])? {
+        Value::Path(p) => (*p).clone(),
+        other => {
+            return Err(bad(
+                "infra.secret",
+                format!("expected the path of an age file, got {}", other.describe()),
+            ));
+        }
+    };
+    let key = builtins::string(m, &args[1])?;
+    if key.is_empty() || key.as_str().split('.').any(str::is_empty) {
+        return Err(bad(
+            "infra.secret",
+            format!("`{}` is not a key path like `db.password`", key.as_str()),
+        ));
+    }
+    m.record(crate::io::Input::Exists(path.clone()));
+    if !m.io.path_exists(&path).unwrap_or(false) {
+        return Err(bad(
+            "infra.secret",
+            format!("the secrets file `{}` does not exist", path.display()),
+        ));
+    }
+    let file = path.display().to_string();
+    let context = Context::Secret(file.as_str().into(), key.text());
+    Ok(Value::String(NixString::new(
+        secret_text(&file, key.as_str()).into(),
+        Some(Rc::new(std::iter::once(context).collect())),
+    )))
 }

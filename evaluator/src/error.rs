@@ -65,6 +65,12 @@ pub enum ErrorKind {
     UnknownComponent { address: String, from: String },
     /// Components that depend on each other in a circle.
     DependencyCycle { cycle: String },
+    /// An operation that would reveal a secret's value (`stringLength`, `==`, `match`, …):
+    /// evaluation never sees secrets; pass them to `inputs`.
+    SecretInspected { operation: String },
+    /// A secret where it would be written to disk (a file, a template, a backend or provider
+    /// configuration): only `inputs` can take one.
+    SecretNotAllowed { address: String, place: String },
     /// An output placeholder where the value must be known before Terraform runs (backend,
     /// providers, files): pass it through `inputs` instead.
     PlaceholderNotAllowed { address: String, place: String },
@@ -101,6 +107,8 @@ impl ErrorKind {
             ErrorKind::UnknownComponent { .. } => "infra::project::unknown_component",
             ErrorKind::DependencyCycle { .. } => "infra::project::dependency_cycle",
             ErrorKind::PlaceholderNotAllowed { .. } => "infra::project::placeholder_not_allowed",
+            ErrorKind::SecretInspected { .. } => "infra::eval::secret_inspected",
+            ErrorKind::SecretNotAllowed { .. } => "infra::project::secret_not_allowed",
         }
     }
 
@@ -157,6 +165,12 @@ impl fmt::Display for ErrorKind {
                 write!(f, "`{from}` refers to `{address}`, which is not a component of the project")
             }
             ErrorKind::DependencyCycle { cycle } => write!(f, "dependency cycle: {cycle}"),
+            ErrorKind::SecretInspected { operation } => {
+                write!(f, "{operation} would reveal the value of a secret")
+            }
+            ErrorKind::SecretNotAllowed { address, place } => {
+                write!(f, "`{address}`: a secret in {place}, which would write it to disk")
+            }
             ErrorKind::PlaceholderNotAllowed { address, place } => write!(
                 f,
                 "`{address}`: an output placeholder in {place}, which must be known before \
@@ -227,6 +241,15 @@ impl EvalError {
             help: self.help.clone(),
         }]
     }
+}
+
+/// Refuses to look inside a secret.
+pub(crate) fn reject_secret(s: &crate::value::NixString, operation: &str) -> EvalResult<()> {
+    if s.is_secret() {
+        return Err(EvalError::new(ErrorKind::SecretInspected { operation: operation.to_owned() }, None)
+            .with_help("a secret (`infra.secret`) can only be passed to a component's `inputs`; evaluation never sees its value"));
+    }
+    Ok(())
 }
 
 /// A file that could not be read (or is not text): `path` and why.

@@ -23,11 +23,14 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use crate::{
-    domain::placeholder_text,
+    domain::{placeholder_text, secret_text},
     error::{ErrorKind, EvalError, EvalResult},
     io::{EvalIo, Input},
     print::PrintMode,
-    project::{Backend, Component, File, GENERATED_FILES, Hooks, Json, OutputRef, Project, Stack},
+    project::{
+        Backend, Component, File, GENERATED_FILES, Hooks, Json, OutputRef, Project, SecretRef,
+        Stack,
+    },
     value::{Attrs, Closure, Context, NixString, PrimOp, PrimOpApp, Thunk, Value},
 };
 use crate::{eval::Machine, ir::Arena};

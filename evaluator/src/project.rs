@@ -53,6 +53,8 @@ pub struct Component {
     pub depends_on: BTreeSet<String>,
     /// The upstream outputs the inputs read.
     pub reads: BTreeSet<OutputRef>,
+    /// The secrets the inputs hold (their text is `secret_text(file, key)`).
+    pub secrets: BTreeSet<SecretRef>,
     pub required_outputs: BTreeSet<String>,
     /// Values to plan with while this component has never been applied.
     pub mock_outputs: BTreeMap<String, Json>,
@@ -86,6 +88,21 @@ pub enum File {
 pub struct OutputRef {
     pub address: String,
     pub output: String,
+}
+
+/// A value inside an age-encrypted JSON or YAML file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SecretRef {
+    pub file: PathBuf,
+    /// `db.password`.
+    pub key: String,
+}
+
+impl SecretRef {
+    /// The text standing for it in input strings.
+    pub fn text(&self) -> String {
+        crate::domain::secret_text(&self.file.display().to_string(), &self.key)
+    }
 }
 
 /// Commands run around Terraform, as nodes of the run graph.

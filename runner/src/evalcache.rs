@@ -10,12 +10,14 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use evaluator::{Backend, Component, File, Hooks, Input, Json, OutputRef, Project, Stack};
+use evaluator::{
+    Backend, Component, File, Hooks, Input, Json, OutputRef, Project, SecretRef, Stack,
+};
 use serde_json::json;
 use store::Digest;
 
 /// The wire format version; a record of another version is ignored.
-const VERSION: u64 = 1;
+const VERSION: u64 = 2;
 
 /// Where the cache lives under the project's `.infra/`.
 pub fn eval_cache_path(project_root: &Path) -> PathBuf {
@@ -166,6 +168,7 @@ fn component_to_json(c: &Component) -> Json {
         "files": files,
         "dependsOn": c.depends_on,
         "reads": c.reads.iter().map(|r| json!([r.address, r.output])).collect::<Vec<_>>(),
+        "secrets": c.secrets.iter().map(|s| json!([s.file.to_string_lossy(), s.key])).collect::<Vec<_>>(),
         "requiredOutputs": c.required_outputs,
         "mockOutputs": c.mock_outputs,
         "hooks": { "prePlan": c.hooks.pre_plan, "postApply": c.hooks.post_apply },
@@ -216,6 +219,13 @@ fn component_from_json(c: &Json) -> Option<Component> {
             })
         })
         .collect::<Option<BTreeSet<_>>>()?;
+    let secrets = c["secrets"]
+        .as_array()?
+        .iter()
+        .map(|s| {
+            Some(SecretRef { file: PathBuf::from(s[0].as_str()?), key: s[1].as_str()?.to_owned() })
+        })
+        .collect::<Option<BTreeSet<_>>>()?;
     Some(Component {
         stack: c["stack"].as_str()?.to_owned(),
         name: c["name"].as_str()?.to_owned(),
@@ -229,6 +239,7 @@ fn component_from_json(c: &Json) -> Option<Component> {
         files,
         depends_on: strings(&c["dependsOn"])?.into_iter().collect(),
         reads,
+        secrets,
         required_outputs: strings(&c["requiredOutputs"])?.into_iter().collect(),
         mock_outputs: object(&c["mockOutputs"])?,
         hooks: Hooks {
@@ -269,6 +280,7 @@ mod tests {
                 address: "shared/dns".into(),
                 output: "zone".into(),
             }]),
+            secrets: BTreeSet::from([SecretRef { file: "/p/s.age".into(), key: "db.pw".into() }]),
             required_outputs: BTreeSet::from(["id".into()]),
             mock_outputs: BTreeMap::from([("id".into(), json!("mock"))]),
             hooks: Hooks { pre_plan: vec!["a".into()], post_apply: vec![] },

@@ -88,7 +88,9 @@ pub fn why(
         .as_ref()
         .and_then(|p| cached_version(root, p))
         .unwrap_or_else(|| "unknown".to_owned());
-    let (hash, inputs) = input_hash(component, built, &values, &resolved, &tool_name, &version);
+    let fingerprints = crate::run::secret_fingerprints(component).unwrap_or_default();
+    let (hash, inputs) =
+        input_hash(component, built, &values, &resolved, &fingerprints, &tool_name, &version);
     if hash == record.input_hash && reasons.is_empty() {
         return Some(Vec::new());
     }

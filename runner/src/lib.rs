@@ -11,6 +11,7 @@ mod process;
 mod record;
 mod resolve;
 mod run;
+pub mod secrets;
 mod targets;
 mod tool;
 mod workdir;

@@ -50,6 +50,7 @@ pub(crate) async fn run(
     args: &[&str],
     cwd: &Path,
     env: &[(String, String)],
+    scrub: &[String],
     log: &Path,
     children: &Children,
 ) -> std::io::Result<Finished> {
@@ -81,8 +82,16 @@ pub(crate) async fn run(
         set.remove(&pid);
     }
     let output = output?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // Decrypted secrets never reach a log or a message.
+    let clean = |bytes: &[u8]| {
+        let mut text = String::from_utf8_lossy(bytes).into_owned();
+        for secret in scrub {
+            text = text.replace(secret.as_str(), "(secret)");
+        }
+        text
+    };
+    let stdout = clean(&output.stdout);
+    let stderr = clean(&output.stderr);
     header.push_str(&stdout);
     header.push_str(&stderr);
     header.push_str(&format!(

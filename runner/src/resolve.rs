@@ -19,26 +19,71 @@ pub fn resolve_inputs(
     }
     let mut out = BTreeMap::new();
     for (key, value) in &component.inputs {
-        if has_placeholder(value, &component.reads) {
+        if has_placeholder(value, &component.reads) || holds_secret(component, value) {
             out.insert(key.clone(), substitute(value, values));
         }
     }
     Ok(out)
 }
 
-/// The inputs that read upstream outputs (they go to `infra.upstream.auto.tfvars.json`, written
-/// once the values are known) and the others (`infra.auto.tfvars.json`, built now).
+/// The inputs known only at run time — those reading upstream outputs (written to
+/// `infra.upstream.auto.tfvars.json` once the values are known) and those holding secrets
+/// (passed through the environment) — and the others (`infra.auto.tfvars.json`, built now).
 pub fn pending(component: &Component) -> (BTreeMap<String, Json>, BTreeMap<String, Json>) {
     let mut upstream = BTreeMap::new();
     let mut fixed = BTreeMap::new();
     for (key, value) in &component.inputs {
-        if has_placeholder(value, &component.reads) {
+        if has_placeholder(value, &component.reads) || holds_secret(component, value) {
             upstream.insert(key.clone(), value.clone());
         } else {
             fixed.insert(key.clone(), value.clone());
         }
     }
     (upstream, fixed)
+}
+
+/// Whether an input value holds one of the component's secrets.
+pub(crate) fn holds_secret(component: &Component, value: &Json) -> bool {
+    let texts: Vec<String> = component.secrets.iter().map(|s| s.text()).collect();
+    contains_text(value, &texts)
+}
+
+fn contains_text(value: &Json, texts: &[String]) -> bool {
+    match value {
+        Json::String(s) => texts.iter().any(|t| s.contains(t.as_str())),
+        Json::Array(items) => items.iter().any(|i| contains_text(i, texts)),
+        Json::Object(map) => map.values().any(|v| contains_text(v, texts)),
+        _ => false,
+    }
+}
+
+/// Replaces secret texts by their values (strings; anything else as JSON).
+pub(crate) fn substitute_texts(value: &Json, values: &[(String, Json)]) -> Json {
+    match value {
+        Json::String(s) => {
+            for (text, resolved) in values {
+                if s == text {
+                    return resolved.clone();
+                }
+            }
+            let mut out = s.clone();
+            for (text, resolved) in values {
+                let replacement = match resolved {
+                    Json::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out = out.replace(text.as_str(), &replacement);
+            }
+            Json::String(out)
+        }
+        Json::Array(items) => {
+            Json::Array(items.iter().map(|i| substitute_texts(i, values)).collect())
+        }
+        Json::Object(map) => Json::Object(
+            map.iter().map(|(k, v)| (k.clone(), substitute_texts(v, values))).collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn has_placeholder(value: &Json, reads: &BTreeSet<OutputRef>) -> bool {

@@ -22,7 +22,7 @@ use store::Store;
 use tokio::sync::watch;
 
 pub use self::component::Status;
-pub(crate) use self::component::input_hash;
+pub(crate) use self::component::{input_hash, secret_fingerprints};
 use crate::{build::BuildReport, process::Children, tool::ToolEnv};
 
 /// What to do.
@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub root: PathBuf,
     /// This run's log directory.
     pub log_dir: PathBuf,
+    /// The age identity file that decrypts secrets (`None`: there is none).
+    pub identity: Option<PathBuf>,
 }
 
 /// Something that happened, for progress lines and `--json` events.

@@ -10,6 +10,7 @@ use crate::{
 pub(super) fn string_length(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let value = m.force(&args[0])?;
     let s = m.coerce_to_string(&value, false, None)?;
+    crate::error::reject_secret(&s, "`stringLength`")?;
     Ok(Value::Int(s.as_str().len() as i64))
 }
 
@@ -19,6 +20,7 @@ pub(super) fn substring(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let len = builtins::int(m, &args[1])?;
     let value = m.force(&args[2])?;
     let s = m.coerce_to_string(&value, false, None)?;
+    crate::error::reject_secret(&s, "`substring`")?;
     if start < 0 {
         return Err(EvalError::new(
             ErrorKind::OutOfBounds {

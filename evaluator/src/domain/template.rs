@@ -130,7 +130,10 @@ fn join(path: &str, name: &str) -> String {
 /// Terraform writes them, lists and sets as JSON (which HCL reads).
 fn render(m: &mut Machine, value: &Value, key: &str) -> EvalResult<NixString> {
     match value {
-        Value::String(s) => Ok(s.clone()),
+        Value::String(s) => {
+            crate::error::reject_secret(s, "writing it into a template")?;
+            Ok(s.clone())
+        }
         Value::Int(i) => Ok(NixString::from(i.to_string())),
         Value::Float(x) => Ok(NixString::from(crate::print::float(*x))),
         Value::Bool(b) => Ok(NixString::from(if *b { "true" } else { "false" })),

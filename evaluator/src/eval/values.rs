@@ -140,7 +140,11 @@ impl Machine {
             (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
                 (*a as f64) == *b
             }
-            (Value::String(a), Value::String(b)) => a.as_str() == b.as_str(),
+            (Value::String(a), Value::String(b)) => {
+                crate::error::reject_secret(a, "comparing with `==`")?;
+                crate::error::reject_secret(b, "comparing with `==`")?;
+                a.as_str() == b.as_str()
+            }
             (Value::Path(a), Value::Path(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
                 if a.len() != b.len() {
@@ -202,7 +206,11 @@ impl Machine {
             (Value::Float(a), Value::Float(b)) => Ok(a < b),
             (Value::Int(a), Value::Float(b)) => Ok((*a as f64) < *b),
             (Value::Float(a), Value::Int(b)) => Ok(*a < (*b as f64)),
-            (Value::String(a), Value::String(b)) => Ok(a.as_str() < b.as_str()),
+            (Value::String(a), Value::String(b)) => {
+                crate::error::reject_secret(a, "comparing with `<`")?;
+                crate::error::reject_secret(b, "comparing with `<`")?;
+                Ok(a.as_str() < b.as_str())
+            }
             // Paths compare as strings (byte-wise), not component-wise.
             (Value::Path(a), Value::Path(b)) => {
                 Ok(a.as_os_str().as_encoded_bytes() < b.as_os_str().as_encoded_bytes())

@@ -313,6 +313,7 @@ fn read_component(
         span: Some(span),
         allow_placeholders: true,
         reads: BTreeSet::new(),
+        secrets: BTreeSet::new(),
     };
     let mut inputs = BTreeMap::new();
     if let Some(thunk) = spec.get("inputs").cloned() {
@@ -326,6 +327,7 @@ fn read_component(
         }
     }
     let reads = convert.reads;
+    let secrets = convert.secrets;
     let mut providers = stack.providers.clone();
     if let Some(thunk) = spec.get("providers").cloned() {
         for (key, value) in json_object(m, &thunk, &stack.name, &address, Some(span), "providers")?
@@ -369,6 +371,7 @@ fn read_component(
         files,
         depends_on,
         reads,
+        secrets,
         required_outputs,
         mock_outputs,
         hooks,
@@ -411,6 +414,7 @@ fn read_files(
             span: Some(span),
             allow_placeholders: false,
             reads: BTreeSet::new(),
+            secrets: BTreeSet::new(),
         };
         let place = format!("files.\"{name}\"");
         let file = match m.force(thunk)? {
@@ -525,8 +529,14 @@ fn json_object(
     place: &str,
 ) -> EvalResult<BTreeMap<String, Json>> {
     let value = m.force(thunk)?;
-    let mut convert =
-        ToJson { stack, owner, span, allow_placeholders: false, reads: BTreeSet::new() };
+    let mut convert = ToJson {
+        stack,
+        owner,
+        span,
+        allow_placeholders: false,
+        reads: BTreeSet::new(),
+        secrets: BTreeSet::new(),
+    };
     match convert.convert(m, &value, place)? {
         Json::Object(map) => Ok(map.into_iter().collect()),
         _ => Err(EvalError::new(

@@ -2,7 +2,7 @@
 //! Relative placeholders (`vpc.outputs.id` → `<infra-output:vpc:id>`) are made absolute
 //! (`dev/vpc`) in the text, so that a generated file names exactly the outputs it needs.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, path::PathBuf};
 
 use lang::Span;
 
@@ -10,7 +10,7 @@ use crate::{
     domain::placeholder_text,
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
-    project::{Json, OutputRef},
+    project::{Json, OutputRef, SecretRef},
     value::{Context, Value},
 };
 
@@ -24,6 +24,8 @@ pub(super) struct ToJson<'a> {
     /// Whether output placeholders may appear (in `inputs` only).
     pub(super) allow_placeholders: bool,
     pub(super) reads: BTreeSet<OutputRef>,
+    /// The secrets the value refers to (allowed where placeholders are: in `inputs`).
+    pub(super) secrets: BTreeSet<SecretRef>,
 }
 
 impl ToJson<'_> {
@@ -45,7 +47,30 @@ impl ToJson<'_> {
             Value::String(s) => {
                 let mut text = s.as_str().to_owned();
                 for element in s.context().into_iter().flat_map(|c| c.iter()) {
-                    let Context::Output(address, output) = element;
+                    let (address, output) = match element {
+                        Context::Output(address, output) => (address, output),
+                        Context::Secret(file, key) => {
+                            if !self.allow_placeholders {
+                                return Err(EvalError::new(
+                                    ErrorKind::SecretNotAllowed {
+                                        address: self.owner.to_owned(),
+                                        place: format!("`{path}`"),
+                                    },
+                                    self.span,
+                                )
+                                .with_help(
+                                    "pass the secret in `inputs` (declare the variable \
+                                     `sensitive = true`): infra hands it to Terraform through the \
+                                     environment, never through a file",
+                                ));
+                            }
+                            self.secrets.insert(SecretRef {
+                                file: PathBuf::from(&**file),
+                                key: key.to_string(),
+                            });
+                            continue;
+                        }
+                    };
                     let absolute = if address.contains('/') {
                         address.to_string()
                     } else {

@@ -17,6 +17,9 @@ use std::{
 pub enum Context {
     /// An output of a component: `(address, output name)`.
     Output(Rc<str>, Rc<str>),
+    /// A value inside an age-encrypted file: `(file path, key path)`. Its text is only a
+    /// placeholder; evaluation never decrypts.
+    Secret(Rc<str>, Rc<str>),
 }
 
 /// Concatenations shorter than this are copied at once; longer ones become rope nodes.
@@ -61,6 +64,11 @@ impl NixString {
             context: context.filter(|c| !c.is_empty()),
         };
         NixString { repr: Rc::new(repr) }
+    }
+
+    /// Whether the string carries a secret reference (and so must not be inspected).
+    pub fn is_secret(&self) -> bool {
+        self.context().is_some_and(|c| c.iter().any(|e| matches!(e, Context::Secret(..))))
     }
 
     pub fn len(&self) -> usize {

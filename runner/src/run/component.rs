@@ -51,6 +51,10 @@ struct Ctx<'a> {
     /// The process slot, taken at the first process and held until the component is done:
     /// handing it back between plan and apply would let a lower-priority step take it.
     slot: Option<super::slots::Slot>,
+    /// Extra environment for the tool (`TF_VAR_…` of secret inputs).
+    env: Vec<(String, String)>,
+    /// Decrypted values to remove from everything the tool prints.
+    scrub: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -93,7 +97,7 @@ impl Ctx<'_> {
         (self.shared.events)(Event::Started { address: self.address.to_owned(), step });
         self.processes += 1;
         self.shared.processes.fetch_add(1, Ordering::SeqCst);
-        process::run(program, args, dir, &[], &self.log, &self.shared.children)
+        process::run(program, args, dir, &self.env, &self.scrub, &self.log, &self.shared.children)
             .await
             .map_err(|e| format!("cannot run `{}`: {e}", program.display()))
     }
@@ -111,6 +115,8 @@ pub(crate) async fn run_component(
         processes: 0,
         log: log_path(&shared.options.log_dir, address),
         slot: None,
+        env: Vec::new(),
+        scrub: Vec::new(),
     };
     let (Some(component), Some(built)) = (
         shared.project.component(address),
@@ -164,15 +170,48 @@ pub(crate) async fn run_component(
     let version = tool_version(&mut ctx, &program).await;
     let tool_name =
         program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fingerprints = match secret_fingerprints(component) {
+        Ok(fingerprints) => fingerprints,
+        Err(message) => return ctx.fail(message),
+    };
     let (input_hash, inputs) =
-        input_hash(component, built, &values, &resolved, &tool_name, &version);
+        input_hash(component, built, &values, &resolved, &fingerprints, &tool_name, &version);
     let record = read_record(&root, address);
     if !shared.options.force && record.as_ref().is_some_and(|r| r.input_hash == input_hash) {
         let outputs = record.map(|r| r.outputs);
         return (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs));
     }
-    let upstream_file = (!resolved.is_empty())
-        .then(|| canonical_json(&Json::Object(resolved.clone().into_iter().collect())));
+    // Secrets are decrypted now, in memory, only for a component that runs; they reach
+    // Terraform as `TF_VAR_…` in its environment, never in a file.
+    let (secret_env, scrub) = match decrypt_inputs(shared, component, &resolved) {
+        Ok(decrypted) => decrypted,
+        Err(message) => return ctx.fail(message),
+    };
+    ctx.env = secret_env;
+    ctx.scrub = scrub;
+    let file_inputs: serde_json::Map<String, Json> = resolved
+        .iter()
+        .filter(|(_, v)| !crate::resolve::holds_secret(component, v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let upstream_file =
+        (!file_inputs.is_empty()).then(|| canonical_json(&Json::Object(file_inputs)));
+    // A plan file holds variable values: with secrets, it lives in a private temporary
+    // directory (0700) that is removed when this component is done.
+    let private = if component.secrets.is_empty() {
+        None
+    } else {
+        match tempfile::Builder::new().prefix("infra-plan-").tempdir() {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                return ctx.fail(format!("cannot create a private directory for the plan: {e}"));
+            }
+        }
+    };
+    let plan_file = match &private {
+        Some(dir) => dir.path().join(PLAN_FILE).display().to_string(),
+        None => PLAN_FILE.to_owned(),
+    };
     if let Err(e) =
         workdir::sync(&shared.store, &built.workdir, &built.files, upstream_file.as_deref(), &dir)
     {
@@ -193,7 +232,7 @@ pub(crate) async fn run_component(
                 "-input=false",
                 "-no-color",
                 "-detailed-exitcode",
-                &format!("-out={PLAN_FILE}"),
+                &format!("-out={plan_file}"),
             ],
             &dir,
         )
@@ -221,7 +260,7 @@ pub(crate) async fn run_component(
     }
     if plan.code == Some(2) {
         match ctx
-            .tool(&program, "apply", &["apply", "-input=false", "-no-color", PLAN_FILE], &dir)
+            .tool(&program, "apply", &["apply", "-input=false", "-no-color", &plan_file], &dir)
             .await
         {
             Ok(apply) if apply.success => {}
@@ -257,6 +296,24 @@ pub(crate) async fn run_component(
                 }
             }
         }
+    };
+    // An output that shows a decrypted secret is kept as a hash only, like a sensitive one.
+    let (plain, sensitive) = {
+        let (mut plain, mut sensitive) = (plain, sensitive);
+        let leaked: Vec<String> = plain
+            .iter()
+            .filter(|(_, v)| {
+                let text = v.to_string();
+                ctx.scrub.iter().any(|s| text.contains(s.as_str()))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for name in leaked {
+            if let Some(value) = plain.remove(&name) {
+                sensitive.insert(name, value);
+            }
+        }
+        (plain, sensitive)
     };
     let missing: Vec<&String> = component
         .required_outputs
@@ -335,6 +392,7 @@ async fn hooks(
             &["-c", command],
             dir,
             &env,
+            &ctx.scrub,
             &log,
             &ctx.shared.children,
         )
@@ -355,6 +413,7 @@ pub(crate) fn input_hash(
     built: &BuiltComponent,
     values: &BTreeMap<OutputRef, Json>,
     resolved: &BTreeMap<String, Json>,
+    fingerprints: &BTreeMap<String, String>,
     tool_name: &str,
     version: &str,
 ) -> (String, BTreeMap<String, String>) {
@@ -367,6 +426,10 @@ pub(crate) fn input_hash(
     }
     for (read, value) in values {
         inputs.insert(format!("output:{}#{}", read.address, read.output), value.to_string());
+    }
+    // A secret counts by the hash of its file's ciphertext: rotating it re-plans its users.
+    for (secret, fingerprint) in fingerprints {
+        inputs.insert(format!("secret:{secret}"), fingerprint.clone());
     }
     let hash = Digest::of(&serde_json::to_vec(&inputs).unwrap_or_default()).to_hex();
     (hash, inputs)
@@ -570,4 +633,90 @@ fn first_error(done: &process::Finished) -> String {
 
 fn seconds_since_epoch() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The fingerprint of each secret a component reads (`FILE#KEY` → blake3 of the file).
+pub(crate) fn secret_fingerprints(
+    component: &Component,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for secret in &component.secrets {
+        let bytes = std::fs::read(&secret.file).map_err(|e| {
+            format!("cannot read the secrets file `{}`: {e}", secret.file.display())
+        })?;
+        let name =
+            secret.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        out.insert(format!("{name}#{}", secret.key), crate::secrets::fingerprint(&bytes));
+    }
+    Ok(out)
+}
+
+/// Variables added to a tool's environment.
+type Environment = Vec<(String, String)>;
+
+/// Decrypts the secrets a component's inputs hold: the `TF_VAR_…` environment of its inputs
+/// that hold secrets, and the plaintext strings to scrub from output.
+fn decrypt_inputs(
+    shared: &Shared,
+    component: &Component,
+    resolved: &BTreeMap<String, Json>,
+) -> Result<(Environment, Vec<String>), String> {
+    if component.secrets.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let describe = |e: crate::secrets::SecretError| match e.help {
+        Some(help) => format!("{} ({help})", e.message),
+        None => e.message,
+    };
+    let identity = shared.options.identity.as_ref().ok_or_else(|| {
+        "no age identity: set `INFRA_AGE_IDENTITY` or run `infra secrets keygen`".to_owned()
+    })?;
+    let identities = crate::secrets::load_identities(identity).map_err(describe)?;
+    let mut documents: BTreeMap<&Path, Json> = BTreeMap::new();
+    let mut values: Vec<(String, Json)> = Vec::new();
+    for secret in &component.secrets {
+        let name = secret.file.display().to_string();
+        if !documents.contains_key(secret.file.as_path()) {
+            let ciphertext =
+                std::fs::read(&secret.file).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+            let plaintext =
+                crate::secrets::decrypt(&ciphertext, &identities, &name).map_err(describe)?;
+            let document = crate::secrets::parse_document(&plaintext, &name).map_err(describe)?;
+            documents.insert(secret.file.as_path(), document);
+        }
+        let document = &documents[secret.file.as_path()];
+        let value = crate::secrets::lookup(document, &secret.key, &name).map_err(describe)?;
+        values.push((secret.text(), value));
+    }
+    let mut scrub = Vec::new();
+    for (_, value) in &values {
+        collect_strings(value, &mut scrub);
+    }
+    let mut env = Vec::new();
+    for (key, value) in resolved {
+        if !crate::resolve::holds_secret(component, value) {
+            continue;
+        }
+        let value = crate::resolve::substitute_texts(value, &values);
+        let text = match &value {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        collect_strings(&value, &mut scrub);
+        env.push((format!("TF_VAR_{key}"), text));
+    }
+    scrub.retain(|s| s.len() >= 3);
+    scrub.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    scrub.dedup();
+    Ok((env, scrub))
+}
+
+fn collect_strings(value: &Json, out: &mut Vec<String>) {
+    match value {
+        Json::String(s) => out.push(s.clone()),
+        Json::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Json::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        Json::Number(n) => out.push(n.to_string()),
+        _ => {}
+    }
 }
