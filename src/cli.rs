@@ -10,6 +10,7 @@ mod graph;
 mod output;
 mod parse;
 mod plan;
+mod secrets;
 mod status;
 mod store;
 mod why;
@@ -69,6 +70,7 @@ pub(crate) enum Command {
     Output(output::OutputArgs),
     Status(status::StatusArgs),
     Why(why::WhyArgs),
+    Secrets(secrets::SecretsArgs),
     Export(export::ExportArgs),
     Graph(graph::GraphArgs),
     Store(store::StoreArgs),
@@ -91,6 +93,7 @@ pub(crate) fn run(
         Command::Output(args) => output::run(out, &Ctx::discover(dir)?, args),
         Command::Status(args) => status::run(out, &Ctx::discover(dir)?, args),
         Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),
+        Command::Secrets(args) => secrets::run(out, dir, args),
         Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
         Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
         Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),

@@ -22,6 +22,7 @@ pub use crate::{
     evalcache::{eval_cache_path, load_evaluation, save_evaluation},
     graph::{GraphFormat, render_graph},
     inspect::{State, status, why},
+    process::run_editor,
     record::{RunRecord, read_record, record_path},
     resolve::{pending, resolve_inputs},
     run::{ComponentResult, Event, Mode, RunOptions, RunReport, Status, run},

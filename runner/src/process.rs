@@ -102,3 +102,24 @@ pub(crate) async fn run(
     file.write_all(header.as_bytes()).await?;
     Ok(Finished { success: output.status.success(), code: output.status.code(), stdout, stderr })
 }
+
+/// Runs the user's editor (`sh -c "$EDITOR \"$1\""`, so `EDITOR="code --wait"` works) on
+/// `file`, on the terminal, and waits for it. A Ctrl-C meanwhile reaches the editor, not us:
+/// the caller always gets control back to clean up. Returns whether the editor succeeded.
+#[allow(clippy::disallowed_methods)]
+pub fn run_editor(editor: &str, file: &Path) -> std::io::Result<bool> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        // Listening for Ctrl-C replaces the default action (exit) for this process.
+        let interrupted = tokio::spawn(async { tokio::signal::ctrl_c().await });
+        let status = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("{editor} \"$1\""))
+            .arg("editor")
+            .arg(file)
+            .status()
+            .await;
+        interrupted.abort();
+        Ok(status?.success())
+    })
+}

@@ -15,6 +15,9 @@ use std::{
 use age::secrecy::ExposeSecret;
 use evaluator::Json;
 
+/// A recipient: an X25519 public key (`age1…`).
+pub type Recipient = age::x25519::Recipient;
+
 /// A secrets failure; the message names files and key paths, never values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretError {

@@ -9,5 +9,6 @@ mod eval_oracle;
 mod nix_oracle;
 mod project;
 mod run;
+mod secrets;
 mod support;
 mod tidy;

@@ -132,6 +132,8 @@ fn every_project_code_has_a_fail_case() {
         "infra::project::dependency_cycle",
         "infra::project::placeholder_not_allowed",
         "infra::eval::template_missing_key",
+        "infra::eval::secret_inspected",
+        "infra::project::secret_not_allowed",
     ] {
         assert!(all.contains(code), "no fail case shows `{code}`");
     }
