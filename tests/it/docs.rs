@@ -71,6 +71,22 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::never_applied` | `output` of a component with no recorded apply. |\n\
          | `infra::run::io` | The run could not start (runtime, log directory). |\n",
     );
+    out.push_str(
+        "\n## Secrets (`infra::secrets::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::secrets::no_identity` | The age identity file cannot be read (`INFRA_AGE_IDENTITY`, `infra secrets keygen`). |\n\
+         | `infra::secrets::bad_identity` | The identity file holds no usable age identity. |\n\
+         | `infra::secrets::identity_exists` | `keygen` would replace an identity (`--force`). |\n\
+         | `infra::secrets::no_recipients` | `.infra-recipients` is missing or lists no key. |\n\
+         | `infra::secrets::bad_recipient` | A line of `.infra-recipients` is not an `age1…` key. |\n\
+         | `infra::secrets::wrong_key` | None of your identities can decrypt the file. |\n\
+         | `infra::secrets::corrupt` | The file is not a readable age file (truncated, tampered). |\n\
+         | `infra::secrets::not_a_document` | The decrypted text (or an edit) is not JSON or YAML. |\n\
+         | `infra::secrets::missing_key` | The document has no value at the key path. |\n\
+         | `infra::secrets::encrypt` | Encryption failed. |\n\
+         | `infra::secrets::editor` | `secrets edit`: the editor could not run or failed. |\n\
+         | `infra::secrets::io` | A secrets file could not be read or written. |\n",
+    );
     let path = root().join("docs/reference/diagnostics.md");
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if std::env::var_os("UPDATE_EXPECT").is_some() {
