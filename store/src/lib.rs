@@ -7,6 +7,8 @@
 //! the hash of their canonical form, so two machines that store the same content get the
 //! same names.
 
+#[cfg(feature = "remote")]
+pub mod cache;
 mod derivation;
 mod digest;
 mod error;

@@ -108,3 +108,70 @@ fn concurrent_writers_of_one_object_both_succeed() {
         .count();
     assert_eq!(leftovers, 0);
 }
+
+#[cfg(feature = "remote")]
+mod remote {
+    use std::collections::BTreeMap;
+
+    use crate::{
+        Digest, Store,
+        cache::{FileCache, MemoryCache, RemoteCache, archive_object, unpack_object},
+    };
+
+    /// What every backend must do (the same suite runs against nginx in tests/it/cache.rs).
+    pub(crate) async fn cache_contract(cache: &dyn RemoteCache) {
+        assert_eq!(cache.get("cas/abc").await, Ok(None), "a miss is not an error");
+        assert_eq!(cache.has("cas/abc").await, Ok(false));
+        cache.put("cas/abc", b"one".to_vec()).await.expect("put");
+        assert_eq!(cache.get("cas/abc").await, Ok(Some(b"one".to_vec())));
+        assert_eq!(cache.has("cas/abc").await, Ok(true));
+        cache.put("cas/abc", b"one".to_vec()).await.expect("idempotent put");
+        cache.put("refs/dev/vpc", b"record".to_vec()).await.expect("nested key");
+        assert_eq!(cache.get("refs/dev/vpc").await, Ok(Some(b"record".to_vec())));
+        assert!(cache.put("../escape", b"x".to_vec()).await.is_err(), "keys stay inside");
+        assert!(cache.get("refs/../../x").await.is_err());
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    }
+
+    #[test]
+    fn memory_and_file_backends_pass_the_contract() {
+        let dir = tempfile::tempdir().expect("dir");
+        runtime().block_on(async {
+            cache_contract(&MemoryCache::default()).await;
+            cache_contract(&FileCache::new(dir.path().to_path_buf())).await;
+        });
+    }
+
+    #[test]
+    fn archives_round_trip_and_tampering_is_rejected() {
+        let a = tempfile::tempdir().expect("dir");
+        let b = tempfile::tempdir().expect("dir");
+        let (store, other) =
+            (Store::open(a.path()).expect("store"), Store::open(b.path()).expect("store"));
+        let (main, main_entry) = store.add_bytes("main.tf", b"x", false).expect("add");
+        let (run, run_entry) = store.add_bytes("run.sh", b"#!/bin/sh\n", true).expect("add");
+        let files = BTreeMap::from([
+            ("main.tf".to_owned(), (main, main_entry)),
+            ("bin/run.sh".to_owned(), (run, run_entry)),
+        ]);
+        let (dir, tree) = store.add_dir("dev-vpc", &files).expect("dir");
+        let archive = archive_object(&store, &dir).expect("archive");
+        let unpacked = unpack_object(&other, &archive, &tree.digest()).expect("unpack");
+        assert_eq!(unpacked, dir, "same name on the other machine");
+        assert!(other.verify().expect("verify").is_empty());
+        let mut tampered = archive.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let c = tempfile::tempdir().expect("dir");
+        let third = Store::open(c.path()).expect("store");
+        assert!(unpack_object(&third, &tampered, &tree.digest()).is_err());
+        assert!(
+            third.objects().expect("objects").is_empty(),
+            "nothing written for a rejected object"
+        );
+        assert!(unpack_object(&third, &archive, &Digest::of(b"other")).is_err());
+    }
+}
