@@ -72,13 +72,13 @@ pub fn unpack_object(
         input = tail;
     }
     let store_error = |e: StoreError| CacheError(e.to_string());
-    if let [(path, executable, bytes)] = entries.as_slice() {
-        if path.is_empty() {
-            if hash_file_node(bytes, *executable) != *expected {
-                return Err(bad("its content does not match its hash"));
-            }
-            return store.add_bytes(name, bytes, *executable).map(|(o, _)| o).map_err(store_error);
+    if let [(path, executable, bytes)] = entries.as_slice()
+        && path.is_empty()
+    {
+        if hash_file_node(bytes, *executable) != *expected {
+            return Err(bad("its content does not match its hash"));
         }
+        return store.add_bytes(name, bytes, *executable).map(|(o, _)| o).map_err(store_error);
     }
     // A directory: check the tree's hash before writing anything.
     let mut files = BTreeMap::new();
