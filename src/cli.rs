@@ -2,6 +2,7 @@
 
 mod apply;
 mod build;
+mod cache;
 mod check;
 mod destroy;
 mod eval;
@@ -71,6 +72,7 @@ pub(crate) enum Command {
     Status(status::StatusArgs),
     Why(why::WhyArgs),
     Secrets(secrets::SecretsArgs),
+    Cache(cache::CacheArgs),
     Export(export::ExportArgs),
     Graph(graph::GraphArgs),
     Store(store::StoreArgs),
@@ -94,6 +96,10 @@ pub(crate) fn run(
         Command::Status(args) => status::run(out, &Ctx::discover(dir)?, args),
         Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),
         Command::Secrets(args) => secrets::run(out, dir, args),
+        Command::Cache(args) => {
+            let ctx = Ctx::discover(dir).ok();
+            cache::run(out, ctx.as_ref(), args)
+        }
         Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
         Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
         Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),

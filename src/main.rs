@@ -1,5 +1,6 @@
 //! The `infra` binary: parse the command line, run the command, map the outcome to an exit code.
 
+mod cache;
 mod cli;
 mod ctx;
 mod error;

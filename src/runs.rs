@@ -42,6 +42,10 @@ pub(crate) struct RunArgs {
     /// Print one JSON event per line on stdout instead of progress lines.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Read apply records from, and push results to, this cache (else `INFRA_CACHE`, else
+    /// the project's `.infra-cache`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) cache: Option<String>,
 }
 
 pub(crate) fn run(
@@ -61,6 +65,13 @@ pub(crate) fn run(
         if args.only { targets } else { close(&project, &targets, mode == Mode::Destroy) };
     let store = ctx.store()?;
     let build = runner::build(&project, &selected, &store).map_err(runner_error)?;
+    let cache = crate::cache::cache_url(ctx, args.cache.as_deref());
+    let trust = crate::cache::trust(ctx)?;
+    if let Some(url) = &cache {
+        // One round of parallel requests: what anyone applied since, by their records.
+        let pulled = runner::pull_refs(url, &ctx.root, &selected, &trust);
+        crate::cache::report(out, "pull from", url, &pulled)?;
+    }
     let run_id = run_id();
     let log_dir = ctx.root.join(".infra").join("logs").join(&run_id);
     let options = RunOptions {
@@ -84,6 +95,21 @@ pub(crate) fn run(
     let started = Instant::now();
     let report = runner::run(&project, &build, &selected, &store, options, events)
         .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))?;
+    if let Some(url) = &cache
+        && mode == Mode::Apply
+    {
+        // Data first, records last; only what was applied now.
+        let applied: Vec<String> = report
+            .components
+            .iter()
+            .filter(|c| c.status == Status::Applied)
+            .map(|c| c.address.clone())
+            .collect();
+        if !applied.is_empty() {
+            let pushed = runner::push(url, &store, &ctx.root, &build, &applied, &trust);
+            crate::cache::report(out, "push to", url, &pushed)?;
+        }
+    }
     if json {
         let summary = serde_json::json!({
             "event": "summary",

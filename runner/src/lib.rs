@@ -12,6 +12,7 @@ mod record;
 mod resolve;
 mod run;
 pub mod secrets;
+mod share;
 mod targets;
 mod tool;
 mod workdir;
@@ -26,6 +27,7 @@ pub use crate::{
     record::{RunRecord, read_record, record_path},
     resolve::{pending, resolve_inputs},
     run::{ComponentResult, Event, Mode, RunOptions, RunReport, Status, run},
+    share::{CacheReport, Trust, cache_keygen, check, parse_key, pull_refs, push},
     targets::select_components,
     tool::{ToolEnv, find_tool},
 };

@@ -19,6 +19,13 @@ use crate::{
 pub(crate) struct BuildArgs {
     /// Stacks (`dev`), components (`dev/vpc`) or globs (`*/vpc`); all when none.
     targets: Vec<String>,
+    /// Push the work directories to this cache (else `INFRA_CACHE`, else `.infra-cache`).
+    #[arg(long, value_name = "URL")]
+    cache: Option<String>,
+    /// Compare every work directory with the cache's for the same derivation; fail on any
+    /// difference (a non-reproducible build).
+    #[arg(long)]
+    check: bool,
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode, CliError> {
@@ -31,6 +38,25 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &BuildArgs) -> Result<ExitC
     let store = ctx.store()?;
     let addresses = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let report = runner::build(&project, &addresses, &store).map_err(runner_error)?;
+    let cache = crate::cache::cache_url(ctx, args.cache.as_deref());
+    if args.check {
+        let Some(url) = &cache else {
+            return Err(CliError::user("infra::cache::no_cache", "`--check` needs a cache".into())
+                .with_hint("pass `--cache URL` or set `INFRA_CACHE`".into()));
+        };
+        let (mismatches, checked) = runner::check(url, &report, &store);
+        crate::cache::report(out, "check against", url, &checked)?;
+        for mismatch in &mismatches {
+            out.status(&format!("error[infra::cache::mismatch]: {mismatch}"))?;
+        }
+        if !mismatches.is_empty() {
+            return Ok(ExitCode::FAILURE);
+        }
+    } else if let Some(url) = &cache {
+        let trust = crate::cache::trust(ctx)?;
+        let pushed = runner::push(url, &store, &ctx.root, &report, &[], &trust);
+        crate::cache::report(out, "push to", url, &pushed)?;
+    }
     let mut data = String::new();
     let mut pending = 0;
     for built in &report.components {

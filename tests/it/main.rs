@@ -2,6 +2,7 @@
 //! Nix as the oracle for the syntax, and tidy checks over the whole tree.
 
 mod build;
+mod cache;
 mod cli;
 mod conformance;
 mod docs;

@@ -1,0 +1,82 @@
+//! The cache settings of a project: the URL (`--cache`, else `INFRA_CACHE`, else the file
+//! `.infra-cache` at the project root), the signing key (`INFRA_CACHE_SIGNING_KEY`: the key,
+//! or a file holding it) and the trusted public keys (`.infra-cache-keys`, one per line).
+//! Credentials come from the environment only, never from the project's files.
+
+use runner::Trust;
+
+use crate::{ctx::Ctx, error::CliError, output::Output};
+
+/// The cache URL to use, if any.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn cache_url(ctx: &Ctx, flag: Option<&str>) -> Option<String> {
+    if let Some(url) = flag {
+        return Some(url.to_owned());
+    }
+    if let Ok(url) = std::env::var("INFRA_CACHE")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    let text = std::fs::read_to_string(ctx.root.join(".infra-cache")).ok()?;
+    text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned)
+}
+
+/// The signing key and the trusted keys.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn trust(ctx: &Ctx) -> Result<Trust, CliError> {
+    let signing_key = match std::env::var("INFRA_CACHE_SIGNING_KEY") {
+        Ok(value) if !value.is_empty() => {
+            let text = if runner::parse_key(&value).is_some() {
+                value
+            } else {
+                std::fs::read_to_string(&value).map_err(|e| {
+                    CliError::user(
+                        "infra::cache::signing_key",
+                        format!("cannot read `INFRA_CACHE_SIGNING_KEY` (`{value}`): {e}"),
+                    )
+                })?
+            };
+            Some(runner::parse_key(&text).ok_or_else(|| {
+                CliError::user(
+                    "infra::cache::signing_key",
+                    "`INFRA_CACHE_SIGNING_KEY` is not a key (64 hex digits)".into(),
+                )
+                .with_hint("make one with `infra cache keygen -o FILE`".into())
+            })?)
+        }
+        _ => None,
+    };
+    let mut trusted = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(ctx.root.join(".infra-cache-keys")) {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            trusted.push(runner::parse_key(line).ok_or_else(|| {
+                CliError::user(
+                    "infra::cache::trusted_key",
+                    format!(".infra-cache-keys:{}: not a public key (64 hex digits)", i + 1),
+                )
+            })?);
+        }
+    }
+    Ok(Trust { signing_key, trusted })
+}
+
+/// Prints what a cache operation did and its warnings (a cache never fails a run).
+pub(crate) fn report(
+    out: &mut Output,
+    what: &str,
+    url: &str,
+    report: &runner::CacheReport,
+) -> Result<(), CliError> {
+    for warning in &report.warnings {
+        out.status(&format!("warning[infra::cache::unavailable]: {warning}"))?;
+    }
+    out.status(&format!(
+        "cache {what} `{url}`: {} requests, {} uploaded, {} downloaded",
+        report.requests, report.uploaded, report.downloaded
+    ))
+}
