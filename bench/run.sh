@@ -15,28 +15,7 @@ infra="$PWD/target/release/infra"
 tf_dir="$(bash tools/install-terraform)"
 export PATH="$tf_dir:/usr/bin:/bin"
 dir="$PWD/target/bench-run"
-rm -rf "$dir" && mkdir -p "$dir/modules/m"
-cat > "$dir/modules/m/main.tf" <<'TF'
-variable "name" { type = string }
-variable "upstream" {
-  type    = string
-  default = ""
-}
-output "id" { value = "${var.name}-${substr(sha256(var.upstream), 0, 8)}" }
-TF
-cat > "$dir/main.infra" <<NIX
-let
-  pad = i: let s = toString i; in if i < 10 then "00\${s}" else if i < 100 then "0\${s}" else s;
-  component = i: infra.component "c\${pad i}" {
-    source = ./modules/m;
-    inputs = { name = "c\${pad i}"; } // (if i - (i / 10) * 10 == 0 then { } else {
-      upstream = (builtins.elemAt components (i - 1)).outputs.id;
-    });
-  };
-  components = builtins.genList component $n;
-in
-{ prod = infra.stack "prod" { inherit components; }; }
-NIX
+bash bench/estate.sh "$dir" "$n"
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 

@@ -64,7 +64,7 @@ pub(crate) fn run(
     let selected =
         if args.only { targets } else { close(&project, &targets, mode == Mode::Destroy) };
     let store = ctx.store()?;
-    let build = runner::build(&project, &selected, &store).map_err(runner_error)?;
+    let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
     let cache = crate::cache::cache_url(ctx, args.cache.as_deref());
     let trust = crate::cache::trust(ctx)?;
     if let Some(url) = &cache {

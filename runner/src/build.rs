@@ -12,12 +12,14 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
     path::Path,
+    sync::Arc,
 };
 
 use evaluator::{Component, File, Json, Project};
 use rayon::prelude::*;
 use store::{
     Derivation, Digest, Entry, ObjectName, Store, StoreError, Tree, hash_file_node, hash_tree_dir,
+    tree_from_files,
 };
 
 pub(crate) use self::render::{canonical_json, generated_files};
@@ -41,6 +43,16 @@ pub struct BuiltComponent {
     /// Derivations rendered now, and found realised.
     pub rendered: usize,
     pub cached: usize,
+    /// What to write if the work directory is wanted but not in the store yet (a build that
+    /// only needed hashes: `plan` and `apply` realise a component only when it runs).
+    pending: Option<Arc<Pending>>,
+}
+
+/// The files of a work directory not yet written to the store.
+#[derive(Debug)]
+struct Pending {
+    name: String,
+    planned: Vec<(String, ObjectName, Entry, Source)>,
 }
 
 /// What a build produced.
@@ -73,6 +85,17 @@ pub fn build(
     addresses: &[String],
     store: &Store,
 ) -> Result<BuildReport, RunnerError> {
+    build_with(project, addresses, store, true)
+}
+
+/// Computes every work directory's derivation and object name; writes them to the store only
+/// with `realise` (otherwise `realise_component` does, for the components that run).
+pub fn build_with(
+    project: &Project,
+    addresses: &[String],
+    store: &Store,
+    realise: bool,
+) -> Result<BuildReport, RunnerError> {
     let store_error =
         |e| RunnerError { address: None, kind: RunnerErrorKind::Store(e), help: None };
     // Shared with other builds; gc waits for it.
@@ -94,25 +117,30 @@ pub fn build(
             .unwrap_or_default();
         trees.insert(dir, tree.map_err(|e| RunnerError::store(&address, e))?);
     }
-    let results: Vec<Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError>> =
-        components.par_iter().map(|c| build_component(project, c, &trees, store)).collect();
+    let results: Vec<Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError>> = components
+        .par_iter()
+        .map(|c| build_component(project, c, &trees, store, realise))
+        .collect();
     let mut report = BuildReport::default();
     let mut roots = BTreeSet::new();
     for result in results {
         let (built, objects) = result?;
         let root = format!("build.{}", built.address.replace('/', "."));
-        store.set_root(&root, &objects).map_err(|e| RunnerError::store(&built.address, e))?;
+        if built.pending.is_none() {
+            store.set_root(&root, &objects).map_err(|e| RunnerError::store(&built.address, e))?;
+        }
         roots.insert(root);
         report.objects.extend(objects);
         report.components.push(built);
     }
-    if report.components.len() == project.components().count() {
+    if realise && report.components.len() == project.components().count() {
         store.remove_roots_except("build.", &roots).map_err(store_error)?;
     }
     Ok(report)
 }
 
 /// A file of a work directory, before it is in the store.
+#[derive(Debug, Clone)]
 enum Source {
     /// A file of the module or a copied file: its path and node hash.
     File(std::path::PathBuf, Entry),
@@ -137,6 +165,7 @@ fn build_component(
     component: &Component,
     trees: &BTreeMap<&Path, Tree>,
     store: &Store,
+    realise: bool,
 ) -> Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError> {
     let address = component.address();
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
@@ -189,6 +218,7 @@ fn build_component(
         upstream_inputs: resolve::pending(component).0,
         rendered: 0,
         cached: 0,
+        pending: None,
     };
     // A path that is a file and also a directory of others (`files."sub"` over `sub/x.tf`).
     let names: Vec<&String> = sources.keys().collect();
@@ -232,9 +262,55 @@ fn build_component(
         objects.insert(object);
         return Ok((built, objects));
     }
+    if !realise {
+        // The object's name from its tree, computed in memory; written when it is needed.
+        let tree = tree_from_files(planned.iter().map(|(rel, _, entry, _)| (rel, entry)))
+            .ok_or_else(|| RunnerError {
+                address: Some(address.clone()),
+                kind: RunnerErrorKind::Source("a path that is a file and a directory".into()),
+                help: None,
+            })?;
+        built.workdir = ObjectName::new(&tree.digest(), &name);
+        objects.insert(built.workdir.clone());
+        built.pending = Some(Arc::new(Pending { name, planned }));
+        return Ok((built, objects));
+    }
+    write_component(store, &address, &name, planned, &mut built, &mut objects)?;
+    Ok((built, objects))
+}
+
+/// Writes a component's work directory to the store if a lazy build left it out.
+pub(crate) fn realise_component(store: &Store, built: &BuiltComponent) -> Result<(), RunnerError> {
+    let Some(pending) = &built.pending else { return Ok(()) };
+    if store.contains(&built.workdir) {
+        return Ok(());
+    }
+    let planned = pending
+        .planned
+        .iter()
+        .map(|(rel, object, entry, source)| {
+            (rel.clone(), object.clone(), entry.clone(), source.clone())
+        })
+        .collect();
+    let mut copy = built.clone();
+    let mut objects = BTreeSet::new();
+    write_component(store, &built.address, &pending.name, planned, &mut copy, &mut objects)?;
+    let root = format!("build.{}", built.address.replace('/', "."));
+    store.set_root(&root, &objects).map_err(|e| RunnerError::store(&built.address, e))
+}
+
+fn write_component(
+    store: &Store,
+    address: &str,
+    name: &str,
+    planned: Vec<(String, ObjectName, Entry, Source)>,
+    built: &mut BuiltComponent,
+    objects: &mut BTreeSet<ObjectName>,
+) -> Result<(), RunnerError> {
     let mut entries: BTreeMap<String, (ObjectName, Entry)> = BTreeMap::new();
     for (rel, object, entry, source) in planned {
-        let store_error = |e| RunnerError::store(&address, e);
+        objects.insert(object.clone());
+        let store_error = |e| RunnerError::store(address, e);
         match source {
             Source::File(path, entry) => {
                 let file_name = rel.rsplit('/').next().unwrap_or(&rel);
@@ -257,15 +333,14 @@ fn build_component(
         }
         entries.insert(rel, (object, entry));
     }
-    let (object, _) =
-        store.add_dir(&name, &entries).map_err(|e| RunnerError::store(&address, e))?;
+    let (object, _) = store.add_dir(name, &entries).map_err(|e| RunnerError::store(address, e))?;
     store
         .add_realisation(&built.derivation, &object)
-        .map_err(|e| RunnerError::store(&address, e))?;
+        .map_err(|e| RunnerError::store(address, e))?;
     built.rendered += 1;
     built.workdir = object.clone();
     objects.insert(object);
-    Ok((built, objects))
+    Ok(())
 }
 
 /// Writes the work directory of `component` to `dest`, ready for Terraform: writable copies

@@ -18,7 +18,7 @@ mod tool;
 mod workdir;
 
 pub use crate::{
-    build::{BuildReport, BuiltComponent, build, export},
+    build::{BuildReport, BuiltComponent, build, build_with, export},
     error::{RunnerError, RunnerErrorKind},
     evalcache::{eval_cache_path, load_evaluation, save_evaluation},
     graph::{GraphFormat, render_graph},

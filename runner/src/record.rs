@@ -54,13 +54,25 @@ pub fn read_record(project_root: &Path, address: &str) -> Option<RunRecord> {
 
 /// Writes a record atomically (a temporary beside it, fsync, rename).
 pub(crate) fn write_record(project_root: &Path, record: &RunRecord) -> std::io::Result<()> {
+    write_record_with(project_root, record, true)
+}
+
+/// Writes a record atomically; `durable`: fsync before the rename (a record fetched from a
+/// cache can be fetched again, so it skips that cost).
+pub(crate) fn write_record_with(
+    project_root: &Path,
+    record: &RunRecord,
+    durable: bool,
+) -> std::io::Result<()> {
     let path = record_path(project_root, &record.address);
     let dir = path.parent().unwrap_or(project_root);
     fs::create_dir_all(dir)?;
     let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
     temp.write_all(text.as_bytes())?;
-    temp.as_file().sync_all()?;
+    if durable {
+        temp.as_file().sync_all()?;
+    }
     temp.persist(&path).map_err(|e| e.error)?;
     Ok(())
 }

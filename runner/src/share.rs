@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 
 use crate::{
     build::BuildReport,
-    record::{RunRecord, read_record, write_record},
+    record::{RunRecord, read_record, write_record_with},
 };
 
 /// Requests in flight at once.
@@ -238,7 +238,7 @@ pub fn pull_refs(url: &str, root: &Path, addresses: &[String], trust: &Trust) ->
                 Ok(record) => {
                     let local = read_record(root, address);
                     if local.as_ref().is_none_or(|l| l.finished < record.finished)
-                        && write_record(root, &record).is_ok()
+                        && write_record_with(root, &record, false).is_ok()
                     {
                         downloaded += 1;
                     }

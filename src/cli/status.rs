@@ -31,7 +31,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
     };
     let selected = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let store = ctx.store()?;
-    let build = runner::build(&project, &selected, &store).map_err(runner_error)?;
+    let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
     let mut text = String::new();
     for (address, state) in runner::status(&project, &build, &ctx.root, &tool_env()) {
         let (name, message) = match &state {

@@ -32,7 +32,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCod
         ));
     }
     let store = ctx.store()?;
-    let build = runner::build(&project, std::slice::from_ref(&args.address), &store)
+    let build = runner::build_with(&project, std::slice::from_ref(&args.address), &store, false)
         .map_err(runner_error)?;
     match runner::why(&project, &build, &ctx.root, &tool_env(), &args.address) {
         None => out.data(&format!("`{}` was never applied\n", args.address))?,

@@ -25,5 +25,5 @@ pub use crate::{
     error::{StoreError, StoreErrorKind},
     gc::GcReport,
     local::{ObjectName, Problem, Store},
-    tree::{Entry, Filter, Tree, hash_file_node, hash_tree_dir},
+    tree::{Entry, Filter, Tree, hash_file_node, hash_tree_dir, tree_from_files},
 };

@@ -350,26 +350,12 @@ pub(crate) fn node_digest(path: &Path) -> Result<Digest, StoreError> {
 /// The tree of a directory made of these files; a path that is both a file and a directory
 /// is an error.
 fn tree_of(files: &BTreeMap<String, (ObjectName, Entry)>) -> Result<Tree, StoreError> {
-    let clash = |rel: &str| StoreError {
-        path: Some(PathBuf::from(rel)),
-        kind: StoreErrorKind::Corrupt("a path that is both a file and a directory".to_owned()),
-    };
-    let mut root = Tree::default();
-    for (rel, (_, entry)) in files {
-        let mut parts: Vec<&str> = rel.split('/').collect();
-        let Some(file) = parts.pop() else { continue };
-        let mut dir = &mut root;
-        for part in parts {
-            let next =
-                dir.entries.entry(part.to_owned()).or_insert_with(|| Entry::Dir(Tree::default()));
-            let Entry::Dir(sub) = next else { return Err(clash(rel)) };
-            dir = sub;
-        }
-        if dir.entries.insert(file.to_owned(), entry.clone()).is_some() {
-            return Err(clash(rel));
-        }
-    }
-    Ok(root)
+    crate::tree::tree_from_files(files.iter().map(|(rel, (_, entry))| (rel, entry))).ok_or_else(
+        || StoreError {
+            path: None,
+            kind: StoreErrorKind::Corrupt("a path that is both a file and a directory".to_owned()),
+        },
+    )
 }
 
 /// fsync a file or directory.

@@ -79,6 +79,27 @@ fn collect<'t>(tree: &'t Tree, prefix: &str, out: &mut Vec<(String, &'t Entry)>)
     }
 }
 
+/// The tree of a directory made of these files (relative paths); `None` if a path is both a
+/// file and a directory.
+pub fn tree_from_files<'a>(files: impl Iterator<Item = (&'a String, &'a Entry)>) -> Option<Tree> {
+    let mut root = Tree::default();
+    for (rel, entry) in files {
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        let file = parts.pop()?;
+        let mut dir = &mut root;
+        for part in parts {
+            let next =
+                dir.entries.entry(part.to_owned()).or_insert_with(|| Entry::Dir(Tree::default()));
+            let Entry::Dir(sub) = next else { return None };
+            dir = sub;
+        }
+        if dir.entries.insert(file.to_owned(), entry.clone()).is_some() {
+            return None;
+        }
+    }
+    Some(root)
+}
+
 /// The node hash of a file's content.
 pub fn hash_file_node(bytes: &[u8], executable: bool) -> Digest {
     let mut hasher = file_hasher(executable, bytes.len() as u64);

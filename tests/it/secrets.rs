@@ -197,6 +197,11 @@ fn a_canary_secret_reaches_terraform_and_nothing_else() {
     assert_eq!(status["dev/app"], "up-to-date");
     assert_eq!(outputs(&project, "dev/db")["password_sha256"], serde_json::json!(sha256(&rotated)));
     assert_eq!(files_containing(&project.dir, &rotated), Vec::<PathBuf>::new());
+    // Destroying needs the secret too, and leaks it no more than applying.
+    let destroy = project.infra(&["destroy", "dev/db", "--auto-approve", "--json"], &[]);
+    assert!(destroy.status.success(), "{}", String::from_utf8_lossy(&destroy.stdout));
+    assert_eq!(statuses(&destroy)["dev/db"], "destroyed");
+    assert_eq!(files_containing(&project.dir, &rotated), Vec::<PathBuf>::new());
     let _ = std::fs::remove_dir_all(&project.dir);
     let _ = std::fs::remove_file(&project.identity);
 }

@@ -212,6 +212,9 @@ pub(crate) async fn run_component(
         Some(dir) => dir.path().join(PLAN_FILE).display().to_string(),
         None => PLAN_FILE.to_owned(),
     };
+    if let Err(e) = crate::build::realise_component(&shared.store, built) {
+        return ctx.fail(e.to_string());
+    }
     if let Err(e) =
         workdir::sync(&shared.store, &built.workdir, &built.files, upstream_file.as_deref(), &dir)
     {
@@ -541,8 +544,21 @@ async fn destroy(
         })
         .collect();
     let resolved = resolve_inputs(component, &values).unwrap_or_default();
-    let upstream_file = (!resolved.is_empty())
-        .then(|| canonical_json(&Json::Object(resolved.into_iter().collect())));
+    // Destroying needs the same variables, secrets included.
+    match decrypt_inputs(ctx.shared, component, &resolved) {
+        Ok((env, scrub)) => {
+            ctx.env = env;
+            ctx.scrub = scrub;
+        }
+        Err(message) => return ctx.fail(message),
+    }
+    let file_inputs: serde_json::Map<String, Json> =
+        resolved.into_iter().filter(|(_, v)| !crate::resolve::holds_secret(component, v)).collect();
+    let upstream_file =
+        (!file_inputs.is_empty()).then(|| canonical_json(&Json::Object(file_inputs)));
+    if let Err(e) = crate::build::realise_component(&ctx.shared.store, built) {
+        return ctx.fail(e.to_string());
+    }
     if let Err(e) = workdir::sync(
         &ctx.shared.store,
         &built.workdir,
