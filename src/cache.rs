@@ -33,7 +33,9 @@ pub(crate) fn trust(ctx: &Ctx) -> Result<Trust, CliError> {
                 std::fs::read_to_string(&value).map_err(|e| {
                     CliError::user(
                         "infra::cache::signing_key",
-                        format!("cannot read `INFRA_CACHE_SIGNING_KEY` (`{value}`): {e}"),
+                        format!(
+                            "`INFRA_CACHE_SIGNING_KEY` is neither a key nor a readable file: {e}"
+                        ),
                     )
                 })?
             };

@@ -319,7 +319,9 @@ fn lock_project(
         .map_err(|e| {
             CliError::user("infra::run::lock", format!("cannot open `{}`: {e}", path.display()))
         })?;
-    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let deadline = Instant::now()
+        .checked_add(Duration::from_secs(timeout))
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
     let mut said = false;
     loop {
         match file.try_lock() {

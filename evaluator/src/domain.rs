@@ -182,10 +182,10 @@ fn remote_state(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     Ok(tagged("infra.remoteState", vec![("component", Thunk::value(Value::String(address)))]))
 }
 
-/// The text standing for a secret in strings (never its value).
+/// The text standing for a secret in strings (never its value): the file (absolute while
+/// evaluating, relative to the project once extracted) and the key path.
 pub fn secret_text(file: &str, key_path: &str) -> String {
-    let name = file.rsplit('/').next().unwrap_or(file);
-    format!("<infra-secret:{name}#{key_path}>")
+    format!("<infra-secret:{file}#{key_path}>")
 }
 
 /// `infra.secret PATH "a.b.c"`: a reference to a value inside an age-encrypted JSON or YAML

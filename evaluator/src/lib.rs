@@ -60,7 +60,8 @@ impl Evaluator {
     pub fn eval_project(&mut self, entry: &Path) -> EvalResult<Project> {
         let root = self.eval_file(entry)?;
         let span = self.entry_span(entry);
-        project::extract(&mut self.machine, &root, span)
+        let project_root = entry.parent().unwrap_or(Path::new("/"));
+        project::extract(&mut self.machine, &root, span, project_root)
     }
 
     /// The value at an attribute path of a project (`["dev", "gke", "inputs"]`): a stack's

@@ -53,7 +53,7 @@ pub struct Component {
     pub depends_on: BTreeSet<String>,
     /// The upstream outputs the inputs read.
     pub reads: BTreeSet<OutputRef>,
-    /// The secrets the inputs hold (their text is `secret_text(file, key)`).
+    /// The secrets the inputs hold (their text is `SecretRef::text`).
     pub secrets: BTreeSet<SecretRef>,
     pub required_outputs: BTreeSet<String>,
     /// Values to plan with while this component has never been applied.
@@ -93,15 +93,19 @@ pub struct OutputRef {
 /// A value inside an age-encrypted JSON or YAML file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SecretRef {
-    pub file: PathBuf,
+    /// The file, relative to the project root (`secrets/dev.age`): names it in texts and
+    /// fingerprints the same way on every machine.
+    pub name: String,
     /// `db.password`.
     pub key: String,
+    /// The file's absolute path on this machine.
+    pub file: PathBuf,
 }
 
 impl SecretRef {
     /// The text standing for it in input strings.
     pub fn text(&self) -> String {
-        crate::domain::secret_text(&self.file.display().to_string(), &self.key)
+        crate::domain::secret_text(&self.name, &self.key)
     }
 }
 

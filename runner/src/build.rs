@@ -285,6 +285,8 @@ pub(crate) fn realise_component(store: &Store, built: &BuiltComponent) -> Result
     if store.contains(&built.workdir) {
         return Ok(());
     }
+    // Shared with builds; a concurrent `gc` waits until the objects are rooted.
+    let _lock = store.lock(false).map_err(|e| RunnerError::store(&built.address, e))?;
     let planned = pending
         .planned
         .iter()

@@ -17,7 +17,7 @@ use serde_json::json;
 use store::Digest;
 
 /// The wire format version; a record of another version is ignored.
-const VERSION: u64 = 2;
+const VERSION: u64 = 3;
 
 /// Where the cache lives under the project's `.infra/`.
 pub fn eval_cache_path(project_root: &Path) -> PathBuf {
@@ -168,7 +168,7 @@ fn component_to_json(c: &Component) -> Json {
         "files": files,
         "dependsOn": c.depends_on,
         "reads": c.reads.iter().map(|r| json!([r.address, r.output])).collect::<Vec<_>>(),
-        "secrets": c.secrets.iter().map(|s| json!([s.file.to_string_lossy(), s.key])).collect::<Vec<_>>(),
+        "secrets": c.secrets.iter().map(|s| json!([s.file.to_string_lossy(), s.key, s.name])).collect::<Vec<_>>(),
         "requiredOutputs": c.required_outputs,
         "mockOutputs": c.mock_outputs,
         "hooks": { "prePlan": c.hooks.pre_plan, "postApply": c.hooks.post_apply },
@@ -223,7 +223,11 @@ fn component_from_json(c: &Json) -> Option<Component> {
         .as_array()?
         .iter()
         .map(|s| {
-            Some(SecretRef { file: PathBuf::from(s[0].as_str()?), key: s[1].as_str()?.to_owned() })
+            Some(SecretRef {
+                file: PathBuf::from(s[0].as_str()?),
+                key: s[1].as_str()?.to_owned(),
+                name: s[2].as_str()?.to_owned(),
+            })
         })
         .collect::<Option<BTreeSet<_>>>()?;
     Some(Component {
@@ -280,7 +284,11 @@ mod tests {
                 address: "shared/dns".into(),
                 output: "zone".into(),
             }]),
-            secrets: BTreeSet::from([SecretRef { file: "/p/s.age".into(), key: "db.pw".into() }]),
+            secrets: BTreeSet::from([SecretRef {
+                file: "/p/s.age".into(),
+                key: "db.pw".into(),
+                name: "s.age".into(),
+            }]),
             required_outputs: BTreeSet::from(["id".into()]),
             mock_outputs: BTreeMap::from([("id".into(), json!("mock"))]),
             hooks: Hooks { pre_plan: vec!["a".into()], post_apply: vec![] },

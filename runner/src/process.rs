@@ -25,8 +25,10 @@ impl Children {
             #[cfg(unix)]
             {
                 use nix::{sys::signal, unistd::Pid};
+                // Each child leads its own process group: interrupt the whole group, so the
+                // command inside a `sh -c` hook gets it too.
                 if let Ok(pid) = i32::try_from(pid) {
-                    let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGINT);
+                    let _ = signal::killpg(Pid::from_raw(pid), signal::Signal::SIGINT);
                 }
             }
             #[cfg(not(unix))]
@@ -68,6 +70,10 @@ pub(crate) async fn run(
     for (key, value) in env {
         command.env(key, value);
     }
+    if !scrub.is_empty() {
+        // Terraform's debug logs would hold the variables unscrubbed.
+        command.env_remove("TF_LOG").env_remove("TF_LOG_PATH").env_remove("TF_LOG_CORE");
+    }
     // Its own process group: a Ctrl-C at the terminal reaches infra only, which passes it on
     // once (a second SIGINT makes Terraform abort without saving state).
     #[cfg(unix)]
@@ -98,7 +104,11 @@ pub(crate) async fn run(
         "[exit: {}]\n\n",
         output.status.code().map_or("signal".to_owned(), |c| c.to_string())
     ));
-    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(log).await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(log).await?;
     file.write_all(header.as_bytes()).await?;
     Ok(Finished { success: output.status.success(), code: output.status.code(), stdout, stderr })
 }

@@ -97,6 +97,11 @@ fn has_placeholder(value: &Json, reads: &BTreeSet<OutputRef>) -> bool {
     }
 }
 
+/// Replaces upstream placeholders by their values.
+pub(crate) fn substitute_values(value: &Json, values: &BTreeMap<OutputRef, Json>) -> Json {
+    substitute(value, values)
+}
+
 fn substitute(value: &Json, values: &BTreeMap<OutputRef, Json>) -> Json {
     match value {
         Json::String(s) => {

@@ -169,6 +169,7 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
     let signals = tokio::spawn(forward_signals(shared.clone()));
     let mut tasks = Vec::new();
     let addresses: Vec<String> = shared.selected.iter().cloned().collect();
+    let mut addresses_of_tasks = Vec::new();
     for address in addresses {
         let waits: Vec<(String, watch::Receiver<Option<Done>>)> = if destroy {
             shared
@@ -189,6 +190,7 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
                 .unwrap_or_default()
         };
         let Some(sender) = senders.remove(&address) else { continue };
+        addresses_of_tasks.push(address.clone());
         let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
             let mut upstream = BTreeMap::new();
@@ -214,9 +216,19 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
         }));
     }
     let mut report = RunReport::default();
-    for task in tasks {
-        if let Ok(result) = task.await {
-            report.components.push(result);
+    for (address, task) in addresses_of_tasks.into_iter().zip(tasks) {
+        match task.await {
+            Ok(result) => report.components.push(result),
+            // A task that panicked is a failure, never a silent success.
+            Err(e) => report.components.push(ComponentResult {
+                address,
+                status: Status::Failed,
+                changes: None,
+                processes: 0,
+                message: Some(format!("internal error: {e}")),
+                log: None,
+                seconds: 0.0,
+            }),
         }
     }
     signals.abort();
@@ -229,10 +241,15 @@ async fn forward_signals(shared: Arc<Shared>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+        let (Ok(mut term), Ok(mut hangup)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
+            return;
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+            _ = hangup.recv() => {}
         }
     }
     #[cfg(not(unix))]

@@ -300,3 +300,39 @@ fn secrets_edit_re_encrypts_and_leaves_no_plaintext_behind() {
     let _ = std::fs::remove_dir_all(&project.dir);
     let _ = std::fs::remove_file(&project.identity);
 }
+
+#[test]
+fn secrets_files_with_one_name_in_two_directories_stay_apart() {
+    let project = project("secrets-same-name");
+    for (dir, value) in [("dev", "canary-dev-Kq2"), ("prod", "canary-prod-Zr9")] {
+        std::fs::create_dir_all(project.dir.join("secrets").join(dir)).expect("mkdir");
+        let name = format!("{dir}-plain.json");
+        let plain = project.dir.parent().expect("parent").join(&name);
+        std::fs::write(&plain, format!("{{\"db\": {{\"password\": \"{value}\"}}}}"))
+            .expect("write");
+        let out = project.dir.join("secrets").join(dir).join("app.age");
+        let output = project.infra(
+            &["secrets", "encrypt", &plain.to_string_lossy(), "-o", &out.to_string_lossy()],
+            &[],
+        );
+        let _ = std::fs::remove_file(&plain);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    std::fs::write(
+        project.dir.join("main.infra"),
+        "let\n  db = infra.component \"db\" (ctx: {\n    source = ./modules/db;\n    inputs = {\n      password = infra.secret (./secrets + \"/${ctx.stack}/app.age\") \"db.password\";\n      user = \"app\";\n    };\n  });\nin\n{ dev = infra.stack \"dev\" { components = [ db ]; }; prod = infra.stack \"prod\" { components = [ db ]; }; }\n",
+    )
+    .expect("write");
+    let apply = project.infra(&["apply", "--auto-approve", "--json"], &[]);
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stdout));
+    assert_eq!(
+        outputs(&project, "dev/db")["password_sha256"],
+        serde_json::json!(sha256("canary-dev-Kq2"))
+    );
+    assert_eq!(
+        outputs(&project, "prod/db")["password_sha256"],
+        serde_json::json!(sha256("canary-prod-Zr9"))
+    );
+    let _ = std::fs::remove_dir_all(&project.dir);
+    let _ = std::fs::remove_file(&project.identity);
+}

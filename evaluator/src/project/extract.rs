@@ -61,7 +61,12 @@ struct ComponentDecl {
 
 /// The project an entry file's value describes. `root_span` (the entry file) places errors
 /// that have no better span.
-pub(crate) fn extract(m: &mut Machine, root: &Value, root_span: Span) -> EvalResult<Project> {
+pub(crate) fn extract(
+    m: &mut Machine,
+    root: &Value,
+    root_span: Span,
+    project_root: &std::path::Path,
+) -> EvalResult<Project> {
     let stacks = stack_decls(m, root, root_span)?;
     let mut project = Project { stacks: Vec::new() };
     let mut spans = BTreeMap::new();
@@ -75,7 +80,7 @@ pub(crate) fn extract(m: &mut Machine, root: &Value, root_span: Span) -> EvalRes
                     .with_label(previous, "first declared here"));
             }
             let spec = place(m, decl, component)?;
-            components.push(read_component(m, decl, &component.name, &spec, span)?);
+            components.push(read_component(m, decl, &component.name, &spec, span, project_root)?);
         }
         components.sort_by(|a: &Component, b| a.name.cmp(&b.name));
         project.stacks.push(Stack { name: decl.name.clone(), components });
@@ -263,6 +268,7 @@ fn read_component(
     name: &str,
     spec: &Value,
     span: Span,
+    project_root: &std::path::Path,
 ) -> EvalResult<Component> {
     let address = format!("{}/{name}", stack.name);
     let spec_error = |message: String| {
@@ -314,6 +320,7 @@ fn read_component(
         allow_placeholders: true,
         reads: BTreeSet::new(),
         secrets: BTreeSet::new(),
+        root: project_root,
     };
     let mut inputs = BTreeMap::new();
     if let Some(thunk) = spec.get("inputs").cloned() {
@@ -415,6 +422,7 @@ fn read_files(
             allow_placeholders: false,
             reads: BTreeSet::new(),
             secrets: BTreeSet::new(),
+            root: std::path::Path::new("/"),
         };
         let place = format!("files.\"{name}\"");
         let file = match m.force(thunk)? {
@@ -536,6 +544,7 @@ fn json_object(
         allow_placeholders: false,
         reads: BTreeSet::new(),
         secrets: BTreeSet::new(),
+        root: std::path::Path::new("/"),
     };
     match convert.convert(m, &value, place)? {
         Json::Object(map) => Ok(map.into_iter().collect()),

@@ -26,6 +26,8 @@ pub(super) struct ToJson<'a> {
     pub(super) reads: BTreeSet<OutputRef>,
     /// The secrets the value refers to (allowed where placeholders are: in `inputs`).
     pub(super) secrets: BTreeSet<SecretRef>,
+    /// The project root: secrets files are named relative to it.
+    pub(super) root: &'a std::path::Path,
 }
 
 impl ToJson<'_> {
@@ -64,10 +66,15 @@ impl ToJson<'_> {
                                      environment, never through a file",
                                 ));
                             }
-                            self.secrets.insert(SecretRef {
-                                file: PathBuf::from(&**file),
-                                key: key.to_string(),
-                            });
+                            let path = PathBuf::from(&**file);
+                            let name = path
+                                .strip_prefix(self.root)
+                                .map(|p| p.to_string_lossy().into_owned())
+                                .unwrap_or_else(|_| file.to_string());
+                            let secret = SecretRef { name, key: key.to_string(), file: path };
+                            text = text
+                                .replace(&crate::domain::secret_text(file, key), &secret.text());
+                            self.secrets.insert(secret);
                             continue;
                         }
                     };

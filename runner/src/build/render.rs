@@ -39,6 +39,20 @@ pub(crate) fn generated_files(
             canonical_json(&json!({ "provider": providers })),
         );
     }
+    // Variables fed by secrets are marked sensitive, so Terraform itself hides their values in
+    // plans and errors (an override file merges into the module's own declarations).
+    let secret_inputs: serde_json::Map<String, Json> = component
+        .inputs
+        .iter()
+        .filter(|(_, value)| crate::resolve::holds_secret(component, value))
+        .map(|(key, _)| (key.clone(), json!({ "sensitive": true })))
+        .collect();
+    if !secret_inputs.is_empty() {
+        out.insert(
+            "infra_secrets_override.tf.json".to_owned(),
+            canonical_json(&json!({ "variable": secret_inputs })),
+        );
+    }
     if !fixed_inputs.is_empty() {
         let inputs: serde_json::Map<String, Json> = fixed_inputs.clone().into_iter().collect();
         out.insert("infra.auto.tfvars.json".to_owned(), canonical_json(&Json::Object(inputs)));

@@ -183,7 +183,7 @@ pub(crate) async fn run_component(
     }
     // Secrets are decrypted now, in memory, only for a component that runs; they reach
     // Terraform as `TF_VAR_…` in its environment, never in a file.
-    let (secret_env, scrub) = match decrypt_inputs(shared, component, &resolved) {
+    let (secret_env, scrub) = match decrypt_inputs(shared, component, &values) {
         Ok(decrypted) => decrypted,
         Err(message) => return ctx.fail(message),
     };
@@ -306,8 +306,9 @@ pub(crate) async fn run_component(
         let leaked: Vec<String> = plain
             .iter()
             .filter(|(_, v)| {
-                let text = v.to_string();
-                ctx.scrub.iter().any(|s| text.contains(s.as_str()))
+                let mut strings = Vec::new();
+                collect_strings(v, &mut strings);
+                strings.iter().any(|text| ctx.scrub.iter().any(|s| text.contains(s.as_str())))
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -355,9 +356,10 @@ pub(crate) async fn run_component(
         // The apply stands (and is recorded); the hook's failure is reported.
         return ctx.fail(message);
     }
-    let mut all = plain;
-    all.extend(sensitive);
-    (ctx.result(Status::Applied, changes, None), Done::Ok(Some(all)))
+    // Only non-sensitive outputs flow to dependents (sensitive ones would land in their
+    // records, variable files and logs); a reader of a sensitive output gets a clear error.
+    let _ = sensitive;
+    (ctx.result(Status::Applied, changes, None), Done::Ok(Some(plain)))
 }
 
 /// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
@@ -480,7 +482,18 @@ fn upstream_values(
                     read.address
                 ));
             }
-            None => return Err(format!("`{}` has no output `{}`", read.address, read.output)),
+            None => {
+                let sensitive = read_record(&shared.options.root, &read.address)
+                    .is_some_and(|r| r.sensitive_outputs.contains_key(&read.output));
+                if sensitive {
+                    return Err(format!(
+                        "`{}.outputs.{}` is sensitive, and infra does not pass sensitive outputs \
+                         between components: read it in the module with `infra.remoteState`",
+                        read.address, read.output
+                    ));
+                }
+                return Err(format!("`{}` has no output `{}`", read.address, read.output));
+            }
         };
         values.insert(read.clone(), value);
     }
@@ -545,7 +558,7 @@ async fn destroy(
         .collect();
     let resolved = resolve_inputs(component, &values).unwrap_or_default();
     // Destroying needs the same variables, secrets included.
-    match decrypt_inputs(ctx.shared, component, &resolved) {
+    match decrypt_inputs(ctx.shared, component, &values) {
         Ok((env, scrub)) => {
             ctx.env = env;
             ctx.scrub = scrub;
@@ -622,6 +635,10 @@ async fn tool_version(ctx: &mut Ctx<'_>, program: &Path) -> String {
                     .unwrap_or_else(|| "unknown".to_owned()),
                 Err(_) => "unknown".to_owned(),
             };
+            if version == "unknown" {
+                // Not cached: the next run asks again.
+                return version;
+            }
             cache.insert(identity, version.clone());
             if let Some(dir) = cache_path.parent() {
                 let _ = std::fs::create_dir_all(dir);
@@ -660,9 +677,7 @@ pub(crate) fn secret_fingerprints(
         let bytes = std::fs::read(&secret.file).map_err(|e| {
             format!("cannot read the secrets file `{}`: {e}", secret.file.display())
         })?;
-        let name =
-            secret.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        out.insert(format!("{name}#{}", secret.key), crate::secrets::fingerprint(&bytes));
+        out.insert(format!("{}#{}", secret.name, secret.key), crate::secrets::fingerprint(&bytes));
     }
     Ok(out)
 }
@@ -675,7 +690,7 @@ type Environment = Vec<(String, String)>;
 fn decrypt_inputs(
     shared: &Shared,
     component: &Component,
-    resolved: &BTreeMap<String, Json>,
+    upstream: &BTreeMap<OutputRef, Json>,
 ) -> Result<(Environment, Vec<String>), String> {
     if component.secrets.is_empty() {
         return Ok((Vec::new(), Vec::new()));
@@ -709,11 +724,14 @@ fn decrypt_inputs(
         collect_strings(value, &mut scrub);
     }
     let mut env = Vec::new();
-    for (key, value) in resolved {
-        if !crate::resolve::holds_secret(component, value) {
+    for (key, template) in &component.inputs {
+        if !crate::resolve::holds_secret(component, template) {
             continue;
         }
-        let value = crate::resolve::substitute_texts(value, &values);
+        // Secrets go into the literal input first, upstream values after: an upstream output
+        // that happens to hold a secret's placeholder text is never replaced by the secret.
+        let with_secrets = crate::resolve::substitute_texts(template, &values);
+        let value = crate::resolve::substitute_values(&with_secrets, upstream);
         let text = match &value {
             Json::String(s) => s.clone(),
             other => other.to_string(),
@@ -721,6 +739,14 @@ fn decrypt_inputs(
         collect_strings(&value, &mut scrub);
         env.push((format!("TF_VAR_{key}"), text));
     }
+    // Also as Terraform may print them: JSON-escaped, and line by line for multi-line values.
+    let mut variants = Vec::new();
+    for secret in &scrub {
+        let escaped = serde_json::to_string(secret).unwrap_or_default();
+        variants.push(escaped.trim_matches('"').to_owned());
+        variants.extend(secret.lines().map(str::trim).filter(|l| l.len() >= 8).map(str::to_owned));
+    }
+    scrub.extend(variants);
     scrub.retain(|s| s.len() >= 3);
     scrub.sort_by_key(|s| std::cmp::Reverse(s.len()));
     scrub.dedup();
