@@ -74,18 +74,21 @@ impl Ctx {
         if let Some(project) = runner::load_evaluation(&path, &key, &env_var) {
             return Ok((project, true));
         }
-        let (evaluator, project) = self.evaluate(out)?;
-        runner::save_evaluation(&path, &key, &evaluator.inputs(), &env_var, &project);
+        let io = RealIo::default();
+        let (evaluator, project) = self.evaluate_with(out, io.clone())?;
+        let read = io.read.lock().map(|r| r.clone()).unwrap_or_default();
+        runner::save_evaluation(&path, &key, &evaluator.inputs(), &read, &env_var, &project);
         Ok((project, false))
     }
 
     /// Evaluates the project. On an evaluation error, its diagnostics are printed and
     /// `Err(None)` returned.
-    pub(crate) fn evaluate(
+    fn evaluate_with(
         &self,
         out: &mut Output,
+        io: RealIo,
     ) -> Result<(Evaluator, Project), Option<CliError>> {
-        let mut evaluator = Evaluator::new(Box::new(RealIo));
+        let mut evaluator = Evaluator::new(Box::new(io));
         match evaluator.eval_project(&self.entry()) {
             Ok(project) => Ok((evaluator, project)),
             Err(error) => Err(report(out, &evaluator, &error).err()),

@@ -1,14 +1,28 @@
 //! The real `EvalIo`: the file system, the process environment and stderr for traces.
 
-use std::{io, path::Path};
+use std::{
+    collections::BTreeMap,
+    io,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
 
 use evaluator::EvalIo;
 
-pub(crate) struct RealIo;
+/// The real file system and environment. Keeps the blake3 of every file it read, for the
+/// evaluation cache.
+#[derive(Clone, Default)]
+pub(crate) struct RealIo {
+    pub(crate) read: Arc<Mutex<BTreeMap<PathBuf, String>>>,
+}
 
 impl EvalIo for RealIo {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
-        std::fs::read(path)
+        let bytes = std::fs::read(path)?;
+        if let Ok(mut read) = self.read.lock() {
+            read.insert(path.to_path_buf(), blake3::hash(&bytes).to_hex().to_string());
+        }
+        Ok(bytes)
     }
 
     fn path_exists(&self, path: &Path) -> io::Result<bool> {

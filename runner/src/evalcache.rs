@@ -26,14 +26,25 @@ pub fn eval_cache_path(project_root: &Path) -> PathBuf {
 
 /// Stores `project` with the hashes of `inputs`. `key` names what else the result depends on
 /// (the binary's version, the embedded library). Failures are ignored: a cache is optional.
+/// `read`: the hashes of the bytes evaluation actually read, by path (a file edited while
+/// evaluation ran is then recorded as it was read, and the next build sees the change).
 pub fn save_evaluation(
     path: &Path,
     key: &str,
     inputs: &[Input],
+    read: &BTreeMap<PathBuf, String>,
     env: &dyn Fn(&str) -> Option<String>,
     project: &Project,
 ) {
-    let Some(inputs) = inputs.iter().map(|i| describe(i, env)).collect::<Option<Vec<_>>>() else {
+    let described = inputs.iter().map(|input| match input {
+        Input::File(file) if read.contains_key(file) => Some(json!({
+            "kind": "file",
+            "name": file.to_str()?,
+            "digest": read[file],
+        })),
+        _ => describe(input, env),
+    });
+    let Some(inputs) = described.collect::<Option<Vec<_>>>() else {
         return;
     };
     let record = json!({

@@ -41,7 +41,7 @@ pub(crate) fn run(
 ) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::user("infra::io::cwd", format!("no current directory: {e}")))?;
-    let mut evaluator = Evaluator::new(Box::new(RealIo));
+    let mut evaluator = Evaluator::new(Box::new(RealIo::default()));
     let result = match (&args.expr, &args.file) {
         (Some(expr), _) => evaluator.eval_text("(expression)", expr, cwd),
         (None, Some(file)) if cwd.join(file).exists() || !is_attr_path(file) => {
