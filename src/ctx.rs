@@ -58,41 +58,34 @@ impl Ctx {
     }
 
     /// The project, from the evaluation cache when nothing it read has changed, else
-    /// evaluated (and cached). On an evaluation error, its diagnostics are printed and
-    /// `Err(None)` returned.
-    pub(crate) fn project(&self, out: &mut Output) -> Result<Project, Option<CliError>> {
-        self.project_cached(out).map(|(project, _)| project)
+    /// evaluated (and cached). `Ok(None)`: evaluation failed and its diagnostics are printed
+    /// (the command exits with 1).
+    pub(crate) fn project(&self, out: &mut Output) -> Result<Option<Project>, CliError> {
+        Ok(self.project_cached(out)?.map(|(project, _)| project))
     }
 
     /// The project, and whether it came from the evaluation cache.
     pub(crate) fn project_cached(
         &self,
         out: &mut Output,
-    ) -> Result<(Project, bool), Option<CliError>> {
+    ) -> Result<Option<(Project, bool)>, CliError> {
         let path = runner::eval_cache_path(&self.root);
         let key = cache_key(&self.entry());
         if let Some(project) = runner::load_evaluation(&path, &key, &env_var) {
-            return Ok((project, true));
+            return Ok(Some((project, true)));
         }
         let io = RealIo::default();
-        let (evaluator, project) = self.evaluate_with(out, io.clone())?;
+        let mut evaluator = Evaluator::new(Box::new(io.clone()));
+        let project = match evaluator.eval_project(&self.entry()) {
+            Ok(project) => project,
+            Err(error) => {
+                report(out, &evaluator, &error)?;
+                return Ok(None);
+            }
+        };
         let read = io.read.lock().map(|r| r.clone()).unwrap_or_default();
         runner::save_evaluation(&path, &key, &evaluator.inputs(), &read, &env_var, &project);
-        Ok((project, false))
-    }
-
-    /// Evaluates the project. On an evaluation error, its diagnostics are printed and
-    /// `Err(None)` returned.
-    fn evaluate_with(
-        &self,
-        out: &mut Output,
-        io: RealIo,
-    ) -> Result<(Evaluator, Project), Option<CliError>> {
-        let mut evaluator = Evaluator::new(Box::new(io));
-        match evaluator.eval_project(&self.entry()) {
-            Ok(project) => Ok((evaluator, project)),
-            Err(error) => Err(report(out, &evaluator, &error).err()),
-        }
+        Ok(Some((project, false)))
     }
 }
 

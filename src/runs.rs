@@ -55,11 +55,7 @@ pub(crate) fn run(
     mode: Mode,
 ) -> Result<ExitCode, CliError> {
     let _lock = lock_project(out, ctx, mode, args.lock_timeout)?;
-    let project = match ctx.project(out) {
-        Ok(project) => project,
-        Err(None) => return Ok(ExitCode::FAILURE),
-        Err(Some(error)) => return Err(error),
-    };
+    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     let targets = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let selected =
         if args.only { targets } else { close(&project, &targets, mode == Mode::Destroy) };

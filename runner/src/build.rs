@@ -192,7 +192,8 @@ fn build_component(
         if let File::Copy(path) = file {
             let bytes =
                 fs::read(path).map_err(|e| RunnerError::store(&address, store_io(path, e)))?;
-            let executable = fs::metadata(path).map(|m| is_executable(&m)).unwrap_or(false);
+            let executable =
+                fs::metadata(path).map(|m| store::fsutil::is_executable(&m)).unwrap_or(false);
             let digest = hash_file_node(&bytes, executable);
             sources.insert(
                 name.clone(),
@@ -378,8 +379,10 @@ pub fn export(
         fs::write(&target, bytes)
             .map_err(|e| export_error(format!("cannot write `{}`: {e}", target.display())))?;
         // A writable copy that keeps the executable bit (scripts for `external` data sources).
-        let executable = fs::metadata(source.join(rel)).map(|m| is_executable(&m)).unwrap_or(false);
-        set_mode(&target, executable)
+        let executable = fs::metadata(source.join(rel))
+            .map(|m| store::fsutil::is_executable(&m))
+            .unwrap_or(false);
+        set_copy_mode(&target, executable)
             .map_err(|e| export_error(format!("cannot set the mode of `{rel}`: {e}")))?;
     }
     let state_root = project_root.join(".infra").join("tfstate");
@@ -400,24 +403,7 @@ fn store_io(path: &Path, error: std::io::Error) -> store::StoreError {
     store::StoreError { path: Some(path.to_path_buf()), kind: store::StoreErrorKind::Io(error) }
 }
 
-#[cfg(unix)]
-fn is_executable(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_meta: &fs::Metadata) -> bool {
-    false
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, executable: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _executable: bool) -> std::io::Result<()> {
-    Ok(())
+/// A writable copy's mode: 0755 for executables, else 0644.
+pub(crate) fn set_copy_mode(path: &Path, executable: bool) -> std::io::Result<()> {
+    store::fsutil::set_mode(path, if executable { 0o755 } else { 0o644 })
 }

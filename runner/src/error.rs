@@ -21,8 +21,6 @@ pub enum RunnerErrorKind {
     Store(StoreError),
     /// A module source holds something a work directory cannot (a symbolic link).
     Source(String),
-    /// Output placeholders whose values are not known yet.
-    Pending(Vec<String>),
     /// Writing an exported directory failed.
     Export(String),
     /// A target that names no stack or component.
@@ -45,7 +43,6 @@ impl RunnerError {
         match self.kind {
             RunnerErrorKind::Store(_) => "infra::build::store",
             RunnerErrorKind::Source(_) => "infra::build::source",
-            RunnerErrorKind::Pending(_) => "infra::build::pending_outputs",
             RunnerErrorKind::Export(_) => "infra::build::export",
             RunnerErrorKind::UnknownTarget(_) => "infra::build::unknown_target",
             RunnerErrorKind::Tool(_) => "infra::run::tool_not_found",
@@ -62,9 +59,6 @@ impl fmt::Display for RunnerError {
             RunnerErrorKind::Store(e) => write!(f, "{e}"),
             RunnerErrorKind::Source(m) | RunnerErrorKind::Export(m) | RunnerErrorKind::Tool(m) => {
                 write!(f, "{m}")
-            }
-            RunnerErrorKind::Pending(outputs) => {
-                write!(f, "the values of {} are not known yet", outputs.join(", "))
             }
             RunnerErrorKind::UnknownTarget(t) => write!(f, "`{t}` names no stack or component"),
         }

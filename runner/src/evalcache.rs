@@ -56,14 +56,7 @@ pub fn save_evaluation(
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
-    let Ok(mut temp) = tempfile::NamedTempFile::new_in(path.parent().unwrap_or(Path::new(".")))
-    else {
-        return;
-    };
-    use std::io::Write;
-    if temp.write_all(record.to_string().as_bytes()).is_ok() {
-        let _ = temp.persist(path);
-    }
+    let _ = store::fsutil::write_atomic(path, record.to_string().as_bytes(), false);
 }
 
 /// The cached project, if the record exists, has this `key`, and every input is unchanged.
@@ -143,7 +136,9 @@ fn describe(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Option<Json>
     })
 }
 
-fn project_to_json(project: &Project) -> Json {
+/// The JSON form of a project (stacks, placed components, inputs, references), as the
+/// evaluation cache stores it; the project conformance tests compare it too.
+pub fn project_to_json(project: &Project) -> Json {
     let stacks: Vec<Json> = project
         .stacks
         .iter()

@@ -20,7 +20,7 @@ mod workdir;
 pub use crate::{
     build::{BuildReport, BuiltComponent, build, build_with, export},
     error::{RunnerError, RunnerErrorKind},
-    evalcache::{eval_cache_path, load_evaluation, save_evaluation},
+    evalcache::{eval_cache_path, load_evaluation, project_to_json, save_evaluation},
     graph::{GraphFormat, render_graph},
     inspect::{State, status, why},
     process::run_editor,
@@ -31,11 +31,6 @@ pub use crate::{
     targets::select_components,
     tool::{ToolEnv, find_tool},
 };
-
-/// Where the local backend keeps the state of `STACK/NAME`, relative to the project root.
-pub fn state_path(stack: &str, name: &str) -> String {
-    format!(".infra/tfstate/{stack}/{name}.tfstate")
-}
 
 /// The work directory of `STACK/NAME`, relative to the project root.
 pub fn work_dir(stack: &str, name: &str) -> String {

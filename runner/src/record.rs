@@ -5,7 +5,6 @@
 use std::{
     collections::BTreeMap,
     fs,
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -67,14 +66,8 @@ pub(crate) fn write_record_with(
     let path = record_path(project_root, &record.address);
     let dir = path.parent().unwrap_or(project_root);
     fs::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
-    temp.write_all(text.as_bytes())?;
-    if durable {
-        temp.as_file().sync_all()?;
-    }
-    temp.persist(&path).map_err(|e| e.error)?;
-    Ok(())
+    store::fsutil::write_atomic(&path, text.as_bytes(), durable)
 }
 
 /// Removes the record of `address` (after a destroy).

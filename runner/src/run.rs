@@ -5,6 +5,7 @@
 //! upstream apply that did not change its outputs stops the propagation (early cutoff).
 
 mod component;
+mod secret_inputs;
 mod slots;
 mod terraform;
 
@@ -22,7 +23,7 @@ use store::Store;
 use tokio::sync::watch;
 
 pub use self::component::Status;
-pub(crate) use self::component::{input_hash, secret_fingerprints};
+pub(crate) use self::{component::input_hash, secret_inputs::secret_fingerprints};
 use crate::{build::BuildReport, process::Children, tool::ToolEnv};
 
 /// What to do.

@@ -42,15 +42,9 @@ fn lookup(env: &ToolEnv, tool: &str) -> Option<PathBuf> {
 }
 
 fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
+    // Outside Unix there is no executable bit: any file will do.
+    std::fs::metadata(path)
+        .is_ok_and(|m| m.is_file() && (cfg!(not(unix)) || store::fsutil::is_executable(&m)))
 }
 
 fn missing(tool: &str, why: &str) -> RunnerError {

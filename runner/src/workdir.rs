@@ -43,7 +43,7 @@ pub(crate) fn sync(
     for (rel, digest) in files {
         let target = dest.join(rel);
         let from = source.join(rel);
-        let executable = is_executable(&from);
+        let executable = fs::metadata(&from).is_ok_and(|m| store::fsutil::is_executable(&m));
         if let Ok(bytes) = fs::read(&target)
             && hash_file_node(&bytes, executable) == *digest
         {
@@ -54,7 +54,7 @@ pub(crate) fn sync(
         }
         let _ = fs::remove_file(&target);
         fs::write(&target, fs::read(&from)?)?;
-        set_mode(&target, executable)?;
+        crate::build::set_copy_mode(&target, executable)?;
     }
     if let Some(bytes) = upstream {
         fs::write(dest.join(UPSTREAM_TFVARS), bytes)?;
@@ -65,33 +65,4 @@ pub(crate) fn sync(
         manifest.push('\n');
     }
     fs::write(dest.join(MANIFEST), manifest)
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        false
-    }
-}
-
-fn set_mode(path: &Path, executable: bool) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(
-            path,
-            fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }),
-        )
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, executable);
-        Ok(())
-    }
 }

@@ -30,10 +30,8 @@ pub(crate) struct BuildArgs {
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode, CliError> {
     let started = Instant::now();
-    let (project, cached) = match ctx.project_cached(out) {
-        Ok(project) => project,
-        Err(None) => return Ok(ExitCode::FAILURE),
-        Err(Some(error)) => return Err(error),
+    let Some((project, cached)) = ctx.project_cached(out)? else {
+        return Ok(ExitCode::FAILURE);
     };
     let store = ctx.store()?;
     let addresses = runner::select_components(&project, &args.targets).map_err(runner_error)?;

@@ -1,6 +1,6 @@
 //! `infra cache keygen|push|pull`.
 
-use std::{io::Write, path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Subcommand};
 
@@ -43,25 +43,14 @@ pub(crate) fn run(
             let (seed, public) = runner::cache_keygen().map_err(|e| {
                 CliError::user("infra::cache::keygen", format!("cannot make a key: {e}"))
             })?;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(output).map_err(|e| {
-                CliError::user(
-                    "infra::cache::keygen",
-                    format!("cannot create `{}`: {e}", output.display()),
-                )
-            })?;
-            file.write_all(format!("{seed}\n").as_bytes()).map_err(|e| {
-                CliError::user(
-                    "infra::cache::keygen",
-                    format!("cannot write `{}`: {e}", output.display()),
-                )
-            })?;
+            store::fsutil::write_private(output, format!("{seed}\n").as_bytes(), false).map_err(
+                |e| {
+                    CliError::user(
+                        "infra::cache::keygen",
+                        format!("cannot create `{}`: {e}", output.display()),
+                    )
+                },
+            )?;
             out.data(&format!("{public}\n"))?;
             out.status(&format!(
                 "wrote the signing key to `{}`; list the public key above in `.infra-cache-keys`",
@@ -73,11 +62,7 @@ pub(crate) fn run(
             let Some(ctx) = ctx else {
                 return Err(CliError::user("infra::project::not_found", "no project".into()));
             };
-            let project = match ctx.project(out) {
-                Ok(project) => project,
-                Err(None) => return Ok(ExitCode::FAILURE),
-                Err(Some(error)) => return Err(error),
-            };
+            let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
             let addresses = runner::select_components(&project, targets).map_err(runner_error)?;
             let trust = trust(ctx)?;
             if matches!(args.command, CacheCommand::Push { .. }) {

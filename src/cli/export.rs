@@ -28,11 +28,7 @@ pub(crate) struct ExportArgs {
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ExportArgs) -> Result<ExitCode, CliError> {
-    let project = match ctx.project(out) {
-        Ok(project) => project,
-        Err(None) => return Ok(ExitCode::FAILURE),
-        Err(Some(error)) => return Err(error),
-    };
+    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     let Some(component) = project.component(&args.address) else {
         let all: Vec<String> = project.components().map(|c| c.address()).collect();
         return Err(CliError::user(

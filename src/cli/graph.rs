@@ -28,11 +28,7 @@ enum Format {
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &GraphArgs) -> Result<ExitCode, CliError> {
-    let project = match ctx.project(out) {
-        Ok(project) => project,
-        Err(None) => return Ok(ExitCode::FAILURE),
-        Err(Some(error)) => return Err(error),
-    };
+    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     let addresses = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let format = match args.format {
         Format::Dot => runner::GraphFormat::Dot,

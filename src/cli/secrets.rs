@@ -2,13 +2,13 @@
 //! project's recipients (public keys) are listed in `.infra-recipients` at its root.
 
 use std::{
-    io::Write,
     path::{Path, PathBuf},
     process::ExitCode,
 };
 
 use clap::{Args, Subcommand};
 use runner::secrets::{self, SecretError};
+use store::fsutil;
 
 use crate::{ctx::Ctx, error::CliError, output::Output, runs::identity_path};
 
@@ -104,17 +104,7 @@ fn keygen(out: &mut Output, force: bool) -> Result<ExitCode, CliError> {
     }
     let (text, public) = secrets::generate_identity();
     // Created with 0600 from the start: the key is never readable by others, even briefly.
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&path).map_err(|e| io_error(&path, e))?;
-    set_mode(&path, 0o600)?;
-    file.write_all(text.as_bytes()).map_err(|e| io_error(&path, e))?;
-    file.sync_all().map_err(|e| io_error(&path, e))?;
+    fsutil::write_private(&path, text.as_bytes(), true).map_err(|e| io_error(&path, e))?;
     out.data(&format!("{public}\n"))?;
     out.status(&format!(
         "wrote your identity to `{}`; add the public key above to `{RECIPIENTS}`",
@@ -136,17 +126,7 @@ fn edit(out: &mut Output, ctx: &Ctx, file: &Path) -> Result<ExitCode, CliError> 
     let stem = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let name = stem.strip_suffix(".age").unwrap_or(&stem).to_owned();
     let temp = private.path().join(if name.is_empty() { "secret".to_owned() } else { name });
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut handle = options.open(&temp).map_err(|e| io_error(&temp, e))?;
-        handle.write_all(&plaintext).map_err(|e| io_error(&temp, e))?;
-    }
+    fsutil::write_private(&temp, &plaintext, false).map_err(|e| io_error(&temp, e))?;
     let editor = editor();
     let edited = runner::run_editor(&editor, &temp).map_err(|e| {
         CliError::user("infra::secrets::editor", format!("cannot run the editor `{editor}`: {e}"))
@@ -214,13 +194,7 @@ fn with_age(file: &Path) -> PathBuf {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp =
-        tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(|e| io_error(dir, e))?;
-    temp.write_all(bytes).map_err(|e| io_error(path, e))?;
-    temp.as_file().sync_all().map_err(|e| io_error(path, e))?;
-    temp.persist(path).map_err(|e| io_error(path, e.error))?;
-    Ok(())
+    fsutil::write_atomic(path, bytes, true).map_err(|e| io_error(path, e))
 }
 
 #[allow(clippy::disallowed_methods)]
@@ -233,15 +207,7 @@ fn editor() -> String {
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), CliError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| io_error(path, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = (path, mode);
-    Ok(())
+    fsutil::set_mode(path, mode).map_err(|e| io_error(path, e))
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> CliError {

@@ -24,11 +24,7 @@ pub(crate) struct StatusArgs {
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<ExitCode, CliError> {
-    let project = match ctx.project(out) {
-        Ok(project) => project,
-        Err(None) => return Ok(ExitCode::FAILURE),
-        Err(Some(error)) => return Err(error),
-    };
+    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     let selected = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let store = ctx.store()?;
     let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;

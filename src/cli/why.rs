@@ -20,11 +20,7 @@ pub(crate) struct WhyArgs {
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCode, CliError> {
-    let project = match ctx.project(out) {
-        Ok(project) => project,
-        Err(None) => return Ok(ExitCode::FAILURE),
-        Err(Some(error)) => return Err(error),
-    };
+    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     if project.component(&args.address).is_none() {
         return Err(CliError::user(
             "infra::build::unknown_target",

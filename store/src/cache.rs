@@ -6,6 +6,7 @@
 //! error. An S3 backend (object_store) fits the same trait.
 
 mod archive;
+mod contract;
 mod file;
 mod http;
 mod memory;
@@ -14,6 +15,7 @@ use std::{fmt, future::Future, pin::Pin};
 
 pub use self::{
     archive::{archive_object, unpack_object},
+    contract::check_contract,
     file::FileCache,
     http::HttpCache,
     memory::MemoryCache,

@@ -12,6 +12,7 @@ pub mod cache;
 mod derivation;
 mod digest;
 mod error;
+pub mod fsutil;
 mod gc;
 mod local;
 mod tree;

@@ -365,15 +365,7 @@ fn sync_path(path: &Path) -> Result<(), StoreError> {
 
 /// Writes a small file atomically: a temporary beside it, fsync, rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| StoreError::io(dir, e))?;
-    temp.write_all(bytes).map_err(|e| StoreError::io(temp.path(), e))?;
-    temp.as_file().sync_all().map_err(|e| StoreError::io(temp.path(), e))?;
-    temp.persist(path).map_err(|e| StoreError::io(path, e.error))?;
-    Ok(())
+    crate::fsutil::write_atomic(path, bytes, true).map_err(|e| StoreError::io(path, e))
 }
 
 #[cfg(unix)]

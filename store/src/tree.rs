@@ -230,13 +230,4 @@ fn walk(
     Ok(())
 }
 
-#[cfg(unix)]
-pub(crate) fn is_executable(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-pub(crate) fn is_executable(_meta: &fs::Metadata) -> bool {
-    false
-}
+pub(crate) use crate::fsutil::is_executable;

@@ -10,9 +10,9 @@ use std::{
     process::{Child, Command, Output, Stdio},
 };
 
-use store::cache::open_cache;
+use store::cache::{check_contract, open_cache};
 
-use crate::support::{copy_tree, root, scratch_dir, terraform};
+use crate::support::{copy_tree, infra_with_terraform, root, scratch_dir};
 
 /// nginx with WebDAV PUT on 127.0.0.1, in its own prefix; stopped on drop.
 struct Nginx {
@@ -80,17 +80,7 @@ fn the_http_backend_passes_the_contract_against_a_real_nginx() {
     let cache = open_cache(&server.url).expect("open");
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        assert_eq!(cache.get("cas/abc").await, Ok(None), "a miss is not an error");
-        assert_eq!(cache.has("cas/abc").await, Ok(false));
-        cache.put("cas/abc", b"one".to_vec()).await.expect("put");
-        assert_eq!(cache.get("cas/abc").await, Ok(Some(b"one".to_vec())));
-        assert_eq!(cache.has("cas/abc").await, Ok(true));
-        cache.put("cas/abc", b"one".to_vec()).await.expect("idempotent put");
-        cache.put("refs/dev/vpc", b"record".to_vec()).await.expect("nested key");
-        assert_eq!(cache.get("refs/dev/vpc").await, Ok(Some(b"record".to_vec())));
-        assert!(cache.put("../escape", b"x".to_vec()).await.is_err());
-    });
+    runtime.block_on(check_contract(cache.as_ref())).expect("the HTTP backend keeps the contract");
     // Nothing listens: an error (a timeout at most), which a run turns into a warning.
     let down = open_cache("http://127.0.0.1:9/cache").expect("open");
     assert!(runtime.block_on(down.get("cas/abc")).is_err());
@@ -113,17 +103,7 @@ impl Machine {
     }
 
     fn infra(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
-        command
-            .args(args)
-            .current_dir(&self.dir)
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .stdin(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command.output().expect("run infra")
+        infra_with_terraform(&self.dir, args, env)
     }
 
     fn edit(&self, from: &str, to: &str) {

@@ -7,9 +7,8 @@
 
 use std::{fmt::Write, path::Path};
 
-use evaluator::{Evaluator, File, Project};
+use evaluator::{Evaluator, Project};
 use lang::diagnostic::render;
-use serde_json::json;
 
 use crate::support::{TestIo, files, root};
 
@@ -34,41 +33,9 @@ fn extract(path: &Path) -> Result<String, String> {
     }
 }
 
-/// The project as pretty JSON (the test's own view, not a wire format).
+/// The project as pretty JSON (the form the evaluation cache stores).
 fn describe(project: &Project) -> String {
-    let components: Vec<_> = project
-        .components()
-        .map(|c| {
-            let files: serde_json::Map<String, serde_json::Value> = c
-                .files
-                .iter()
-                .map(|(name, file)| {
-                    let value = match file {
-                        File::Text(text) => json!({ "text": text }),
-                        File::Json(value) => json!({ "json": value }),
-                        File::Copy(path) => json!({ "copy": path.display().to_string() }),
-                        File::RemoteState(address) => json!({ "remoteState": address }),
-                    };
-                    (name.clone(), value)
-                })
-                .collect();
-            json!({
-                "address": c.address(),
-                "source": c.source.as_ref().map(|p| p.display().to_string()),
-                "inputs": c.inputs,
-                "providers": c.providers,
-                "backend": { "type": c.backend.ty, "config": c.backend.config },
-                "files": files,
-                "dependsOn": c.depends_on,
-                "reads": c.reads.iter().map(|r| format!("{}#{}", r.address, r.output)).collect::<Vec<_>>(),
-                "requiredOutputs": c.required_outputs,
-                "mockOutputs": c.mock_outputs,
-                "hooks": { "prePlan": c.hooks.pre_plan, "postApply": c.hooks.post_apply },
-                "tool": c.tool,
-            })
-        })
-        .collect();
-    let text = serde_json::to_string_pretty(&components).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&runner::project_to_json(project)).unwrap_or_default();
     format!("{text}\n").replace(&root().display().to_string(), "[ROOT]")
 }
 

@@ -10,7 +10,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use crate::support::{copy_tree, root, scratch_dir, terraform};
+use crate::support::{copy_tree, infra_with_terraform, root, scratch_dir, terraform, write_script};
 
 fn example(name: &str, copy: &str) -> PathBuf {
     let dir = scratch_dir(copy);
@@ -21,16 +21,7 @@ fn example(name: &str, copy: &str) -> PathBuf {
 
 /// `infra ARGS --json` with the real Terraform first on `PATH` (and no `tofu`).
 fn infra(dir: &Path, args: &[&str]) -> Output {
-    let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
-    Command::new(env!("CARGO_BIN_EXE_infra"))
-        .args(args)
-        .current_dir(dir)
-        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-        .env("NO_COLOR", "1")
-        .env_remove("INFRA_TF")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run infra")
+    infra_with_terraform(dir, args, &[])
 }
 
 /// The `finished` events of a `--json` run: address → (status, processes), and the
@@ -218,19 +209,13 @@ fn dying_terraform(dir: &Path) -> PathBuf {
     let bin = dir.join("stand-in");
     std::fs::create_dir_all(&bin).expect("mkdir");
     let script = bin.join("terraform");
-    std::fs::write(
+    write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\nif [ \"$1\" = apply ]; then kill -9 $$; fi\nexec '{}' \"$@\"\n",
             terraform().display()
         ),
-    )
-    .expect("write the stand-in");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    );
     script
 }
 
@@ -303,20 +288,14 @@ fn sigterm_is_passed_once_to_the_running_tool_and_no_record_is_written() {
     std::fs::create_dir_all(&bin).expect("mkdir");
     let marker = project.join("interrupts.txt");
     let script = bin.join("terraform");
-    std::fs::write(
+    write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\nif [ \"$1\" = apply ]; then\n  trap 'echo INT >> {m}; exit 1' INT\n  touch {m}.started\n  i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n  exit 0\nfi\nexec '{}' \"$@\"\n",
             terraform().display(),
             m = marker.display()
         ),
-    )
-    .expect("write the stand-in");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_infra"))
         .args(["apply", "--auto-approve", "--json", "dev/network"])
         .current_dir(&project)

@@ -7,10 +7,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::Output,
 };
 
-use crate::support::{scratch_dir, terraform};
+use crate::support::{infra_with_terraform, scratch_dir, write_script};
 
 struct Project {
     dir: PathBuf,
@@ -19,20 +19,13 @@ struct Project {
 
 impl Project {
     fn infra(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
-        command
-            .args(args)
-            .current_dir(&self.dir)
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .env("INFRA_AGE_IDENTITY", &self.identity)
-            .env("NO_COLOR", "1")
-            .env("TMPDIR", self.dir.join("tmp"))
-            .stdin(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command.output().expect("run infra")
+        let identity = self.identity.to_string_lossy();
+        let tmp = self.dir.join("tmp");
+        let tmp = tmp.to_string_lossy();
+        // The caller's `env` comes last, so a test can replace the identity.
+        let mut all = vec![("INFRA_AGE_IDENTITY", identity.as_ref()), ("TMPDIR", tmp.as_ref())];
+        all.extend_from_slice(env);
+        infra_with_terraform(&self.dir, args, &all)
     }
 
     /// Encrypts `{"db": {"password": VALUE}}` into `secrets/dev.age` (the plaintext only ever
@@ -264,13 +257,7 @@ fn secrets_edit_re_encrypts_and_leaves_no_plaintext_behind() {
     let tmp = project.dir.join("tmp");
     // A scripted editor (a stand-in for a person): replace the value.
     let editor = project.dir.join("editor.sh");
-    std::fs::write(&editor, format!("#!/bin/sh\nsed -i 's/{canary}/{canary}-edited/' \"$1\"\n"))
-        .expect("write");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    write_script(&editor, &format!("#!/bin/sh\nsed -i 's/{canary}/{canary}-edited/' \"$1\"\n"));
     let output = project.infra(
         &["secrets", "edit", &file.to_string_lossy()],
         &[("EDITOR", &editor.to_string_lossy()), ("VISUAL", "")],

@@ -173,3 +173,27 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Runs the `infra` binary in `dir` with the real Terraform first on `PATH` (and no `tofu`,
+/// no `INFRA_TF` from the caller's environment), colour off, stdin closed, `env` added.
+pub(crate) fn infra_with_terraform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("NO_COLOR", "1")
+        .env_remove("INFRA_TF")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run infra")
+}
+
+/// Writes an executable script (a scripted stand-in for a tool or a person).
+pub(crate) fn write_script(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write the script");
+    store::fsutil::set_mode(path, 0o755).expect("make the script executable");
+}

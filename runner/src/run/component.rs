@@ -17,6 +17,7 @@ use crate::{
     process,
     record::{RECORD_VERSION, RunRecord, read_record, remove_record, write_record},
     resolve::resolve_inputs,
+    run::secret_inputs::{collect_strings, decrypt_inputs, secret_fingerprints},
     run::{ComponentResult, Done, Event, Mode, Shared, log_path, terraform},
     tool::find_tool,
     work_dir, workdir,
@@ -79,14 +80,9 @@ impl Ctx<'_> {
         (self.result(Status::Failed, None, Some(message)), Done::Failed)
     }
 
-    /// Runs the tool with `args` in `dir`, one permit of the process limit held.
-    async fn tool(
-        &mut self,
-        program: &Path,
-        step: &'static str,
-        args: &[&str],
-        dir: &Path,
-    ) -> Result<process::Finished, String> {
+    /// Before a process: refuse once the run is stopping, take the component's slot (kept
+    /// until it is done), announce the step, count it.
+    async fn begin(&mut self, step: &'static str) -> Result<(), String> {
         if self.shared.stop.load(Ordering::SeqCst) {
             return Err("the run was stopped".to_owned());
         }
@@ -97,6 +93,18 @@ impl Ctx<'_> {
         (self.shared.events)(Event::Started { address: self.address.to_owned(), step });
         self.processes += 1;
         self.shared.processes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Runs the tool with `args` in `dir`.
+    async fn tool(
+        &mut self,
+        program: &Path,
+        step: &'static str,
+        args: &[&str],
+        dir: &Path,
+    ) -> Result<process::Finished, String> {
+        self.begin(step).await?;
         process::run(program, args, dir, &self.env, &self.scrub, &self.log, &self.shared.children)
             .await
             .map_err(|e| format!("cannot run `{}`: {e}", program.display()))
@@ -371,16 +379,7 @@ async fn hooks(
     dir: &Path,
 ) -> Result<(), String> {
     for (i, command) in commands.iter().enumerate() {
-        if ctx.shared.stop.load(Ordering::SeqCst) {
-            return Err("the run was stopped".to_owned());
-        }
-        if ctx.slot.is_none() {
-            let priority = ctx.shared.priority.get(ctx.address).copied().unwrap_or(1);
-            ctx.slot = Some(ctx.shared.slots.acquire(priority).await);
-        }
-        (ctx.shared.events)(Event::Started { address: ctx.address.to_owned(), step });
-        ctx.processes += 1;
-        ctx.shared.processes.fetch_add(1, Ordering::SeqCst);
+        ctx.begin(step).await?;
         let log = ctx
             .shared
             .options
@@ -666,99 +665,4 @@ fn first_error(done: &process::Finished) -> String {
 
 fn seconds_since_epoch() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// The fingerprint of each secret a component reads (`FILE#KEY` → blake3 of the file).
-pub(crate) fn secret_fingerprints(
-    component: &Component,
-) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for secret in &component.secrets {
-        let bytes = std::fs::read(&secret.file).map_err(|e| {
-            format!("cannot read the secrets file `{}`: {e}", secret.file.display())
-        })?;
-        out.insert(format!("{}#{}", secret.name, secret.key), crate::secrets::fingerprint(&bytes));
-    }
-    Ok(out)
-}
-
-/// Variables added to a tool's environment.
-type Environment = Vec<(String, String)>;
-
-/// Decrypts the secrets a component's inputs hold: the `TF_VAR_…` environment of its inputs
-/// that hold secrets, and the plaintext strings to scrub from output.
-fn decrypt_inputs(
-    shared: &Shared,
-    component: &Component,
-    upstream: &BTreeMap<OutputRef, Json>,
-) -> Result<(Environment, Vec<String>), String> {
-    if component.secrets.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let describe = |e: crate::secrets::SecretError| match e.help {
-        Some(help) => format!("{} ({help})", e.message),
-        None => e.message,
-    };
-    let identity = shared.options.identity.as_ref().ok_or_else(|| {
-        "no age identity: set `INFRA_AGE_IDENTITY` or run `infra secrets keygen`".to_owned()
-    })?;
-    let identities = crate::secrets::load_identities(identity).map_err(describe)?;
-    let mut documents: BTreeMap<&Path, Json> = BTreeMap::new();
-    let mut values: Vec<(String, Json)> = Vec::new();
-    for secret in &component.secrets {
-        let name = secret.file.display().to_string();
-        if !documents.contains_key(secret.file.as_path()) {
-            let ciphertext =
-                std::fs::read(&secret.file).map_err(|e| format!("cannot read `{name}`: {e}"))?;
-            let plaintext =
-                crate::secrets::decrypt(&ciphertext, &identities, &name).map_err(describe)?;
-            let document = crate::secrets::parse_document(&plaintext, &name).map_err(describe)?;
-            documents.insert(secret.file.as_path(), document);
-        }
-        let document = &documents[secret.file.as_path()];
-        let value = crate::secrets::lookup(document, &secret.key, &name).map_err(describe)?;
-        values.push((secret.text(), value));
-    }
-    let mut scrub = Vec::new();
-    for (_, value) in &values {
-        collect_strings(value, &mut scrub);
-    }
-    let mut env = Vec::new();
-    for (key, template) in &component.inputs {
-        if !crate::resolve::holds_secret(component, template) {
-            continue;
-        }
-        // Secrets go into the literal input first, upstream values after: an upstream output
-        // that happens to hold a secret's placeholder text is never replaced by the secret.
-        let with_secrets = crate::resolve::substitute_texts(template, &values);
-        let value = crate::resolve::substitute_values(&with_secrets, upstream);
-        let text = match &value {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        collect_strings(&value, &mut scrub);
-        env.push((format!("TF_VAR_{key}"), text));
-    }
-    // Also as Terraform may print them: JSON-escaped, and line by line for multi-line values.
-    let mut variants = Vec::new();
-    for secret in &scrub {
-        let escaped = serde_json::to_string(secret).unwrap_or_default();
-        variants.push(escaped.trim_matches('"').to_owned());
-        variants.extend(secret.lines().map(str::trim).filter(|l| l.len() >= 8).map(str::to_owned));
-    }
-    scrub.extend(variants);
-    scrub.retain(|s| s.len() >= 3);
-    scrub.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    scrub.dedup();
-    Ok((env, scrub))
-}
-
-fn collect_strings(value: &Json, out: &mut Vec<String>) {
-    match value {
-        Json::String(s) => out.push(s.clone()),
-        Json::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
-        Json::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
-        Json::Number(n) => out.push(n.to_string()),
-        _ => {}
-    }
 }

@@ -1,6 +1,6 @@
 //! `file:///dir`: a shared directory. Writes are atomic (a temporary beside the key, rename).
 
-use std::{io::Write, path::PathBuf};
+use std::path::PathBuf;
 
 use crate::cache::{BoxFuture, CacheError, RemoteCache, check_key};
 
@@ -36,14 +36,8 @@ impl RemoteCache for FileCache {
             let error = |e: std::io::Error| {
                 CacheError(format!("cannot write `{key}` to `{}`: {e}", self.root.display()))
             };
-            let dir = path.parent().unwrap_or(&self.root);
-            std::fs::create_dir_all(dir).map_err(error)?;
-            let mut temp =
-                tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(error)?;
-            temp.write_all(&bytes).map_err(error)?;
-            temp.as_file().sync_all().map_err(error)?;
-            temp.persist(&path).map_err(|e| error(e.error))?;
-            Ok(())
+            std::fs::create_dir_all(path.parent().unwrap_or(&self.root)).map_err(error)?;
+            crate::fsutil::write_atomic(&path, &bytes, true).map_err(error)
         })
     }
 

@@ -1,0 +1,66 @@
+//! Small file-system helpers every layer needs the same way: atomic writes (a temporary beside
+//! the target, optionally fsynced, renamed into place), private files (mode 0600 from the
+//! start), and the executable bit.
+
+use std::{fs, io::Write, path::Path};
+
+/// Writes `bytes` to `path` atomically; with `durable`, fsynced before the rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    if durable {
+        temp.as_file().sync_all()?;
+    }
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Creates `path` with mode 0600 (never readable by others, even briefly) and writes `bytes`;
+/// an existing file is replaced only with `replace`.
+pub fn write_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    set_mode(path, 0o600)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Whether a file has an executable bit.
+pub fn is_executable(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        false
+    }
+}
+
+/// Sets a Unix mode (no-op elsewhere).
+pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
