@@ -5,6 +5,7 @@ mod build;
 mod cache;
 mod check;
 mod destroy;
+mod drift;
 mod eval;
 mod export;
 mod graph;
@@ -12,6 +13,7 @@ mod output;
 mod parse;
 mod plan;
 mod secrets;
+mod show;
 mod status;
 mod store;
 mod why;
@@ -68,6 +70,8 @@ pub(crate) enum Command {
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
     Destroy(destroy::DestroyArgs),
+    Show(show::ShowArgs),
+    Drift(drift::DriftArgs),
     Output(output::OutputArgs),
     Status(status::StatusArgs),
     Why(why::WhyArgs),
@@ -92,6 +96,8 @@ pub(crate) fn run(
         Command::Plan(args) => plan::run(out, &Ctx::discover(dir)?, args),
         Command::Apply(args) => apply::run(out, &Ctx::discover(dir)?, args),
         Command::Destroy(args) => destroy::run(out, &Ctx::discover(dir)?, args),
+        Command::Show(args) => show::run(out, &Ctx::discover(dir)?, args),
+        Command::Drift(args) => drift::run(out, &Ctx::discover(dir)?, args),
         Command::Output(args) => output::run(out, &Ctx::discover(dir)?, args),
         Command::Status(args) => status::run(out, &Ctx::discover(dir)?, args),
         Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),

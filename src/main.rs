@@ -6,6 +6,7 @@ mod ctx;
 mod error;
 mod io;
 mod output;
+mod review;
 mod runs;
 
 use std::process::ExitCode;

@@ -35,6 +35,11 @@ impl Output {
         }
     }
 
+    /// Whether stderr gets colour.
+    pub(crate) fn color(&self) -> bool {
+        self.style.color
+    }
+
     pub(crate) fn is_human(&self) -> bool {
         self.format == MessageFormat::Human
     }

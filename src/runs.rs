@@ -17,6 +17,7 @@ use crate::{
     ctx::{Ctx, runner_error},
     error::CliError,
     output::Output,
+    review::Paint,
 };
 
 /// Flags of `plan`, `apply` and `destroy`.
@@ -30,9 +31,10 @@ pub(crate) struct RunArgs {
     /// At most N Terraform processes at once (default: the number of cores, at least 4).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub(crate) jobs: Option<usize>,
-    /// Ignore run records: plan every selected component.
-    #[arg(long)]
-    pub(crate) force: bool,
+    /// Also plan the components that are up to date, to compare them with reality (and, for
+    /// `apply`, apply what that finds); saved plans are not used.
+    #[arg(long, visible_alias = "force")]
+    pub(crate) refresh: bool,
     /// Stop starting new work after the first failure.
     #[arg(long)]
     pub(crate) fail_fast: bool,
@@ -48,14 +50,28 @@ pub(crate) struct RunArgs {
     pub(crate) cache: Option<String>,
 }
 
-pub(crate) fn run(
+/// What `plan`, `apply`, `destroy` and `drift` work on: the locked project, the selected
+/// components and their build.
+pub(crate) struct Session {
+    _lock: std::fs::File,
+    pub(crate) project: evaluator::Project,
+    pub(crate) selected: Vec<String>,
+    pub(crate) store: store::Store,
+    pub(crate) build: runner::BuildReport,
+    cache: Option<String>,
+    trust: runner::Trust,
+}
+
+/// Locks the project, evaluates it, selects and builds (in memory) the components, and pulls
+/// records from the cache. `None`: evaluation failed (diagnostics printed).
+pub(crate) fn open(
     out: &mut Output,
     ctx: &Ctx,
     args: &RunArgs,
     mode: Mode,
-) -> Result<ExitCode, CliError> {
-    let _lock = lock_project(out, ctx, mode, args.lock_timeout)?;
-    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
+) -> Result<Option<Session>, CliError> {
+    let lock = lock_project(out, ctx, mode, args.lock_timeout)?;
+    let Some(project) = ctx.project(out)? else { return Ok(None) };
     let targets = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let selected =
         if args.only { targets } else { close(&project, &targets, mode == Mode::Destroy) };
@@ -68,12 +84,24 @@ pub(crate) fn run(
         let pulled = runner::pull_refs(url, &ctx.root, &selected, &trust);
         crate::cache::report(out, "pull from", url, &pulled)?;
     }
+    Ok(Some(Session { _lock: lock, project, selected, store, build, cache, trust }))
+}
+
+/// Runs `mode` over the session's components with progress (or `--json` events) and the
+/// summary table, pushing what was applied to the cache.
+pub(crate) fn execute(
+    out: &mut Output,
+    ctx: &Ctx,
+    session: &Session,
+    args: &RunArgs,
+    mode: Mode,
+) -> Result<runner::RunReport, CliError> {
     let run_id = run_id();
-    let log_dir = ctx.root.join(".infra").join("logs").join(&run_id);
+    let log_dir = runner::Layout::new(&ctx.root).logs().join(&run_id);
     let options = RunOptions {
         mode,
         jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
-        force: args.force,
+        force: args.refresh,
         fail_fast: args.fail_fast,
         tool_env: tool_env(),
         root: ctx.root.clone(),
@@ -89,9 +117,16 @@ pub(crate) fn run(
         Box::new(move |event| print_event(&event, json))
     };
     let started = Instant::now();
-    let report = runner::run(&project, &build, &selected, &store, options, events)
-        .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))?;
-    if let Some(url) = &cache
+    let report = runner::run(
+        &session.project,
+        &session.build,
+        &session.selected,
+        &session.store,
+        options,
+        events,
+    )
+    .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))?;
+    if let Some(url) = &session.cache
         && mode == Mode::Apply
     {
         // Data first, records last; only what was applied now.
@@ -102,29 +137,59 @@ pub(crate) fn run(
             .map(|c| c.address.clone())
             .collect();
         if !applied.is_empty() {
-            let pushed = runner::push(url, &store, &ctx.root, &build, &applied, &trust);
+            let pushed = runner::push(
+                url,
+                &session.store,
+                &ctx.root,
+                &session.build,
+                &applied,
+                &session.trust,
+            );
             crate::cache::report(out, "push to", url, &pushed)?;
         }
     }
+    let warnings = warnings(&report);
     if json {
         let summary = serde_json::json!({
             "event": "summary",
             "components": report.components.len(),
             "processes": report.processes(),
             "failed": report.failed(),
+            "interrupted": report.interrupted(),
+            "changes": report.has_changes(),
+            "warnings": warnings,
             "seconds": started.elapsed().as_secs_f64(),
         });
         out.data(&format!("{summary}\n"))?;
     } else {
-        out.status(&summary_table(
-            &report.components,
-            report.processes(),
-            started.elapsed(),
-            &log_dir,
-            &ctx.root,
-        ))?;
+        let paint = Paint(out.color());
+        out.status(&summary_table(&report.components, report.processes(), warnings, started.elapsed(), &log_dir, &ctx.root))?;
+        let diagnostics = crate::review::diagnostics(&report.components, paint);
+        if !diagnostics.is_empty() {
+            out.status(diagnostics.trim_end())?;
+        }
     }
-    Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(report)
+}
+
+fn warnings(report: &runner::RunReport) -> usize {
+    report
+        .components
+        .iter()
+        .flat_map(|c| &c.diagnostics)
+        .filter(|d| d.severity == runner::tool_diagnostics::Severity::Warning)
+        .count()
+}
+
+/// The exit code of a run: 130 when interrupted, 1 when something failed.
+pub(crate) fn exit_code(report: &runner::RunReport) -> ExitCode {
+    if report.interrupted() {
+        ExitCode::from(130)
+    } else if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The targets and, transitively, what they depend on (or what depends on them).
@@ -188,8 +253,11 @@ fn print_event(event: &Event, json: bool) {
             "address": result.address,
             "status": status_name(result.status),
             "changes": result.changes.map(|(a, c, d)| serde_json::json!({ "add": a, "change": c, "destroy": d })),
+            "plan": result.plan,
             "processes": result.processes,
             "message": result.message,
+            "notes": result.notes,
+            "diagnostics": result.diagnostics,
             "log": result.log,
             "seconds": result.seconds,
         })
@@ -204,24 +272,31 @@ fn print_event(event: &Event, json: bool) {
     }
 }
 
-fn status_name(status: Status) -> &'static str {
+pub(crate) fn status_name(status: Status) -> &'static str {
     match status {
         Status::UpToDate => "up-to-date",
         Status::Planned => "planned",
+        Status::Pending => "pending",
         Status::Applied => "applied",
         Status::Destroyed => "destroyed",
+        Status::Drifted => "drifted",
+        Status::Changed => "changed",
         Status::Failed => "failed",
         Status::Skipped => "skipped",
+        Status::Interrupted => "interrupted",
     }
 }
 
 fn describe(result: &ComponentResult) -> String {
     let mut text = status_name(result.status).to_owned();
-    if let Some((add, change, destroy)) = result.changes {
-        text.push_str(&format!(" (+{add} ~{change} -{destroy})"));
+    if let Some(plan) = &result.plan {
+        text.push_str(&format!(" ({})", crate::review::counts(plan)));
     }
     if let Some(message) = &result.message {
         text.push_str(&format!(": {message}"));
+    }
+    for note in &result.notes {
+        text.push_str(&format!(" [{note}]"));
     }
     text
 }
@@ -229,6 +304,7 @@ fn describe(result: &ComponentResult) -> String {
 fn summary_table(
     results: &[ComponentResult],
     processes: usize,
+    warnings: usize,
     elapsed: Duration,
     log_dir: &std::path::Path,
     root: &std::path::Path,
@@ -250,15 +326,25 @@ fn summary_table(
             r.seconds
         ));
         if let Some(message) = &r.message
-            && matches!(r.status, Status::Failed | Status::Skipped)
+            && matches!(
+                r.status,
+                Status::Failed | Status::Skipped | Status::Pending | Status::Changed | Status::Interrupted
+            )
         {
             text.push_str(&format!("{:width$}  ↳ {message}\n", ""));
         }
     }
     let logs = log_dir.strip_prefix(root).unwrap_or(log_dir);
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let warnings = if warnings > 0 {
+        format!(", {} (below)", plural(warnings, "warning", "warnings"))
+    } else {
+        String::new()
+    };
     text.push_str(&format!(
-        "{} components, {processes} Terraform processes, {:.1?}; logs in `{}`",
-        results.len(),
+        "{}, {}{warnings}, {:.1?}; logs in `{}`",
+        plural(results.len(), "component", "components"),
+        plural(processes, "Terraform process", "Terraform processes"),
         elapsed,
         logs.display()
     ));
@@ -352,11 +438,12 @@ fn lock_project(
         Mode::Plan => "plan",
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
+        Mode::Drift => "drift",
     };
     let since = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let _ = std::fs::write(
         dir.join("lock.info"),
-        format!("pid {}, `infra {what}`, since {since}\n", std::process::id()),
+        format!("pid {}, `infra {what}`, since {}\n", std::process::id(), runner::time::utc(since)),
     );
     Ok(file)
 }

@@ -5,8 +5,11 @@
 mod build;
 mod error;
 mod evalcache;
+mod fingerprint;
 mod graph;
 mod inspect;
+mod layout;
+pub mod plan;
 mod process;
 mod record;
 mod resolve;
@@ -14,15 +17,19 @@ mod run;
 pub mod secrets;
 mod share;
 mod targets;
+pub mod time;
 mod tool;
+pub mod tool_diagnostics;
 mod workdir;
 
 pub use crate::{
     build::{BuildReport, BuiltComponent, build, build_with, export},
     error::{RunnerError, RunnerErrorKind},
     evalcache::{eval_cache_path, load_evaluation, project_to_json, save_evaluation},
+    fingerprint::{Change, FileChange, Fingerprint},
     graph::{GraphFormat, render_graph},
     inspect::{State, status, why},
+    layout::Layout,
     process::run_editor,
     record::{RunRecord, read_record, record_path},
     resolve::{pending, resolve_inputs},

@@ -45,8 +45,20 @@ pub(crate) struct Finished {
     pub(crate) stderr: String,
 }
 
-/// Runs `program args` in `cwd` with `env` added, appending its output to `log`.
-#[allow(clippy::disallowed_methods)]
+/// What of a process's output goes to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogMode {
+    /// Everything, as printed.
+    Full,
+    /// Terraform's `-json` UI, rendered as text (messages, diagnostics with their detail).
+    JsonUi,
+    /// Only stderr (stdout is data, e.g. `show -json`).
+    StderrOnly,
+}
+
+/// Runs `program args` in `cwd` with `env` added, appending its output to `log` (`mode` says
+/// how).
+#[allow(clippy::disallowed_methods, clippy::too_many_arguments)]
 pub(crate) async fn run(
     program: &Path,
     args: &[&str],
@@ -54,6 +66,7 @@ pub(crate) async fn run(
     env: &[(String, String)],
     scrub: &[String],
     log: &Path,
+    mode: LogMode,
     children: &Children,
 ) -> std::io::Result<Finished> {
     let mut header = format!("$ {} {}\n", program.display(), args.join(" "));
@@ -98,7 +111,11 @@ pub(crate) async fn run(
     };
     let stdout = clean(&output.stdout);
     let stderr = clean(&output.stderr);
-    header.push_str(&stdout);
+    match mode {
+        LogMode::Full => header.push_str(&stdout),
+        LogMode::JsonUi => header.push_str(&crate::tool_diagnostics::from_json_lines(&stdout).1),
+        LogMode::StderrOnly => {}
+    }
     header.push_str(&stderr);
     header.push_str(&format!(
         "[exit: {}]\n\n",

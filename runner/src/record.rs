@@ -37,11 +37,16 @@ pub struct RunRecord {
     /// Seconds since the Unix epoch.
     pub started: u64,
     pub finished: u64,
+    /// Set when an apply or destroy began after this record and did not finish (or the
+    /// `postApply` hooks have not succeeded): Terraform may have changed things, so the
+    /// component is not up to date whatever its inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// Where the record of `STACK/NAME` lives under the project root.
 pub fn record_path(project_root: &Path, address: &str) -> PathBuf {
-    project_root.join(".infra").join("records").join(format!("{address}.json"))
+    crate::layout::Layout::new(project_root).record(address)
 }
 
 /// The record of `address`, if there is a readable one of this version.
@@ -70,6 +75,14 @@ pub(crate) fn write_record_with(
     store::fsutil::write_atomic(&path, text.as_bytes(), durable)
 }
 
+/// Marks the record of `address` (if any) incomplete, durably, before Terraform changes
+/// anything.
+pub(crate) fn mark_incomplete(project_root: &Path, address: &str, why: &str) -> std::io::Result<()> {
+    let Some(mut record) = read_record(project_root, address) else { return Ok(()) };
+    record.incomplete = Some(why.to_owned());
+    write_record(project_root, &record)
+}
+
 /// Removes the record of `address` (after a destroy).
 pub(crate) fn remove_record(project_root: &Path, address: &str) -> std::io::Result<()> {
     match fs::remove_file(record_path(project_root, address)) {
@@ -80,5 +93,5 @@ pub(crate) fn remove_record(project_root: &Path, address: &str) -> std::io::Resu
 
 /// Where the failure of the last run of `STACK/NAME` is noted (removed when it next succeeds).
 pub(crate) fn failure_path(project_root: &Path, address: &str) -> PathBuf {
-    project_root.join(".infra").join("records").join(format!("{address}.failed"))
+    crate::layout::Layout::new(project_root).failure(address)
 }

@@ -7,6 +7,7 @@
 mod component;
 mod secret_inputs;
 mod slots;
+mod steps;
 mod terraform;
 
 use std::{
@@ -23,8 +24,11 @@ use store::Store;
 use tokio::sync::watch;
 
 pub use self::component::Status;
-pub(crate) use self::{component::input_hash, secret_inputs::secret_fingerprints};
-use crate::{build::BuildReport, process::Children, tool::ToolEnv};
+pub(crate) use self::secret_inputs::secret_fingerprints;
+use crate::{
+    build::BuildReport, layout::Layout, plan::PlanChanges, process::Children, tool::ToolEnv,
+    tool_diagnostics::ToolDiagnostic,
+};
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,8 @@ pub enum Mode {
     Plan,
     Apply,
     Destroy,
+    /// Plan the up-to-date components against reality (`infra drift`).
+    Drift,
 }
 
 /// How to run.
@@ -40,7 +46,8 @@ pub struct RunOptions {
     pub mode: Mode,
     /// At most this many processes at once.
     pub jobs: usize,
-    /// Ignore records: plan (and apply) every selected component.
+    /// Ignore records and saved plans: plan (and apply) every selected component, up-to-date
+    /// ones included (`--refresh`).
     pub force: bool,
     /// Stop starting new work after the first failure.
     pub fail_fast: bool,
@@ -69,10 +76,17 @@ pub struct ComponentResult {
     pub status: Status,
     /// Planned resource changes: add, change, destroy.
     pub changes: Option<(u32, u32, u32)>,
+    /// The plan's resource and output changes, when it was planned.
+    pub plan: Option<PlanChanges>,
     /// Processes started for it.
     pub processes: usize,
-    /// Why it failed or was skipped.
+    /// Why it failed, was skipped or is pending.
     pub message: Option<String>,
+    /// What else is worth knowing (mocks it was planned with, a saved plan that no longer
+    /// matched).
+    pub notes: Vec<String>,
+    /// Terraform's errors and warnings, in full.
+    pub diagnostics: Vec<ToolDiagnostic>,
     /// Its log file, if a process ran.
     pub log: Option<PathBuf>,
     pub seconds: f64,
@@ -84,22 +98,59 @@ pub struct RunReport {
     pub components: Vec<ComponentResult>,
 }
 
+impl ComponentResult {
+    pub(crate) fn failed(address: &str, message: String) -> ComponentResult {
+        ComponentResult {
+            address: address.to_owned(),
+            status: Status::Failed,
+            changes: None,
+            plan: None,
+            processes: 0,
+            message: Some(message),
+            notes: Vec::new(),
+            diagnostics: Vec::new(),
+            log: None,
+            seconds: 0.0,
+        }
+    }
+}
+
 impl RunReport {
     pub fn processes(&self) -> usize {
         self.components.iter().map(|c| c.processes).sum()
     }
 
     pub fn failed(&self) -> bool {
-        self.components.iter().any(|c| matches!(c.status, Status::Failed | Status::Skipped))
+        self.components
+            .iter()
+            .any(|c| matches!(c.status, Status::Failed | Status::Skipped | Status::Interrupted))
+    }
+
+    /// Whether Ctrl-C or SIGTERM stopped the run.
+    pub fn interrupted(&self) -> bool {
+        self.components.iter().any(|c| c.status == Status::Interrupted)
+    }
+
+    /// Whether anything would change: planned changes, pending components, drift.
+    pub fn has_changes(&self) -> bool {
+        self.components.iter().any(|c| {
+            matches!(c.status, Status::Pending | Status::Drifted)
+                || (c.status == Status::Planned && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+        })
     }
 }
 
 /// What finished components hand to their dependents.
 #[derive(Debug, Clone)]
 pub(crate) enum Done {
-    /// Succeeded; its outputs as they are now (`None`: not known, e.g. only planned and never
-    /// applied).
+    /// Applied or up to date; its outputs as they are now (`None`: not known).
     Ok(Option<BTreeMap<String, Json>>),
+    /// Planned (`infra plan`): its outputs as they will be after the apply, where the plan
+    /// knows them; `unknown`: outputs known only after the apply; `applied`: whether it was
+    /// ever applied (else the known values are all planned ones).
+    Planned { outputs: BTreeMap<String, Json>, unknown: BTreeSet<String>, applied: bool },
+    /// Not planned: it waits for an upstream's apply. Its readers wait too.
+    Pending,
     /// Failed or skipped: dependents are skipped.
     Failed,
 }
@@ -115,6 +166,9 @@ pub(crate) struct Shared {
     pub(crate) priority: BTreeMap<String, usize>,
     pub(crate) children: Children,
     pub(crate) stop: AtomicBool,
+    /// Set by Ctrl-C or SIGTERM (`stop` is also set by `--fail-fast`).
+    pub(crate) interrupted: AtomicBool,
+    pub(crate) layout: Layout,
     pub(crate) processes: AtomicUsize,
     pub(crate) events: Box<dyn Fn(Event) + Send + Sync>,
     /// Tool versions found so far; held while one is looked up, so each is looked up once.
@@ -139,6 +193,7 @@ pub fn run(
         .enable_all()
         .build()?;
     std::fs::create_dir_all(&options.log_dir)?;
+    let layout = Layout::new(&options.root);
     let shared = Arc::new(Shared {
         project: project.clone(),
         build: build.clone(),
@@ -148,6 +203,8 @@ pub fn run(
         options,
         children: Children::default(),
         stop: AtomicBool::new(false),
+        interrupted: AtomicBool::new(false),
+        layout,
         processes: AtomicUsize::new(0),
         events,
         versions: tokio::sync::Mutex::new(BTreeMap::new()),
@@ -221,15 +278,9 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
         match task.await {
             Ok(result) => report.components.push(result),
             // A task that panicked is a failure, never a silent success.
-            Err(e) => report.components.push(ComponentResult {
-                address,
-                status: Status::Failed,
-                changes: None,
-                processes: 0,
-                message: Some(format!("internal error: {e}")),
-                log: None,
-                seconds: 0.0,
-            }),
+            Err(e) => {
+                report.components.push(ComponentResult::failed(&address, format!("internal error: {e}")))
+            }
         }
     }
     signals.abort();
@@ -255,6 +306,7 @@ async fn forward_signals(shared: Arc<Shared>) {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+    shared.interrupted.store(true, Ordering::SeqCst);
     shared.stop.store(true, Ordering::SeqCst);
     shared.children.interrupt();
 }
@@ -268,16 +320,20 @@ pub(crate) fn log_path(log_dir: &Path, address: &str) -> PathBuf {
 fn note_failure(root: &Path, result: &ComponentResult) {
     let path = crate::record::failure_path(root, &result.address);
     match result.status {
-        Status::Failed => {
+        Status::Failed | Status::Interrupted => {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
             let _ = std::fs::write(&path, result.message.clone().unwrap_or_default());
         }
-        Status::Applied | Status::UpToDate | Status::Destroyed => {
+        Status::Applied | Status::Destroyed | Status::UpToDate => {
             let _ = std::fs::remove_file(&path);
         }
-        Status::Planned | Status::Skipped => {}
+        Status::Planned
+        | Status::Pending
+        | Status::Skipped
+        | Status::Drifted
+        | Status::Changed => {}
     }
 }
 

@@ -1,4 +1,5 @@
-//! `infra apply`: plan and apply, in dependency order and in parallel, what changed.
+//! `infra apply`: plan, show the plan, ask, then apply exactly what was shown, in dependency
+//! order and in parallel.
 
 use std::{
     io::{BufRead, IsTerminal, Write},
@@ -6,14 +7,17 @@ use std::{
 };
 
 use clap::Args;
-use runner::Mode;
+use runner::{Mode, Status};
 
-use crate::{ctx::Ctx, error::CliError, output::Output, runs::RunArgs};
+use crate::{ctx::Ctx, error::CliError, output::Output, review::Paint, runs::RunArgs};
 
 /// Plan and apply the components whose inputs changed (with what they depend on).
 ///
-/// Each component is applied from its saved plan as soon as what it depends on is applied;
-/// its outputs then feed its dependents, which re-plan only if the values they read changed.
+/// Interactively, every component is planned first and its changes are shown before you are
+/// asked; the saved plans are then applied as they are. A plan saved by `infra plan` whose
+/// inputs still match is applied without planning again. Each component is applied as soon as
+/// what it depends on is applied; its outputs then feed its dependents, which re-plan only if
+/// the values they read changed.
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
     #[command(flatten)]
@@ -24,25 +28,60 @@ pub(crate) struct ApplyArgs {
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitCode, CliError> {
-    if !args.auto_approve && !confirm(out, "apply", &args.run.targets)? {
-        return Ok(ExitCode::FAILURE);
+    if !args.auto_approve {
+        require_terminal("apply")?;
     }
-    crate::runs::run(out, ctx, &args.run, Mode::Apply)
+    let Some(session) = crate::runs::open(out, ctx, &args.run, Mode::Apply)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if !args.auto_approve {
+        // Review first: plan everything, show it, then ask.
+        let planned = crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan)?;
+        if planned.failed() || planned.interrupted() {
+            out.status("Nothing was applied: planning failed.")?;
+            return Ok(crate::runs::exit_code(&planned));
+        }
+        if !planned.has_changes() {
+            out.status("No changes: nothing to apply.")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let paint = Paint(out.color());
+        out.status(&format!("\n{}", crate::review::review(&planned.components, paint)))?;
+        let changing = planned
+            .components
+            .iter()
+            .filter(|c| c.status == Status::Planned && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+            .count();
+        let pending = planned.components.iter().filter(|c| c.status == Status::Pending).count();
+        let mut question = format!("Apply the changes of {changing} component(s)");
+        if pending > 0 {
+            question.push_str(&format!(", and plan and apply {pending} pending one(s) after their upstreams"));
+        }
+        question.push('?');
+        if !ask(&question)? {
+            out.status("Nothing was applied.")?;
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Apply)?;
+    Ok(crate::runs::exit_code(&report))
 }
 
-/// Asks on the terminal; without one, `--auto-approve` is required.
-pub(crate) fn confirm(out: &mut Output, what: &str, targets: &[String]) -> Result<bool, CliError> {
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::user(
-            "infra::run::not_approved",
-            format!("`infra {what}` changes infrastructure and stdin is not a terminal"),
-        )
-        .with_hint("pass `--auto-approve`".into()));
+/// Without a terminal to ask on, `--auto-approve` is required.
+pub(crate) fn require_terminal(what: &str) -> Result<(), CliError> {
+    if std::io::stdin().is_terminal() {
+        return Ok(());
     }
-    let scope =
-        if targets.is_empty() { "the whole project".to_owned() } else { targets.join(", ") };
-    out.status(&format!("infra will {what} {scope} (what changed, with its dependencies)."))?;
-    let _ = write!(std::io::stderr(), "Continue? [y/N] ");
+    Err(CliError::user(
+        "infra::run::not_approved",
+        format!("`infra {what}` changes infrastructure and stdin is not a terminal"),
+    )
+    .with_hint("pass `--auto-approve`".into()))
+}
+
+/// Asks a yes/no question on the terminal.
+pub(crate) fn ask(question: &str) -> Result<bool, CliError> {
+    let _ = write!(std::io::stderr(), "{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);

@@ -1,4 +1,5 @@
-//! `infra destroy`: destroy components, dependents first.
+//! `infra destroy`: list what will be destroyed (targets, their dependents, globs expanded,
+//! resource counts), ask, then destroy, dependents first.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,11 @@ use runner::Mode;
 
 use crate::{ctx::Ctx, error::CliError, output::Output, runs::RunArgs};
 
-/// Destroy the selected components (and what depends on them), in reverse dependency order.
+/// Destroy the selected components and what depends on them, dependents first.
+///
+/// Targets are required: `infra destroy` without targets refuses. Destroy a stack with
+/// `infra destroy dev`, everything with `infra destroy '*/*'`. The resolved set (globs
+/// expanded, dependents added, each with its resource count) is shown before you are asked.
 #[derive(Debug, Args)]
 pub(crate) struct DestroyArgs {
     #[command(flatten)]
@@ -22,10 +27,38 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
         return Err(CliError::user(
             "infra::run::no_target",
             "`infra destroy` needs targets (a stack, a component or a glob)".into(),
-        ));
+        )
+        .with_hint("`infra destroy dev` destroys the stack `dev`; `infra destroy '*/*'` everything".into()));
     }
-    if !args.auto_approve && !super::apply::confirm(out, "destroy", &args.run.targets)? {
+    if !args.auto_approve {
+        super::apply::require_terminal("destroy")?;
+    }
+    let Some(session) = crate::runs::open(out, ctx, &args.run, Mode::Destroy)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let layout = runner::Layout::new(&ctx.root);
+    let direct = runner::select_components(&session.project, &args.run.targets)
+        .map_err(crate::ctx::runner_error)?;
+    let mut text = format!("infra will destroy {} component(s), dependents first:\n", session.selected.len());
+    for address in &session.selected {
+        let resources = std::fs::read(layout.tfstate(address))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|state| state.get("resources").and_then(|r| r.as_array()).map(Vec::len));
+        let applied = runner::read_record(&ctx.root, address).is_some();
+        let what = match (resources, applied) {
+            (Some(n), _) => format!("{n} resource{}", if n == 1 { "" } else { "s" }),
+            (None, true) => "resources in its backend".to_owned(),
+            (None, false) => "never applied".to_owned(),
+        };
+        let why = if direct.contains(address) { "" } else { " — depends on a target" };
+        text.push_str(&format!("  {address}: {what}{why}\n"));
+    }
+    out.status(text.trim_end())?;
+    if !args.auto_approve && !super::apply::ask("Destroy them?")? {
+        out.status("Nothing was destroyed.")?;
         return Ok(ExitCode::FAILURE);
     }
-    crate::runs::run(out, ctx, &args.run, Mode::Destroy)
+    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Destroy)?;
+    Ok(crate::runs::exit_code(&report))
 }

@@ -29,7 +29,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
     let store = ctx.store()?;
     let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
     let mut text = String::new();
-    for (address, state) in runner::status(&project, &build, &ctx.root, &tool_env()) {
+    for (address, state, checked) in runner::status(&project, &build, &ctx.root, &tool_env()) {
         let (name, message) = match &state {
             State::UpToDate => ("up-to-date", None),
             State::Changed => ("changed", None),
@@ -37,12 +37,17 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
             State::Failed(message) => ("failed", Some(message.clone())),
         };
         if args.json {
-            let line = serde_json::json!({ "address": address, "state": name, "message": message });
+            let checked = checked.map(|(at, drifted)| serde_json::json!({ "at": at, "drifted": drifted }));
+            let line = serde_json::json!({ "address": address, "state": name, "message": message, "checked": checked });
             text.push_str(&format!("{line}\n"));
         } else {
             text.push_str(&format!("{address}\t{name}"));
             if let Some(message) = message {
                 text.push_str(&format!("\t{message}"));
+            }
+            if let Some((at, drifted)) = checked {
+                let what = if drifted { "drifted" } else { "in sync" };
+                text.push_str(&format!("\tdrift checked {}: {what}", runner::time::utc(at)));
             }
             text.push('\n');
         }

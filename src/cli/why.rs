@@ -32,13 +32,16 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCod
         .map_err(runner_error)?;
     match runner::why(&project, &build, &ctx.root, &tool_env(), &args.address) {
         None => out.data(&format!("`{}` was never applied\n", args.address))?,
+        Some(reasons) if reasons == [runner::Change::NeverApplied] => {
+            out.data(&format!("`{}` was never applied\n", args.address))?;
+        }
         Some(reasons) if reasons.is_empty() => {
             out.data(&format!("`{}` is up to date\n", args.address))?;
         }
         Some(reasons) => {
             let mut text = String::new();
             for reason in reasons {
-                text.push_str(&reason);
+                text.push_str(&reason.to_string());
                 text.push('\n');
             }
             out.data(&text)?;

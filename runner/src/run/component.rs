@@ -1,26 +1,28 @@
-//! One component's part of a run: wait for what it depends on, compute its input hash, and —
-//! unless it is up to date — sync its work directory, `init` if needed, `plan`, and `apply`
-//! the saved plan (or `destroy`), then record the outputs.
+//! One component's part of a run. First what it is given: the upstream values it reads (from
+//! this run, records, planned values or mocks), its fingerprint, and its record; from those,
+//! the decision — up to date, pending on an upstream's apply, a saved plan to apply as it is,
+//! or plan now. The Terraform steps themselves are in `steps.rs`.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     sync::atomic::Ordering,
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::Instant,
 };
 
 use evaluator::{Component, Json, OutputRef};
-use store::Digest;
 
 use crate::{
-    build::{BuiltComponent, canonical_json},
-    process,
-    record::{RECORD_VERSION, RunRecord, read_record, remove_record, write_record},
+    build::BuiltComponent,
+    fingerprint::{Change, Fingerprint, FingerprintInputs},
+    plan::PlanChanges,
+    process::{self, LogMode},
+    record::read_record,
     resolve::resolve_inputs,
-    run::secret_inputs::{collect_strings, decrypt_inputs, secret_fingerprints},
-    run::{ComponentResult, Done, Event, Mode, Shared, log_path, terraform},
+    run::secret_inputs::secret_fingerprints,
+    run::{ComponentResult, Done, Event, Mode, Shared, log_path, steps},
     tool::find_tool,
-    work_dir, workdir,
+    tool_diagnostics::{self, ToolDiagnostic},
 };
 
 /// How a component ended.
@@ -30,22 +32,30 @@ pub enum Status {
     UpToDate,
     /// Planned with these changes (`infra plan`).
     Planned,
+    /// Not planned: it reads an upstream output known only after that upstream applies.
+    Pending,
     /// Applied (or nothing to apply, and recorded).
     Applied,
     Destroyed,
+    /// `infra drift`: reality or state moved away from what infra applied.
+    Drifted,
+    /// `infra drift`: its inputs changed since its last apply, so it was not checked.
+    Changed,
     Failed,
     /// Not run: something it depends on failed, or the run was stopped.
     Skipped,
+    /// Stopped by Ctrl-C or SIGTERM.
+    Interrupted,
 }
 
-/// The plan file and the input hash it was made for.
-const PLAN_FILE: &str = "infra.tfplan";
-const PLAN_HASH_FILE: &str = ".infra-plan-hash";
-const INIT_HASH_FILE: &str = ".infra-init-hash";
-
-struct Ctx<'a> {
-    shared: &'a Shared,
-    address: &'a str,
+/// What one component's run is working with.
+pub(crate) struct Ctx<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) address: &'a str,
+    pub(crate) component: &'a Component,
+    pub(crate) built: &'a BuiltComponent,
+    pub(crate) program: PathBuf,
+    pub(crate) dir: PathBuf,
     started: Instant,
     processes: usize,
     log: PathBuf,
@@ -53,36 +63,51 @@ struct Ctx<'a> {
     /// handing it back between plan and apply would let a lower-priority step take it.
     slot: Option<super::slots::Slot>,
     /// Extra environment for the tool (`TF_VAR_…` of secret inputs).
-    env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Decrypted values to remove from everything the tool prints.
-    scrub: Vec<String>,
+    pub(crate) scrub: Vec<String>,
+    /// Terraform's diagnostics so far.
+    pub(crate) diagnostics: Vec<ToolDiagnostic>,
+    /// Things worth saying about this run of it (mocks used, a saved plan that no longer
+    /// matched).
+    pub(crate) notes: Vec<String>,
 }
 
 impl Ctx<'_> {
-    fn result(
-        &self,
+    pub(crate) fn result(
+        &mut self,
         status: Status,
-        changes: Option<(u32, u32, u32)>,
+        plan: Option<PlanChanges>,
         message: Option<String>,
     ) -> ComponentResult {
+        let status = if matches!(status, Status::Failed | Status::Skipped)
+            && self.shared.interrupted.load(Ordering::SeqCst)
+        {
+            Status::Interrupted
+        } else {
+            status
+        };
         ComponentResult {
             address: self.address.to_owned(),
             status,
-            changes,
+            changes: plan.as_ref().map(PlanChanges::counts),
+            plan,
             processes: self.processes,
             message,
+            notes: std::mem::take(&mut self.notes),
+            diagnostics: std::mem::take(&mut self.diagnostics),
             log: (self.processes > 0).then(|| self.log.clone()),
             seconds: self.started.elapsed().as_secs_f64(),
         }
     }
 
-    fn fail(&self, message: String) -> (ComponentResult, Done) {
+    pub(crate) fn fail(&mut self, message: String) -> (ComponentResult, Done) {
         (self.result(Status::Failed, None, Some(message)), Done::Failed)
     }
 
     /// Before a process: refuse once the run is stopping, take the component's slot (kept
     /// until it is done), announce the step, count it.
-    async fn begin(&mut self, step: &'static str) -> Result<(), String> {
+    pub(crate) async fn begin(&mut self, step: &'static str) -> Result<(), String> {
         if self.shared.stop.load(Ordering::SeqCst) {
             return Err("the run was stopped".to_owned());
         }
@@ -96,19 +121,62 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Runs the tool with `args` in `dir`.
-    async fn tool(
+    /// Runs the tool with `args` in the work directory; with `LogMode::JsonUi`, Terraform's
+    /// diagnostics are collected (files mapped back to the module in the project).
+    pub(crate) async fn tool_logged(
         &mut self,
-        program: &Path,
+        step: &'static str,
+        args: &[&str],
+        mode: LogMode,
+    ) -> Result<process::Finished, String> {
+        let dir = self.dir.clone();
+        let done = self.run_tool(step, args, &dir, mode).await?;
+        if mode == LogMode::JsonUi {
+            let (mut found, _) = tool_diagnostics::from_json_lines(&done.stdout);
+            let root = &self.shared.options.root;
+            tool_diagnostics::map_files(&mut found, self.component.source.as_deref(), root);
+            self.diagnostics.extend(found);
+        }
+        Ok(done)
+    }
+
+    /// Runs the tool with `args` in `dir`, its whole output logged.
+    pub(crate) async fn tool_logged_in(
+        &mut self,
         step: &'static str,
         args: &[&str],
         dir: &Path,
     ) -> Result<process::Finished, String> {
+        self.run_tool(step, args, dir, LogMode::Full).await
+    }
+
+    async fn run_tool(
+        &mut self,
+        step: &'static str,
+        args: &[&str],
+        dir: &Path,
+        mode: LogMode,
+    ) -> Result<process::Finished, String> {
         self.begin(step).await?;
-        process::run(program, args, dir, &self.env, &self.scrub, &self.log, &self.shared.children)
+        let program = self.program.clone();
+        let shared = self.shared;
+        process::run(&program, args, dir, &self.env, &self.scrub, &self.log, mode, &shared.children)
             .await
             .map_err(|e| format!("cannot run `{}`: {e}", program.display()))
     }
+
+    pub(crate) fn log_dir(&self) -> &Path {
+        &self.shared.options.log_dir
+    }
+}
+
+/// What the component is given, before anything runs.
+pub(crate) struct Prepared {
+    pub(crate) values: BTreeMap<OutputRef, Json>,
+    pub(crate) resolved: BTreeMap<String, Json>,
+    pub(crate) fingerprint: Fingerprint,
+    /// Upstream outputs taken from mocks or from an upstream's plan (`ADDR.outputs.NAME`).
+    pub(crate) assumed: Vec<String>,
 }
 
 pub(crate) async fn run_component(
@@ -116,27 +184,32 @@ pub(crate) async fn run_component(
     address: &str,
     upstream: &BTreeMap<String, Done>,
 ) -> (ComponentResult, Done) {
+    let started = Instant::now();
+    let (Some(component), Some(built)) = (
+        shared.project.component(address),
+        shared.build.components.iter().find(|b| b.address == address),
+    ) else {
+        let result = ComponentResult::failed(address, "not in the project".to_owned());
+        return (result, Done::Failed);
+    };
     let mut ctx = Ctx {
         shared,
         address,
-        started: Instant::now(),
+        component,
+        built,
+        program: PathBuf::new(),
+        dir: shared.layout.work(address),
+        started,
         processes: 0,
         log: log_path(&shared.options.log_dir, address),
         slot: None,
         env: Vec::new(),
         scrub: Vec::new(),
-    };
-    let (Some(component), Some(built)) = (
-        shared.project.component(address),
-        shared.build.components.iter().find(|b| b.address == address),
-    ) else {
-        return ctx.fail("not in the project".to_owned());
+        diagnostics: Vec::new(),
+        notes: Vec::new(),
     };
     if shared.stop.load(Ordering::SeqCst) {
-        return (
-            ctx.result(Status::Skipped, None, Some("the run was stopped".into())),
-            Done::Failed,
-        );
+        return (ctx.result(Status::Skipped, None, Some("the run was stopped".into())), Done::Failed);
     }
     if let Some((dependency, _)) = upstream.iter().find(|(_, done)| matches!(done, Done::Failed)) {
         let why = if shared.options.mode == Mode::Destroy {
@@ -149,24 +222,31 @@ pub(crate) async fn run_component(
             Done::Failed,
         );
     }
-    let program = match find_tool(&shared.options.tool_env, component.tool.as_deref()) {
+    ctx.program = match find_tool(&shared.options.tool_env, component.tool.as_deref()) {
         Ok(program) => program,
         Err(e) => {
-            return ctx.fail(format!(
-                "{e}{}",
-                e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
-            ));
+            let help = e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
+            return ctx.fail(format!("{e}{help}"));
         }
     };
-    let root = shared.options.root.clone();
-    let dir = root.join(work_dir(&component.stack, &component.name));
     if shared.options.mode == Mode::Destroy {
-        return destroy(&mut ctx, component, built, &program, &dir).await;
+        return steps::destroy(&mut ctx).await;
     }
     let values = match upstream_values(shared, component, upstream) {
-        Ok(values) => values,
+        Ok(Upstream::Values(values, assumed)) => (values, assumed),
+        Ok(Upstream::Pending(reason)) => {
+            if shared.options.mode == Mode::Plan {
+                // `infra show` lists it; `apply` plans it once its upstreams have applied.
+                let summary = crate::plan::PlanSummary::pending(address, &reason, steps::now());
+                if let Err(e) = crate::plan::save(&shared.layout, &summary, "{}", None) {
+                    return ctx.fail(format!("cannot keep the plan: {e}"));
+                }
+            }
+            return (ctx.result(Status::Pending, None, Some(reason)), Done::Pending);
+        }
         Err(message) => return ctx.fail(message),
     };
+    let (values, assumed) = values;
     let resolved = match resolve_inputs(component, &values) {
         Ok(resolved) => resolved,
         Err(missing) => {
@@ -175,296 +255,122 @@ pub(crate) async fn run_component(
             return ctx.fail(format!("no value for {}", names.join(", ")));
         }
     };
-    let version = tool_version(&mut ctx, &program).await;
+    let version = steps::tool_version(&mut ctx).await;
     let tool_name =
-        program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let fingerprints = match secret_fingerprints(component) {
+        ctx.program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let secrets = match secret_fingerprints(component) {
         Ok(fingerprints) => fingerprints,
         Err(message) => return ctx.fail(message),
     };
-    let (input_hash, inputs) =
-        input_hash(component, built, &values, &resolved, &fingerprints, &tool_name, &version);
-    let record = read_record(&root, address);
-    if !shared.options.force && record.as_ref().is_some_and(|r| r.input_hash == input_hash) {
-        let outputs = record.map(|r| r.outputs);
-        return (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs));
-    }
-    // Secrets are decrypted now, in memory, only for a component that runs; they reach
-    // Terraform as `TF_VAR_…` in its environment, never in a file.
-    let (secret_env, scrub) = match decrypt_inputs(shared, component, &values) {
-        Ok(decrypted) => decrypted,
-        Err(message) => return ctx.fail(message),
-    };
-    ctx.env = secret_env;
-    ctx.scrub = scrub;
-    let file_inputs: serde_json::Map<String, Json> = resolved
-        .iter()
-        .filter(|(_, v)| !crate::resolve::holds_secret(component, v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let upstream_file =
-        (!file_inputs.is_empty()).then(|| canonical_json(&Json::Object(file_inputs)));
-    // A plan file holds variable values: with secrets, it lives in a private temporary
-    // directory (0700) that is removed when this component is done.
-    let private = if component.secrets.is_empty() {
-        None
-    } else {
-        match tempfile::Builder::new().prefix("infra-plan-").tempdir() {
-            Ok(dir) => Some(dir),
-            Err(e) => {
-                return ctx.fail(format!("cannot create a private directory for the plan: {e}"));
-            }
-        }
-    };
-    let plan_file = match &private {
-        Some(dir) => dir.path().join(PLAN_FILE).display().to_string(),
-        None => PLAN_FILE.to_owned(),
-    };
-    if let Err(e) = crate::build::realise_component(&shared.store, built) {
-        return ctx.fail(e.to_string());
-    }
-    if let Err(e) =
-        workdir::sync(&shared.store, &built.workdir, &built.files, upstream_file.as_deref(), &dir)
-    {
-        return ctx.fail(format!("cannot prepare the work directory `{}`: {e}", dir.display()));
-    }
-    if let Err(message) = init_if_needed(&mut ctx, built, &program, &dir).await {
-        return ctx.fail(message);
-    }
-    if let Err(message) = hooks(&mut ctx, &component.hooks.pre_plan, "prePlan", &dir).await {
-        return ctx.fail(message);
-    }
-    let plan = match ctx
-        .tool(
-            &program,
-            "plan",
-            &[
-                "plan",
-                "-input=false",
-                "-no-color",
-                "-detailed-exitcode",
-                &format!("-out={plan_file}"),
-            ],
-            &dir,
-        )
-        .await
-    {
-        Ok(plan) => plan,
-        Err(message) => return ctx.fail(message),
-    };
-    let changes = match plan.code {
-        Some(0) => Some((0, 0, 0)),
-        Some(2) => Some(terraform::plan_counts(&plan.stdout).unwrap_or((0, 0, 0))),
-        _ => return ctx.fail(format!("`plan` failed: {}", first_error(&plan))),
-    };
-    let _ = std::fs::write(dir.join(PLAN_HASH_FILE), &input_hash);
-    if shared.options.mode == Mode::Plan {
-        // Dependents plan with the outputs as they are now (the last apply's).
-        let outputs = record.map(|r| r.outputs);
-        return (ctx.result(Status::Planned, changes, None), Done::Ok(outputs));
-    }
-    // Apply exactly the saved plan, and only if it was made for these inputs.
-    if std::fs::read_to_string(dir.join(PLAN_HASH_FILE)).ok().as_deref()
-        != Some(input_hash.as_str())
-    {
-        return ctx.fail("the saved plan was made for other inputs; plan again".to_owned());
-    }
-    if plan.code == Some(2) {
-        match ctx
-            .tool(&program, "apply", &["apply", "-input=false", "-no-color", &plan_file], &dir)
-            .await
-        {
-            Ok(apply) if apply.success => {}
-            Ok(apply) => return ctx.fail(format!("`apply` failed: {}", first_error(&apply))),
-            Err(message) => return ctx.fail(message),
-        }
-    }
-    let _ = std::fs::remove_file(dir.join(PLAN_FILE));
-    // The local backend's state file holds the outputs: read it rather than start a process.
-    let local_state = (component.backend.ty == "local").then(|| {
-        let path = component.backend.config.get("path").and_then(Json::as_str).map(str::to_owned);
-        dir.join(path.unwrap_or_else(|| {
-            format!("../../../tfstate/{}/{}.tfstate", component.stack, component.name)
-        }))
+    let fingerprint = Fingerprint::of(&FingerprintInputs {
+        component,
+        built,
+        values: &values,
+        resolved: &resolved,
+        secrets: &secrets,
+        tool_name: &tool_name,
+        tool_version: &version,
     });
-    let from_state =
-        local_state.and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?));
-    let (plain, sensitive) = match from_state {
-        Some(outputs) => outputs,
-        None => {
-            let output = match ctx.tool(&program, "output", &["output", "-json"], &dir).await {
-                Ok(output) if output.success => output,
-                Ok(output) => {
-                    return ctx.fail(format!("`output` failed: {}", first_error(&output)));
-                }
-                Err(message) => return ctx.fail(message),
-            };
-            match terraform::outputs(&output.stdout) {
-                Some(outputs) => outputs,
-                None => {
-                    return ctx
-                        .fail("`output -json` printed something that is not JSON".to_owned());
-                }
+    if version == "unknown" {
+        ctx.notes.push(
+            "the tool's version could not be determined (`version -json` failed), so it counts as changed"
+                .to_owned(),
+        );
+    }
+    let record = read_record(&shared.options.root, address);
+    let up_to_date = record
+        .as_ref()
+        .is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
+    let prepared = Prepared { values, resolved, fingerprint, assumed };
+    match shared.options.mode {
+        Mode::Drift => {
+            if !up_to_date {
+                let reason = match &record {
+                    None => Change::NeverApplied.to_string(),
+                    Some(r) => match &r.incomplete {
+                        Some(why) => Change::Incomplete(why.clone()).to_string(),
+                        None => prepared
+                            .fingerprint
+                            .changes_since(&r.inputs, &r.files)
+                            .first()
+                            .map(ToString::to_string)
+                            .unwrap_or_else(|| "its inputs changed".to_owned()),
+                    },
+                };
+                let outputs = record.map(|r| r.outputs);
+                return (
+                    ctx.result(Status::Changed, None, Some(format!("not checked: {reason}"))),
+                    Done::Ok(outputs),
+                );
             }
+            steps::drift(&mut ctx, &prepared, record.map(|r| r.outputs)).await
         }
-    };
-    // An output that shows a decrypted secret is kept as a hash only, like a sensitive one.
-    let (plain, sensitive) = {
-        let (mut plain, mut sensitive) = (plain, sensitive);
-        let leaked: Vec<String> = plain
-            .iter()
-            .filter(|(_, v)| {
-                let mut strings = Vec::new();
-                collect_strings(v, &mut strings);
-                strings.iter().any(|text| ctx.scrub.iter().any(|s| text.contains(s.as_str())))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for name in leaked {
-            if let Some(value) = plain.remove(&name) {
-                sensitive.insert(name, value);
+        _ if up_to_date && !shared.options.force => {
+            if shared.options.mode == Mode::Plan {
+                crate::plan::discard(&shared.layout, address);
             }
+            let outputs = record.map(|r| r.outputs);
+            (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs))
         }
-        (plain, sensitive)
-    };
-    let missing: Vec<&String> = component
-        .required_outputs
-        .iter()
-        .filter(|o| !plain.contains_key(*o) && !sensitive.contains_key(*o))
-        .collect();
-    if !missing.is_empty() {
-        let names: Vec<String> = missing.iter().map(|o| format!("`{o}`")).collect();
-        return ctx.fail(format!(
-            "the module does not produce the required output(s) {}",
-            names.join(", ")
-        ));
+        Mode::Plan => steps::plan(&mut ctx, &prepared, record.map(|r| r.outputs)).await,
+        Mode::Apply => steps::plan_and_apply(&mut ctx, &prepared).await,
+        Mode::Destroy => unreachable!("handled above"),
     }
-    let now = seconds_since_epoch();
-    let record = RunRecord {
-        version: RECORD_VERSION,
-        address: address.to_owned(),
-        input_hash,
-        inputs,
-        workdir: built.workdir.to_string(),
-        files: built.files.iter().map(|(k, v)| (k.clone(), v.to_hex())).collect(),
-        outputs: plain.clone(),
-        sensitive_outputs: sensitive
-            .iter()
-            .map(|(k, v)| (k.clone(), Digest::of(v.to_string().as_bytes()).to_hex()))
-            .collect(),
-        tool: tool_name,
-        tool_version: version,
-        started: now.saturating_sub(ctx.started.elapsed().as_secs()),
-        finished: now,
-    };
-    if let Err(e) = write_record(&root, &record) {
-        return ctx.fail(format!("applied, but the run record could not be written: {e}"));
-    }
-    if let Err(message) = hooks(&mut ctx, &component.hooks.post_apply, "postApply", &dir).await {
-        // The apply stands (and is recorded); the hook's failure is reported.
-        return ctx.fail(message);
-    }
-    // Only non-sensitive outputs flow to dependents (sensitive ones would land in their
-    // records, variable files and logs); a reader of a sensitive output gets a clear error.
-    let _ = sensitive;
-    (ctx.result(Status::Applied, changes, None), Done::Ok(Some(plain)))
 }
 
-/// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
-/// `INFRA_STACK`, `INFRA_COMPONENT` and `INFRA_WORKDIR` set.
-async fn hooks(
-    ctx: &mut Ctx<'_>,
-    commands: &[String],
-    step: &'static str,
-    dir: &Path,
-) -> Result<(), String> {
-    for (i, command) in commands.iter().enumerate() {
-        ctx.begin(step).await?;
-        let log = ctx
-            .shared
-            .options
-            .log_dir
-            .join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
-        let (stack, name) = ctx.address.split_once('/').unwrap_or(("", ctx.address));
-        let env = [
-            ("INFRA_STACK".to_owned(), stack.to_owned()),
-            ("INFRA_COMPONENT".to_owned(), name.to_owned()),
-            ("INFRA_WORKDIR".to_owned(), dir.display().to_string()),
-        ];
-        let done = process::run(
-            Path::new("/bin/sh"),
-            &["-c", command],
-            dir,
-            &env,
-            &ctx.scrub,
-            &log,
-            &ctx.shared.children,
-        )
-        .await
-        .map_err(|e| format!("cannot run the {step} hook `{command}`: {e}"))?;
-        if !done.success {
-            return Err(format!("the {step} hook `{command}` failed (see `{}`)", log.display()));
-        }
-    }
-    Ok(())
+enum Upstream {
+    /// The values read, and which of them are assumed (mocks, planned values).
+    Values(BTreeMap<OutputRef, Json>, Vec<String>),
+    /// It cannot be planned before an upstream applies (why).
+    Pending(String),
 }
 
-/// The input hash of a component and what went into it (kept in the record for `infra why`):
-/// the work-directory derivation (every file, generated ones included), each input value as
-/// it will be passed, each upstream output read, and the tool with its version.
-pub(crate) fn input_hash(
-    component: &Component,
-    built: &BuiltComponent,
-    values: &BTreeMap<OutputRef, Json>,
-    resolved: &BTreeMap<String, Json>,
-    fingerprints: &BTreeMap<String, String>,
-    tool_name: &str,
-    version: &str,
-) -> (String, BTreeMap<String, String>) {
-    let mut inputs = BTreeMap::new();
-    inputs.insert("workdir".to_owned(), built.derivation.to_hex());
-    inputs.insert("tool".to_owned(), format!("{tool_name} {version}"));
-    for (key, value) in &component.inputs {
-        let value = resolved.get(key).unwrap_or(value);
-        inputs.insert(format!("input:{key}"), value.to_string());
-    }
-    for (read, value) in values {
-        inputs.insert(format!("output:{}#{}", read.address, read.output), value.to_string());
-    }
-    // A secret counts by the hash of its file's ciphertext: rotating it re-plans its users.
-    for (secret, fingerprint) in fingerprints {
-        inputs.insert(format!("secret:{secret}"), fingerprint.clone());
-    }
-    let hash = Digest::of(&serde_json::to_vec(&inputs).unwrap_or_default()).to_hex();
-    (hash, inputs)
-}
-
-/// The values of the upstream outputs a component reads: from this run, else from records,
-/// else (planning only) from the upstream's `mockOutputs`.
+/// The values of the upstream outputs a component reads: from this run (applied, or — when
+/// planning — the values the upstream's plan knows), else from records, else (planning only)
+/// from the upstream's `mockOutputs`. Planning, an output known only after its upstream's
+/// apply makes the component pending.
 fn upstream_values(
     shared: &Shared,
     component: &Component,
     upstream: &BTreeMap<String, Done>,
-) -> Result<BTreeMap<OutputRef, Json>, String> {
+) -> Result<Upstream, String> {
+    let planning = matches!(shared.options.mode, Mode::Plan | Mode::Drift);
     let mut values = BTreeMap::new();
+    let mut assumed = Vec::new();
+    let mut pending: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for read in &component.reads {
+        let label = format!("{}.outputs.{}", read.address, read.output);
         let current = match upstream.get(&read.address) {
             Some(Done::Ok(Some(outputs))) => Some(outputs.clone()),
+            Some(Done::Planned { outputs, unknown, applied }) => {
+                if unknown.contains(&read.output) {
+                    pending.entry(read.address.clone()).or_default().insert(read.output.clone());
+                    continue;
+                }
+                if outputs.contains_key(&read.output) && !applied {
+                    assumed.push(format!("{label} (planned)"));
+                }
+                Some(outputs.clone())
+            }
+            Some(Done::Pending) => {
+                pending.entry(read.address.clone()).or_default();
+                continue;
+            }
             _ => read_record(&shared.options.root, &read.address).map(|r| r.outputs),
         };
-        let value = match current {
-            Some(outputs) => outputs.get(&read.output).cloned(),
-            None => None,
-        };
+        let value = current.and_then(|outputs| outputs.get(&read.output).cloned());
         let value = match value {
             Some(value) => value,
-            None if shared.options.mode == Mode::Plan => {
+            None if planning => {
                 match shared
                     .project
                     .component(&read.address)
                     .and_then(|u| u.mock_outputs.get(&read.output))
                 {
-                    Some(mock) => mock.clone(),
+                    Some(mock) => {
+                        assumed.push(format!("{label} (mock)"));
+                        mock.clone()
+                    }
                     None => {
                         return Err(format!(
                             "`{}` has no value for `{}` yet: apply it first, or give it `mockOutputs.{}` to plan with",
@@ -486,9 +392,8 @@ fn upstream_values(
                     .is_some_and(|r| r.sensitive_outputs.contains_key(&read.output));
                 if sensitive {
                     return Err(format!(
-                        "`{}.outputs.{}` is sensitive, and infra does not pass sensitive outputs \
-                         between components: read it in the module with `infra.remoteState`",
-                        read.address, read.output
+                        "`{label}` is sensitive, and infra does not pass sensitive outputs \
+                         between components: read it in the module with `infra.remoteState`"
                     ));
                 }
                 return Err(format!("`{}` has no output `{}`", read.address, read.output));
@@ -496,173 +401,24 @@ fn upstream_values(
         };
         values.insert(read.clone(), value);
     }
-    Ok(values)
-}
-
-/// `init`, when `.terraform/` is missing or what init depends on (everything but the
-/// variable files) changed since the last init.
-async fn init_if_needed(
-    ctx: &mut Ctx<'_>,
-    built: &BuiltComponent,
-    program: &Path,
-    dir: &Path,
-) -> Result<(), String> {
-    let relevant: BTreeMap<&String, String> = built
-        .files
-        .iter()
-        .filter(|(name, _)| !name.ends_with(".tfvars.json"))
-        .map(|(k, v)| (k, v.to_hex()))
-        .collect();
-    let init_hash = Digest::of(&serde_json::to_vec(&relevant).unwrap_or_default()).to_hex();
-    let current = std::fs::read_to_string(dir.join(INIT_HASH_FILE)).ok();
-    if dir.join(".terraform").is_dir() && current.as_deref() == Some(init_hash.as_str()) {
-        return Ok(());
+    if !pending.is_empty() {
+        let reasons: Vec<String> = pending
+            .iter()
+            .map(|(address, outputs)| {
+                if outputs.is_empty() {
+                    format!("waits for `{address}`, which is pending")
+                } else {
+                    let names: Vec<String> = outputs.iter().map(|o| format!("`{o}`")).collect();
+                    let s = if names.len() == 1 { "" } else { "s" };
+                    format!(
+                        "re-plans after `{address}` applies: output{s} {} change{}, known after apply",
+                        names.join(", "),
+                        if names.len() == 1 { "s" } else { "" }
+                    )
+                }
+            })
+            .collect();
+        return Ok(Upstream::Pending(reasons.join("; ")));
     }
-    let init = ctx.tool(program, "init", &["init", "-input=false", "-no-color"], dir).await?;
-    if !init.success {
-        return Err(format!("`init` failed: {}", first_error(&init)));
-    }
-    let _ = std::fs::write(dir.join(INIT_HASH_FILE), init_hash);
-    Ok(())
-}
-
-async fn destroy(
-    ctx: &mut Ctx<'_>,
-    component: &Component,
-    built: &BuiltComponent,
-    program: &Path,
-    dir: &Path,
-) -> (ComponentResult, Done) {
-    let root = ctx.shared.options.root.clone();
-    let record = read_record(&root, ctx.address);
-    if record.is_none() && !dir.join(".terraform").is_dir() {
-        return (ctx.result(Status::UpToDate, None, Some("never applied".into())), Done::Ok(None));
-    }
-    // Destroy with the inputs of the last apply where known: upstream values from records.
-    let values: BTreeMap<OutputRef, Json> = component
-        .reads
-        .iter()
-        .map(|r| {
-            let value = read_record(&root, &r.address)
-                .and_then(|u| u.outputs.get(&r.output).cloned())
-                .or_else(|| {
-                    ctx.shared
-                        .project
-                        .component(&r.address)
-                        .and_then(|u| u.mock_outputs.get(&r.output).cloned())
-                })
-                .unwrap_or(Json::String(String::new()));
-            (r.clone(), value)
-        })
-        .collect();
-    let resolved = resolve_inputs(component, &values).unwrap_or_default();
-    // Destroying needs the same variables, secrets included.
-    match decrypt_inputs(ctx.shared, component, &values) {
-        Ok((env, scrub)) => {
-            ctx.env = env;
-            ctx.scrub = scrub;
-        }
-        Err(message) => return ctx.fail(message),
-    }
-    let file_inputs: serde_json::Map<String, Json> =
-        resolved.into_iter().filter(|(_, v)| !crate::resolve::holds_secret(component, v)).collect();
-    let upstream_file =
-        (!file_inputs.is_empty()).then(|| canonical_json(&Json::Object(file_inputs)));
-    if let Err(e) = crate::build::realise_component(&ctx.shared.store, built) {
-        return ctx.fail(e.to_string());
-    }
-    if let Err(e) = workdir::sync(
-        &ctx.shared.store,
-        &built.workdir,
-        &built.files,
-        upstream_file.as_deref(),
-        dir,
-    ) {
-        return ctx.fail(format!("cannot prepare the work directory `{}`: {e}", dir.display()));
-    }
-    if let Err(message) = init_if_needed(ctx, built, program, dir).await {
-        return ctx.fail(message);
-    }
-    match ctx
-        .tool(program, "destroy", &["destroy", "-input=false", "-no-color", "-auto-approve"], dir)
-        .await
-    {
-        Ok(done) if done.success => {}
-        Ok(done) => return ctx.fail(format!("`destroy` failed: {}", first_error(&done))),
-        Err(message) => return ctx.fail(message),
-    }
-    if let Err(e) = remove_record(&root, ctx.address) {
-        return ctx.fail(format!("destroyed, but the run record could not be removed: {e}"));
-    }
-    (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
-}
-
-/// The tool's version, from `.infra/cache/tools.json` keyed by the binary's path, size and
-/// modification time (so an up-to-date run starts no process), else `version -json`.
-async fn tool_version(ctx: &mut Ctx<'_>, program: &Path) -> String {
-    let shared = ctx.shared;
-    let mut versions = shared.versions.lock().await;
-    if let Some(version) = versions.get(program) {
-        return version.clone();
-    }
-    let cache_path = ctx.shared.options.root.join(".infra").join("cache").join("tools.json");
-    let identity = std::fs::metadata(program)
-        .map(|m| {
-            let modified = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            format!("{}:{}:{modified}", program.display(), m.len())
-        })
-        .unwrap_or_default();
-    let mut cache: BTreeMap<String, String> = std::fs::read(&cache_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    let version = match cache.get(&identity) {
-        Some(version) => version.clone(),
-        None => {
-            let dir = ctx.shared.options.root.clone();
-            let version = match ctx.tool(program, "version", &["version", "-json"], &dir).await {
-                Ok(done) => serde_json::from_str::<Json>(&done.stdout)
-                    .ok()
-                    .and_then(|j| {
-                        j.get("terraform_version").and_then(Json::as_str).map(str::to_owned)
-                    })
-                    .unwrap_or_else(|| "unknown".to_owned()),
-                Err(_) => "unknown".to_owned(),
-            };
-            if version == "unknown" {
-                // Not cached: the next run asks again.
-                return version;
-            }
-            cache.insert(identity, version.clone());
-            if let Some(dir) = cache_path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ =
-                std::fs::write(&cache_path, serde_json::to_vec_pretty(&cache).unwrap_or_default());
-            version
-        }
-    };
-    versions.insert(program.to_path_buf(), version.clone());
-    version
-}
-
-/// The first `Error:` line Terraform printed, or the last line.
-fn first_error(done: &process::Finished) -> String {
-    let text = format!("{}\n{}", done.stderr, done.stdout);
-    let line = text
-        .lines()
-        .map(|l| l.trim_start_matches(['│', ' ', '╷', '╵']).trim())
-        .find(|l| l.starts_with("Error:"))
-        .or_else(|| text.lines().rev().map(str::trim).find(|l| !l.is_empty()))
-        .unwrap_or("no output");
-    line.to_owned()
-}
-
-fn seconds_since_epoch() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    Ok(Upstream::Values(values, assumed))
 }

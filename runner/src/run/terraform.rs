@@ -1,21 +1,8 @@
-//! Reading what Terraform printed: the plan summary line and `output -json`.
+//! Reading what Terraform printed: `output -json` and the outputs of a state file.
 
 use std::collections::BTreeMap;
 
 use evaluator::Json;
-
-/// `Plan: 1 to add, 2 to change, 0 to destroy.` → (1, 2, 0); "No changes." → (0, 0, 0).
-pub(crate) fn plan_counts(stdout: &str) -> Option<(u32, u32, u32)> {
-    if stdout.contains("No changes.") {
-        return Some((0, 0, 0));
-    }
-    let line = stdout.lines().find(|l| l.trim_start().starts_with("Plan:"))?;
-    let number = |word: &str| -> Option<u32> {
-        let before = line.split(word).next()?;
-        before.split_whitespace().last()?.parse().ok()
-    };
-    Some((number(" to add")?, number(" to change")?, number(" to destroy")?))
-}
 
 /// `terraform output -json` → (values of non-sensitive outputs, values of sensitive ones).
 pub(crate) fn outputs(stdout: &str) -> Option<(BTreeMap<String, Json>, BTreeMap<String, Json>)> {
@@ -48,16 +35,6 @@ pub(crate) fn state_outputs(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_plan_summaries() {
-        assert_eq!(
-            plan_counts("...\nPlan: 1 to add, 2 to change, 3 to destroy.\n"),
-            Some((1, 2, 3))
-        );
-        assert_eq!(plan_counts("No changes. Your infrastructure matches"), Some((0, 0, 0)));
-        assert_eq!(plan_counts("Changes to Outputs:\n  + x = 1\n"), None);
-    }
 
     #[test]
     fn splits_sensitive_outputs() {

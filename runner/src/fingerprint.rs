@@ -1,0 +1,194 @@
+//! A component's fingerprint: its input hash and the named parts that went into it, and the
+//! typed list of what differs between two fingerprints. One module, used by the run (is it up
+//! to date? does the saved plan still match?), `status`, `why` and `drift` alike, so they can
+//! never disagree about what "changed" means (cargo's `Freshness`/`DirtyReason` is the model).
+
+use std::{collections::BTreeMap, fmt};
+
+use evaluator::{Component, Json, OutputRef};
+use store::Digest;
+
+use crate::build::BuiltComponent;
+
+/// What went into a component's input hash, by part:
+/// `workdir` (the work-directory derivation: every file, generated ones included),
+/// `tool` (program and version), `input:NAME` (each input value as passed),
+/// `output:ADDR#NAME` (each upstream output read), `secret:NAME` (ciphertext fingerprints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub hash: String,
+    pub parts: BTreeMap<String, String>,
+    /// Per work-directory file: its node hash (hex). Not hashed again (the work-directory
+    /// derivation covers them); kept to say which file changed.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Everything a fingerprint is made of.
+pub(crate) struct FingerprintInputs<'a> {
+    pub(crate) component: &'a Component,
+    pub(crate) built: &'a BuiltComponent,
+    pub(crate) values: &'a BTreeMap<OutputRef, Json>,
+    pub(crate) resolved: &'a BTreeMap<String, Json>,
+    pub(crate) secrets: &'a BTreeMap<String, String>,
+    pub(crate) tool_name: &'a str,
+    pub(crate) tool_version: &'a str,
+}
+
+impl Fingerprint {
+    pub(crate) fn of(inputs: &FingerprintInputs<'_>) -> Fingerprint {
+        let mut parts = BTreeMap::new();
+        parts.insert("workdir".to_owned(), inputs.built.derivation.to_hex());
+        parts.insert("tool".to_owned(), format!("{} {}", inputs.tool_name, inputs.tool_version));
+        for (key, value) in &inputs.component.inputs {
+            let value = inputs.resolved.get(key).unwrap_or(value);
+            parts.insert(format!("input:{key}"), value.to_string());
+        }
+        for (read, value) in inputs.values {
+            parts.insert(format!("output:{}#{}", read.address, read.output), value.to_string());
+        }
+        // A secret counts by the hash of its file's ciphertext: rotating it re-plans its users.
+        for (secret, fingerprint) in inputs.secrets {
+            parts.insert(format!("secret:{secret}"), fingerprint.clone());
+        }
+        let hash = Digest::of(&serde_json::to_vec(&parts).unwrap_or_default()).to_hex();
+        let files = inputs.built.files.iter().map(|(k, v)| (k.clone(), v.to_hex())).collect();
+        Fingerprint { hash, parts, files }
+    }
+
+    /// What differs from `old` (empty: nothing). Files first (they explain a changed work
+    /// directory), then inputs, upstream outputs, secrets, the tool.
+    pub fn changes_since(
+        &self,
+        old_parts: &BTreeMap<String, String>,
+        old_files: &BTreeMap<String, String>,
+    ) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (name, digest) in &self.files {
+            match old_files.get(name) {
+                None => changes.push(Change::File { name: name.clone(), how: FileChange::Added }),
+                Some(old) if old != digest => {
+                    changes.push(Change::File { name: name.clone(), how: FileChange::Changed })
+                }
+                _ => {}
+            }
+        }
+        for name in old_files.keys().filter(|n| !self.files.contains_key(*n)) {
+            changes.push(Change::File { name: name.clone(), how: FileChange::Removed });
+        }
+        if changes.is_empty() && old_parts.get("workdir") != self.parts.get("workdir") {
+            changes.push(Change::WorkDir);
+        }
+        for (key, new) in &self.parts {
+            if key == "workdir" {
+                continue;
+            }
+            let old = old_parts.get(key);
+            if old != Some(new) {
+                changes.push(Change::part(key, old.cloned(), Some(new.clone())));
+            }
+        }
+        for (key, old) in old_parts.iter().filter(|(k, _)| !self.parts.contains_key(*k)) {
+            changes.push(Change::part(key, Some(old.clone()), None));
+        }
+        changes
+    }
+}
+
+/// How a work-directory file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileChange {
+    Added,
+    Changed,
+    Removed,
+}
+
+/// One reason a component is not up to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Never applied (no record).
+    NeverApplied,
+    /// The last apply or destroy began and did not finish: Terraform may have changed things.
+    Incomplete(String),
+    /// The component left the project.
+    Gone,
+    File { name: String, how: FileChange },
+    /// The work directory changed in a way no file explains (e.g. the exec bit).
+    WorkDir,
+    Input { name: String, old: Option<String>, new: Option<String> },
+    UpstreamOutput { address: String, output: String, old: Option<String>, new: Option<String> },
+    Secret { name: String },
+    Tool { old: Option<String>, new: Option<String> },
+    /// An upstream this component reads has no recorded value for an output.
+    UpstreamUnknown { address: String, output: String },
+}
+
+impl Change {
+    fn part(key: &str, old: Option<String>, new: Option<String>) -> Change {
+        if let Some(name) = key.strip_prefix("input:") {
+            Change::Input { name: name.to_owned(), old, new }
+        } else if let Some(read) = key.strip_prefix("output:") {
+            let (address, output) = read.split_once('#').unwrap_or((read, ""));
+            Change::UpstreamOutput { address: address.to_owned(), output: output.to_owned(), old, new }
+        } else if let Some(name) = key.strip_prefix("secret:") {
+            Change::Secret { name: name.to_owned() }
+        } else {
+            Change::Tool { old, new }
+        }
+    }
+
+    /// A short stable name of the kind, for `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::NeverApplied => "never-applied",
+            Change::Incomplete(_) => "incomplete",
+            Change::Gone => "gone",
+            Change::File { .. } | Change::WorkDir => "file",
+            Change::Input { .. } => "input",
+            Change::UpstreamOutput { .. } | Change::UpstreamUnknown { .. } => "upstream-output",
+            Change::Secret { .. } => "secret",
+            Change::Tool { .. } => "tool",
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let was = |f: &mut fmt::Formatter<'_>, what: String, old: &Option<String>, new: &Option<String>| {
+            match (old, new) {
+                (None, Some(new)) => write!(f, "{what} is new: {new}"),
+                (Some(_), None) => write!(f, "{what} is gone"),
+                (Some(old), Some(new)) => write!(f, "{what} changed: {old} → {new}"),
+                (None, None) => write!(f, "{what} changed"),
+            }
+        };
+        match self {
+            Change::NeverApplied => write!(f, "it was never applied"),
+            Change::Incomplete(why) => write!(f, "the last run did not finish ({why})"),
+            Change::Gone => write!(f, "it is no longer in the project"),
+            Change::File { name, how } => {
+                let how = match how {
+                    FileChange::Added => "is new",
+                    FileChange::Changed => "changed",
+                    FileChange::Removed => "is gone",
+                };
+                write!(f, "file `{name}` {how}")
+            }
+            Change::WorkDir => write!(f, "the work directory changed (file modes)"),
+            Change::Input { name, old, new } => was(f, format!("input `{name}`"), old, new),
+            Change::UpstreamOutput { address, output, old, new } => {
+                was(f, format!("upstream output `{address}.outputs.{output}`"), old, new)
+            }
+            Change::Secret { name } => write!(f, "secret `{name}` changed"),
+            Change::Tool { old, new } => {
+                if new.as_deref().is_some_and(|n| n.ends_with(" unknown")) {
+                    write!(f, "the tool's version could not be determined (`version -json` failed)")
+                } else {
+                    was(f, "the tool".to_owned(), old, new)
+                }
+            }
+            Change::UpstreamUnknown { address, output } => {
+                write!(f, "upstream `{address}` has no recorded output `{output}`")
+            }
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! The Terraform steps of a component: prepare the work directory, `init` if needed, `plan`
+//! (with `-json`, then `show -json` of the saved plan), `apply` the saved plan, read the
+//! outputs, write the record; `destroy`; a drift check.
+//!
+//! A record means "the last apply of exactly these inputs finished": before `apply` or
+//! `destroy` starts changing things the record is marked incomplete, and only a finished
+//! apply (and its `postApply` hooks) writes a complete one. So a failed or interrupted apply
+//! is planned again next time, even when its inputs go back to the recorded values.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use evaluator::{Json, OutputRef};
+use store::Digest;
+
+use crate::{
+    build::canonical_json,
+    plan::{self, PLAN_VERSION, PlanChanges, PlanSummary},
+    process::LogMode,
+    record::{RECORD_VERSION, RunRecord, mark_incomplete, read_record, remove_record, write_record},
+    resolve::resolve_inputs,
+    run::component::{Ctx, Prepared, Status},
+    run::secret_inputs::{collect_strings, decrypt_inputs},
+    run::{ComponentResult, Done, terraform},
+    tool_diagnostics::{self, Severity},
+    workdir,
+};
+
+const INIT_HASH_FILE: &str = ".infra-init-hash";
+
+/// A plan made now.
+struct Made {
+    changes: PlanChanges,
+    /// `show -json` of it, scrubbed of secrets.
+    json: String,
+    /// The binary plan.
+    file: PathBuf,
+    /// A private directory holding the plan of a secret-bearing component (removed on drop).
+    _private: Option<tempfile::TempDir>,
+}
+
+/// `infra plan`: plan, keep the artefacts, and tell dependents what the outputs will be.
+pub(crate) async fn plan(
+    ctx: &mut Ctx<'_>,
+    prepared: &Prepared,
+    recorded: Option<BTreeMap<String, Json>>,
+) -> (ComponentResult, Done) {
+    let made = match make_plan(ctx, prepared, true).await {
+        Ok(made) => made,
+        Err(message) => return ctx.fail(message),
+    };
+    let secret_bearing = !ctx.component.secrets.is_empty();
+    let summary = PlanSummary {
+        version: PLAN_VERSION,
+        address: ctx.address.to_owned(),
+        input_hash: prepared.fingerprint.hash.clone(),
+        parts: prepared.fingerprint.parts.clone(),
+        files: prepared.fingerprint.files.clone(),
+        made: now(),
+        changes: made.changes.clone(),
+        assumed: prepared.assumed.clone(),
+        saved: !secret_bearing,
+        pending: None,
+    };
+    let keep = (!secret_bearing).then_some(made.file.as_path());
+    if let Err(e) = plan::save(&ctx.shared.layout, &summary, &made.json, keep) {
+        return ctx.fail(format!("cannot keep the plan: {e}"));
+    }
+    if secret_bearing {
+        ctx.notes.push("its plan holds secrets and is not kept: `apply` plans it again".into());
+    }
+    note_assumed(ctx, prepared);
+    // What dependents will read after this applies: the recorded outputs, changed as planned.
+    let applied = recorded.is_some();
+    let mut outputs = recorded.unwrap_or_default();
+    let mut unknown = BTreeSet::new();
+    for change in &made.changes.outputs {
+        match (&change.after, change.action) {
+            (_, plan::Action::Delete) => {
+                outputs.remove(&change.name);
+            }
+            (Some(value), _) => {
+                outputs.insert(change.name.clone(), value.clone());
+            }
+            (None, _) => {
+                unknown.insert(change.name.clone());
+            }
+        }
+    }
+    let result = ctx.result(Status::Planned, Some(made.changes), None);
+    (result, Done::Planned { outputs, unknown, applied })
+}
+
+fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
+    if !prepared.assumed.is_empty() {
+        ctx.notes.push(format!("planned with {}", prepared.assumed.join(", ")));
+    }
+}
+
+/// `infra apply`: apply the saved plan of `infra plan` while it matches these inputs, else
+/// plan now; then apply, read the outputs, record.
+pub(crate) async fn plan_and_apply(
+    ctx: &mut Ctx<'_>,
+    prepared: &Prepared,
+) -> (ComponentResult, Done) {
+    let layout = ctx.shared.layout.clone();
+    let saved = if ctx.shared.options.force { None } else { plan::load(&layout, ctx.address) };
+    if let Some(summary) = saved.as_ref().filter(|s| s.pending.is_none()) {
+        let file = plan::tfplan(&layout, ctx.address);
+        if summary.input_hash == prepared.fingerprint.hash && (file.is_some() || summary.changes.is_empty()) {
+            ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
+            if let Some(file) = &file {
+                // Secrets are needed by nothing in a saved plan's apply; the plan holds it all.
+                return apply(ctx, prepared, file, &summary.changes.clone()).await;
+            }
+            return apply(ctx, prepared, Path::new(""), &summary.changes.clone()).await;
+        }
+        let changes = prepared.fingerprint.changes_since(&summary.parts, &summary.files);
+        let why = if changes.is_empty() {
+            "it was not kept (it holds secrets)".to_owned()
+        } else {
+            changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        };
+        ctx.notes.push(format!("the saved plan no longer matches ({why}): planned again"));
+        plan::discard(&layout, ctx.address);
+    }
+    let made = match make_plan(ctx, prepared, true).await {
+        Ok(made) => made,
+        Err(message) => return ctx.fail(message),
+    };
+    let file = made.file.clone();
+    let result = apply(ctx, prepared, &file, &made.changes).await;
+    drop(made);
+    result
+}
+
+/// `infra drift`: plan an up-to-date component against reality; any change is drift.
+pub(crate) async fn drift(
+    ctx: &mut Ctx<'_>,
+    prepared: &Prepared,
+    recorded: Option<BTreeMap<String, Json>>,
+) -> (ComponentResult, Done) {
+    let made = match make_plan(ctx, prepared, false).await {
+        Ok(made) => made,
+        Err(message) => return ctx.fail(message),
+    };
+    let _ = std::fs::remove_file(&made.file);
+    let drifted = !made.changes.is_empty();
+    let checked = serde_json::json!({ "at": now(), "drifted": drifted });
+    let path = ctx.shared.layout.checked(ctx.address);
+    let _ = store::fsutil::write_atomic(&path, checked.to_string().as_bytes(), false);
+    let status = if drifted { Status::Drifted } else { Status::UpToDate };
+    (ctx.result(status, Some(made.changes), None), Done::Ok(recorded))
+}
+
+/// Decrypts secrets, prepares the work directory, `init`s if needed, runs `prePlan` hooks
+/// (when `hooks`), plans into a file and reads it back with `show -json`.
+async fn make_plan(ctx: &mut Ctx<'_>, prepared: &Prepared, hooks: bool) -> Result<Made, String> {
+    // Secrets are decrypted now, in memory, only for a component that runs; they reach
+    // Terraform as `TF_VAR_…` in its environment, never in a file.
+    let (env, scrub) = decrypt_inputs(ctx.shared, ctx.component, &prepared.values)?;
+    ctx.env = env;
+    ctx.scrub = scrub;
+    prepare_workdir(ctx, &prepared.values, &prepared.resolved)?;
+    init_if_needed(ctx).await?;
+    if hooks {
+        let pre_plan = ctx.component.hooks.pre_plan.clone();
+        run_hooks(ctx, &pre_plan, "prePlan").await?;
+    }
+    // A plan file holds variable values: with secrets, it lives in a private temporary
+    // directory (0700) that is removed when this component is done.
+    let private = if ctx.component.secrets.is_empty() {
+        None
+    } else {
+        Some(
+            tempfile::Builder::new()
+                .prefix("infra-plan-")
+                .tempdir()
+                .map_err(|e| format!("cannot create a private directory for the plan: {e}"))?,
+        )
+    };
+    let file = match &private {
+        Some(dir) => dir.path().join(plan::PLAN_FILE),
+        None => {
+            let dir = ctx.shared.layout.plan_dir(ctx.address);
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| store::fsutil::set_mode(&dir, 0o700))
+                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+            dir.join("new.tfplan")
+        }
+    };
+    let out = format!("-out={}", file.display());
+    let args = ["plan", "-input=false", "-no-color", "-json", "-detailed-exitcode", &out];
+    let done = ctx.tool_logged("plan", &args, LogMode::JsonUi).await?;
+    if !matches!(done.code, Some(0) | Some(2)) {
+        return Err(failed(ctx, "plan"));
+    }
+    let file_arg = file.display().to_string();
+    let show = ctx.tool_logged("show", &["show", "-json", &file_arg], LogMode::StderrOnly).await?;
+    let json: Json = serde_json::from_str(show.stdout.trim())
+        .map_err(|_| "`show -json` printed something that is not JSON".to_owned())?;
+    Ok(Made {
+        changes: PlanChanges::from_show_json(&json),
+        json: show.stdout,
+        file,
+        _private: private,
+    })
+}
+
+/// The work directory: realised from the store, with the upstream values it reads.
+fn prepare_workdir(
+    ctx: &mut Ctx<'_>,
+    _values: &BTreeMap<OutputRef, Json>,
+    resolved: &BTreeMap<String, Json>,
+) -> Result<(), String> {
+    let file_inputs: serde_json::Map<String, Json> = resolved
+        .iter()
+        .filter(|(_, v)| !crate::resolve::holds_secret(ctx.component, v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let upstream_file =
+        (!file_inputs.is_empty()).then(|| canonical_json(&Json::Object(file_inputs)));
+    crate::build::realise_component(&ctx.shared.store, ctx.built).map_err(|e| e.to_string())?;
+    workdir::sync(
+        &ctx.shared.store,
+        &ctx.built.workdir,
+        &ctx.built.files,
+        upstream_file.as_deref(),
+        &ctx.dir,
+    )
+    .map_err(|e| format!("cannot prepare the work directory `{}`: {e}", ctx.dir.display()))
+}
+
+/// Applies `file` (a plan with `changes`; an empty plan is not applied), then reads the
+/// outputs, writes the record, discards the saved plan and runs the `postApply` hooks.
+async fn apply(
+    ctx: &mut Ctx<'_>,
+    prepared: &Prepared,
+    file: &Path,
+    changes: &PlanChanges,
+) -> (ComponentResult, Done) {
+    let root = ctx.shared.options.root.clone();
+    let started = now();
+    if !changes.is_empty() {
+        if let Err(e) = mark_incomplete(&root, ctx.address, &format!("an apply began at {}", crate::time::utc(started))) {
+            return ctx.fail(format!("cannot mark the record before applying: {e}"));
+        }
+        let file = file.display().to_string();
+        let args = ["apply", "-input=false", "-no-color", "-json", &file];
+        match ctx.tool_logged("apply", &args, LogMode::JsonUi).await {
+            Ok(done) if done.success => {}
+            Ok(_) => return ctx.fail(failed(ctx, "apply")),
+            Err(message) => return ctx.fail(message),
+        }
+    }
+    plan::discard(&ctx.shared.layout, ctx.address);
+    let (plain, sensitive) = match read_outputs(ctx).await {
+        Ok(outputs) => outputs,
+        Err(message) => return ctx.fail(message),
+    };
+    let missing: Vec<String> = ctx
+        .component
+        .required_outputs
+        .iter()
+        .filter(|o| !plain.contains_key(*o) && !sensitive.contains_key(*o))
+        .map(|o| format!("`{o}`"))
+        .collect();
+    if !missing.is_empty() {
+        return ctx.fail(format!(
+            "the module does not produce the required output(s) {}",
+            missing.join(", ")
+        ));
+    }
+    let tool = prepared.fingerprint.parts.get("tool").cloned().unwrap_or_default();
+    let (tool, tool_version) = tool.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((tool, String::new()));
+    let mut record = RunRecord {
+        version: RECORD_VERSION,
+        address: ctx.address.to_owned(),
+        input_hash: prepared.fingerprint.hash.clone(),
+        inputs: prepared.fingerprint.parts.clone(),
+        workdir: ctx.built.workdir.to_string(),
+        files: prepared.fingerprint.files.clone(),
+        outputs: plain.clone(),
+        sensitive_outputs: sensitive
+            .iter()
+            .map(|(k, v)| (k.clone(), Digest::of(v.to_string().as_bytes()).to_hex()))
+            .collect(),
+        tool,
+        tool_version,
+        started,
+        finished: now(),
+        incomplete: None,
+    };
+    // A failed hook runs again next time: until the hooks succeed, the record says so.
+    let hooks = ctx.component.hooks.post_apply.clone();
+    if !hooks.is_empty() {
+        record.incomplete = Some("its postApply hooks have not run".to_owned());
+    }
+    if let Err(e) = write_record(&root, &record) {
+        return ctx.fail(format!("applied, but the run record could not be written: {e}"));
+    }
+    if let Err(message) = run_hooks(ctx, &hooks, "postApply").await {
+        let _ = mark_incomplete(&root, ctx.address, "its postApply hook failed");
+        return ctx.fail(message);
+    }
+    if !hooks.is_empty() {
+        record.incomplete = None;
+        if let Err(e) = write_record(&root, &record) {
+            return ctx.fail(format!("applied, but the run record could not be written: {e}"));
+        }
+    }
+    // Only non-sensitive outputs flow to dependents (sensitive ones would land in their
+    // records, variable files and logs); a reader of a sensitive output gets a clear error.
+    (ctx.result(Status::Applied, Some(changes.clone()), None), Done::Ok(Some(plain)))
+}
+
+type Outputs = (BTreeMap<String, Json>, BTreeMap<String, Json>);
+
+/// The outputs after an apply (plain, sensitive): from the local backend's state file when
+/// there is one (no process), else `output -json`. An output that shows a decrypted secret
+/// counts as sensitive.
+async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, String> {
+    let component = ctx.component;
+    let local_state = (component.backend.ty == "local").then(|| {
+        let path = component.backend.config.get("path").and_then(Json::as_str).map(str::to_owned);
+        ctx.dir.join(path.unwrap_or_else(|| {
+            format!("../../../tfstate/{}/{}.tfstate", component.stack, component.name)
+        }))
+    });
+    let from_state =
+        local_state.and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?));
+    let (mut plain, mut sensitive) = match from_state {
+        Some(outputs) => outputs,
+        None => {
+            let output = ctx.tool_logged("output", &["output", "-json"], LogMode::StderrOnly).await?;
+            if !output.success {
+                return Err(failed(ctx, "output"));
+            }
+            terraform::outputs(&output.stdout)
+                .ok_or_else(|| "`output -json` printed something that is not JSON".to_owned())?
+        }
+    };
+    let leaked: Vec<String> = plain
+        .iter()
+        .filter(|(_, v)| {
+            let mut strings = Vec::new();
+            collect_strings(v, &mut strings);
+            strings.iter().any(|text| ctx.scrub.iter().any(|s| text.contains(s.as_str())))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for name in leaked {
+        if let Some(value) = plain.remove(&name) {
+            sensitive.insert(name, value);
+        }
+    }
+    Ok((plain, sensitive))
+}
+
+/// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
+/// `INFRA_STACK`, `INFRA_COMPONENT` and `INFRA_WORKDIR` set.
+async fn run_hooks(ctx: &mut Ctx<'_>, commands: &[String], step: &'static str) -> Result<(), String> {
+    for (i, command) in commands.iter().enumerate() {
+        ctx.begin(step).await?;
+        let log = ctx.log_dir().join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
+        let (stack, name) = ctx.address.split_once('/').unwrap_or(("", ctx.address));
+        let env = [
+            ("INFRA_STACK".to_owned(), stack.to_owned()),
+            ("INFRA_COMPONENT".to_owned(), name.to_owned()),
+            ("INFRA_WORKDIR".to_owned(), ctx.dir.display().to_string()),
+        ];
+        let done = crate::process::run(
+            Path::new("/bin/sh"),
+            &["-c", command],
+            &ctx.dir,
+            &env,
+            &ctx.scrub,
+            &log,
+            LogMode::Full,
+            &ctx.shared.children,
+        )
+        .await
+        .map_err(|e| format!("cannot run the {step} hook `{command}`: {e}"))?;
+        if !done.success {
+            return Err(format!("the {step} hook `{command}` failed (see `{}`)", log.display()));
+        }
+    }
+    Ok(())
+}
+
+/// `init`, when `.terraform/` is missing or what init depends on (everything but the
+/// variable files) changed since the last init.
+async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    let relevant: BTreeMap<&String, String> = ctx
+        .built
+        .files
+        .iter()
+        .filter(|(name, _)| !name.ends_with(".tfvars.json"))
+        .map(|(k, v)| (k, v.to_hex()))
+        .collect();
+    let init_hash = Digest::of(&serde_json::to_vec(&relevant).unwrap_or_default()).to_hex();
+    let current = std::fs::read_to_string(ctx.dir.join(INIT_HASH_FILE)).ok();
+    if ctx.dir.join(".terraform").is_dir() && current.as_deref() == Some(init_hash.as_str()) {
+        return Ok(());
+    }
+    let init = ctx.tool_logged("init", &["init", "-input=false", "-no-color"], LogMode::Full).await?;
+    if !init.success {
+        let text = format!("{}\n{}", init.stderr, init.stdout);
+        let mut found = tool_diagnostics::from_text(&text);
+        let root = ctx.shared.options.root.clone();
+        tool_diagnostics::map_files(&mut found, ctx.component.source.as_deref(), &root);
+        ctx.diagnostics.extend(found);
+        return Err(failed(ctx, "init"));
+    }
+    let _ = std::fs::write(ctx.dir.join(INIT_HASH_FILE), init_hash);
+    Ok(())
+}
+
+/// The message of a failed step: its first error in Terraform's words (every diagnostic is
+/// in the result).
+fn failed(ctx: &Ctx<'_>, step: &str) -> String {
+    match ctx.diagnostics.iter().find(|d| d.severity == Severity::Error) {
+        Some(d) => format!("`{step}` failed: {}", d.headline()),
+        None => format!("`{step}` failed (see the log)"),
+    }
+}
+
+/// `infra destroy` of one component, with the inputs of its last apply where known.
+pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
+    let root = ctx.shared.options.root.clone();
+    let record = read_record(&root, ctx.address);
+    if record.is_none() && !ctx.dir.join(".terraform").is_dir() {
+        return (ctx.result(Status::UpToDate, None, Some("never applied".into())), Done::Ok(None));
+    }
+    // Upstream values from records, else mocks.
+    let values: BTreeMap<OutputRef, Json> = ctx
+        .component
+        .reads
+        .iter()
+        .map(|r| {
+            let value = read_record(&root, &r.address)
+                .and_then(|u| u.outputs.get(&r.output).cloned())
+                .or_else(|| {
+                    ctx.shared
+                        .project
+                        .component(&r.address)
+                        .and_then(|u| u.mock_outputs.get(&r.output).cloned())
+                })
+                .unwrap_or(Json::String(String::new()));
+            (r.clone(), value)
+        })
+        .collect();
+    let resolved = resolve_inputs(ctx.component, &values).unwrap_or_default();
+    // Destroying needs the same variables, secrets included.
+    match decrypt_inputs(ctx.shared, ctx.component, &values) {
+        Ok((env, scrub)) => {
+            ctx.env = env;
+            ctx.scrub = scrub;
+        }
+        Err(message) => return ctx.fail(message),
+    }
+    if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
+        return ctx.fail(message);
+    }
+    if let Err(message) = init_if_needed(ctx).await {
+        return ctx.fail(message);
+    }
+    if record.is_some()
+        && let Err(e) = mark_incomplete(&root, ctx.address, &format!("a destroy began at {}", crate::time::utc(now())))
+    {
+        return ctx.fail(format!("cannot mark the record before destroying: {e}"));
+    }
+    let args = ["destroy", "-input=false", "-no-color", "-auto-approve"];
+    match ctx.tool_logged("destroy", &args, LogMode::Full).await {
+        Ok(done) if done.success => {}
+        Ok(done) => {
+            let text = format!("{}\n{}", done.stderr, done.stdout);
+            let mut found = tool_diagnostics::from_text(&text);
+            tool_diagnostics::map_files(&mut found, ctx.component.source.as_deref(), &root);
+            ctx.diagnostics.extend(found);
+            return ctx.fail(failed(ctx, "destroy"));
+        }
+        Err(message) => return ctx.fail(message),
+    }
+    if let Err(e) = remove_record(&root, ctx.address) {
+        return ctx.fail(format!("destroyed, but the run record could not be removed: {e}"));
+    }
+    plan::discard(&ctx.shared.layout, ctx.address);
+    (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
+}
+
+/// The tool's version, from `.infra/cache/tools.json` keyed by the binary's path, size and
+/// modification time (so an up-to-date run starts no process), else `version -json`.
+pub(crate) async fn tool_version(ctx: &mut Ctx<'_>) -> String {
+    let shared = ctx.shared;
+    let program = ctx.program.clone();
+    let mut versions = shared.versions.lock().await;
+    if let Some(version) = versions.get(&program) {
+        return version.clone();
+    }
+    let cache_path = shared.layout.tools_cache();
+    let identity = crate::tool::identity(&program);
+    let mut cache: BTreeMap<String, String> = std::fs::read(&cache_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let version = match cache.get(&identity) {
+        Some(version) => version.clone(),
+        None => {
+            let root = shared.options.root.clone();
+            let version =
+                match ctx.tool_logged_in("version", &["version", "-json"], &root).await {
+                    Ok(done) => serde_json::from_str::<Json>(&done.stdout)
+                        .ok()
+                        .and_then(|j| {
+                            j.get("terraform_version").and_then(Json::as_str).map(str::to_owned)
+                        })
+                        .unwrap_or_else(|| "unknown".to_owned()),
+                    Err(_) => "unknown".to_owned(),
+                };
+            if version == "unknown" {
+                // Not cached: the next run asks again.
+                return version;
+            }
+            cache.insert(identity, version.clone());
+            if let Some(dir) = cache_path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = store::fsutil::write_atomic(
+                &cache_path,
+                &serde_json::to_vec_pretty(&cache).unwrap_or_default(),
+                false,
+            );
+            version
+        }
+    };
+    versions.insert(program, version.clone());
+    version
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
