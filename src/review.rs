@@ -39,7 +39,12 @@ impl Paint {
 pub(crate) fn changes(plan: &PlanChanges, paint: Paint) -> String {
     let mut text = String::new();
     for resource in &plan.resources {
-        let line = format!("    {:>3} {} ({})", resource.action.sign(), resource.address, resource.action.name());
+        let line = format!(
+            "    {:>3} {} ({})",
+            resource.action.sign(),
+            resource.address,
+            resource.action.name()
+        );
         let line = match resource.action {
             Action::Delete => paint.red(&line),
             Action::Replace => paint.red(&format!("{line}  ← replaced")),
@@ -51,17 +56,23 @@ pub(crate) fn changes(plan: &PlanChanges, paint: Paint) -> String {
         text.push('\n');
     }
     for output in &plan.outputs {
-        text.push_str(&format!("    {:>3} output {}\n", output.action.sign(), describe_output(output)));
+        text.push_str(&format!(
+            "    {:>3} output {}\n",
+            output.action.sign(),
+            describe_output(output)
+        ));
     }
     text
 }
 
 fn describe_output(output: &OutputChange) -> String {
-    let value = |v: &Option<serde_json::Value>| v.as_ref().map_or("null".to_owned(), ToString::to_string);
+    let value =
+        |v: &Option<serde_json::Value>| v.as_ref().map_or("null".to_owned(), ToString::to_string);
     if output.sensitive {
         return format!("{} (sensitive)", output.name);
     }
-    let after = if output.unknown { "(known after apply)".to_owned() } else { value(&output.after) };
+    let after =
+        if output.unknown { "(known after apply)".to_owned() } else { value(&output.after) };
     match output.action {
         Action::Create => format!("{} = {after}", output.name),
         Action::Delete => format!("{} (removed)", output.name),
@@ -89,7 +100,11 @@ pub(crate) fn review(results: &[ComponentResult], paint: Paint) -> String {
     for r in results {
         match (r.status, &r.plan) {
             (Status::Planned | Status::Drifted, Some(plan)) if !plan.is_empty() => {
-                let destroys = if plan.destroys() { paint.red(" (destroys or replaces)") } else { String::new() };
+                let destroys = if plan.destroys() {
+                    paint.red(" (destroys or replaces)")
+                } else {
+                    String::new()
+                };
                 text.push_str(&format!("{}: {}{destroys}\n", paint.bold(&r.address), counts(plan)));
                 text.push_str(&changes(plan, paint));
                 for note in &r.notes {

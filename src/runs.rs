@@ -163,7 +163,14 @@ pub(crate) fn execute(
         out.data(&format!("{summary}\n"))?;
     } else {
         let paint = Paint(out.color());
-        out.status(&summary_table(&report.components, report.processes(), warnings, started.elapsed(), &log_dir, &ctx.root))?;
+        out.status(&summary_table(
+            &report.components,
+            report.processes(),
+            warnings,
+            started.elapsed(),
+            &log_dir,
+            &ctx.root,
+        ))?;
         let diagnostics = crate::review::diagnostics(&report.components, paint);
         if !diagnostics.is_empty() {
             out.status(diagnostics.trim_end())?;
@@ -328,14 +335,19 @@ fn summary_table(
         if let Some(message) = &r.message
             && matches!(
                 r.status,
-                Status::Failed | Status::Skipped | Status::Pending | Status::Changed | Status::Interrupted
+                Status::Failed
+                    | Status::Skipped
+                    | Status::Pending
+                    | Status::Changed
+                    | Status::Interrupted
             )
         {
             text.push_str(&format!("{:width$}  ↳ {message}\n", ""));
         }
     }
     let logs = log_dir.strip_prefix(root).unwrap_or(log_dir);
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let warnings = if warnings > 0 {
         format!(", {} (below)", plural(warnings, "warning", "warnings"))
     } else {

@@ -111,15 +111,35 @@ pub enum Change {
     Incomplete(String),
     /// The component left the project.
     Gone,
-    File { name: String, how: FileChange },
+    File {
+        name: String,
+        how: FileChange,
+    },
     /// The work directory changed in a way no file explains (e.g. the exec bit).
     WorkDir,
-    Input { name: String, old: Option<String>, new: Option<String> },
-    UpstreamOutput { address: String, output: String, old: Option<String>, new: Option<String> },
-    Secret { name: String },
-    Tool { old: Option<String>, new: Option<String> },
+    Input {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    UpstreamOutput {
+        address: String,
+        output: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Secret {
+        name: String,
+    },
+    Tool {
+        old: Option<String>,
+        new: Option<String>,
+    },
     /// An upstream this component reads has no recorded value for an output.
-    UpstreamUnknown { address: String, output: String },
+    UpstreamUnknown {
+        address: String,
+        output: String,
+    },
 }
 
 impl Change {
@@ -128,7 +148,12 @@ impl Change {
             Change::Input { name: name.to_owned(), old, new }
         } else if let Some(read) = key.strip_prefix("output:") {
             let (address, output) = read.split_once('#').unwrap_or((read, ""));
-            Change::UpstreamOutput { address: address.to_owned(), output: output.to_owned(), old, new }
+            Change::UpstreamOutput {
+                address: address.to_owned(),
+                output: output.to_owned(),
+                old,
+                new,
+            }
         } else if let Some(name) = key.strip_prefix("secret:") {
             Change::Secret { name: name.to_owned() }
         } else {
@@ -153,7 +178,10 @@ impl Change {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let was = |f: &mut fmt::Formatter<'_>, what: String, old: &Option<String>, new: &Option<String>| {
+        let was = |f: &mut fmt::Formatter<'_>,
+                   what: String,
+                   old: &Option<String>,
+                   new: &Option<String>| {
             match (old, new) {
                 (None, Some(new)) => write!(f, "{what} is new: {new}"),
                 (Some(_), None) => write!(f, "{what} is gone"),

@@ -26,14 +26,17 @@ pub enum State {
     Failed(String),
 }
 
-/// The state of every built component, and when each was last checked for drift (seconds
-/// since the epoch, and whether it had drifted).
+/// When a component was last checked for drift (seconds since the epoch) and whether it had
+/// drifted.
+pub type Checked = Option<(u64, bool)>;
+
+/// The state of every built component, and when each was last checked for drift.
 pub fn status(
     project: &Project,
     build: &BuildReport,
     root: &Path,
     env: &ToolEnv,
-) -> Vec<(String, State, Option<(u64, bool)>)> {
+) -> Vec<(String, State, Checked)> {
     let layout = Layout::new(root);
     build
         .components

@@ -28,7 +28,7 @@ pub use crate::{
     evalcache::{eval_cache_path, load_evaluation, project_to_json, save_evaluation},
     fingerprint::{Change, FileChange, Fingerprint},
     graph::{GraphFormat, render_graph},
-    inspect::{State, status, why},
+    inspect::{Checked, State, status, why},
     layout::Layout,
     process::run_editor,
     record::{RunRecord, read_record, record_path},

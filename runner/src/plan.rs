@@ -100,7 +100,8 @@ impl PlanChanges {
     /// From `terraform show -json PLAN`.
     pub fn from_show_json(plan: &Json) -> PlanChanges {
         let mut changes = PlanChanges::default();
-        for resource in plan.get("resource_changes").and_then(Json::as_array).into_iter().flatten() {
+        for resource in plan.get("resource_changes").and_then(Json::as_array).into_iter().flatten()
+        {
             let actions = resource.pointer("/change/actions").and_then(Json::as_array);
             let Some(action) = actions.and_then(|a| Action::from_actions(a)) else { continue };
             let address = resource.get("address").and_then(Json::as_str).unwrap_or("?").to_owned();

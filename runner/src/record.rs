@@ -77,7 +77,11 @@ pub(crate) fn write_record_with(
 
 /// Marks the record of `address` (if any) incomplete, durably, before Terraform changes
 /// anything.
-pub(crate) fn mark_incomplete(project_root: &Path, address: &str, why: &str) -> std::io::Result<()> {
+pub(crate) fn mark_incomplete(
+    project_root: &Path,
+    address: &str,
+    why: &str,
+) -> std::io::Result<()> {
     let Some(mut record) = read_record(project_root, address) else { return Ok(()) };
     record.incomplete = Some(why.to_owned());
     write_record(project_root, &record)

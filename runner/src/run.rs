@@ -278,9 +278,9 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
         match task.await {
             Ok(result) => report.components.push(result),
             // A task that panicked is a failure, never a silent success.
-            Err(e) => {
-                report.components.push(ComponentResult::failed(&address, format!("internal error: {e}")))
-            }
+            Err(e) => report
+                .components
+                .push(ComponentResult::failed(&address, format!("internal error: {e}"))),
         }
     }
     signals.abort();
@@ -329,11 +329,8 @@ fn note_failure(root: &Path, result: &ComponentResult) {
         Status::Applied | Status::Destroyed | Status::UpToDate => {
             let _ = std::fs::remove_file(&path);
         }
-        Status::Planned
-        | Status::Pending
-        | Status::Skipped
-        | Status::Drifted
-        | Status::Changed => {}
+        Status::Planned | Status::Pending | Status::Skipped | Status::Drifted | Status::Changed => {
+        }
     }
 }
 

@@ -367,6 +367,7 @@ mod tests {
             tool_version: "1.0.3".into(),
             started: 1,
             finished: 2,
+            incomplete: None,
         }
     }
 

@@ -59,6 +59,29 @@ fn missing(tool: &str, why: &str) -> RunnerError {
     }
 }
 
+/// What names a tool binary in `.infra/cache/tools.json`: its path, size and modification
+/// time (a replaced binary is asked for its version again).
+pub(crate) fn identity(program: &Path) -> String {
+    std::fs::metadata(program)
+        .map(|m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("{}:{}:{modified}", program.display(), m.len())
+        })
+        .unwrap_or_default()
+}
+
+/// The version of `program` cached by an earlier run, if any.
+pub(crate) fn cached_version(layout: &crate::layout::Layout, program: &Path) -> Option<String> {
+    let cache: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(layout.tools_cache()).ok()?).ok()?;
+    cache.get(&identity(program)).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,27 +112,4 @@ mod tests {
         let error = find_tool(&empty, None).expect_err("nothing to find");
         assert!(error.help.unwrap_or_default().contains("install OpenTofu"));
     }
-}
-
-/// What names a tool binary in `.infra/cache/tools.json`: its path, size and modification
-/// time (a replaced binary is asked for its version again).
-pub(crate) fn identity(program: &Path) -> String {
-    std::fs::metadata(program)
-        .map(|m| {
-            let modified = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            format!("{}:{}:{modified}", program.display(), m.len())
-        })
-        .unwrap_or_default()
-}
-
-/// The version of `program` cached by an earlier run, if any.
-pub(crate) fn cached_version(layout: &crate::layout::Layout, program: &Path) -> Option<String> {
-    let cache: std::collections::BTreeMap<String, String> =
-        serde_json::from_slice(&std::fs::read(layout.tools_cache()).ok()?).ok()?;
-    cache.get(&identity(program)).cloned()
 }

@@ -50,12 +50,16 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
         let changing = planned
             .components
             .iter()
-            .filter(|c| c.status == Status::Planned && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+            .filter(|c| {
+                c.status == Status::Planned && c.plan.as_ref().is_some_and(|p| !p.is_empty())
+            })
             .count();
         let pending = planned.components.iter().filter(|c| c.status == Status::Pending).count();
         let mut question = format!("Apply the changes of {changing} component(s)");
         if pending > 0 {
-            question.push_str(&format!(", and plan and apply {pending} pending one(s) after their upstreams"));
+            question.push_str(&format!(
+                ", and plan and apply {pending} pending one(s) after their upstreams"
+            ));
         }
         question.push('?');
         if !ask(&question)? {

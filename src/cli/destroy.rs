@@ -28,7 +28,9 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
             "infra::run::no_target",
             "`infra destroy` needs targets (a stack, a component or a glob)".into(),
         )
-        .with_hint("`infra destroy dev` destroys the stack `dev`; `infra destroy '*/*'` everything".into()));
+        .with_hint(
+            "`infra destroy dev` destroys the stack `dev`; `infra destroy '*/*'` everything".into(),
+        ));
     }
     if !args.auto_approve {
         super::apply::require_terminal("destroy")?;
@@ -39,7 +41,8 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
     let layout = runner::Layout::new(&ctx.root);
     let direct = runner::select_components(&session.project, &args.run.targets)
         .map_err(crate::ctx::runner_error)?;
-    let mut text = format!("infra will destroy {} component(s), dependents first:\n", session.selected.len());
+    let mut text =
+        format!("infra will destroy {} component(s), dependents first:\n", session.selected.len());
     for address in &session.selected {
         let resources = std::fs::read(layout.tfstate(address))
             .ok()

@@ -34,7 +34,8 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ShowArgs) -> Result<ExitCo
         let Some(summary) = runner::plan::load(&layout, address) else { continue };
         any = true;
         if args.json {
-            let plan = runner::plan::load_json(&layout, address).filter(|p| p != &serde_json::json!({}));
+            let plan =
+                runner::plan::load_json(&layout, address).filter(|p| p != &serde_json::json!({}));
             let line = serde_json::json!({
                 "address": address,
                 "made": summary.made,
@@ -53,13 +54,18 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ShowArgs) -> Result<ExitCo
             text.push_str(&format!("{address}: pending — {why} (planned {made})\n"));
             continue;
         }
-        text.push_str(&format!("{address}: {} (planned {made})\n", crate::review::counts(&summary.changes)));
+        text.push_str(&format!(
+            "{address}: {} (planned {made})\n",
+            crate::review::counts(&summary.changes)
+        ));
         text.push_str(&crate::review::changes(&summary.changes, Paint(false)));
         if !summary.assumed.is_empty() {
             text.push_str(&format!("    note: planned with {}\n", summary.assumed.join(", ")));
         }
         if !summary.saved {
-            text.push_str("    note: its plan holds secrets and is not kept: `apply` plans it again\n");
+            text.push_str(
+                "    note: its plan holds secrets and is not kept: `apply` plans it again\n",
+            );
         }
     }
     if !any && !args.json {

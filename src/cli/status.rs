@@ -37,7 +37,8 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
             State::Failed(message) => ("failed", Some(message.clone())),
         };
         if args.json {
-            let checked = checked.map(|(at, drifted)| serde_json::json!({ "at": at, "drifted": drifted }));
+            let checked =
+                checked.map(|(at, drifted)| serde_json::json!({ "at": at, "drifted": drifted }));
             let line = serde_json::json!({ "address": address, "state": name, "message": message, "checked": checked });
             text.push_str(&format!("{line}\n"));
         } else {

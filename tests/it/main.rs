@@ -13,3 +13,4 @@ mod run;
 mod secrets;
 mod support;
 mod tidy;
+mod trust;

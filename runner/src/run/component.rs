@@ -209,7 +209,10 @@ pub(crate) async fn run_component(
         notes: Vec::new(),
     };
     if shared.stop.load(Ordering::SeqCst) {
-        return (ctx.result(Status::Skipped, None, Some("the run was stopped".into())), Done::Failed);
+        return (
+            ctx.result(Status::Skipped, None, Some("the run was stopped".into())),
+            Done::Failed,
+        );
     }
     if let Some((dependency, _)) = upstream.iter().find(|(_, done)| matches!(done, Done::Failed)) {
         let why = if shared.options.mode == Mode::Destroy {
@@ -278,9 +281,8 @@ pub(crate) async fn run_component(
         );
     }
     let record = read_record(&shared.options.root, address);
-    let up_to_date = record
-        .as_ref()
-        .is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
+    let up_to_date =
+        record.as_ref().is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
     let prepared = Prepared { values, resolved, fingerprint, assumed };
     match shared.options.mode {
         Mode::Drift => {

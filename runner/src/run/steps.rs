@@ -20,7 +20,9 @@ use crate::{
     build::canonical_json,
     plan::{self, PLAN_VERSION, PlanChanges, PlanSummary},
     process::LogMode,
-    record::{RECORD_VERSION, RunRecord, mark_incomplete, read_record, remove_record, write_record},
+    record::{
+        RECORD_VERSION, RunRecord, mark_incomplete, read_record, remove_record, write_record,
+    },
     resolve::resolve_inputs,
     run::component::{Ctx, Prepared, Status},
     run::secret_inputs::{collect_strings, decrypt_inputs},
@@ -110,7 +112,9 @@ pub(crate) async fn plan_and_apply(
     let saved = if ctx.shared.options.force { None } else { plan::load(&layout, ctx.address) };
     if let Some(summary) = saved.as_ref().filter(|s| s.pending.is_none()) {
         let file = plan::tfplan(&layout, ctx.address);
-        if summary.input_hash == prepared.fingerprint.hash && (file.is_some() || summary.changes.is_empty()) {
+        if summary.input_hash == prepared.fingerprint.hash
+            && (file.is_some() || summary.changes.is_empty())
+        {
             ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
             if let Some(file) = &file {
                 // Secrets are needed by nothing in a saved plan's apply; the plan holds it all.
@@ -245,7 +249,11 @@ async fn apply(
     let root = ctx.shared.options.root.clone();
     let started = now();
     if !changes.is_empty() {
-        if let Err(e) = mark_incomplete(&root, ctx.address, &format!("an apply began at {}", crate::time::utc(started))) {
+        if let Err(e) = mark_incomplete(
+            &root,
+            ctx.address,
+            &format!("an apply began at {}", crate::time::utc(started)),
+        ) {
             return ctx.fail(format!("cannot mark the record before applying: {e}"));
         }
         let file = file.display().to_string();
@@ -275,7 +283,10 @@ async fn apply(
         ));
     }
     let tool = prepared.fingerprint.parts.get("tool").cloned().unwrap_or_default();
-    let (tool, tool_version) = tool.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((tool, String::new()));
+    let (tool, tool_version) = tool
+        .split_once(' ')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap_or((tool, String::new()));
     let mut record = RunRecord {
         version: RECORD_VERSION,
         address: ctx.address.to_owned(),
@@ -335,7 +346,8 @@ async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, String> {
     let (mut plain, mut sensitive) = match from_state {
         Some(outputs) => outputs,
         None => {
-            let output = ctx.tool_logged("output", &["output", "-json"], LogMode::StderrOnly).await?;
+            let output =
+                ctx.tool_logged("output", &["output", "-json"], LogMode::StderrOnly).await?;
             if !output.success {
                 return Err(failed(ctx, "output"));
             }
@@ -362,7 +374,11 @@ async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, String> {
 
 /// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
 /// `INFRA_STACK`, `INFRA_COMPONENT` and `INFRA_WORKDIR` set.
-async fn run_hooks(ctx: &mut Ctx<'_>, commands: &[String], step: &'static str) -> Result<(), String> {
+async fn run_hooks(
+    ctx: &mut Ctx<'_>,
+    commands: &[String],
+    step: &'static str,
+) -> Result<(), String> {
     for (i, command) in commands.iter().enumerate() {
         ctx.begin(step).await?;
         let log = ctx.log_dir().join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
@@ -406,7 +422,8 @@ async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), String> {
     if ctx.dir.join(".terraform").is_dir() && current.as_deref() == Some(init_hash.as_str()) {
         return Ok(());
     }
-    let init = ctx.tool_logged("init", &["init", "-input=false", "-no-color"], LogMode::Full).await?;
+    let init =
+        ctx.tool_logged("init", &["init", "-input=false", "-no-color"], LogMode::Full).await?;
     if !init.success {
         let text = format!("{}\n{}", init.stderr, init.stdout);
         let mut found = tool_diagnostics::from_text(&text);
@@ -469,7 +486,11 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
         return ctx.fail(message);
     }
     if record.is_some()
-        && let Err(e) = mark_incomplete(&root, ctx.address, &format!("a destroy began at {}", crate::time::utc(now())))
+        && let Err(e) = mark_incomplete(
+            &root,
+            ctx.address,
+            &format!("a destroy began at {}", crate::time::utc(now())),
+        )
     {
         return ctx.fail(format!("cannot mark the record before destroying: {e}"));
     }
@@ -511,16 +532,15 @@ pub(crate) async fn tool_version(ctx: &mut Ctx<'_>) -> String {
         Some(version) => version.clone(),
         None => {
             let root = shared.options.root.clone();
-            let version =
-                match ctx.tool_logged_in("version", &["version", "-json"], &root).await {
-                    Ok(done) => serde_json::from_str::<Json>(&done.stdout)
-                        .ok()
-                        .and_then(|j| {
-                            j.get("terraform_version").and_then(Json::as_str).map(str::to_owned)
-                        })
-                        .unwrap_or_else(|| "unknown".to_owned()),
-                    Err(_) => "unknown".to_owned(),
-                };
+            let version = match ctx.tool_logged_in("version", &["version", "-json"], &root).await {
+                Ok(done) => serde_json::from_str::<Json>(&done.stdout)
+                    .ok()
+                    .and_then(|j| {
+                        j.get("terraform_version").and_then(Json::as_str).map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| "unknown".to_owned()),
+                Err(_) => "unknown".to_owned(),
+            };
             if version == "unknown" {
                 // Not cached: the next run asks again.
                 return version;

@@ -1,0 +1,350 @@
+//! Plans you can trust, with the real Terraform 1.0.3: no false "up to date" after a partial
+//! apply or a failed hook, plans that propagate known upstream outputs and leave readers of
+//! unknown ones pending, saved plans applied without planning again, drift found and put
+//! back, Terraform's diagnostics in full with module files, review before approval.
+//!
+//! Terraform 1.0.3 offline has no resources (no providers, no `terraform_data`), so the
+//! modules here change outputs: `timestamp()` is unknown while planning and known at apply,
+//! which makes an apply that fails after it began (`tonumber(timestamp())`) and an output
+//! known only after apply.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use crate::support::{infra_with_terraform, scratch_dir, terraform};
+
+/// A project: `net` (outputs `id` from `var.cidr`, and when `read` is `stamp` an output
+/// `stamp` known only after apply) and `app` reading `net.outputs.<read>`; `flaky` fails its apply (after writing an output) when
+/// `x == "bad"`.
+fn project(name: &str, read: &str) -> PathBuf {
+    let dir = scratch_dir(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut net = concat!(
+        "variable \"cidr\" { type = string }\n",
+        "output \"id\" { value = \"net-${var.cidr}\" }\n",
+    )
+    .to_owned();
+    if read == "stamp" {
+        net.push_str("output \"stamp\" { value = \"${var.cidr}@${timestamp()}\" }\n");
+    }
+    write(&dir, "modules/net/main.tf", &net);
+    write(
+        &dir,
+        "modules/app/main.tf",
+        concat!(
+            "variable \"network\" { type = string }\n",
+            "output \"seen\" { value = var.network }\n",
+        ),
+    );
+    write(
+        &dir,
+        "modules/flaky/main.tf",
+        concat!(
+            "variable \"x\" { type = string }\n",
+            "output \"a\" { value = var.x }\n",
+            "output \"b\" { value = var.x == \"bad\" ? tonumber(timestamp()) : 1 }\n",
+        ),
+    );
+    write(
+        &dir,
+        "main.infra",
+        &format!(
+            r#"let
+  net = infra.component "net" {{ source = ./modules/net; inputs.cidr = "10.0.0.0/16"; }};
+  app = infra.component "app" {{ source = ./modules/app; inputs.network = net.outputs.{read}; }};
+  flaky = infra.component "flaky" {{ source = ./modules/flaky; inputs.x = "good"; }};
+in {{ dev = infra.stack "dev" {{ backend = infra.backend "local" {{ }}; components = [ net app flaky ]; }}; }}
+"#
+        ),
+    );
+    dir
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read");
+    assert!(text.contains(from), "`{from}` not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).expect("write");
+}
+
+fn infra(dir: &Path, args: &[&str]) -> Output {
+    infra_with_terraform(dir, args, &[])
+}
+
+/// The `--json` events of a run.
+fn events(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// address → finished event.
+fn finished(output: &Output) -> BTreeMap<String, serde_json::Value> {
+    events(output)
+        .into_iter()
+        .filter(|e| e["event"] == "finished")
+        .map(|e| (e["address"].as_str().unwrap_or_default().to_owned(), e))
+        .collect()
+}
+
+fn statuses(output: &Output) -> BTreeMap<String, String> {
+    finished(output)
+        .into_iter()
+        .map(|(k, e)| (k, e["status"].as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+/// The steps started, as `ADDRESS step`.
+fn steps(output: &Output) -> Vec<String> {
+    events(output)
+        .into_iter()
+        .filter(|e| e["event"] == "started")
+        .map(|e| {
+            format!("{} {}", e["address"].as_str().unwrap_or(""), e["step"].as_str().unwrap_or(""))
+        })
+        .collect()
+}
+
+fn ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_partial_apply_is_never_up_to_date() {
+    let dir = project("trust-partial", "id");
+    ok(&infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]));
+    let main = dir.join("main.infra");
+    edit(&main, "inputs.x = \"good\"", "inputs.x = \"bad\"");
+    let failed = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    assert!(!failed.status.success());
+    let event = &finished(&failed)["dev/flaky"];
+    assert_eq!(event["status"], "failed");
+    // Terraform's error in full: summary, detail, and the module file in the project.
+    let diagnostic = &event["diagnostics"][0];
+    assert_eq!(diagnostic["summary"], "Invalid function argument", "{event}");
+    assert!(diagnostic["detail"].as_str().unwrap_or("").contains("cannot convert"), "{event}");
+    assert_eq!(diagnostic["file"], "modules/flaky/main.tf", "{event}");
+    assert_eq!(diagnostic["line"], 3);
+    // Terraform wrote `a = "bad"` before failing; going back to "good" must apply again.
+    edit(&main, "inputs.x = \"bad\"", "inputs.x = \"good\"");
+    let why = String::from_utf8_lossy(&infra(&dir, &["why", "dev/flaky"]).stdout).into_owned();
+    assert!(why.contains("the last run did not finish (an apply began at"), "{why}");
+    let rerun = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    ok(&rerun);
+    let event = &finished(&rerun)["dev/flaky"];
+    assert_eq!(event["status"], "applied");
+    let outputs = event["plan"]["outputs"].as_array().cloned().unwrap_or_default();
+    assert!(
+        outputs.iter().any(|o| o["name"] == "a" && o["before"] == "bad" && o["after"] == "good"),
+        "{event}"
+    );
+    // And now it is up to date.
+    let again = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    assert_eq!(statuses(&again)["dev/flaky"], "up-to-date");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_post_apply_hook_runs_again() {
+    let dir = project("trust-hook", "id");
+    let marker = dir.join("hook-ok");
+    edit(
+        &dir.join("main.infra"),
+        "inputs.x = \"good\"; }",
+        &format!("inputs.x = \"good\"; hooks.postApply = [ \"test -f {}\" ]; }}", marker.display()),
+    );
+    let first = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    assert!(!first.status.success());
+    let message = finished(&first)["dev/flaky"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(message.contains("postApply hook"), "{message}");
+    std::fs::write(&marker, "").expect("marker");
+    let second = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    ok(&second);
+    assert_eq!(statuses(&second)["dev/flaky"], "applied");
+    assert!(steps(&second).contains(&"dev/flaky postApply".to_owned()));
+    let third = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    assert_eq!(statuses(&third)["dev/flaky"], "up-to-date");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_known_upstream_output_is_planned_with_and_the_saved_plans_are_applied_as_they_are() {
+    let dir = project("trust-known", "id");
+    ok(&infra(&dir, &["apply", "--auto-approve", "--json"]));
+    edit(&dir.join("main.infra"), "10.0.0.0/16", "10.9.0.0/16");
+    let plan = infra(&dir, &["plan", "--json", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", String::from_utf8_lossy(&plan.stderr));
+    let events = finished(&plan);
+    assert_eq!(events["dev/net"]["status"], "planned");
+    // The downstream is planned with the value the upstream's plan knows.
+    let app = &events["dev/app"];
+    assert_eq!(app["status"], "planned", "{app}");
+    let outputs = app["plan"]["outputs"].as_array().cloned().unwrap_or_default();
+    assert!(
+        outputs.iter().any(|o| o["name"] == "seen" && o["after"] == "net-10.9.0.0/16"),
+        "{app}"
+    );
+    assert_eq!(events["dev/flaky"]["status"], "up-to-date");
+    // `infra show` prints the kept plans.
+    let show = String::from_utf8_lossy(&infra(&dir, &["show"]).stdout).into_owned();
+    assert!(
+        show.contains("dev/app: ")
+            && show.contains("output seen = \"net-10.0.0.0/16\" → \"net-10.9.0.0/16\""),
+        "{show}"
+    );
+    let show_json = infra(&dir, &["show", "--json", "dev/net"]);
+    let line: serde_json::Value = serde_json::from_slice(&show_json.stdout).expect("one JSON line");
+    assert_eq!(line["plan"]["output_changes"]["id"]["after"], "net-10.9.0.0/16");
+    // The apply applies exactly the saved plans: no `plan` process at all.
+    let apply = infra(&dir, &["apply", "--auto-approve", "--json"]);
+    ok(&apply);
+    let started = steps(&apply);
+    assert!(!started.iter().any(|s| s.ends_with(" plan")), "{started:?}");
+    assert_eq!(statuses(&apply)["dev/app"], "applied");
+    let app = infra(&dir, &["output", "dev/app", "--json"]);
+    let app: serde_json::Value = serde_json::from_slice(&app.stdout).expect("JSON");
+    assert_eq!(app["seen"], "net-10.9.0.0/16");
+    assert!(!dir.join(".infra/plans/dev/app/summary.json").exists(), "an apply uses up its plan");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unknown_upstream_output_leaves_its_reader_pending_and_a_stale_plan_is_named() {
+    let dir = project("trust-pending", "stamp");
+    ok(&infra(&dir, &["apply", "--auto-approve", "--json"]));
+    edit(&dir.join("main.infra"), "10.0.0.0/16", "10.9.0.0/16");
+    let plan = infra(&dir, &["plan", "--json"]);
+    ok(&plan);
+    let app = &finished(&plan)["dev/app"];
+    assert_eq!(app["status"], "pending", "{app}");
+    assert_eq!(
+        app["message"],
+        "re-plans after `dev/net` applies: output `stamp` changes, known after apply"
+    );
+    let human = infra(&dir, &["plan"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("dev/app: pending — re-plans after `dev/net` applies"), "{text}");
+    // Change the inputs after planning: the apply says the saved plan no longer matches, and why.
+    edit(&dir.join("main.infra"), "10.9.0.0/16", "10.8.0.0/16");
+    let apply = infra(&dir, &["apply", "--auto-approve", "--json"]);
+    ok(&apply);
+    let net = &finished(&apply)["dev/net"];
+    let notes = net["notes"].to_string();
+    assert!(
+        notes.contains("the saved plan no longer matches (")
+            && notes.contains("input `cidr` changed: \\\"10.9.0.0/16\\\" → \\\"10.8.0.0/16\\\""),
+        "{notes}"
+    );
+    assert_eq!(finished(&apply)["dev/app"]["status"], "applied");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn drift_is_found_and_put_back() {
+    let dir = project("trust-drift", "id");
+    ok(&infra(&dir, &["apply", "--auto-approve", "--json"]));
+    let clean = infra(&dir, &["drift", "--json"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+    // Behind infra's back: apply the network by hand with another value.
+    let work = dir.join(".infra/work/dev/net");
+    let by_hand = Command::new(terraform())
+        .args(["apply", "-auto-approve", "-no-color", "-input=false", "-var", "cidr=10.66.0.0/16"])
+        .current_dir(&work)
+        .stdin(Stdio::null())
+        .output()
+        .expect("terraform");
+    assert!(by_hand.status.success(), "{}", String::from_utf8_lossy(&by_hand.stderr));
+    let drift = infra(&dir, &["drift"]);
+    assert_eq!(drift.status.code(), Some(2), "{}", String::from_utf8_lossy(&drift.stderr));
+    let text = String::from_utf8_lossy(&drift.stdout);
+    assert!(
+        text.contains("dev/net: ")
+            && text.contains("output id = \"net-10.66.0.0/16\" → \"net-10.0.0.0/16\""),
+        "{text}"
+    );
+    assert!(!text.contains("dev/app:"), "{text}");
+    let status = String::from_utf8_lossy(&infra(&dir, &["status"]).stdout).into_owned();
+    assert!(
+        status.contains("dev/net\tup-to-date\tdrift checked ") && status.contains(": drifted"),
+        "{status}"
+    );
+    ok(&infra(&dir, &["apply", "--auto-approve", "--refresh", "--json", "dev/net"]));
+    let after = infra(&dir, &["drift", "--json"]);
+    assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn terraform_errors_are_shown_in_full_with_the_module_file() {
+    let dir = project("trust-errors", "id");
+    // A variable the component does not pass: Terraform names it.
+    write(&dir, "modules/app/extra.tf", "variable \"region\" { type = string }\n");
+    let missing = infra(&dir, &["plan", "dev/app"]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("No value for required variable"), "{stderr}");
+    assert!(stderr.contains("\"region\""), "the variable's name: {stderr}");
+    // An HCL error: the module file in the project, with its line.
+    write(
+        &dir,
+        "modules/app/extra.tf",
+        "variable \"region\" {\n  type = string\n  defualt = 1\n}\n",
+    );
+    let syntax = infra(&dir, &["plan", "dev/app"]);
+    assert!(!syntax.status.success());
+    let stderr = String::from_utf8_lossy(&syntax.stderr);
+    assert!(stderr.contains("--> modules/app/extra.tf:3"), "{stderr}");
+    assert!(stderr.contains("Unsupported argument"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn interactive_apply_shows_the_plan_before_it_asks() {
+    let dir = project("trust-review", "id");
+    // `script` gives infra a terminal; the answer comes on its stdin.
+    let run = |answer: &str| {
+        let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
+        let command = format!("{} apply dev/net", env!("CARGO_BIN_EXE_infra"));
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(&dir)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script");
+        use std::io::Write;
+        let _ = child.stdin.take().expect("stdin").write_all(answer.as_bytes());
+        child.wait_with_output().expect("wait")
+    };
+    let declined = run("n\n");
+    let text = String::from_utf8_lossy(&declined.stdout).replace('\r', "");
+    let review = text.find("+ output id = \"net-10.0.0.0/16\"").expect(&text);
+    let question = text.find("Apply the changes of 1 component(s)?").expect(&text);
+    assert!(review < question, "the plan comes before the question: {text}");
+    assert!(text.contains("Nothing was applied."), "{text}");
+    assert!(!dir.join(".infra/records/dev/net.json").exists());
+    let accepted = run("y\n");
+    let text = String::from_utf8_lossy(&accepted.stdout).replace('\r', "");
+    assert!(accepted.status.success(), "{text}");
+    assert!(dir.join(".infra/records/dev/net.json").is_file(), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
