@@ -344,6 +344,11 @@ fn summary_table(
         {
             text.push_str(&format!("{:width$}  ↳ {message}\n", ""));
         }
+        if r.status == Status::Failed {
+            for note in &r.notes {
+                text.push_str(&format!("{:width$}  ↳ {note}\n", ""));
+            }
+        }
     }
     let logs = log_dir.strip_prefix(root).unwrap_or(log_dir);
     let plural =

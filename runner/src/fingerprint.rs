@@ -13,7 +13,8 @@ use crate::build::BuiltComponent;
 /// What went into a component's input hash, by part:
 /// `workdir` (the work-directory derivation: every file, generated ones included),
 /// `tool` (program and version), `input:NAME` (each input value as passed),
-/// `output:ADDR#NAME` (each upstream output read), `secret:NAME` (ciphertext fingerprints).
+/// `output:ADDR#NAME` (each upstream output read), `secret:NAME` (ciphertext fingerprints),
+/// `hooks:STEP` (hook commands), `requiredOutputs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     pub hash: String,
@@ -49,6 +50,20 @@ impl Fingerprint {
         // A secret counts by the hash of its file's ciphertext: rotating it re-plans its users.
         for (secret, fingerprint) in inputs.secrets {
             parts.insert(format!("secret:{secret}"), fingerprint.clone());
+        }
+        // What runs around Terraform and what the apply must produce count too (only when
+        // given, so a component without them keeps its hash).
+        let component = inputs.component;
+        for (step, commands) in
+            [("prePlan", &component.hooks.pre_plan), ("postApply", &component.hooks.post_apply)]
+        {
+            if !commands.is_empty() {
+                parts.insert(format!("hooks:{step}"), Json::from(commands.clone()).to_string());
+            }
+        }
+        if !component.required_outputs.is_empty() {
+            let names: Vec<&str> = component.required_outputs.iter().map(String::as_str).collect();
+            parts.insert("requiredOutputs".to_owned(), Json::from(names).to_string());
         }
         let hash = Digest::of(&serde_json::to_vec(&parts).unwrap_or_default()).to_hex();
         let files = inputs.built.files.iter().map(|(k, v)| (k.clone(), v.to_hex())).collect();
@@ -131,6 +146,15 @@ pub enum Change {
     Secret {
         name: String,
     },
+    Hooks {
+        step: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    RequiredOutputs {
+        old: Option<String>,
+        new: Option<String>,
+    },
     Tool {
         old: Option<String>,
         new: Option<String>,
@@ -156,6 +180,10 @@ impl Change {
             }
         } else if let Some(name) = key.strip_prefix("secret:") {
             Change::Secret { name: name.to_owned() }
+        } else if let Some(step) = key.strip_prefix("hooks:") {
+            Change::Hooks { step: step.to_owned(), old, new }
+        } else if key == "requiredOutputs" {
+            Change::RequiredOutputs { old, new }
         } else {
             Change::Tool { old, new }
         }
@@ -171,6 +199,8 @@ impl Change {
             Change::Input { .. } => "input",
             Change::UpstreamOutput { .. } | Change::UpstreamUnknown { .. } => "upstream-output",
             Change::Secret { .. } => "secret",
+            Change::Hooks { .. } => "hooks",
+            Change::RequiredOutputs { .. } => "required-outputs",
             Change::Tool { .. } => "tool",
         }
     }
@@ -207,6 +237,10 @@ impl fmt::Display for Change {
                 was(f, format!("upstream output `{address}.outputs.{output}`"), old, new)
             }
             Change::Secret { name } => write!(f, "secret `{name}` changed"),
+            Change::Hooks { step, old, new } => was(f, format!("the {step} hooks"), old, new),
+            Change::RequiredOutputs { old, new } => {
+                was(f, "`requiredOutputs`".to_owned(), old, new)
+            }
             Change::Tool { old, new } => {
                 if new.as_deref().is_some_and(|n| n.ends_with(" unknown")) {
                     write!(f, "the tool's version could not be determined (`version -json` failed)")

@@ -150,6 +150,12 @@ fn a_canary_secret_reaches_terraform_and_nothing_else() {
         String::from_utf8_lossy(&plan.stdout),
         String::from_utf8_lossy(&plan.stderr)
     );
+    // The kept plan of a secret-bearing component: a summary and a scrubbed JSON, no binary.
+    assert_eq!(files_containing(&project.dir, &canary), Vec::<PathBuf>::new(), "after plan");
+    assert!(!project.dir.join(".infra/plans/dev/db/plan.tfplan").exists());
+    let show = project.infra(&["show", "--json", "dev/db"], &[]);
+    let show = String::from_utf8_lossy(&show.stdout).into_owned();
+    assert!(show.contains("\"address\":\"dev/db\"") && !show.contains(&canary), "{show}");
     let apply = project.infra(&["apply", "--auto-approve", "--json"], &[]);
     assert!(
         apply.status.success(),

@@ -425,8 +425,17 @@ async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), String> {
     let init =
         ctx.tool_logged("init", &["init", "-input=false", "-no-color"], LogMode::Full).await?;
     if !init.success {
-        let text = format!("{}\n{}", init.stderr, init.stdout);
-        let mut found = tool_diagnostics::from_text(&text);
+        let mut found = tool_diagnostics::from_text(&init.stderr);
+        if found.is_empty() {
+            found = tool_diagnostics::from_text(&init.stdout);
+        }
+        if found.iter().any(|d| d.summary == "Backend configuration changed") {
+            let dir = ctx.dir.strip_prefix(&ctx.shared.options.root).unwrap_or(&ctx.dir);
+            ctx.notes.push(format!(
+                "its backend changed since the last init: move its state with `terraform init -migrate-state` in `{}` (or start from the new backend's state with `-reconfigure`)",
+                dir.display()
+            ));
+        }
         let root = ctx.shared.options.root.clone();
         tool_diagnostics::map_files(&mut found, ctx.component.source.as_deref(), &root);
         ctx.diagnostics.extend(found);
@@ -498,8 +507,10 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     match ctx.tool_logged("destroy", &args, LogMode::Full).await {
         Ok(done) if done.success => {}
         Ok(done) => {
-            let text = format!("{}\n{}", done.stderr, done.stdout);
-            let mut found = tool_diagnostics::from_text(&text);
+            let mut found = tool_diagnostics::from_text(&done.stderr);
+            if found.is_empty() {
+                found = tool_diagnostics::from_text(&done.stdout);
+            }
             tool_diagnostics::map_files(&mut found, ctx.component.source.as_deref(), &root);
             ctx.diagnostics.extend(found);
             return ctx.fail(failed(ctx, "destroy"));
