@@ -135,14 +135,24 @@ fn project() -> Project {
 
 type Step = Box<dyn Fn(&Project)>;
 
+/// One kind of change: how to make it, how to undo it, what must be planned, and the
+/// environment to plan with.
+struct Row {
+    name: &'static str,
+    mutate: Step,
+    revert: Step,
+    expected: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
 fn row(
     name: &'static str,
     mutate: impl Fn(&Project) + 'static,
     revert: impl Fn(&Project) + 'static,
     expected: &[&str],
-) -> (&'static str, Step, Step, Vec<String>, Vec<(String, String)>) {
+) -> Row {
     let expected = expected.iter().map(|s| (*s).to_owned()).collect();
-    (name, Box::new(mutate), Box::new(revert), expected, Vec::new())
+    Row { name, mutate: Box::new(mutate), revert: Box::new(revert), expected, env: Vec::new() }
 }
 
 fn edit_row(
@@ -151,7 +161,7 @@ fn edit_row(
     from: &'static str,
     to: &'static str,
     expected: &[&str],
-) -> (&'static str, Step, Step, Vec<String>, Vec<(String, String)>) {
+) -> Row {
     row(name, move |p| p.edit(file, from, to), move |p| p.edit(file, to, from), expected)
 }
 
@@ -248,14 +258,14 @@ fn each_input_changed_alone_replans_exactly_its_component() {
         ),
     ];
     let mut env_row = row("an environment variable read during evaluation", |_| {}, |_| {}, &["a"]);
-    env_row.4 = vec![("INFRA_TEST_REGION".to_owned(), "eu-2".to_owned())];
+    env_row.env = vec![("INFRA_TEST_REGION".to_owned(), "eu-2".to_owned())];
     table.push(env_row);
     let mut tool_row = row("the tool version", |_| {}, |_| {}, &["u", "a", "b", "c"]);
-    tool_row.4 = vec![("INFRA_TF".to_owned(), newer_tool)];
+    tool_row.env = vec![("INFRA_TF".to_owned(), newer_tool)];
     table.push(tool_row);
 
     let mut failures = Vec::new();
-    for (name, mutate, revert, expected, env) in &table {
+    for Row { name, mutate, revert, expected, env } in &table {
         mutate(&project);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let changed = project.not_up_to_date(&env);
