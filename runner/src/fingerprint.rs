@@ -14,7 +14,8 @@ use crate::build::BuiltComponent;
 /// `workdir` (the work-directory derivation: every file, generated ones included),
 /// `tool` (program and version), `input:NAME` (each input value as passed),
 /// `output:ADDR#NAME` (each upstream output read), `secret:NAME` (ciphertext fingerprints),
-/// `hooks:STEP` (hook commands), `requiredOutputs`.
+/// `state:ADDR` (the outputs of an upstream read with `infra.remoteState`), `hooks:STEP`
+/// (hook commands), `requiredOutputs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     pub hash: String,
@@ -31,8 +32,41 @@ pub(crate) struct FingerprintInputs<'a> {
     pub(crate) values: &'a BTreeMap<OutputRef, Json>,
     pub(crate) resolved: &'a BTreeMap<String, Json>,
     pub(crate) secrets: &'a BTreeMap<String, String>,
+    /// Per upstream read through `infra.remoteState`: the digest of its outputs.
+    pub(crate) states: &'a BTreeMap<String, String>,
     pub(crate) tool_name: &'a str,
     pub(crate) tool_version: &'a str,
+}
+
+/// The digest of an upstream's outputs as a reader of its state sees them: plain values and
+/// the digests of sensitive ones.
+fn state_digest(plain: &BTreeMap<String, Json>, sensitive: &BTreeMap<String, String>) -> String {
+    let both = serde_json::json!({ "outputs": plain, "sensitive": sensitive });
+    Digest::of(both.to_string().as_bytes()).to_hex()
+}
+
+/// The `infra.remoteState` upstreams of a component.
+fn state_reads(component: &Component) -> impl Iterator<Item = &String> {
+    component.files.values().filter_map(|f| match f {
+        evaluator::File::RemoteState(address) => Some(address),
+        _ => None,
+    })
+}
+
+/// Per `infra.remoteState` upstream of `component`: the digest of its recorded outputs (an
+/// upstream applied earlier in the run has written its record already).
+pub(crate) fn state_digests(
+    root: &std::path::Path,
+    component: &Component,
+) -> BTreeMap<String, String> {
+    state_reads(component)
+        .map(|address| {
+            let digest = crate::record::read_record(root, address)
+                .map(|r| state_digest(&r.outputs, &r.sensitive_outputs))
+                .unwrap_or_default();
+            (address.clone(), digest)
+        })
+        .collect()
 }
 
 impl Fingerprint {
@@ -50,6 +84,10 @@ impl Fingerprint {
         // A secret counts by the hash of its file's ciphertext: rotating it re-plans its users.
         for (secret, fingerprint) in inputs.secrets {
             parts.insert(format!("secret:{secret}"), fingerprint.clone());
+        }
+        // Terraform reads an `infra.remoteState` upstream's outputs itself: they count whole.
+        for (address, digest) in inputs.states {
+            parts.insert(format!("state:{address}"), digest.clone());
         }
         // What runs around Terraform and what the apply must produce count too (only when
         // given, so a component without them keeps its hash).
@@ -146,6 +184,9 @@ pub enum Change {
     Secret {
         name: String,
     },
+    UpstreamState {
+        address: String,
+    },
     Hooks {
         step: String,
         old: Option<String>,
@@ -180,6 +221,8 @@ impl Change {
             }
         } else if let Some(name) = key.strip_prefix("secret:") {
             Change::Secret { name: name.to_owned() }
+        } else if let Some(address) = key.strip_prefix("state:") {
+            Change::UpstreamState { address: address.to_owned() }
         } else if let Some(step) = key.strip_prefix("hooks:") {
             Change::Hooks { step: step.to_owned(), old, new }
         } else if key == "requiredOutputs" {
@@ -199,6 +242,7 @@ impl Change {
             Change::Input { .. } => "input",
             Change::UpstreamOutput { .. } | Change::UpstreamUnknown { .. } => "upstream-output",
             Change::Secret { .. } => "secret",
+            Change::UpstreamState { .. } => "upstream-output",
             Change::Hooks { .. } => "hooks",
             Change::RequiredOutputs { .. } => "required-outputs",
             Change::Tool { .. } => "tool",
@@ -237,6 +281,9 @@ impl fmt::Display for Change {
                 was(f, format!("upstream output `{address}.outputs.{output}`"), old, new)
             }
             Change::Secret { name } => write!(f, "secret `{name}` changed"),
+            Change::UpstreamState { address } => {
+                write!(f, "the outputs of `{address}` (read with `infra.remoteState`) changed")
+            }
             Change::Hooks { step, old, new } => was(f, format!("the {step} hooks"), old, new),
             Change::RequiredOutputs { old, new } => {
                 was(f, "`requiredOutputs`".to_owned(), old, new)

@@ -103,12 +103,14 @@ pub fn why(
         .and_then(|p| cached_version(&Layout::new(root), p))
         .unwrap_or_else(|| "unknown".to_owned());
     let secrets = crate::run::secret_fingerprints(component).unwrap_or_default();
+    let states = crate::fingerprint::state_digests(root, component);
     let fingerprint = Fingerprint::of(&FingerprintInputs {
         component,
         built,
         values: &values,
         resolved: &resolved,
         secrets: &secrets,
+        states: &states,
         tool_name: &tool_name,
         tool_version: &version,
     });

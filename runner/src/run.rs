@@ -148,7 +148,13 @@ pub(crate) enum Done {
     /// Planned (`infra plan`): its outputs as they will be after the apply, where the plan
     /// knows them; `unknown`: outputs known only after the apply; `applied`: whether it was
     /// ever applied (else the known values are all planned ones).
-    Planned { outputs: BTreeMap<String, Json>, unknown: BTreeSet<String>, applied: bool },
+    /// `changed`: whether the plan changes any output.
+    Planned {
+        outputs: BTreeMap<String, Json>,
+        unknown: BTreeSet<String>,
+        applied: bool,
+        changed: bool,
+    },
     /// Not planned: it waits for an upstream's apply. Its readers wait too.
     Pending,
     /// Failed or skipped: dependents are skipped.

@@ -92,7 +92,12 @@ const MAIN: &str = r#"let
   };
   b = infra.component "b" { source = ./modules/b; inputs.from_a = a.outputs.out; };
   c = infra.component "c" { source = ./modules/c; inputs.n = "1"; };
-in { dev = infra.stack "dev" { backend = infra.backend "local" { }; components = [ u a b c ]; }; }
+  r = infra.component "r" {
+    source = ./modules/c;
+    inputs.n = "r";
+    files."remote_state.tf.json" = infra.remoteState "dev/u";
+  };
+in { dev = infra.stack "dev" { backend = infra.backend "local" { }; components = [ u a b c r ]; }; }
 "#;
 
 fn project() -> Project {
@@ -238,7 +243,7 @@ fn each_input_changed_alone_replans_exactly_its_component() {
             "main.infra",
             "inputs.seed = \"s1\"",
             "inputs.seed = \"s2\"",
-            &["u", "a", "b"],
+            &["u", "a", "b", "r"],
         ),
         edit_row("a hook command", "main.infra", "[ \"true\" ]", "[ \"true\" \"true\" ]", &["a"]),
         edit_row("requiredOutputs", "main.infra", "[ \"out\" ]", "[ \"out\" \"level\" ]", &["a"]),
@@ -260,7 +265,7 @@ fn each_input_changed_alone_replans_exactly_its_component() {
     let mut env_row = row("an environment variable read during evaluation", |_| {}, |_| {}, &["a"]);
     env_row.env = vec![("INFRA_TEST_REGION".to_owned(), "eu-2".to_owned())];
     table.push(env_row);
-    let mut tool_row = row("the tool version", |_| {}, |_| {}, &["u", "a", "b", "c"]);
+    let mut tool_row = row("the tool version", |_| {}, |_| {}, &["u", "a", "b", "c", "r"]);
     tool_row.env = vec![("INFRA_TF".to_owned(), newer_tool)];
     table.push(tool_row);
 
@@ -290,6 +295,17 @@ fn each_input_changed_alone_replans_exactly_its_component() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // A reader of an upstream's state (`infra.remoteState`) counts its outputs: after the
+    // upstream alone applies new ones, the reader is no longer up to date.
+    project.edit("main.infra", "inputs.seed = \"s1\"", "inputs.seed = \"s9\"");
+    let upstream = project.infra(&["apply", "--auto-approve", "--json", "--only", "dev/u"], &[]);
+    assert!(upstream.status.success(), "{}", String::from_utf8_lossy(&upstream.stdout));
+    let why = project.infra(&["why", "dev/r"], &[]);
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(
+        why.contains("the outputs of `dev/u` (read with `infra.remoteState`) changed"),
+        "{why}"
+    );
     let _ = std::fs::remove_dir_all(&project.dir);
     let _ = std::fs::remove_file(&project.identity);
     let _ = std::fs::remove_file(&newer);

@@ -265,12 +265,14 @@ pub(crate) async fn run_component(
         Ok(fingerprints) => fingerprints,
         Err(message) => return ctx.fail(message),
     };
+    let states = crate::fingerprint::state_digests(&shared.options.root, component);
     let fingerprint = Fingerprint::of(&FingerprintInputs {
         component,
         built,
         values: &values,
         resolved: &resolved,
         secrets: &secrets,
+        states: &states,
         tool_name: &tool_name,
         tool_version: &version,
     });
@@ -344,7 +346,7 @@ fn upstream_values(
         let label = format!("{}.outputs.{}", read.address, read.output);
         let current = match upstream.get(&read.address) {
             Some(Done::Ok(Some(outputs))) => Some(outputs.clone()),
-            Some(Done::Planned { outputs, unknown, applied }) => {
+            Some(Done::Planned { outputs, unknown, applied, .. }) => {
                 if unknown.contains(&read.output) {
                     pending.entry(read.address.clone()).or_default().insert(read.output.clone());
                     continue;
@@ -403,7 +405,30 @@ fn upstream_values(
         };
         values.insert(read.clone(), value);
     }
-    if !pending.is_empty() {
+    // Terraform reads an `infra.remoteState` upstream's state itself: planning, a state that
+    // does not exist yet or will change makes the reader wait for the upstream's apply.
+    let mut state_reads = Vec::new();
+    if planning {
+        for file in component.files.values() {
+            let evaluator::File::RemoteState(address) = file else { continue };
+            let why = match upstream.get(address) {
+                Some(Done::Pending) => Some("it is pending"),
+                Some(Done::Planned { changed: true, .. }) => Some("its outputs change"),
+                Some(Done::Planned { applied: false, .. }) => Some("it was never applied"),
+                Some(_) => None,
+                None if read_record(&shared.options.root, address).is_none() => {
+                    Some("it was never applied")
+                }
+                None => None,
+            };
+            if let Some(why) = why {
+                state_reads.push(format!(
+                    "re-plans after `{address}` applies: reads its state through `infra.remoteState`, and {why}"
+                ));
+            }
+        }
+    }
+    if !pending.is_empty() || !state_reads.is_empty() {
         let reasons: Vec<String> = pending
             .iter()
             .map(|(address, outputs)| {
@@ -419,6 +444,7 @@ fn upstream_values(
                     )
                 }
             })
+            .chain(state_reads)
             .collect();
         return Ok(Upstream::Pending(reasons.join("; ")));
     }

@@ -92,8 +92,9 @@ pub(crate) async fn plan(
             }
         }
     }
+    let changed = !made.changes.outputs.is_empty();
     let result = ctx.result(Status::Planned, Some(made.changes), None);
-    (result, Done::Planned { outputs, unknown, applied })
+    (result, Done::Planned { outputs, unknown, applied, changed })
 }
 
 fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
