@@ -26,6 +26,35 @@ pub fn resolve_inputs(
     Ok(out)
 }
 
+/// What `infra export` can write: the inputs that read upstream outputs (and hold no
+/// secret), resolved where every output they read has a value in `values`; the others, each
+/// with the outputs it still misses.
+pub fn resolve_known(
+    component: &Component,
+    values: &BTreeMap<OutputRef, Json>,
+) -> (BTreeMap<String, Json>, BTreeMap<String, BTreeSet<OutputRef>>) {
+    let mut known = BTreeMap::new();
+    let mut missing = BTreeMap::new();
+    for (key, value) in &component.inputs {
+        if !has_placeholder(value, &component.reads) || holds_secret(component, value) {
+            continue;
+        }
+        let absent: BTreeSet<OutputRef> = component
+            .reads
+            .iter()
+            .filter(|r| has_placeholder(value, &BTreeSet::from([(*r).clone()])))
+            .filter(|r| !values.contains_key(*r))
+            .cloned()
+            .collect();
+        if absent.is_empty() {
+            known.insert(key.clone(), substitute(value, values));
+        } else {
+            missing.insert(key.clone(), absent);
+        }
+    }
+    (known, missing)
+}
+
 /// The inputs known only at run time — those reading upstream outputs (written to
 /// `infra.upstream.auto.tfvars.json` once the values are known) and those holding secrets
 /// (passed through the environment) — and the others (`infra.auto.tfvars.json`, built now).

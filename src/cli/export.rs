@@ -13,8 +13,9 @@ use crate::{
 /// Write one component's work directory to DIR, ready for `terraform init` and `plan`.
 ///
 /// The local backend's state path is made absolute, so the copy shares the project's state.
-/// Inputs that read upstream outputs need their values: with `--mock`, the upstream's
-/// `mockOutputs` are used.
+/// Inputs that read upstream outputs get the values of the upstream's last apply; with
+/// `--mock`, an upstream never applied lends its `mockOutputs`. Inputs whose values are not
+/// known are listed and left out (Terraform asks for them); the rest is written.
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
     /// The component, as `STACK/NAME`.
@@ -22,7 +23,7 @@ pub(crate) struct ExportArgs {
     /// The directory to write (must not exist, or be empty).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     output: PathBuf,
-    /// Fill upstream outputs from the upstream components' `mockOutputs`.
+    /// Fill upstream outputs not applied yet from the upstream components' `mockOutputs`.
     #[arg(long)]
     mock: bool,
 }
@@ -43,50 +44,45 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ExportArgs) -> Result<Exit
     let Some(built) = report.components.first() else {
         return Err(CliError::user("infra::build::export", "nothing was built".into()));
     };
+    // Upstream values: the last apply's outputs, else (with `--mock`) the upstream's mocks.
     let mut values = BTreeMap::new();
-    if args.mock {
-        for read in &component.reads {
-            if let Some(value) =
-                project.component(&read.address).and_then(|u| u.mock_outputs.get(&read.output))
-            {
-                values.insert(read.clone(), value.clone());
-            }
+    for read in &component.reads {
+        let recorded = runner::read_record(&ctx.root, &read.address)
+            .and_then(|r| r.outputs.get(&read.output).cloned());
+        let mock = || {
+            args.mock
+                .then(|| project.component(&read.address)?.mock_outputs.get(&read.output).cloned())
+                .flatten()
+        };
+        if let Some(value) = recorded.or_else(mock) {
+            values.insert(read.clone(), value);
         }
     }
-    let upstream = match runner::resolve_inputs(component, &values) {
-        Ok(upstream) => upstream,
-        Err(missing) => {
-            let names: Vec<String> =
-                missing.iter().map(|r| format!("`{}.outputs.{}`", r.address, r.output)).collect();
-            let upstreams: std::collections::BTreeSet<&str> =
-                missing.iter().map(|r| r.address.as_str()).collect();
-            let hint = if args.mock {
-                format!(
-                    "add `mockOutputs` to {}",
-                    upstreams.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-                )
-            } else {
-                format!(
-                    "apply {} first, or pass `--mock` to use their `mockOutputs`",
-                    upstreams.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-                )
-            };
-            return Err(CliError::user(
-                "infra::build::pending_outputs",
-                format!(
-                    "`{}` reads {}, whose values are not known",
-                    args.address,
-                    names.join(", ")
-                ),
-            )
-            .with_hint(hint));
-        }
-    };
+    let (upstream, missing) = runner::resolve_known(component, &values);
     let dest = std::env::current_dir()
         .map(|cwd| cwd.join(&args.output))
         .unwrap_or_else(|_| args.output.clone());
     runner::export(&project, component, built, &store, &ctx.root, &upstream, &dest)
         .map_err(runner_error)?;
     out.status(&format!("exported `{}` to `{}`", args.address, args.output.display()))?;
+    if !missing.is_empty() {
+        // Everything known is written; Terraform asks for the rest (`-var NAME=VALUE`).
+        let mut text =
+            String::from("these inputs are pending (their upstream outputs are not known yet):");
+        let mut upstreams = std::collections::BTreeSet::new();
+        for (input, reads) in &missing {
+            let names: Vec<String> =
+                reads.iter().map(|r| format!("`{}.outputs.{}`", r.address, r.output)).collect();
+            upstreams.extend(reads.iter().map(|r| format!("`{}`", r.address)));
+            text.push_str(&format!("\n  {input}: reads {}", names.join(", ")));
+        }
+        let upstreams: Vec<String> = upstreams.into_iter().collect();
+        let how = if args.mock { "add `mockOutputs` to" } else { "pass `--mock`, or apply" };
+        text.push_str(&format!(
+            "\n  {how} {} (or give them to Terraform with `-var`)",
+            upstreams.join(", ")
+        ));
+        out.status(&text)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -53,7 +53,6 @@ fn diagnostics_reference_is_fresh() {
          | `infra::project::not_found` | No `main.infra` in the directory or above it. |\n\
          | `infra::build::store` | Reading a module or writing the store failed. |\n\
          | `infra::build::source` | A module source holds a symbolic link. |\n\
-         | `infra::build::pending_outputs` | Upstream output values are not known yet (apply the upstream, or `--mock`). |\n\
          | `infra::build::export` | An exported directory cannot be written (or is not empty). |\n\
          | `infra::build::unknown_target` | A target names no stack or component. |\n\
          | `infra::store::open` | The store directory cannot be created. |\n\

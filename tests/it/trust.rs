@@ -221,6 +221,11 @@ fn a_known_upstream_output_is_planned_with_and_the_saved_plans_are_applied_as_th
     let app: serde_json::Value = serde_json::from_slice(&app.stdout).expect("JSON");
     assert_eq!(app["seen"], "net-10.9.0.0/16");
     assert!(!dir.join(".infra/plans/dev/app/summary.json").exists(), "an apply uses up its plan");
+    // `infra export` passes the recorded outputs of the applied upstream.
+    let export = infra(&dir, &["export", "dev/app", "-o", "exported"]);
+    ok(&export);
+    let upstream = std::fs::read_to_string(dir.join("exported/infra.upstream.auto.tfvars.json"));
+    assert!(upstream.unwrap_or_default().contains("net-10.9.0.0/16"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
