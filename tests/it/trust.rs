@@ -353,3 +353,52 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     assert!(dir.join(".infra/records/dev/net.json").is_file(), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn terraform_warnings_are_counted_and_shown_after_the_summary() {
+    let dir = project("trust-warnings", "id");
+    edit(
+        &dir.join("main.infra"),
+        "inputs.x = \"good\"; }",
+        "inputs.x = \"good\"; files.\"extra.auto.tfvars.json\" = infra.writeJSON \"extra\" { stray = 1; }; }",
+    );
+    let plan = infra(&dir, &["plan", "dev/flaky"]);
+    ok(&plan);
+    let stderr = String::from_utf8_lossy(&plan.stderr);
+    let summary = stderr.find("1 component, ").expect(&stderr);
+    let warning = stderr.find("warning[dev/flaky]: Value for undeclared variable").expect(&stderr);
+    assert!(summary < warning, "warnings come after the summary: {stderr}");
+    assert!(stderr.contains("1 warning (below)"), "{stderr}");
+    assert!(stderr.contains("does not declare a variable named \"stray\""), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn destroy_lists_the_resolved_set_before_it_asks() {
+    let dir = project("trust-destroy", "id");
+    ok(&infra(&dir, &["apply", "--auto-approve", "--json"]));
+    let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
+    let command = format!("{} destroy 'dev/n*'", env!("CARGO_BIN_EXE_infra"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    use std::io::Write;
+    let _ = child.stdin.take().expect("stdin").write_all(b"n\n");
+    let output = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    assert!(text.contains("infra will destroy 2 component(s), dependents first:"), "{text}");
+    // The glob is expanded, the dependent is named, each with what its state holds.
+    assert!(text.contains("  dev/net: 0 resources\n"), "{text}");
+    assert!(text.contains("  dev/app: 0 resources — depends on a target\n"), "{text}");
+    assert!(!text.contains("dev/flaky"), "{text}");
+    assert!(text.contains("Nothing was destroyed."), "{text}");
+    assert!(dir.join(".infra/records/dev/net.json").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
