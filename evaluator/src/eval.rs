@@ -57,6 +57,9 @@ pub(crate) struct Machine {
     pub(crate) decls: Vec<Option<Span>>,
     /// Compiled regular expressions of `match` and `split`, by pattern.
     pub(crate) regex_cache: HashMap<(bool, String), regex::Regex>,
+    /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
+    /// component (as written: a name or an address) and output, for messages about it.
+    pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
 }
 
 impl Machine {
@@ -72,6 +75,7 @@ impl Machine {
             call_site: None,
             decls: Vec::new(),
             regex_cache: HashMap::new(),
+            output_sites: HashMap::new(),
         };
         machine.globals = builtins::globals();
         let infra = machine.prelude_thunk("import <infra>");
@@ -588,6 +592,7 @@ impl Machine {
             let attrs = match &value {
                 Value::Attrs(attrs) => attrs.clone(),
                 Value::Outputs(component) => {
+                    self.output_sites.entry((component.clone(), name.clone())).or_insert(span);
                     value = Value::String(crate::domain::placeholder(component, &name));
                     continue;
                 }
