@@ -67,7 +67,8 @@ pub enum ErrorKind {
     DependencyCycle { cycle: String },
     /// A reference to an output (`vpc.outputs.NAME`, `infra.output`, `requiredOutputs`,
     /// `mockOutputs`) that the component's Terraform files do not declare (`output "NAME"`).
-    UnknownOutput { address: String, output: String, place: String },
+    /// `from` is the reading component, or `requiredOutputs`/`mockOutputs`.
+    UnknownOutput { address: String, output: String, from: String },
     /// An input passed to a component whose Terraform files declare no such variable
     /// (`variable "NAME"`).
     UnknownInput { address: String, input: String },
@@ -173,11 +174,18 @@ impl fmt::Display for ErrorKind {
                 write!(f, "`{from}` refers to `{address}`, which is not a component of the project")
             }
             ErrorKind::DependencyCycle { cycle } => write!(f, "dependency cycle: {cycle}"),
-            ErrorKind::UnknownOutput { address, output, place } => write!(
-                f,
-                "{place} names the output `{output}`, which the module of `{address}` does not \
-                 declare"
-            ),
+            ErrorKind::UnknownOutput { address, output, from } => match from.as_str() {
+                "requiredOutputs" | "mockOutputs" => write!(
+                    f,
+                    "`{address}`: `{from}` names the output `{output}`, which its module does not \
+                     declare"
+                ),
+                _ => write!(
+                    f,
+                    "`{from}` reads the output `{output}` of `{address}`, whose module does not \
+                     declare it"
+                ),
+            },
             ErrorKind::UnknownInput { address, input } => write!(
                 f,
                 "`{address}` passes the input `{input}`, which its module does not declare as a \

@@ -44,7 +44,7 @@ pub(super) fn check(
             return Err(unknown_output(
                 &read.address,
                 &read.output,
-                format!("`{address}`"),
+                address.clone(),
                 names,
                 site.or(span),
             ));
@@ -78,8 +78,7 @@ fn check_own(component: &Component, names: &Declared, span: Option<Span>) -> Eva
     let mocked = component.mock_outputs.keys().map(|o| (o, "mockOutputs"));
     for (output, place) in required.chain(mocked) {
         if !names.outputs.contains(output) {
-            let place = format!("`{place}` of `{address}`");
-            return Err(unknown_output(&address, output, place, names, span));
+            return Err(unknown_output(&address, output, place.to_owned(), names, span));
         }
     }
     Ok(())
@@ -88,7 +87,7 @@ fn check_own(component: &Component, names: &Declared, span: Option<Span>) -> Eva
 fn unknown_output(
     address: &str,
     output: &str,
-    place: String,
+    from: String,
     names: &Declared,
     span: Option<Span>,
 ) -> Box<EvalError> {
@@ -104,7 +103,7 @@ fn unknown_output(
         ErrorKind::UnknownOutput {
             address: address.to_owned(),
             output: output.to_owned(),
-            place,
+            from,
         },
         span,
     )
