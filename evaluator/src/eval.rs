@@ -488,7 +488,7 @@ impl Machine {
                                 span,
                             );
                             let expected = formals.iter().map(|f| &*f.name);
-                            error.help = Some(match lower::did_you_mean(name, expected) {
+                            error.help = Some(match crate::suggest::did_you_mean(name, expected) {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => format!(
                                     "the function takes: {}",
@@ -618,15 +618,16 @@ impl Machine {
                             ErrorKind::MissingAttribute { name: name.to_string() },
                             Some(span),
                         );
-                        error.help = Some(match lower::did_you_mean(&name, attrs.names()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None if attrs.is_empty() => "the set is empty".to_owned(),
-                            None => {
-                                let names: Vec<String> =
-                                    attrs.names().take(10).map(|n| format!("`{n}`")).collect();
-                                format!("the set has {}", names.join(", "))
-                            }
-                        });
+                        error.help =
+                            Some(match crate::suggest::did_you_mean(&name, attrs.names()) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None if attrs.is_empty() => "the set is empty".to_owned(),
+                                None => {
+                                    let names: Vec<String> =
+                                        attrs.names().take(10).map(|n| format!("`{n}`")).collect();
+                                    format!("the set has {}", names.join(", "))
+                                }
+                            });
                         return Err(error);
                     }
                 },

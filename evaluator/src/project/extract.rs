@@ -12,10 +12,8 @@ use crate::{
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
     io::Input,
-    lower::did_you_mean,
-    project::{
-        Backend, Component, File, Hooks, Json, Project, Stack, graph, json::ToJson, names,
-    },
+    project::{Backend, Component, File, Hooks, Json, Project, Stack, graph, json::ToJson, names},
+    suggest::did_you_mean,
     value::{Attrs, NixString, Thunk, Value},
 };
 

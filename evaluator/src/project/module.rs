@@ -169,10 +169,9 @@ mod tests {
     #[track_caller]
     fn check(text: &str, json: bool, expected: Expect) {
         let actual = match parse(text, json) {
-            Some(declared) => format!(
-                "variables: {:?}\noutputs: {:?}",
-                declared.variables, declared.outputs
-            ),
+            Some(declared) => {
+                format!("variables: {:?}\noutputs: {:?}", declared.variables, declared.outputs)
+            }
             None => "unknown".to_owned(),
         };
         expected.assert_eq(&actual);
@@ -230,12 +229,20 @@ output "subnets" { value = local.subnets }
 
     #[test]
     fn a_module_without_variables() {
-        check("locals {\n  x = 1\n}\n", false, expect![[r#"
+        check(
+            "locals {\n  x = 1\n}\n",
+            false,
+            expect![[r#"
             variables: {}
-            outputs: {}"#]]);
-        check("", false, expect![[r#"
+            outputs: {}"#]],
+        );
+        check(
+            "",
+            false,
+            expect![[r#"
             variables: {}
-            outputs: {}"#]]);
+            outputs: {}"#]],
+        );
     }
 
     #[test]

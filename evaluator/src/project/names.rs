@@ -11,11 +11,11 @@ use lang::Span;
 use crate::{
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
-    lower::did_you_mean,
     project::{
         Component, Project,
         module::{self, Declared, Parsed},
     },
+    suggest::did_you_mean,
 };
 
 /// `spans` maps every address to the component's declaration.
@@ -100,11 +100,7 @@ fn unknown_output(
         None => format!("the module of `{address}` declares {}", listed(names.outputs.iter())),
     };
     EvalError::new(
-        ErrorKind::UnknownOutput {
-            address: address.to_owned(),
-            output: output.to_owned(),
-            from,
-        },
+        ErrorKind::UnknownOutput { address: address.to_owned(), output: output.to_owned(), from },
         span,
     )
     .with_help(help)
@@ -112,12 +108,7 @@ fn unknown_output(
 
 /// Where `component`'s spec named the output: `NAME.outputs.OUTPUT` in its stack, or
 /// `infra.output "STACK/NAME" "OUTPUT"`.
-fn reference_site(
-    m: &Machine,
-    component: &Component,
-    address: &str,
-    output: &str,
-) -> Option<Span> {
+fn reference_site(m: &Machine, component: &Component, address: &str, output: &str) -> Option<Span> {
     let output: Rc<str> = output.into();
     let mut written: Vec<&str> = vec![address];
     if let Some((stack, name)) = address.split_once('/')
