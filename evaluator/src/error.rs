@@ -67,7 +67,7 @@ pub enum ErrorKind {
     DependencyCycle { cycle: String },
     /// A reference to an output (`vpc.outputs.NAME`, `infra.output`, `requiredOutputs`,
     /// `mockOutputs`) that the component's Terraform files do not declare (`output "NAME"`).
-    /// `from` is the reading component, or `requiredOutputs`/`mockOutputs`.
+    // `from`: the reading component, or `requiredOutputs`/`mockOutputs`.
     UnknownOutput { address: String, output: String, from: String },
     /// An input passed to a component whose Terraform files declare no such variable
     /// (`variable "NAME"`).
