@@ -105,6 +105,16 @@ pub(crate) fn report(
     Ok(())
 }
 
+/// The error for a command's address that names no component of the project, with the
+/// nearest address as a suggestion.
+pub(crate) fn not_a_component(project: &Project, address: &str) -> CliError {
+    CliError::user(
+        "infra::build::unknown_target",
+        format!("`{address}` is not a component of the project"),
+    )
+    .with_hint(runner::unknown_component_help(project, address))
+}
+
 /// A runner error as a CLI error.
 pub(crate) fn runner_error(error: runner::RunnerError) -> CliError {
     let help = error.help.clone();

@@ -125,6 +125,8 @@ fn backend(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 /// `infra.output "STACK/NAME" "OUTPUT"`: a placeholder for an output of another stack's
 /// component (or of this stack's, given a bare name).
 fn output(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    // Forcing the arguments may apply other builtins, which move the call site.
+    let site = m.call_site;
     let address = builtins::string(m, &args[0])?;
     let valid = match address.as_str().split_once('/') {
         Some((stack, name)) => is_valid_name(stack) && is_valid_name(name),
@@ -139,6 +141,9 @@ fn output(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let name = builtins::string(m, &args[1])?;
     if name.is_empty() {
         return Err(bad("infra.output", "the output name is empty".to_owned()));
+    }
+    if let Some(site) = site {
+        m.output_sites.entry((address.text(), name.text())).or_insert(site);
     }
     Ok(Value::String(placeholder(address.as_str(), name.as_str())))
 }

@@ -65,6 +65,13 @@ pub enum ErrorKind {
     UnknownComponent { address: String, from: String },
     /// Components that depend on each other in a circle.
     DependencyCycle { cycle: String },
+    /// A reference to an output (`vpc.outputs.NAME`, `infra.output`, `requiredOutputs`,
+    /// `mockOutputs`) that the component's Terraform files do not declare (`output "NAME"`).
+    // `from`: the reading component, or `requiredOutputs`/`mockOutputs`.
+    UnknownOutput { address: String, output: String, from: String },
+    /// An input passed to a component whose Terraform files declare no such variable
+    /// (`variable "NAME"`).
+    UnknownInput { address: String, input: String },
     /// An operation that would reveal a secret's value (`stringLength`, `==`, `match`, …):
     /// evaluation never sees secrets; pass them to `inputs`.
     SecretInspected { operation: String },
@@ -106,6 +113,8 @@ impl ErrorKind {
             ErrorKind::InvalidSpec { .. } => "infra::project::invalid_spec",
             ErrorKind::UnknownComponent { .. } => "infra::project::unknown_component",
             ErrorKind::DependencyCycle { .. } => "infra::project::dependency_cycle",
+            ErrorKind::UnknownOutput { .. } => "infra::project::unknown_output",
+            ErrorKind::UnknownInput { .. } => "infra::project::unknown_input",
             ErrorKind::PlaceholderNotAllowed { .. } => "infra::project::placeholder_not_allowed",
             ErrorKind::SecretInspected { .. } => "infra::eval::secret_inspected",
             ErrorKind::SecretNotAllowed { .. } => "infra::project::secret_not_allowed",
@@ -165,6 +174,23 @@ impl fmt::Display for ErrorKind {
                 write!(f, "`{from}` refers to `{address}`, which is not a component of the project")
             }
             ErrorKind::DependencyCycle { cycle } => write!(f, "dependency cycle: {cycle}"),
+            ErrorKind::UnknownOutput { address, output, from } => match from.as_str() {
+                "requiredOutputs" | "mockOutputs" => write!(
+                    f,
+                    "`{address}`: `{from}` names the output `{output}`, which its module does not \
+                     declare"
+                ),
+                _ => write!(
+                    f,
+                    "`{from}` reads the output `{output}` of `{address}`, whose module does not \
+                     declare it"
+                ),
+            },
+            ErrorKind::UnknownInput { address, input } => write!(
+                f,
+                "`{address}` passes the input `{input}`, which its module does not declare as a \
+                 variable"
+            ),
             ErrorKind::SecretInspected { operation } => {
                 write!(f, "{operation} would reveal the value of a secret")
             }

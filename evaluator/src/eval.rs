@@ -57,6 +57,9 @@ pub(crate) struct Machine {
     pub(crate) decls: Vec<Option<Span>>,
     /// Compiled regular expressions of `match` and `split`, by pattern.
     pub(crate) regex_cache: HashMap<(bool, String), regex::Regex>,
+    /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
+    /// component (as written: a name or an address) and output, for messages about it.
+    pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
 }
 
 impl Machine {
@@ -72,6 +75,7 @@ impl Machine {
             call_site: None,
             decls: Vec::new(),
             regex_cache: HashMap::new(),
+            output_sites: HashMap::new(),
         };
         machine.globals = builtins::globals();
         let infra = machine.prelude_thunk("import <infra>");
@@ -484,7 +488,7 @@ impl Machine {
                                 span,
                             );
                             let expected = formals.iter().map(|f| &*f.name);
-                            error.help = Some(match lower::did_you_mean(name, expected) {
+                            error.help = Some(match crate::suggest::did_you_mean(name, expected) {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => format!(
                                     "the function takes: {}",
@@ -588,6 +592,7 @@ impl Machine {
             let attrs = match &value {
                 Value::Attrs(attrs) => attrs.clone(),
                 Value::Outputs(component) => {
+                    self.output_sites.entry((component.clone(), name.clone())).or_insert(span);
                     value = Value::String(crate::domain::placeholder(component, &name));
                     continue;
                 }
@@ -613,15 +618,16 @@ impl Machine {
                             ErrorKind::MissingAttribute { name: name.to_string() },
                             Some(span),
                         );
-                        error.help = Some(match lower::did_you_mean(&name, attrs.names()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None if attrs.is_empty() => "the set is empty".to_owned(),
-                            None => {
-                                let names: Vec<String> =
-                                    attrs.names().take(10).map(|n| format!("`{n}`")).collect();
-                                format!("the set has {}", names.join(", "))
-                            }
-                        });
+                        error.help =
+                            Some(match crate::suggest::did_you_mean(&name, attrs.names()) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None if attrs.is_empty() => "the set is empty".to_owned(),
+                                None => {
+                                    let names: Vec<String> =
+                                        attrs.names().take(10).map(|n| format!("`{n}`")).collect();
+                                    format!("the set has {}", names.join(", "))
+                                }
+                            });
                         return Err(error);
                     }
                 },

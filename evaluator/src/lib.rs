@@ -15,6 +15,7 @@ mod ir;
 mod lower;
 mod print;
 mod project;
+mod suggest;
 mod value;
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ pub use crate::{
         Backend, Component, File, GENERATED_FILES, Hooks, Json, OutputRef, Project, SecretRef,
         Stack,
     },
+    suggest::did_you_mean,
     value::{Attrs, Closure, Context, NixString, PrimOp, PrimOpApp, Thunk, Value},
 };
 use crate::{eval::Machine, ir::Arena};

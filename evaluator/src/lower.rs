@@ -21,6 +21,7 @@ use lang::{
 use crate::{
     error::{ErrorKind, EvalError},
     ir::{Arena, AttrKey, Expr, ExprId, Formal, Lambda, Param, Var},
+    suggest::did_you_mean,
 };
 
 /// One frame of the run-time environment, as lowering sees it.
@@ -290,35 +291,6 @@ fn parse_float(text: &str) -> f64 {
     let text = text.replace(".e", ".0e").replace(".E", ".0E");
     let text = if text.ends_with('.') { format!("{text}0") } else { text };
     text.parse().unwrap_or(f64::NAN)
-}
-
-/// The closest candidate within a small edit distance, for "did you mean".
-pub(crate) fn did_you_mean<'n>(
-    name: &str,
-    candidates: impl Iterator<Item = &'n str>,
-) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .filter(|c| *c != name)
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c.to_owned())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
 }
 
 /// The span of a whole file, for expressions that have no node of their own.

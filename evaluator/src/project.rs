@@ -1,13 +1,16 @@
 //! The evaluated project: stacks of placed components, as plain data. `extract` reads the
 //! tagged sets the domain builtins made (`infra.stack`, `infra.component`, …) into these types,
 //! applying component functions to their placement context, converting inputs to JSON, and
-//! checking references (unknown components, duplicates, cycles) with spans.
+//! checking references (unknown components, duplicates, cycles) with spans, and the names of
+//! inputs and outputs against the variables and outputs the modules declare (`names`).
 //!
 //! Nothing here is hashed or written: `runner::build` turns a `Project` into derivations.
 
 mod extract;
 mod graph;
 mod json;
+mod module;
+mod names;
 
 use std::{
     collections::{BTreeMap, BTreeSet},

@@ -35,7 +35,7 @@ pub use crate::{
     resolve::{pending, resolve_inputs, resolve_known},
     run::{ComponentResult, Event, Mode, RunOptions, RunReport, Status, run},
     share::{CacheReport, Trust, cache_keygen, check, parse_key, pull_refs, push},
-    targets::select_components,
+    targets::{select_components, unknown_component_help},
     tool::{ToolEnv, find_tool},
 };
 

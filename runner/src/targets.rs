@@ -1,6 +1,7 @@
-//! Targets: `dev` (a stack), `dev/vpc` (a component), globs (`*/vpc`, `prod/*`).
+//! Targets: `dev` (a stack), `dev/vpc` (a component), globs (`*/vpc`, `prod/*`). A target
+//! or address that names nothing gets the nearest one as a suggestion.
 
-use evaluator::Project;
+use evaluator::{Project, did_you_mean};
 
 use crate::error::{RunnerError, RunnerErrorKind};
 
@@ -24,14 +25,35 @@ pub fn select_components(
             }
         }
         if !any {
+            let stacks = project.stacks.iter().map(|s| s.name.as_str());
+            let candidates = all.iter().map(String::as_str).chain(stacks);
             return Err(RunnerError {
                 address: None,
                 kind: RunnerErrorKind::UnknownTarget(target.clone()),
-                help: Some(format!("the project has {}", all.join(", "))),
+                help: Some(suggestion(target, candidates, &all)),
             });
         }
     }
     Ok(all.into_iter().zip(selected).filter(|(_, s)| *s).map(|(a, _)| a).collect())
+}
+
+/// The help line for an address that names no component: "did you mean `dev/cluster`?"
+/// when one is close, else every address.
+pub fn unknown_component_help(project: &Project, address: &str) -> String {
+    let all: Vec<String> = project.components().map(|c| c.address()).collect();
+    suggestion(address, all.iter().map(String::as_str), &all)
+}
+
+fn suggestion<'a>(
+    target: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    addresses: &[String],
+) -> String {
+    match did_you_mean(target, candidates) {
+        Some(similar) => format!("did you mean `{similar}`?"),
+        None if addresses.is_empty() => "the project has no components".to_owned(),
+        None => format!("the project has {}", addresses.join(", ")),
+    }
 }
 
 /// `*` matches any run of characters other than `/`; everything else matches itself.

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode};
 use clap::Args;
 
 use crate::{
-    ctx::{Ctx, runner_error},
+    ctx::{Ctx, not_a_component, runner_error},
     error::CliError,
     output::Output,
 };
@@ -31,12 +31,7 @@ pub(crate) struct ExportArgs {
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ExportArgs) -> Result<ExitCode, CliError> {
     let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     let Some(component) = project.component(&args.address) else {
-        let all: Vec<String> = project.components().map(|c| c.address()).collect();
-        return Err(CliError::user(
-            "infra::build::unknown_target",
-            format!("`{}` is not a component of the project", args.address),
-        )
-        .with_hint(format!("the project has {}", all.join(", "))));
+        return Err(not_a_component(&project, &args.address));
     };
     let store = ctx.store()?;
     let report = runner::build(&project, std::slice::from_ref(&args.address), &store)

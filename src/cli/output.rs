@@ -1,10 +1,16 @@
-//! `infra output STACK/NAME`: the outputs of a component's last successful apply.
+//! `infra output STACK/NAME`: the outputs of a component's last successful apply. The record
+//! alone answers; without one, the project is evaluated to tell a component never applied
+//! from an address that names none (with the nearest one as a suggestion).
 
 use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::{ctx::Ctx, error::CliError, output::Output};
+use crate::{
+    ctx::{Ctx, not_a_component},
+    error::CliError,
+    output::Output,
+};
 
 /// Print the outputs recorded by a component's last successful apply.
 #[derive(Debug, Args)]
@@ -18,6 +24,10 @@ pub(crate) struct OutputArgs {
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &OutputArgs) -> Result<ExitCode, CliError> {
     let Some(record) = runner::read_record(&ctx.root, &args.address) else {
+        let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
+        if project.component(&args.address).is_none() {
+            return Err(not_a_component(&project, &args.address));
+        }
         return Err(CliError::user(
             "infra::run::never_applied",
             format!("`{}` has no recorded apply", args.address),

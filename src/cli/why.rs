@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::{
-    ctx::{Ctx, runner_error},
+    ctx::{Ctx, not_a_component, runner_error},
     error::CliError,
     output::Output,
     runs::tool_env,
@@ -22,10 +22,7 @@ pub(crate) struct WhyArgs {
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCode, CliError> {
     let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     if project.component(&args.address).is_none() {
-        return Err(CliError::user(
-            "infra::build::unknown_target",
-            format!("`{}` is not a component of the project", args.address),
-        ));
+        return Err(not_a_component(&project, &args.address));
     }
     let store = ctx.store()?;
     let build = runner::build_with(&project, std::slice::from_ref(&args.address), &store, false)

@@ -2,7 +2,7 @@
 
 use expect_test::expect;
 
-use crate::support::{infra, root, scratch_dir};
+use crate::support::{copy_tree, infra, root, scratch_dir};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -146,4 +146,46 @@ fn usage_errors_exit_two() {
     let output = infra(&root(), &["check"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("FILES"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn an_unknown_address_suggests_the_nearest() {
+    let project = scratch_dir("did-you-mean");
+    let _ = std::fs::remove_dir_all(&project);
+    copy_tree(&root().join("examples/quickstart"), &project);
+    let mut all = String::new();
+    for args in [
+        &["output", "dev/clustr"][..],
+        &["why", "dev/clustr"],
+        &["export", "dev/netwrk", "-o", "out"],
+        &["build", "dev/clustr"],
+        &["build", "de"],
+        &["output", "dev/cluster"],
+    ] {
+        let output = infra(&project, args);
+        all.push_str(&format!("$ infra {}\n{}", args.join(" "), text(&output.stderr)));
+        assert_eq!(output.status.code(), Some(1), "{all}");
+    }
+    expect![[r#"
+        $ infra output dev/clustr
+        error[infra::build::unknown_target]: `dev/clustr` is not a component of the project
+          help: did you mean `dev/cluster`?
+        $ infra why dev/clustr
+        error[infra::build::unknown_target]: `dev/clustr` is not a component of the project
+          help: did you mean `dev/cluster`?
+        $ infra export dev/netwrk -o out
+        error[infra::build::unknown_target]: `dev/netwrk` is not a component of the project
+          help: did you mean `dev/network`?
+        $ infra build dev/clustr
+        error[infra::build::unknown_target]: `dev/clustr` names no stack or component
+          help: did you mean `dev/cluster`?
+        $ infra build de
+        error[infra::build::unknown_target]: `de` names no stack or component
+          help: did you mean `dev`?
+        $ infra output dev/cluster
+        error[infra::run::never_applied]: `dev/cluster` has no recorded apply
+          help: run `infra apply dev/cluster`
+    "#]]
+    .assert_eq(&all);
+    let _ = std::fs::remove_dir_all(&project);
 }

@@ -97,6 +97,8 @@ fn every_project_code_has_a_fail_case() {
         "infra::project::invalid_spec",
         "infra::project::unknown_component",
         "infra::project::dependency_cycle",
+        "infra::project::unknown_output",
+        "infra::project::unknown_input",
         "infra::project::placeholder_not_allowed",
         "infra::eval::template_missing_key",
         "infra::eval::secret_inspected",

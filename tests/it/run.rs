@@ -327,10 +327,20 @@ fn sigterm_is_passed_once_to_the_running_tool_and_no_record_is_written() {
 #[test]
 fn a_missing_required_output_fails_the_component_after_apply() {
     let project = example("quickstart", "run-required");
+    // An output the module declares but does not produce (Terraform leaves a null output out
+    // of the state); one it does not declare at all is an evaluation error (`unknown_output`).
     edit(
         &project.join("main.infra"),
         "requiredOutputs = [ \"endpoint\" ];",
         "requiredOutputs = [ \"endpoint\" \"kubeconfig\" ];",
+    );
+    let output = apply(&project, &["dev"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("infra::project::unknown_output"), "{stderr}");
+    edit(
+        &project.join("modules/cluster/main.tf"),
+        "output \"node_count\" {",
+        "output \"kubeconfig\" {\n  value = null\n}\n\noutput \"node_count\" {",
     );
     let output = apply(&project, &["dev"]);
     assert!(!output.status.success());

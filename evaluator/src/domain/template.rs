@@ -12,7 +12,7 @@ use crate::{
     error::{ErrorKind, EvalError, EvalResult, io_error},
     eval::Machine,
     io::Input,
-    lower,
+    suggest::did_you_mean,
     value::{NixString, Thunk, Value},
 };
 
@@ -105,7 +105,7 @@ fn lookup(m: &mut Machine, vars: &Value, key: &str) -> EvalResult<Result<Value, 
         let Some(thunk) = attrs.get(part).cloned() else {
             let at = if path.is_empty() { "the variables".to_owned() } else { format!("`{path}`") };
             let has = if path.is_empty() { "have" } else { "has" };
-            let help = match lower::did_you_mean(part, attrs.names()) {
+            let help = match did_you_mean(part, attrs.names()) {
                 Some(similar) => format!("did you mean `{}`?", join(&path, &similar)),
                 None if attrs.is_empty() => format!("{at} is an empty set"),
                 None => {

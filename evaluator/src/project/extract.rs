@@ -1,5 +1,5 @@
 //! Reading the entry file's value into a `Project`: stacks, placed components, their inputs
-//! as JSON, and the checks that need the whole project (see `graph`).
+//! as JSON, and the checks that need the whole project (see `graph` and `names`).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -12,8 +12,8 @@ use crate::{
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
     io::Input,
-    lower::did_you_mean,
-    project::{Backend, Component, File, Hooks, Json, Project, Stack, graph, json::ToJson},
+    project::{Backend, Component, File, Hooks, Json, Project, Stack, graph, json::ToJson, names},
+    suggest::did_you_mean,
     value::{Attrs, NixString, Thunk, Value},
 };
 
@@ -87,6 +87,7 @@ pub(crate) fn extract(
     }
     project.stacks.sort_by(|a, b| a.name.cmp(&b.name));
     graph::check(&project, &spans)?;
+    names::check(m, &project, &spans)?;
     Ok(project)
 }
 

@@ -7,8 +7,8 @@ use lang::Span;
 
 use crate::{
     error::{ErrorKind, EvalError, EvalResult},
-    lower::did_you_mean,
     project::Project,
+    suggest::did_you_mean,
 };
 
 /// `spans` maps every address to the component's declaration.
