@@ -237,7 +237,13 @@ pub fn pull_refs(url: &str, root: &Path, addresses: &[String], trust: &Trust) ->
             match open_envelope(&bytes, address, trust) {
                 Ok(record) => {
                     let local = read_record(root, address);
-                    if local.as_ref().is_none_or(|l| l.finished < record.finished)
+                    // Newer wins; within the same second (times are whole seconds), the
+                    // cache's record of other inputs was pushed after ours.
+                    let newer = |l: &RunRecord| {
+                        l.finished < record.finished
+                            || (l.finished == record.finished && l.input_hash != record.input_hash)
+                    };
+                    if local.as_ref().is_none_or(newer)
                         && write_record_with(root, &record, false).is_ok()
                     {
                         downloaded += 1;

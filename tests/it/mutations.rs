@@ -115,7 +115,7 @@ fn project() -> Project {
         "modules/a/main.tf",
         "variable \"from_u\" { type = string }\nvariable \"region\" { type = string }\n\
          variable \"level\" { type = number }\nvariable \"token\" { type = string }\n\
-         output \"out\" { value = var.from_u }\n",
+         output \"out\" { value = var.from_u }\noutput \"level\" { value = var.level }\n",
     );
     project.write("modules/a/removable.tf", "locals { removable = 1 }\n");
     project.write("modules/a/script.sh", "#!/bin/sh\necho hello\n");
