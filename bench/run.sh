@@ -50,6 +50,7 @@ case "$1" in
   version) echo '{"terraform_version":"0.0.0-stand-in"}' ;;
   init) mkdir -p .terraform ;;
   plan) sleep 1; exit 2 ;;
+  show) echo "{}" ;;
   apply) sleep 1 ;;
   output) echo '{"id":{"sensitive":false,"type":"string","value":"x"}}' ;;
 esac

@@ -131,6 +131,30 @@ impl PlanChanges {
         changes
     }
 
+    /// The resource changes of a `plan -json` stream (`planned_change` events); the output
+    /// changes are not in it (Terraform 1.0), so they are left empty.
+    pub fn from_json_stream(stdout: &str) -> PlanChanges {
+        let mut changes = PlanChanges::default();
+        for line in stdout.lines() {
+            let Ok(event) = serde_json::from_str::<Json>(line) else { continue };
+            if event.get("type").and_then(Json::as_str) != Some("planned_change") {
+                continue;
+            }
+            let action = match event.pointer("/change/action").and_then(Json::as_str) {
+                Some("create") => Action::Create,
+                Some("update") => Action::Update,
+                Some("replace") => Action::Replace,
+                Some("delete") => Action::Delete,
+                Some("read") => Action::Read,
+                _ => continue,
+            };
+            let address = event.pointer("/change/resource/addr").and_then(Json::as_str);
+            let address = address.unwrap_or("?").to_owned();
+            changes.resources.push(ResourceChange { address, action });
+        }
+        changes
+    }
+
     /// Terraform's counts: to add (creates and replacements), to change, to destroy (deletes
     /// and replacements).
     pub fn counts(&self) -> (u32, u32, u32) {
@@ -282,5 +306,25 @@ mod tests {
         assert!(by_name["pw"].sensitive && by_name["pw"].after.is_none(), "never kept");
         assert!(!changes.is_empty());
         assert!(PlanChanges::default().is_empty());
+    }
+
+    #[test]
+    fn reads_the_resource_changes_of_a_json_stream() {
+        let stream = concat!(
+            r#"{"@message":"Terraform 1.0.3","type":"version"}"#,
+            "\n",
+            r#"{"change":{"resource":{"addr":"null_resource.a"},"action":"replace"},"type":"planned_change"}"#,
+            "\n",
+            r#"{"change":{"resource":{"addr":"null_resource.b"},"action":"noop"},"type":"planned_change"}"#,
+            "\n",
+            r#"{"changes":{"add":1,"change":0,"remove":1},"type":"change_summary"}"#,
+            "\n"
+        );
+        let changes = PlanChanges::from_json_stream(stream);
+        assert_eq!(
+            changes.resources,
+            vec![ResourceChange { address: "null_resource.a".into(), action: Action::Replace }]
+        );
+        assert_eq!(changes.counts(), (1, 0, 1));
     }
 }

@@ -145,15 +145,18 @@ fn a_partial_apply_is_never_up_to_date() {
     edit(&main, "inputs.x = \"bad\"", "inputs.x = \"good\"");
     let why = String::from_utf8_lossy(&infra(&dir, &["why", "dev/flaky"]).stdout).into_owned();
     assert!(why.contains("the last run did not finish (an apply began at"), "{why}");
-    let rerun = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
-    ok(&rerun);
-    let event = &finished(&rerun)["dev/flaky"];
-    assert_eq!(event["status"], "applied");
+    let plan = infra(&dir, &["plan", "--json", "dev/flaky"]);
+    ok(&plan);
+    let event = &finished(&plan)["dev/flaky"];
+    assert_eq!(event["status"], "planned");
     let outputs = event["plan"]["outputs"].as_array().cloned().unwrap_or_default();
     assert!(
         outputs.iter().any(|o| o["name"] == "a" && o["before"] == "bad" && o["after"] == "good"),
         "{event}"
     );
+    let rerun = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    ok(&rerun);
+    assert_eq!(finished(&rerun)["dev/flaky"]["status"], "applied");
     // And now it is up to date.
     let again = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
     assert_eq!(statuses(&again)["dev/flaky"], "up-to-date");

@@ -50,7 +50,7 @@ pub(crate) async fn plan(
     prepared: &Prepared,
     recorded: Option<BTreeMap<String, Json>>,
 ) -> (ComponentResult, Done) {
-    let made = match make_plan(ctx, prepared, true).await {
+    let made = match make_plan(ctx, prepared, true, true).await {
         Ok(made) => made,
         Err(message) => return ctx.fail(message),
     };
@@ -119,9 +119,9 @@ pub(crate) async fn plan_and_apply(
             ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
             if let Some(file) = &file {
                 // Secrets are needed by nothing in a saved plan's apply; the plan holds it all.
-                return apply(ctx, prepared, file, &summary.changes.clone()).await;
+                return apply(ctx, prepared, file, &summary.changes.clone(), false).await;
             }
-            return apply(ctx, prepared, Path::new(""), &summary.changes.clone()).await;
+            return apply(ctx, prepared, Path::new(""), &summary.changes.clone(), false).await;
         }
         let changes = prepared.fingerprint.changes_since(&summary.parts, &summary.files);
         let why = if changes.is_empty() {
@@ -132,12 +132,15 @@ pub(crate) async fn plan_and_apply(
         ctx.notes.push(format!("the saved plan no longer matches ({why}): planned again"));
         plan::discard(&layout, ctx.address);
     }
-    let made = match make_plan(ctx, prepared, true).await {
+    // Planned to be applied at once: no `show -json` (a process); the resource changes come
+    // from the plan's JSON stream, and the plan is applied even when it reports none, since
+    // Terraform 1.0 exits 0 for a plan that changes only outputs.
+    let made = match make_plan(ctx, prepared, true, false).await {
         Ok(made) => made,
         Err(message) => return ctx.fail(message),
     };
     let file = made.file.clone();
-    let result = apply(ctx, prepared, &file, &made.changes).await;
+    let result = apply(ctx, prepared, &file, &made.changes, true).await;
     drop(made);
     result
 }
@@ -148,7 +151,7 @@ pub(crate) async fn drift(
     prepared: &Prepared,
     recorded: Option<BTreeMap<String, Json>>,
 ) -> (ComponentResult, Done) {
-    let made = match make_plan(ctx, prepared, false).await {
+    let made = match make_plan(ctx, prepared, false, true).await {
         Ok(made) => made,
         Err(message) => return ctx.fail(message),
     };
@@ -162,8 +165,14 @@ pub(crate) async fn drift(
 }
 
 /// Decrypts secrets, prepares the work directory, `init`s if needed, runs `prePlan` hooks
-/// (when `hooks`), plans into a file and reads it back with `show -json`.
-async fn make_plan(ctx: &mut Ctx<'_>, prepared: &Prepared, hooks: bool) -> Result<Made, String> {
+/// (when `hooks`), plans into a file and (when `show`) reads it back with `show -json`;
+/// without `show`, only the resource changes are known (from the plan's JSON stream).
+async fn make_plan(
+    ctx: &mut Ctx<'_>,
+    prepared: &Prepared,
+    hooks: bool,
+    show: bool,
+) -> Result<Made, String> {
     // Secrets are decrypted now, in memory, only for a component that runs; they reach
     // Terraform as `TF_VAR_…` in its environment, never in a file.
     let (env, scrub) = decrypt_inputs(ctx.shared, ctx.component, &prepared.values)?;
@@ -203,6 +212,10 @@ async fn make_plan(ctx: &mut Ctx<'_>, prepared: &Prepared, hooks: bool) -> Resul
     if !matches!(done.code, Some(0) | Some(2)) {
         return Err(failed(ctx, "plan"));
     }
+    if !show {
+        let changes = PlanChanges::from_json_stream(&done.stdout);
+        return Ok(Made { changes, json: String::new(), file, _private: private });
+    }
     let file_arg = file.display().to_string();
     let show = ctx.tool_logged("show", &["show", "-json", &file_arg], LogMode::StderrOnly).await?;
     let json: Json = serde_json::from_str(show.stdout.trim())
@@ -239,17 +252,18 @@ fn prepare_workdir(
     .map_err(|e| format!("cannot prepare the work directory `{}`: {e}", ctx.dir.display()))
 }
 
-/// Applies `file` (a plan with `changes`; an empty plan is not applied), then reads the
+/// Applies `file` (a plan with `changes`; an empty plan is not applied unless `always`), then reads the
 /// outputs, writes the record, discards the saved plan and runs the `postApply` hooks.
 async fn apply(
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
     file: &Path,
     changes: &PlanChanges,
+    always: bool,
 ) -> (ComponentResult, Done) {
     let root = ctx.shared.options.root.clone();
     let started = now();
-    if !changes.is_empty() {
+    if always || !changes.is_empty() {
         if let Err(e) = mark_incomplete(
             &root,
             ctx.address,
