@@ -71,6 +71,77 @@ pub fn pending(component: &Component) -> (BTreeMap<String, Json>, BTreeMap<Strin
     (upstream, fixed)
 }
 
+/// The text that stands for a sensitive upstream output until the component runs: its
+/// address, name and the digest of its value (so a changed value changes the input hash).
+pub(crate) fn sensitive_marker(read: &OutputRef, digest: &str) -> String {
+    format!("<infra-sensitive:{}:{}:{digest}>", read.address, read.output)
+}
+
+/// Whether an input value holds a sensitive upstream output's marker.
+pub(crate) fn holds_sensitive(value: &Json) -> bool {
+    contains_text(value, &["<infra-sensitive:".to_owned()])
+}
+
+/// The sensitive outputs a value's markers stand for (`(address, output)`).
+pub(crate) fn sensitive_reads(value: &Json, out: &mut BTreeSet<(String, String)>) {
+    match value {
+        Json::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("<infra-sensitive:") {
+                let after = &rest[start + "<infra-sensitive:".len()..];
+                let Some(end) = after.find('>') else { break };
+                let mut parts = after[..end].rsplitn(3, ':');
+                let (_digest, name, address) = (parts.next(), parts.next(), parts.next());
+                if let (Some(name), Some(address)) = (name, address) {
+                    out.insert((address.to_owned(), name.to_owned()));
+                }
+                rest = &after[end..];
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|i| sensitive_reads(i, out)),
+        Json::Object(map) => map.values().for_each(|v| sensitive_reads(v, out)),
+        _ => {}
+    }
+}
+
+/// Replaces the markers of sensitive outputs by their values (`values`: `(address, output)` →
+/// value): a string that is one marker becomes the value; inside a longer string, its text.
+pub(crate) fn substitute_sensitive(
+    value: &Json,
+    values: &BTreeMap<(String, String), Json>,
+) -> Json {
+    match value {
+        Json::String(s) => {
+            let mut found = BTreeSet::new();
+            sensitive_reads(value, &mut found);
+            let mut out = s.clone();
+            for (key, resolved) in values.iter().filter(|(k, _)| found.contains(*k)) {
+                let prefix = format!("<infra-sensitive:{}:{}:", key.0, key.1);
+                while let Some(start) = out.find(&prefix) {
+                    let Some(len) = out[start..].find('>') else { break };
+                    let whole = start == 0 && len + 1 == out.len();
+                    if whole {
+                        return resolved.clone();
+                    }
+                    let text = match resolved {
+                        Json::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    out.replace_range(start..start + len + 1, &text);
+                }
+            }
+            Json::String(out)
+        }
+        Json::Array(items) => {
+            Json::Array(items.iter().map(|i| substitute_sensitive(i, values)).collect())
+        }
+        Json::Object(map) => Json::Object(
+            map.iter().map(|(k, v)| (k.clone(), substitute_sensitive(v, values))).collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Whether an input value holds one of the component's secrets.
 pub(crate) fn holds_secret(component: &Component, value: &Json) -> bool {
     let texts: Vec<String> = component.secrets.iter().map(|s| s.text()).collect();

@@ -405,3 +405,107 @@ fn destroy_lists_the_resolved_set_before_it_asks() {
     assert!(dir.join(".infra/records/dev/net.json").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_sensitive_upstream_output_reaches_its_reader_in_every_run_and_nothing_else() {
+    let dir = scratch_dir("trust-sensitive");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The password is made by Terraform (it is in no source file): `pw-` and the SHA-256 of
+    // the cidr, so the test knows it and can look for it everywhere.
+    write(
+        &dir,
+        "modules/db/main.tf",
+        concat!(
+            "variable \"cidr\" { type = string }\n",
+            "output \"password\" {\n  value     = \"pw-${sha256(var.cidr)}\"\n  sensitive = true\n}\n",
+        ),
+    );
+    write(
+        &dir,
+        "modules/app/main.tf",
+        concat!(
+            "variable \"password\" { type = string }\n",
+            "variable \"replicas\" { type = number }\n",
+            "output \"password_sha256\" { value = sha256(var.password) }\n",
+            "output \"replicas\" { value = var.replicas }\n",
+        ),
+    );
+    write(
+        &dir,
+        "main.infra",
+        r#"let
+  db = infra.component "db" { source = ./modules/db; inputs.cidr = "10.0.0.0/16"; };
+  app = infra.component "app" { source = ./modules/app; inputs = { password = db.outputs.password; replicas = 1; }; };
+in { dev = infra.stack "dev" { backend = infra.backend "local" { }; components = [ db app ]; }; }
+"#,
+    );
+    let sha = |text: &str| {
+        use sha2::Digest;
+        sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let app_hash = |dir: &Path| {
+        let output = infra(dir, &["output", "dev/app", "--json"]);
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        value["password_sha256"].as_str().unwrap_or_default().to_owned()
+    };
+    let password = |cidr: &str| format!("pw-{}", sha(cidr));
+    let canary = password("10.0.0.0/16");
+    let mut runs = vec![infra(&dir, &["apply", "--auto-approve", "--json"])];
+    ok(&runs[0]);
+    assert_eq!(app_hash(&dir), sha(&password("10.0.0.0/16")));
+    // A later run that re-applies only the reader reads the value from the upstream's state.
+    edit(&dir.join("main.infra"), "replicas = 1;", "replicas = 2;");
+    runs.push(infra(&dir, &["apply", "--auto-approve", "--json"]));
+    ok(&runs[1]);
+    let statuses_now = statuses(&runs[1]);
+    assert_eq!(statuses_now["dev/db"], "up-to-date");
+    assert_eq!(statuses_now["dev/app"], "applied");
+    assert_eq!(app_hash(&dir), sha(&password("10.0.0.0/16")));
+    // A changed sensitive value re-plans its reader: pending while planning (its value is not
+    // shown), applied with the new value.
+    edit(&dir.join("main.infra"), "10.0.0.0/16", "10.9.0.0/16");
+    runs.push(infra(&dir, &["plan", "--json"]));
+    ok(&runs[2]);
+    assert_eq!(statuses(&runs[2])["dev/app"], "pending");
+    runs.push(infra(&dir, &["apply", "--auto-approve", "--json"]));
+    ok(&runs[3]);
+    assert_eq!(statuses(&runs[3])["dev/app"], "applied");
+    assert_eq!(app_hash(&dir), sha(&password("10.9.0.0/16")));
+    runs.push(infra(&dir, &["apply", "--auto-approve", "--json"]));
+    assert!(statuses(&runs[4]).values().all(|s| s == "up-to-date"));
+    // The values are in the upstream's Terraform state and nowhere else infra writes.
+    let state = dir.join(".infra/tfstate/dev/db.tfstate");
+    assert!(
+        files_containing(&dir, &password("10.9.0.0/16")).contains(&state),
+        "the search finds it"
+    );
+    for value in [canary, password("10.9.0.0/16")] {
+        for run in &runs {
+            assert!(!String::from_utf8_lossy(&run.stdout).contains(&value));
+            assert!(!String::from_utf8_lossy(&run.stderr).contains(&value));
+        }
+        let found: Vec<PathBuf> = files_containing(&dir, &value)
+            .into_iter()
+            .filter(|p| !p.starts_with(dir.join(".infra/tfstate/dev")))
+            .collect();
+        assert_eq!(found, Vec::<PathBuf>::new());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -150,7 +150,7 @@ impl Ctx<'_> {
         self.run_tool(step, args, dir, LogMode::Full).await
     }
 
-    async fn run_tool(
+    pub(crate) async fn run_tool(
         &mut self,
         step: &'static str,
         args: &[&str],
@@ -363,7 +363,14 @@ fn upstream_values(
             _ => read_record(&shared.options.root, &read.address).map(|r| r.outputs),
         };
         let value = current.and_then(|outputs| outputs.get(&read.output).cloned());
-        let value = match value {
+        // A sensitive output enters as a marker with its recorded digest, never its value;
+        // the value is read from the upstream's state when this component runs.
+        let sensitive = || {
+            let record = read_record(&shared.options.root, &read.address)?;
+            let digest = record.sensitive_outputs.get(&read.output)?;
+            Some(Json::String(crate::resolve::sensitive_marker(read, digest)))
+        };
+        let value = match value.or_else(sensitive) {
             Some(value) => value,
             None if planning => {
                 match shared
@@ -392,14 +399,6 @@ fn upstream_values(
                 ));
             }
             None => {
-                let sensitive = read_record(&shared.options.root, &read.address)
-                    .is_some_and(|r| r.sensitive_outputs.contains_key(&read.output));
-                if sensitive {
-                    return Err(format!(
-                        "`{label}` is sensitive, and infra does not pass sensitive outputs \
-                         between components: read it in the module with `infra.remoteState`"
-                    ));
-                }
                 return Err(format!("`{}` has no output `{}`", read.address, read.output));
             }
         };

@@ -54,7 +54,7 @@ pub(crate) async fn plan(
         Ok(made) => made,
         Err(message) => return ctx.fail(message),
     };
-    let secret_bearing = !ctx.component.secrets.is_empty();
+    let secret_bearing = is_private(ctx, &prepared.resolved);
     let summary = PlanSummary {
         version: PLAN_VERSION,
         address: ctx.address.to_owned(),
@@ -178,6 +178,7 @@ async fn make_plan(
     let (env, scrub) = decrypt_inputs(ctx.shared, ctx.component, &prepared.values)?;
     ctx.env = env;
     ctx.scrub = scrub;
+    pass_sensitive(ctx, &prepared.resolved).await?;
     prepare_workdir(ctx, &prepared.values, &prepared.resolved)?;
     init_if_needed(ctx).await?;
     if hooks {
@@ -186,7 +187,7 @@ async fn make_plan(
     }
     // A plan file holds variable values: with secrets, it lives in a private temporary
     // directory (0700) that is removed when this component is done.
-    let private = if ctx.component.secrets.is_empty() {
+    let private = if !is_private(ctx, &prepared.resolved) {
         None
     } else {
         Some(
@@ -236,7 +237,9 @@ fn prepare_workdir(
 ) -> Result<(), String> {
     let file_inputs: serde_json::Map<String, Json> = resolved
         .iter()
-        .filter(|(_, v)| !crate::resolve::holds_secret(ctx.component, v))
+        .filter(|(_, v)| {
+            !crate::resolve::holds_secret(ctx.component, v) && !crate::resolve::holds_sensitive(v)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let upstream_file =
@@ -345,17 +348,101 @@ async fn apply(
 
 type Outputs = (BTreeMap<String, Json>, BTreeMap<String, Json>);
 
+/// The local backend's state file of `component`, when it has one.
+fn local_state(
+    layout: &crate::layout::Layout,
+    component: &evaluator::Component,
+) -> Option<PathBuf> {
+    if component.backend.ty != "local" {
+        return None;
+    }
+    let address = component.address();
+    Some(match component.backend.config.get("path").and_then(Json::as_str) {
+        Some(path) => layout.work(&address).join(path),
+        None => layout.tfstate(&address),
+    })
+}
+
+/// Whether the component's plan holds values that must not be kept: decrypted secrets, or
+/// sensitive upstream outputs.
+fn is_private(ctx: &Ctx<'_>, resolved: &BTreeMap<String, Json>) -> bool {
+    !ctx.component.secrets.is_empty() || resolved.values().any(crate::resolve::holds_sensitive)
+}
+
+/// The sensitive upstream outputs the inputs read, from each upstream's state (the local
+/// state file, else `output -json` in its work directory, never logged), passed like secrets:
+/// `TF_VAR_…` in the environment, scrubbed from everything Terraform prints.
+async fn pass_sensitive(
+    ctx: &mut Ctx<'_>,
+    resolved: &BTreeMap<String, Json>,
+) -> Result<(), String> {
+    let mut wanted = BTreeSet::new();
+    for value in resolved.values() {
+        crate::resolve::sensitive_reads(value, &mut wanted);
+    }
+    let addresses: BTreeSet<String> = wanted.iter().map(|(a, _)| a.clone()).collect();
+    let mut values = BTreeMap::new();
+    for address in addresses {
+        let (_, sensitive) = upstream_outputs(ctx, &address).await?;
+        for (_, name) in wanted.iter().filter(|(a, _)| *a == address) {
+            let value = sensitive.get(name).ok_or_else(|| {
+                format!("`{address}` has no sensitive output `{name}` in its state: apply it again")
+            })?;
+            values.insert((address.clone(), name.clone()), value.clone());
+        }
+    }
+    for value in values.values() {
+        collect_strings(value, &mut ctx.scrub);
+    }
+    for (key, value) in resolved.iter().filter(|(_, v)| crate::resolve::holds_sensitive(v)) {
+        let name = format!("TF_VAR_{key}");
+        // An input that also holds a secret is in the environment already, markers and all.
+        let template = match ctx.env.iter().find(|(k, _)| *k == name) {
+            Some((_, text)) => Json::String(text.clone()),
+            None => value.clone(),
+        };
+        let text = match crate::resolve::substitute_sensitive(&template, &values) {
+            Json::String(s) => s,
+            other => other.to_string(),
+        };
+        ctx.env.retain(|(k, _)| *k != name);
+        ctx.env.push((name, text));
+    }
+    Ok(())
+}
+
+/// The outputs of another component as its state holds them now.
+async fn upstream_outputs(ctx: &mut Ctx<'_>, address: &str) -> Result<Outputs, String> {
+    let shared = ctx.shared;
+    let upstream = shared
+        .project
+        .component(address)
+        .ok_or_else(|| format!("`{address}` is not in the project"))?;
+    if let Some(path) = local_state(&shared.layout, upstream) {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("cannot read the state of `{address}`: {e}"))?;
+        return terraform::state_outputs(&bytes)
+            .ok_or_else(|| format!("the state of `{address}` is not readable"));
+    }
+    let dir = shared.layout.work(address);
+    if !dir.join(".terraform").is_dir() {
+        return Err(format!(
+            "cannot read the sensitive outputs of `{address}`: its work directory is not initialised here (apply it first)"
+        ));
+    }
+    let done = ctx.run_tool("output", &["output", "-json"], &dir, LogMode::StderrOnly).await?;
+    if !done.success {
+        return Err(format!("`output -json` of `{address}` failed"));
+    }
+    terraform::outputs(&done.stdout)
+        .ok_or_else(|| "`output -json` printed something that is not JSON".to_owned())
+}
+
 /// The outputs after an apply (plain, sensitive): from the local backend's state file when
 /// there is one (no process), else `output -json`. An output that shows a decrypted secret
 /// counts as sensitive.
 async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, String> {
-    let component = ctx.component;
-    let local_state = (component.backend.ty == "local").then(|| {
-        let path = component.backend.config.get("path").and_then(Json::as_str).map(str::to_owned);
-        ctx.dir.join(path.unwrap_or_else(|| {
-            format!("../../../tfstate/{}/{}.tfstate", component.stack, component.name)
-        }))
-    });
+    let local_state = local_state(&ctx.shared.layout, ctx.component);
     let from_state =
         local_state.and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?));
     let (mut plain, mut sensitive) = match from_state {
@@ -485,6 +572,11 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             let value = read_record(&root, &r.address)
                 .and_then(|u| u.outputs.get(&r.output).cloned())
                 .or_else(|| {
+                    let record = read_record(&root, &r.address)?;
+                    let digest = record.sensitive_outputs.get(&r.output)?;
+                    Some(Json::String(crate::resolve::sensitive_marker(r, digest)))
+                })
+                .or_else(|| {
                     ctx.shared
                         .project
                         .component(&r.address)
@@ -502,6 +594,9 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             ctx.scrub = scrub;
         }
         Err(message) => return ctx.fail(message),
+    }
+    if let Err(message) = pass_sensitive(ctx, &resolved).await {
+        return ctx.fail(message);
     }
     if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
         return ctx.fail(message);
