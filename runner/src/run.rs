@@ -230,35 +230,60 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
         senders.insert(address.clone(), tx);
         receivers.insert(address.clone(), rx);
     }
-    let signals = tokio::spawn(forward_signals(shared.clone()));
-    let mut tasks = Vec::new();
-    let addresses: Vec<String> = shared.selected.iter().cloned().collect();
-    let mut addresses_of_tasks = Vec::new();
-    for address in addresses {
-        let waits: Vec<(String, watch::Receiver<Option<Done>>)> = if destroy {
+    let mut waits: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for address in &shared.selected {
+        let of: Vec<String> = if destroy {
             shared
                 .project
                 .components()
-                .filter(|c| c.depends_on.contains(&address))
-                .filter_map(|c| receivers.get(&c.address()).map(|r| (c.address(), r.clone())))
+                .filter(|c| c.depends_on.contains(address))
+                .map(|c| c.address())
+                .filter(|a| receivers.contains_key(a))
                 .collect()
         } else {
-            let component = shared.project.component(&address);
-            component
+            shared
+                .project
+                .component(address)
                 .map(|c| {
-                    c.depends_on
-                        .iter()
-                        .filter_map(|d| receivers.get(d).map(|r| (d.clone(), r.clone())))
-                        .collect()
+                    c.depends_on.iter().filter(|d| receivers.contains_key(*d)).cloned().collect()
                 })
                 .unwrap_or_default()
         };
+        waits.insert(address.clone(), of);
+    }
+    // Who waits for whom, and how many are still awaited: a component whose last awaited one
+    // finishes gets a start ticket from it before that one frees its process slot, so the slot
+    // goes to the longest chain ready now, not to whichever leaf asked first (see `slots.rs`).
+    let mut waiters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (address, of) in &waits {
+        for awaited in of {
+            waiters.entry(awaited.clone()).or_default().push(address.clone());
+        }
+    }
+    let waiters = Arc::new(waiters);
+    let remaining: Arc<BTreeMap<String, AtomicUsize>> =
+        Arc::new(waits.iter().map(|(a, of)| (a.clone(), AtomicUsize::new(of.len()))).collect());
+    let tickets: Arc<std::sync::Mutex<BTreeMap<String, slots::StartTicket>>> = Arc::default();
+    if let Ok(mut tickets) = tickets.lock() {
+        for (address, of) in &waits {
+            if of.is_empty() {
+                tickets.insert(address.clone(), shared.slots.ticket());
+            }
+        }
+    }
+    let signals = tokio::spawn(forward_signals(shared.clone()));
+    let mut tasks = Vec::new();
+    let mut addresses_of_tasks = Vec::new();
+    for (address, of) in waits {
+        let awaited: Vec<(String, watch::Receiver<Option<Done>>)> =
+            of.into_iter().filter_map(|d| receivers.get(&d).map(|r| (d, r.clone()))).collect();
         let Some(sender) = senders.remove(&address) else { continue };
         addresses_of_tasks.push(address.clone());
-        let shared = shared.clone();
+        let (shared, waiters, remaining, tickets) =
+            (shared.clone(), waiters.clone(), remaining.clone(), tickets.clone());
         tasks.push(tokio::spawn(async move {
             let mut upstream = BTreeMap::new();
-            for (dependency, mut rx) in waits {
+            for (dependency, mut rx) in awaited {
                 let done = loop {
                     if let Some(done) = rx.borrow().clone() {
                         break done;
@@ -269,13 +294,24 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
                 };
                 upstream.insert(dependency, done);
             }
-            let (result, done) = component::run_component(&shared, &address, &upstream).await;
+            let ticket = tickets.lock().ok().and_then(|mut t| t.remove(&address));
+            let mut slot = None;
+            let (result, done) =
+                component::run_component(&shared, &address, &upstream, ticket, &mut slot).await;
             if matches!(result.status, Status::Failed) && shared.options.fail_fast {
                 shared.stop.store(true, Ordering::SeqCst);
             }
             note_failure(&shared.options.root, &result);
             (shared.events)(Event::Finished(result.clone()));
+            for waiter in waiters.get(&address).into_iter().flatten() {
+                let last =
+                    remaining.get(waiter).is_some_and(|r| r.fetch_sub(1, Ordering::SeqCst) == 1);
+                if last && let Ok(mut tickets) = tickets.lock() {
+                    tickets.insert(waiter.clone(), shared.slots.ticket());
+                }
+            }
             let _ = sender.send(Some(done));
+            drop(slot);
             result
         }));
     }

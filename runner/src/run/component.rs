@@ -61,7 +61,9 @@ pub(crate) struct Ctx<'a> {
     log: PathBuf,
     /// The process slot, taken at the first process and held until the component is done:
     /// handing it back between plan and apply would let a lower-priority step take it.
-    slot: Option<super::slots::Slot>,
+    slot: &'a mut Option<super::slots::Slot>,
+    /// The start ticket of a component that could start at once (see `slots.rs`).
+    ticket: Option<super::slots::StartTicket>,
     /// Extra environment for the tool (`TF_VAR_…` of secret inputs).
     pub(crate) env: Vec<(String, String)>,
     /// Decrypted values to remove from everything the tool prints.
@@ -105,16 +107,24 @@ impl Ctx<'_> {
         (self.result(Status::Failed, None, Some(message)), Done::Failed)
     }
 
+    /// Takes the component's process slot (kept until it is done), if it has none yet. Taken
+    /// before the work directory is prepared, so components reach the slots in the order they
+    /// were ready in, longest chain first, not in the order their files happened to be written.
+    pub(crate) async fn take_slot(&mut self) {
+        if self.slot.is_none() {
+            let priority = self.shared.priority.get(self.address).copied().unwrap_or(1);
+            let ticket = self.ticket.take();
+            *self.slot = Some(self.shared.slots.acquire(priority, ticket).await);
+        }
+    }
+
     /// Before a process: refuse once the run is stopping, take the component's slot (kept
     /// until it is done), announce the step, count it.
     pub(crate) async fn begin(&mut self, step: &'static str) -> Result<(), String> {
         if self.shared.stop.load(Ordering::SeqCst) {
             return Err("the run was stopped".to_owned());
         }
-        if self.slot.is_none() {
-            let priority = self.shared.priority.get(self.address).copied().unwrap_or(1);
-            self.slot = Some(self.shared.slots.acquire(priority).await);
-        }
+        self.take_slot().await;
         (self.shared.events)(Event::Started { address: self.address.to_owned(), step });
         self.processes += 1;
         self.shared.processes.fetch_add(1, Ordering::SeqCst);
@@ -140,14 +150,30 @@ impl Ctx<'_> {
         Ok(done)
     }
 
-    /// Runs the tool with `args` in `dir`, its whole output logged.
-    pub(crate) async fn tool_logged_in(
-        &mut self,
-        step: &'static str,
-        args: &[&str],
-        dir: &Path,
-    ) -> Result<process::Finished, String> {
-        self.run_tool(step, args, dir, LogMode::Full).await
+    /// Runs the tool's version probe in `dir`, its whole output logged. It takes no process
+    /// slot: it is brief, and other components wait for it before they can take theirs.
+    pub(crate) async fn version_probe(&mut self, dir: &Path) -> Result<process::Finished, String> {
+        if self.shared.stop.load(Ordering::SeqCst) {
+            return Err("the run was stopped".to_owned());
+        }
+        (self.shared.events)(Event::Started { address: self.address.to_owned(), step: "version" });
+        self.processes += 1;
+        self.shared.processes.fetch_add(1, Ordering::SeqCst);
+        let program = self.program.clone();
+        let args = ["version", "-json"];
+        let shared = self.shared;
+        process::run(
+            &program,
+            &args,
+            dir,
+            &self.env,
+            &self.scrub,
+            &self.log,
+            LogMode::Full,
+            &shared.children,
+        )
+        .await
+        .map_err(|e| format!("cannot run `{}`: {e}", program.display()))
     }
 
     pub(crate) async fn run_tool(
@@ -183,6 +209,8 @@ pub(crate) async fn run_component(
     shared: &Shared,
     address: &str,
     upstream: &BTreeMap<String, Done>,
+    ticket: Option<super::slots::StartTicket>,
+    slot: &mut Option<super::slots::Slot>,
 ) -> (ComponentResult, Done) {
     let started = Instant::now();
     let (Some(component), Some(built)) = (
@@ -202,7 +230,8 @@ pub(crate) async fn run_component(
         started,
         processes: 0,
         log: log_path(&shared.options.log_dir, address),
-        slot: None,
+        slot,
+        ticket,
         env: Vec::new(),
         scrub: Vec::new(),
         diagnostics: Vec::new(),

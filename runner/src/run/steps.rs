@@ -173,6 +173,7 @@ async fn make_plan(
     hooks: bool,
     show: bool,
 ) -> Result<Made, String> {
+    ctx.take_slot().await;
     // Secrets are decrypted now, in memory, only for a component that runs; they reach
     // Terraform as `TF_VAR_…` in its environment, never in a file.
     let (env, scrub) = decrypt_inputs(ctx.shared, ctx.component, &prepared.values)?;
@@ -653,7 +654,7 @@ pub(crate) async fn tool_version(ctx: &mut Ctx<'_>) -> String {
         Some(version) => version.clone(),
         None => {
             let root = shared.options.root.clone();
-            let version = match ctx.tool_logged_in("version", &["version", "-json"], &root).await {
+            let version = match ctx.version_probe(&root).await {
                 Ok(done) => serde_json::from_str::<Json>(&done.stdout)
                     .ok()
                     .and_then(|j| {
