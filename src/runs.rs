@@ -87,6 +87,18 @@ pub(crate) fn open(
     Ok(Some(Session { _lock: lock, project, selected, store, build, cache, trust }))
 }
 
+/// Where a run stands with respect to an interactive review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Review {
+    /// No review (`plan`, `apply --auto-approve`, `destroy`, `drift`).
+    None,
+    /// The plan shown before asking: kept plans that still match are used as they are.
+    Planning,
+    /// The apply after the user said yes: exactly the reviewed plans, nothing re-planned that
+    /// was reviewed.
+    Approved,
+}
+
 /// Runs `mode` over the session's components with progress (or `--json` events) and the
 /// summary table, pushing what was applied to the cache.
 pub(crate) fn execute(
@@ -95,6 +107,7 @@ pub(crate) fn execute(
     session: &Session,
     args: &RunArgs,
     mode: Mode,
+    review: Review,
 ) -> Result<runner::RunReport, CliError> {
     let run_id = run_id();
     let log_dir = runner::Layout::new(&ctx.root).logs().join(&run_id);
@@ -107,6 +120,8 @@ pub(crate) fn execute(
         root: ctx.root.clone(),
         log_dir: log_dir.clone(),
         identity: Some(identity_path()),
+        reuse_plans: review == Review::Planning,
+        reviewed: review == Review::Approved,
     };
     let json = args.json;
     let events: Box<dyn Fn(Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
@@ -318,7 +333,7 @@ fn summary_table(
 ) -> String {
     let width = results.iter().map(|r| r.address.len()).max().unwrap_or(9).max(9);
     let mut text = format!(
-        "\n{:width$}  {:10}  {:>4} {:>4} {:>4}  {:>7}\n",
+        "\n{:width$}  {:11}  {:>4} {:>4} {:>4}  {:>7}\n",
         "component", "status", "+", "~", "-", "time"
     );
     for r in results {
@@ -327,7 +342,7 @@ fn summary_table(
             None => ("".into(), "".into(), "".into()),
         };
         text.push_str(&format!(
-            "{:width$}  {:10}  {a:>4} {c:>4} {d:>4}  {:>6.1}s\n",
+            "{:width$}  {:11}  {a:>4} {c:>4} {d:>4}  {:>6.1}s\n",
             r.address,
             status_name(r.status),
             r.seconds

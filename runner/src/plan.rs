@@ -179,6 +179,104 @@ impl PlanChanges {
     }
 }
 
+/// Removes the values Terraform marks sensitive from its JSON of a plan (`show -json` keeps
+/// them): output values, resource attributes under their `*_sensitive` masks, and variables
+/// the configuration declares sensitive. The result is what `plan.json` keeps and `infra show
+/// --json` prints.
+pub fn redact(plan: &mut Json) {
+    if let Some(outputs) = plan.get_mut("output_changes").and_then(Json::as_object_mut) {
+        for change in outputs.values_mut() {
+            for (value, mask) in [("before", "before_sensitive"), ("after", "after_sensitive")] {
+                let mask = change.get(mask).cloned().unwrap_or(Json::Bool(false));
+                if let Some(value) = change.get_mut(value) {
+                    mask_value(value, &mask);
+                }
+            }
+        }
+    }
+    for state in ["planned_values", "prior_state"] {
+        let values = if state == "prior_state" {
+            plan.pointer_mut("/prior_state/values")
+        } else {
+            plan.get_mut(state)
+        };
+        let Some(values) = values else { continue };
+        if let Some(outputs) = values.get_mut("outputs").and_then(Json::as_object_mut) {
+            for output in outputs.values_mut() {
+                if output.get("sensitive").is_some_and(|s| s == &Json::Bool(true))
+                    && let Some(map) = output.as_object_mut()
+                {
+                    map.remove("value");
+                }
+            }
+        }
+        if let Some(module) = values.get_mut("root_module") {
+            redact_module(module);
+        }
+    }
+    for resource in
+        plan.get_mut("resource_changes").and_then(Json::as_array_mut).into_iter().flatten()
+    {
+        let Some(change) = resource.get_mut("change") else { continue };
+        for (value, mask) in [("before", "before_sensitive"), ("after", "after_sensitive")] {
+            let mask = change.get(mask).cloned().unwrap_or(Json::Bool(false));
+            if let Some(value) = change.get_mut(value) {
+                mask_value(value, &mask);
+            }
+        }
+    }
+    let declared: Vec<String> = plan
+        .pointer("/configuration/root_module/variables")
+        .and_then(Json::as_object)
+        .map(|vars| {
+            vars.iter()
+                .filter(|(_, v)| v.get("sensitive") == Some(&Json::Bool(true)))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(variables) = plan.get_mut("variables").and_then(Json::as_object_mut) {
+        for name in declared {
+            if let Some(value) = variables.get_mut(&name).and_then(|v| v.get_mut("value")) {
+                *value = Json::Null;
+            }
+        }
+    }
+}
+
+fn redact_module(module: &mut Json) {
+    for resource in module.get_mut("resources").and_then(Json::as_array_mut).into_iter().flatten() {
+        let mask = resource.get("sensitive_values").cloned().unwrap_or(Json::Bool(false));
+        if let Some(values) = resource.get_mut("values") {
+            mask_value(values, &mask);
+        }
+    }
+    for child in module.get_mut("child_modules").and_then(Json::as_array_mut).into_iter().flatten()
+    {
+        redact_module(child);
+    }
+}
+
+/// Nulls the parts of `value` that `mask` marks `true` (a mask mirrors the value's shape).
+fn mask_value(value: &mut Json, mask: &Json) {
+    match (mask, value) {
+        (Json::Bool(true), value) => *value = Json::Null,
+        (Json::Object(mask), Json::Object(map)) => {
+            for (key, inner) in mask {
+                if let Some(value) = map.get_mut(key) {
+                    mask_value(value, inner);
+                }
+            }
+        }
+        (Json::Array(mask), Json::Array(items)) => {
+            for (inner, value) in mask.iter().zip(items.iter_mut()) {
+                mask_value(value, inner);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `summary.json`: one component's saved plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanSummary {
@@ -306,6 +404,37 @@ mod tests {
         assert!(by_name["pw"].sensitive && by_name["pw"].after.is_none(), "never kept");
         assert!(!changes.is_empty());
         assert!(PlanChanges::default().is_empty());
+    }
+
+    #[test]
+    fn sensitive_values_are_redacted() {
+        let mut plan: Json = serde_json::json!({
+            "variables": { "pw": { "value": "v-secret" }, "name": { "value": "web" } },
+            "configuration": { "root_module": { "variables": { "pw": { "sensitive": true }, "name": {} } } },
+            "output_changes": {
+                "o": { "actions": ["update"], "before": "o-old", "after": "o-new",
+                       "before_sensitive": true, "after_sensitive": true },
+                "plain": { "actions": ["update"], "before": "a", "after": "b",
+                           "before_sensitive": false, "after_sensitive": false }
+            },
+            "planned_values": {
+                "outputs": { "o": { "sensitive": true, "value": "o-new" } },
+                "root_module": { "resources": [ { "values": { "password": "r-secret", "id": "1" },
+                                                  "sensitive_values": { "password": true } } ] }
+            },
+            "resource_changes": [ { "address": "x.y", "change": {
+                "actions": ["update"], "before": { "password": "r-old", "tags": ["t"] },
+                "after": { "password": "r-secret", "tags": ["t"] },
+                "before_sensitive": { "password": true }, "after_sensitive": { "password": true } } } ]
+        });
+        redact(&mut plan);
+        let text = plan.to_string();
+        for secret in ["v-secret", "o-old", "o-new", "r-secret", "r-old"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        for kept in ["\"web\"", "\"a\"", "\"b\"", "\"t\""] {
+            assert!(text.contains(kept), "{kept} lost from {text}");
+        }
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub struct RunOptions {
     pub log_dir: PathBuf,
     /// The age identity file that decrypts secrets (`None`: there is none).
     pub identity: Option<PathBuf>,
+    /// Planning: use a kept plan whose inputs still match instead of planning again (the
+    /// review of an interactive `apply`).
+    pub reuse_plans: bool,
+    /// Applying what the user reviewed: a kept plan that no longer matches, or that Terraform
+    /// finds stale, fails the component rather than being planned and applied unreviewed.
+    pub reviewed: bool,
 }
 
 /// Something that happened, for progress lines and `--json` events.
@@ -131,11 +137,13 @@ impl RunReport {
         self.components.iter().any(|c| c.status == Status::Interrupted)
     }
 
-    /// Whether anything would change: planned changes, pending components, drift.
+    /// Whether anything changed or would change: planned or applied changes, pending
+    /// components, drift, destroyed components.
     pub fn has_changes(&self) -> bool {
         self.components.iter().any(|c| {
-            matches!(c.status, Status::Pending | Status::Drifted)
-                || (c.status == Status::Planned && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+            matches!(c.status, Status::Pending | Status::Drifted | Status::Destroyed)
+                || (matches!(c.status, Status::Planned | Status::Applied)
+                    && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
         })
     }
 }
@@ -148,12 +156,14 @@ pub(crate) enum Done {
     /// Planned (`infra plan`): its outputs as they will be after the apply, where the plan
     /// knows them; `unknown`: outputs known only after the apply; `applied`: whether it was
     /// ever applied (else the known values are all planned ones).
-    /// `changed`: whether the plan changes any output.
+    /// `changed`: whether the plan changes any output; `from_plan`: the outputs whose
+    /// value comes from the plan.
     Planned {
         outputs: BTreeMap<String, Json>,
         unknown: BTreeSet<String>,
         applied: bool,
         changed: bool,
+        from_plan: BTreeSet<String>,
     },
     /// Not planned: it waits for an upstream's apply. Its readers wait too.
     Pending,
@@ -362,17 +372,22 @@ pub(crate) fn log_path(log_dir: &Path, address: &str) -> PathBuf {
 fn note_failure(root: &Path, result: &ComponentResult) {
     let path = crate::record::failure_path(root, &result.address);
     match result.status {
-        Status::Failed | Status::Interrupted => {
+        Status::Failed => {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
             let _ = std::fs::write(&path, result.message.clone().unwrap_or_default());
         }
-        Status::Applied | Status::Destroyed | Status::UpToDate => {
+        // The last run of it succeeded (a plan too: a plan failure is cleared by a plan).
+        Status::Applied | Status::Destroyed | Status::UpToDate | Status::Planned => {
             let _ = std::fs::remove_file(&path);
         }
-        Status::Planned | Status::Pending | Status::Skipped | Status::Drifted | Status::Changed => {
-        }
+        // Stopped or not run: nothing new is known about it.
+        Status::Interrupted
+        | Status::Pending
+        | Status::Skipped
+        | Status::Drifted
+        | Status::Changed => {}
     }
 }
 

@@ -168,14 +168,26 @@ pub(crate) fn from_text(text: &str) -> Vec<ToolDiagnostic> {
 }
 
 /// Rewrites each diagnostic's file from the work directory to the module file in the project
-/// it was copied from (relative to `root`), when there is one.
-pub(crate) fn map_files(diagnostics: &mut [ToolDiagnostic], source: Option<&Path>, root: &Path) {
-    let Some(source) = source else { return };
+/// it was copied from (relative to `root`); a file infra generated (a template's output,
+/// `backend.tf.json`, a file of `files`) is named in the work directory (`workdir`), where it
+/// can be read.
+pub(crate) fn map_files(
+    diagnostics: &mut [ToolDiagnostic],
+    component: &evaluator::Component,
+    root: &Path,
+    workdir: &Path,
+) {
     for d in diagnostics {
         let Some(file) = &d.file else { continue };
-        let original = source.join(file);
-        if original.is_file() {
-            let shown = original.strip_prefix(root).unwrap_or(&original);
+        let original = component
+            .source
+            .as_ref()
+            .filter(|_| !component.files.contains_key(file))
+            .map(|s| s.join(file))
+            .filter(|p| p.is_file());
+        let shown = original.unwrap_or_else(|| workdir.join(file));
+        if shown.is_file() {
+            let shown = shown.strip_prefix(root).unwrap_or(&shown);
             d.file = Some(shown.display().to_string());
         }
     }

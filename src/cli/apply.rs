@@ -9,7 +9,13 @@ use std::{
 use clap::Args;
 use runner::{Mode, Status};
 
-use crate::{ctx::Ctx, error::CliError, output::Output, review::Paint, runs::RunArgs};
+use crate::{
+    ctx::Ctx,
+    error::CliError,
+    output::Output,
+    review::Paint,
+    runs::{Review, RunArgs},
+};
 
 /// Plan and apply the components whose inputs changed (with what they depend on).
 ///
@@ -34,27 +40,40 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
     let Some(session) = crate::runs::open(out, ctx, &args.run, Mode::Apply)? else {
         return Ok(ExitCode::FAILURE);
     };
-    if !args.auto_approve {
-        // Review first: plan everything, show it, then ask.
-        let planned = crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan)?;
-        if planned.failed() || planned.interrupted() {
-            out.status("Nothing was applied: planning failed.")?;
-            return Ok(crate::runs::exit_code(&planned));
-        }
-        if !planned.has_changes() {
+    if args.auto_approve {
+        let report =
+            crate::runs::execute(out, ctx, &session, &args.run, Mode::Apply, Review::None)?;
+        return Ok(crate::runs::exit_code(&report));
+    }
+    // Review first: plan everything (kept plans that still match are used as they are), show
+    // it, ask; then apply exactly the plans shown.
+    let planned =
+        crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan, Review::Planning)?;
+    if planned.failed() || planned.interrupted() {
+        out.status("Nothing was applied: planning failed.")?;
+        return Ok(crate::runs::exit_code(&planned));
+    }
+    let is_planned = |c: &&runner::ComponentResult| c.status == Status::Planned;
+    let changing = planned
+        .components
+        .iter()
+        .filter(is_planned)
+        .filter(|c| c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+        .count();
+    let pending = planned.components.iter().filter(|c| c.status == Status::Pending).count();
+    let no_ops = planned.components.iter().filter(is_planned).count() - changing;
+    if changing + pending == 0 {
+        if no_ops == 0 {
             out.status("No changes: nothing to apply.")?;
             return Ok(ExitCode::SUCCESS);
         }
+        // Nothing changes, but the new inputs are recorded (nothing to approve).
+        out.status(&format!(
+            "No changes to apply; recording {no_ops} component(s) whose plans change nothing."
+        ))?;
+    } else {
         let paint = Paint(out.color());
         out.status(&format!("\n{}", crate::review::review(&planned.components, paint)))?;
-        let changing = planned
-            .components
-            .iter()
-            .filter(|c| {
-                c.status == Status::Planned && c.plan.as_ref().is_some_and(|p| !p.is_empty())
-            })
-            .count();
-        let pending = planned.components.iter().filter(|c| c.status == Status::Pending).count();
         let mut question = format!("Apply the changes of {changing} component(s)");
         if pending > 0 {
             question.push_str(&format!(
@@ -67,7 +86,8 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
             return Ok(ExitCode::FAILURE);
         }
     }
-    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Apply)?;
+    let report =
+        crate::runs::execute(out, ctx, &session, &args.run, Mode::Apply, Review::Approved)?;
     Ok(crate::runs::exit_code(&report))
 }
 

@@ -6,7 +6,12 @@ use std::process::ExitCode;
 use clap::Args;
 use runner::Mode;
 
-use crate::{ctx::Ctx, error::CliError, output::Output, runs::RunArgs};
+use crate::{
+    ctx::Ctx,
+    error::CliError,
+    output::Output,
+    runs::{Review, RunArgs},
+};
 
 /// Destroy the selected components and what depends on them, dependents first.
 ///
@@ -32,12 +37,12 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
             "`infra destroy dev` destroys the stack `dev`; `infra destroy '*/*'` everything".into(),
         ));
     }
-    if !args.auto_approve {
-        super::apply::require_terminal("destroy")?;
-    }
     let Some(session) = crate::runs::open(out, ctx, &args.run, Mode::Destroy)? else {
         return Ok(ExitCode::FAILURE);
     };
+    if !args.auto_approve {
+        super::apply::require_terminal("destroy")?;
+    }
     let layout = runner::Layout::new(&ctx.root);
     let direct = runner::select_components(&session.project, &args.run.targets)
         .map_err(crate::ctx::runner_error)?;
@@ -62,6 +67,6 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
         out.status("Nothing was destroyed.")?;
         return Ok(ExitCode::FAILURE);
     }
-    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Destroy)?;
+    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Destroy, Review::None)?;
     Ok(crate::runs::exit_code(&report))
 }

@@ -6,7 +6,13 @@ use std::process::ExitCode;
 use clap::Args;
 use runner::{Mode, Status};
 
-use crate::{ctx::Ctx, error::CliError, output::Output, review::Paint, runs::RunArgs};
+use crate::{
+    ctx::Ctx,
+    error::CliError,
+    output::Output,
+    review::Paint,
+    runs::{Review, RunArgs},
+};
 
 /// Check whether reality (or state) moved away from what infra applied.
 ///
@@ -25,14 +31,32 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DriftArgs) -> Result<ExitC
     let Some(session) = crate::runs::open(out, ctx, &args.run, Mode::Drift)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Drift)?;
+    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Drift, Review::None)?;
     let drifted = report.components.iter().any(|c| c.status == Status::Drifted);
-    if !args.run.json {
-        let review = crate::review::review(&report.components, Paint(false));
-        if drifted {
-            out.data(&review)?;
+    if !args.run.json && !report.failed() && !report.interrupted() {
+        let checked = report
+            .components
+            .iter()
+            .filter(|c| matches!(c.status, Status::Drifted | Status::UpToDate))
+            .count();
+        let unchecked = report.components.len() - checked;
+        let not_checked = if unchecked > 0 {
+            format!(
+                "; {unchecked} not checked (never applied, or changed since their last apply: `infra plan` them)"
+            )
         } else {
-            out.data("No drift: every checked component matches what infra applied.\n")?;
+            String::new()
+        };
+        if drifted {
+            out.data(&crate::review::review(&report.components, Paint(false)))?;
+        } else if checked == 0 {
+            out.data(&format!(
+                "Nothing to check: no selected component is applied with its current inputs{not_checked}.\n"
+            ))?;
+        } else {
+            out.data(&format!(
+                "No drift: {checked} checked component(s) match what infra applied{not_checked}.\n"
+            ))?;
         }
     }
     if report.failed() || report.interrupted() {

@@ -4,9 +4,15 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use runner::Mode;
+use runner::{Mode, Status};
 
-use crate::{ctx::Ctx, error::CliError, output::Output, review::Paint, runs::RunArgs};
+use crate::{
+    ctx::Ctx,
+    error::CliError,
+    output::Output,
+    review::Paint,
+    runs::{Review, RunArgs},
+};
 
 /// Plan the components whose inputs changed (with what they depend on), in parallel, and
 /// show every change.
@@ -29,13 +35,19 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &PlanArgs) -> Result<ExitCo
     let Some(session) = crate::runs::open(out, ctx, &args.run, Mode::Plan)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan)?;
-    if !args.run.json {
+    let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan, Review::None)?;
+    if !args.run.json && !report.failed() && !report.interrupted() {
         let review = crate::review::review(&report.components, Paint(false));
-        if review.is_empty() {
-            out.data("No changes: every selected component is up to date with its inputs.\n")?;
-        } else {
+        let no_ops = report.components.iter().filter(|c| c.status == Status::Planned).count();
+        if !review.is_empty() {
             out.data(&review)?;
+        } else if no_ops > 0 {
+            out.data(&format!(
+                "No changes: the plans of {no_ops} component(s) whose inputs changed change nothing \
+                 (`infra apply` records them); the others are up to date.\n"
+            ))?;
+        } else {
+            out.data("No changes: every selected component is up to date with its inputs.\n")?;
         }
     }
     if report.failed() || report.interrupted() {

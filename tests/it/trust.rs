@@ -292,9 +292,32 @@ fn drift_is_found_and_put_back() {
         status.contains("dev/net\tup-to-date\tdrift checked ") && status.contains(": drifted"),
         "{status}"
     );
-    ok(&infra(&dir, &["apply", "--auto-approve", "--refresh", "--json", "dev/net"]));
+    let fixed = infra(&dir, &["apply", "--auto-approve", "--refresh", "--json", "dev/net"]);
+    ok(&fixed);
+    // Applied without `show -json`, the event still says what the outputs became.
+    let net = &finished(&fixed)["dev/net"];
+    let outputs = net["plan"]["outputs"].as_array().cloned().unwrap_or_default();
+    assert!(outputs.iter().any(|o| o["name"] == "id" && o["after"] == "net-10.0.0.0/16"), "{net}");
+    let status = String::from_utf8_lossy(&infra(&dir, &["status"]).stdout).into_owned();
+    assert!(!status.contains("drifted"), "the apply put it back: {status}");
     let after = infra(&dir, &["drift", "--json"]);
     assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stdout));
+    // A plan kept by `infra plan` that the state has moved past: `apply --auto-approve`
+    // says so and plans again.
+    edit(&dir.join("main.infra"), "10.0.0.0/16", "10.1.0.0/16");
+    ok(&infra(&dir, &["plan", "--json", "dev/net"]));
+    let by_hand = Command::new(terraform())
+        .args(["apply", "-auto-approve", "-no-color", "-input=false", "-var", "cidr=10.77.0.0/16"])
+        .current_dir(&work)
+        .stdin(Stdio::null())
+        .output()
+        .expect("terraform");
+    assert!(by_hand.status.success(), "{}", String::from_utf8_lossy(&by_hand.stderr));
+    let stale = infra(&dir, &["apply", "--auto-approve", "--json", "dev/net"]);
+    ok(&stale);
+    let net = &finished(&stale)["dev/net"];
+    assert_eq!(net["status"], "applied");
+    assert!(net["notes"].to_string().contains("the saved plan was stale"), "{net}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -319,6 +342,16 @@ fn terraform_errors_are_shown_in_full_with_the_module_file() {
     let stderr = String::from_utf8_lossy(&syntax.stderr);
     assert!(stderr.contains("--> modules/app/extra.tf:3"), "{stderr}");
     assert!(stderr.contains("Unsupported argument"), "{stderr}");
+    // An error in a file infra generated names it where it is, in the work directory.
+    std::fs::remove_file(dir.join("modules/app/extra.tf")).expect("rm");
+    edit(
+        &dir.join("main.infra"),
+        "inputs.network = net.outputs.id; }",
+        "inputs.network = net.outputs.id; files.\"gen.tf\" = \"output \\\"x\\\" { value = var.nope }\\n\"; }",
+    );
+    let generated = infra(&dir, &["plan", "dev/app"]);
+    let stderr = String::from_utf8_lossy(&generated.stderr);
+    assert!(stderr.contains("--> .infra/work/dev/app/gen.tf:1"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -350,9 +383,14 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     assert!(review < question, "the plan comes before the question: {text}");
     assert!(text.contains("Nothing was applied."), "{text}");
     assert!(!dir.join(".infra/records/dev/net.json").exists());
+    // The declined review kept its plan: the next review shows it without planning again,
+    // and the apply applies exactly it (one process: `apply`).
     let accepted = run("y\n");
     let text = String::from_utf8_lossy(&accepted.stdout).replace('\r', "");
     assert!(accepted.status.success(), "{text}");
+    assert!(text.contains("note: the plan kept by `infra plan` at "), "{text}");
+    assert!(text.contains("1 component, 0 Terraform processes"), "{text}");
+    assert!(text.contains("1 component, 1 Terraform process,"), "{text}");
     assert!(dir.join(".infra/records/dev/net.json").is_file(), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -484,6 +522,12 @@ in { dev = infra.stack "dev" { backend = infra.backend "local" { }; components =
     runs.push(infra(&dir, &["plan", "--json"]));
     ok(&runs[2]);
     assert_eq!(statuses(&runs[2])["dev/app"], "pending");
+    // The kept plan of the upstream holds no sensitive value (Terraform's `show -json` does).
+    let show = infra(&dir, &["show", "--json", "dev/db"]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("output_changes"));
+    let plans = files_containing(&dir.join(".infra/plans"), &password("10.9.0.0/16"));
+    assert_eq!(plans, Vec::<PathBuf>::new());
+    assert!(!String::from_utf8_lossy(&show.stdout).contains(&password("10.9.0.0/16")));
     runs.push(infra(&dir, &["apply", "--auto-approve", "--json"]));
     ok(&runs[3]);
     assert_eq!(statuses(&runs[3])["dev/app"], "applied");

@@ -70,6 +70,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) scrub: Vec<String>,
     /// Terraform's diagnostics so far.
     pub(crate) diagnostics: Vec<ToolDiagnostic>,
+    /// The last step started.
+    step: Option<&'static str>,
     /// Things worth saying about this run of it (mocks used, a saved plan that no longer
     /// matched).
     pub(crate) notes: Vec<String>,
@@ -82,12 +84,13 @@ impl Ctx<'_> {
         plan: Option<PlanChanges>,
         message: Option<String>,
     ) -> ComponentResult {
-        let status = if matches!(status, Status::Failed | Status::Skipped)
-            && self.shared.interrupted.load(Ordering::SeqCst)
-        {
-            Status::Interrupted
+        let interrupted = matches!(status, Status::Failed | Status::Skipped)
+            && self.shared.interrupted.load(Ordering::SeqCst);
+        let (status, message) = if interrupted {
+            let during = self.step.map(|s| format!(" during `{s}`")).unwrap_or_default();
+            (Status::Interrupted, Some(format!("stopped by a signal{during}")))
         } else {
-            status
+            (status, message)
         };
         ComponentResult {
             address: self.address.to_owned(),
@@ -125,6 +128,7 @@ impl Ctx<'_> {
             return Err("the run was stopped".to_owned());
         }
         self.take_slot().await;
+        self.step = Some(step);
         (self.shared.events)(Event::Started { address: self.address.to_owned(), step });
         self.processes += 1;
         self.shared.processes.fetch_add(1, Ordering::SeqCst);
@@ -144,7 +148,7 @@ impl Ctx<'_> {
         if mode == LogMode::JsonUi {
             let (mut found, _) = tool_diagnostics::from_json_lines(&done.stdout);
             let root = &self.shared.options.root;
-            tool_diagnostics::map_files(&mut found, self.component.source.as_deref(), root);
+            tool_diagnostics::map_files(&mut found, self.component, root, &self.dir);
             self.diagnostics.extend(found);
         }
         Ok(done)
@@ -235,6 +239,7 @@ pub(crate) async fn run_component(
         env: Vec::new(),
         scrub: Vec::new(),
         diagnostics: Vec::new(),
+        step: None,
         notes: Vec::new(),
     };
     if shared.stop.load(Ordering::SeqCst) {
@@ -375,12 +380,14 @@ fn upstream_values(
         let label = format!("{}.outputs.{}", read.address, read.output);
         let current = match upstream.get(&read.address) {
             Some(Done::Ok(Some(outputs))) => Some(outputs.clone()),
-            Some(Done::Planned { outputs, unknown, applied, .. }) => {
+            Some(Done::Planned { outputs, unknown, applied, from_plan, .. }) => {
                 if unknown.contains(&read.output) {
                     pending.entry(read.address.clone()).or_default().insert(read.output.clone());
                     continue;
                 }
-                if outputs.contains_key(&read.output) && !applied {
+                if outputs.contains_key(&read.output)
+                    && (!applied || from_plan.contains(&read.output))
+                {
                     assumed.push(format!("{label} (planned)"));
                 }
                 Some(outputs.clone())

@@ -50,6 +50,15 @@ pub(crate) async fn plan(
     prepared: &Prepared,
     recorded: Option<BTreeMap<String, Json>>,
 ) -> (ComponentResult, Done) {
+    if ctx.shared.options.reuse_plans
+        && let Some((summary, _)) = matching_plan(ctx, prepared)
+    {
+        ctx.notes
+            .push(format!("the plan kept by `infra plan` at {}", crate::time::utc(summary.made)));
+        note_assumed(ctx, prepared);
+        let done = planned(recorded, &summary.changes);
+        return (ctx.result(Status::Planned, Some(summary.changes), None), done);
+    }
     let made = match make_plan(ctx, prepared, true, true).await {
         Ok(made) => made,
         Err(message) => return ctx.fail(message),
@@ -75,26 +84,33 @@ pub(crate) async fn plan(
         ctx.notes.push("its plan holds secrets and is not kept: `apply` plans it again".into());
     }
     note_assumed(ctx, prepared);
-    // What dependents will read after this applies: the recorded outputs, changed as planned.
+    let done = planned(recorded, &made.changes);
+    (ctx.result(Status::Planned, Some(made.changes), None), done)
+}
+
+/// What dependents will read after a plan applies: the recorded outputs, changed as planned;
+/// outputs known only after apply (and sensitive ones) are unknown.
+fn planned(recorded: Option<BTreeMap<String, Json>>, changes: &PlanChanges) -> Done {
     let applied = recorded.is_some();
     let mut outputs = recorded.unwrap_or_default();
     let mut unknown = BTreeSet::new();
-    for change in &made.changes.outputs {
+    let mut from_plan = BTreeSet::new();
+    for change in &changes.outputs {
         match (&change.after, change.action) {
             (_, plan::Action::Delete) => {
                 outputs.remove(&change.name);
             }
             (Some(value), _) => {
                 outputs.insert(change.name.clone(), value.clone());
+                from_plan.insert(change.name.clone());
             }
             (None, _) => {
                 unknown.insert(change.name.clone());
             }
         }
     }
-    let changed = !made.changes.outputs.is_empty();
-    let result = ctx.result(Status::Planned, Some(made.changes), None);
-    (result, Done::Planned { outputs, unknown, applied, changed })
+    let changed = !changes.outputs.is_empty();
+    Done::Planned { outputs, unknown, applied, changed, from_plan }
 }
 
 fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
@@ -103,35 +119,66 @@ fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
     }
 }
 
+/// The kept plan of `infra plan` for these inputs, if there is one to apply as it is.
+fn matching_plan(ctx: &mut Ctx<'_>, prepared: &Prepared) -> Option<(PlanSummary, Option<PathBuf>)> {
+    if ctx.shared.options.force {
+        return None;
+    }
+    let layout = &ctx.shared.layout;
+    let summary = plan::load(layout, ctx.address).filter(|s| s.pending.is_none())?;
+    let file = plan::tfplan(layout, ctx.address);
+    if summary.input_hash == prepared.fingerprint.hash
+        && (file.is_some() || summary.changes.is_empty())
+    {
+        return Some((summary, file));
+    }
+    let changes = prepared.fingerprint.changes_since(&summary.parts, &summary.files);
+    let why = if changes.is_empty() {
+        "it was not kept: it holds secrets".to_owned()
+    } else {
+        changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    };
+    ctx.notes.push(format!("the saved plan no longer matches ({why})"));
+    None
+}
+
 /// `infra apply`: apply the saved plan of `infra plan` while it matches these inputs, else
-/// plan now; then apply, read the outputs, record.
+/// plan now; then apply, read the outputs, record. After a review, a plan that no longer
+/// matches (other than one not kept because it holds secrets) is not planned again.
 pub(crate) async fn plan_and_apply(
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
 ) -> (ComponentResult, Done) {
     let layout = ctx.shared.layout.clone();
-    let saved = if ctx.shared.options.force { None } else { plan::load(&layout, ctx.address) };
-    if let Some(summary) = saved.as_ref().filter(|s| s.pending.is_none()) {
-        let file = plan::tfplan(&layout, ctx.address);
-        if summary.input_hash == prepared.fingerprint.hash
-            && (file.is_some() || summary.changes.is_empty())
-        {
-            ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
-            if let Some(file) = &file {
-                // Secrets are needed by nothing in a saved plan's apply; the plan holds it all.
-                return apply(ctx, prepared, file, &summary.changes.clone(), false).await;
+    let reviewed = ctx.shared.options.reviewed;
+    if let Some((summary, file)) = matching_plan(ctx, prepared) {
+        let file = file.unwrap_or_default();
+        match apply(ctx, prepared, &file, &summary.changes, false, true).await {
+            Ok(result) => return result,
+            Err(Stale) if reviewed => {
+                return ctx.fail(
+                    "the reviewed plan is stale (its state changed since it was planned): nothing was applied; run `infra apply` again to review a new plan".to_owned(),
+                );
             }
-            return apply(ctx, prepared, Path::new(""), &summary.changes.clone(), false).await;
+            Err(Stale) => {
+                ctx.diagnostics.clear();
+                ctx.notes.push(
+                    "the saved plan was stale (its state changed since it was planned)".to_owned(),
+                );
+            }
         }
-        let changes = prepared.fingerprint.changes_since(&summary.parts, &summary.files);
-        let why = if changes.is_empty() {
-            "it was not kept (it holds secrets)".to_owned()
-        } else {
-            changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-        };
-        ctx.notes.push(format!("the saved plan no longer matches ({why}): planned again"));
+    } else if reviewed
+        && plan::load(&layout, ctx.address).is_some_and(|s| s.pending.is_none() && s.saved)
+    {
         plan::discard(&layout, ctx.address);
+        return ctx.fail(
+            "its inputs changed since the plan you reviewed: nothing was applied; run `infra apply` again to review a new plan".to_owned(),
+        );
     }
+    if ctx.notes.iter().any(|n| n.starts_with("the saved plan")) {
+        ctx.notes.push("planned again".to_owned());
+    }
+    plan::discard(&layout, ctx.address);
     // Planned to be applied at once: no `show -json` (a process); the resource changes come
     // from the plan's JSON stream, and the plan is applied even when it reports none, since
     // Terraform 1.0 exits 0 for a plan that changes only outputs.
@@ -140,10 +187,13 @@ pub(crate) async fn plan_and_apply(
         Err(message) => return ctx.fail(message),
     };
     let file = made.file.clone();
-    let result = apply(ctx, prepared, &file, &made.changes, true).await;
+    let result = apply(ctx, prepared, &file, &made.changes, true, false).await;
     drop(made);
-    result
+    result.unwrap_or_else(|Stale| ctx.fail("Terraform found the new plan stale".to_owned()))
 }
+
+/// Terraform refused a saved plan: the state changed since it was made.
+struct Stale;
 
 /// `infra drift`: plan an up-to-date component against reality; any change is drift.
 pub(crate) async fn drift(
@@ -220,14 +270,11 @@ async fn make_plan(
     }
     let file_arg = file.display().to_string();
     let show = ctx.tool_logged("show", &["show", "-json", &file_arg], LogMode::StderrOnly).await?;
-    let json: Json = serde_json::from_str(show.stdout.trim())
+    let mut json: Json = serde_json::from_str(show.stdout.trim())
         .map_err(|_| "`show -json` printed something that is not JSON".to_owned())?;
-    Ok(Made {
-        changes: PlanChanges::from_show_json(&json),
-        json: show.stdout,
-        file,
-        _private: private,
-    })
+    let changes = PlanChanges::from_show_json(&json);
+    plan::redact(&mut json);
+    Ok(Made { changes, json: json.to_string(), file, _private: private })
 }
 
 /// The work directory: realised from the store, with the upstream values it reads.
@@ -264,29 +311,44 @@ async fn apply(
     file: &Path,
     changes: &PlanChanges,
     always: bool,
-) -> (ComponentResult, Done) {
+    saved: bool,
+) -> Result<(ComponentResult, Done), Stale> {
     let root = ctx.shared.options.root.clone();
     let started = now();
+    // What the outputs were before: in the local state (which may have drifted from the
+    // record), else as recorded.
+    let previous = local_state(&ctx.shared.layout, ctx.component)
+        .and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?))
+        .map(|(plain, sensitive)| (plain, digests(&sensitive)))
+        .or_else(|| read_record(&root, ctx.address).map(|r| (r.outputs, r.sensitive_outputs)));
     if always || !changes.is_empty() {
         if let Err(e) = mark_incomplete(
             &root,
             ctx.address,
             &format!("an apply began at {}", crate::time::utc(started)),
         ) {
-            return ctx.fail(format!("cannot mark the record before applying: {e}"));
+            return Ok(ctx.fail(format!("cannot mark the record before applying: {e}")));
         }
         let file = file.display().to_string();
         let args = ["apply", "-input=false", "-no-color", "-json", &file];
-        match ctx.tool_logged("apply", &args, LogMode::JsonUi).await {
+        let done = ctx.tool_logged("apply", &args, LogMode::JsonUi).await;
+        // A plan is applied at most once: whatever happened, it is used up.
+        plan::discard(&ctx.shared.layout, ctx.address);
+        match done {
             Ok(done) if done.success => {}
-            Ok(_) => return ctx.fail(failed(ctx, "apply")),
-            Err(message) => return ctx.fail(message),
+            Ok(_)
+                if saved && ctx.diagnostics.iter().any(|d| d.summary == "Saved plan is stale") =>
+            {
+                return Err(Stale);
+            }
+            Ok(_) => return Ok(ctx.fail(failed(ctx, "apply"))),
+            Err(message) => return Ok(ctx.fail(message)),
         }
     }
     plan::discard(&ctx.shared.layout, ctx.address);
     let (plain, sensitive) = match read_outputs(ctx).await {
         Ok(outputs) => outputs,
-        Err(message) => return ctx.fail(message),
+        Err(message) => return Ok(ctx.fail(message)),
     };
     let missing: Vec<String> = ctx
         .component
@@ -296,16 +358,22 @@ async fn apply(
         .map(|o| format!("`{o}`"))
         .collect();
     if !missing.is_empty() {
-        return ctx.fail(format!(
+        return Ok(ctx.fail(format!(
             "the module does not produce the required output(s) {}",
             missing.join(", ")
-        ));
+        )));
     }
     let tool = prepared.fingerprint.parts.get("tool").cloned().unwrap_or_default();
     let (tool, tool_version) = tool
         .split_once(' ')
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .unwrap_or((tool, String::new()));
+    let sensitive_digests = digests(&sensitive);
+    // Applied without `show -json`: the output changes are what the outputs became.
+    let mut changes = changes.clone();
+    if always {
+        changes.outputs = output_changes(previous.as_ref(), &plain, &sensitive_digests);
+    }
     let mut record = RunRecord {
         version: RECORD_VERSION,
         address: ctx.address.to_owned(),
@@ -314,10 +382,7 @@ async fn apply(
         workdir: ctx.built.workdir.to_string(),
         files: prepared.fingerprint.files.clone(),
         outputs: plain.clone(),
-        sensitive_outputs: sensitive
-            .iter()
-            .map(|(k, v)| (k.clone(), Digest::of(v.to_string().as_bytes()).to_hex()))
-            .collect(),
+        sensitive_outputs: sensitive_digests,
         tool,
         tool_version,
         started,
@@ -330,21 +395,73 @@ async fn apply(
         record.incomplete = Some("its postApply hooks have not run".to_owned());
     }
     if let Err(e) = write_record(&root, &record) {
-        return ctx.fail(format!("applied, but the run record could not be written: {e}"));
+        return Ok(ctx.fail(format!("applied, but the run record could not be written: {e}")));
     }
+    let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
     if let Err(message) = run_hooks(ctx, &hooks, "postApply").await {
         let _ = mark_incomplete(&root, ctx.address, "its postApply hook failed");
-        return ctx.fail(message);
+        return Ok(ctx.fail(message));
     }
     if !hooks.is_empty() {
         record.incomplete = None;
         if let Err(e) = write_record(&root, &record) {
-            return ctx.fail(format!("applied, but the run record could not be written: {e}"));
+            return Ok(ctx.fail(format!("applied, but the run record could not be written: {e}")));
         }
     }
-    // Only non-sensitive outputs flow to dependents (sensitive ones would land in their
-    // records, variable files and logs); a reader of a sensitive output gets a clear error.
-    (ctx.result(Status::Applied, Some(changes.clone()), None), Done::Ok(Some(plain)))
+    if saved {
+        ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
+    }
+    // Only non-sensitive values flow to dependents; a sensitive one is read from this
+    // component's state when a reader runs.
+    Ok((ctx.result(Status::Applied, Some(changes), None), Done::Ok(Some(plain))))
+}
+
+/// Sensitive outputs by the blake3 of their values.
+type Digests = BTreeMap<String, String>;
+
+/// The blake3 of each sensitive value (what records keep).
+fn digests(sensitive: &BTreeMap<String, Json>) -> Digests {
+    sensitive
+        .iter()
+        .map(|(k, v)| (k.clone(), Digest::of(v.to_string().as_bytes()).to_hex()))
+        .collect()
+}
+
+/// The output changes an apply made: its outputs against the previous ones (plain, and
+/// sensitive by digest, shown without values).
+fn output_changes(
+    previous: Option<&(BTreeMap<String, Json>, Digests)>,
+    plain: &BTreeMap<String, Json>,
+    sensitive: &Digests,
+) -> Vec<plan::OutputChange> {
+    let (no_plain, no_sensitive) = (BTreeMap::new(), BTreeMap::new());
+    let (old_plain, old_sensitive) = previous.map_or((&no_plain, &no_sensitive), |(p, s)| (p, s));
+    let mut names: BTreeSet<&String> = plain.keys().chain(sensitive.keys()).collect();
+    names.extend(old_plain.keys().chain(old_sensitive.keys()));
+    let mut out = Vec::new();
+    for name in names {
+        let (before, after) = (old_plain.get(name), plain.get(name));
+        let was = before.is_some() || old_sensitive.contains_key(name);
+        let is = after.is_some() || sensitive.contains_key(name);
+        let is_sensitive = sensitive.contains_key(name) || old_sensitive.contains_key(name);
+        let action = match (was, is) {
+            (false, true) => plan::Action::Create,
+            (true, false) => plan::Action::Delete,
+            (true, true) if before != after || old_sensitive.get(name) != sensitive.get(name) => {
+                plan::Action::Update
+            }
+            _ => continue,
+        };
+        out.push(plan::OutputChange {
+            name: name.clone(),
+            action,
+            before: if is_sensitive { None } else { before.cloned() },
+            after: if is_sensitive { None } else { after.cloned() },
+            unknown: false,
+            sensitive: is_sensitive,
+        });
+    }
+    out
 }
 
 type Outputs = (BTreeMap<String, Json>, BTreeMap<String, Json>);
@@ -540,7 +657,7 @@ async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), String> {
             ));
         }
         let root = ctx.shared.options.root.clone();
-        tool_diagnostics::map_files(&mut found, ctx.component.source.as_deref(), &root);
+        tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
         ctx.diagnostics.extend(found);
         return Err(failed(ctx, "init"));
     }
@@ -622,7 +739,7 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             if found.is_empty() {
                 found = tool_diagnostics::from_text(&done.stdout);
             }
-            tool_diagnostics::map_files(&mut found, ctx.component.source.as_deref(), &root);
+            tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
             ctx.diagnostics.extend(found);
             return ctx.fail(failed(ctx, "destroy"));
         }
@@ -632,6 +749,7 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
         return ctx.fail(format!("destroyed, but the run record could not be removed: {e}"));
     }
     plan::discard(&ctx.shared.layout, ctx.address);
+    let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
     (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
 }
 
