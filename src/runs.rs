@@ -278,6 +278,7 @@ fn print_event(event: &Event, json: bool) {
             "plan": result.plan,
             "processes": result.processes,
             "message": result.message,
+            "code": result.code,
             "notes": result.notes,
             "diagnostics": result.diagnostics,
             "log": result.log,
@@ -357,7 +358,12 @@ fn summary_table(
                     | Status::Interrupted
             )
         {
-            text.push_str(&format!("{:width$}  ↳ {message}\n", ""));
+            match r.code {
+                Some(code) => {
+                    text.push_str(&format!("{:width$}  ↳ error[{code}]: {message}\n", ""))
+                }
+                None => text.push_str(&format!("{:width$}  ↳ {message}\n", "")),
+            }
         }
         if r.status == Status::Failed {
             for note in &r.notes {

@@ -33,7 +33,7 @@ pub use crate::{
     process::run_editor,
     record::{RunRecord, read_record, record_path},
     resolve::{pending, resolve_inputs, resolve_known},
-    run::{ComponentResult, Event, Mode, RunOptions, RunReport, Status, run},
+    run::{ComponentResult, Event, Failure, Mode, RunOptions, RunReport, Status, run},
     share::{CacheReport, Trust, cache_keygen, check, parse_key, pull_refs, push},
     targets::{select_components, unknown_component_help},
     tool::{ToolEnv, find_tool},

@@ -5,6 +5,7 @@
 //! upstream apply that did not change its outputs stops the propagation (early cutoff).
 
 mod component;
+mod failure;
 mod secret_inputs;
 mod slots;
 mod steps;
@@ -23,8 +24,8 @@ use evaluator::{Json, Project};
 use store::Store;
 use tokio::sync::watch;
 
-pub use self::component::Status;
 pub(crate) use self::secret_inputs::secret_fingerprints;
+pub use self::{component::Status, failure::Failure};
 use crate::{
     build::BuildReport, layout::Layout, plan::PlanChanges, process::Children, tool::ToolEnv,
     tool_diagnostics::ToolDiagnostic,
@@ -88,6 +89,8 @@ pub struct ComponentResult {
     pub processes: usize,
     /// Why it failed, was skipped or is pending.
     pub message: Option<String>,
+    /// The failure's stable code (`infra::run::…`), when it failed.
+    pub code: Option<&'static str>,
     /// What else is worth knowing (mocks it was planned with, a saved plan that no longer
     /// matched).
     pub notes: Vec<String>,
@@ -105,14 +108,15 @@ pub struct RunReport {
 }
 
 impl ComponentResult {
-    pub(crate) fn failed(address: &str, message: String) -> ComponentResult {
+    pub(crate) fn failed(address: &str, failure: Failure) -> ComponentResult {
         ComponentResult {
             address: address.to_owned(),
             status: Status::Failed,
             changes: None,
             plan: None,
             processes: 0,
-            message: Some(message),
+            message: Some(failure.message),
+            code: Some(failure.code),
             notes: Vec::new(),
             diagnostics: Vec::new(),
             log: None,
@@ -330,9 +334,10 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
         match task.await {
             Ok(result) => report.components.push(result),
             // A task that panicked is a failure, never a silent success.
-            Err(e) => report
-                .components
-                .push(ComponentResult::failed(&address, format!("internal error: {e}"))),
+            Err(e) => report.components.push(ComponentResult::failed(
+                &address,
+                Failure::new(failure::code::INTERNAL, format!("internal error: {e}")),
+            )),
         }
     }
     signals.abort();

@@ -68,7 +68,23 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::not_approved` | `apply`/`destroy` without a terminal and without `--auto-approve`. |\n\
          | `infra::run::no_target` | `destroy` without targets. |\n\
          | `infra::run::never_applied` | `output` of a component with no recorded apply. |\n\
-         | `infra::run::io` | The run could not start (runtime, log directory). |\n",
+         | `infra::run::io` | The run could not start (runtime, log directory). |\n\
+         \n\
+         A component that fails says why with one of these (in the summary and in `--json` events):\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::run::upstream` | An upstream value is missing: never applied and no `mockOutputs`, no such output, or its state cannot be read. |\n\
+         | `infra::run::secret` | A secret cannot be read or decrypted. |\n\
+         | `infra::run::files` | infra's own files (work directory, record, kept plan) cannot be written. |\n\
+         | `infra::run::spawn` | The tool or a hook cannot be started. |\n\
+         | `infra::run::init` | `terraform init` failed (its diagnostics follow). |\n\
+         | `infra::run::hook` | A `prePlan` or `postApply` hook failed (a failed `postApply` hook runs again next time). |\n\
+         | `infra::run::plan` | `terraform plan` failed. |\n\
+         | `infra::run::apply` | `terraform apply` failed (the component is planned again next time). |\n\
+         | `infra::run::reviewed_plan` | After an interactive review, the reviewed plan cannot be applied as it is (stale, or the inputs changed): nothing unreviewed is applied. |\n\
+         | `infra::run::outputs` | The outputs cannot be read, or a `requiredOutputs` name is missing. |\n\
+         | `infra::run::destroy` | `terraform destroy` failed. |\n\
+         | `infra::run::stopped` | The run was stopped (Ctrl-C, SIGTERM, `--fail-fast`) before or during this component. |\n\
+         | `infra::run::internal` | A bug: a component task ended unexpectedly. |\n",
     );
     out.push_str(
         "\n## Secrets (`infra::secrets::…`)\n\n\

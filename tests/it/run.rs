@@ -319,6 +319,7 @@ fn sigterm_is_passed_once_to_the_running_tool_and_no_record_is_written() {
     let output = child.wait_with_output().expect("wait");
     assert_eq!(output.status.code(), Some(130), "interrupted: exit code 130");
     assert_eq!(statuses(&output)["dev/network"], "interrupted");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("\"code\":\"infra::run::stopped\""));
     assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), "INT\n", "one SIGINT, once");
     assert!(!project.join(".infra/records/dev/network.json").exists());
     let _ = std::fs::remove_dir_all(&project);

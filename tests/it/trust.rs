@@ -135,6 +135,7 @@ fn a_partial_apply_is_never_up_to_date() {
     assert!(!failed.status.success());
     let event = &finished(&failed)["dev/flaky"];
     assert_eq!(event["status"], "failed");
+    assert_eq!(event["code"], "infra::run::apply");
     // Terraform's error in full: summary, detail, and the module file in the project.
     let diagnostic = &event["diagnostics"][0];
     assert_eq!(diagnostic["summary"], "Invalid function argument", "{event}");
@@ -176,6 +177,7 @@ fn a_failed_post_apply_hook_runs_again() {
     assert!(!first.status.success());
     let message = finished(&first)["dev/flaky"]["message"].as_str().unwrap_or("").to_owned();
     assert!(message.contains("postApply hook"), "{message}");
+    assert_eq!(finished(&first)["dev/flaky"]["code"], "infra::run::hook");
     std::fs::write(&marker, "").expect("marker");
     let second = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
     ok(&second);
@@ -330,6 +332,7 @@ fn terraform_errors_are_shown_in_full_with_the_module_file() {
     assert!(!missing.status.success());
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("No value for required variable"), "{stderr}");
+    assert!(stderr.contains("error[infra::run::plan]: `plan` failed"), "{stderr}");
     assert!(stderr.contains("\"region\""), "the variable's name: {stderr}");
     // An HCL error: the module file in the project, with its line.
     write(

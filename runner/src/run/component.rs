@@ -19,6 +19,7 @@ use crate::{
     process::{self, LogMode},
     record::read_record,
     resolve::resolve_inputs,
+    run::failure::{Failure, code},
     run::secret_inputs::secret_fingerprints,
     run::{ComponentResult, Done, Event, Mode, Shared, log_path, steps},
     tool::find_tool,
@@ -99,6 +100,7 @@ impl Ctx<'_> {
             plan,
             processes: self.processes,
             message,
+            code: None,
             notes: std::mem::take(&mut self.notes),
             diagnostics: std::mem::take(&mut self.diagnostics),
             log: (self.processes > 0).then(|| self.log.clone()),
@@ -106,8 +108,11 @@ impl Ctx<'_> {
         }
     }
 
-    pub(crate) fn fail(&mut self, message: String) -> (ComponentResult, Done) {
-        (self.result(Status::Failed, None, Some(message)), Done::Failed)
+    pub(crate) fn fail(&mut self, failure: Failure) -> (ComponentResult, Done) {
+        let mut result = self.result(Status::Failed, None, Some(failure.message));
+        result.code =
+            Some(if result.status == Status::Interrupted { code::STOPPED } else { failure.code });
+        (result, Done::Failed)
     }
 
     /// Takes the component's process slot (kept until it is done), if it has none yet. Taken
@@ -123,9 +128,9 @@ impl Ctx<'_> {
 
     /// Before a process: refuse once the run is stopping, take the component's slot (kept
     /// until it is done), announce the step, count it.
-    pub(crate) async fn begin(&mut self, step: &'static str) -> Result<(), String> {
+    pub(crate) async fn begin(&mut self, step: &'static str) -> Result<(), Failure> {
         if self.shared.stop.load(Ordering::SeqCst) {
-            return Err("the run was stopped".to_owned());
+            return Err(Failure::new(code::STOPPED, "the run was stopped"));
         }
         self.take_slot().await;
         self.step = Some(step);
@@ -142,7 +147,7 @@ impl Ctx<'_> {
         step: &'static str,
         args: &[&str],
         mode: LogMode,
-    ) -> Result<process::Finished, String> {
+    ) -> Result<process::Finished, Failure> {
         let dir = self.dir.clone();
         let done = self.run_tool(step, args, &dir, mode).await?;
         if mode == LogMode::JsonUi {
@@ -186,13 +191,15 @@ impl Ctx<'_> {
         args: &[&str],
         dir: &Path,
         mode: LogMode,
-    ) -> Result<process::Finished, String> {
+    ) -> Result<process::Finished, Failure> {
         self.begin(step).await?;
         let program = self.program.clone();
         let shared = self.shared;
         process::run(&program, args, dir, &self.env, &self.scrub, &self.log, mode, &shared.children)
             .await
-            .map_err(|e| format!("cannot run `{}`: {e}", program.display()))
+            .map_err(|e| {
+                Failure::new(code::SPAWN, format!("cannot run `{}`: {e}", program.display()))
+            })
     }
 
     pub(crate) fn log_dir(&self) -> &Path {
@@ -221,7 +228,8 @@ pub(crate) async fn run_component(
         shared.project.component(address),
         shared.build.components.iter().find(|b| b.address == address),
     ) else {
-        let result = ComponentResult::failed(address, "not in the project".to_owned());
+        let result =
+            ComponentResult::failed(address, Failure::new(code::INTERNAL, "not in the project"));
         return (result, Done::Failed);
     };
     let mut ctx = Ctx {
@@ -263,7 +271,7 @@ pub(crate) async fn run_component(
         Ok(program) => program,
         Err(e) => {
             let help = e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
-            return ctx.fail(format!("{e}{help}"));
+            return ctx.fail(Failure::new(e.code(), format!("{e}{help}")));
         }
     };
     if shared.options.mode == Mode::Destroy {
@@ -276,12 +284,13 @@ pub(crate) async fn run_component(
                 // `infra show` lists it; `apply` plans it once its upstreams have applied.
                 let summary = crate::plan::PlanSummary::pending(address, &reason, steps::now());
                 if let Err(e) = crate::plan::save(&shared.layout, &summary, "{}", None) {
-                    return ctx.fail(format!("cannot keep the plan: {e}"));
+                    return ctx
+                        .fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
                 }
             }
             return (ctx.result(Status::Pending, None, Some(reason)), Done::Pending);
         }
-        Err(message) => return ctx.fail(message),
+        Err(message) => return ctx.fail(Failure::new(code::UPSTREAM, message)),
     };
     let (values, assumed) = values;
     let resolved = match resolve_inputs(component, &values) {
@@ -289,7 +298,8 @@ pub(crate) async fn run_component(
         Err(missing) => {
             let names: Vec<String> =
                 missing.iter().map(|r| format!("`{}.outputs.{}`", r.address, r.output)).collect();
-            return ctx.fail(format!("no value for {}", names.join(", ")));
+            return ctx
+                .fail(Failure::new(code::UPSTREAM, format!("no value for {}", names.join(", "))));
         }
     };
     let version = steps::tool_version(&mut ctx).await;
@@ -297,7 +307,7 @@ pub(crate) async fn run_component(
         ctx.program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let secrets = match secret_fingerprints(component) {
         Ok(fingerprints) => fingerprints,
-        Err(message) => return ctx.fail(message),
+        Err(message) => return ctx.fail(Failure::new(code::SECRET, message)),
     };
     let states = crate::fingerprint::state_digests(&shared.options.root, component);
     let fingerprint = Fingerprint::of(&FingerprintInputs {

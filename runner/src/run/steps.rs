@@ -25,6 +25,7 @@ use crate::{
     },
     resolve::resolve_inputs,
     run::component::{Ctx, Prepared, Status},
+    run::failure::{Coded, Failure, code},
     run::secret_inputs::{collect_strings, decrypt_inputs},
     run::{ComponentResult, Done, terraform},
     tool_diagnostics::{self, Severity},
@@ -61,7 +62,7 @@ pub(crate) async fn plan(
     }
     let made = match make_plan(ctx, prepared, true, true).await {
         Ok(made) => made,
-        Err(message) => return ctx.fail(message),
+        Err(failure) => return ctx.fail(failure),
     };
     let secret_bearing = is_private(ctx, &prepared.resolved);
     let summary = PlanSummary {
@@ -78,7 +79,7 @@ pub(crate) async fn plan(
     };
     let keep = (!secret_bearing).then_some(made.file.as_path());
     if let Err(e) = plan::save(&ctx.shared.layout, &summary, &made.json, keep) {
-        return ctx.fail(format!("cannot keep the plan: {e}"));
+        return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
     }
     if secret_bearing {
         ctx.notes.push("its plan holds secrets and is not kept: `apply` plans it again".into());
@@ -156,9 +157,10 @@ pub(crate) async fn plan_and_apply(
         match apply(ctx, prepared, &file, &summary.changes, false, true).await {
             Ok(result) => return result,
             Err(Stale) if reviewed => {
-                return ctx.fail(
-                    "the reviewed plan is stale (its state changed since it was planned): nothing was applied; run `infra apply` again to review a new plan".to_owned(),
-                );
+                return ctx.fail(Failure::new(
+                    code::REVIEWED_PLAN,
+                    "the reviewed plan is stale (its state changed since it was planned): nothing was applied; run `infra apply` again to review a new plan",
+                ));
             }
             Err(Stale) => {
                 ctx.diagnostics.clear();
@@ -171,9 +173,10 @@ pub(crate) async fn plan_and_apply(
         && plan::load(&layout, ctx.address).is_some_and(|s| s.pending.is_none() && s.saved)
     {
         plan::discard(&layout, ctx.address);
-        return ctx.fail(
-            "its inputs changed since the plan you reviewed: nothing was applied; run `infra apply` again to review a new plan".to_owned(),
-        );
+        return ctx.fail(Failure::new(
+            code::REVIEWED_PLAN,
+            "its inputs changed since the plan you reviewed: nothing was applied; run `infra apply` again to review a new plan",
+        ));
     }
     if ctx.notes.iter().any(|n| n.starts_with("the saved plan")) {
         ctx.notes.push("planned again".to_owned());
@@ -184,12 +187,14 @@ pub(crate) async fn plan_and_apply(
     // Terraform 1.0 exits 0 for a plan that changes only outputs.
     let made = match make_plan(ctx, prepared, true, false).await {
         Ok(made) => made,
-        Err(message) => return ctx.fail(message),
+        Err(failure) => return ctx.fail(failure),
     };
     let file = made.file.clone();
     let result = apply(ctx, prepared, &file, &made.changes, true, false).await;
     drop(made);
-    result.unwrap_or_else(|Stale| ctx.fail("Terraform found the new plan stale".to_owned()))
+    result.unwrap_or_else(|Stale| {
+        ctx.fail(Failure::new(code::APPLY, "Terraform found the plan just made stale"))
+    })
 }
 
 /// Terraform refused a saved plan: the state changed since it was made.
@@ -203,7 +208,7 @@ pub(crate) async fn drift(
 ) -> (ComponentResult, Done) {
     let made = match make_plan(ctx, prepared, false, true).await {
         Ok(made) => made,
-        Err(message) => return ctx.fail(message),
+        Err(failure) => return ctx.fail(failure),
     };
     let _ = std::fs::remove_file(&made.file);
     let drifted = !made.changes.is_empty();
@@ -222,15 +227,16 @@ async fn make_plan(
     prepared: &Prepared,
     hooks: bool,
     show: bool,
-) -> Result<Made, String> {
+) -> Result<Made, Failure> {
     ctx.take_slot().await;
     // Secrets are decrypted now, in memory, only for a component that runs; they reach
     // Terraform as `TF_VAR_…` in its environment, never in a file.
-    let (env, scrub) = decrypt_inputs(ctx.shared, ctx.component, &prepared.values)?;
+    let (env, scrub) =
+        decrypt_inputs(ctx.shared, ctx.component, &prepared.values).code(code::SECRET)?;
     ctx.env = env;
     ctx.scrub = scrub;
     pass_sensitive(ctx, &prepared.resolved).await?;
-    prepare_workdir(ctx, &prepared.values, &prepared.resolved)?;
+    prepare_workdir(ctx, &prepared.values, &prepared.resolved).code(code::FILES)?;
     init_if_needed(ctx).await?;
     if hooks {
         let pre_plan = ctx.component.hooks.pre_plan.clone();
@@ -245,7 +251,8 @@ async fn make_plan(
             tempfile::Builder::new()
                 .prefix("infra-plan-")
                 .tempdir()
-                .map_err(|e| format!("cannot create a private directory for the plan: {e}"))?,
+                .map_err(|e| format!("cannot create a private directory for the plan: {e}"))
+                .code(code::FILES)?,
         )
     };
     let file = match &private {
@@ -254,7 +261,8 @@ async fn make_plan(
             let dir = ctx.shared.layout.plan_dir(ctx.address);
             std::fs::create_dir_all(&dir)
                 .and_then(|()| store::fsutil::set_mode(&dir, 0o700))
-                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))
+                .code(code::FILES)?;
             dir.join("new.tfplan")
         }
     };
@@ -262,7 +270,7 @@ async fn make_plan(
     let args = ["plan", "-input=false", "-no-color", "-json", "-detailed-exitcode", &out];
     let done = ctx.tool_logged("plan", &args, LogMode::JsonUi).await?;
     if !matches!(done.code, Some(0) | Some(2)) {
-        return Err(failed(ctx, "plan"));
+        return Err(Failure::new(code::PLAN, failed(ctx, "plan")));
     }
     if !show {
         let changes = PlanChanges::from_json_stream(&done.stdout);
@@ -271,7 +279,7 @@ async fn make_plan(
     let file_arg = file.display().to_string();
     let show = ctx.tool_logged("show", &["show", "-json", &file_arg], LogMode::StderrOnly).await?;
     let mut json: Json = serde_json::from_str(show.stdout.trim())
-        .map_err(|_| "`show -json` printed something that is not JSON".to_owned())?;
+        .map_err(|_| Failure::new(code::PLAN, "`show -json` printed something that is not JSON"))?;
     let changes = PlanChanges::from_show_json(&json);
     plan::redact(&mut json);
     Ok(Made { changes, json: json.to_string(), file, _private: private })
@@ -327,7 +335,10 @@ async fn apply(
             ctx.address,
             &format!("an apply began at {}", crate::time::utc(started)),
         ) {
-            return Ok(ctx.fail(format!("cannot mark the record before applying: {e}")));
+            return Ok(ctx.fail(Failure::new(
+                code::FILES,
+                format!("cannot mark the record before applying: {e}"),
+            )));
         }
         let file = file.display().to_string();
         let args = ["apply", "-input=false", "-no-color", "-json", &file];
@@ -341,14 +352,14 @@ async fn apply(
             {
                 return Err(Stale);
             }
-            Ok(_) => return Ok(ctx.fail(failed(ctx, "apply"))),
-            Err(message) => return Ok(ctx.fail(message)),
+            Ok(_) => return Ok(ctx.fail(Failure::new(code::APPLY, failed(ctx, "apply")))),
+            Err(failure) => return Ok(ctx.fail(failure)),
         }
     }
     plan::discard(&ctx.shared.layout, ctx.address);
     let (plain, sensitive) = match read_outputs(ctx).await {
         Ok(outputs) => outputs,
-        Err(message) => return Ok(ctx.fail(message)),
+        Err(failure) => return Ok(ctx.fail(failure)),
     };
     let missing: Vec<String> = ctx
         .component
@@ -358,9 +369,9 @@ async fn apply(
         .map(|o| format!("`{o}`"))
         .collect();
     if !missing.is_empty() {
-        return Ok(ctx.fail(format!(
-            "the module does not produce the required output(s) {}",
-            missing.join(", ")
+        return Ok(ctx.fail(Failure::new(
+            code::OUTPUTS,
+            format!("the module does not produce the required output(s) {}", missing.join(", ")),
         )));
     }
     let tool = prepared.fingerprint.parts.get("tool").cloned().unwrap_or_default();
@@ -395,17 +406,23 @@ async fn apply(
         record.incomplete = Some("its postApply hooks have not run".to_owned());
     }
     if let Err(e) = write_record(&root, &record) {
-        return Ok(ctx.fail(format!("applied, but the run record could not be written: {e}")));
+        return Ok(ctx.fail(Failure::new(
+            code::FILES,
+            format!("applied, but the run record could not be written: {e}"),
+        )));
     }
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
-    if let Err(message) = run_hooks(ctx, &hooks, "postApply").await {
+    if let Err(failure) = run_hooks(ctx, &hooks, "postApply").await {
         let _ = mark_incomplete(&root, ctx.address, "its postApply hook failed");
-        return Ok(ctx.fail(message));
+        return Ok(ctx.fail(failure));
     }
     if !hooks.is_empty() {
         record.incomplete = None;
         if let Err(e) = write_record(&root, &record) {
-            return Ok(ctx.fail(format!("applied, but the run record could not be written: {e}")));
+            return Ok(ctx.fail(Failure::new(
+                code::FILES,
+                format!("applied, but the run record could not be written: {e}"),
+            )));
         }
     }
     if saved {
@@ -493,7 +510,7 @@ fn is_private(ctx: &Ctx<'_>, resolved: &BTreeMap<String, Json>) -> bool {
 async fn pass_sensitive(
     ctx: &mut Ctx<'_>,
     resolved: &BTreeMap<String, Json>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let mut wanted = BTreeSet::new();
     for value in resolved.values() {
         crate::resolve::sensitive_reads(value, &mut wanted);
@@ -504,7 +521,12 @@ async fn pass_sensitive(
         let (_, sensitive) = upstream_outputs(ctx, &address).await?;
         for (_, name) in wanted.iter().filter(|(a, _)| *a == address) {
             let value = sensitive.get(name).ok_or_else(|| {
-                format!("`{address}` has no sensitive output `{name}` in its state: apply it again")
+                Failure::new(
+                    code::UPSTREAM,
+                    format!(
+                        "`{address}` has no sensitive output `{name}` in its state: apply it again"
+                    ),
+                )
             })?;
             values.insert((address.clone(), name.clone()), value.clone());
         }
@@ -530,36 +552,37 @@ async fn pass_sensitive(
 }
 
 /// The outputs of another component as its state holds them now.
-async fn upstream_outputs(ctx: &mut Ctx<'_>, address: &str) -> Result<Outputs, String> {
+async fn upstream_outputs(ctx: &mut Ctx<'_>, address: &str) -> Result<Outputs, Failure> {
+    let fail = |message: String| Failure::new(code::UPSTREAM, message);
     let shared = ctx.shared;
     let upstream = shared
         .project
         .component(address)
-        .ok_or_else(|| format!("`{address}` is not in the project"))?;
+        .ok_or_else(|| fail(format!("`{address}` is not in the project")))?;
     if let Some(path) = local_state(&shared.layout, upstream) {
         let bytes = std::fs::read(&path)
-            .map_err(|e| format!("cannot read the state of `{address}`: {e}"))?;
+            .map_err(|e| fail(format!("cannot read the state of `{address}`: {e}")))?;
         return terraform::state_outputs(&bytes)
-            .ok_or_else(|| format!("the state of `{address}` is not readable"));
+            .ok_or_else(|| fail(format!("the state of `{address}` is not readable")));
     }
     let dir = shared.layout.work(address);
     if !dir.join(".terraform").is_dir() {
-        return Err(format!(
+        return Err(fail(format!(
             "cannot read the sensitive outputs of `{address}`: its work directory is not initialised here (apply it first)"
-        ));
+        )));
     }
     let done = ctx.run_tool("output", &["output", "-json"], &dir, LogMode::StderrOnly).await?;
     if !done.success {
-        return Err(format!("`output -json` of `{address}` failed"));
+        return Err(fail(format!("`output -json` of `{address}` failed")));
     }
     terraform::outputs(&done.stdout)
-        .ok_or_else(|| "`output -json` printed something that is not JSON".to_owned())
+        .ok_or_else(|| fail("`output -json` printed something that is not JSON".to_owned()))
 }
 
 /// The outputs after an apply (plain, sensitive): from the local backend's state file when
 /// there is one (no process), else `output -json`. An output that shows a decrypted secret
 /// counts as sensitive.
-async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, String> {
+async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, Failure> {
     let local_state = local_state(&ctx.shared.layout, ctx.component);
     let from_state =
         local_state.and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?));
@@ -569,10 +592,11 @@ async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, String> {
             let output =
                 ctx.tool_logged("output", &["output", "-json"], LogMode::StderrOnly).await?;
             if !output.success {
-                return Err(failed(ctx, "output"));
+                return Err(Failure::new(code::OUTPUTS, failed(ctx, "output")));
             }
-            terraform::outputs(&output.stdout)
-                .ok_or_else(|| "`output -json` printed something that is not JSON".to_owned())?
+            terraform::outputs(&output.stdout).ok_or_else(|| {
+                Failure::new(code::OUTPUTS, "`output -json` printed something that is not JSON")
+            })?
         }
     };
     let leaked: Vec<String> = plain
@@ -598,7 +622,7 @@ async fn run_hooks(
     ctx: &mut Ctx<'_>,
     commands: &[String],
     step: &'static str,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     for (i, command) in commands.iter().enumerate() {
         ctx.begin(step).await?;
         let log = ctx.log_dir().join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
@@ -619,9 +643,14 @@ async fn run_hooks(
             &ctx.shared.children,
         )
         .await
-        .map_err(|e| format!("cannot run the {step} hook `{command}`: {e}"))?;
+        .map_err(|e| {
+            Failure::new(code::SPAWN, format!("cannot run the {step} hook `{command}`: {e}"))
+        })?;
         if !done.success {
-            return Err(format!("the {step} hook `{command}` failed (see `{}`)", log.display()));
+            return Err(Failure::new(
+                code::HOOK,
+                format!("the {step} hook `{command}` failed (see `{}`)", log.display()),
+            ));
         }
     }
     Ok(())
@@ -629,7 +658,7 @@ async fn run_hooks(
 
 /// `init`, when `.terraform/` is missing or what init depends on (everything but the
 /// variable files) changed since the last init.
-async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), String> {
+async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), Failure> {
     let relevant: BTreeMap<&String, String> = ctx
         .built
         .files
@@ -659,7 +688,7 @@ async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), String> {
         let root = ctx.shared.options.root.clone();
         tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
         ctx.diagnostics.extend(found);
-        return Err(failed(ctx, "init"));
+        return Err(Failure::new(code::INIT, failed(ctx, "init")));
     }
     let _ = std::fs::write(ctx.dir.join(INIT_HASH_FILE), init_hash);
     Ok(())
@@ -711,16 +740,16 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             ctx.env = env;
             ctx.scrub = scrub;
         }
-        Err(message) => return ctx.fail(message),
+        Err(message) => return ctx.fail(Failure::new(code::SECRET, message)),
     }
-    if let Err(message) = pass_sensitive(ctx, &resolved).await {
-        return ctx.fail(message);
+    if let Err(failure) = pass_sensitive(ctx, &resolved).await {
+        return ctx.fail(failure);
     }
     if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
-        return ctx.fail(message);
+        return ctx.fail(Failure::new(code::FILES, message));
     }
-    if let Err(message) = init_if_needed(ctx).await {
-        return ctx.fail(message);
+    if let Err(failure) = init_if_needed(ctx).await {
+        return ctx.fail(failure);
     }
     if record.is_some()
         && let Err(e) = mark_incomplete(
@@ -729,7 +758,10 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             &format!("a destroy began at {}", crate::time::utc(now())),
         )
     {
-        return ctx.fail(format!("cannot mark the record before destroying: {e}"));
+        return ctx.fail(Failure::new(
+            code::FILES,
+            format!("cannot mark the record before destroying: {e}"),
+        ));
     }
     let args = ["destroy", "-input=false", "-no-color", "-auto-approve"];
     match ctx.tool_logged("destroy", &args, LogMode::Full).await {
@@ -741,12 +773,15 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             }
             tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
             ctx.diagnostics.extend(found);
-            return ctx.fail(failed(ctx, "destroy"));
+            return ctx.fail(Failure::new(code::DESTROY, failed(ctx, "destroy")));
         }
-        Err(message) => return ctx.fail(message),
+        Err(failure) => return ctx.fail(failure),
     }
     if let Err(e) = remove_record(&root, ctx.address) {
-        return ctx.fail(format!("destroyed, but the run record could not be removed: {e}"));
+        return ctx.fail(Failure::new(
+            code::FILES,
+            format!("destroyed, but the run record could not be removed: {e}"),
+        ));
     }
     plan::discard(&ctx.shared.layout, ctx.address);
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));

@@ -1,0 +1,51 @@
+//! Why a component failed, as a value: a stable code (listed in
+//! `docs/reference/diagnostics.md`) and a message. Each step says which code its errors have;
+//! `--json` events carry the code, the summary prints it.
+
+/// A component's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+}
+
+/// The codes.
+pub(crate) mod code {
+    /// An upstream value is missing (never applied, no mock, no such output, unreadable state).
+    pub(crate) const UPSTREAM: &str = "infra::run::upstream";
+    /// A secret cannot be read or decrypted.
+    pub(crate) const SECRET: &str = "infra::run::secret";
+    /// infra's own files (work directory, records, kept plans) cannot be written.
+    pub(crate) const FILES: &str = "infra::run::files";
+    /// The tool cannot be started.
+    pub(crate) const SPAWN: &str = "infra::run::spawn";
+    pub(crate) const INIT: &str = "infra::run::init";
+    pub(crate) const HOOK: &str = "infra::run::hook";
+    pub(crate) const PLAN: &str = "infra::run::plan";
+    pub(crate) const APPLY: &str = "infra::run::apply";
+    /// The plan the user reviewed cannot be applied as it is (stale, or inputs changed).
+    pub(crate) const REVIEWED_PLAN: &str = "infra::run::reviewed_plan";
+    /// The outputs cannot be read, or a required one is missing.
+    pub(crate) const OUTPUTS: &str = "infra::run::outputs";
+    pub(crate) const DESTROY: &str = "infra::run::destroy";
+    /// The run was stopped (fail-fast, Ctrl-C) before this step.
+    pub(crate) const STOPPED: &str = "infra::run::stopped";
+    pub(crate) const INTERNAL: &str = "infra::run::internal";
+}
+
+/// Gives a string error its code.
+pub(crate) trait Coded<T> {
+    fn code(self, code: &'static str) -> Result<T, Failure>;
+}
+
+impl<T> Coded<T> for Result<T, String> {
+    fn code(self, code: &'static str) -> Result<T, Failure> {
+        self.map_err(|message| Failure::new(code, message))
+    }
+}
