@@ -348,16 +348,7 @@ fn summary_table(
             status_name(r.status),
             r.seconds
         ));
-        if let Some(message) = &r.message
-            && matches!(
-                r.status,
-                Status::Failed
-                    | Status::Skipped
-                    | Status::Pending
-                    | Status::Changed
-                    | Status::Interrupted
-            )
-        {
+        if let Some(message) = &r.message {
             match r.code {
                 Some(code) => {
                     text.push_str(&format!("{:width$}  ↳ error[{code}]: {message}\n", ""))

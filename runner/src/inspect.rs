@@ -81,7 +81,7 @@ pub fn why(
         reasons.push(Change::Incomplete(why.clone()));
     }
     for read in &component.reads {
-        match read_record(root, &read.address).and_then(|r| r.outputs.get(&read.output).cloned()) {
+        match crate::record::recorded_value(root, read) {
             Some(value) => {
                 values.insert(read.clone(), value);
             }

@@ -180,10 +180,11 @@ impl PlanChanges {
 }
 
 /// Removes the values Terraform marks sensitive from its JSON of a plan (`show -json` keeps
-/// them): output values, resource attributes under their `*_sensitive` masks, and variables
-/// the configuration declares sensitive. The result is what `plan.json` keeps and `infra show
-/// --json` prints.
-pub fn redact(plan: &mut Json) {
+/// them): output values, resource attributes under their `*_sensitive` masks (planned
+/// changes and drift), the variables the configuration declares sensitive, and the variables
+/// named in `private` (those infra passed through the environment: secrets, sensitive
+/// upstream outputs). The result is what `plan.json` keeps and `infra show --json` prints.
+pub fn redact(plan: &mut Json, private: &[String]) {
     if let Some(outputs) = plan.get_mut("output_changes").and_then(Json::as_object_mut) {
         for change in outputs.values_mut() {
             for (value, mask) in [("before", "before_sensitive"), ("after", "after_sensitive")] {
@@ -214,18 +215,18 @@ pub fn redact(plan: &mut Json) {
             redact_module(module);
         }
     }
-    for resource in
-        plan.get_mut("resource_changes").and_then(Json::as_array_mut).into_iter().flatten()
-    {
-        let Some(change) = resource.get_mut("change") else { continue };
-        for (value, mask) in [("before", "before_sensitive"), ("after", "after_sensitive")] {
-            let mask = change.get(mask).cloned().unwrap_or(Json::Bool(false));
-            if let Some(value) = change.get_mut(value) {
-                mask_value(value, &mask);
+    for list in ["resource_changes", "resource_drift"] {
+        for resource in plan.get_mut(list).and_then(Json::as_array_mut).into_iter().flatten() {
+            let Some(change) = resource.get_mut("change") else { continue };
+            for (value, mask) in [("before", "before_sensitive"), ("after", "after_sensitive")] {
+                let mask = change.get(mask).cloned().unwrap_or(Json::Bool(false));
+                if let Some(value) = change.get_mut(value) {
+                    mask_value(value, &mask);
+                }
             }
         }
     }
-    let declared: Vec<String> = plan
+    let mut declared: Vec<String> = plan
         .pointer("/configuration/root_module/variables")
         .and_then(Json::as_object)
         .map(|vars| {
@@ -235,6 +236,7 @@ pub fn redact(plan: &mut Json) {
                 .collect()
         })
         .unwrap_or_default();
+    declared.extend(private.iter().cloned());
     if let Some(variables) = plan.get_mut("variables").and_then(Json::as_object_mut) {
         for name in declared {
             if let Some(value) = variables.get_mut(&name).and_then(|v| v.get_mut("value")) {
@@ -427,12 +429,13 @@ mod tests {
                 "after": { "password": "r-secret", "tags": ["t"] },
                 "before_sensitive": { "password": true }, "after_sensitive": { "password": true } } } ]
         });
-        redact(&mut plan);
+        redact(&mut plan, &["name".to_owned()]);
         let text = plan.to_string();
         for secret in ["v-secret", "o-old", "o-new", "r-secret", "r-old"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
-        for kept in ["\"web\"", "\"a\"", "\"b\"", "\"t\""] {
+        assert_eq!(plan["variables"]["name"]["value"], Json::Null, "passed privately");
+        for kept in ["\"a\"", "\"b\"", "\"t\""] {
             assert!(text.contains(kept), "{kept} lost from {text}");
         }
     }

@@ -42,6 +42,10 @@ pub struct RunRecord {
     /// component is not up to date whatever its inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// When it was marked incomplete (seconds since the epoch): a record pulled from a cache
+    /// replaces an incomplete one only if it finished later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete_since: Option<u64>,
 }
 
 /// Where the record of `STACK/NAME` lives under the project root.
@@ -84,7 +88,22 @@ pub(crate) fn mark_incomplete(
 ) -> std::io::Result<()> {
     let Some(mut record) = read_record(project_root, address) else { return Ok(()) };
     record.incomplete = Some(why.to_owned());
+    record.incomplete_since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs());
     write_record(project_root, &record)
+}
+
+/// The value a component reads from an upstream's record: a plain output as it is, a
+/// sensitive one as its marker (its value is read from the upstream's state when needed).
+pub(crate) fn recorded_value(project_root: &Path, read: &evaluator::OutputRef) -> Option<Json> {
+    let record = read_record(project_root, &read.address)?;
+    if let Some(value) = record.outputs.get(&read.output) {
+        return Some(value.clone());
+    }
+    let digest = record.sensitive_outputs.get(&read.output)?;
+    Some(Json::String(crate::resolve::sensitive_marker(read, digest)))
 }
 
 /// Removes the record of `address` (after a destroy).

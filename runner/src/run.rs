@@ -168,6 +168,8 @@ pub(crate) enum Done {
         applied: bool,
         changed: bool,
         from_plan: BTreeSet<String>,
+        /// Changed outputs that are sensitive (their values are never shown).
+        sensitive: BTreeSet<String>,
     },
     /// Not planned: it waits for an upstream's apply. Its readers wait too.
     Pending,

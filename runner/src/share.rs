@@ -239,9 +239,15 @@ pub fn pull_refs(url: &str, root: &Path, addresses: &[String], trust: &Trust) ->
                     let local = read_record(root, address);
                     // Newer wins; within the same second (times are whole seconds), the
                     // cache's record of other inputs was pushed after ours.
-                    let newer = |l: &RunRecord| {
-                        l.finished < record.finished
-                            || (l.finished == record.finished && l.input_hash != record.input_hash)
+                    // An incomplete local record (an apply began here) is replaced only by
+                    // one that finished after it was marked.
+                    let newer = |l: &RunRecord| match l.incomplete_since {
+                        Some(since) if l.incomplete.is_some() => record.finished > since,
+                        _ => {
+                            l.finished < record.finished
+                                || (l.finished == record.finished
+                                    && l.input_hash != record.input_hash)
+                        }
                     };
                     if local.as_ref().is_none_or(newer)
                         && write_record_with(root, &record, false).is_ok()
@@ -374,6 +380,7 @@ mod tests {
             started: 1,
             finished: 2,
             incomplete: None,
+            incomplete_since: None,
         }
     }
 

@@ -362,9 +362,9 @@ fn terraform_errors_are_shown_in_full_with_the_module_file() {
 fn interactive_apply_shows_the_plan_before_it_asks() {
     let dir = project("trust-review", "id");
     // `script` gives infra a terminal; the answer comes on its stdin.
-    let run = |answer: &str| {
+    let run_with = |answer: &str, flags: &str| {
         let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
-        let command = format!("{} apply dev/net", env!("CARGO_BIN_EXE_infra"));
+        let command = format!("{} apply dev/net{flags}", env!("CARGO_BIN_EXE_infra"));
         let mut child = Command::new("script")
             .args(["-qec", &command, "/dev/null"])
             .current_dir(&dir)
@@ -379,6 +379,7 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
         let _ = child.stdin.take().expect("stdin").write_all(answer.as_bytes());
         child.wait_with_output().expect("wait")
     };
+    let run = |answer: &str| run_with(answer, "");
     let declined = run("n\n");
     let text = String::from_utf8_lossy(&declined.stdout).replace('\r', "");
     let review = text.find("+ output id = \"net-10.0.0.0/16\"").expect(&text);
@@ -395,6 +396,12 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     assert!(text.contains("1 component, 0 Terraform processes"), "{text}");
     assert!(text.contains("1 component, 1 Terraform process,"), "{text}");
     assert!(dir.join(".infra/records/dev/net.json").is_file(), "{text}");
+    // With `--refresh`, the up-to-date component is planned against reality, reviewed (its
+    // plan changes nothing) and recorded.
+    let refreshed = run_with("y\n", " --refresh");
+    let text = String::from_utf8_lossy(&refreshed.stdout).replace('\r', "");
+    assert!(refreshed.status.success(), "{text}");
+    assert!(text.contains("No changes to apply; recording 1 component(s)"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -519,6 +526,9 @@ in { dev = infra.stack "dev" { backend = infra.backend "local" { }; components =
     assert_eq!(statuses_now["dev/db"], "up-to-date");
     assert_eq!(statuses_now["dev/app"], "applied");
     assert_eq!(app_hash(&dir), sha(&password("10.0.0.0/16")));
+    // `status` and `why` see the sensitive read as the run does (by its digest).
+    let status = String::from_utf8_lossy(&infra(&dir, &["status"]).stdout).into_owned();
+    assert!(status.contains("dev/app\tup-to-date"), "{status}");
     // A changed sensitive value re-plans its reader: pending while planning (its value is not
     // shown), applied with the new value.
     edit(&dir.join("main.infra"), "10.0.0.0/16", "10.9.0.0/16");

@@ -109,7 +109,9 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn fail(&mut self, failure: Failure) -> (ComponentResult, Done) {
-        let mut result = self.result(Status::Failed, None, Some(failure.message));
+        // Stopped before it could run is not a failure of its own.
+        let status = if failure.code == code::STOPPED { Status::Skipped } else { Status::Failed };
+        let mut result = self.result(status, None, Some(failure.message));
         result.code =
             Some(if result.status == Status::Interrupted { code::STOPPED } else { failure.code });
         (result, Done::Failed)
@@ -354,9 +356,8 @@ pub(crate) async fn run_component(
             steps::drift(&mut ctx, &prepared, record.map(|r| r.outputs)).await
         }
         _ if up_to_date && !shared.options.force => {
-            if shared.options.mode == Mode::Plan {
-                crate::plan::discard(&shared.layout, address);
-            }
+            // A kept plan (of `plan --refresh`, say) is of no use to an up-to-date component.
+            crate::plan::discard(&shared.layout, address);
             let outputs = record.map(|r| r.outputs);
             (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs))
         }
@@ -390,9 +391,14 @@ fn upstream_values(
         let label = format!("{}.outputs.{}", read.address, read.output);
         let current = match upstream.get(&read.address) {
             Some(Done::Ok(Some(outputs))) => Some(outputs.clone()),
-            Some(Done::Planned { outputs, unknown, applied, from_plan, .. }) => {
+            Some(Done::Planned { outputs, unknown, applied, from_plan, sensitive, .. }) => {
                 if unknown.contains(&read.output) {
-                    pending.entry(read.address.clone()).or_default().insert(read.output.clone());
+                    let name = if sensitive.contains(&read.output) {
+                        format!("`{}` (sensitive)", read.output)
+                    } else {
+                        format!("`{}`", read.output)
+                    };
+                    pending.entry(read.address.clone()).or_default().insert(name);
                     continue;
                 }
                 if outputs.contains_key(&read.output)
@@ -411,11 +417,7 @@ fn upstream_values(
         let value = current.and_then(|outputs| outputs.get(&read.output).cloned());
         // A sensitive output enters as a marker with its recorded digest, never its value;
         // the value is read from the upstream's state when this component runs.
-        let sensitive = || {
-            let record = read_record(&shared.options.root, &read.address)?;
-            let digest = record.sensitive_outputs.get(&read.output)?;
-            Some(Json::String(crate::resolve::sensitive_marker(read, digest)))
-        };
+        let sensitive = || crate::record::recorded_value(&shared.options.root, read);
         let value = match value.or_else(sensitive) {
             Some(value) => value,
             None if planning => {
@@ -480,7 +482,7 @@ fn upstream_values(
                 if outputs.is_empty() {
                     format!("waits for `{address}`, which is pending")
                 } else {
-                    let names: Vec<String> = outputs.iter().map(|o| format!("`{o}`")).collect();
+                    let names: Vec<String> = outputs.iter().cloned().collect();
                     let s = if names.len() == 1 { "" } else { "s" };
                     format!(
                         "re-plans after `{address}` applies: output{s} {} change{}, known after apply",

@@ -26,7 +26,7 @@ use crate::{
     resolve::resolve_inputs,
     run::component::{Ctx, Prepared, Status},
     run::failure::{Coded, Failure, code},
-    run::secret_inputs::{collect_strings, decrypt_inputs},
+    run::secret_inputs::{SensitiveValues, collect_strings, private_inputs},
     run::{ComponentResult, Done, terraform},
     tool_diagnostics::{self, Severity},
     workdir,
@@ -111,7 +111,9 @@ fn planned(recorded: Option<BTreeMap<String, Json>>, changes: &PlanChanges) -> D
         }
     }
     let changed = !changes.outputs.is_empty();
-    Done::Planned { outputs, unknown, applied, changed, from_plan }
+    let sensitive =
+        changes.outputs.iter().filter(|o| o.sensitive).map(|o| o.name.clone()).collect();
+    Done::Planned { outputs, unknown, applied, changed, from_plan, sensitive }
 }
 
 fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
@@ -120,75 +122,119 @@ fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
     }
 }
 
-/// The kept plan of `infra plan` for these inputs, if there is one to apply as it is.
-fn matching_plan(ctx: &mut Ctx<'_>, prepared: &Prepared) -> Option<(PlanSummary, Option<PathBuf>)> {
-    if ctx.shared.options.force {
-        return None;
+/// What `.infra/plans/` holds for a component, against its fingerprint now.
+enum Kept {
+    /// Nothing (or `--refresh` outside a review).
+    Nothing,
+    /// It was pending: planned now.
+    Pending,
+    /// A plan made for these inputs, to apply as it is (`None`: it changes nothing).
+    Matches(PlanSummary, Option<PathBuf>),
+    /// Made for these inputs but not kept (it holds secrets): planned again.
+    Unsaved(PlanSummary),
+    /// Made for other inputs, or its file is gone: why.
+    Stale(String),
+}
+
+fn kept_plan(ctx: &Ctx<'_>, prepared: &Prepared) -> Kept {
+    let options = &ctx.shared.options;
+    if options.force && !options.reviewed {
+        return Kept::Nothing;
     }
     let layout = &ctx.shared.layout;
-    let summary = plan::load(layout, ctx.address).filter(|s| s.pending.is_none())?;
-    let file = plan::tfplan(layout, ctx.address);
-    if summary.input_hash == prepared.fingerprint.hash
-        && (file.is_some() || summary.changes.is_empty())
-    {
-        return Some((summary, file));
+    let Some(summary) = plan::load(layout, ctx.address) else { return Kept::Nothing };
+    if summary.pending.is_some() {
+        return Kept::Pending;
     }
-    let changes = prepared.fingerprint.changes_since(&summary.parts, &summary.files);
-    let why = if changes.is_empty() {
-        "it was not kept: it holds secrets".to_owned()
-    } else {
-        changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-    };
-    ctx.notes.push(format!("the saved plan no longer matches ({why})"));
-    None
+    if summary.input_hash != prepared.fingerprint.hash {
+        let changes = prepared.fingerprint.changes_since(&summary.parts, &summary.files);
+        let why: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        return Kept::Stale(why.join("; "));
+    }
+    match plan::tfplan(layout, ctx.address) {
+        Some(file) => Kept::Matches(summary, Some(file)),
+        None if summary.changes.is_empty() => Kept::Matches(summary, None),
+        None if !summary.saved => Kept::Unsaved(summary),
+        None => Kept::Stale("its plan file is gone".to_owned()),
+    }
+}
+
+/// The kept plan of `infra plan` for these inputs, if there is one to apply as it is.
+fn matching_plan(ctx: &Ctx<'_>, prepared: &Prepared) -> Option<(PlanSummary, Option<PathBuf>)> {
+    match kept_plan(ctx, prepared) {
+        Kept::Matches(summary, file) => Some((summary, file)),
+        _ => None,
+    }
 }
 
 /// `infra apply`: apply the saved plan of `infra plan` while it matches these inputs, else
-/// plan now; then apply, read the outputs, record. After a review, a plan that no longer
-/// matches (other than one not kept because it holds secrets) is not planned again.
+/// plan now; then apply, read the outputs, record. After an interactive review, nothing is
+/// applied that was not reviewed: a kept plan that no longer matches, a component that
+/// changed after the review, or a secret-bearing plan that comes out different fails instead.
 pub(crate) async fn plan_and_apply(
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
 ) -> (ComponentResult, Done) {
     let layout = ctx.shared.layout.clone();
     let reviewed = ctx.shared.options.reviewed;
-    if let Some((summary, file)) = matching_plan(ctx, prepared) {
-        let file = file.unwrap_or_default();
-        match apply(ctx, prepared, &file, &summary.changes, false, true).await {
-            Ok(result) => return result,
-            Err(Stale) if reviewed => {
-                return ctx.fail(Failure::new(
-                    code::REVIEWED_PLAN,
-                    "the reviewed plan is stale (its state changed since it was planned): nothing was applied; run `infra apply` again to review a new plan",
-                ));
-            }
-            Err(Stale) => {
-                ctx.diagnostics.clear();
-                ctx.notes.push(
-                    "the saved plan was stale (its state changed since it was planned)".to_owned(),
-                );
+    let not_reviewed = |why: &str| {
+        Failure::new(
+            code::REVIEWED_PLAN,
+            format!("{why}: nothing was applied; run `infra apply` again to review a new plan"),
+        )
+    };
+    let mut expected = None;
+    match kept_plan(ctx, prepared) {
+        Kept::Matches(summary, file) => {
+            let file = file.unwrap_or_default();
+            match apply(ctx, prepared, &file, &summary.changes, false, true).await {
+                Ok(result) => return result,
+                Err(Stale) if reviewed => {
+                    return ctx.fail(not_reviewed(
+                        "the reviewed plan is stale (its state changed since it was planned)",
+                    ));
+                }
+                Err(Stale) => {
+                    ctx.diagnostics.clear();
+                    ctx.notes.push(
+                        "the saved plan was stale (its state changed since it was planned): planned again"
+                            .to_owned(),
+                    );
+                }
             }
         }
-    } else if reviewed
-        && plan::load(&layout, ctx.address).is_some_and(|s| s.pending.is_none() && s.saved)
-    {
-        plan::discard(&layout, ctx.address);
-        return ctx.fail(Failure::new(
-            code::REVIEWED_PLAN,
-            "its inputs changed since the plan you reviewed: nothing was applied; run `infra apply` again to review a new plan",
-        ));
-    }
-    if ctx.notes.iter().any(|n| n.starts_with("the saved plan")) {
-        ctx.notes.push("planned again".to_owned());
+        Kept::Unsaved(summary) => {
+            ctx.notes.push("its plan holds secrets and was not kept: planned again".to_owned());
+            expected = reviewed.then_some(summary.changes);
+        }
+        Kept::Stale(why) if reviewed => {
+            plan::discard(&layout, ctx.address);
+            return ctx.fail(not_reviewed(&format!("its plan no longer matches ({why})")));
+        }
+        Kept::Stale(why) => {
+            ctx.notes.push(format!("the saved plan no longer matches ({why}): planned again"));
+        }
+        Kept::Nothing if reviewed => {
+            return ctx.fail(not_reviewed("it changed after the review (it was up to date then)"));
+        }
+        Kept::Nothing | Kept::Pending => {}
     }
     plan::discard(&layout, ctx.address);
-    // Planned to be applied at once: no `show -json` (a process); the resource changes come
-    // from the plan's JSON stream, and the plan is applied even when it reports none, since
-    // Terraform 1.0 exits 0 for a plan that changes only outputs.
-    let made = match make_plan(ctx, prepared, true, false).await {
+    // Planned to be applied at once: no `show -json` (a process) unless it must be compared
+    // with a reviewed one; the resource changes come from the plan's JSON stream, and the plan
+    // is applied even when it reports none, since Terraform 1.0 exits 0 for a plan that
+    // changes only outputs.
+    let made = match make_plan(ctx, prepared, true, expected.is_some()).await {
         Ok(made) => made,
         Err(failure) => return ctx.fail(failure),
     };
+    if let Some(expected) = expected
+        && made.changes != expected
+    {
+        return ctx.fail(not_reviewed(
+            "its new plan differs from the one you reviewed (a plan holding secrets is not kept)",
+        ));
+    }
     let file = made.file.clone();
     let result = apply(ctx, prepared, &file, &made.changes, true, false).await;
     drop(made);
@@ -231,11 +277,7 @@ async fn make_plan(
     ctx.take_slot().await;
     // Secrets are decrypted now, in memory, only for a component that runs; they reach
     // Terraform as `TF_VAR_…` in its environment, never in a file.
-    let (env, scrub) =
-        decrypt_inputs(ctx.shared, ctx.component, &prepared.values).code(code::SECRET)?;
-    ctx.env = env;
-    ctx.scrub = scrub;
-    pass_sensitive(ctx, &prepared.resolved).await?;
+    private_environment(ctx, &prepared.values, &prepared.resolved).await?;
     prepare_workdir(ctx, &prepared.values, &prepared.resolved).code(code::FILES)?;
     init_if_needed(ctx).await?;
     if hooks {
@@ -281,7 +323,9 @@ async fn make_plan(
     let mut json: Json = serde_json::from_str(show.stdout.trim())
         .map_err(|_| Failure::new(code::PLAN, "`show -json` printed something that is not JSON"))?;
     let changes = PlanChanges::from_show_json(&json);
-    plan::redact(&mut json);
+    let passed: Vec<String> =
+        ctx.env.iter().filter_map(|(k, _)| k.strip_prefix("TF_VAR_").map(str::to_owned)).collect();
+    plan::redact(&mut json, &passed);
     Ok(Made { changes, json: json.to_string(), file, _private: private })
 }
 
@@ -329,7 +373,13 @@ async fn apply(
         .and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?))
         .map(|(plain, sensitive)| (plain, digests(&sensitive)))
         .or_else(|| read_record(&root, ctx.address).map(|r| (r.outputs, r.sensitive_outputs)));
-    if always || !changes.is_empty() {
+    let ran = always || !changes.is_empty();
+    if ran {
+        // Stopping (fail-fast, Ctrl-C): nothing begins, and the record is left as it is.
+        if ctx.shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(ctx.fail(Failure::new(code::STOPPED, "the run was stopped")));
+        }
+        ctx.take_slot().await;
         if let Err(e) = mark_incomplete(
             &root,
             ctx.address,
@@ -399,11 +449,13 @@ async fn apply(
         started,
         finished: now(),
         incomplete: None,
+        incomplete_since: None,
     };
     // A failed hook runs again next time: until the hooks succeed, the record says so.
     let hooks = ctx.component.hooks.post_apply.clone();
     if !hooks.is_empty() {
         record.incomplete = Some("its postApply hooks have not run".to_owned());
+        record.incomplete_since = Some(record.finished);
     }
     if let Err(e) = write_record(&root, &record) {
         return Ok(ctx.fail(Failure::new(
@@ -418,6 +470,7 @@ async fn apply(
     }
     if !hooks.is_empty() {
         record.incomplete = None;
+        record.incomplete_since = None;
         if let Err(e) = write_record(&root, &record) {
             return Ok(ctx.fail(Failure::new(
                 code::FILES,
@@ -425,8 +478,10 @@ async fn apply(
             )));
         }
     }
-    if saved {
+    if saved && ran {
         ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
+    } else if saved {
+        ctx.notes.push("its saved plan changes nothing: recorded".to_owned());
     }
     // Only non-sensitive values flow to dependents; a sensitive one is read from this
     // component's state when a reader runs.
@@ -505,12 +560,13 @@ fn is_private(ctx: &Ctx<'_>, resolved: &BTreeMap<String, Json>) -> bool {
 }
 
 /// The sensitive upstream outputs the inputs read, from each upstream's state (the local
-/// state file, else `output -json` in its work directory, never logged), passed like secrets:
-/// `TF_VAR_…` in the environment, scrubbed from everything Terraform prints.
-async fn pass_sensitive(
+/// state file, else `output -json` in its work directory, never logged). They are passed like
+/// secrets (`private_inputs`): `TF_VAR_…` in the environment, scrubbed from everything
+/// Terraform prints.
+async fn fetch_sensitive(
     ctx: &mut Ctx<'_>,
     resolved: &BTreeMap<String, Json>,
-) -> Result<(), Failure> {
+) -> Result<SensitiveValues, Failure> {
     let mut wanted = BTreeSet::new();
     for value in resolved.values() {
         crate::resolve::sensitive_reads(value, &mut wanted);
@@ -531,23 +587,21 @@ async fn pass_sensitive(
             values.insert((address.clone(), name.clone()), value.clone());
         }
     }
-    for value in values.values() {
-        collect_strings(value, &mut ctx.scrub);
-    }
-    for (key, value) in resolved.iter().filter(|(_, v)| crate::resolve::holds_sensitive(v)) {
-        let name = format!("TF_VAR_{key}");
-        // An input that also holds a secret is in the environment already, markers and all.
-        let template = match ctx.env.iter().find(|(k, _)| *k == name) {
-            Some((_, text)) => Json::String(text.clone()),
-            None => value.clone(),
-        };
-        let text = match crate::resolve::substitute_sensitive(&template, &values) {
-            Json::String(s) => s,
-            other => other.to_string(),
-        };
-        ctx.env.retain(|(k, _)| *k != name);
-        ctx.env.push((name, text));
-    }
+    Ok(values)
+}
+
+/// Decrypts secrets and reads sensitive upstream values for a component that runs: its
+/// `TF_VAR_…` environment and the strings to scrub.
+async fn private_environment(
+    ctx: &mut Ctx<'_>,
+    values: &BTreeMap<OutputRef, Json>,
+    resolved: &BTreeMap<String, Json>,
+) -> Result<(), Failure> {
+    let sensitive = fetch_sensitive(ctx, resolved).await?;
+    let (env, scrub) =
+        private_inputs(ctx.shared, ctx.component, values, &sensitive).code(code::SECRET)?;
+    ctx.env = env;
+    ctx.scrub = scrub;
     Ok(())
 }
 
@@ -716,13 +770,7 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
         .reads
         .iter()
         .map(|r| {
-            let value = read_record(&root, &r.address)
-                .and_then(|u| u.outputs.get(&r.output).cloned())
-                .or_else(|| {
-                    let record = read_record(&root, &r.address)?;
-                    let digest = record.sensitive_outputs.get(&r.output)?;
-                    Some(Json::String(crate::resolve::sensitive_marker(r, digest)))
-                })
+            let value = crate::record::recorded_value(&root, r)
                 .or_else(|| {
                     ctx.shared
                         .project
@@ -735,14 +783,7 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
         .collect();
     let resolved = resolve_inputs(ctx.component, &values).unwrap_or_default();
     // Destroying needs the same variables, secrets included.
-    match decrypt_inputs(ctx.shared, ctx.component, &values) {
-        Ok((env, scrub)) => {
-            ctx.env = env;
-            ctx.scrub = scrub;
-        }
-        Err(message) => return ctx.fail(Failure::new(code::SECRET, message)),
-    }
-    if let Err(failure) = pass_sensitive(ctx, &resolved).await {
+    if let Err(failure) = private_environment(ctx, &values, &resolved).await {
         return ctx.fail(failure);
     }
     if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
@@ -750,6 +791,9 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     }
     if let Err(failure) = init_if_needed(ctx).await {
         return ctx.fail(failure);
+    }
+    if ctx.shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return ctx.fail(Failure::new(code::STOPPED, "the run was stopped"));
     }
     if record.is_some()
         && let Err(e) = mark_incomplete(
