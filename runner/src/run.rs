@@ -4,12 +4,16 @@
 //! process; downstream hashes are computed from the upstream outputs of this run, so an
 //! upstream apply that did not change its outputs stops the propagation (early cutoff).
 
+mod apply;
 mod component;
+mod destroy;
 mod failure;
+mod private;
 mod secret_inputs;
 mod slots;
 mod steps;
 mod terraform;
+mod tooling;
 
 use std::{
     collections::{BTreeMap, BTreeSet},

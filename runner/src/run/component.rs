@@ -277,7 +277,7 @@ pub(crate) async fn run_component(
         }
     };
     if shared.options.mode == Mode::Destroy {
-        return steps::destroy(&mut ctx).await;
+        return super::destroy::destroy(&mut ctx).await;
     }
     let values = match upstream_values(shared, component, upstream) {
         Ok(Upstream::Values(values, assumed)) => (values, assumed),
@@ -304,7 +304,7 @@ pub(crate) async fn run_component(
                 .fail(Failure::new(code::UPSTREAM, format!("no value for {}", names.join(", "))));
         }
     };
-    let version = steps::tool_version(&mut ctx).await;
+    let version = super::tooling::tool_version(&mut ctx).await;
     let tool_name =
         ctx.program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let secrets = match secret_fingerprints(component) {

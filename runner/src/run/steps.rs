@@ -1,6 +1,6 @@
-//! The Terraform steps of a component: prepare the work directory, `init` if needed, `plan`
-//! (with `-json`, then `show -json` of the saved plan), `apply` the saved plan, read the
-//! outputs, write the record; `destroy`; a drift check.
+//! The planning steps of a component: prepare the work directory, `init` if needed, `plan`
+//! (with `-json`, then `show -json` when the plan is kept or reviewed), keep the plan, decide
+//! whether a kept plan can be applied as it is; a drift check. Applying is in `apply.rs`.
 //!
 //! A record means "the last apply of exactly these inputs finished": before `apply` or
 //! `destroy` starts changing things the record is marked incomplete, and only a finished
@@ -9,33 +9,29 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use evaluator::{Json, OutputRef};
-use store::Digest;
 
+use super::{
+    apply::apply,
+    private::{is_private, private_environment},
+    tooling::{failed, init_if_needed, run_hooks},
+};
 use crate::{
     build::canonical_json,
     plan::{self, PLAN_VERSION, PlanChanges, PlanSummary},
     process::LogMode,
-    record::{
-        RECORD_VERSION, RunRecord, mark_incomplete, read_record, remove_record, write_record,
-    },
-    resolve::resolve_inputs,
     run::component::{Ctx, Prepared, Status},
     run::failure::{Coded, Failure, code},
-    run::secret_inputs::{SensitiveValues, collect_strings, private_inputs},
-    run::{ComponentResult, Done, terraform},
-    tool_diagnostics::{self, Severity},
+    run::{ComponentResult, Done},
     workdir,
 };
 
-const INIT_HASH_FILE: &str = ".infra-init-hash";
-
 /// A plan made now.
-struct Made {
+pub(crate) struct Made {
     changes: PlanChanges,
     /// `show -json` of it, scrubbed of secrets.
     json: String,
@@ -91,7 +87,7 @@ pub(crate) async fn plan(
 
 /// What dependents will read after a plan applies: the recorded outputs, changed as planned;
 /// outputs known only after apply (and sensitive ones) are unknown.
-fn planned(recorded: Option<BTreeMap<String, Json>>, changes: &PlanChanges) -> Done {
+pub(crate) fn planned(recorded: Option<BTreeMap<String, Json>>, changes: &PlanChanges) -> Done {
     let applied = recorded.is_some();
     let mut outputs = recorded.unwrap_or_default();
     let mut unknown = BTreeSet::new();
@@ -116,14 +112,14 @@ fn planned(recorded: Option<BTreeMap<String, Json>>, changes: &PlanChanges) -> D
     Done::Planned { outputs, unknown, applied, changed, from_plan, sensitive }
 }
 
-fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
+pub(crate) fn note_assumed(ctx: &mut Ctx<'_>, prepared: &Prepared) {
     if !prepared.assumed.is_empty() {
         ctx.notes.push(format!("planned with {}", prepared.assumed.join(", ")));
     }
 }
 
 /// What `.infra/plans/` holds for a component, against its fingerprint now.
-enum Kept {
+pub(crate) enum Kept {
     /// Nothing (or `--refresh` outside a review).
     Nothing,
     /// It was pending: planned now.
@@ -136,7 +132,7 @@ enum Kept {
     Stale(String),
 }
 
-fn kept_plan(ctx: &Ctx<'_>, prepared: &Prepared) -> Kept {
+pub(crate) fn kept_plan(ctx: &Ctx<'_>, prepared: &Prepared) -> Kept {
     let options = &ctx.shared.options;
     if options.force && !options.reviewed {
         return Kept::Nothing;
@@ -160,7 +156,10 @@ fn kept_plan(ctx: &Ctx<'_>, prepared: &Prepared) -> Kept {
 }
 
 /// The kept plan of `infra plan` for these inputs, if there is one to apply as it is.
-fn matching_plan(ctx: &Ctx<'_>, prepared: &Prepared) -> Option<(PlanSummary, Option<PathBuf>)> {
+pub(crate) fn matching_plan(
+    ctx: &Ctx<'_>,
+    prepared: &Prepared,
+) -> Option<(PlanSummary, Option<PathBuf>)> {
     match kept_plan(ctx, prepared) {
         Kept::Matches(summary, file) => Some((summary, file)),
         _ => None,
@@ -244,7 +243,7 @@ pub(crate) async fn plan_and_apply(
 }
 
 /// Terraform refused a saved plan: the state changed since it was made.
-struct Stale;
+pub(crate) struct Stale;
 
 /// `infra drift`: plan an up-to-date component against reality; any change is drift.
 pub(crate) async fn drift(
@@ -268,7 +267,7 @@ pub(crate) async fn drift(
 /// Decrypts secrets, prepares the work directory, `init`s if needed, runs `prePlan` hooks
 /// (when `hooks`), plans into a file and (when `show`) reads it back with `show -json`;
 /// without `show`, only the resource changes are known (from the plan's JSON stream).
-async fn make_plan(
+pub(crate) async fn make_plan(
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
     hooks: bool,
@@ -330,7 +329,7 @@ async fn make_plan(
 }
 
 /// The work directory: realised from the store, with the upstream values it reads.
-fn prepare_workdir(
+pub(crate) fn prepare_workdir(
     ctx: &mut Ctx<'_>,
     _values: &BTreeMap<OutputRef, Json>,
     resolved: &BTreeMap<String, Json>,
@@ -353,531 +352,6 @@ fn prepare_workdir(
         &ctx.dir,
     )
     .map_err(|e| format!("cannot prepare the work directory `{}`: {e}", ctx.dir.display()))
-}
-
-/// Applies `file` (a plan with `changes`; an empty plan is not applied unless `always`), then reads the
-/// outputs, writes the record, discards the saved plan and runs the `postApply` hooks.
-async fn apply(
-    ctx: &mut Ctx<'_>,
-    prepared: &Prepared,
-    file: &Path,
-    changes: &PlanChanges,
-    always: bool,
-    saved: bool,
-) -> Result<(ComponentResult, Done), Stale> {
-    let root = ctx.shared.options.root.clone();
-    let started = now();
-    // What the outputs were before: in the local state (which may have drifted from the
-    // record), else as recorded.
-    let previous = local_state(&ctx.shared.layout, ctx.component)
-        .and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?))
-        .map(|(plain, sensitive)| (plain, digests(&sensitive)))
-        .or_else(|| read_record(&root, ctx.address).map(|r| (r.outputs, r.sensitive_outputs)));
-    let ran = always || !changes.is_empty();
-    if ran {
-        // Stopping (fail-fast, Ctrl-C): nothing begins, and the record is left as it is.
-        if ctx.shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(ctx.fail(Failure::new(code::STOPPED, "the run was stopped")));
-        }
-        ctx.take_slot().await;
-        if let Err(e) = mark_incomplete(
-            &root,
-            ctx.address,
-            &format!("an apply began at {}", crate::time::utc(started)),
-        ) {
-            return Ok(ctx.fail(Failure::new(
-                code::FILES,
-                format!("cannot mark the record before applying: {e}"),
-            )));
-        }
-        let file = file.display().to_string();
-        let args = ["apply", "-input=false", "-no-color", "-json", &file];
-        let done = ctx.tool_logged("apply", &args, LogMode::JsonUi).await;
-        // A plan is applied at most once: whatever happened, it is used up.
-        plan::discard(&ctx.shared.layout, ctx.address);
-        match done {
-            Ok(done) if done.success => {}
-            Ok(_)
-                if saved && ctx.diagnostics.iter().any(|d| d.summary == "Saved plan is stale") =>
-            {
-                return Err(Stale);
-            }
-            Ok(_) => return Ok(ctx.fail(Failure::new(code::APPLY, failed(ctx, "apply")))),
-            Err(failure) => return Ok(ctx.fail(failure)),
-        }
-    }
-    plan::discard(&ctx.shared.layout, ctx.address);
-    let (plain, sensitive) = match read_outputs(ctx).await {
-        Ok(outputs) => outputs,
-        Err(failure) => return Ok(ctx.fail(failure)),
-    };
-    let missing: Vec<String> = ctx
-        .component
-        .required_outputs
-        .iter()
-        .filter(|o| !plain.contains_key(*o) && !sensitive.contains_key(*o))
-        .map(|o| format!("`{o}`"))
-        .collect();
-    if !missing.is_empty() {
-        return Ok(ctx.fail(Failure::new(
-            code::OUTPUTS,
-            format!("the module does not produce the required output(s) {}", missing.join(", ")),
-        )));
-    }
-    let tool = prepared.fingerprint.parts.get("tool").cloned().unwrap_or_default();
-    let (tool, tool_version) = tool
-        .split_once(' ')
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .unwrap_or((tool, String::new()));
-    let sensitive_digests = digests(&sensitive);
-    // Applied without `show -json`: the output changes are what the outputs became.
-    let mut changes = changes.clone();
-    if always {
-        changes.outputs = output_changes(previous.as_ref(), &plain, &sensitive_digests);
-    }
-    let mut record = RunRecord {
-        version: RECORD_VERSION,
-        address: ctx.address.to_owned(),
-        input_hash: prepared.fingerprint.hash.clone(),
-        inputs: prepared.fingerprint.parts.clone(),
-        workdir: ctx.built.workdir.to_string(),
-        files: prepared.fingerprint.files.clone(),
-        outputs: plain.clone(),
-        sensitive_outputs: sensitive_digests,
-        tool,
-        tool_version,
-        started,
-        finished: now(),
-        incomplete: None,
-        incomplete_since: None,
-    };
-    // A failed hook runs again next time: until the hooks succeed, the record says so.
-    let hooks = ctx.component.hooks.post_apply.clone();
-    if !hooks.is_empty() {
-        record.incomplete = Some("its postApply hooks have not run".to_owned());
-        record.incomplete_since = Some(record.finished);
-    }
-    if let Err(e) = write_record(&root, &record) {
-        return Ok(ctx.fail(Failure::new(
-            code::FILES,
-            format!("applied, but the run record could not be written: {e}"),
-        )));
-    }
-    let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
-    if let Err(failure) = run_hooks(ctx, &hooks, "postApply").await {
-        let _ = mark_incomplete(&root, ctx.address, "its postApply hook failed");
-        return Ok(ctx.fail(failure));
-    }
-    if !hooks.is_empty() {
-        record.incomplete = None;
-        record.incomplete_since = None;
-        if let Err(e) = write_record(&root, &record) {
-            return Ok(ctx.fail(Failure::new(
-                code::FILES,
-                format!("applied, but the run record could not be written: {e}"),
-            )));
-        }
-    }
-    if saved && ran {
-        ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
-    } else if saved {
-        ctx.notes.push("its saved plan changes nothing: recorded".to_owned());
-    }
-    // Only non-sensitive values flow to dependents; a sensitive one is read from this
-    // component's state when a reader runs.
-    Ok((ctx.result(Status::Applied, Some(changes), None), Done::Ok(Some(plain))))
-}
-
-/// Sensitive outputs by the blake3 of their values.
-type Digests = BTreeMap<String, String>;
-
-/// The blake3 of each sensitive value (what records keep).
-fn digests(sensitive: &BTreeMap<String, Json>) -> Digests {
-    sensitive
-        .iter()
-        .map(|(k, v)| (k.clone(), Digest::of(v.to_string().as_bytes()).to_hex()))
-        .collect()
-}
-
-/// The output changes an apply made: its outputs against the previous ones (plain, and
-/// sensitive by digest, shown without values).
-fn output_changes(
-    previous: Option<&(BTreeMap<String, Json>, Digests)>,
-    plain: &BTreeMap<String, Json>,
-    sensitive: &Digests,
-) -> Vec<plan::OutputChange> {
-    let (no_plain, no_sensitive) = (BTreeMap::new(), BTreeMap::new());
-    let (old_plain, old_sensitive) = previous.map_or((&no_plain, &no_sensitive), |(p, s)| (p, s));
-    let mut names: BTreeSet<&String> = plain.keys().chain(sensitive.keys()).collect();
-    names.extend(old_plain.keys().chain(old_sensitive.keys()));
-    let mut out = Vec::new();
-    for name in names {
-        let (before, after) = (old_plain.get(name), plain.get(name));
-        let was = before.is_some() || old_sensitive.contains_key(name);
-        let is = after.is_some() || sensitive.contains_key(name);
-        let is_sensitive = sensitive.contains_key(name) || old_sensitive.contains_key(name);
-        let action = match (was, is) {
-            (false, true) => plan::Action::Create,
-            (true, false) => plan::Action::Delete,
-            (true, true) if before != after || old_sensitive.get(name) != sensitive.get(name) => {
-                plan::Action::Update
-            }
-            _ => continue,
-        };
-        out.push(plan::OutputChange {
-            name: name.clone(),
-            action,
-            before: if is_sensitive { None } else { before.cloned() },
-            after: if is_sensitive { None } else { after.cloned() },
-            unknown: false,
-            sensitive: is_sensitive,
-        });
-    }
-    out
-}
-
-type Outputs = (BTreeMap<String, Json>, BTreeMap<String, Json>);
-
-/// The local backend's state file of `component`, when it has one.
-fn local_state(
-    layout: &crate::layout::Layout,
-    component: &evaluator::Component,
-) -> Option<PathBuf> {
-    if component.backend.ty != "local" {
-        return None;
-    }
-    let address = component.address();
-    Some(match component.backend.config.get("path").and_then(Json::as_str) {
-        Some(path) => layout.work(&address).join(path),
-        None => layout.tfstate(&address),
-    })
-}
-
-/// Whether the component's plan holds values that must not be kept: decrypted secrets, or
-/// sensitive upstream outputs.
-fn is_private(ctx: &Ctx<'_>, resolved: &BTreeMap<String, Json>) -> bool {
-    !ctx.component.secrets.is_empty() || resolved.values().any(crate::resolve::holds_sensitive)
-}
-
-/// The sensitive upstream outputs the inputs read, from each upstream's state (the local
-/// state file, else `output -json` in its work directory, never logged). They are passed like
-/// secrets (`private_inputs`): `TF_VAR_…` in the environment, scrubbed from everything
-/// Terraform prints.
-async fn fetch_sensitive(
-    ctx: &mut Ctx<'_>,
-    resolved: &BTreeMap<String, Json>,
-) -> Result<SensitiveValues, Failure> {
-    let mut wanted = BTreeSet::new();
-    for value in resolved.values() {
-        crate::resolve::sensitive_reads(value, &mut wanted);
-    }
-    let addresses: BTreeSet<String> = wanted.iter().map(|(a, _)| a.clone()).collect();
-    let mut values = BTreeMap::new();
-    for address in addresses {
-        let (_, sensitive) = upstream_outputs(ctx, &address).await?;
-        for (_, name) in wanted.iter().filter(|(a, _)| *a == address) {
-            let value = sensitive.get(name).ok_or_else(|| {
-                Failure::new(
-                    code::UPSTREAM,
-                    format!(
-                        "`{address}` has no sensitive output `{name}` in its state: apply it again"
-                    ),
-                )
-            })?;
-            values.insert((address.clone(), name.clone()), value.clone());
-        }
-    }
-    Ok(values)
-}
-
-/// Decrypts secrets and reads sensitive upstream values for a component that runs: its
-/// `TF_VAR_…` environment and the strings to scrub.
-async fn private_environment(
-    ctx: &mut Ctx<'_>,
-    values: &BTreeMap<OutputRef, Json>,
-    resolved: &BTreeMap<String, Json>,
-) -> Result<(), Failure> {
-    let sensitive = fetch_sensitive(ctx, resolved).await?;
-    let (env, scrub) =
-        private_inputs(ctx.shared, ctx.component, values, &sensitive).code(code::SECRET)?;
-    ctx.env = env;
-    ctx.scrub = scrub;
-    Ok(())
-}
-
-/// The outputs of another component as its state holds them now.
-async fn upstream_outputs(ctx: &mut Ctx<'_>, address: &str) -> Result<Outputs, Failure> {
-    let fail = |message: String| Failure::new(code::UPSTREAM, message);
-    let shared = ctx.shared;
-    let upstream = shared
-        .project
-        .component(address)
-        .ok_or_else(|| fail(format!("`{address}` is not in the project")))?;
-    if let Some(path) = local_state(&shared.layout, upstream) {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| fail(format!("cannot read the state of `{address}`: {e}")))?;
-        return terraform::state_outputs(&bytes)
-            .ok_or_else(|| fail(format!("the state of `{address}` is not readable")));
-    }
-    let dir = shared.layout.work(address);
-    if !dir.join(".terraform").is_dir() {
-        return Err(fail(format!(
-            "cannot read the sensitive outputs of `{address}`: its work directory is not initialised here (apply it first)"
-        )));
-    }
-    let done = ctx.run_tool("output", &["output", "-json"], &dir, LogMode::StderrOnly).await?;
-    if !done.success {
-        return Err(fail(format!("`output -json` of `{address}` failed")));
-    }
-    terraform::outputs(&done.stdout)
-        .ok_or_else(|| fail("`output -json` printed something that is not JSON".to_owned()))
-}
-
-/// The outputs after an apply (plain, sensitive): from the local backend's state file when
-/// there is one (no process), else `output -json`. An output that shows a decrypted secret
-/// counts as sensitive.
-async fn read_outputs(ctx: &mut Ctx<'_>) -> Result<Outputs, Failure> {
-    let local_state = local_state(&ctx.shared.layout, ctx.component);
-    let from_state =
-        local_state.and_then(|path| terraform::state_outputs(&std::fs::read(path).ok()?));
-    let (mut plain, mut sensitive) = match from_state {
-        Some(outputs) => outputs,
-        None => {
-            let output =
-                ctx.tool_logged("output", &["output", "-json"], LogMode::StderrOnly).await?;
-            if !output.success {
-                return Err(Failure::new(code::OUTPUTS, failed(ctx, "output")));
-            }
-            terraform::outputs(&output.stdout).ok_or_else(|| {
-                Failure::new(code::OUTPUTS, "`output -json` printed something that is not JSON")
-            })?
-        }
-    };
-    let leaked: Vec<String> = plain
-        .iter()
-        .filter(|(_, v)| {
-            let mut strings = Vec::new();
-            collect_strings(v, &mut strings);
-            strings.iter().any(|text| ctx.scrub.iter().any(|s| text.contains(s.as_str())))
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
-    for name in leaked {
-        if let Some(value) = plain.remove(&name) {
-            sensitive.insert(name, value);
-        }
-    }
-    Ok((plain, sensitive))
-}
-
-/// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
-/// `INFRA_STACK`, `INFRA_COMPONENT` and `INFRA_WORKDIR` set.
-async fn run_hooks(
-    ctx: &mut Ctx<'_>,
-    commands: &[String],
-    step: &'static str,
-) -> Result<(), Failure> {
-    for (i, command) in commands.iter().enumerate() {
-        ctx.begin(step).await?;
-        let log = ctx.log_dir().join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
-        let (stack, name) = ctx.address.split_once('/').unwrap_or(("", ctx.address));
-        let env = [
-            ("INFRA_STACK".to_owned(), stack.to_owned()),
-            ("INFRA_COMPONENT".to_owned(), name.to_owned()),
-            ("INFRA_WORKDIR".to_owned(), ctx.dir.display().to_string()),
-        ];
-        let done = crate::process::run(
-            Path::new("/bin/sh"),
-            &["-c", command],
-            &ctx.dir,
-            &env,
-            &ctx.scrub,
-            &log,
-            LogMode::Full,
-            &ctx.shared.children,
-        )
-        .await
-        .map_err(|e| {
-            Failure::new(code::SPAWN, format!("cannot run the {step} hook `{command}`: {e}"))
-        })?;
-        if !done.success {
-            return Err(Failure::new(
-                code::HOOK,
-                format!("the {step} hook `{command}` failed (see `{}`)", log.display()),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `init`, when `.terraform/` is missing or what init depends on (everything but the
-/// variable files) changed since the last init.
-async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), Failure> {
-    let relevant: BTreeMap<&String, String> = ctx
-        .built
-        .files
-        .iter()
-        .filter(|(name, _)| !name.ends_with(".tfvars.json"))
-        .map(|(k, v)| (k, v.to_hex()))
-        .collect();
-    let init_hash = Digest::of(&serde_json::to_vec(&relevant).unwrap_or_default()).to_hex();
-    let current = std::fs::read_to_string(ctx.dir.join(INIT_HASH_FILE)).ok();
-    if ctx.dir.join(".terraform").is_dir() && current.as_deref() == Some(init_hash.as_str()) {
-        return Ok(());
-    }
-    let init =
-        ctx.tool_logged("init", &["init", "-input=false", "-no-color"], LogMode::Full).await?;
-    if !init.success {
-        let mut found = tool_diagnostics::from_text(&init.stderr);
-        if found.is_empty() {
-            found = tool_diagnostics::from_text(&init.stdout);
-        }
-        if found.iter().any(|d| d.summary == "Backend configuration changed") {
-            let dir = ctx.dir.strip_prefix(&ctx.shared.options.root).unwrap_or(&ctx.dir);
-            ctx.notes.push(format!(
-                "its backend changed since the last init: move its state with `terraform init -migrate-state` in `{}` (or start from the new backend's state with `-reconfigure`)",
-                dir.display()
-            ));
-        }
-        let root = ctx.shared.options.root.clone();
-        tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
-        ctx.diagnostics.extend(found);
-        return Err(Failure::new(code::INIT, failed(ctx, "init")));
-    }
-    let _ = std::fs::write(ctx.dir.join(INIT_HASH_FILE), init_hash);
-    Ok(())
-}
-
-/// The message of a failed step: its first error in Terraform's words (every diagnostic is
-/// in the result).
-fn failed(ctx: &Ctx<'_>, step: &str) -> String {
-    match ctx.diagnostics.iter().find(|d| d.severity == Severity::Error) {
-        Some(d) => format!("`{step}` failed: {}", d.headline()),
-        None => format!("`{step}` failed (see the log)"),
-    }
-}
-
-/// `infra destroy` of one component, with the inputs of its last apply where known.
-pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
-    let root = ctx.shared.options.root.clone();
-    let record = read_record(&root, ctx.address);
-    if record.is_none() && !ctx.dir.join(".terraform").is_dir() {
-        return (ctx.result(Status::UpToDate, None, Some("never applied".into())), Done::Ok(None));
-    }
-    // Upstream values from records, else mocks.
-    let values: BTreeMap<OutputRef, Json> = ctx
-        .component
-        .reads
-        .iter()
-        .map(|r| {
-            let value = crate::record::recorded_value(&root, r)
-                .or_else(|| {
-                    ctx.shared
-                        .project
-                        .component(&r.address)
-                        .and_then(|u| u.mock_outputs.get(&r.output).cloned())
-                })
-                .unwrap_or(Json::String(String::new()));
-            (r.clone(), value)
-        })
-        .collect();
-    let resolved = resolve_inputs(ctx.component, &values).unwrap_or_default();
-    // Destroying needs the same variables, secrets included.
-    if let Err(failure) = private_environment(ctx, &values, &resolved).await {
-        return ctx.fail(failure);
-    }
-    if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
-        return ctx.fail(Failure::new(code::FILES, message));
-    }
-    if let Err(failure) = init_if_needed(ctx).await {
-        return ctx.fail(failure);
-    }
-    if ctx.shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
-        return ctx.fail(Failure::new(code::STOPPED, "the run was stopped"));
-    }
-    if record.is_some()
-        && let Err(e) = mark_incomplete(
-            &root,
-            ctx.address,
-            &format!("a destroy began at {}", crate::time::utc(now())),
-        )
-    {
-        return ctx.fail(Failure::new(
-            code::FILES,
-            format!("cannot mark the record before destroying: {e}"),
-        ));
-    }
-    let args = ["destroy", "-input=false", "-no-color", "-auto-approve"];
-    match ctx.tool_logged("destroy", &args, LogMode::Full).await {
-        Ok(done) if done.success => {}
-        Ok(done) => {
-            let mut found = tool_diagnostics::from_text(&done.stderr);
-            if found.is_empty() {
-                found = tool_diagnostics::from_text(&done.stdout);
-            }
-            tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
-            ctx.diagnostics.extend(found);
-            return ctx.fail(Failure::new(code::DESTROY, failed(ctx, "destroy")));
-        }
-        Err(failure) => return ctx.fail(failure),
-    }
-    if let Err(e) = remove_record(&root, ctx.address) {
-        return ctx.fail(Failure::new(
-            code::FILES,
-            format!("destroyed, but the run record could not be removed: {e}"),
-        ));
-    }
-    plan::discard(&ctx.shared.layout, ctx.address);
-    let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
-    (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
-}
-
-/// The tool's version, from `.infra/cache/tools.json` keyed by the binary's path, size and
-/// modification time (so an up-to-date run starts no process), else `version -json`.
-pub(crate) async fn tool_version(ctx: &mut Ctx<'_>) -> String {
-    let shared = ctx.shared;
-    let program = ctx.program.clone();
-    let mut versions = shared.versions.lock().await;
-    if let Some(version) = versions.get(&program) {
-        return version.clone();
-    }
-    let cache_path = shared.layout.tools_cache();
-    let identity = crate::tool::identity(&program);
-    let mut cache: BTreeMap<String, String> = std::fs::read(&cache_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    let version = match cache.get(&identity) {
-        Some(version) => version.clone(),
-        None => {
-            let root = shared.options.root.clone();
-            let version = match ctx.version_probe(&root).await {
-                Ok(done) => serde_json::from_str::<Json>(&done.stdout)
-                    .ok()
-                    .and_then(|j| {
-                        j.get("terraform_version").and_then(Json::as_str).map(str::to_owned)
-                    })
-                    .unwrap_or_else(|| "unknown".to_owned()),
-                Err(_) => "unknown".to_owned(),
-            };
-            if version == "unknown" {
-                // Not cached: the next run asks again.
-                return version;
-            }
-            cache.insert(identity, version.clone());
-            if let Some(dir) = cache_path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = store::fsutil::write_atomic(
-                &cache_path,
-                &serde_json::to_vec_pretty(&cache).unwrap_or_default(),
-                false,
-            );
-            version
-        }
-    };
-    versions.insert(program, version.clone());
-    version
 }
 
 pub(crate) fn now() -> u64 {

@@ -1,0 +1,96 @@
+//! `infra destroy` of one component, with the inputs of its last apply where known.
+
+use std::collections::BTreeMap;
+
+use evaluator::{Json, OutputRef};
+
+use super::{
+    private::private_environment,
+    steps::{now, prepare_workdir},
+    tooling::{failed, init_if_needed},
+};
+use crate::{
+    plan::{self},
+    process::LogMode,
+    record::{mark_incomplete, read_record, remove_record},
+    resolve::resolve_inputs,
+    run::component::{Ctx, Status},
+    run::failure::{Failure, code},
+    run::{ComponentResult, Done},
+    tool_diagnostics::{self},
+};
+
+/// `infra destroy` of one component, with the inputs of its last apply where known.
+pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
+    let root = ctx.shared.options.root.clone();
+    let record = read_record(&root, ctx.address);
+    if record.is_none() && !ctx.dir.join(".terraform").is_dir() {
+        return (ctx.result(Status::UpToDate, None, Some("never applied".into())), Done::Ok(None));
+    }
+    // Upstream values from records, else mocks.
+    let values: BTreeMap<OutputRef, Json> = ctx
+        .component
+        .reads
+        .iter()
+        .map(|r| {
+            let value = crate::record::recorded_value(&root, r)
+                .or_else(|| {
+                    ctx.shared
+                        .project
+                        .component(&r.address)
+                        .and_then(|u| u.mock_outputs.get(&r.output).cloned())
+                })
+                .unwrap_or(Json::String(String::new()));
+            (r.clone(), value)
+        })
+        .collect();
+    let resolved = resolve_inputs(ctx.component, &values).unwrap_or_default();
+    // Destroying needs the same variables, secrets included.
+    if let Err(failure) = private_environment(ctx, &values, &resolved).await {
+        return ctx.fail(failure);
+    }
+    if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
+        return ctx.fail(Failure::new(code::FILES, message));
+    }
+    if let Err(failure) = init_if_needed(ctx).await {
+        return ctx.fail(failure);
+    }
+    if ctx.shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return ctx.fail(Failure::new(code::STOPPED, "the run was stopped"));
+    }
+    if record.is_some()
+        && let Err(e) = mark_incomplete(
+            &root,
+            ctx.address,
+            &format!("a destroy began at {}", crate::time::utc(now())),
+        )
+    {
+        return ctx.fail(Failure::new(
+            code::FILES,
+            format!("cannot mark the record before destroying: {e}"),
+        ));
+    }
+    let args = ["destroy", "-input=false", "-no-color", "-auto-approve"];
+    match ctx.tool_logged("destroy", &args, LogMode::Full).await {
+        Ok(done) if done.success => {}
+        Ok(done) => {
+            let mut found = tool_diagnostics::from_text(&done.stderr);
+            if found.is_empty() {
+                found = tool_diagnostics::from_text(&done.stdout);
+            }
+            tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
+            ctx.diagnostics.extend(found);
+            return ctx.fail(Failure::new(code::DESTROY, failed(ctx, "destroy")));
+        }
+        Err(failure) => return ctx.fail(failure),
+    }
+    if let Err(e) = remove_record(&root, ctx.address) {
+        return ctx.fail(Failure::new(
+            code::FILES,
+            format!("destroyed, but the run record could not be removed: {e}"),
+        ));
+    }
+    plan::discard(&ctx.shared.layout, ctx.address);
+    let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
+    (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
+}

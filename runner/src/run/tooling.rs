@@ -1,0 +1,152 @@
+//! Running things around Terraform's main steps: `init` when needed, hooks, the tool's
+//! version (cached), and the message of a failed step.
+
+use std::{collections::BTreeMap, path::Path};
+
+use evaluator::Json;
+use store::Digest;
+
+use crate::{
+    process::LogMode,
+    run::component::Ctx,
+    run::failure::{Failure, code},
+    tool_diagnostics::{self, Severity},
+};
+
+/// The hash of what `init` depended on at the last init, in the work directory.
+const INIT_HASH_FILE: &str = ".infra-init-hash";
+
+/// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
+/// `INFRA_STACK`, `INFRA_COMPONENT` and `INFRA_WORKDIR` set.
+pub(crate) async fn run_hooks(
+    ctx: &mut Ctx<'_>,
+    commands: &[String],
+    step: &'static str,
+) -> Result<(), Failure> {
+    for (i, command) in commands.iter().enumerate() {
+        ctx.begin(step).await?;
+        let log = ctx.log_dir().join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
+        let (stack, name) = ctx.address.split_once('/').unwrap_or(("", ctx.address));
+        let env = [
+            ("INFRA_STACK".to_owned(), stack.to_owned()),
+            ("INFRA_COMPONENT".to_owned(), name.to_owned()),
+            ("INFRA_WORKDIR".to_owned(), ctx.dir.display().to_string()),
+        ];
+        let done = crate::process::run(
+            Path::new("/bin/sh"),
+            &["-c", command],
+            &ctx.dir,
+            &env,
+            &ctx.scrub,
+            &log,
+            LogMode::Full,
+            &ctx.shared.children,
+        )
+        .await
+        .map_err(|e| {
+            Failure::new(code::SPAWN, format!("cannot run the {step} hook `{command}`: {e}"))
+        })?;
+        if !done.success {
+            return Err(Failure::new(
+                code::HOOK,
+                format!("the {step} hook `{command}` failed (see `{}`)", log.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `init`, when `.terraform/` is missing or what init depends on (everything but the
+/// variable files) changed since the last init.
+pub(crate) async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), Failure> {
+    let relevant: BTreeMap<&String, String> = ctx
+        .built
+        .files
+        .iter()
+        .filter(|(name, _)| !name.ends_with(".tfvars.json"))
+        .map(|(k, v)| (k, v.to_hex()))
+        .collect();
+    let init_hash = Digest::of(&serde_json::to_vec(&relevant).unwrap_or_default()).to_hex();
+    let current = std::fs::read_to_string(ctx.dir.join(INIT_HASH_FILE)).ok();
+    if ctx.dir.join(".terraform").is_dir() && current.as_deref() == Some(init_hash.as_str()) {
+        return Ok(());
+    }
+    let init =
+        ctx.tool_logged("init", &["init", "-input=false", "-no-color"], LogMode::Full).await?;
+    if !init.success {
+        let mut found = tool_diagnostics::from_text(&init.stderr);
+        if found.is_empty() {
+            found = tool_diagnostics::from_text(&init.stdout);
+        }
+        if found.iter().any(|d| d.summary == "Backend configuration changed") {
+            let dir = ctx.dir.strip_prefix(&ctx.shared.options.root).unwrap_or(&ctx.dir);
+            ctx.notes.push(format!(
+                "its backend changed since the last init: move its state with `terraform init -migrate-state` in `{}` (or start from the new backend's state with `-reconfigure`)",
+                dir.display()
+            ));
+        }
+        let root = ctx.shared.options.root.clone();
+        tool_diagnostics::map_files(&mut found, ctx.component, &root, &ctx.dir);
+        ctx.diagnostics.extend(found);
+        return Err(Failure::new(code::INIT, failed(ctx, "init")));
+    }
+    let _ = std::fs::write(ctx.dir.join(INIT_HASH_FILE), init_hash);
+    Ok(())
+}
+
+/// The message of a failed step: its first error in Terraform's words (every diagnostic is
+/// in the result).
+pub(crate) fn failed(ctx: &Ctx<'_>, step: &str) -> String {
+    match ctx.diagnostics.iter().find(|d| d.severity == Severity::Error) {
+        Some(d) => format!("`{step}` failed: {}", d.headline()),
+        None => format!("`{step}` failed (see the log)"),
+    }
+}
+
+/// The tool's version, from `.infra/cache/tools.json` keyed by the binary's path, size and
+/// modification time (so an up-to-date run starts no process), else `version -json`.
+pub(crate) async fn tool_version(ctx: &mut Ctx<'_>) -> String {
+    let shared = ctx.shared;
+    let program = ctx.program.clone();
+    let mut versions = shared.versions.lock().await;
+    if let Some(version) = versions.get(&program) {
+        return version.clone();
+    }
+    let cache_path = shared.layout.tools_cache();
+    let identity = crate::tool::identity(&program);
+    let mut cache: BTreeMap<String, String> = std::fs::read(&cache_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let version = match cache.get(&identity) {
+        Some(version) => version.clone(),
+        None => {
+            let root = shared.options.root.clone();
+            let version = match ctx.version_probe(&root).await {
+                Ok(done) => serde_json::from_str::<Json>(&done.stdout)
+                    .ok()
+                    .and_then(|j| {
+                        j.get("terraform_version").and_then(Json::as_str).map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| "unknown".to_owned()),
+                Err(_) => "unknown".to_owned(),
+            };
+            if version == "unknown" {
+                // Not cached: the next run asks again.
+                return version;
+            }
+            cache.insert(identity, version.clone());
+            if let Some(dir) = cache_path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = store::fsutil::write_atomic(
+                &cache_path,
+                &serde_json::to_vec_pretty(&cache).unwrap_or_default(),
+                false,
+            );
+            version
+        }
+    };
+    versions.insert(program, version.clone());
+    version
+}
