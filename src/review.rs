@@ -111,6 +111,13 @@ pub(crate) fn review(results: &[ComponentResult], paint: Paint) -> String {
                     text.push_str(&format!("    note: {note}\n"));
                 }
             }
+            (Status::Planned, _) if r.unfinished.is_some() => {
+                let why = r.unfinished.as_deref().unwrap_or_default();
+                text.push_str(&format!(
+                    "{}: no changes, but its last apply did not finish ({why}): `infra apply` finishes it\n",
+                    paint.bold(&r.address)
+                ));
+            }
             (Status::Pending, _) => {
                 let why = r.message.as_deref().unwrap_or("waits for an upstream's apply");
                 text.push_str(&format!("{}: pending — {why}\n", paint.bold(&r.address)));

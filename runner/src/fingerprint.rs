@@ -284,7 +284,7 @@ impl fmt::Display for Change {
             Change::UpstreamState { address } => {
                 write!(f, "the outputs of `{address}` (read with `infra.remoteState`) changed")
             }
-            Change::Hooks { step, old, new } => was(f, format!("the {step} hooks"), old, new),
+            Change::Hooks { step, old, new } => was(f, format!("`hooks.{step}`"), old, new),
             Change::RequiredOutputs { old, new } => {
                 was(f, "`requiredOutputs`".to_owned(), old, new)
             }

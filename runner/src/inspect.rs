@@ -24,6 +24,8 @@ pub enum State {
     NeverApplied,
     /// The last run of it failed (the message).
     Failed(String),
+    /// The last run of it was interrupted after it began (the message).
+    Interrupted(String),
 }
 
 /// When a component was last checked for drift (seconds since the epoch) and whether it had
@@ -43,6 +45,9 @@ pub fn status(
         .iter()
         .map(|built| {
             let state = match std::fs::read_to_string(failure_path(root, &built.address)) {
+                Ok(message) if message.starts_with("stopped by a signal") => {
+                    State::Interrupted(message.trim().to_owned())
+                }
                 Ok(message) => State::Failed(message.trim().to_owned()),
                 Err(_) => match why(project, build, root, env, &built.address).as_deref() {
                     None | Some([Change::NeverApplied]) => State::NeverApplied,

@@ -334,8 +334,10 @@ pub(crate) fn save(
     store::fsutil::set_mode(&dir, 0o700)?;
     let _ = fs::remove_file(dir.join(SUMMARY_FILE));
     match tfplan {
+        // The binary plan holds what Terraform's state holds (sensitive values too): 0600.
         Some(path) if path != dir.join(PLAN_FILE) => {
             fs::rename(path, dir.join(PLAN_FILE))?;
+            store::fsutil::set_mode(&dir.join(PLAN_FILE), 0o600)?;
         }
         Some(_) => {}
         None => {

@@ -77,7 +77,7 @@ pub enum Event {
     /// A process started for a component (`step`: init, plan, apply, output, destroy).
     Started { address: String, step: &'static str },
     /// A component finished (or was skipped).
-    Finished(ComponentResult),
+    Finished(Box<ComponentResult>),
 }
 
 /// The outcome of one component.
@@ -95,6 +95,9 @@ pub struct ComponentResult {
     pub message: Option<String>,
     /// The failure's stable code (`infra::run::…`), when it failed.
     pub code: Option<&'static str>,
+    /// Planned: its last apply did not finish (why), so `apply` has work to do (record it,
+    /// run its `postApply` hooks) even when the plan changes nothing.
+    pub unfinished: Option<String>,
     /// What else is worth knowing (mocks it was planned with, a saved plan that no longer
     /// matched).
     pub notes: Vec<String>,
@@ -121,6 +124,7 @@ impl ComponentResult {
             processes: 0,
             message: Some(failure.message),
             code: Some(failure.code),
+            unfinished: None,
             notes: Vec::new(),
             diagnostics: Vec::new(),
             log: None,
@@ -152,6 +156,7 @@ impl RunReport {
             matches!(c.status, Status::Pending | Status::Drifted | Status::Destroyed)
                 || (matches!(c.status, Status::Planned | Status::Applied)
                     && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+                || (c.status == Status::Planned && c.unfinished.is_some())
         })
     }
 }
@@ -322,7 +327,7 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
                 shared.stop.store(true, Ordering::SeqCst);
             }
             note_failure(&shared.options.root, &result);
-            (shared.events)(Event::Finished(result.clone()));
+            (shared.events)(Event::Finished(Box::new(result.clone())));
             for waiter in waiters.get(&address).into_iter().flatten() {
                 let last =
                     remaining.get(waiter).is_some_and(|r| r.fetch_sub(1, Ordering::SeqCst) == 1);
@@ -383,7 +388,10 @@ pub(crate) fn log_path(log_dir: &Path, address: &str) -> PathBuf {
 fn note_failure(root: &Path, result: &ComponentResult) {
     let path = crate::record::failure_path(root, &result.address);
     match result.status {
-        Status::Failed => {
+        // An interrupted component that had begun (it ran a process) is noted too: an older
+        // failure would be stale.
+        Status::Interrupted if result.processes == 0 => {}
+        Status::Failed | Status::Interrupted => {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
@@ -394,11 +402,7 @@ fn note_failure(root: &Path, result: &ComponentResult) {
             let _ = std::fs::remove_file(&path);
         }
         // Stopped or not run: nothing new is known about it.
-        Status::Interrupted
-        | Status::Pending
-        | Status::Skipped
-        | Status::Drifted
-        | Status::Changed => {}
+        Status::Pending | Status::Skipped | Status::Drifted | Status::Changed => {}
     }
 }
 

@@ -54,11 +54,20 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
         return Ok(crate::runs::exit_code(&planned));
     }
     let is_planned = |c: &&runner::ComponentResult| c.status == Status::Planned;
+    // What needs a yes: a plan that changes something, an apply that did not finish, and a
+    // component whose `postApply` hooks would run (hooks can do anything).
+    let hooks = |address: &str| {
+        session.project.component(address).is_some_and(|c| !c.hooks.post_apply.is_empty())
+    };
     let changing = planned
         .components
         .iter()
         .filter(is_planned)
-        .filter(|c| c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+        .filter(|c| {
+            c.plan.as_ref().is_some_and(|p| !p.is_empty())
+                || c.unfinished.is_some()
+                || hooks(&c.address)
+        })
         .count();
     let pending = planned.components.iter().filter(|c| c.status == Status::Pending).count();
     let no_ops = planned.components.iter().filter(is_planned).count() - changing;
@@ -73,8 +82,15 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
         ))?;
     } else {
         let paint = Paint(out.color());
-        out.status(&format!("\n{}", crate::review::review(&planned.components, paint)))?;
-        let mut question = format!("Apply the changes of {changing} component(s)");
+        let mut review = crate::review::review(&planned.components, paint);
+        for c in planned.components.iter().filter(is_planned) {
+            let quiet = c.plan.as_ref().is_none_or(|p| p.is_empty()) && c.unfinished.is_none();
+            if quiet && hooks(&c.address) {
+                review.push_str(&format!("{}: no changes; its postApply hooks run\n", c.address));
+            }
+        }
+        out.status(&format!("\n{review}"))?;
+        let mut question = format!("Apply {changing} component(s)");
         if pending > 0 {
             question.push_str(&format!(
                 ", and plan and apply {pending} pending one(s) after their upstreams"

@@ -38,7 +38,11 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &PlanArgs) -> Result<ExitCo
     let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan, Review::None)?;
     if !args.run.json && !report.failed() && !report.interrupted() {
         let review = crate::review::review(&report.components, Paint(false));
-        let no_ops = report.components.iter().filter(|c| c.status == Status::Planned).count();
+        let no_ops = report
+            .components
+            .iter()
+            .filter(|c| c.status == Status::Planned && c.unfinished.is_none())
+            .count();
         if !review.is_empty() {
             out.data(&review)?;
         } else if no_ops > 0 {

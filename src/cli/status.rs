@@ -35,6 +35,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
             State::Changed => ("changed", None),
             State::NeverApplied => ("never-applied", None),
             State::Failed(message) => ("failed", Some(message.clone())),
+            State::Interrupted(message) => ("interrupted", Some(message.clone())),
         };
         if args.json {
             let checked =

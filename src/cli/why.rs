@@ -33,7 +33,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCod
             out.data(&format!("`{}` was never applied\n", args.address))?;
         }
         Some(reasons) if reasons.is_empty() => {
-            out.data(&format!("`{}` is up to date\n", args.address))?;
+            out.data(&format!("`{}` is up to date with its inputs\n", args.address))?;
         }
         Some(reasons) => {
             let mut text = String::new();
@@ -43,6 +43,19 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCod
             }
             out.data(&text)?;
         }
+    }
+    // Reality is another matter: say what the last drift check found.
+    let checked = std::fs::read(runner::Layout::new(&ctx.root).checked(&args.address))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    if let Some(checked) = checked
+        && checked["drifted"] == true
+    {
+        let at = runner::time::utc(checked["at"].as_u64().unwrap_or(0));
+        out.data(&format!(
+            "reality drifted from its last apply (drift checked {at}): `infra apply --refresh {}` puts it back\n",
+            args.address
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

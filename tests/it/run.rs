@@ -320,6 +320,12 @@ fn sigterm_is_passed_once_to_the_running_tool_and_no_record_is_written() {
     assert_eq!(output.status.code(), Some(130), "interrupted: exit code 130");
     assert_eq!(statuses(&output)["dev/network"], "interrupted");
     assert!(String::from_utf8_lossy(&output.stdout).contains("\"code\":\"infra::run::stopped\""));
+    let status = infra(&project, &["status", "dev/network"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("dev/network\tinterrupted\tstopped by a signal during `apply`"),
+        "{status}"
+    );
     assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), "INT\n", "one SIGINT, once");
     assert!(!project.join(".infra/records/dev/network.json").exists());
     let _ = std::fs::remove_dir_all(&project);

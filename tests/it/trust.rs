@@ -178,6 +178,11 @@ fn a_failed_post_apply_hook_runs_again() {
     let message = finished(&first)["dev/flaky"]["message"].as_str().unwrap_or("").to_owned();
     assert!(message.contains("postApply hook"), "{message}");
     assert_eq!(finished(&first)["dev/flaky"]["code"], "infra::run::hook");
+    // Nothing changed but the hook: `plan` says the apply has work to do.
+    let plan = infra(&dir, &["plan", "--detailed-exitcode", "dev/flaky"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", String::from_utf8_lossy(&plan.stderr));
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("its last apply did not finish (its postApply hooks"), "{text}");
     std::fs::write(&marker, "").expect("marker");
     let second = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
     ok(&second);
@@ -383,7 +388,7 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     let declined = run("n\n");
     let text = String::from_utf8_lossy(&declined.stdout).replace('\r', "");
     let review = text.find("+ output id = \"net-10.0.0.0/16\"").expect(&text);
-    let question = text.find("Apply the changes of 1 component(s)?").expect(&text);
+    let question = text.find("Apply 1 component(s)?").expect(&text);
     assert!(review < question, "the plan comes before the question: {text}");
     assert!(text.contains("Nothing was applied."), "{text}");
     assert!(!dir.join(".infra/records/dev/net.json").exists());
@@ -392,7 +397,7 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     let accepted = run("y\n");
     let text = String::from_utf8_lossy(&accepted.stdout).replace('\r', "");
     assert!(accepted.status.success(), "{text}");
-    assert!(text.contains("note: the plan kept by `infra plan` at "), "{text}");
+    assert!(text.contains("note: the plan made at ") && text.contains(", kept"), "{text}");
     assert!(text.contains("1 component, 0 Terraform processes"), "{text}");
     assert!(text.contains("1 component, 1 Terraform process,"), "{text}");
     assert!(dir.join(".infra/records/dev/net.json").is_file(), "{text}");

@@ -49,6 +49,7 @@ pub(crate) async fn apply(
             return Ok(ctx.fail(Failure::new(code::STOPPED, "the run was stopped")));
         }
         ctx.take_slot().await;
+        let unmarked = read_record(&root, ctx.address);
         if let Err(e) = mark_incomplete(
             &root,
             ctx.address,
@@ -69,6 +70,10 @@ pub(crate) async fn apply(
             Ok(_)
                 if saved && ctx.diagnostics.iter().any(|d| d.summary == "Saved plan is stale") =>
             {
+                // Terraform refused it before changing anything: the record stands as it was.
+                if let Some(record) = &unmarked {
+                    let _ = write_record(&root, record);
+                }
                 return Err(Stale);
             }
             Ok(_) => return Ok(ctx.fail(Failure::new(code::APPLY, failed(ctx, "apply")))),
@@ -134,7 +139,7 @@ pub(crate) async fn apply(
     }
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
     if let Err(failure) = run_hooks(ctx, &hooks, "postApply").await {
-        let _ = mark_incomplete(&root, ctx.address, "its postApply hook failed");
+        let _ = mark_incomplete(&root, ctx.address, "its postApply hooks did not finish");
         return Ok(ctx.fail(failure));
     }
     if !hooks.is_empty() {
@@ -147,10 +152,11 @@ pub(crate) async fn apply(
             )));
         }
     }
+    let whose = if ctx.shared.options.reviewed { "the reviewed plan" } else { "the kept plan" };
     if saved && ran {
-        ctx.notes.push("applied the saved plan of `infra plan`".to_owned());
+        ctx.notes.push(format!("applied {whose} as it was"));
     } else if saved {
-        ctx.notes.push("its saved plan changes nothing: recorded".to_owned());
+        ctx.notes.push(format!("{whose} changes nothing: recorded"));
     }
     // Only non-sensitive values flow to dependents; a sensitive one is read from this
     // component's state when a reader runs.

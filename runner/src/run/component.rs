@@ -101,6 +101,7 @@ impl Ctx<'_> {
             processes: self.processes,
             message,
             code: None,
+            unfinished: None,
             notes: std::mem::take(&mut self.notes),
             diagnostics: std::mem::take(&mut self.diagnostics),
             log: (self.processes > 0).then(|| self.log.clone()),
@@ -361,7 +362,15 @@ pub(crate) async fn run_component(
             let outputs = record.map(|r| r.outputs);
             (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs))
         }
-        Mode::Plan => steps::plan(&mut ctx, &prepared, record.map(|r| r.outputs)).await,
+        Mode::Plan => {
+            let unfinished = record.as_ref().and_then(|r| r.incomplete.clone());
+            let (mut result, done) =
+                steps::plan(&mut ctx, &prepared, record.map(|r| r.outputs)).await;
+            if result.status == Status::Planned {
+                result.unfinished = unfinished;
+            }
+            (result, done)
+        }
         Mode::Apply => steps::plan_and_apply(&mut ctx, &prepared).await,
         Mode::Destroy => unreachable!("handled above"),
     }
@@ -483,9 +492,11 @@ fn upstream_values(
                     format!("waits for `{address}`, which is pending")
                 } else {
                     let names: Vec<String> = outputs.iter().cloned().collect();
+                    let all_sensitive = names.iter().all(|n| n.ends_with("(sensitive)"));
+                    let why = if all_sensitive { "" } else { ", known after apply" };
                     let s = if names.len() == 1 { "" } else { "s" };
                     format!(
-                        "re-plans after `{address}` applies: output{s} {} change{}, known after apply",
+                        "re-plans after `{address}` applies: output{s} {} change{}{why}",
                         names.join(", "),
                         if names.len() == 1 { "s" } else { "" }
                     )

@@ -50,8 +50,7 @@ pub(crate) async fn plan(
     if ctx.shared.options.reuse_plans
         && let Some((summary, _)) = matching_plan(ctx, prepared)
     {
-        ctx.notes
-            .push(format!("the plan kept by `infra plan` at {}", crate::time::utc(summary.made)));
+        ctx.notes.push(format!("the plan made at {}, kept", crate::time::utc(summary.made)));
         note_assumed(ctx, prepared);
         let done = planned(recorded, &summary.changes);
         return (ctx.result(Status::Planned, Some(summary.changes), None), done);
