@@ -64,6 +64,8 @@ pub struct Component {
     pub hooks: Hooks,
     /// `"tofu"`, `"terraform"` or another command; `None`: detect.
     pub tool: Option<String>,
+    /// The files of `files` rendered by `infra.template`, with their template (absolute).
+    pub templates: BTreeMap<String, PathBuf>,
 }
 
 /// A Terraform backend: its type and configuration.

@@ -164,7 +164,7 @@ fn component_to_json(c: &Component) -> Json {
             (name.clone(), value)
         })
         .collect();
-    json!({
+    let mut json = json!({
         "stack": c.stack,
         "name": c.name,
         "source": c.source.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -179,7 +179,17 @@ fn component_to_json(c: &Component) -> Json {
         "mockOutputs": c.mock_outputs,
         "hooks": { "prePlan": c.hooks.pre_plan, "postApply": c.hooks.post_apply },
         "tool": c.tool,
-    })
+    });
+    // Only when there are any: most components have none.
+    if !c.templates.is_empty() {
+        let templates: serde_json::Map<String, Json> = c
+            .templates
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::from(v.to_string_lossy().into_owned())))
+            .collect();
+        json["templates"] = Json::Object(templates);
+    }
+    json
 }
 
 fn project_from_json(json: &Json) -> Option<Project> {
@@ -257,6 +267,14 @@ fn component_from_json(c: &Json) -> Option<Component> {
             post_apply: strings(&c["hooks"]["postApply"])?,
         },
         tool: c["tool"].as_str().map(str::to_owned),
+        templates: c["templates"]
+            .as_object()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), PathBuf::from(v.as_str()?))))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -299,6 +317,7 @@ mod tests {
             mock_outputs: BTreeMap::from([("id".into(), json!("mock"))]),
             hooks: Hooks { pre_plan: vec!["a".into()], post_apply: vec![] },
             tool: Some("terraform".into()),
+            templates: BTreeMap::from([("a.txt".into(), "/p/a.txt.in".into())]),
         };
         let project =
             Project { stacks: vec![Stack { name: "dev".into(), components: vec![component] }] };

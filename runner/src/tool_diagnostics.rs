@@ -168,9 +168,9 @@ pub(crate) fn from_text(text: &str) -> Vec<ToolDiagnostic> {
 }
 
 /// Rewrites each diagnostic's file from the work directory to the module file in the project
-/// it was copied from (relative to `root`); a file infra generated (a template's output,
-/// `backend.tf.json`, a file of `files`) is named in the work directory (`workdir`), where it
-/// can be read.
+/// it was copied from (relative to `root`), or the template it was rendered from; another
+/// file infra generated (`backend.tf.json`, a file of `files`) is named in the work directory
+/// (`workdir`), where it can be read.
 pub(crate) fn map_files(
     diagnostics: &mut [ToolDiagnostic],
     component: &evaluator::Component,
@@ -179,12 +179,15 @@ pub(crate) fn map_files(
 ) {
     for d in diagnostics {
         let Some(file) = &d.file else { continue };
+        // A template's output keeps its lines (unless a value spans lines): its template.
+        let template = component.templates.get(file).filter(|p| p.is_file()).cloned();
         let original = component
             .source
             .as_ref()
             .filter(|_| !component.files.contains_key(file))
             .map(|s| s.join(file))
-            .filter(|p| p.is_file());
+            .filter(|p| p.is_file())
+            .or(template);
         let shown = original.unwrap_or_else(|| workdir.join(file));
         if shown.is_file() {
             let shown = shown.strip_prefix(root).unwrap_or(&shown);

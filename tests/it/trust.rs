@@ -360,6 +360,16 @@ fn terraform_errors_are_shown_in_full_with_the_module_file() {
     let generated = infra(&dir, &["plan", "dev/app"]);
     let stderr = String::from_utf8_lossy(&generated.stderr);
     assert!(stderr.contains("--> .infra/work/dev/app/gen.tf:1"), "{stderr}");
+    // One rendered from a template names the template.
+    write(&dir, "templates/gen.tf.in", "# {{ who }}\noutput \"y\" { value = var.nope2 }\n");
+    edit(
+        &dir.join("main.infra"),
+        "files.\"gen.tf\" = ",
+        "files.\"tpl.tf\" = infra.template ./templates/gen.tf.in { who = \"me\"; }; files.\"gen.tf\" = ",
+    );
+    let templated = infra(&dir, &["plan", "dev/app"]);
+    let stderr = String::from_utf8_lossy(&templated.stderr);
+    assert!(stderr.contains("--> templates/gen.tf.in:2"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

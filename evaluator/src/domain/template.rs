@@ -80,6 +80,8 @@ pub(super) fn template(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
         vec![
             ("name", Thunk::value(Value::string(&name))),
             ("text", Thunk::value(Value::String(NixString::new(out.into(), context)))),
+            // Where the text came from, so Terraform's errors in it can point at the template.
+            ("template", Thunk::value(Value::Path(std::rc::Rc::new(path.clone())))),
         ],
     ))
 }

@@ -3,6 +3,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
     rc::Rc,
 };
 
@@ -351,7 +352,7 @@ fn read_component(
         Some(thunk) => read_backend(m, &thunk, &address, Some(span))?,
         None => stack.backend.clone(),
     };
-    let files = read_files(m, spec, &stack.name, &address, span)?;
+    let (files, templates) = read_files(m, spec, &stack.name, &address, span)?;
     let mut depends_on: BTreeSet<String> = reads.iter().map(|r| r.address.clone()).collect();
     for file in files.values() {
         if let File::RemoteState(target) = file {
@@ -384,6 +385,7 @@ fn read_component(
         mock_outputs,
         hooks,
         tool,
+        templates,
     })
 }
 
@@ -393,9 +395,10 @@ fn read_files(
     stack: &str,
     address: &str,
     span: Span,
-) -> EvalResult<BTreeMap<String, File>> {
+) -> EvalResult<(BTreeMap<String, File>, BTreeMap<String, PathBuf>)> {
     let mut files = BTreeMap::new();
-    let Some(thunk) = spec.get("files").cloned() else { return Ok(files) };
+    let mut templates = BTreeMap::new();
+    let Some(thunk) = spec.get("files").cloned() else { return Ok((files, templates)) };
     let spec_error = |message: String| {
         EvalError::new(ErrorKind::InvalidSpec { address: address.to_owned(), message }, Some(span))
     };
@@ -438,6 +441,11 @@ fn read_files(
                         let json = m.force(&json)?;
                         File::Json(convert.convert(m, &json, &place)?)
                     } else {
+                        if let Some(template) = file.get("template").cloned()
+                            && let Value::Path(path) = m.force(&template)?
+                        {
+                            templates.insert(name.to_string(), (*path).clone());
+                        }
                         let text = file.get("text").cloned().unwrap_or_else(|| Thunk::value(Value::string("")));
                         let text = crate::builtins::string(m, &text)?;
                         text_file(&mut convert, m, text, &place)?
@@ -454,7 +462,7 @@ fn read_files(
         };
         files.insert(name.to_string(), file);
     }
-    Ok(files)
+    Ok((files, templates))
 }
 
 fn text_file(
