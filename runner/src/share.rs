@@ -239,17 +239,7 @@ pub fn pull_refs(url: &str, root: &Path, addresses: &[String], trust: &Trust) ->
                     let local = read_record(root, address);
                     // Newer wins; within the same second (times are whole seconds), the
                     // cache's record of other inputs was pushed after ours.
-                    // An incomplete local record (an apply began here) is replaced only by
-                    // one that finished after it was marked.
-                    let newer = |l: &RunRecord| match l.incomplete_since {
-                        Some(since) if l.incomplete.is_some() => record.finished > since,
-                        _ => {
-                            l.finished < record.finished
-                                || (l.finished == record.finished
-                                    && l.input_hash != record.input_hash)
-                        }
-                    };
-                    if local.as_ref().is_none_or(newer)
+                    if local.as_ref().is_none_or(|l| replaces(l, &record))
                         && write_record_with(root, &record, false).is_ok()
                     {
                         downloaded += 1;
@@ -361,6 +351,20 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
         .flatten()
 }
 
+/// Whether a record pulled from a cache replaces the local one: a newer one does (within the
+/// same second, times being whole seconds, one of other inputs does: it was pushed after
+/// ours); an incomplete local record (an apply began here) only by one that finished after it
+/// was marked.
+fn replaces(local: &RunRecord, pulled: &RunRecord) -> bool {
+    match local.incomplete_since {
+        Some(since) if local.incomplete.is_some() => pulled.finished > since,
+        _ => {
+            local.finished < pulled.finished
+                || (local.finished == pulled.finished && local.input_hash != pulled.input_hash)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +386,25 @@ mod tests {
             incomplete: None,
             incomplete_since: None,
         }
+    }
+
+    #[test]
+    fn a_pulled_record_never_erases_an_unfinished_apply() {
+        let local = RunRecord { finished: 10, input_hash: "h0".into(), ..record() };
+        let newer = RunRecord { finished: 20, input_hash: "h1".into(), ..record() };
+        let same_second = RunRecord { finished: 10, input_hash: "h1".into(), ..record() };
+        assert!(replaces(&local, &newer));
+        assert!(replaces(&local, &same_second));
+        assert!(!replaces(&newer, &local), "an older one never");
+        // An apply began here at 30 and did not finish: a record that finished at 20 (before
+        // it) does not replace it; one that finished at 40 (after) does.
+        let marked = RunRecord {
+            incomplete: Some("an apply began".into()),
+            incomplete_since: Some(30),
+            ..local.clone()
+        };
+        assert!(!replaces(&marked, &newer));
+        assert!(replaces(&marked, &RunRecord { finished: 40, ..newer.clone() }));
     }
 
     #[test]
