@@ -301,3 +301,54 @@ impl fmt::Display for Change {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn changes_are_typed_and_say_what_changed() {
+        let old_parts = parts(&[
+            ("workdir", "w1"),
+            ("tool", "terraform 1.0.3"),
+            ("input:cidr", "\"10.0.0.0/16\""),
+            ("output:dev/net#id", "\"a\""),
+            ("hooks:postApply", "[\"x\"]"),
+        ]);
+        let old_files = parts(&[("main.tf", "f1"), ("gone.tf", "g")]);
+        let new = Fingerprint {
+            hash: "h".into(),
+            parts: parts(&[
+                ("workdir", "w2"),
+                ("tool", "terraform 1.0.4"),
+                ("input:cidr", "\"10.9.0.0/16\""),
+                ("output:dev/net#id", "\"b\""),
+                ("secret:s.age#pw", "c2"),
+            ]),
+            files: parts(&[("main.tf", "f2"), ("new.tf", "n")]),
+        };
+        let changes: Vec<String> =
+            new.changes_since(&old_parts, &old_files).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            changes,
+            [
+                "file `main.tf` changed",
+                "file `new.tf` is new",
+                "file `gone.tf` is gone",
+                "input `cidr` changed: \"10.0.0.0/16\" → \"10.9.0.0/16\"",
+                "upstream output `dev/net.outputs.id` changed: \"a\" → \"b\"",
+                "secret `s.age#pw` changed",
+                "the tool changed: terraform 1.0.3 → terraform 1.0.4",
+                "`hooks.postApply` is gone",
+            ]
+        );
+        // Only the modes changed: the work directory says so.
+        let same_files = Fingerprint { files: old_files.clone(), ..new.clone() };
+        let only = same_files.changes_since(&parts(&[("workdir", "w1")]), &old_files);
+        assert_eq!(only.first(), Some(&Change::WorkDir));
+    }
+}

@@ -230,3 +230,33 @@ fn substitute(value: &Json, values: &BTreeMap<OutputRef, Json>) -> Json {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(address: &str, output: &str) -> OutputRef {
+        OutputRef { address: address.into(), output: output.into() }
+    }
+
+    #[test]
+    fn sensitive_markers_are_found_and_replaced_whole_or_inside_text() {
+        let whole = Json::String(sensitive_marker(&read("dev/db", "pw"), "d1"));
+        let inside =
+            Json::String(format!("user:{}@host", sensitive_marker(&read("dev/db", "pw"), "d1")));
+        let nested = serde_json::json!({ "a": [whole.clone()], "b": "plain" });
+        assert!(holds_sensitive(&whole) && holds_sensitive(&nested));
+        assert!(!holds_sensitive(&Json::from("plain")));
+        let mut found = BTreeSet::new();
+        sensitive_reads(&nested, &mut found);
+        assert_eq!(found, BTreeSet::from([("dev/db".to_owned(), "pw".to_owned())]));
+        let values = BTreeMap::from([(("dev/db".to_owned(), "pw".to_owned()), Json::from(42))]);
+        // A whole marker becomes the value itself (a number stays a number).
+        assert_eq!(substitute_sensitive(&whole, &values), Json::from(42));
+        assert_eq!(substitute_sensitive(&inside, &values), Json::from("user:42@host"));
+        assert_eq!(
+            substitute_sensitive(&nested, &values),
+            serde_json::json!({ "a": [42], "b": "plain" })
+        );
+    }
+}
