@@ -289,7 +289,12 @@ impl fmt::Display for Change {
                 was(f, "`requiredOutputs`".to_owned(), old, new)
             }
             Change::Tool { old, new } => {
-                if new.as_deref().is_some_and(|n| n.ends_with(" unknown")) {
+                if new.as_deref() == Some(" unknown") {
+                    write!(
+                        f,
+                        "no tool can be found (`INFRA_TF`, the component's `tool`, `tofu`, `terraform` on `PATH`)"
+                    )
+                } else if new.as_deref().is_some_and(|n| n.ends_with(" unknown")) {
                     write!(f, "the tool's version could not be determined (`version -json` failed)")
                 } else {
                     was(f, "the tool".to_owned(), old, new)

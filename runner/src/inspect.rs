@@ -26,6 +26,9 @@ pub enum State {
     Failed(String),
     /// The last run of it was interrupted after it began (the message).
     Interrupted(String),
+    /// Its own inputs are as recorded, but a component it reads from is not up to date: it may
+    /// change when that one is applied (`infra plan` says).
+    UpstreamChanged(String),
 }
 
 /// When a component was last checked for drift (seconds since the epoch) and whether it had
@@ -40,7 +43,7 @@ pub fn status(
     env: &ToolEnv,
 ) -> Vec<(String, State, Checked)> {
     let layout = Layout::new(root);
-    build
+    let mut out = build
         .components
         .iter()
         .map(|built| {
@@ -61,7 +64,36 @@ pub fn status(
                 .and_then(|j| Some((j.get("at")?.as_u64()?, j.get("drifted")?.as_bool()?)));
             (built.address.clone(), state, checked)
         })
-        .collect()
+        .collect::<Vec<_>>();
+    // "Up to date" only when everything it reads is: otherwise it waits on an upstream.
+    let mut states: BTreeMap<String, State> =
+        out.iter().map(|(a, s, _)| (a.clone(), s.clone())).collect();
+    loop {
+        let mut changed = false;
+        for component in project.components() {
+            let address = component.address();
+            if states.get(&address) != Some(&State::UpToDate) {
+                continue;
+            }
+            let stale = component.depends_on.iter().find(|d| {
+                states.get(*d).is_some_and(|s| *s != State::UpToDate)
+                    || (!states.contains_key(*d) && read_record(root, d).is_none())
+            });
+            if let Some(upstream) = stale {
+                states.insert(address, State::UpstreamChanged(upstream.clone()));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for (address, state, _) in &mut out {
+        if let Some(new) = states.remove(address) {
+            *state = new;
+        }
+    }
+    out
 }
 
 /// What differs between `address`'s current inputs and its last successful apply (empty: up

@@ -36,6 +36,12 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
             State::NeverApplied => ("never-applied", None),
             State::Failed(message) => ("failed", Some(message.clone())),
             State::Interrupted(message) => ("interrupted", Some(message.clone())),
+            State::UpstreamChanged(upstream) => (
+                "upstream-changed",
+                Some(format!(
+                    "`{upstream}` is not up to date: `infra plan` shows what reaches this one"
+                )),
+            ),
         };
         if args.json {
             let checked =
