@@ -294,8 +294,12 @@ impl fmt::Display for Change {
                         f,
                         "no tool can be found (`INFRA_TF`, the component's `tool`, `tofu`, `terraform` on `PATH`)"
                     )
-                } else if new.as_deref().is_some_and(|n| n.ends_with(" unknown")) {
-                    write!(f, "the tool's version could not be determined (`version -json` failed)")
+                } else if let Some(tool) = new.as_deref().and_then(|n| n.strip_suffix(" unknown")) {
+                    let old = old.as_deref().unwrap_or("none");
+                    write!(
+                        f,
+                        "the tool is `{tool}` of an unknown version (was {old}): it was not probed yet, or `{tool} version -json` failed"
+                    )
                 } else {
                     was(f, "the tool".to_owned(), old, new)
                 }
