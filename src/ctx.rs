@@ -135,15 +135,7 @@ fn env_var(name: &str) -> Option<String> {
 fn cache_key(entry: &Path) -> String {
     let binary = std::env::current_exe()
         .and_then(std::fs::metadata)
-        .map(|m| {
-            let modified = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            format!("{}:{modified}", m.len())
-        })
+        .map(|m| store::fsutil::stamp(&m))
         .unwrap_or_default();
     format!("infra {} {binary} {}", env!("CARGO_PKG_VERSION"), entry.display())
 }

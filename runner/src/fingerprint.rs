@@ -26,16 +26,47 @@ pub struct Fingerprint {
 }
 
 /// Everything a fingerprint is made of.
-pub(crate) struct FingerprintInputs<'a> {
-    pub(crate) component: &'a Component,
-    pub(crate) built: &'a BuiltComponent,
-    pub(crate) values: &'a BTreeMap<OutputRef, Json>,
-    pub(crate) resolved: &'a BTreeMap<String, Json>,
-    pub(crate) secrets: &'a BTreeMap<String, String>,
+struct FingerprintInputs<'a> {
+    component: &'a Component,
+    built: &'a BuiltComponent,
+    values: &'a BTreeMap<OutputRef, Json>,
+    resolved: &'a BTreeMap<String, Json>,
+    secrets: &'a BTreeMap<String, String>,
     /// Per upstream read through `infra.remoteState`: the digest of its outputs.
-    pub(crate) states: &'a BTreeMap<String, String>,
-    pub(crate) tool_name: &'a str,
-    pub(crate) tool_version: &'a str,
+    states: &'a BTreeMap<String, String>,
+    tool_name: &'a str,
+    tool_version: &'a str,
+}
+
+/// The fingerprint of a component now, given the upstream values it reads (`values`, and the
+/// inputs resolved with them) and its tool (`None`: none found): the one place the run,
+/// `status` and `why` compute it. Reads the secrets files (their ciphertext) and the records
+/// of its `infra.remoteState` upstreams; an unreadable secrets file is an error.
+pub(crate) fn current(
+    root: &std::path::Path,
+    component: &Component,
+    built: &BuiltComponent,
+    values: &BTreeMap<OutputRef, Json>,
+    resolved: &BTreeMap<String, Json>,
+    program: Option<&std::path::Path>,
+    version: &str,
+) -> Result<Fingerprint, String> {
+    let tool_name = program
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let secrets = crate::run::secret_fingerprints(component)?;
+    let states = state_digests(root, component);
+    Ok(Fingerprint::of(&FingerprintInputs {
+        component,
+        built,
+        values,
+        resolved,
+        secrets: &secrets,
+        states: &states,
+        tool_name: &tool_name,
+        tool_version: version,
+    }))
 }
 
 /// The digest of an upstream's outputs as a reader of its state sees them: plain values and
@@ -55,10 +86,7 @@ fn state_reads(component: &Component) -> impl Iterator<Item = &String> {
 
 /// Per `infra.remoteState` upstream of `component`: the digest of its recorded outputs (an
 /// upstream applied earlier in the run has written its record already).
-pub(crate) fn state_digests(
-    root: &std::path::Path,
-    component: &Component,
-) -> BTreeMap<String, String> {
+fn state_digests(root: &std::path::Path, component: &Component) -> BTreeMap<String, String> {
     state_reads(component)
         .map(|address| {
             let digest = crate::record::read_record(root, address)
@@ -70,7 +98,7 @@ pub(crate) fn state_digests(
 }
 
 impl Fingerprint {
-    pub(crate) fn of(inputs: &FingerprintInputs<'_>) -> Fingerprint {
+    fn of(inputs: &FingerprintInputs<'_>) -> Fingerprint {
         let mut parts = BTreeMap::new();
         parts.insert("workdir".to_owned(), inputs.built.derivation.to_hex());
         parts.insert("tool".to_owned(), format!("{} {}", inputs.tool_name, inputs.tool_version));
@@ -164,6 +192,8 @@ pub enum Change {
     Incomplete(String),
     /// The component left the project.
     Gone,
+    /// Its inputs cannot be read now (a secrets file, say): why.
+    Unreadable(String),
     File {
         name: String,
         how: FileChange,
@@ -238,6 +268,7 @@ impl Change {
             Change::NeverApplied => "never-applied",
             Change::Incomplete(_) => "incomplete",
             Change::Gone => "gone",
+            Change::Unreadable(_) => "unreadable",
             Change::File { .. } | Change::WorkDir => "file",
             Change::Input { .. } => "input",
             Change::UpstreamOutput { .. } | Change::UpstreamUnknown { .. } => "upstream-output",
@@ -267,6 +298,7 @@ impl fmt::Display for Change {
             Change::NeverApplied => write!(f, "it was never applied"),
             Change::Incomplete(why) => write!(f, "the last run did not finish ({why})"),
             Change::Gone => write!(f, "it is no longer in the project"),
+            Change::Unreadable(why) => write!(f, "its inputs cannot be read: {why}"),
             Change::File { name, how } => {
                 let how = match how {
                     FileChange::Added => "is new",

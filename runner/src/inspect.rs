@@ -8,7 +8,7 @@ use evaluator::{Json, OutputRef, Project};
 
 use crate::{
     build::BuildReport,
-    fingerprint::{Change, Fingerprint, FingerprintInputs},
+    fingerprint::Change,
     layout::Layout,
     record::{failure_path, read_record},
     resolve::resolve_inputs,
@@ -130,27 +130,26 @@ pub fn why(
     }
     let resolved = resolve_inputs(component, &values).unwrap_or_default();
     let program = find_tool(env, component.tool.as_deref()).ok();
-    let tool_name = program
-        .as_ref()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let version = program
         .as_ref()
         .and_then(|p| cached_version(&Layout::new(root), p))
         .unwrap_or_else(|| "unknown".to_owned());
-    let secrets = crate::run::secret_fingerprints(component).unwrap_or_default();
-    let states = crate::fingerprint::state_digests(root, component);
-    let fingerprint = Fingerprint::of(&FingerprintInputs {
+    let fingerprint = crate::fingerprint::current(
+        root,
         component,
         built,
-        values: &values,
-        resolved: &resolved,
-        secrets: &secrets,
-        states: &states,
-        tool_name: &tool_name,
-        tool_version: &version,
-    });
+        &values,
+        &resolved,
+        program.as_deref(),
+        &version,
+    );
+    let fingerprint = match fingerprint {
+        Ok(fingerprint) => fingerprint,
+        Err(why) => {
+            reasons.push(Change::Unreadable(why));
+            return Some(reasons);
+        }
+    };
     if fingerprint.hash != record.input_hash {
         reasons.extend(fingerprint.changes_since(&record.inputs, &record.files));
     }

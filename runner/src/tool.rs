@@ -63,15 +63,7 @@ fn missing(tool: &str, why: &str) -> RunnerError {
 /// time (a replaced binary is asked for its version again).
 pub(crate) fn identity(program: &Path) -> String {
     std::fs::metadata(program)
-        .map(|m| {
-            let modified = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            format!("{}:{}:{modified}", program.display(), m.len())
-        })
+        .map(|m| format!("{}:{}", program.display(), store::fsutil::stamp(&m)))
         .unwrap_or_default()
 }
 

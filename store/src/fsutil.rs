@@ -37,6 +37,18 @@ pub fn write_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Resul
     file.sync_all()
 }
 
+/// `SIZE:MTIME_NANOS` of a file: what changes when a binary is replaced (used to key caches
+/// by a program without reading it).
+pub fn stamp(meta: &fs::Metadata) -> String {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}:{modified}", meta.len())
+}
+
 /// Whether a file has an executable bit.
 pub fn is_executable(meta: &fs::Metadata) -> bool {
     #[cfg(unix)]

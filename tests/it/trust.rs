@@ -373,27 +373,31 @@ fn terraform_errors_are_shown_in_full_with_the_module_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `infra ARGS` in `dir` with a terminal (`script` gives it one), the real Terraform first on
+/// `PATH`, and `answer` typed at its prompt; the terminal's text is on stdout.
+fn on_a_terminal(dir: &Path, args: &str, answer: &str) -> Output {
+    let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_infra"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    use std::io::Write;
+    let _ = child.stdin.take().expect("stdin").write_all(answer.as_bytes());
+    child.wait_with_output().expect("wait")
+}
+
 #[test]
 fn interactive_apply_shows_the_plan_before_it_asks() {
     let dir = project("trust-review", "id");
-    // `script` gives infra a terminal; the answer comes on its stdin.
-    let run_with = |answer: &str, flags: &str| {
-        let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
-        let command = format!("{} apply dev/net{flags}", env!("CARGO_BIN_EXE_infra"));
-        let mut child = Command::new("script")
-            .args(["-qec", &command, "/dev/null"])
-            .current_dir(&dir)
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("script");
-        use std::io::Write;
-        let _ = child.stdin.take().expect("stdin").write_all(answer.as_bytes());
-        child.wait_with_output().expect("wait")
-    };
+    let run_with =
+        |answer: &str, flags: &str| on_a_terminal(&dir, &format!("apply dev/net{flags}"), answer);
     let run = |answer: &str| run_with(answer, "");
     let declined = run("n\n");
     let text = String::from_utf8_lossy(&declined.stdout).replace('\r', "");
@@ -443,21 +447,7 @@ fn terraform_warnings_are_counted_and_shown_after_the_summary() {
 fn destroy_lists_the_resolved_set_before_it_asks() {
     let dir = project("trust-destroy", "id");
     ok(&infra(&dir, &["apply", "--auto-approve", "--json"]));
-    let bin = terraform().parent().map(Path::to_path_buf).unwrap_or_default();
-    let command = format!("{} destroy 'dev/n*'", env!("CARGO_BIN_EXE_infra"));
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(&dir)
-        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script");
-    use std::io::Write;
-    let _ = child.stdin.take().expect("stdin").write_all(b"n\n");
-    let output = child.wait_with_output().expect("wait");
+    let output = on_a_terminal(&dir, "destroy 'dev/n*'", "n\n");
     let text = String::from_utf8_lossy(&output.stdout).replace('\r', "");
     assert!(text.contains("infra will destroy 2 component(s), dependents first:"), "{text}");
     // The glob is expanded, the dependent is named, each with what its state holds.

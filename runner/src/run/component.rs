@@ -14,13 +14,12 @@ use evaluator::{Component, Json, OutputRef};
 
 use crate::{
     build::BuiltComponent,
-    fingerprint::{Change, Fingerprint, FingerprintInputs},
+    fingerprint::{self, Change, Fingerprint},
     plan::PlanChanges,
     process::{self, LogMode},
     record::read_record,
     resolve::resolve_inputs,
     run::failure::{Failure, code},
-    run::secret_inputs::secret_fingerprints,
     run::{ComponentResult, Done, Event, Mode, Shared, log_path, steps},
     tool::find_tool,
     tool_diagnostics::{self, ToolDiagnostic},
@@ -306,23 +305,13 @@ pub(crate) async fn run_component(
         }
     };
     let version = super::tooling::tool_version(&mut ctx).await;
-    let tool_name =
-        ctx.program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let secrets = match secret_fingerprints(component) {
-        Ok(fingerprints) => fingerprints,
-        Err(message) => return ctx.fail(Failure::new(code::SECRET, message)),
-    };
-    let states = crate::fingerprint::state_digests(&shared.options.root, component);
-    let fingerprint = Fingerprint::of(&FingerprintInputs {
-        component,
-        built,
-        values: &values,
-        resolved: &resolved,
-        secrets: &secrets,
-        states: &states,
-        tool_name: &tool_name,
-        tool_version: &version,
-    });
+    let root = &shared.options.root;
+    let program = Some(ctx.program.as_path());
+    let fingerprint =
+        match fingerprint::current(root, component, built, &values, &resolved, program, &version) {
+            Ok(fingerprint) => fingerprint,
+            Err(message) => return ctx.fail(Failure::new(code::SECRET, message)),
+        };
     if version == "unknown" {
         ctx.notes.push(
             "the tool's version could not be determined (`version -json` failed), so it counts as changed"
