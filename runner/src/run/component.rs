@@ -361,7 +361,8 @@ pub(crate) async fn run_component(
             (result, done)
         }
         Mode::Apply => steps::plan_and_apply(&mut ctx, &prepared).await,
-        Mode::Destroy => unreachable!("handled above"),
+        // Invariant: destroying returned above; never a panic if that changes.
+        Mode::Destroy => ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path")),
     }
 }
 
