@@ -118,6 +118,10 @@ pub(crate) fn review(results: &[ComponentResult], paint: Paint) -> String {
                     paint.bold(&r.address)
                 ));
             }
+            (Status::WouldRun, _) => {
+                let what = r.message.as_deref().unwrap_or("would run");
+                text.push_str(&format!("{}: {what}\n", paint.bold(&r.address)));
+            }
             (Status::Pending, _) => {
                 let why = r.message.as_deref().unwrap_or("waits for an upstream's apply");
                 text.push_str(&format!("{}: pending — {why}\n", paint.bold(&r.address)));

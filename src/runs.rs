@@ -28,7 +28,7 @@ pub(crate) struct RunArgs {
     /// Only the targets, not what they depend on (or, for destroy, what depends on them).
     #[arg(long)]
     pub(crate) only: bool,
-    /// At most N Terraform processes at once (default: the number of cores, at least 4).
+    /// At most N processes (Terraform, steps) at once (default: the number of cores, at least 4).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub(crate) jobs: Option<usize>,
     /// Also plan the components that are up to date, to compare them with reality (and, for
@@ -299,6 +299,7 @@ pub(crate) fn status_name(status: Status) -> &'static str {
     match status {
         Status::UpToDate => "up-to-date",
         Status::Planned => "planned",
+        Status::WouldRun => "would-run",
         Status::Pending => "pending",
         Status::Applied => "applied",
         Status::Destroyed => "destroyed",
@@ -372,8 +373,8 @@ fn summary_table(
     };
     text.push_str(&format!(
         "{}, {}{warnings}, {:.1?}; logs in `{}`",
-        plural(results.len(), "component", "components"),
-        plural(processes, "Terraform process", "Terraform processes"),
+        plural(results.len(), "node", "nodes"),
+        plural(processes, "process", "processes"),
         elapsed,
         logs.display()
     ));

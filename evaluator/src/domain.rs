@@ -1,5 +1,5 @@
-//! The domain's builtins: what `infra.component`, `infra.stack`, `infra.backend`,
-//! `infra.output`, `infra.writeText`, `infra.writeJSON`, `infra.template` and
+//! The domain's builtins: what `infra.component`, `infra.step`, `infra.wait`, `infra.stack`,
+//! `infra.backend`, `infra.output`, `infra.writeText`, `infra.writeJSON`, `infra.template` and
 //! `infra.remoteState` build. `<infra>` (stdlib/lib/default.infra) gives them their public
 //! names. They only build tagged sets (`_type = "infra.…"`); `project` reads those sets back
 //! into a `Project`.
@@ -28,7 +28,9 @@ pub(crate) const PRIMOPS: &[(&str, usize, PrimOpFn)] = &[
     ("__infraRemoteState", 1, remote_state),
     ("__infraSecret", 2, secret),
     ("__infraStack", 2, stack),
+    ("__infraStep", 2, step),
     ("__infraTemplate", 2, template::template),
+    ("__infraWait", 2, wait),
     ("__infraWriteJSON", 2, write_json),
     ("__infraWriteText", 2, write_text),
 ];
@@ -83,10 +85,25 @@ fn tagged(ty: &str, mut entries: Vec<(&str, Thunk)>) -> Value {
 
 /// `infra.component NAME SPEC`.
 fn component(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let name = name_arg(m, "infra.component", "component", &args[0])?;
+    node(m, args, "infra.component", "component")
+}
+
+/// `infra.step NAME SPEC`: a program run as a node of the graph.
+fn step(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    node(m, args, "infra.step", "step")
+}
+
+/// `infra.wait NAME SPEC`: a readiness check as a node of the graph.
+fn wait(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    node(m, args, "infra.wait", "wait")
+}
+
+/// A node of any kind: its name, its outputs (placeholders), its spec, tagged with `builtin`.
+fn node(m: &mut Machine, args: &[Thunk], builtin: &'static str, what: &str) -> EvalResult<Value> {
+    let name = name_arg(m, builtin, what, &args[0])?;
     let decl = declare(m);
     Ok(tagged(
-        "infra.component",
+        builtin,
         vec![
             ("name", Thunk::value(Value::String(NixString::from(&*name)))),
             ("outputs", Thunk::value(Value::Outputs(name))),

@@ -11,11 +11,14 @@ mod graph;
 mod json;
 mod module;
 mod names;
+mod step;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::PathBuf,
 };
+
+use serde::{Deserialize, Serialize};
 
 pub use self::extract::GENERATED_FILES;
 pub(crate) use self::extract::{extract, select};
@@ -24,34 +27,31 @@ pub(crate) use self::extract::{extract, select};
 pub type Json = serde_json::Value;
 
 /// Every stack of a project, in name order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     pub stacks: Vec<Stack>,
 }
 
 /// One stack: its components, in name order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stack {
     pub name: String,
     pub components: Vec<Component>,
 }
 
-/// A component placed in a stack, with everything its work directory is built from.
-#[derive(Debug, Clone, PartialEq)]
+/// A node of the graph placed in a stack: what every kind has (its address, the values it is
+/// given, what it reads from other nodes, its secrets, the outputs it must produce) and its
+/// kind — a Terraform component or a step. The runner's decision (up to date, pending, run)
+/// uses the common parts only; each kind has one executor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Component {
     pub stack: String,
     pub name: String,
-    /// The module's directory (absolute), copied into the work directory.
-    pub source: Option<PathBuf>,
-    /// Variable values. Output placeholders appear in strings as their text, with absolute
+    /// Input values. Output placeholders appear in strings as their text, with absolute
     /// addresses (`<infra-output:dev/vpc:network_id>`); `reads` lists them.
     pub inputs: BTreeMap<String, Json>,
-    /// Provider configurations, by provider name (the stack's, merged with the component's).
-    pub providers: BTreeMap<String, Json>,
-    pub backend: Backend,
-    /// Extra files of the work directory, by relative path.
-    pub files: BTreeMap<String, File>,
-    /// Components that must be applied first (addresses): placeholders, `dependsOn`,
+    /// Nodes that must be applied first (addresses): placeholders, `dependsOn`,
     /// `infra.remoteState`.
     pub depends_on: BTreeSet<String>,
     /// The upstream outputs the inputs read.
@@ -59,24 +59,103 @@ pub struct Component {
     /// The secrets the inputs hold (their text is `SecretRef::text`).
     pub secrets: BTreeSet<SecretRef>,
     pub required_outputs: BTreeSet<String>,
-    /// Values to plan with while this component has never been applied.
+    /// Values to plan with while this node has never been applied.
     pub mock_outputs: BTreeMap<String, Json>,
+    #[serde(flatten)]
+    pub kind: Kind,
+}
+
+/// What a node is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Kind {
+    /// `infra.component`: a Terraform/OpenTofu root module.
+    Terraform(Terraform),
+    /// `infra.step` or `infra.wait`: a program run in its own work directory.
+    Step(Step),
+}
+
+/// A Terraform component: everything its work directory is built from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Terraform {
+    /// The module's directory (absolute), copied into the work directory.
+    pub source: Option<PathBuf>,
+    /// Provider configurations, by provider name (the stack's, merged with the component's).
+    pub providers: BTreeMap<String, Json>,
+    pub backend: Backend,
+    /// Extra files of the work directory, by relative path.
+    pub files: BTreeMap<String, File>,
     pub hooks: Hooks,
     /// `"tofu"`, `"terraform"` or another command; `None`: detect.
     pub tool: Option<String>,
     /// The files of `files` rendered by `infra.template`, with their template (absolute).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub templates: BTreeMap<String, PathBuf>,
 }
 
+/// A step: a program (never a shell unless the program is one), or a readiness check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub action: Action,
+    /// A directory (absolute) whose content is copied into the step's work directory.
+    pub src: Option<PathBuf>,
+    /// Extra environment variables (strings raw, anything else as JSON; may hold
+    /// placeholders and secrets like `inputs`).
+    pub env: BTreeMap<String, Json>,
+    /// Kill the process group after this many milliseconds.
+    pub timeout_ms: Option<u64>,
+    pub retries: Retries,
+    /// Run by `infra destroy` (program and arguments; empty: nothing to run).
+    pub destroy: Vec<String>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// `infra.step`: program and arguments.
+    Run(Vec<String>),
+    /// `infra.wait`: repeat the check until it succeeds (or the timeout).
+    #[serde(rename_all = "camelCase")]
+    Wait { check: Check, interval_ms: u64 },
+}
+
+/// A readiness check of `infra.wait`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Check {
+    /// A program that exits 0 when ready.
+    Command(Vec<String>),
+    /// An `http://` URL that answers with a 2xx or 3xx status.
+    Http(String),
+    /// `HOST:PORT` accepting a TCP connection.
+    Tcp(String),
+}
+
+/// When a failed run of a step is tried again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retries {
+    /// Runs in all (0 or 1: no retry).
+    pub attempts: u32,
+    pub delay_ms: u64,
+    /// Retry only when the output (stdout and stderr) matches this regular expression.
+    pub on: Option<String>,
+}
+
 /// A Terraform backend: its type and configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Backend {
+    #[serde(rename = "type")]
     pub ty: String,
     pub config: BTreeMap<String, Json>,
 }
 
 /// An extra file of a work directory.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum File {
     /// Text written as it is (`infra.writeText`, `infra.template`, a string).
     Text(String),
@@ -89,14 +168,14 @@ pub enum File {
 }
 
 /// An output of a component, read by another.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct OutputRef {
     pub address: String,
     pub output: String,
 }
 
 /// A value inside an age-encrypted JSON or YAML file.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SecretRef {
     /// The file, relative to the project root (`secrets/dev.age`): names it in texts and
     /// fingerprints the same way on every machine.
@@ -115,7 +194,8 @@ impl SecretRef {
 }
 
 /// Commands run around Terraform, as nodes of the run graph.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Hooks {
     pub pre_plan: Vec<String>,
     pub post_apply: Vec<String>,
@@ -139,5 +219,46 @@ impl Component {
     /// `STACK/NAME`.
     pub fn address(&self) -> String {
         format!("{}/{}", self.stack, self.name)
+    }
+
+    /// Its Terraform parts, if it is a Terraform component.
+    pub fn terraform(&self) -> Option<&Terraform> {
+        match &self.kind {
+            Kind::Terraform(t) => Some(t),
+            Kind::Step(_) => None,
+        }
+    }
+
+    /// Its step parts, if it is a step.
+    pub fn step(&self) -> Option<&Step> {
+        match &self.kind {
+            Kind::Step(s) => Some(s),
+            Kind::Terraform(_) => None,
+        }
+    }
+
+    /// The directory copied into its work directory: a component's module, a step's `src`.
+    pub fn source_dir(&self) -> Option<&std::path::Path> {
+        match &self.kind {
+            Kind::Terraform(t) => t.source.as_deref(),
+            Kind::Step(s) => s.src.as_deref(),
+        }
+    }
+
+    /// The upstream nodes whose whole state it reads (`infra.remoteState`).
+    pub fn state_reads(&self) -> impl Iterator<Item = &String> {
+        self.terraform().into_iter().flat_map(|t| t.files.values()).filter_map(|f| match f {
+            File::RemoteState(address) => Some(address),
+            _ => None,
+        })
+    }
+
+    /// What kind of node it is, for people: `component`, `step` or `wait`.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            Kind::Terraform(_) => "component",
+            Kind::Step(Step { action: Action::Run(_), .. }) => "step",
+            Kind::Step(Step { action: Action::Wait { .. }, .. }) => "wait",
+        }
     }
 }

@@ -105,14 +105,14 @@ pub fn build_with(
         project.components().filter(|c| wanted.contains(c.address().as_str())).collect()
     };
     // A module is usually shared by many components: hash each source tree once.
-    let dirs: BTreeSet<&Path> = components.iter().filter_map(|c| c.source.as_deref()).collect();
+    let dirs: BTreeSet<&Path> = components.iter().filter_map(|c| c.source_dir()).collect();
     let hashed: Vec<(&Path, Result<Tree, StoreError>)> =
         dirs.into_par_iter().map(|dir| (dir, hash_tree_dir(dir, &keep_source))).collect();
     let mut trees = BTreeMap::new();
     for (dir, tree) in hashed {
         let address = components
             .iter()
-            .find(|c| c.source.as_deref() == Some(dir))
+            .find(|c| c.source_dir() == Some(dir))
             .map(|c| c.address())
             .unwrap_or_default();
         trees.insert(dir, tree.map_err(|e| RunnerError::store(&address, e))?);
@@ -169,8 +169,8 @@ fn build_component(
 ) -> Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError> {
     let address = component.address();
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
-    if let Some(dir) = &component.source
-        && let Some(tree) = trees.get(dir.as_path())
+    if let Some(dir) = component.source_dir()
+        && let Some(tree) = trees.get(dir)
     {
         for (rel, entry) in tree.files() {
             if let Entry::Symlink(_) = entry {
@@ -188,7 +188,7 @@ fn build_component(
             sources.insert(rel.clone(), Source::File(dir.join(&rel), entry.clone()));
         }
     }
-    for (name, file) in &component.files {
+    for (name, file) in component.terraform().into_iter().flat_map(|t| &t.files) {
         if let File::Copy(path) = file {
             let bytes =
                 fs::read(path).map_err(|e| RunnerError::store(&address, store_io(path, e)))?;

@@ -2,22 +2,20 @@
 //! every input (files by content hash, directory listings, existence checks, environment
 //! variables by the hash of their value — never the value), and is fresh when every input still
 //! hashes the same; then `infra build` skips evaluation. The record is a versioned JSON wire
-//! type, converted by hand from the evaluator's types (which are not serialisable).
+//! type: the project as the evaluator's types serialise it.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
 };
 
-use evaluator::{
-    Backend, Component, File, Hooks, Input, Json, OutputRef, Project, SecretRef, Stack,
-};
+use evaluator::{Input, Json, Project};
 use serde_json::json;
 use store::Digest;
 
 /// The wire format version; a record of another version is ignored.
-const VERSION: u64 = 3;
+const VERSION: u64 = 4;
 
 /// Where the cache lives under the project's `.infra/`.
 pub fn eval_cache_path(project_root: &Path) -> PathBuf {
@@ -136,162 +134,31 @@ fn describe(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Option<Json>
     })
 }
 
-/// The JSON form of a project (stacks, placed components, inputs, references), as the
-/// evaluation cache stores it; the project conformance tests compare it too.
+/// The JSON form of a project (stacks, placed nodes, inputs, references), as the evaluation
+/// cache stores it; the project conformance tests compare it too.
 pub fn project_to_json(project: &Project) -> Json {
-    let stacks: Vec<Json> = project
-        .stacks
-        .iter()
-        .map(|stack| {
-            let components: Vec<Json> = stack.components.iter().map(component_to_json).collect();
-            json!({ "name": stack.name, "components": components })
-        })
-        .collect();
-    json!({ "stacks": stacks })
-}
-
-fn component_to_json(c: &Component) -> Json {
-    let files: serde_json::Map<String, Json> = c
-        .files
-        .iter()
-        .map(|(name, file)| {
-            let value = match file {
-                File::Text(text) => json!({ "text": text }),
-                File::Json(value) => json!({ "json": value }),
-                File::Copy(path) => json!({ "copy": path.to_string_lossy() }),
-                File::RemoteState(address) => json!({ "remoteState": address }),
-            };
-            (name.clone(), value)
-        })
-        .collect();
-    let mut json = json!({
-        "stack": c.stack,
-        "name": c.name,
-        "source": c.source.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        "inputs": c.inputs,
-        "providers": c.providers,
-        "backend": { "type": c.backend.ty, "config": c.backend.config },
-        "files": files,
-        "dependsOn": c.depends_on,
-        "reads": c.reads.iter().map(|r| json!([r.address, r.output])).collect::<Vec<_>>(),
-        "secrets": c.secrets.iter().map(|s| json!([s.file.to_string_lossy(), s.key, s.name])).collect::<Vec<_>>(),
-        "requiredOutputs": c.required_outputs,
-        "mockOutputs": c.mock_outputs,
-        "hooks": { "prePlan": c.hooks.pre_plan, "postApply": c.hooks.post_apply },
-        "tool": c.tool,
-    });
-    // Only when there are any: most components have none.
-    if !c.templates.is_empty() {
-        let templates: serde_json::Map<String, Json> = c
-            .templates
-            .iter()
-            .map(|(k, v)| (k.clone(), Json::from(v.to_string_lossy().into_owned())))
-            .collect();
-        json["templates"] = Json::Object(templates);
-    }
-    json
+    serde_json::to_value(project).unwrap_or_default()
 }
 
 fn project_from_json(json: &Json) -> Option<Project> {
-    let mut stacks = Vec::new();
-    for stack in json["stacks"].as_array()? {
-        let components = stack["components"]
-            .as_array()?
-            .iter()
-            .map(component_from_json)
-            .collect::<Option<Vec<_>>>()?;
-        stacks.push(Stack { name: stack["name"].as_str()?.to_owned(), components });
-    }
-    Some(Project { stacks })
-}
-
-fn component_from_json(c: &Json) -> Option<Component> {
-    let object = |v: &Json| -> Option<BTreeMap<String, Json>> {
-        Some(v.as_object()?.clone().into_iter().collect())
-    };
-    let strings = |v: &Json| -> Option<Vec<String>> {
-        v.as_array()?.iter().map(|s| s.as_str().map(str::to_owned)).collect()
-    };
-    let mut files = BTreeMap::new();
-    for (name, file) in c["files"].as_object()? {
-        let file = if let Some(text) = file["text"].as_str() {
-            File::Text(text.to_owned())
-        } else if let Some(path) = file["copy"].as_str() {
-            File::Copy(PathBuf::from(path))
-        } else if let Some(address) = file["remoteState"].as_str() {
-            File::RemoteState(address.to_owned())
-        } else {
-            File::Json(file.get("json")?.clone())
-        };
-        files.insert(name.clone(), file);
-    }
-    let reads = c["reads"]
-        .as_array()?
-        .iter()
-        .map(|r| {
-            Some(OutputRef {
-                address: r[0].as_str()?.to_owned(),
-                output: r[1].as_str()?.to_owned(),
-            })
-        })
-        .collect::<Option<BTreeSet<_>>>()?;
-    let secrets = c["secrets"]
-        .as_array()?
-        .iter()
-        .map(|s| {
-            Some(SecretRef {
-                file: PathBuf::from(s[0].as_str()?),
-                key: s[1].as_str()?.to_owned(),
-                name: s[2].as_str()?.to_owned(),
-            })
-        })
-        .collect::<Option<BTreeSet<_>>>()?;
-    Some(Component {
-        stack: c["stack"].as_str()?.to_owned(),
-        name: c["name"].as_str()?.to_owned(),
-        source: c["source"].as_str().map(PathBuf::from),
-        inputs: object(&c["inputs"])?,
-        providers: object(&c["providers"])?,
-        backend: Backend {
-            ty: c["backend"]["type"].as_str()?.to_owned(),
-            config: object(&c["backend"]["config"])?,
-        },
-        files,
-        depends_on: strings(&c["dependsOn"])?.into_iter().collect(),
-        reads,
-        secrets,
-        required_outputs: strings(&c["requiredOutputs"])?.into_iter().collect(),
-        mock_outputs: object(&c["mockOutputs"])?,
-        hooks: Hooks {
-            pre_plan: strings(&c["hooks"]["prePlan"])?,
-            post_apply: strings(&c["hooks"]["postApply"])?,
-        },
-        tool: c["tool"].as_str().map(str::to_owned),
-        templates: c["templates"]
-            .as_object()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), PathBuf::from(v.as_str()?))))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    })
+    serde_json::from_value(json.clone()).ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use evaluator::{
+        Action, Backend, Check, Component, File, Hooks, Kind, OutputRef, Retries, SecretRef, Stack,
+        Step, Terraform,
+    };
+
     use super::*;
 
     #[test]
     fn a_project_survives_the_round_trip() {
-        let component = Component {
-            stack: "dev".into(),
-            name: "vpc".into(),
+        let terraform = Terraform {
             source: Some("/p/modules/vpc".into()),
-            inputs: BTreeMap::from([(
-                "x".into(),
-                json!([1, "a", { "b": null }, 632.0 / 7.0, 0.1]),
-            )]),
             providers: BTreeMap::from([("google".into(), json!({ "region": "eu" }))]),
             backend: Backend {
                 ty: "s3".into(),
@@ -303,6 +170,17 @@ mod tests {
                 ("c".into(), File::Copy("/p/c".into())),
                 ("d.tf.json".into(), File::RemoteState("shared/dns".into())),
             ]),
+            hooks: Hooks { pre_plan: vec!["a".into()], post_apply: vec![] },
+            tool: Some("terraform".into()),
+            templates: BTreeMap::from([("a.txt".into(), "/p/a.txt.in".into())]),
+        };
+        let node = |name: &str, kind: Kind| Component {
+            stack: "dev".into(),
+            name: name.into(),
+            inputs: BTreeMap::from([(
+                "x".into(),
+                json!([1, "a", { "b": null }, 632.0 / 7.0, 0.1, u64::MAX, i64::MIN]),
+            )]),
             depends_on: BTreeSet::from(["shared/dns".into()]),
             reads: BTreeSet::from([OutputRef {
                 address: "shared/dns".into(),
@@ -315,12 +193,26 @@ mod tests {
             }]),
             required_outputs: BTreeSet::from(["id".into()]),
             mock_outputs: BTreeMap::from([("id".into(), json!("mock"))]),
-            hooks: Hooks { pre_plan: vec!["a".into()], post_apply: vec![] },
-            tool: Some("terraform".into()),
-            templates: BTreeMap::from([("a.txt".into(), "/p/a.txt.in".into())]),
+            kind,
         };
-        let project =
-            Project { stacks: vec![Stack { name: "dev".into(), components: vec![component] }] };
+        let step = Step {
+            action: Action::Run(vec!["make".into(), "<infra-output:dev/vpc:id>".into()]),
+            src: Some("/p/app".into()),
+            env: BTreeMap::from([("A".into(), json!(1.5))]),
+            timeout_ms: Some(1500),
+            retries: Retries { attempts: 3, delay_ms: 10, on: Some("timed out".into()) },
+            destroy: vec!["rm".into()],
+        };
+        let wait = Step {
+            action: Action::Wait { check: Check::Tcp("127.0.0.1:22".into()), interval_ms: 5 },
+            ..step.clone()
+        };
+        let components = vec![
+            node("vpc", Kind::Terraform(terraform)),
+            node("build", Kind::Step(step)),
+            node("ready", Kind::Step(wait)),
+        ];
+        let project = Project { stacks: vec![Stack { name: "dev".into(), components }] };
         assert_eq!(project_from_json(&project_to_json(&project)), Some(project));
     }
 }

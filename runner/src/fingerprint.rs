@@ -5,7 +5,7 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use evaluator::{Component, Json, OutputRef};
+use evaluator::{Component, Json, Kind, OutputRef};
 use store::Digest;
 
 use crate::build::BuiltComponent;
@@ -76,18 +76,11 @@ fn state_digest(plain: &BTreeMap<String, Json>, sensitive: &BTreeMap<String, Str
     Digest::of(both.to_string().as_bytes()).to_hex()
 }
 
-/// The `infra.remoteState` upstreams of a component.
-fn state_reads(component: &Component) -> impl Iterator<Item = &String> {
-    component.files.values().filter_map(|f| match f {
-        evaluator::File::RemoteState(address) => Some(address),
-        _ => None,
-    })
-}
-
 /// Per `infra.remoteState` upstream of `component`: the digest of its recorded outputs (an
 /// upstream applied earlier in the run has written its record already).
 fn state_digests(root: &std::path::Path, component: &Component) -> BTreeMap<String, String> {
-    state_reads(component)
+    component
+        .state_reads()
         .map(|address| {
             let digest = crate::record::read_record(root, address)
                 .map(|r| state_digest(&r.outputs, &r.sensitive_outputs))
@@ -97,11 +90,42 @@ fn state_digests(root: &std::path::Path, component: &Component) -> BTreeMap<Stri
         .collect()
 }
 
+/// A Terraform component's own parts: its tool and version, the outputs of upstreams it reads
+/// through `infra.remoteState` (Terraform reads them itself: they count whole), its hooks.
+fn terraform_parts(
+    inputs: &FingerprintInputs<'_>,
+    terraform: &evaluator::Terraform,
+    parts: &mut BTreeMap<String, String>,
+) {
+    parts.insert("tool".to_owned(), format!("{} {}", inputs.tool_name, inputs.tool_version));
+    for (address, digest) in inputs.states {
+        parts.insert(format!("state:{address}"), digest.clone());
+    }
+    let hooks = &terraform.hooks;
+    for (step, commands) in [("prePlan", &hooks.pre_plan), ("postApply", &hooks.post_apply)] {
+        if !commands.is_empty() {
+            parts.insert(format!("hooks:{step}"), Json::from(commands.clone()).to_string());
+        }
+    }
+}
+
+/// A step's own parts: what it runs (or checks) and its environment, as written (the upstream
+/// values they read are `output:` parts already). Its `src` is the work directory.
+fn step_parts(step: &evaluator::Step, parts: &mut BTreeMap<String, String>) {
+    let action = match &step.action {
+        evaluator::Action::Run(argv) => ("run", serde_json::to_string(argv)),
+        evaluator::Action::Wait { check, .. } => ("check", serde_json::to_string(check)),
+    };
+    parts.insert(action.0.to_owned(), action.1.unwrap_or_default());
+    for (key, value) in &step.env {
+        parts.insert(format!("env:{key}"), value.to_string());
+    }
+}
+
 impl Fingerprint {
     fn of(inputs: &FingerprintInputs<'_>) -> Fingerprint {
         let mut parts = BTreeMap::new();
         parts.insert("workdir".to_owned(), inputs.built.derivation.to_hex());
-        parts.insert("tool".to_owned(), format!("{} {}", inputs.tool_name, inputs.tool_version));
         for (key, value) in &inputs.component.inputs {
             let value = inputs.resolved.get(key).unwrap_or(value);
             parts.insert(format!("input:{key}"), value.to_string());
@@ -113,19 +137,12 @@ impl Fingerprint {
         for (secret, fingerprint) in inputs.secrets {
             parts.insert(format!("secret:{secret}"), fingerprint.clone());
         }
-        // Terraform reads an `infra.remoteState` upstream's outputs itself: they count whole.
-        for (address, digest) in inputs.states {
-            parts.insert(format!("state:{address}"), digest.clone());
-        }
-        // What runs around Terraform and what the apply must produce count too (only when
-        // given, so a component without them keeps its hash).
+        // What the apply must produce counts too (only when given, so a node without it keeps
+        // its hash).
         let component = inputs.component;
-        for (step, commands) in
-            [("prePlan", &component.hooks.pre_plan), ("postApply", &component.hooks.post_apply)]
-        {
-            if !commands.is_empty() {
-                parts.insert(format!("hooks:{step}"), Json::from(commands.clone()).to_string());
-            }
+        match &component.kind {
+            Kind::Terraform(terraform) => terraform_parts(inputs, terraform, &mut parts),
+            Kind::Step(step) => step_parts(step, &mut parts),
         }
         if !component.required_outputs.is_empty() {
             let names: Vec<&str> = component.required_outputs.iter().map(String::as_str).collect();
@@ -226,6 +243,12 @@ pub enum Change {
         old: Option<String>,
         new: Option<String>,
     },
+    /// A step's own setting: `run`, `check` or `env.NAME`.
+    Setting {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
     Tool {
         old: Option<String>,
         new: Option<String>,
@@ -257,6 +280,10 @@ impl Change {
             Change::Hooks { step: step.to_owned(), old, new }
         } else if key == "requiredOutputs" {
             Change::RequiredOutputs { old, new }
+        } else if let Some(name) = key.strip_prefix("env:") {
+            Change::Setting { name: format!("env.{name}"), old, new }
+        } else if key == "run" || key == "check" {
+            Change::Setting { name: key.to_owned(), old, new }
         } else {
             Change::Tool { old, new }
         }
@@ -276,6 +303,7 @@ impl Change {
             Change::UpstreamState { .. } => "upstream-output",
             Change::Hooks { .. } => "hooks",
             Change::RequiredOutputs { .. } => "required-outputs",
+            Change::Setting { .. } => "setting",
             Change::Tool { .. } => "tool",
         }
     }
@@ -320,6 +348,7 @@ impl fmt::Display for Change {
             Change::RequiredOutputs { old, new } => {
                 was(f, "`requiredOutputs`".to_owned(), old, new)
             }
+            Change::Setting { name, old, new } => was(f, format!("`{name}`"), old, new),
             Change::Tool { old, new } => {
                 if new.as_deref() == Some(" unknown") {
                     write!(

@@ -24,7 +24,9 @@ pub fn render_graph(project: &Project, addresses: &[String], format: GraphFormat
         GraphFormat::Dot => {
             out.push_str("digraph infra {\n  rankdir=LR;\n");
             for c in &components {
-                out.push_str(&format!("  \"{}\";\n", c.address()));
+                // Steps and waits are boxes; components keep the default ellipse.
+                let shape = if c.step().is_some() { " [shape=box]" } else { "" };
+                out.push_str(&format!("  \"{}\"{shape};\n", c.address()));
             }
             for c in &components {
                 for target in &c.depends_on {
@@ -58,6 +60,7 @@ pub fn render_graph(project: &Project, addresses: &[String], format: GraphFormat
                 .map(|c| {
                     serde_json::json!({
                         "address": c.address(),
+                        "kind": c.kind_name(),
                         "stack": c.stack,
                         "name": c.name,
                         "dependsOn": c.depends_on,

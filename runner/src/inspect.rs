@@ -129,7 +129,9 @@ pub fn why(
         }
     }
     let resolved = resolve_inputs(component, &values).unwrap_or_default();
-    let program = find_tool(env, component.tool.as_deref()).ok();
+    // A step runs no tool of infra's choosing.
+    let tool = component.terraform().map(|t| t.tool.as_deref());
+    let program = tool.and_then(|tool| find_tool(env, tool).ok());
     let version = program
         .as_ref()
         .and_then(|p| cached_version(&Layout::new(root), p))

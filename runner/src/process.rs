@@ -43,6 +43,8 @@ pub(crate) struct Finished {
     pub(crate) code: Option<i32>,
     pub(crate) stdout: String,
     pub(crate) stderr: String,
+    /// It ran past its time limit and its process group was killed.
+    pub(crate) timed_out: bool,
 }
 
 /// What of a process's output goes to the log.
@@ -58,7 +60,7 @@ pub(crate) enum LogMode {
 
 /// Runs `program args` in `cwd` with `env` added, appending its output to `log` (`mode` says
 /// how).
-#[allow(clippy::disallowed_methods, clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
     program: &Path,
     args: &[&str],
@@ -68,6 +70,26 @@ pub(crate) async fn run(
     log: &Path,
     mode: LogMode,
     children: &Children,
+) -> std::io::Result<Finished> {
+    run_limited(program, args, cwd, env, scrub, log, mode, children, None).await
+}
+
+/// How long a process killed with SIGTERM at its time limit has before SIGKILL.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `run`, and past `timeout` the process group gets SIGTERM, then SIGKILL after a grace
+/// period.
+#[allow(clippy::disallowed_methods, clippy::too_many_arguments)]
+pub(crate) async fn run_limited(
+    program: &Path,
+    args: &[&str],
+    cwd: &Path,
+    env: &[(String, String)],
+    scrub: &[String],
+    log: &Path,
+    mode: LogMode,
+    children: &Children,
+    timeout: Option<std::time::Duration>,
 ) -> std::io::Result<Finished> {
     let mut header = format!("$ {} {}\n", program.display(), args.join(" "));
     let mut command = Command::new(program);
@@ -96,7 +118,26 @@ pub(crate) async fn run(
     if let (Some(pid), Ok(mut set)) = (pid, children.0.lock()) {
         set.insert(pid);
     }
-    let output = child.wait_with_output().await;
+    let wait = child.wait_with_output();
+    tokio::pin!(wait);
+    let mut timed_out = false;
+    let output = match timeout {
+        None => wait.await,
+        Some(limit) => tokio::select! {
+            output = &mut wait => output,
+            _ = tokio::time::sleep(limit) => {
+                timed_out = true;
+                kill_group(pid, false);
+                tokio::select! {
+                    output = &mut wait => output,
+                    _ = tokio::time::sleep(GRACE) => {
+                        kill_group(pid, true);
+                        wait.await
+                    }
+                }
+            }
+        },
+    };
     if let (Some(pid), Ok(mut set)) = (pid, children.0.lock()) {
         set.remove(&pid);
     }
@@ -117,9 +158,11 @@ pub(crate) async fn run(
         LogMode::StderrOnly => {}
     }
     header.push_str(&stderr);
+    let limit = timeout.filter(|_| timed_out).map(|t| format!(", killed after {t:?}"));
     header.push_str(&format!(
-        "[exit: {}]\n\n",
-        output.status.code().map_or("signal".to_owned(), |c| c.to_string())
+        "[exit: {}{}]\n\n",
+        output.status.code().map_or("signal".to_owned(), |c| c.to_string()),
+        limit.unwrap_or_default()
     ));
     let mut options = tokio::fs::OpenOptions::new();
     options.create(true).append(true);
@@ -127,7 +170,25 @@ pub(crate) async fn run(
     options.mode(0o600);
     let mut file = options.open(log).await?;
     file.write_all(header.as_bytes()).await?;
-    Ok(Finished { success: output.status.success(), code: output.status.code(), stdout, stderr })
+    Ok(Finished {
+        success: output.status.success() && !timed_out,
+        code: output.status.code(),
+        stdout,
+        stderr,
+        timed_out,
+    })
+}
+
+/// Sends SIGTERM (or SIGKILL) to the process group led by `pid`.
+fn kill_group(pid: Option<u32>, hard: bool) {
+    #[cfg(unix)]
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        use nix::{sys::signal, unistd::Pid};
+        let signal = if hard { signal::Signal::SIGKILL } else { signal::Signal::SIGTERM };
+        let _ = signal::killpg(Pid::from_raw(pid), signal);
+    }
+    #[cfg(not(unix))]
+    let _ = (pid, hard);
 }
 
 /// Runs the user's editor (`sh -c "$EDITOR \"$1\""`, so `EDITOR="code --wait"` works) on

@@ -9,8 +9,10 @@ mod component;
 mod destroy;
 mod failure;
 mod private;
+mod probe;
 mod secret_inputs;
 mod slots;
+mod step;
 mod steps;
 mod terraform;
 mod tooling;
@@ -153,9 +155,11 @@ impl RunReport {
     /// components, drift, destroyed components.
     pub fn has_changes(&self) -> bool {
         self.components.iter().any(|c| {
-            matches!(c.status, Status::Pending | Status::Drifted | Status::Destroyed)
-                || (matches!(c.status, Status::Planned | Status::Applied)
-                    && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
+            matches!(
+                c.status,
+                Status::Pending | Status::WouldRun | Status::Drifted | Status::Destroyed
+            ) || (matches!(c.status, Status::Planned | Status::Applied)
+                && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
                 || (c.status == Status::Planned && c.unfinished.is_some())
         })
     }
@@ -182,6 +186,8 @@ pub(crate) enum Done {
     },
     /// Not planned: it waits for an upstream's apply. Its readers wait too.
     Pending,
+    /// A step that `apply` would run: its outputs are known only then, so its readers wait.
+    WillRun,
     /// Failed or skipped: dependents are skipped.
     Failed,
 }
@@ -206,6 +212,30 @@ pub(crate) struct Shared {
     pub(crate) versions: tokio::sync::Mutex<BTreeMap<PathBuf, String>>,
     /// The components of this run.
     pub(crate) selected: BTreeSet<String>,
+    /// The nodes that ran (applied) in this run so far.
+    pub(crate) ran: std::sync::Mutex<BTreeSet<String>>,
+}
+
+impl Shared {
+    /// A node that `component` depends on, directly or not, and that ran in this run (all of
+    /// them have finished before it starts).
+    pub(crate) fn ran_before(&self, component: &evaluator::Component) -> Option<String> {
+        let ran = self.ran.lock().ok()?;
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&String> = component.depends_on.iter().collect();
+        while let Some(address) = todo.pop() {
+            if !seen.insert(address.clone()) {
+                continue;
+            }
+            if ran.contains(address) {
+                return Some(address.clone());
+            }
+            if let Some(upstream) = self.project.component(address) {
+                todo.extend(upstream.depends_on.iter());
+            }
+        }
+        None
+    }
 }
 
 /// Runs `mode` over the `selected` components (already built into `build`). `events` is called
@@ -240,6 +270,7 @@ pub fn run(
         events,
         versions: tokio::sync::Mutex::new(BTreeMap::new()),
         selected: selected.iter().cloned().collect(),
+        ran: std::sync::Mutex::default(),
     });
     runtime.block_on(schedule(shared))
 }
@@ -327,6 +358,11 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
                 shared.stop.store(true, Ordering::SeqCst);
             }
             note_failure(&shared.options.root, &result);
+            if result.status == Status::Applied
+                && let Ok(mut ran) = shared.ran.lock()
+            {
+                ran.insert(address.clone());
+            }
             (shared.events)(Event::Finished(Box::new(result.clone())));
             for waiter in waiters.get(&address).into_iter().flatten() {
                 let last =
@@ -398,7 +434,11 @@ fn note_failure(root: &Path, result: &ComponentResult) {
             let _ = std::fs::write(&path, result.message.clone().unwrap_or_default());
         }
         // The last run of it succeeded (a plan too: a plan failure is cleared by a plan).
-        Status::Applied | Status::Destroyed | Status::UpToDate | Status::Planned => {
+        Status::Applied
+        | Status::Destroyed
+        | Status::UpToDate
+        | Status::Planned
+        | Status::WouldRun => {
             let _ = std::fs::remove_file(&path);
         }
         // Stopped or not run: nothing new is known about it.

@@ -177,14 +177,15 @@ pub(crate) fn map_files(
     root: &Path,
     workdir: &Path,
 ) {
+    let Some(terraform) = component.terraform() else { return };
     for d in diagnostics {
         let Some(file) = &d.file else { continue };
         // A template's output keeps its lines (unless a value spans lines): its template.
-        let template = component.templates.get(file).filter(|p| p.is_file()).cloned();
-        let original = component
+        let template = terraform.templates.get(file).filter(|p| p.is_file()).cloned();
+        let original = terraform
             .source
             .as_ref()
-            .filter(|_| !component.files.contains_key(file))
+            .filter(|_| !terraform.files.contains_key(file))
             .map(|s| s.join(file))
             .filter(|p| p.is_file())
             .or(template);

@@ -53,11 +53,14 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
         out.status("Nothing was applied: planning failed.")?;
         return Ok(crate::runs::exit_code(&planned));
     }
-    let is_planned = |c: &&runner::ComponentResult| c.status == Status::Planned;
-    // What needs a yes: a plan that changes something, an apply that did not finish, and a
-    // component whose `postApply` hooks would run (hooks can do anything).
+    let is_planned =
+        |c: &&runner::ComponentResult| matches!(c.status, Status::Planned | Status::WouldRun);
+    // What needs a yes: a plan that changes something, an apply that did not finish, a step
+    // that would run, and a component whose `postApply` hooks would run (hooks can do
+    // anything).
     let hooks = |address: &str| {
-        session.project.component(address).is_some_and(|c| !c.hooks.post_apply.is_empty())
+        let component = session.project.component(address);
+        component.and_then(|c| c.terraform()).is_some_and(|t| !t.hooks.post_apply.is_empty())
     };
     let changing = planned
         .components
@@ -66,6 +69,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
         .filter(|c| {
             c.plan.as_ref().is_some_and(|p| !p.is_empty())
                 || c.unfinished.is_some()
+                || c.status == Status::WouldRun
                 || hooks(&c.address)
         })
         .count();

@@ -412,8 +412,8 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     let text = String::from_utf8_lossy(&accepted.stdout).replace('\r', "");
     assert!(accepted.status.success(), "{text}");
     assert!(text.contains("note: the plan made at ") && text.contains(", kept"), "{text}");
-    assert!(text.contains("1 component, 0 Terraform processes"), "{text}");
-    assert!(text.contains("1 component, 1 Terraform process,"), "{text}");
+    assert!(text.contains("1 node, 0 processes"), "{text}");
+    assert!(text.contains("1 node, 1 process,"), "{text}");
     assert!(dir.join(".infra/records/dev/net.json").is_file(), "{text}");
     // With `--refresh`, the up-to-date component is planned against reality, reviewed (its
     // plan changes nothing) and recorded.

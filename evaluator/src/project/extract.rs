@@ -13,7 +13,12 @@ use crate::{
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
     io::Input,
-    project::{Backend, Component, File, Hooks, Json, Project, Stack, graph, json::ToJson, names},
+    project::{
+        Backend, Component, File, Hooks, Json, Kind, Project, Stack, Terraform, graph,
+        json::ToJson,
+        names,
+        step::{STEP_KEYS, StepSpec, WAIT_KEYS, check_input_names},
+    },
     suggest::did_you_mean,
     value::{Attrs, NixString, Thunk, Value},
 };
@@ -58,7 +63,12 @@ struct ComponentDecl {
     name: String,
     span: Option<Span>,
     spec: Thunk,
+    /// `infra.component`, `infra.step` or `infra.wait`.
+    tag: &'static str,
 }
+
+/// The tags of the sets a stack's `components` may hold.
+const NODE_TAGS: &[&str] = &["infra.component", "infra.step", "infra.wait"];
 
 /// The project an entry file's value describes. `root_span` (the entry file) places errors
 /// that have no better span.
@@ -81,7 +91,8 @@ pub(crate) fn extract(
                     .with_label(previous, "first declared here"));
             }
             let spec = place(m, decl, component)?;
-            components.push(read_component(m, decl, &component.name, &spec, span, project_root)?);
+            let node = Node { stack: decl, name: &component.name, tag: component.tag, span };
+            components.push(read_component(m, &node, &spec, project_root)?);
         }
         components.sort_by(|a: &Component, b| a.name.cmp(&b.name));
         project.stacks.push(Stack { name: decl.name.clone(), components });
@@ -226,23 +237,28 @@ fn stack_decl(m: &mut Machine, key: &str, stack: &Attrs, root_span: Span) -> Eva
         };
         for item in items {
             let value = m.force(&item)?;
-            let attrs = match &value {
-                Value::Attrs(attrs) if tag(m, attrs)?.as_deref() == Some("infra.component") => {
-                    attrs.clone()
+            let found = match &value {
+                Value::Attrs(attrs) => {
+                    let found = tag(m, attrs)?;
+                    NODE_TAGS.iter().find(|t| found.as_deref() == Some(**t)).map(|t| (attrs, *t))
                 }
-                other => {
-                    return Err(spec_error(format!(
-                        "`components` holds {}, not a component made with `infra.component`",
-                        other.describe()
-                    )));
-                }
+                _ => None,
             };
+            let Some((attrs, node_tag)) = found else {
+                return Err(spec_error(format!(
+                    "`components` holds {}, not a node made with `infra.component`, \
+                     `infra.step` or `infra.wait`",
+                    value.describe()
+                )));
+            };
+            let attrs = attrs.clone();
             let component_name = string_attr(m, &attrs, "name")?.unwrap_or_default();
             let spec = attrs.get("spec").cloned().unwrap_or_else(|| Thunk::value(Value::Null));
             components.push(ComponentDecl {
                 name: component_name,
                 span: decl_span(m, &attrs)?,
                 spec,
+                tag: node_tag,
             });
         }
     }
@@ -264,15 +280,24 @@ fn place(m: &mut Machine, stack: &StackDecl, component: &ComponentDecl) -> EvalR
     m.apply(spec, Thunk::value(Value::attrs(context)), component.span)
 }
 
+/// A node being read: its stack, name, kind (its tag) and where it was declared.
+struct Node<'a> {
+    stack: &'a StackDecl,
+    name: &'a str,
+    tag: &'static str,
+    span: Span,
+}
+
+/// A node's spec: the common parts (inputs, `dependsOn`, `requiredOutputs`, `mockOutputs`),
+/// then its kind's.
 fn read_component(
     m: &mut Machine,
-    stack: &StackDecl,
-    name: &str,
+    node: &Node<'_>,
     spec: &Value,
-    span: Span,
     project_root: &std::path::Path,
 ) -> EvalResult<Component> {
-    let address = format!("{}/{name}", stack.name);
+    let (stack, span) = (node.stack, node.span);
+    let address = format!("{}/{}", stack.name, node.name);
     let spec_error = |message: String| {
         EvalError::new(ErrorKind::InvalidSpec { address: address.clone(), message }, Some(span))
     };
@@ -282,16 +307,96 @@ fn read_component(
             spec.describe()
         )));
     };
+    let (keys, what) = match node.tag {
+        "infra.step" => (STEP_KEYS, "step"),
+        "infra.wait" => (WAIT_KEYS, "wait"),
+        _ => (COMPONENT_KEYS, "component"),
+    };
     for key in spec.names() {
-        if !COMPONENT_KEYS.contains(&key) {
-            let mut error = spec_error(format!("a component has no attribute `{key}`"));
-            error.help = Some(match did_you_mean(key, COMPONENT_KEYS.iter().copied()) {
+        if !keys.contains(&key) {
+            let mut error = spec_error(format!("a {what} has no attribute `{key}`"));
+            error.help = Some(match did_you_mean(key, keys.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => format!("a component has {}", quoted(COMPONENT_KEYS)),
+                None => format!("a {what} has {}", quoted(keys)),
             });
             return Err(error);
         }
     }
+    let mut convert = ToJson {
+        stack: &stack.name,
+        owner: &address,
+        span: Some(span),
+        allow_placeholders: true,
+        reads: BTreeSet::new(),
+        secrets: BTreeSet::new(),
+        root: project_root,
+    };
+    let mut inputs = BTreeMap::new();
+    if let Some(thunk) = spec.get("inputs").cloned() {
+        let value = m.force(&thunk)?;
+        let Value::Attrs(attrs) = &value else {
+            return Err(spec_error(format!("`inputs` is {}, not a set", value.describe())));
+        };
+        for (key, thunk) in attrs.iter() {
+            let item = m.force(thunk)?;
+            inputs.insert(key.to_string(), convert.convert(m, &item, &format!("inputs.{key}"))?);
+        }
+    }
+    let kind = match node.tag {
+        "infra.step" | "infra.wait" => {
+            check_input_names(&inputs, &address, span)?;
+            let mut step = StepSpec { spec, address: &address, span, convert: &mut convert };
+            Kind::Step(if node.tag == "infra.wait" {
+                step.read_wait(m)?
+            } else {
+                step.read_step(m)?
+            })
+        }
+        _ => Kind::Terraform(read_terraform(m, stack, spec, &address, span)?),
+    };
+    let reads = convert.reads;
+    let secrets = convert.secrets;
+    let mut depends_on: BTreeSet<String> = reads.iter().map(|r| r.address.clone()).collect();
+    if let Kind::Terraform(terraform) = &kind {
+        for file in terraform.files.values() {
+            if let File::RemoteState(target) = file {
+                depends_on.insert(target.clone());
+            }
+        }
+    }
+    for target in string_list(m, spec, "dependsOn", &address, span)? {
+        depends_on.insert(absolute(&stack.name, &target));
+    }
+    let required_outputs =
+        string_list(m, spec, "requiredOutputs", &address, span)?.into_iter().collect();
+    let mock_outputs = match spec.get("mockOutputs").cloned() {
+        Some(thunk) => json_object(m, &thunk, &stack.name, &address, Some(span), "mockOutputs")?,
+        None => BTreeMap::new(),
+    };
+    Ok(Component {
+        stack: stack.name.clone(),
+        name: node.name.to_owned(),
+        inputs,
+        depends_on,
+        reads,
+        secrets,
+        required_outputs,
+        mock_outputs,
+        kind,
+    })
+}
+
+/// The parts only a Terraform component has.
+fn read_terraform(
+    m: &mut Machine,
+    stack: &StackDecl,
+    spec: &Attrs,
+    address: &str,
+    span: Span,
+) -> EvalResult<Terraform> {
+    let spec_error = |message: String| {
+        EvalError::new(ErrorKind::InvalidSpec { address: address.to_owned(), message }, Some(span))
+    };
     let source = match spec.get("source").cloned() {
         None => None,
         Some(thunk) => match m.force(&thunk)? {
@@ -315,32 +420,9 @@ fn read_component(
             }
         },
     };
-    let mut convert = ToJson {
-        stack: &stack.name,
-        owner: &address,
-        span: Some(span),
-        allow_placeholders: true,
-        reads: BTreeSet::new(),
-        secrets: BTreeSet::new(),
-        root: project_root,
-    };
-    let mut inputs = BTreeMap::new();
-    if let Some(thunk) = spec.get("inputs").cloned() {
-        let value = m.force(&thunk)?;
-        let Value::Attrs(attrs) = &value else {
-            return Err(spec_error(format!("`inputs` is {}, not a set", value.describe())));
-        };
-        for (key, thunk) in attrs.iter() {
-            let item = m.force(thunk)?;
-            inputs.insert(key.to_string(), convert.convert(m, &item, &format!("inputs.{key}"))?);
-        }
-    }
-    let reads = convert.reads;
-    let secrets = convert.secrets;
     let mut providers = stack.providers.clone();
     if let Some(thunk) = spec.get("providers").cloned() {
-        for (key, value) in json_object(m, &thunk, &stack.name, &address, Some(span), "providers")?
-        {
+        for (key, value) in json_object(m, &thunk, &stack.name, address, Some(span), "providers")? {
             let merged = match providers.remove(&key) {
                 Some(base) => merge(base, value),
                 None => value,
@@ -349,44 +431,13 @@ fn read_component(
         }
     }
     let backend = match spec.get("backend").cloned() {
-        Some(thunk) => read_backend(m, &thunk, &address, Some(span))?,
+        Some(thunk) => read_backend(m, &thunk, address, Some(span))?,
         None => stack.backend.clone(),
     };
-    let (files, templates) = read_files(m, spec, &stack.name, &address, span)?;
-    let mut depends_on: BTreeSet<String> = reads.iter().map(|r| r.address.clone()).collect();
-    for file in files.values() {
-        if let File::RemoteState(target) = file {
-            depends_on.insert(target.clone());
-        }
-    }
-    for target in string_list(m, spec, "dependsOn", &address, span)? {
-        depends_on.insert(absolute(&stack.name, &target));
-    }
-    let required_outputs =
-        string_list(m, spec, "requiredOutputs", &address, span)?.into_iter().collect();
-    let mock_outputs = match spec.get("mockOutputs").cloned() {
-        Some(thunk) => json_object(m, &thunk, &stack.name, &address, Some(span), "mockOutputs")?,
-        None => BTreeMap::new(),
-    };
-    let hooks = read_hooks(m, spec, &address, span)?;
+    let (files, templates) = read_files(m, spec, &stack.name, address, span)?;
+    let hooks = read_hooks(m, spec, address, span)?;
     let tool = string_attr(m, spec, "tool")?;
-    Ok(Component {
-        stack: stack.name.clone(),
-        name: name.to_owned(),
-        source,
-        inputs,
-        providers,
-        backend,
-        files,
-        depends_on,
-        reads,
-        secrets,
-        required_outputs,
-        mock_outputs,
-        hooks,
-        tool,
-        templates,
-    })
+    Ok(Terraform { source, providers, backend, files, hooks, tool, templates })
 }
 
 fn read_files(

@@ -33,6 +33,19 @@ pub(super) fn check(project: &Project, spans: &BTreeMap<String, Span>) -> EvalRe
             });
             return Err(error);
         }
+        // Only a Terraform component has a state to read.
+        for target in component.state_reads() {
+            if project.component(target).is_some_and(|t| t.step().is_some()) {
+                return Err(EvalError::new(
+                    ErrorKind::InvalidSpec {
+                        address: from.clone(),
+                        message: format!("`infra.remoteState` of `{target}`, which is a step"),
+                    },
+                    spans.get(&from).copied(),
+                )
+                .with_help(format!("a step has no state: read `{target}.outputs.NAME`")));
+            }
+        }
     }
     if let Some(cycle) = find_cycle(project) {
         let text = cycle.join(" → ");

@@ -51,7 +51,8 @@ pub(super) fn declared(
     component: &Component,
     parsed: &mut Parsed,
 ) -> Option<Declared> {
-    let module_names = match &component.source {
+    let terraform = component.terraform()?;
+    let module_names = match &terraform.source {
         Some(dir) => {
             m.record(Input::Dir(dir.clone()));
             m.io.read_dir(dir).ok()?
@@ -59,14 +60,14 @@ pub(super) fn declared(
         None => Vec::new(),
     };
     let mut configs: BTreeMap<&str, Config<'_>> = BTreeMap::new();
-    if let Some(dir) = &component.source {
+    if let Some(dir) = &terraform.source {
         for (name, ty) in &module_names {
             if ty != &"directory" && is_config(name) {
                 configs.insert(name, Config::File(dir.join(name)));
             }
         }
     }
-    for (name, file) in &component.files {
+    for (name, file) in &terraform.files {
         if !is_config(name) {
             continue;
         }

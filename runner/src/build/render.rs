@@ -18,22 +18,24 @@ pub(crate) fn generated_files(
     fixed_inputs: &BTreeMap<String, Json>,
     state_root: Option<&Path>,
 ) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    // A step's work directory is its `src` only.
+    let Some(terraform) = component.terraform() else { return out };
     let state_base = match state_root {
         Some(root) => root.display().to_string(),
         None => STATE_FROM_WORKDIR.to_owned(),
     };
-    let mut out = BTreeMap::new();
     let backend =
-        backend_config(&component.backend, &component.stack, &component.name, &state_base);
+        backend_config(&terraform.backend, &component.stack, &component.name, &state_base);
     out.insert(
         "backend.tf.json".to_owned(),
         canonical_json(
-            &json!({ "terraform": { "backend": { component.backend.ty.clone(): backend } } }),
+            &json!({ "terraform": { "backend": { terraform.backend.ty.clone(): backend } } }),
         ),
     );
-    if !component.providers.is_empty() {
+    if !terraform.providers.is_empty() {
         let providers: serde_json::Map<String, Json> =
-            component.providers.clone().into_iter().collect();
+            terraform.providers.clone().into_iter().collect();
         out.insert(
             "providers.tf.json".to_owned(),
             canonical_json(&json!({ "provider": providers })),
@@ -57,7 +59,7 @@ pub(crate) fn generated_files(
         let inputs: serde_json::Map<String, Json> = fixed_inputs.clone().into_iter().collect();
         out.insert("infra.auto.tfvars.json".to_owned(), canonical_json(&Json::Object(inputs)));
     }
-    for (name, file) in &component.files {
+    for (name, file) in &terraform.files {
         let bytes = match file {
             File::Text(text) => text.as_bytes().to_vec(),
             File::Json(value) => canonical_json(value),
@@ -88,13 +90,15 @@ fn backend_config(backend: &Backend, stack: &str, name: &str, state_base: &str) 
 /// A `terraform_remote_state` data source named after the component, reading its state with
 /// its backend.
 fn remote_state(project: &Project, address: &str, state_base: &str) -> Vec<u8> {
-    let (ty, config, name) = match project.component(address) {
-        Some(upstream) => (
-            upstream.backend.ty.clone(),
-            backend_config(&upstream.backend, &upstream.stack, &upstream.name, state_base),
+    let found = project.component(address).and_then(|c| Some((c, c.terraform()?)));
+    let (ty, config, name) = match found {
+        Some((upstream, terraform)) => (
+            terraform.backend.ty.clone(),
+            backend_config(&terraform.backend, &upstream.stack, &upstream.name, state_base),
             upstream.name.clone(),
         ),
-        // Invariant: extraction checked every remote-state address; render something inert.
+        // Invariant: extraction checked every remote-state address (a component's); render
+        // something inert.
         None => ("local".to_owned(), json!({}), address.replace('/', "_")),
     };
     canonical_json(&json!({

@@ -126,7 +126,8 @@ pub(crate) async fn apply(
         incomplete_since: None,
     };
     // A failed hook runs again next time: until the hooks succeed, the record says so.
-    let hooks = ctx.component.hooks.post_apply.clone();
+    let hooks = ctx.component.terraform().map(|t| t.hooks.post_apply.clone());
+    let hooks = hooks.unwrap_or_default();
     if !hooks.is_empty() {
         record.incomplete = Some("its postApply hooks have not run".to_owned());
         record.incomplete_since = Some(record.finished);
@@ -218,11 +219,12 @@ pub(crate) fn local_state(
     layout: &crate::layout::Layout,
     component: &evaluator::Component,
 ) -> Option<PathBuf> {
-    if component.backend.ty != "local" {
+    let backend = &component.terraform()?.backend;
+    if backend.ty != "local" {
         return None;
     }
     let address = component.address();
-    Some(match component.backend.config.get("path").and_then(Json::as_str) {
+    Some(match backend.config.get("path").and_then(Json::as_str) {
         Some(path) => layout.work(&address).join(path),
         None => layout.tfstate(&address),
     })

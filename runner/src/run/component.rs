@@ -10,7 +10,7 @@ use std::{
     time::Instant,
 };
 
-use evaluator::{Component, Json, OutputRef};
+use evaluator::{Action, Component, Json, Kind, OutputRef, Step};
 
 use crate::{
     build::BuiltComponent,
@@ -32,6 +32,8 @@ pub enum Status {
     UpToDate,
     /// Planned with these changes (`infra plan`).
     Planned,
+    /// A step `infra plan` found not up to date: `apply` runs it.
+    WouldRun,
     /// Not planned: it reads an upstream output known only after that upstream applies.
     Pending,
     /// Applied (or nothing to apply, and recorded).
@@ -204,6 +206,34 @@ impl Ctx<'_> {
             })
     }
 
+    /// Runs a step's program in the work directory with `env`, its output (scrubbed) in the
+    /// component's log, killed with its process group after `timeout`.
+    pub(crate) async fn run_program(
+        &mut self,
+        step: &'static str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<process::Finished, Failure> {
+        self.begin(step).await?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let shared = self.shared;
+        process::run_limited(
+            program,
+            &args,
+            &self.dir,
+            env,
+            &self.scrub,
+            &self.log,
+            LogMode::Full,
+            &shared.children,
+            timeout,
+        )
+        .await
+        .map_err(|e| Failure::new(code::SPAWN, format!("cannot run `{}`: {e}", program.display())))
+    }
+
     pub(crate) fn log_dir(&self) -> &Path {
         &self.shared.options.log_dir
     }
@@ -269,15 +299,20 @@ pub(crate) async fn run_component(
             Done::Failed,
         );
     }
-    ctx.program = match find_tool(&shared.options.tool_env, component.tool.as_deref()) {
-        Ok(program) => program,
-        Err(e) => {
-            let help = e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
-            return ctx.fail(Failure::new(e.code(), format!("{e}{help}")));
-        }
-    };
+    if let Kind::Terraform(terraform) = &component.kind {
+        ctx.program = match find_tool(&shared.options.tool_env, terraform.tool.as_deref()) {
+            Ok(program) => program,
+            Err(e) => {
+                let help = e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
+                return ctx.fail(Failure::new(e.code(), format!("{e}{help}")));
+            }
+        };
+    }
     if shared.options.mode == Mode::Destroy {
-        return super::destroy::destroy(&mut ctx).await;
+        return match &component.kind {
+            Kind::Terraform(_) => super::destroy::destroy(&mut ctx).await,
+            Kind::Step(step) => super::step::destroy(&mut ctx, step).await,
+        };
     }
     let values = match upstream_values(shared, component, upstream) {
         Ok(Upstream::Values(values, assumed)) => (values, assumed),
@@ -304,9 +339,12 @@ pub(crate) async fn run_component(
                 .fail(Failure::new(code::UPSTREAM, format!("no value for {}", names.join(", "))));
         }
     };
-    let version = super::tooling::tool_version(&mut ctx).await;
+    let version = match &component.kind {
+        Kind::Terraform(_) => super::tooling::tool_version(&mut ctx).await,
+        Kind::Step(_) => String::new(),
+    };
     let root = &shared.options.root;
-    let program = Some(ctx.program.as_path());
+    let program = component.terraform().map(|_| ctx.program.as_path());
     let fingerprint =
         match fingerprint::current(root, component, built, &values, &resolved, program, &version) {
             Ok(fingerprint) => fingerprint,
@@ -319,9 +357,35 @@ pub(crate) async fn run_component(
         );
     }
     let record = read_record(&shared.options.root, address);
-    let up_to_date =
+    let mut up_to_date =
         record.as_ref().is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
+    // A readiness check is never taken as it was when something before it ran.
+    if let Some(Step { action: Action::Wait { .. }, .. }) = component.step()
+        && up_to_date
+        && let Some(ran) = shared.ran_before(component)
+    {
+        up_to_date = false;
+        ctx.notes.push(format!("checked again: `{ran}` ran before it"));
+    }
     let prepared = Prepared { values, resolved, fingerprint, assumed };
+    if let Kind::Step(step) = &component.kind {
+        let outputs = record.map(|r| r.outputs);
+        return match shared.options.mode {
+            _ if up_to_date && !shared.options.force => {
+                (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs))
+            }
+            // A step has no reality to compare with: drift checks it for changed inputs only.
+            Mode::Drift => (
+                ctx.result(Status::Changed, None, Some("not checked: a step".into())),
+                Done::Ok(outputs),
+            ),
+            Mode::Plan => super::step::plan(&mut ctx, step),
+            Mode::Apply => super::step::apply(&mut ctx, step, &prepared).await,
+            Mode::Destroy => {
+                ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path"))
+            }
+        };
+    }
     match shared.options.mode {
         Mode::Drift => {
             if !up_to_date {
@@ -386,6 +450,7 @@ fn upstream_values(
     let mut values = BTreeMap::new();
     let mut assumed = Vec::new();
     let mut pending: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut will_run: BTreeSet<String> = BTreeSet::new();
     for read in &component.reads {
         let label = format!("{}.outputs.{}", read.address, read.output);
         let current = match upstream.get(&read.address) {
@@ -409,6 +474,10 @@ fn upstream_values(
             }
             Some(Done::Pending) => {
                 pending.entry(read.address.clone()).or_default();
+                continue;
+            }
+            Some(Done::WillRun) => {
+                will_run.insert(read.address.clone());
                 continue;
             }
             _ => read_record(&shared.options.root, &read.address).map(|r| r.outputs),
@@ -455,10 +524,9 @@ fn upstream_values(
     // does not exist yet or will change makes the reader wait for the upstream's apply.
     let mut state_reads = Vec::new();
     if planning {
-        for file in component.files.values() {
-            let evaluator::File::RemoteState(address) = file else { continue };
+        for address in component.state_reads() {
             let why = match upstream.get(address) {
-                Some(Done::Pending) => Some("it is pending"),
+                Some(Done::Pending | Done::WillRun) => Some("it is pending"),
                 Some(Done::Planned { changed: true, .. }) => Some("its outputs change"),
                 Some(Done::Planned { applied: false, .. }) => Some("it was never applied"),
                 Some(_) => None,
@@ -474,6 +542,10 @@ fn upstream_values(
             }
         }
     }
+    let runs = will_run
+        .iter()
+        .map(|address| format!("re-plans after `{address}` runs: its outputs are known only then"));
+    state_reads.extend(runs);
     if !pending.is_empty() || !state_reads.is_empty() {
         let reasons: Vec<String> = pending
             .iter()

@@ -27,23 +27,7 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     if record.is_none() && !ctx.dir.join(".terraform").is_dir() {
         return (ctx.result(Status::UpToDate, None, Some("never applied".into())), Done::Ok(None));
     }
-    // Upstream values from records, else mocks.
-    let values: BTreeMap<OutputRef, Json> = ctx
-        .component
-        .reads
-        .iter()
-        .map(|r| {
-            let value = crate::record::recorded_value(&root, r)
-                .or_else(|| {
-                    ctx.shared
-                        .project
-                        .component(&r.address)
-                        .and_then(|u| u.mock_outputs.get(&r.output).cloned())
-                })
-                .unwrap_or(Json::String(String::new()));
-            (r.clone(), value)
-        })
-        .collect();
+    let values = recorded_values(ctx);
     let resolved = resolve_inputs(ctx.component, &values).unwrap_or_default();
     // Destroying needs the same variables, secrets included.
     if let Err(failure) = private_environment(ctx, &values, &resolved).await {
@@ -93,4 +77,24 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     plan::discard(&ctx.shared.layout, ctx.address);
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
     (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
+}
+
+/// The upstream values a node read, for destroying it: from records, else mocks, else empty.
+pub(crate) fn recorded_values(ctx: &Ctx<'_>) -> BTreeMap<OutputRef, Json> {
+    let root = &ctx.shared.options.root;
+    ctx.component
+        .reads
+        .iter()
+        .map(|r| {
+            let value = crate::record::recorded_value(root, r)
+                .or_else(|| {
+                    ctx.shared
+                        .project
+                        .component(&r.address)
+                        .and_then(|u| u.mock_outputs.get(&r.output).cloned())
+                })
+                .unwrap_or(Json::String(String::new()));
+            (r.clone(), value)
+        })
+        .collect()
 }

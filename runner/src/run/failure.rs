@@ -34,6 +34,10 @@ pub(crate) mod code {
     /// The outputs cannot be read, or a required one is missing.
     pub(crate) const OUTPUTS: &str = "infra::run::outputs";
     pub(crate) const DESTROY: &str = "infra::run::destroy";
+    /// A step's program failed (after its retries).
+    pub(crate) const STEP: &str = "infra::run::step";
+    /// A step ran past its `timeout`, or a wait was not ready in time.
+    pub(crate) const TIMEOUT: &str = "infra::run::timeout";
     /// The run was stopped (fail-fast, Ctrl-C) before this step.
     pub(crate) const STOPPED: &str = "infra::run::stopped";
     pub(crate) const INTERNAL: &str = "infra::run::internal";

@@ -89,7 +89,10 @@ pub(crate) fn scrub_variants(mut scrub: Vec<String>) -> Vec<String> {
 }
 
 /// The values of the secrets a component reads (by their placeholder text), decrypted.
-fn decrypt(shared: &Shared, component: &Component) -> Result<Vec<(String, Json)>, String> {
+pub(crate) fn decrypt(
+    shared: &Shared,
+    component: &Component,
+) -> Result<Vec<(String, Json)>, String> {
     let describe = |e: crate::secrets::SecretError| match e.help {
         Some(help) => format!("{} ({help})", e.message),
         None => e.message,

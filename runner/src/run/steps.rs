@@ -279,7 +279,8 @@ pub(crate) async fn make_plan(
     prepare_workdir(ctx, &prepared.values, &prepared.resolved).code(code::FILES)?;
     init_if_needed(ctx).await?;
     if hooks {
-        let pre_plan = ctx.component.hooks.pre_plan.clone();
+        let pre_plan = ctx.component.terraform().map(|t| t.hooks.pre_plan.clone());
+        let pre_plan = pre_plan.unwrap_or_default();
         run_hooks(ctx, &pre_plan, "prePlan").await?;
     }
     // A plan file holds variable values: with secrets, it lives in a private temporary
