@@ -12,6 +12,7 @@ mod nix_oracle;
 mod project;
 mod run;
 mod secrets;
+mod steps;
 mod support;
 mod tidy;
 mod trust;

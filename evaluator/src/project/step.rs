@@ -95,7 +95,8 @@ impl StepSpec<'_, '_> {
             Value::List(_) => Check::Command(self.argv(m, &check, "check")?),
             Value::Attrs(attrs) if attrs.len() == 1 && attrs.get("http").is_some() => {
                 let url = self.text(m, &value, "check.http")?;
-                if !url.starts_with("http://") {
+                // A URL read from another node's output is checked when it is known.
+                if !url.starts_with("http://") && !url.starts_with("<infra-output:") {
                     return Err(self
                         .error(format!("`check.http` is `{url}`, not an `http://` URL"))
                         .with_help(

@@ -30,7 +30,7 @@ const TAIL: usize = 400;
 /// `infra plan` of a step that is not up to date: it would run (its readers wait for it).
 pub(crate) fn plan(ctx: &mut Ctx<'_>, step: &Step) -> (ComponentResult, Done) {
     let what = match &step.action {
-        Action::Run(argv) => format!("would run `{}`", argv.join(" ")),
+        Action::Run(argv) => format!("would run `{}`", short(&argv.join(" "))),
         Action::Wait { check, .. } => format!("would check {}", describe(check)),
     };
     (ctx.result(Status::WouldRun, None, Some(what)), Done::WillRun)
@@ -166,6 +166,8 @@ async fn environment(
         ("INFRA_NODE".to_owned(), name.clone()),
         ("INFRA_COMPONENT".to_owned(), name.clone()),
         ("INFRA_WORKDIR".to_owned(), ctx.dir.display().to_string()),
+        // Not part of the fingerprint: the same project in another directory is the same.
+        ("INFRA_ROOT".to_owned(), ctx.shared.options.root.display().to_string()),
     ];
     for (key, template) in &component.inputs {
         env.push((format!("INFRA_INPUT_{}", key.to_ascii_uppercase()), text(fill(template))));
@@ -256,6 +258,14 @@ async fn run_with_retries(
         tokio::time::sleep(Duration::from_millis(step.retries.delay_ms)).await;
     }
     Err(Failure::new(code::INTERNAL, "no attempt was made"))
+}
+
+/// A command line for one line of a message: up to its first line break, at most 80
+/// characters.
+fn short(command: &str) -> String {
+    let line = command.lines().next().unwrap_or_default().trim_end();
+    let cut: String = line.chars().take(80).collect();
+    if cut.len() < command.trim_end().len() { format!("{cut}…") } else { cut }
 }
 
 /// The end of a program's output, for a message: its last lines, at most `TAIL` bytes.

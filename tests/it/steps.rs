@@ -1,0 +1,351 @@
+//! Steps and waits as nodes, with real programs: the lifecycle example (tar, a registry
+//! directory, a real HTTP server, a pointer switch, an HTTP readiness check) re-running only
+//! what changed; time limits that kill the process group; retries only on matching output;
+//! a real `ansible-playbook` over an inventory made from a Terraform component's outputs.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    collections::BTreeMap,
+    io::{Read, Write},
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use crate::support::{copy_tree, infra_with_terraform, root, scratch_dir};
+
+/// The `finished` events of a `--json` run: address → status, and the summary's process
+/// count.
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (BTreeMap<String, String>, u64, Output) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let output = infra_with_terraform(dir, &all, env);
+    let mut statuses = BTreeMap::new();
+    let mut processes = u64::MAX;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        match event["event"].as_str() {
+            Some("finished") => {
+                let address = event["address"].as_str().unwrap_or_default().to_owned();
+                statuses.insert(address, event["status"].as_str().unwrap_or_default().to_owned());
+            }
+            Some("summary") => processes = event["processes"].as_u64().unwrap_or(u64::MAX),
+            _ => {}
+        }
+    }
+    (statuses, processes, output)
+}
+
+fn expect(statuses: &BTreeMap<String, String>, want: &[(&str, &str)]) {
+    let want: BTreeMap<String, String> =
+        want.iter().map(|(a, s)| ((*a).to_owned(), (*s).to_owned())).collect();
+    assert_eq!(statuses, &want);
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read");
+    assert!(text.contains(from), "`{from}` not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).expect("write");
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The body of `GET path` on 127.0.0.1:port.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// Stops the example's server even when an assertion failed.
+struct Server(PathBuf);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.0.join("server.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+#[test]
+fn the_lifecycle_example_runs_only_what_changed() {
+    let dir = scratch_dir("steps-lifecycle");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&root().join("examples/lifecycle"), &dir);
+    let _server = Server(dir.clone());
+    let port = free_port().to_string();
+    let env = [("LIFECYCLE_PORT", port.as_str())];
+    let apply = |env: &[(&str, &str)]| run(&dir, &["apply", "--auto-approve"], env);
+    let port: u16 = port.parse().expect("a port");
+
+    // `infra plan` of a fresh project: build would run, the rest waits for it.
+    let (planned, processes, _) = run(&dir, &["plan"], &env);
+    assert_eq!(processes, 0);
+    assert_eq!(planned["app/build"], "would-run");
+    assert_eq!(planned["app/release"], "pending");
+
+    let (first, processes, output) = apply(&env);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let all_applied = [
+        ("app/build", "applied"),
+        ("app/deploy", "applied"),
+        ("app/healthy", "applied"),
+        ("app/registry", "applied"),
+        ("app/release", "applied"),
+    ];
+    expect(&first, &all_applied);
+    assert_eq!(processes, 4, "four phases; the HTTP check starts no process");
+    assert_eq!(http_get(port, "/version.txt").as_deref(), Some("1.0.0\n"));
+    let archives = std::fs::read_dir(dir.join("registry")).expect("registry").count();
+    assert_eq!(archives, 1);
+
+    // Nothing changed: nothing runs, not even the check.
+    let (second, processes, _) = apply(&env);
+    assert!(second.values().all(|s| s == "up-to-date"), "{second:?}");
+    assert_eq!(processes, 0);
+
+    // A source change the archive leaves out: build runs, its digest is the same, and the
+    // chain stops there (the check is repeated: a node before it ran).
+    std::fs::write(dir.join("app/NOTES.md"), "edited\n").expect("write");
+    let (cutoff, processes, _) = apply(&env);
+    expect(
+        &cutoff,
+        &[
+            ("app/build", "applied"),
+            ("app/deploy", "up-to-date"),
+            ("app/healthy", "applied"),
+            ("app/registry", "up-to-date"),
+            ("app/release", "up-to-date"),
+        ],
+    );
+    assert_eq!(processes, 1);
+
+    // A real change runs all four phases and goes live.
+    std::fs::write(dir.join("app/version.txt"), "2.0.0\n").expect("write");
+    let (changed, processes, _) = apply(&env);
+    expect(&changed, &all_applied);
+    assert_eq!(processes, 4);
+    assert_eq!(http_get(port, "/version.txt").as_deref(), Some("2.0.0\n"));
+
+    // A failing deploy skips release (and the check); the fixed rerun resumes at deploy.
+    let deploy = dir.join("phases/deploy/run.sh");
+    edit(&deploy, "set -eu\n", "set -eu\necho 'the cluster is full' >&2; exit 3\n");
+    std::fs::write(dir.join("app/version.txt"), "3.0.0\n").expect("write");
+    let (failed, _, output) = apply(&env);
+    assert!(!output.status.success());
+    expect(
+        &failed,
+        &[
+            ("app/build", "applied"),
+            ("app/deploy", "failed"),
+            ("app/healthy", "skipped"),
+            ("app/registry", "applied"),
+            ("app/release", "skipped"),
+        ],
+    );
+    let events = String::from_utf8_lossy(&output.stdout);
+    assert!(events.contains("\"code\":\"infra::run::step\""), "{events}");
+    assert!(events.contains("the cluster is full"), "the message quotes the output: {events}");
+    assert_eq!(http_get(port, "/version.txt").as_deref(), Some("2.0.0\n"), "still the old one");
+    edit(&deploy, "echo 'the cluster is full' >&2; exit 3\n", "");
+    let (resumed, processes, _) = apply(&env);
+    expect(
+        &resumed,
+        &[
+            ("app/build", "up-to-date"),
+            ("app/deploy", "applied"),
+            ("app/healthy", "applied"),
+            ("app/registry", "up-to-date"),
+            ("app/release", "applied"),
+        ],
+    );
+    assert_eq!(processes, 2);
+    assert_eq!(http_get(port, "/version.txt").as_deref(), Some("3.0.0\n"));
+
+    // `status`, `why` and `graph` treat steps like components.
+    let status = infra_with_terraform(&dir, &["status"], &env);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.lines().all(|l| l.ends_with("up-to-date")), "{status}");
+    std::fs::write(dir.join("app/version.txt"), "4.0.0\n").expect("write");
+    let why = infra_with_terraform(&dir, &["why", "app/build"], &env);
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(why.contains("file `version.txt` changed"), "{why}");
+    let graph = infra_with_terraform(&dir, &["graph", "--format", "json"], &env);
+    let graph: serde_json::Value = serde_json::from_slice(&graph.stdout).expect("graph json");
+    let kinds: Vec<&str> = graph["components"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["step", "step", "wait", "step", "step"]);
+
+    // `destroy` runs deploy's `destroy` program: the server stops.
+    let (destroyed, _, output) = run(&dir, &["destroy", "app", "--auto-approve"], &env);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(destroyed.values().all(|s| s == "destroyed"), "{destroyed:?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(http_get(port, "/version.txt"), None, "the server is gone");
+}
+
+/// A project of steps only, in a fresh directory.
+fn steps_project(name: &str, main: &str) -> PathBuf {
+    let dir = scratch_dir(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("main.infra"), main).expect("write");
+    dir
+}
+
+fn alive(pid: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", pid.trim()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn timeouts_kill_the_process_group_and_retries_follow_the_output() {
+    let port = free_port();
+    let dir = steps_project(
+        "steps-limits",
+        &format!(
+            r#"{{
+  dev = infra.stack "dev" {{
+    components = [
+      (infra.step "slow" {{
+        run = [ "sh" "-c" "sleep 60 & echo $! > child.pid; sleep 60" ];
+        timeout = 1;
+      }})
+      (infra.step "flaky" {{
+        run = [ "sh" "-c" "n=$(( $(cat count 2>/dev/null || echo 0) + 1 )); echo $n > count; if [ $n -lt 3 ]; then echo 'connection refused'; exit 1; fi; echo \"{{\\\"tries\\\": $n}}\" > $INFRA_OUTPUTS" ];
+        retries = {{ attempts = 4; delay = 0.1; on = "refused"; }};
+      }})
+      (infra.step "picky" {{
+        run = [ "sh" "-c" "n=$(( $(cat count 2>/dev/null || echo 0) + 1 )); echo $n > count; echo 'permission denied'; exit 1" ];
+        retries = {{ attempts = 4; delay = 0.1; on = "refused"; }};
+      }})
+      (infra.wait "closed" {{ check = {{ tcp = "127.0.0.1:{port}"; }}; timeout = 1; interval = 0.2; }})
+    ];
+  }};
+}}
+"#
+        ),
+    );
+    let started = std::time::Instant::now();
+    let (statuses, _, output) = run(&dir, &["apply", "--auto-approve"], &[]);
+    let events = String::from_utf8_lossy(&output.stdout);
+    expect(
+        &statuses,
+        &[
+            ("dev/closed", "failed"),
+            ("dev/flaky", "applied"),
+            ("dev/picky", "failed"),
+            ("dev/slow", "failed"),
+        ],
+    );
+    assert!(started.elapsed().as_secs() < 30, "the 60 s sleeps were cut short");
+    // The whole process group was killed, the background child too.
+    let child = std::fs::read_to_string(dir.join(".infra/work/dev/slow/child.pid")).expect("pid");
+    assert!(!alive(&child), "the background child {child} survived");
+    assert!(events.contains("ran past its timeout of 1s"), "{events}");
+    assert_eq!(events.matches("\"code\":\"infra::run::timeout\"").count(), 2, "{events}");
+    // Retried while the output matched; its outputs came from the third attempt.
+    let count =
+        |name: &str| std::fs::read_to_string(dir.join(format!(".infra/work/dev/{name}/count")));
+    assert_eq!(count("flaky").expect("count").trim(), "3");
+    let flaky = infra_with_terraform(&dir, &["output", "dev/flaky", "--json"], &[]);
+    let flaky: serde_json::Value = serde_json::from_slice(&flaky.stdout).expect("outputs");
+    assert_eq!(flaky["tries"], 3);
+    // Output that does not match `retries.on` is not retried.
+    assert_eq!(count("picky").expect("count").trim(), "1");
+    assert!(events.contains("did not match `retries.on`"), "{events}");
+}
+
+/// `tools/install-ansible`: the real ansible-playbook, from PyPI, under target/tools/bin.
+fn install_ansible() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(root().join("tools/install-ansible"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tools/install-ansible");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    });
+}
+
+#[test]
+fn a_playbook_runs_again_only_when_the_outputs_it_reads_change() {
+    crate::support::terraform();
+    install_ansible();
+    let dir = scratch_dir("steps-ansible");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("modules/vm")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("playbooks")).expect("mkdir");
+    std::fs::write(
+        dir.join("modules/vm/main.tf"),
+        "variable \"port\" {\n  type = number\n}\n\
+         output \"host\" {\n  value = \"127.0.0.1\"\n}\n\
+         output \"port\" {\n  value = var.port\n}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("playbooks/site.yml"),
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - copy:\n        \
+         dest: \"{{ lookup('env', 'INFRA_ROOT') }}/{{ inventory_hostname }}.conf\"\n        \
+         content: \"listen {{ ansible_host }}:{{ port }} as {{ role }}\\n\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("main.infra"),
+        r#"let
+  vm = infra.component "vm" {
+    source = ./modules/vm;
+    inputs.port = 8080;
+    requiredOutputs = [ "host" "port" ];
+  };
+  platform = infra.lib.ansible.playbook "platform" {
+    src = ./playbooks;
+    playbook = "site.yml";
+    inventory.all.hosts.web = {
+      ansible_connection = "local";
+      ansible_python_interpreter = "{{ ansible_playbook_python }}";
+      ansible_host = vm.outputs.host;
+      port = vm.outputs.port;
+    };
+    extraVars.role = "web";
+    env.LC_ALL = "C.UTF-8";
+  };
+in
+{ dev = infra.stack "dev" { components = [ vm platform ]; }; }
+"#,
+    )
+    .expect("write");
+    let apply = || run(&dir, &["apply", "--auto-approve"], &[]);
+    let (first, _, output) = apply();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    expect(&first, &[("dev/platform", "applied"), ("dev/vm", "applied")]);
+    let conf = || std::fs::read_to_string(dir.join("web.conf")).unwrap_or_default();
+    assert_eq!(conf(), "listen 127.0.0.1:8080 as web\n");
+    let (second, processes, _) = apply();
+    assert!(second.values().all(|s| s == "up-to-date"), "{second:?}");
+    assert_eq!(processes, 0);
+    // The component's output changes: the playbook runs again with it.
+    edit(&dir.join("main.infra"), "inputs.port = 8080;", "inputs.port = 9090;");
+    let (third, _, _) = apply();
+    expect(&third, &[("dev/platform", "applied"), ("dev/vm", "applied")]);
+    assert_eq!(conf(), "listen 127.0.0.1:9090 as web\n");
+}
