@@ -329,3 +329,47 @@ fn secrets_files_with_one_name_in_two_directories_stay_apart() {
     let _ = std::fs::remove_dir_all(&project.dir);
     let _ = std::fs::remove_file(&project.identity);
 }
+
+#[test]
+fn a_steps_secret_reaches_its_environment_and_nothing_else() {
+    let project = project("secrets-step");
+    let canary = format!("canary-{}-{}", std::process::id(), "Zp4Wd9");
+    project.set_secret(&canary);
+    // The step proves it got the value (its length and hash as outputs), prints it (the log
+    // must scrub it), and a second step tries to pass it on as an output (refused).
+    std::fs::write(
+        project.dir.join("main.infra"),
+        "let\n\
+         \x20 pw = infra.secret ./secrets/dev.age \"db.password\";\n\
+         \x20 use = infra.step \"use\" {\n\
+         \x20   inputs.password = pw;\n\
+         \x20   env.DB_PASSWORD = pw;\n\
+         \x20   run = [ \"sh\" \"-c\" \"echo using $INFRA_INPUT_PASSWORD; test \\\"$DB_PASSWORD\\\" = \\\"$INFRA_INPUT_PASSWORD\\\"; printf '{\\\"length\\\": %s, \\\"sha256\\\": \\\"%s\\\"}' \\${#INFRA_INPUT_PASSWORD} $(printf %s \\\"$INFRA_INPUT_PASSWORD\\\" | sha256sum | cut -d' ' -f1) > $INFRA_OUTPUTS\" ];\n\
+         \x20 };\n\
+         \x20 leak = infra.step \"leak\" {\n\
+         \x20   inputs.password = pw;\n\
+         \x20   run = [ \"sh\" \"-c\" \"printf '{\\\"copy\\\": \\\"%s\\\"}' $INFRA_INPUT_PASSWORD > $INFRA_OUTPUTS\" ];\n\
+         \x20 };\n\
+         in\n\
+         { dev = infra.stack \"dev\" { components = [ use leak ]; }; }\n",
+    )
+    .expect("write");
+    let output = project.infra(&["apply", "--auto-approve", "--json"], &[]);
+    let statuses = statuses(&output);
+    assert_eq!(statuses.get("dev/use").map(String::as_str), Some("applied"), "{statuses:?}");
+    assert_eq!(statuses.get("dev/leak").map(String::as_str), Some("failed"), "{statuses:?}");
+    let events = String::from_utf8_lossy(&output.stdout);
+    assert!(events.contains("output `copy` holds a secret"), "{events}");
+    let used = outputs(&project, "dev/use");
+    assert_eq!(used["length"], canary.len());
+    assert_eq!(used["sha256"], sha256(&canary));
+    // The log has the line, scrubbed.
+    let logs = files_containing(&project.dir.join(".infra/logs"), "using (secret)");
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    // Nowhere under the project, nothing printed, no temporary file left.
+    assert_eq!(files_containing(&project.dir, &canary), Vec::<PathBuf>::new());
+    let printed = format!("{events}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!printed.contains(&canary), "{printed}");
+    let tmp: Vec<_> = std::fs::read_dir(project.dir.join("tmp")).expect("tmp").collect();
+    assert!(tmp.is_empty(), "the outputs file's private directory is removed: {tmp:?}");
+}
