@@ -82,7 +82,9 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::apply` | `terraform apply` failed (the component is planned again next time). |\n\
          | `infra::run::reviewed_plan` | After an interactive review, the reviewed plan cannot be applied as it is (stale, or the inputs changed): nothing unreviewed is applied. |\n\
          | `infra::run::outputs` | The outputs cannot be read, or a `requiredOutputs` name is missing. |\n\
-         | `infra::run::destroy` | `terraform destroy` failed. |\n\
+         | `infra::run::destroy` | `terraform destroy` (or a step's `destroy` program) failed. |\n\
+         | `infra::run::step` | A step's program failed (after its retries); the message ends with its last output. |\n\
+         | `infra::run::timeout` | A step ran past its `timeout` (its process group was killed), or a wait was not ready in time. |\n\
          | `infra::run::stopped` | The run was stopped (Ctrl-C, SIGTERM, `--fail-fast`) before or during this component. |\n\
          | `infra::run::internal` | A bug: a component task ended unexpectedly. |\n",
     );

@@ -203,12 +203,12 @@ fn steps_project(name: &str, main: &str) -> PathBuf {
     dir
 }
 
+/// Whether the process runs (a zombie waiting for its new parent to reap it does not).
 fn alive(pid: &str) -> bool {
-    Command::new("kill")
-        .args(["-0", pid.trim()])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    // `PID (NAME) STATE …`
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    matches!(state, Some(s) if s != 'Z' && s != 'X')
 }
 
 #[test]
@@ -348,4 +348,59 @@ in
     let (third, _, _) = apply();
     expect(&third, &[("dev/platform", "applied"), ("dev/vm", "applied")]);
     assert_eq!(conf(), "listen 127.0.0.1:9090 as web\n");
+}
+
+/// Stops the phased example's application even when an assertion failed.
+struct App(PathBuf);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.0.join("app.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+#[test]
+fn the_phased_example_runs_infrastructure_platform_and_application_in_order() {
+    crate::support::terraform();
+    install_ansible();
+    let dir = scratch_dir("steps-phased");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&root().join("examples/phased"), &dir);
+    let _app = App(dir.clone());
+    let port = free_port();
+    let port_text = port.to_string();
+    let env = [("PHASED_PORT", port_text.as_str())];
+    let apply = || run(&dir, &["apply", "--auto-approve"], &env);
+    let (first, _, output) = apply();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(first.len(), 6);
+    assert!(first.values().all(|s| s == "applied"), "{first:?}");
+    assert_eq!(http_get(port, "/").as_deref(), Some("<p>Hello from app1</p>\n"));
+    let conf = std::fs::read_to_string(dir.join("srv/app1/app.conf")).expect("rendered");
+    assert_eq!(conf, format!("listen=127.0.0.1:{port}\ngreeting=Hello\n"));
+    let (second, processes, _) = apply();
+    assert!(second.values().all(|s| s == "up-to-date"), "{second:?}");
+    assert_eq!(processes, 0);
+    // A platform change: the playbook, the health check after it and the verification run;
+    // the infrastructure and the running service are left alone.
+    edit(&dir.join("main.infra"), "greeting = \"Hello\";", "greeting = \"Bonjour\";");
+    let (third, _, _) = apply();
+    expect(
+        &third,
+        &[
+            ("prod/healthy", "applied"),
+            ("prod/network", "up-to-date"),
+            ("prod/platform", "applied"),
+            ("prod/setup", "up-to-date"),
+            ("prod/verify", "applied"),
+            ("prod/vm", "up-to-date"),
+        ],
+    );
+    assert_eq!(http_get(port, "/").as_deref(), Some("<p>Bonjour from app1</p>\n"));
+    let (destroyed, _, _) = run(&dir, &["destroy", "prod", "--auto-approve"], &env);
+    assert!(destroyed.values().all(|s| s == "destroyed"), "{destroyed:?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(http_get(port, "/"), None, "the application was stopped");
 }
