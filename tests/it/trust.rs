@@ -435,7 +435,7 @@ fn terraform_warnings_are_counted_and_shown_after_the_summary() {
     let plan = infra(&dir, &["plan", "dev/flaky"]);
     ok(&plan);
     let stderr = String::from_utf8_lossy(&plan.stderr);
-    let summary = stderr.find("1 component, ").expect(&stderr);
+    let summary = stderr.find("1 node, ").expect(&stderr);
     let warning = stderr.find("warning[dev/flaky]: Value for undeclared variable").expect(&stderr);
     assert!(summary < warning, "warnings come after the summary: {stderr}");
     assert!(stderr.contains("1 warning (below)"), "{stderr}");
