@@ -300,6 +300,9 @@ pub struct PlanSummary {
     /// Not planned: why it waits for an upstream's apply (then nothing else is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<String>,
+    /// A step that `apply` would run: what it runs (a step has no resource changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would_run: Option<String>,
 }
 
 impl PlanSummary {
@@ -316,6 +319,28 @@ impl PlanSummary {
             assumed: Vec::new(),
             saved: false,
             pending: Some(why.to_owned()),
+            would_run: None,
+        }
+    }
+}
+
+impl PlanSummary {
+    /// The summary of a step that `apply` would run (`what`), made for `fingerprint`.
+    pub(crate) fn would_run(
+        address: &str,
+        what: &str,
+        fingerprint: &crate::fingerprint::Fingerprint,
+        assumed: &[String],
+        made: u64,
+    ) -> PlanSummary {
+        PlanSummary {
+            input_hash: fingerprint.hash.clone(),
+            parts: fingerprint.parts.clone(),
+            files: fingerprint.files.clone(),
+            assumed: assumed.to_vec(),
+            pending: None,
+            would_run: Some(what.to_owned()),
+            ..PlanSummary::pending(address, "", made)
         }
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ShowArgs) -> Result<ExitCo
                 "made": summary.made,
                 "input_hash": summary.input_hash,
                 "pending": summary.pending,
+                "wouldRun": summary.would_run,
                 "changes": summary.changes,
                 "assumed": summary.assumed,
                 "saved": summary.saved,
@@ -52,6 +53,10 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ShowArgs) -> Result<ExitCo
         let made = runner::time::utc(summary.made);
         if let Some(why) = &summary.pending {
             text.push_str(&format!("{address}: pending — {why} (planned {made})\n"));
+            continue;
+        }
+        if let Some(what) = &summary.would_run {
+            text.push_str(&format!("{address}: {what} (planned {made})\n"));
             continue;
         }
         text.push_str(&format!(

@@ -89,6 +89,10 @@ fn the_lifecycle_example_runs_only_what_changed() {
     assert_eq!(processes, 0);
     assert_eq!(planned["app/build"], "would-run");
     assert_eq!(planned["app/release"], "pending");
+    let show = infra_with_terraform(&dir, &["show"], &env);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains("app/build: would run `sh -c"), "{show}");
+    assert!(show.contains("app/registry: pending — re-plans after `app/build` runs"), "{show}");
 
     let (first, processes, output) = apply(&env);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

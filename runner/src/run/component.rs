@@ -372,6 +372,7 @@ pub(crate) async fn run_component(
         let outputs = record.map(|r| r.outputs);
         return match shared.options.mode {
             _ if up_to_date && !shared.options.force => {
+                crate::plan::discard(&shared.layout, address);
                 (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs))
             }
             // A step has no reality to compare with: drift checks it for changed inputs only.
@@ -379,7 +380,7 @@ pub(crate) async fn run_component(
                 ctx.result(Status::Changed, None, Some("not checked: a step".into())),
                 Done::Ok(outputs),
             ),
-            Mode::Plan => super::step::plan(&mut ctx, step),
+            Mode::Plan => super::step::plan(&mut ctx, step, &prepared),
             Mode::Apply => super::step::apply(&mut ctx, step, &prepared).await,
             Mode::Destroy => {
                 ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path"))

@@ -28,11 +28,23 @@ use crate::{
 const TAIL: usize = 400;
 
 /// `infra plan` of a step that is not up to date: it would run (its readers wait for it).
-pub(crate) fn plan(ctx: &mut Ctx<'_>, step: &Step) -> (ComponentResult, Done) {
+/// `infra show` lists it.
+pub(crate) fn plan(ctx: &mut Ctx<'_>, step: &Step, prepared: &Prepared) -> (ComponentResult, Done) {
     let what = match &step.action {
         Action::Run(argv) => format!("would run `{}`", short(&argv.join(" "))),
         Action::Wait { check, .. } => format!("would check {}", describe(check)),
     };
+    let fingerprint = &prepared.fingerprint;
+    let summary = crate::plan::PlanSummary::would_run(
+        ctx.address,
+        &what,
+        fingerprint,
+        &prepared.assumed,
+        now(),
+    );
+    if let Err(e) = crate::plan::save(&ctx.shared.layout, &summary, "{}", None) {
+        return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
+    }
     (ctx.result(Status::WouldRun, None, Some(what)), Done::WillRun)
 }
 
@@ -44,7 +56,10 @@ pub(crate) async fn apply(
     prepared: &Prepared,
 ) -> (ComponentResult, Done) {
     match run(ctx, step, prepared).await {
-        Ok(outputs) => (ctx.result(Status::Applied, None, None), Done::Ok(Some(outputs))),
+        Ok(outputs) => {
+            crate::plan::discard(&ctx.shared.layout, ctx.address);
+            (ctx.result(Status::Applied, None, None), Done::Ok(Some(outputs)))
+        }
         Err(failure) => ctx.fail(failure),
     }
 }

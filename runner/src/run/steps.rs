@@ -71,6 +71,7 @@ pub(crate) async fn plan(
         assumed: prepared.assumed.clone(),
         saved: !secret_bearing,
         pending: None,
+        would_run: None,
     };
     let keep = (!secret_bearing).then_some(made.file.as_path());
     if let Err(e) = plan::save(&ctx.shared.layout, &summary, &made.json, keep) {
