@@ -34,6 +34,8 @@ struct FingerprintInputs<'a> {
     secrets: &'a BTreeMap<String, String>,
     /// Per upstream read through `infra.remoteState`: the digest of its outputs.
     states: &'a BTreeMap<String, String>,
+    /// A wait's: per node before it (directly or not), when its last run began and ended.
+    ran: &'a BTreeMap<String, String>,
     tool_name: &'a str,
     tool_version: &'a str,
 }
@@ -42,8 +44,10 @@ struct FingerprintInputs<'a> {
 /// inputs resolved with them) and its tool (`None`: none found): the one place the run,
 /// `status` and `why` compute it. Reads the secrets files (their ciphertext) and the records
 /// of its `infra.remoteState` upstreams; an unreadable secrets file is an error.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn current(
     root: &std::path::Path,
+    project: &evaluator::Project,
     component: &Component,
     built: &BuiltComponent,
     values: &BTreeMap<OutputRef, Json>,
@@ -57,6 +61,7 @@ pub(crate) fn current(
         .unwrap_or_default();
     let secrets = crate::run::secret_fingerprints(component)?;
     let states = state_digests(root, component);
+    let ran = upstream_runs(root, project, component);
     Ok(Fingerprint::of(&FingerprintInputs {
         component,
         built,
@@ -64,6 +69,7 @@ pub(crate) fn current(
         resolved,
         secrets: &secrets,
         states: &states,
+        ran: &ran,
         tool_name: &tool_name,
         tool_version: version,
     }))
@@ -74,6 +80,35 @@ pub(crate) fn current(
 fn state_digest(plain: &BTreeMap<String, Json>, sensitive: &BTreeMap<String, String>) -> String {
     let both = serde_json::json!({ "outputs": plain, "sensitive": sensitive });
     Digest::of(both.to_string().as_bytes()).to_hex()
+}
+
+/// For a wait: every node before it, directly or not, with the input hash, start and end of
+/// its recorded run. Readiness is a fact about now: a wait is checked again after any of them ran, in this
+/// run or in one that stopped before the wait.
+fn upstream_runs(
+    root: &std::path::Path,
+    project: &evaluator::Project,
+    component: &Component,
+) -> BTreeMap<String, String> {
+    let mut ran = BTreeMap::new();
+    let Some(evaluator::Step { action: evaluator::Action::Wait { .. }, .. }) = component.step()
+    else {
+        return ran;
+    };
+    let mut todo: Vec<&String> = component.depends_on.iter().collect();
+    while let Some(address) = todo.pop() {
+        if ran.contains_key(address) {
+            continue;
+        }
+        let when = crate::record::read_record(root, address)
+            .map(|r| format!("{}@{}-{}", r.input_hash, r.started, r.finished))
+            .unwrap_or_default();
+        ran.insert(address.clone(), when);
+        if let Some(upstream) = project.component(address) {
+            todo.extend(upstream.depends_on.iter());
+        }
+    }
+    ran
 }
 
 /// Per `infra.remoteState` upstream of `component`: the digest of its recorded outputs (an
@@ -142,7 +177,12 @@ impl Fingerprint {
         let component = inputs.component;
         match &component.kind {
             Kind::Terraform(terraform) => terraform_parts(inputs, terraform, &mut parts),
-            Kind::Step(step) => step_parts(step, &mut parts),
+            Kind::Step(step) => {
+                step_parts(step, &mut parts);
+                for (address, when) in inputs.ran {
+                    parts.insert(format!("ran:{address}"), when.clone());
+                }
+            }
         }
         if !component.required_outputs.is_empty() {
             let names: Vec<&str> = component.required_outputs.iter().map(String::as_str).collect();
@@ -243,6 +283,10 @@ pub enum Change {
         old: Option<String>,
         new: Option<String>,
     },
+    /// A wait's: a node before it ran since it was last checked.
+    UpstreamRan {
+        address: String,
+    },
     /// A step's own setting: `run`, `check` or `env.NAME`.
     Setting {
         name: String,
@@ -282,6 +326,8 @@ impl Change {
             Change::RequiredOutputs { old, new }
         } else if let Some(name) = key.strip_prefix("env:") {
             Change::Setting { name: format!("env.{name}"), old, new }
+        } else if let Some(address) = key.strip_prefix("ran:") {
+            Change::UpstreamRan { address: address.to_owned() }
         } else if key == "run" || key == "check" {
             Change::Setting { name: key.to_owned(), old, new }
         } else {
@@ -304,6 +350,7 @@ impl Change {
             Change::Hooks { .. } => "hooks",
             Change::RequiredOutputs { .. } => "required-outputs",
             Change::Setting { .. } => "setting",
+            Change::UpstreamRan { .. } => "upstream-ran",
             Change::Tool { .. } => "tool",
         }
     }
@@ -349,6 +396,9 @@ impl fmt::Display for Change {
                 was(f, "`requiredOutputs`".to_owned(), old, new)
             }
             Change::Setting { name, old, new } => was(f, format!("`{name}`"), old, new),
+            Change::UpstreamRan { address } => {
+                write!(f, "`{address}` ran since it was last checked")
+            }
             Change::Tool { old, new } => {
                 if new.as_deref() == Some(" unknown") {
                     write!(

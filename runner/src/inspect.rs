@@ -138,6 +138,7 @@ pub fn why(
         .unwrap_or_else(|| "unknown".to_owned());
     let fingerprint = crate::fingerprint::current(
         root,
+        project,
         component,
         built,
         &values,

@@ -92,6 +92,9 @@ pub(crate) async fn run_limited(
     timeout: Option<std::time::Duration>,
 ) -> std::io::Result<Finished> {
     let mut header = format!("$ {} {}\n", program.display(), args.join(" "));
+    for secret in scrub {
+        header = header.replace(secret.as_str(), "(secret)");
+    }
     let mut command = Command::new(program);
     command
         .args(args)
@@ -113,23 +116,27 @@ pub(crate) async fn run_limited(
     // once (a second SIGINT makes Terraform abort without saving state).
     #[cfg(unix)]
     command.process_group(0);
-    let child = command.spawn()?;
+    let mut child = command.spawn()?;
     let pid = child.id();
     if let (Some(pid), Ok(mut set)) = (pid, children.0.lock()) {
         set.insert(pid);
     }
-    let wait = child.wait_with_output();
+    // The pipes are read apart from the wait: a daemon the program leaves behind may hold
+    // them open long after the program itself exited.
+    let stdout = Drain::start(child.stdout.take());
+    let stderr = Drain::start(child.stderr.take());
+    let wait = child.wait();
     tokio::pin!(wait);
     let mut timed_out = false;
-    let output = match timeout {
+    let status = match timeout {
         None => wait.await,
         Some(limit) => tokio::select! {
-            output = &mut wait => output,
+            status = &mut wait => status,
             _ = tokio::time::sleep(limit) => {
                 timed_out = true;
                 kill_group(pid, false);
                 tokio::select! {
-                    output = &mut wait => output,
+                    status = &mut wait => status,
                     _ = tokio::time::sleep(GRACE) => {
                         kill_group(pid, true);
                         wait.await
@@ -141,7 +148,9 @@ pub(crate) async fn run_limited(
     if let (Some(pid), Ok(mut set)) = (pid, children.0.lock()) {
         set.remove(&pid);
     }
-    let output = output?;
+    let status = status?;
+    let (stdout, stderr) = (stdout.finish().await, stderr.finish().await);
+    let output = std::process::Output { status, stdout, stderr };
     // Decrypted secrets never reach a log or a message.
     let clean = |bytes: &[u8]| {
         let mut text = String::from_utf8_lossy(bytes).into_owned();
@@ -177,6 +186,48 @@ pub(crate) async fn run_limited(
         stderr,
         timed_out,
     })
+}
+
+/// How long the pipes are still read after the program exited (what a daemon it started and
+/// left holding them writes later is not its output).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One pipe of a child, read to its end by a task of its own.
+struct Drain {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drain {
+    fn start(pipe: Option<impl tokio::io::AsyncRead + Unpin + Send + 'static>) -> Drain {
+        let buffer: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let task = pipe.map(|mut pipe| {
+            let buffer = buffer.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut buffer) = buffer.lock() {
+                        buffer.extend_from_slice(&chunk[..n]);
+                    }
+                }
+            })
+        });
+        Drain { buffer, task }
+    }
+
+    /// What was read: to the end of the pipe, or what came within `DRAIN` after the exit.
+    async fn finish(mut self) -> Vec<u8> {
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(DRAIN, &mut task).await.is_err()
+        {
+            task.abort();
+        }
+        self.buffer.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+    }
 }
 
 /// Sends SIGTERM (or SIGKILL) to the process group led by `pid`.

@@ -212,30 +212,6 @@ pub(crate) struct Shared {
     pub(crate) versions: tokio::sync::Mutex<BTreeMap<PathBuf, String>>,
     /// The components of this run.
     pub(crate) selected: BTreeSet<String>,
-    /// The nodes that ran (applied) in this run so far.
-    pub(crate) ran: std::sync::Mutex<BTreeSet<String>>,
-}
-
-impl Shared {
-    /// A node that `component` depends on, directly or not, and that ran in this run (all of
-    /// them have finished before it starts).
-    pub(crate) fn ran_before(&self, component: &evaluator::Component) -> Option<String> {
-        let ran = self.ran.lock().ok()?;
-        let mut seen = BTreeSet::new();
-        let mut todo: Vec<&String> = component.depends_on.iter().collect();
-        while let Some(address) = todo.pop() {
-            if !seen.insert(address.clone()) {
-                continue;
-            }
-            if ran.contains(address) {
-                return Some(address.clone());
-            }
-            if let Some(upstream) = self.project.component(address) {
-                todo.extend(upstream.depends_on.iter());
-            }
-        }
-        None
-    }
 }
 
 /// Runs `mode` over the `selected` components (already built into `build`). `events` is called
@@ -270,7 +246,6 @@ pub fn run(
         events,
         versions: tokio::sync::Mutex::new(BTreeMap::new()),
         selected: selected.iter().cloned().collect(),
-        ran: std::sync::Mutex::default(),
     });
     runtime.block_on(schedule(shared))
 }
@@ -358,11 +333,6 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
                 shared.stop.store(true, Ordering::SeqCst);
             }
             note_failure(&shared.options.root, &result);
-            if result.status == Status::Applied
-                && let Ok(mut ran) = shared.ran.lock()
-            {
-                ran.insert(address.clone());
-            }
             (shared.events)(Event::Finished(Box::new(result.clone())));
             for waiter in waiters.get(&address).into_iter().flatten() {
                 let last =

@@ -236,6 +236,10 @@ fn timeouts_kill_the_process_group_and_retries_follow_the_output() {
         run = [ "sh" "-c" "n=$(( $(cat count 2>/dev/null || echo 0) + 1 )); echo $n > count; echo 'permission denied'; exit 1" ];
         retries = {{ attempts = 4; delay = 0.1; on = "refused"; }};
       }})
+      (infra.step "daemon" {{
+        run = [ "sh" "-c" "sleep 60 & echo $! > daemon.pid; echo started" ];
+        timeout = 20;
+      }})
       (infra.wait "closed" {{ check = {{ tcp = "127.0.0.1:{port}"; }}; timeout = 1; interval = 0.2; }})
     ];
   }};
@@ -250,11 +254,17 @@ fn timeouts_kill_the_process_group_and_retries_follow_the_output() {
         &statuses,
         &[
             ("dev/closed", "failed"),
+            ("dev/daemon", "applied"),
             ("dev/flaky", "applied"),
             ("dev/picky", "failed"),
             ("dev/slow", "failed"),
         ],
     );
+    // A program that leaves a process holding its output is done when it exits.
+    let daemon =
+        std::fs::read_to_string(dir.join(".infra/work/dev/daemon/daemon.pid")).expect("pid");
+    assert!(alive(&daemon), "the daemon runs on");
+    let _ = Command::new("kill").arg(daemon.trim()).status();
     assert!(started.elapsed().as_secs() < 30, "the 60 s sleeps were cut short");
     // The whole process group was killed, the background child too.
     let child = std::fs::read_to_string(dir.join(".infra/work/dev/slow/child.pid")).expect("pid");

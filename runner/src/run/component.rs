@@ -10,7 +10,7 @@ use std::{
     time::Instant,
 };
 
-use evaluator::{Action, Component, Json, Kind, OutputRef, Step};
+use evaluator::{Component, Json, Kind, OutputRef};
 
 use crate::{
     build::BuiltComponent,
@@ -345,11 +345,19 @@ pub(crate) async fn run_component(
     };
     let root = &shared.options.root;
     let program = component.terraform().map(|_| ctx.program.as_path());
-    let fingerprint =
-        match fingerprint::current(root, component, built, &values, &resolved, program, &version) {
-            Ok(fingerprint) => fingerprint,
-            Err(message) => return ctx.fail(Failure::new(code::SECRET, message)),
-        };
+    let fingerprint = match fingerprint::current(
+        root,
+        &shared.project,
+        component,
+        built,
+        &values,
+        &resolved,
+        program,
+        &version,
+    ) {
+        Ok(fingerprint) => fingerprint,
+        Err(message) => return ctx.fail(Failure::new(code::SECRET, message)),
+    };
     if version == "unknown" {
         ctx.notes.push(
             "the tool's version could not be determined (`version -json` failed), so it counts as changed"
@@ -357,16 +365,10 @@ pub(crate) async fn run_component(
         );
     }
     let record = read_record(&shared.options.root, address);
-    let mut up_to_date =
+    // A wait's fingerprint holds the runs of the nodes before it: it is checked again after
+    // any of them ran.
+    let up_to_date =
         record.as_ref().is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
-    // A readiness check is never taken as it was when something before it ran.
-    if let Some(Step { action: Action::Wait { .. }, .. }) = component.step()
-        && up_to_date
-        && let Some(ran) = shared.ran_before(component)
-    {
-        up_to_date = false;
-        ctx.notes.push(format!("checked again: `{ran}` ran before it"));
-    }
     let prepared = Prepared { values, resolved, fingerprint, assumed };
     if let Kind::Step(step) = &component.kind {
         let outputs = record.map(|r| r.outputs);

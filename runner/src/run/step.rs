@@ -190,6 +190,28 @@ async fn environment(
     for (key, template) in &step.env {
         env.push((key.clone(), text(fill(template))));
     }
+    // Arguments show in the process list and in the log's command line: a sensitive upstream
+    // output has no place there.
+    let sensitive_in = |texts: &[&String]| {
+        texts.iter().any(|t| {
+            crate::resolve::holds_sensitive(&crate::resolve::substitute_values(
+                &Json::String((*t).clone()),
+                values,
+            ))
+        })
+    };
+    let texts: Vec<&String> = match &step.action {
+        Action::Run(argv) => argv.iter().collect(),
+        Action::Wait { check: Check::Command(argv), .. } => argv.iter().collect(),
+        Action::Wait { check: Check::Http(t) | Check::Tcp(t), .. } => vec![t],
+    };
+    if sensitive_in(&texts) {
+        return Err(Failure::new(
+            code::UPSTREAM,
+            "a sensitive upstream output cannot be an argument or a check: pass it in `inputs` \
+             or `env`",
+        ));
+    }
     let fill_all = |argv: &[String]| -> Vec<String> {
         argv.iter().map(|a| text(fill(&Json::String(a.clone())))).collect()
     };
@@ -307,6 +329,16 @@ async fn wait_until_ready(
     timeout: Option<Duration>,
     interval: Duration,
 ) -> Result<(), Failure> {
+    if let Check::Http(url) = check
+        && !url.starts_with("http://")
+    {
+        return Err(Failure::new(
+            code::STEP,
+            format!(
+                "`{url}` is not an `http://` URL: check HTTPS with a command (`curl -fsS URL`)"
+            ),
+        ));
+    }
     let limit = timeout.unwrap_or(Duration::from_secs(300));
     let deadline = tokio::time::Instant::now() + limit;
     let mut tries = 0;
