@@ -17,7 +17,7 @@ use super::{
 use crate::{
     plan::{self, PlanChanges},
     process::LogMode,
-    record::{RECORD_VERSION, RunRecord, mark_incomplete, read_record, write_record},
+    record::{mark_incomplete, read_record, write_record},
     run::component::{Ctx, Prepared, Status},
     run::failure::{Failure, code},
     run::secret_inputs::collect_strings,
@@ -109,22 +109,8 @@ pub(crate) async fn apply(
     if always {
         changes.outputs = output_changes(previous.as_ref(), &plain, &sensitive_digests);
     }
-    let mut record = RunRecord {
-        version: RECORD_VERSION,
-        address: ctx.address.to_owned(),
-        input_hash: prepared.fingerprint.hash.clone(),
-        inputs: prepared.fingerprint.parts.clone(),
-        workdir: ctx.built.workdir.to_string(),
-        files: prepared.fingerprint.files.clone(),
-        outputs: plain.clone(),
-        sensitive_outputs: sensitive_digests,
-        tool,
-        tool_version,
-        started,
-        finished: now(),
-        incomplete: None,
-        incomplete_since: None,
-    };
+    let mut record =
+        prepared.record(ctx, plain.clone(), sensitive_digests, (tool, tool_version), started);
     // A failed hook runs again next time: until the hooks succeed, the record says so.
     let hooks = ctx.component.terraform().map(|t| t.hooks.post_apply.clone());
     let hooks = hooks.unwrap_or_default();

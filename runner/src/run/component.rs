@@ -248,6 +248,35 @@ pub(crate) struct Prepared {
     pub(crate) assumed: Vec<String>,
 }
 
+impl Prepared {
+    /// The record of a finished run of the node with these inputs.
+    pub(crate) fn record(
+        &self,
+        ctx: &Ctx<'_>,
+        outputs: BTreeMap<String, Json>,
+        sensitive_outputs: BTreeMap<String, String>,
+        (tool, tool_version): (String, String),
+        started: u64,
+    ) -> crate::record::RunRecord {
+        crate::record::RunRecord {
+            version: crate::record::RECORD_VERSION,
+            address: ctx.address.to_owned(),
+            input_hash: self.fingerprint.hash.clone(),
+            inputs: self.fingerprint.parts.clone(),
+            workdir: ctx.built.workdir.to_string(),
+            files: self.fingerprint.files.clone(),
+            outputs,
+            sensitive_outputs,
+            tool,
+            tool_version,
+            started,
+            finished: super::steps::now(),
+            incomplete: None,
+            incomplete_since: None,
+        }
+    }
+}
+
 pub(crate) async fn run_component(
     shared: &Shared,
     address: &str,

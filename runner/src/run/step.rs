@@ -18,9 +18,7 @@ use super::{
     steps::now,
 };
 use crate::{
-    record::{
-        RECORD_VERSION, RunRecord, mark_incomplete, read_record, remove_record, write_record,
-    },
+    record::{mark_incomplete, read_record, remove_record, write_record},
     run::{ComponentResult, Done},
 };
 
@@ -106,22 +104,8 @@ async fn run(
             format!("it wrote no required output {} to `$INFRA_OUTPUTS`", names.join(", ")),
         ));
     }
-    let record = RunRecord {
-        version: RECORD_VERSION,
-        address: ctx.address.to_owned(),
-        input_hash: prepared.fingerprint.hash.clone(),
-        inputs: prepared.fingerprint.parts.clone(),
-        workdir: ctx.built.workdir.to_string(),
-        files: prepared.fingerprint.files.clone(),
-        outputs: outputs.clone(),
-        sensitive_outputs: BTreeMap::new(),
-        tool,
-        tool_version: String::new(),
-        started,
-        finished: now(),
-        incomplete: None,
-        incomplete_since: None,
-    };
+    let record =
+        prepared.record(ctx, outputs.clone(), BTreeMap::new(), (tool, String::new()), started);
     write_record(&root, &record)
         .map_err(|e| Failure::new(code::FILES, format!("cannot write the record: {e}")))?;
     Ok(outputs)
