@@ -8,6 +8,7 @@
 
 mod extract;
 mod graph;
+mod hooks;
 mod json;
 mod module;
 mod names;
@@ -61,6 +62,10 @@ pub struct Component {
     pub required_outputs: BTreeSet<String>,
     /// Values to plan with while this node has never been applied.
     pub mock_outputs: BTreeMap<String, Json>,
+    /// Nodes (addresses, also in `depends_on`) after whose every run this one runs again,
+    /// even when nothing it reads changed (`rerunAfter`; a `postApply` hook's owner).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub rerun_after: BTreeSet<String>,
     #[serde(flatten)]
     pub kind: Kind,
 }
@@ -86,7 +91,6 @@ pub struct Terraform {
     pub backend: Backend,
     /// Extra files of the work directory, by relative path.
     pub files: BTreeMap<String, File>,
-    pub hooks: Hooks,
     /// `"tofu"`, `"terraform"` or another command; `None`: detect.
     pub tool: Option<String>,
     /// The files of `files` rendered by `infra.template`, with their template (absolute).
@@ -109,6 +113,41 @@ pub struct Step {
     pub retries: Retries,
     /// Run by `infra destroy` (program and arguments; empty: nothing to run).
     pub destroy: Vec<String>,
+    /// A component's hook (`hooks.prePlan`, `hooks.postApply`): it runs in that component's
+    /// work directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<Hook>,
+}
+
+/// The component a hook step belongs to, and when it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hook {
+    /// The component's address.
+    pub owner: String,
+    pub when: HookWhen,
+}
+
+/// When a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HookWhen {
+    /// Before its component plans: `infra plan` runs it too (the plan may need what it
+    /// makes), whenever the component's files or the upstream values it reads changed; the
+    /// component plans again after each of its runs.
+    PrePlan,
+    /// After each apply of its component.
+    PostApply,
+}
+
+impl HookWhen {
+    /// `prePlan` or `postApply`, as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            HookWhen::PrePlan => "prePlan",
+            HookWhen::PostApply => "postApply",
+        }
+    }
 }
 
 /// What a step does.
@@ -193,14 +232,6 @@ impl SecretRef {
     }
 }
 
-/// Commands run around Terraform, as nodes of the run graph.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Hooks {
-    pub pre_plan: Vec<String>,
-    pub post_apply: Vec<String>,
-}
-
 impl Project {
     /// Every component, stack by stack.
     pub fn components(&self) -> impl Iterator<Item = &Component> {
@@ -253,10 +284,19 @@ impl Component {
         })
     }
 
+    /// The work directory it runs in (an address): its own, or its owner's for a hook.
+    pub fn workdir_of(&self) -> String {
+        match &self.kind {
+            Kind::Step(Step { hook: Some(hook), .. }) => hook.owner.clone(),
+            _ => self.address(),
+        }
+    }
+
     /// What kind of node it is, for people: `component`, `step` or `wait`.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
             Kind::Terraform(_) => "component",
+            Kind::Step(Step { hook: Some(_), .. }) => "hook",
             Kind::Step(Step { action: Action::Run(_), .. }) => "step",
             Kind::Step(Step { action: Action::Wait { .. }, .. }) => "wait",
         }

@@ -75,6 +75,12 @@ impl BuildReport {
     pub fn files(&self) -> usize {
         self.components.iter().map(|c| c.files.len()).sum()
     }
+
+    /// The work directory `component` runs in: its own, or its owner's for a hook.
+    pub fn workdir_of(&self, component: &Component) -> Option<&BuiltComponent> {
+        let address = component.workdir_of();
+        self.components.iter().find(|b| b.address == address)
+    }
 }
 
 /// Builds the components at `addresses` into `store` (in parallel). Each component's objects
@@ -101,8 +107,19 @@ pub fn build_with(
     // Shared with other builds; gc waits for it.
     let _lock = store.lock(false).map_err(store_error)?;
     let components: Vec<&Component> = {
-        let wanted: BTreeSet<&str> = addresses.iter().map(String::as_str).collect();
-        project.components().filter(|c| wanted.contains(c.address().as_str())).collect()
+        let mut wanted: BTreeSet<String> = addresses.iter().cloned().collect();
+        // A hook runs in its component's work directory.
+        let owners: Vec<String> = project
+            .components()
+            .filter(|c| wanted.contains(&c.address()))
+            .map(Component::workdir_of)
+            .collect();
+        wanted.extend(owners);
+        // A hook has no work directory of its own.
+        project
+            .components()
+            .filter(|c| wanted.contains(&c.address()) && c.workdir_of() == c.address())
+            .collect()
     };
     // A module is usually shared by many components: hash each source tree once.
     let dirs: BTreeSet<&Path> = components.iter().filter_map(|c| c.source_dir()).collect();
@@ -133,7 +150,8 @@ pub fn build_with(
         report.objects.extend(objects);
         report.components.push(built);
     }
-    if realise && report.components.len() == project.components().count() {
+    let own_workdirs = project.components().filter(|c| c.workdir_of() == c.address()).count();
+    if realise && report.components.len() == own_workdirs {
         store.remove_roots_except("build.", &roots).map_err(store_error)?;
     }
     Ok(report)

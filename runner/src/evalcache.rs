@@ -15,7 +15,7 @@ use serde_json::json;
 use store::Digest;
 
 /// The wire format version; a record of another version is ignored.
-const VERSION: u64 = 4;
+const VERSION: u64 = 5;
 
 /// Where the cache lives under the project's `.infra/`.
 pub fn eval_cache_path(project_root: &Path) -> PathBuf {
@@ -149,8 +149,8 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use evaluator::{
-        Action, Backend, Check, Component, File, Hooks, Kind, OutputRef, Retries, SecretRef, Stack,
-        Step, Terraform,
+        Action, Backend, Check, Component, File, Hook, HookWhen, Kind, OutputRef, Retries,
+        SecretRef, Stack, Step, Terraform,
     };
 
     use super::*;
@@ -170,7 +170,6 @@ mod tests {
                 ("c".into(), File::Copy("/p/c".into())),
                 ("d.tf.json".into(), File::RemoteState("shared/dns".into())),
             ]),
-            hooks: Hooks { pre_plan: vec!["a".into()], post_apply: vec![] },
             tool: Some("terraform".into()),
             templates: BTreeMap::from([("a.txt".into(), "/p/a.txt.in".into())]),
         };
@@ -193,6 +192,7 @@ mod tests {
             }]),
             required_outputs: BTreeSet::from(["id".into()]),
             mock_outputs: BTreeMap::from([("id".into(), json!("mock"))]),
+            rerun_after: BTreeSet::from(["shared/dns".into()]),
             kind,
         };
         let step = Step {
@@ -202,6 +202,11 @@ mod tests {
             timeout_ms: Some(1500),
             retries: Retries { attempts: 3, delay_ms: 10, on: Some("timed out".into()) },
             destroy: vec!["rm".into()],
+            hook: None,
+        };
+        let hook = Step {
+            hook: Some(Hook { owner: "dev/vpc".into(), when: HookWhen::PostApply }),
+            ..step.clone()
         };
         let wait = Step {
             action: Action::Wait { check: Check::Tcp("127.0.0.1:22".into()), interval_ms: 5 },
@@ -211,6 +216,7 @@ mod tests {
             node("vpc", Kind::Terraform(terraform)),
             node("build", Kind::Step(step)),
             node("ready", Kind::Step(wait)),
+            node("vpc.postApply", Kind::Step(hook)),
         ];
         let project = Project { stacks: vec![Stack { name: "dev".into(), components }] };
         assert_eq!(project_from_json(&project_to_json(&project)), Some(project));

@@ -3,7 +3,10 @@
 //! to date? does the saved plan still match?), `status`, `why` and `drift` alike, so they can
 //! never disagree about what "changed" means (cargo's `Freshness`/`DirtyReason` is the model).
 
-use std::{collections::BTreeMap, fmt};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+};
 
 use evaluator::{Component, Json, Kind, OutputRef};
 use store::Digest;
@@ -14,8 +17,9 @@ use crate::build::BuiltComponent;
 /// `workdir` (the work-directory derivation: every file, generated ones included),
 /// `tool` (program and version), `input:NAME` (each input value as passed),
 /// `output:ADDR#NAME` (each upstream output read), `secret:NAME` (ciphertext fingerprints),
-/// `state:ADDR` (the outputs of an upstream read with `infra.remoteState`), `hooks:STEP`
-/// (hook commands), `requiredOutputs`.
+/// `state:ADDR` (the outputs of an upstream read with `infra.remoteState`), `ran:ADDR` (the
+/// last run of a node it re-runs after), `run`/`check`/`env:NAME` (a step's), `requiredOutputs`.
+/// (`hooks:STEP` is in records written before hooks became steps.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     pub hash: String,
@@ -82,33 +86,38 @@ fn state_digest(plain: &BTreeMap<String, Json>, sensitive: &BTreeMap<String, Str
     Digest::of(both.to_string().as_bytes()).to_hex()
 }
 
-/// For a wait: every node before it, directly or not, with the input hash, start and end of
-/// its recorded run. Readiness is a fact about now: a wait is checked again after any of them ran, in this
-/// run or in one that stopped before the wait.
+/// The nodes whose runs count in `component`'s fingerprint: for a wait, every node before it,
+/// directly or not (readiness is a fact about now: a wait is checked again after any of them
+/// ran, in this run or in one that stopped before the wait); for every node, its `rerunAfter`.
+pub(crate) fn watched(project: &evaluator::Project, component: &Component) -> BTreeSet<String> {
+    let mut watched: BTreeSet<String> = component.rerun_after.clone();
+    if let Some(evaluator::Step { action: evaluator::Action::Wait { .. }, .. }) = component.step() {
+        let mut todo: Vec<&String> = component.depends_on.iter().collect();
+        while let Some(address) = todo.pop() {
+            if watched.insert(address.clone())
+                && let Some(upstream) = project.component(address)
+            {
+                todo.extend(upstream.depends_on.iter());
+            }
+        }
+    }
+    watched
+}
+
+/// Per watched node (see `watched`): its recorded run (`RunRecord::run_id`).
 fn upstream_runs(
     root: &std::path::Path,
     project: &evaluator::Project,
     component: &Component,
 ) -> BTreeMap<String, String> {
-    let mut ran = BTreeMap::new();
-    let Some(evaluator::Step { action: evaluator::Action::Wait { .. }, .. }) = component.step()
-    else {
-        return ran;
-    };
-    let mut todo: Vec<&String> = component.depends_on.iter().collect();
-    while let Some(address) = todo.pop() {
-        if ran.contains_key(address) {
-            continue;
-        }
-        let when = crate::record::read_record(root, address)
-            .map(|r| format!("{}@{}-{}", r.input_hash, r.started, r.finished))
-            .unwrap_or_default();
-        ran.insert(address.clone(), when);
-        if let Some(upstream) = project.component(address) {
-            todo.extend(upstream.depends_on.iter());
-        }
-    }
-    ran
+    watched(project, component)
+        .into_iter()
+        .map(|address| {
+            let when =
+                crate::record::read_record(root, &address).map(|r| r.run_id()).unwrap_or_default();
+            (address, when)
+        })
+        .collect()
 }
 
 /// Per `infra.remoteState` upstream of `component`: the digest of its recorded outputs (an
@@ -126,21 +135,15 @@ fn state_digests(root: &std::path::Path, component: &Component) -> BTreeMap<Stri
 }
 
 /// A Terraform component's own parts: its tool and version, the outputs of upstreams it reads
-/// through `infra.remoteState` (Terraform reads them itself: they count whole), its hooks.
+/// through `infra.remoteState` (Terraform reads them itself: they count whole).
 fn terraform_parts(
     inputs: &FingerprintInputs<'_>,
-    terraform: &evaluator::Terraform,
+    _terraform: &evaluator::Terraform,
     parts: &mut BTreeMap<String, String>,
 ) {
     parts.insert("tool".to_owned(), format!("{} {}", inputs.tool_name, inputs.tool_version));
     for (address, digest) in inputs.states {
         parts.insert(format!("state:{address}"), digest.clone());
-    }
-    let hooks = &terraform.hooks;
-    for (step, commands) in [("prePlan", &hooks.pre_plan), ("postApply", &hooks.post_apply)] {
-        if !commands.is_empty() {
-            parts.insert(format!("hooks:{step}"), Json::from(commands.clone()).to_string());
-        }
     }
 }
 
@@ -177,12 +180,10 @@ impl Fingerprint {
         let component = inputs.component;
         match &component.kind {
             Kind::Terraform(terraform) => terraform_parts(inputs, terraform, &mut parts),
-            Kind::Step(step) => {
-                step_parts(step, &mut parts);
-                for (address, when) in inputs.ran {
-                    parts.insert(format!("ran:{address}"), when.clone());
-                }
-            }
+            Kind::Step(step) => step_parts(step, &mut parts),
+        }
+        for (address, when) in inputs.ran {
+            parts.insert(format!("ran:{address}"), when.clone());
         }
         if !component.required_outputs.is_empty() {
             let names: Vec<&str> = component.required_outputs.iter().map(String::as_str).collect();

@@ -106,8 +106,8 @@ pub fn why(
     address: &str,
 ) -> Option<Vec<Change>> {
     let record = read_record(root, address);
-    let (Some(component), Some(built)) =
-        (project.component(address), build.components.iter().find(|b| b.address == address))
+    let component = project.component(address);
+    let (Some(component), Some(built)) = (component, component.and_then(|c| build.workdir_of(c)))
     else {
         return record.map(|_| vec![Change::Gone]);
     };

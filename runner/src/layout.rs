@@ -9,7 +9,7 @@
 //!   records/STACK/NAME.failed  the last run's failure, for `infra status`
 //!   records/STACK/NAME.checked the last drift check, for `infra status`
 //!   plans/STACK/NAME/          the saved plan of `infra plan` (plan.tfplan, plan.json, summary.json)
-//!   logs/RUN/                  one directory per run, one log per component and hook
+//!   logs/RUN/                  one directory per run, one log per node
 //!   cache/                     tools.json (tool versions), eval.json (evaluation cache)
 //!   lock, lock.info            the project lock and who holds it
 //! ```

@@ -1,4 +1,4 @@
-//! The one place that starts processes: Terraform/OpenTofu and hook commands, always with an
+//! The one place that starts processes: Terraform/OpenTofu and steps' programs, always with an
 //! explicit working directory, stdin closed, and output appended to the node's log file.
 //! Stopping: `interrupt` sends SIGINT once to every running child, so Terraform saves its
 //! state and releases its locks before it exits.

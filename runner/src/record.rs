@@ -37,9 +37,12 @@ pub struct RunRecord {
     /// Seconds since the Unix epoch.
     pub started: u64,
     pub finished: u64,
-    /// Set when an apply or destroy began after this record and did not finish (or the
-    /// `postApply` hooks have not succeeded): Terraform may have changed things, so the
-    /// component is not up to date whatever its inputs.
+    /// Unique to the run that wrote it (two runs in one second differ): what a node that
+    /// runs again after this one (`rerunAfter`, a wait) compares.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run: String,
+    /// Set when an apply or destroy began after this record and did not finish: Terraform
+    /// may have changed things, so the component is not up to date whatever its inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
     /// When it was marked incomplete (seconds since the epoch): a record pulled from a cache
@@ -49,6 +52,28 @@ pub struct RunRecord {
 }
 
 /// Where the record of `STACK/NAME` lives under the project root.
+impl RunRecord {
+    /// This run, as a node that runs again after it sees it.
+    pub(crate) fn run_id(&self) -> String {
+        match self.run.as_str() {
+            "" => format!("{}@{}-{}", self.input_hash, self.started, self.finished),
+            run => format!("{}@{run}", self.input_hash),
+        }
+    }
+}
+
+/// A new run id: the time in nanoseconds, the process and a counter, hashed.
+pub(crate) fn new_run_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let seed = format!("{nanos}:{}:{count}", std::process::id());
+    store::Digest::of(seed.as_bytes()).to_hex()[..16].to_owned()
+}
+
 pub fn record_path(project_root: &Path, address: &str) -> PathBuf {
     crate::layout::Layout::new(project_root).record(address)
 }

@@ -97,8 +97,8 @@ pub struct ComponentResult {
     pub message: Option<String>,
     /// The failure's stable code (`infra::run::…`), when it failed.
     pub code: Option<&'static str>,
-    /// Planned: its last apply did not finish (why), so `apply` has work to do (record it,
-    /// run its `postApply` hooks) even when the plan changes nothing.
+    /// Planned: its last apply did not finish (why), so `apply` has work to do (record it)
+    /// even when the plan changes nothing.
     pub unfinished: Option<String>,
     /// What else is worth knowing (mocks it was planned with, a saved plan that no longer
     /// matched).
@@ -212,6 +212,9 @@ pub(crate) struct Shared {
     pub(crate) versions: tokio::sync::Mutex<BTreeMap<PathBuf, String>>,
     /// The components of this run.
     pub(crate) selected: BTreeSet<String>,
+    /// Planning: the nodes `apply` would run (planned, would run, pending). A node that runs
+    /// again after one of them (`rerunAfter`, a wait) would run too.
+    pub(crate) will_run: std::sync::Mutex<BTreeSet<String>>,
 }
 
 /// Runs `mode` over the `selected` components (already built into `build`). `events` is called
@@ -246,6 +249,7 @@ pub fn run(
         events,
         versions: tokio::sync::Mutex::new(BTreeMap::new()),
         selected: selected.iter().cloned().collect(),
+        will_run: std::sync::Mutex::default(),
     });
     runtime.block_on(schedule(shared))
 }
@@ -331,6 +335,11 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
                 component::run_component(&shared, &address, &upstream, ticket, &mut slot).await;
             if matches!(result.status, Status::Failed) && shared.options.fail_fast {
                 shared.stop.store(true, Ordering::SeqCst);
+            }
+            if matches!(result.status, Status::Planned | Status::WouldRun | Status::Pending)
+                && let Ok(mut will_run) = shared.will_run.lock()
+            {
+                will_run.insert(address.clone());
             }
             note_failure(&shared.options.root, &result);
             (shared.events)(Event::Finished(Box::new(result.clone())));

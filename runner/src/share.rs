@@ -383,6 +383,7 @@ mod tests {
             tool_version: "1.0.3".into(),
             started: 1,
             finished: 2,
+            run: String::new(),
             incomplete: None,
             incomplete_since: None,
         }

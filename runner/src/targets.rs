@@ -1,5 +1,6 @@
 //! Targets: `dev` (a stack), `dev/vpc` (a component), globs (`*/vpc`, `prod/*`). A target
-//! or address that names nothing gets the nearest one as a suggestion.
+//! or address that names nothing gets the nearest one as a suggestion. A component's hooks
+//! (`dev/app.postApply`) come with it.
 
 use evaluator::{Project, did_you_mean};
 
@@ -32,6 +33,14 @@ pub fn select_components(
                 kind: RunnerErrorKind::UnknownTarget(target.clone()),
                 help: Some(suggestion(target, candidates, &all)),
             });
+        }
+    }
+    // A component's hooks belong to it: selecting it selects them.
+    for (i, component) in project.components().enumerate() {
+        if let Some(owner) = component.step().and_then(|s| s.hook.as_ref()).map(|h| &h.owner)
+            && let Some(j) = all.iter().position(|a| a == owner)
+        {
+            selected[i] |= selected[j];
         }
     }
     Ok(all.into_iter().zip(selected).filter(|(_, s)| *s).map(|(a, _)| a).collect())

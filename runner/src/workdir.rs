@@ -16,13 +16,24 @@ const MANIFEST: &str = ".infra-files";
 /// Inputs read from upstream outputs, written at run time.
 pub(crate) const UPSTREAM_TFVARS: &str = "infra.upstream.auto.tfvars.json";
 
-/// Makes `dest` hold the files of `object` (with `files` their node hashes) plus the upstream
-/// inputs file when `upstream` is given.
+/// The upstream inputs file of a work directory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UpstreamFile<'a> {
+    /// Written with these bytes.
+    Write(&'a [u8]),
+    /// There is none (removed if infra wrote one before).
+    Absent,
+    /// Left as it is (a hook running in its component's work directory).
+    Keep,
+}
+
+/// Makes `dest` hold the files of `object` (with `files` their node hashes) and the upstream
+/// inputs file as `upstream` says.
 pub(crate) fn sync(
     store: &Store,
     object: &ObjectName,
     files: &BTreeMap<String, Digest>,
-    upstream: Option<&[u8]>,
+    upstream: UpstreamFile<'_>,
     dest: &Path,
 ) -> std::io::Result<()> {
     fs::create_dir_all(dest)?;
@@ -30,8 +41,14 @@ pub(crate) fn sync(
         .map(|text| text.lines().map(str::to_owned).collect())
         .unwrap_or_default();
     let mut new: BTreeSet<String> = files.keys().cloned().collect();
-    if upstream.is_some() {
-        new.insert(UPSTREAM_TFVARS.to_owned());
+    match upstream {
+        UpstreamFile::Write(_) => {
+            new.insert(UPSTREAM_TFVARS.to_owned());
+        }
+        UpstreamFile::Keep if old.contains(UPSTREAM_TFVARS) => {
+            new.insert(UPSTREAM_TFVARS.to_owned());
+        }
+        UpstreamFile::Keep | UpstreamFile::Absent => {}
     }
     for stale in old.difference(&new) {
         match fs::remove_file(dest.join(stale)) {
@@ -56,7 +73,7 @@ pub(crate) fn sync(
         fs::write(&target, fs::read(&from)?)?;
         crate::build::set_copy_mode(&target, executable)?;
     }
-    if let Some(bytes) = upstream {
+    if let UpstreamFile::Write(bytes) = upstream {
         fs::write(dest.join(UPSTREAM_TFVARS), bytes)?;
     }
     let mut manifest = String::new();

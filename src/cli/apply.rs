@@ -56,12 +56,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
     let is_planned =
         |c: &&runner::ComponentResult| matches!(c.status, Status::Planned | Status::WouldRun);
     // What needs a yes: a plan that changes something, an apply that did not finish, a step
-    // that would run, and a component whose `postApply` hooks would run (hooks can do
-    // anything).
-    let hooks = |address: &str| {
-        let component = session.project.component(address);
-        component.and_then(|c| c.terraform()).is_some_and(|t| !t.hooks.post_apply.is_empty())
-    };
+    // (or hook) that would run.
     let changing = planned
         .components
         .iter()
@@ -70,7 +65,6 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
             c.plan.as_ref().is_some_and(|p| !p.is_empty())
                 || c.unfinished.is_some()
                 || c.status == Status::WouldRun
-                || hooks(&c.address)
         })
         .count();
     let pending = planned.components.iter().filter(|c| c.status == Status::Pending).count();
@@ -86,13 +80,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
         ))?;
     } else {
         let paint = Paint(out.color());
-        let mut review = crate::review::review(&planned.components, paint);
-        for c in planned.components.iter().filter(is_planned) {
-            let quiet = c.plan.as_ref().is_none_or(|p| p.is_empty()) && c.unfinished.is_none();
-            if quiet && hooks(&c.address) {
-                review.push_str(&format!("{}: no changes; its postApply hooks run\n", c.address));
-            }
-        }
+        let review = crate::review::review(&planned.components, paint);
         out.status(&format!("\n{review}"))?;
         let mut question = format!("Apply {changing} component(s)");
         if pending > 0 {

@@ -77,7 +77,7 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::files` | infra's own files (work directory, record, kept plan) cannot be written. |\n\
          | `infra::run::spawn` | The tool or a hook cannot be started. |\n\
          | `infra::run::init` | `terraform init` failed (its diagnostics follow). |\n\
-         | `infra::run::hook` | A `prePlan` or `postApply` hook failed (a failed `postApply` hook runs again next time). |\n\
+         | `infra::run::hook` | A `prePlan` or `postApply` hook (a step of its own, `NAME.prePlan` or `NAME.postApply`) failed; it runs again next time, without another apply of its component. |\n\
          | `infra::run::plan` | `terraform plan` failed. |\n\
          | `infra::run::apply` | `terraform apply` failed (the component is planned again next time). |\n\
          | `infra::run::reviewed_plan` | After an interactive review, the reviewed plan cannot be applied as it is (stale, or the inputs changed): nothing unreviewed is applied. |\n\

@@ -418,3 +418,133 @@ fn the_phased_example_runs_infrastructure_platform_and_application_in_order() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(http_get(port, "/"), None, "the application was stopped");
 }
+
+/// A project whose `app` component has a `prePlan` hook writing a variables file the plan
+/// needs (`greeting`), and reads `net`'s output.
+fn hooked_project(name: &str) -> PathBuf {
+    let dir = steps_project(
+        name,
+        r#"let
+  net = infra.component "net" { source = ./net; inputs.cidr = "10.0.0.0/16"; };
+  app = infra.component "app" {
+    source = ./app;
+    inputs.network = net.outputs.id;
+    hooks.prePlan = [ "printf '{\"greeting\": \"hello\"}' > hook.auto.tfvars.json; date +%s%N >> runs" ];
+  };
+  after = infra.step "after" { run = [ "sh" "-c" "date +%s%N >> runs" ]; rerunAfter = [ "net" ]; };
+in {
+  dev = infra.stack "dev" { components = [ net app after ]; };
+}
+"#,
+    );
+    let write = |rel: &str, text: &str| {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "net/main.tf",
+        "variable \"cidr\" { type = string }\noutput \"id\" { value = \"net-${var.cidr}\" }\n",
+    );
+    write(
+        "app/main.tf",
+        concat!(
+            "variable \"network\" { type = string }\n",
+            "variable \"greeting\" { type = string }\n",
+            "output \"said\" { value = \"${var.greeting} from ${var.network}\" }\n",
+        ),
+    );
+    dir
+}
+
+/// `app`'s recorded output `said`.
+fn said(dir: &Path) -> String {
+    let output = infra_with_terraform(dir, &["output", "dev/app", "--json"], &[]);
+    let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    outputs["said"].as_str().unwrap_or_default().to_owned()
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+#[test]
+fn hooks_are_steps_of_the_graph_and_run_only_when_their_component_would() {
+    let dir = hooked_project("steps-hooks");
+    let runs = dir.join(".infra/work/dev/app/runs");
+    // `plan` runs the prePlan hook (the plan needs its file), then plans with it.
+    let (plan, _, output) = run(&dir, &["plan"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    expect(
+        &plan,
+        &[
+            ("dev/net", "planned"),
+            ("dev/app.prePlan", "applied"),
+            ("dev/app", "planned"),
+            ("dev/after", "would-run"),
+        ],
+    );
+    assert_eq!(lines(&runs), 1);
+    // `apply` applies the kept plans; the hook does not run again.
+    let (applied, _, output) = run(&dir, &["apply", "--auto-approve"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(applied["dev/app.prePlan"], "up-to-date");
+    assert_eq!(applied["dev/app"], "applied");
+    assert_eq!(applied["dev/after"], "applied");
+    assert_eq!(lines(&runs), 1);
+    assert_eq!(said(&dir), "hello from net-10.0.0.0/16");
+    let (again, processes, _) = run(&dir, &["apply", "--auto-approve"], &[]);
+    assert!(again.values().all(|s| s == "up-to-date"), "{again:?}");
+    assert_eq!(processes, 0);
+    // A new hook command: the hook runs, and its component plans again with what it made.
+    edit(&dir.join("main.infra"), "\\\"hello\\\"", "\\\"hi\\\"");
+    let (changed, _, output) = run(&dir, &["apply", "--auto-approve"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(changed["dev/app.prePlan"], "applied");
+    assert_eq!(changed["dev/app"], "applied");
+    assert_eq!(changed["dev/net"], "up-to-date");
+    assert_eq!(changed["dev/after"], "up-to-date");
+    assert_eq!(said(&dir), "hi from net-10.0.0.0/16");
+    // `net` changes: the hook (it reads what `app` reads, here a value `net`'s plan knows)
+    // runs at plan with it; `after` (`rerunAfter`) would run after `net` does.
+    edit(&dir.join("main.infra"), "10.0.0.0/16", "10.1.0.0/16");
+    let (plan, _, _) = run(&dir, &["plan"], &[]);
+    expect(
+        &plan,
+        &[
+            ("dev/net", "planned"),
+            ("dev/app.prePlan", "applied"),
+            ("dev/app", "planned"),
+            ("dev/after", "would-run"),
+        ],
+    );
+    let (applied, _, output) = run(&dir, &["apply", "--auto-approve"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    expect(
+        &applied,
+        &[
+            ("dev/net", "applied"),
+            ("dev/app.prePlan", "up-to-date"),
+            ("dev/app", "applied"),
+            ("dev/after", "applied"),
+        ],
+    );
+    assert_eq!(lines(&runs), 3);
+    assert_eq!(said(&dir), "hi from net-10.1.0.0/16");
+    // `rerunAfter`: the step runs after every run of `net`, even one that changes no output.
+    let after_runs = dir.join(".infra/work/dev/after/runs");
+    let before = lines(&after_runs);
+    let (forced, _, _) =
+        run(&dir, &["apply", "--auto-approve", "--force", "dev/net", "--only"], &[]);
+    assert_eq!(forced["dev/net"], "applied");
+    let (after, _, _) = run(&dir, &["apply", "--auto-approve"], &[]);
+    assert_eq!(after["dev/after"], "applied", "{after:?}");
+    assert_eq!(after["dev/app"], "up-to-date", "{after:?}");
+    assert_eq!(lines(&after_runs), before + 1);
+    // `why` names the hook's run as the reason its component planned again.
+    let graph = infra_with_terraform(&dir, &["graph", "--format", "json"], &[]);
+    let graph: serde_json::Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
+    let text = graph.to_string();
+    assert!(text.contains("\"dev/app.prePlan\""), "{text}");
+    assert!(text.contains("\"hook\""), "{text}");
+}

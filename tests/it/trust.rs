@@ -165,31 +165,51 @@ fn a_partial_apply_is_never_up_to_date() {
 }
 
 #[test]
-fn a_failed_post_apply_hook_runs_again() {
+fn a_failed_post_apply_hook_runs_again_alone() {
     let dir = project("trust-hook", "id");
     let marker = dir.join("hook-ok");
     edit(
         &dir.join("main.infra"),
         "inputs.x = \"good\"; }",
-        &format!("inputs.x = \"good\"; hooks.postApply = [ \"test -f {}\" ]; }}", marker.display()),
+        &format!(
+            "inputs.x = \"good\"; hooks.postApply = [ \"test -f {}\" \"pwd > where\" ]; }}",
+            marker.display()
+        ),
     );
     let first = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
     assert!(!first.status.success());
-    let message = finished(&first)["dev/flaky"]["message"].as_str().unwrap_or("").to_owned();
-    assert!(message.contains("postApply hook"), "{message}");
-    assert_eq!(finished(&first)["dev/flaky"]["code"], "infra::run::hook");
-    // Nothing changed but the hook: `plan` says the apply has work to do.
-    let plan = infra(&dir, &["plan", "--detailed-exitcode", "dev/flaky"]);
+    // The component applied; its hook, a step of its own, failed.
+    assert_eq!(finished(&first)["dev/flaky"]["status"], "applied");
+    let hook = &finished(&first)["dev/flaky.postApply"];
+    assert_eq!(hook["status"], "failed", "{hook}");
+    assert_eq!(hook["code"], "infra::run::hook");
+    let message = hook["message"].as_str().unwrap_or("").to_owned();
+    assert!(message.contains("the postApply hook `test -f"), "{message}");
+    // `plan` says the apply has work to do: the hook, not the component.
+    let plan = infra(&dir, &["plan", "--detailed-exitcode", "--json", "dev/flaky"]);
     assert_eq!(plan.status.code(), Some(2), "{}", String::from_utf8_lossy(&plan.stderr));
-    let text = String::from_utf8_lossy(&plan.stdout);
-    assert!(text.contains("its last apply did not finish (its postApply hooks"), "{text}");
+    assert_eq!(statuses(&plan)["dev/flaky"], "up-to-date");
+    assert_eq!(statuses(&plan)["dev/flaky.postApply"], "would-run");
     std::fs::write(&marker, "").expect("marker");
     let second = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
     ok(&second);
-    assert_eq!(statuses(&second)["dev/flaky"], "applied");
-    assert!(steps(&second).contains(&"dev/flaky postApply".to_owned()));
+    assert_eq!(statuses(&second)["dev/flaky"], "up-to-date");
+    assert_eq!(statuses(&second)["dev/flaky.postApply"], "applied");
+    // Both commands ran, in the component's work directory.
+    let work = dir.join(".infra/work/dev/flaky");
+    let pwd = std::fs::read_to_string(work.join("where")).expect("the hook wrote `where`");
+    assert_eq!(std::path::Path::new(pwd.trim()), work.canonicalize().expect("work"));
     let third = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
-    assert_eq!(statuses(&third)["dev/flaky"], "up-to-date");
+    assert!(statuses(&third).values().all(|s| s == "up-to-date"), "{:?}", statuses(&third));
+    // A new input: the component applies, then its hook runs again; `plan` says so first.
+    edit(&dir.join("main.infra"), "inputs.x = \"good\";", "inputs.x = \"better\";");
+    let plan = infra(&dir, &["plan", "--json", "dev/flaky"]);
+    assert_eq!(statuses(&plan)["dev/flaky"], "planned");
+    assert_eq!(statuses(&plan)["dev/flaky.postApply"], "would-run");
+    let fourth = infra(&dir, &["apply", "--auto-approve", "--json", "dev/flaky"]);
+    ok(&fourth);
+    assert_eq!(statuses(&fourth)["dev/flaky"], "applied");
+    assert_eq!(statuses(&fourth)["dev/flaky.postApply"], "applied");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

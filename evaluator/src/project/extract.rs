@@ -14,7 +14,7 @@ use crate::{
     eval::Machine,
     io::Input,
     project::{
-        Backend, Component, File, Hooks, Json, Kind, Project, Stack, Terraform, graph,
+        Backend, Component, File, Json, Kind, Project, Stack, Terraform, graph, hooks,
         json::ToJson,
         names,
         step::{STEP_KEYS, StepSpec, WAIT_KEYS, check_input_names},
@@ -33,6 +33,7 @@ const COMPONENT_KEYS: &[&str] = &[
     "mockOutputs",
     "providers",
     "requiredOutputs",
+    "rerunAfter",
     "source",
     "tool",
 ];
@@ -92,7 +93,20 @@ pub(crate) fn extract(
             }
             let spec = place(m, decl, component)?;
             let node = Node { stack: decl, name: &component.name, tag: component.tag, span };
-            components.push(read_component(m, &node, &spec, project_root)?);
+            for node in read_component(m, &node, &spec, project_root)? {
+                let address = node.address();
+                if address != format!("{}/{}", decl.name, component.name)
+                    && let Some(previous) = spans.insert(address.clone(), span)
+                {
+                    return Err(EvalError::new(
+                        ErrorKind::DuplicateComponent { address },
+                        Some(previous),
+                    )
+                    .with_label(span, "the hook of this component has the same name")
+                    .with_help("rename the node, or the component"));
+                }
+                components.push(node);
+            }
         }
         components.sort_by(|a: &Component, b| a.name.cmp(&b.name));
         project.stacks.push(Stack { name: decl.name.clone(), components });
@@ -295,7 +309,7 @@ fn read_component(
     node: &Node<'_>,
     spec: &Value,
     project_root: &std::path::Path,
-) -> EvalResult<Component> {
+) -> EvalResult<Vec<Component>> {
     let (stack, span) = (node.stack, node.span);
     let address = format!("{}/{}", stack.name, node.name);
     let spec_error = |message: String| {
@@ -367,13 +381,23 @@ fn read_component(
     for target in string_list(m, spec, "dependsOn", &address, span)? {
         depends_on.insert(absolute(&stack.name, &target));
     }
+    let mut rerun_after = BTreeSet::new();
+    for target in string_list(m, spec, "rerunAfter", &address, span)? {
+        let target = absolute(&stack.name, &target);
+        depends_on.insert(target.clone());
+        rerun_after.insert(target);
+    }
+    let hooks = match &kind {
+        Kind::Terraform(_) => hooks::read(m, spec, &address, span)?,
+        Kind::Step(_) => Vec::new(),
+    };
     let required_outputs =
         string_list(m, spec, "requiredOutputs", &address, span)?.into_iter().collect();
     let mock_outputs = match spec.get("mockOutputs").cloned() {
         Some(thunk) => json_object(m, &thunk, &stack.name, &address, Some(span), "mockOutputs")?,
         None => BTreeMap::new(),
     };
-    Ok(Component {
+    let mut component = Component {
         stack: stack.name.clone(),
         name: node.name.to_owned(),
         inputs,
@@ -382,8 +406,12 @@ fn read_component(
         secrets,
         required_outputs,
         mock_outputs,
+        rerun_after,
         kind,
-    })
+    };
+    let mut nodes = hooks::nodes(&mut component, hooks);
+    nodes.insert(0, component);
+    Ok(nodes)
 }
 
 /// The parts only a Terraform component has.
@@ -435,9 +463,8 @@ fn read_terraform(
         None => stack.backend.clone(),
     };
     let (files, templates) = read_files(m, spec, &stack.name, address, span)?;
-    let hooks = read_hooks(m, spec, address, span)?;
     let tool = string_attr(m, spec, "tool")?;
-    Ok(Terraform { source, providers, backend, files, hooks, tool, templates })
+    Ok(Terraform { source, providers, backend, files, tool, templates })
 }
 
 fn read_files(
@@ -557,36 +584,6 @@ fn read_backend(
     Ok(Backend { ty, config })
 }
 
-fn read_hooks(m: &mut Machine, spec: &Attrs, address: &str, span: Span) -> EvalResult<Hooks> {
-    let mut hooks = Hooks::default();
-    let Some(thunk) = spec.get("hooks").cloned() else { return Ok(hooks) };
-    let value = m.force(&thunk)?;
-    let Value::Attrs(attrs) = &value else {
-        return Err(EvalError::new(
-            ErrorKind::InvalidSpec {
-                address: address.to_owned(),
-                message: format!("`hooks` is {}, not a set", value.describe()),
-            },
-            Some(span),
-        ));
-    };
-    for key in attrs.names() {
-        if key != "prePlan" && key != "postApply" {
-            return Err(EvalError::new(
-                ErrorKind::InvalidSpec {
-                    address: address.to_owned(),
-                    message: format!("there is no hook `{key}`"),
-                },
-                Some(span),
-            )
-            .with_help("hooks are `prePlan` and `postApply`"));
-        }
-    }
-    hooks.pre_plan = string_list(m, attrs, "prePlan", address, span)?;
-    hooks.post_apply = string_list(m, attrs, "postApply", address, span)?;
-    Ok(hooks)
-}
-
 /// An attribute holding a set, as a JSON object without placeholders.
 fn json_object(
     m: &mut Machine,
@@ -618,7 +615,7 @@ fn json_object(
     }
 }
 
-fn string_list(
+pub(super) fn string_list(
     m: &mut Machine,
     attrs: &Attrs,
     key: &str,

@@ -22,6 +22,7 @@ pub(super) const STEP_KEYS: &[&str] = &[
     "inputs",
     "mockOutputs",
     "requiredOutputs",
+    "rerunAfter",
     "retries",
     "run",
     "src",
@@ -30,7 +31,7 @@ pub(super) const STEP_KEYS: &[&str] = &[
 
 /// The attributes a wait spec may have.
 pub(super) const WAIT_KEYS: &[&str] =
-    &["check", "dependsOn", "env", "inputs", "interval", "src", "timeout"];
+    &["check", "dependsOn", "env", "inputs", "interval", "rerunAfter", "src", "timeout"];
 
 /// How long a wait tries by default, and how often.
 const WAIT_TIMEOUT_MS: u64 = 300_000;
@@ -80,6 +81,7 @@ impl StepSpec<'_, '_> {
             timeout_ms: self.millis(m, "timeout")?,
             retries: self.retries(m)?,
             destroy,
+            hook: None,
         })
     }
 
@@ -125,6 +127,7 @@ impl StepSpec<'_, '_> {
             timeout_ms: Some(self.millis(m, "timeout")?.unwrap_or(WAIT_TIMEOUT_MS)),
             retries: Retries::default(),
             destroy: Vec::new(),
+            hook: None,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Applying a plan: mark the record incomplete, `apply`, read the outputs (from the local
-//! state file, else `output -json`), check `requiredOutputs`, write the record, run the
-//! `postApply` hooks; the output changes the apply made.
+//! state file, else `output -json`), check `requiredOutputs`, write the record; the output
+//! changes the apply made. (`postApply` hooks are steps of their own: `project/hooks.rs`.)
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -12,7 +12,7 @@ use store::Digest;
 
 use super::{
     steps::{Stale, now},
-    tooling::{failed, run_hooks},
+    tooling::failed,
 };
 use crate::{
     plan::{self, PlanChanges},
@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// Applies `file` (a plan with `changes`; an empty plan is not applied unless `always`), then reads the
-/// outputs, writes the record, discards the saved plan and runs the `postApply` hooks.
+/// outputs, writes the record and discards the saved plan.
 pub(crate) async fn apply(
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
@@ -109,15 +109,8 @@ pub(crate) async fn apply(
     if always {
         changes.outputs = output_changes(previous.as_ref(), &plain, &sensitive_digests);
     }
-    let mut record =
+    let record =
         prepared.record(ctx, plain.clone(), sensitive_digests, (tool, tool_version), started);
-    // A failed hook runs again next time: until the hooks succeed, the record says so.
-    let hooks = ctx.component.terraform().map(|t| t.hooks.post_apply.clone());
-    let hooks = hooks.unwrap_or_default();
-    if !hooks.is_empty() {
-        record.incomplete = Some("its postApply hooks have not run".to_owned());
-        record.incomplete_since = Some(record.finished);
-    }
     if let Err(e) = write_record(&root, &record) {
         return Ok(ctx.fail(Failure::new(
             code::FILES,
@@ -125,20 +118,6 @@ pub(crate) async fn apply(
         )));
     }
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
-    if let Err(failure) = run_hooks(ctx, &hooks, "postApply").await {
-        let _ = mark_incomplete(&root, ctx.address, "its postApply hooks did not finish");
-        return Ok(ctx.fail(failure));
-    }
-    if !hooks.is_empty() {
-        record.incomplete = None;
-        record.incomplete_since = None;
-        if let Err(e) = write_record(&root, &record) {
-            return Ok(ctx.fail(Failure::new(
-                code::FILES,
-                format!("applied, but the run record could not be written: {e}"),
-            )));
-        }
-    }
     let whose = if ctx.shared.options.reviewed { "the reviewed plan" } else { "the kept plan" };
     if saved && ran {
         ctx.notes.push(format!("applied {whose} as it was"));

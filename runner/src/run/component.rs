@@ -10,7 +10,7 @@ use std::{
     time::Instant,
 };
 
-use evaluator::{Component, Json, Kind, OutputRef};
+use evaluator::{Component, HookWhen, Json, Kind, OutputRef};
 
 use crate::{
     build::BuiltComponent,
@@ -233,10 +233,6 @@ impl Ctx<'_> {
         .await
         .map_err(|e| Failure::new(code::SPAWN, format!("cannot run `{}`: {e}", program.display())))
     }
-
-    pub(crate) fn log_dir(&self) -> &Path {
-        &self.shared.options.log_dir
-    }
 }
 
 /// What the component is given, before anything runs.
@@ -271,6 +267,7 @@ impl Prepared {
             tool_version,
             started,
             finished: super::steps::now(),
+            run: crate::record::new_run_id(),
             incomplete: None,
             incomplete_since: None,
         }
@@ -285,10 +282,10 @@ pub(crate) async fn run_component(
     slot: &mut Option<super::slots::Slot>,
 ) -> (ComponentResult, Done) {
     let started = Instant::now();
-    let (Some(component), Some(built)) = (
-        shared.project.component(address),
-        shared.build.components.iter().find(|b| b.address == address),
-    ) else {
+    let component = shared.project.component(address);
+    let (Some(component), Some(built)) =
+        (component, component.and_then(|c| shared.build.workdir_of(c)))
+    else {
         let result =
             ComponentResult::failed(address, Failure::new(code::INTERNAL, "not in the project"));
         return (result, Done::Failed);
@@ -299,7 +296,7 @@ pub(crate) async fn run_component(
         component,
         built,
         program: PathBuf::new(),
-        dir: shared.layout.work(address),
+        dir: shared.layout.work(&component.workdir_of()),
         started,
         processes: 0,
         log: log_path(&shared.options.log_dir, address),
@@ -345,17 +342,7 @@ pub(crate) async fn run_component(
     }
     let values = match upstream_values(shared, component, upstream) {
         Ok(Upstream::Values(values, assumed)) => (values, assumed),
-        Ok(Upstream::Pending(reason)) => {
-            if shared.options.mode == Mode::Plan {
-                // `infra show` lists it; `apply` plans it once its upstreams have applied.
-                let summary = crate::plan::PlanSummary::pending(address, &reason, steps::now());
-                if let Err(e) = crate::plan::save(&shared.layout, &summary, "{}", None) {
-                    return ctx
-                        .fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
-                }
-            }
-            return (ctx.result(Status::Pending, None, Some(reason)), Done::Pending);
-        }
+        Ok(Upstream::Pending(reason)) => return pending(&mut ctx, reason),
         Err(message) => return ctx.fail(Failure::new(code::UPSTREAM, message)),
     };
     let (values, assumed) = values;
@@ -399,8 +386,20 @@ pub(crate) async fn run_component(
     let up_to_date =
         record.as_ref().is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
     let prepared = Prepared { values, resolved, fingerprint, assumed };
+    // Planning, a node that runs again after another (`rerunAfter`, a wait) would run once
+    // that one has: its record says nothing of the apply to come.
+    if shared.options.mode == Mode::Plan
+        && let Some(first) = runs_after_planned(shared, component)
+    {
+        return match &component.kind {
+            Kind::Step(step) => super::step::plan(&mut ctx, step, &prepared),
+            Kind::Terraform(_) => pending(&mut ctx, format!("re-plans after `{first}` runs")),
+        };
+    }
     if let Kind::Step(step) = &component.kind {
         let outputs = record.map(|r| r.outputs);
+        // A `prePlan` hook makes what the plan may need: `infra plan` runs it.
+        let at_plan = step.hook.as_ref().is_some_and(|h| h.when == HookWhen::PrePlan);
         return match shared.options.mode {
             _ if up_to_date && !shared.options.force => {
                 crate::plan::discard(&shared.layout, address);
@@ -411,8 +410,8 @@ pub(crate) async fn run_component(
                 ctx.result(Status::Changed, None, Some("not checked: a step".into())),
                 Done::Ok(outputs),
             ),
-            Mode::Plan => super::step::plan(&mut ctx, step, &prepared),
-            Mode::Apply => super::step::apply(&mut ctx, step, &prepared).await,
+            Mode::Plan if !at_plan => super::step::plan(&mut ctx, step, &prepared),
+            Mode::Plan | Mode::Apply => super::step::apply(&mut ctx, step, &prepared).await,
             Mode::Destroy => {
                 ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path"))
             }
@@ -460,6 +459,24 @@ pub(crate) async fn run_component(
         // Invariant: destroying returned above; never a panic if that changes.
         Mode::Destroy => ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path")),
     }
+}
+
+/// Not planned now: `apply` plans it once its upstreams have run (`infra show` lists it).
+fn pending(ctx: &mut Ctx<'_>, reason: String) -> (ComponentResult, Done) {
+    if ctx.shared.options.mode == Mode::Plan {
+        let summary = crate::plan::PlanSummary::pending(ctx.address, &reason, steps::now());
+        if let Err(e) = crate::plan::save(&ctx.shared.layout, &summary, "{}", None) {
+            return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
+        }
+    }
+    (ctx.result(Status::Pending, None, Some(reason)), Done::Pending)
+}
+
+/// The first node this one runs again after (see `fingerprint::watched`) that `apply` would
+/// run.
+fn runs_after_planned(shared: &Shared, component: &Component) -> Option<String> {
+    let will_run = shared.will_run.lock().ok()?;
+    fingerprint::watched(&shared.project, component).into_iter().find(|a| will_run.contains(a))
 }
 
 enum Upstream {

@@ -70,7 +70,7 @@ async fn run(
     let started = now();
     ctx.take_slot().await;
     let filled = environment(ctx, step, &prepared.values, &prepared.resolved).await?;
-    prepare(ctx)?;
+    prepare(ctx, step)?;
     let root = ctx.shared.options.root.clone();
     mark_incomplete(&root, ctx.address, &format!("a run began at {}", crate::time::utc(now())))
         .map_err(|e| Failure::new(code::FILES, format!("cannot mark the record: {e}")))?;
@@ -160,10 +160,12 @@ async fn environment(
     }
     ctx.scrub = scrub_variants(scrub);
     let (stack, name) = (&component.stack, &component.name);
+    // A hook's component is its owner.
+    let owner = step.hook.as_ref().map(|h| h.owner.rsplit('/').next().unwrap_or(&h.owner));
     let mut env = vec![
         ("INFRA_STACK".to_owned(), stack.clone()),
         ("INFRA_NODE".to_owned(), name.clone()),
-        ("INFRA_COMPONENT".to_owned(), name.clone()),
+        ("INFRA_COMPONENT".to_owned(), owner.unwrap_or(name).to_owned()),
         ("INFRA_WORKDIR".to_owned(), ctx.dir.display().to_string()),
         // Not part of the fingerprint: the same project in another directory is the same.
         ("INFRA_ROOT".to_owned(), ctx.shared.options.root.display().to_string()),
@@ -210,12 +212,18 @@ async fn environment(
     Ok(Environment { env, action })
 }
 
-/// The work directory: the step's `src`, realised from the store.
-fn prepare(ctx: &mut Ctx<'_>) -> Result<(), Failure> {
+/// The work directory, realised from the store: the step's `src`, or a hook's component's
+/// files (its upstream inputs file, written by the component's run, left as it is).
+fn prepare(ctx: &mut Ctx<'_>, step: &Step) -> Result<(), Failure> {
     let fail = |message: String| Failure::new(code::FILES, message);
     crate::build::realise_component(&ctx.shared.store, ctx.built)
         .map_err(|e| fail(e.to_string()))?;
-    crate::workdir::sync(&ctx.shared.store, &ctx.built.workdir, &ctx.built.files, None, &ctx.dir)
+    let upstream = match step.hook {
+        Some(_) => crate::workdir::UpstreamFile::Keep,
+        None => crate::workdir::UpstreamFile::Absent,
+    };
+    let built = ctx.built;
+    crate::workdir::sync(&ctx.shared.store, &built.workdir, &built.files, upstream, &ctx.dir)
         .map_err(|e| {
             fail(format!("cannot prepare the work directory `{}`: {e}", ctx.dir.display()))
         })
@@ -244,7 +252,14 @@ async fn run_with_retries(
         None => None,
     };
     let attempts = step.retries.attempts.max(1);
-    let shown = argv.join(" ");
+    // A hook is shown as its commands, as written.
+    let (shown, failed_code) = match &step.hook {
+        Some(hook) => {
+            let commands = if argv.len() == 3 { &argv[2..] } else { argv.get(4..).unwrap_or(&[]) };
+            (format!("the {} hook `{}`", hook.when.name(), commands.join("; ")), code::HOOK)
+        }
+        None => (format!("`{}`", argv.join(" ")), code::STEP),
+    };
     for attempt in 1..=attempts {
         let done =
             ctx.run_program("run", &program(ctx, &argv[0]), &argv[1..], env, timeout).await?;
@@ -260,11 +275,11 @@ async fn run_with_retries(
             let limit = timeout.map(|t| format!("{t:?}")).unwrap_or_default();
             Failure::new(
                 code::TIMEOUT,
-                format!("`{shown}` ran past its timeout of {limit}: its process group was killed"),
+                format!("{shown} ran past its timeout of {limit}: its process group was killed"),
             )
         } else {
             let status = done.code.map_or("a signal".to_owned(), |c| format!("status {c}"));
-            Failure::new(code::STEP, format!("`{shown}` exited with {status}{}", tail(&output)))
+            Failure::new(failed_code, format!("{shown} exited with {status}{}", tail(&output)))
         };
         if !retry {
             let mut failure = failure;
@@ -440,7 +455,7 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>, step: &Step) -> (ComponentResult,
             };
             env.push((format!("INFRA_OUTPUT_{}", name.to_ascii_uppercase()), text));
         }
-        if let Err(failure) = prepare(ctx) {
+        if let Err(failure) = prepare(ctx, step) {
             return ctx.fail(failure);
         }
         if let Err(e) = mark_incomplete(

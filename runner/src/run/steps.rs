@@ -4,7 +4,7 @@
 //!
 //! A record means "the last apply of exactly these inputs finished": before `apply` or
 //! `destroy` starts changing things the record is marked incomplete, and only a finished
-//! apply (and its `postApply` hooks) writes a complete one. So a failed or interrupted apply
+//! apply writes a complete one. So a failed or interrupted apply
 //! is planned again next time, even when its inputs go back to the recorded values.
 
 use std::{
@@ -18,7 +18,7 @@ use evaluator::{Json, OutputRef};
 use super::{
     apply::apply,
     private::{is_private, private_environment},
-    tooling::{failed, init_if_needed, run_hooks},
+    tooling::{failed, init_if_needed},
 };
 use crate::{
     build::canonical_json,
@@ -55,7 +55,7 @@ pub(crate) async fn plan(
         let done = planned(recorded, &summary.changes);
         return (ctx.result(Status::Planned, Some(summary.changes), None), done);
     }
-    let made = match make_plan(ctx, prepared, true, true).await {
+    let made = match make_plan(ctx, prepared, true).await {
         Ok(made) => made,
         Err(failure) => return ctx.fail(failure),
     };
@@ -223,7 +223,7 @@ pub(crate) async fn plan_and_apply(
     // with a reviewed one; the resource changes come from the plan's JSON stream, and the plan
     // is applied even when it reports none, since Terraform 1.0 exits 0 for a plan that
     // changes only outputs.
-    let made = match make_plan(ctx, prepared, true, expected.is_some()).await {
+    let made = match make_plan(ctx, prepared, expected.is_some()).await {
         Ok(made) => made,
         Err(failure) => return ctx.fail(failure),
     };
@@ -251,7 +251,7 @@ pub(crate) async fn drift(
     prepared: &Prepared,
     recorded: Option<BTreeMap<String, Json>>,
 ) -> (ComponentResult, Done) {
-    let made = match make_plan(ctx, prepared, false, true).await {
+    let made = match make_plan(ctx, prepared, true).await {
         Ok(made) => made,
         Err(failure) => return ctx.fail(failure),
     };
@@ -264,13 +264,11 @@ pub(crate) async fn drift(
     (ctx.result(status, Some(made.changes), None), Done::Ok(recorded))
 }
 
-/// Decrypts secrets, prepares the work directory, `init`s if needed, runs `prePlan` hooks
-/// (when `hooks`), plans into a file and (when `show`) reads it back with `show -json`;
+/// Decrypts secrets, prepares the work directory, `init`s if needed, plans into a file and (when `show`) reads it back with `show -json`;
 /// without `show`, only the resource changes are known (from the plan's JSON stream).
 pub(crate) async fn make_plan(
     ctx: &mut Ctx<'_>,
     prepared: &Prepared,
-    hooks: bool,
     show: bool,
 ) -> Result<Made, Failure> {
     ctx.take_slot().await;
@@ -279,11 +277,6 @@ pub(crate) async fn make_plan(
     private_environment(ctx, &prepared.values, &prepared.resolved).await?;
     prepare_workdir(ctx, &prepared.values, &prepared.resolved).code(code::FILES)?;
     init_if_needed(ctx).await?;
-    if hooks {
-        let pre_plan = ctx.component.terraform().map(|t| t.hooks.pre_plan.clone());
-        let pre_plan = pre_plan.unwrap_or_default();
-        run_hooks(ctx, &pre_plan, "prePlan").await?;
-    }
     // A plan file holds variable values: with secrets, it lives in a private temporary
     // directory (0700) that is removed when this component is done.
     let private = if !is_private(ctx, &prepared.resolved) {
@@ -349,7 +342,9 @@ pub(crate) fn prepare_workdir(
         &ctx.shared.store,
         &ctx.built.workdir,
         &ctx.built.files,
-        upstream_file.as_deref(),
+        upstream_file
+            .as_deref()
+            .map_or(workdir::UpstreamFile::Absent, workdir::UpstreamFile::Write),
         &ctx.dir,
     )
     .map_err(|e| format!("cannot prepare the work directory `{}`: {e}", ctx.dir.display()))

@@ -1,7 +1,7 @@
-//! Running things around Terraform's main steps: `init` when needed, hooks, the tool's
+//! Running things around Terraform's main steps: `init` when needed, the tool's
 //! version (cached), and the message of a failed step.
 
-use std::{collections::BTreeMap, path::Path};
+use std::collections::BTreeMap;
 
 use evaluator::Json;
 use store::Digest;
@@ -15,46 +15,6 @@ use crate::{
 
 /// The hash of what `init` depended on at the last init, in the work directory.
 const INIT_HASH_FILE: &str = ".infra-init-hash";
-
-/// Runs hook commands (`sh -c`) in the work directory, each with its own log file, with
-/// `INFRA_STACK`, `INFRA_COMPONENT` and `INFRA_WORKDIR` set.
-pub(crate) async fn run_hooks(
-    ctx: &mut Ctx<'_>,
-    commands: &[String],
-    step: &'static str,
-) -> Result<(), Failure> {
-    for (i, command) in commands.iter().enumerate() {
-        ctx.begin(step).await?;
-        let log = ctx.log_dir().join(format!("{}.{step}-{i}.log", ctx.address.replace('/', ".")));
-        let (stack, name) = ctx.address.split_once('/').unwrap_or(("", ctx.address));
-        let env = [
-            ("INFRA_STACK".to_owned(), stack.to_owned()),
-            ("INFRA_COMPONENT".to_owned(), name.to_owned()),
-            ("INFRA_WORKDIR".to_owned(), ctx.dir.display().to_string()),
-        ];
-        let done = crate::process::run(
-            Path::new("/bin/sh"),
-            &["-c", command],
-            &ctx.dir,
-            &env,
-            &ctx.scrub,
-            &log,
-            LogMode::Full,
-            &ctx.shared.children,
-        )
-        .await
-        .map_err(|e| {
-            Failure::new(code::SPAWN, format!("cannot run the {step} hook `{command}`: {e}"))
-        })?;
-        if !done.success {
-            return Err(Failure::new(
-                code::HOOK,
-                format!("the {step} hook `{command}` failed (see `{}`)", log.display()),
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// `init`, when `.terraform/` is missing or what init depends on (everything but the
 /// variable files) changed since the last init.
