@@ -77,7 +77,7 @@ pub enum ErrorKind {
     SecretInspected { operation: String },
     /// A secret where it would be written to disk (a file, a template, a backend or provider
     /// configuration): only `inputs` can take one.
-    SecretNotAllowed { address: String, place: String },
+    SecretNotAllowed { address: String, place: String, why: &'static str },
     /// An output placeholder where the value must be known before Terraform runs (backend,
     /// providers, files): pass it through `inputs` instead.
     PlaceholderNotAllowed { address: String, place: String },
@@ -194,8 +194,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::SecretInspected { operation } => {
                 write!(f, "{operation} would reveal the value of a secret")
             }
-            ErrorKind::SecretNotAllowed { address, place } => {
-                write!(f, "`{address}`: a secret in {place}, which would write it to disk")
+            ErrorKind::SecretNotAllowed { address, place, why } => {
+                write!(f, "`{address}`: a secret in {place}, {why}")
             }
             ErrorKind::PlaceholderNotAllowed { address, place } => write!(
                 f,

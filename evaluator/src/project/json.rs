@@ -57,6 +57,7 @@ impl ToJson<'_> {
                                     ErrorKind::SecretNotAllowed {
                                         address: self.owner.to_owned(),
                                         place: format!("`{path}`"),
+                                        why: "which would write it to disk",
                                     },
                                     self.span,
                                 )

@@ -183,6 +183,7 @@ impl StepSpec<'_, '_> {
             ErrorKind::SecretNotAllowed {
                 address: self.address.to_owned(),
                 place: format!("`{place}`"),
+                why: "where it would show in the process list and the log",
             },
             Some(self.span),
         )
