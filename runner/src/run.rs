@@ -8,6 +8,7 @@ mod apply;
 mod component;
 mod destroy;
 mod failure;
+mod kinds;
 mod private;
 mod probe;
 mod secret_inputs;

@@ -1,7 +1,7 @@
 //! One component's part of a run. First what it is given: the upstream values it reads (from
 //! this run, records, planned values or mocks), its fingerprint, and its record; from those,
 //! the decision — up to date, pending on an upstream's apply, a saved plan to apply as it is,
-//! or plan now. The Terraform steps themselves are in `steps.rs`.
+//! or plan now. What runs then is the kind's executor's (`kinds.rs` dispatches).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -10,18 +10,17 @@ use std::{
     time::Instant,
 };
 
-use evaluator::{Component, HookWhen, Json, Kind, OutputRef};
+use evaluator::{Component, Json, OutputRef};
 
 use crate::{
     build::BuiltComponent,
-    fingerprint::{self, Change, Fingerprint},
+    fingerprint::{self, Fingerprint},
     plan::PlanChanges,
     process::{self, LogMode},
     record::read_record,
     resolve::resolve_inputs,
     run::failure::{Failure, code},
-    run::{ComponentResult, Done, Event, Mode, Shared, log_path, steps},
-    tool::find_tool,
+    run::{ComponentResult, Done, Event, Mode, Shared, kinds, log_path, steps},
     tool_diagnostics::{self, ToolDiagnostic},
 };
 
@@ -325,20 +324,11 @@ pub(crate) async fn run_component(
             Done::Failed,
         );
     }
-    if let Kind::Terraform(terraform) = &component.kind {
-        ctx.program = match find_tool(&shared.options.tool_env, terraform.tool.as_deref()) {
-            Ok(program) => program,
-            Err(e) => {
-                let help = e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
-                return ctx.fail(Failure::new(e.code(), format!("{e}{help}")));
-            }
-        };
+    if let Err(failure) = kinds::find_program(&mut ctx) {
+        return ctx.fail(failure);
     }
     if shared.options.mode == Mode::Destroy {
-        return match &component.kind {
-            Kind::Terraform(_) => super::destroy::destroy(&mut ctx).await,
-            Kind::Step(step) => super::step::destroy(&mut ctx, step).await,
-        };
+        return kinds::destroy(&mut ctx).await;
     }
     let values = match upstream_values(shared, component, upstream) {
         Ok(Upstream::Values(values, assumed)) => (values, assumed),
@@ -355,10 +345,7 @@ pub(crate) async fn run_component(
                 .fail(Failure::new(code::UPSTREAM, format!("no value for {}", names.join(", "))));
         }
     };
-    let version = match &component.kind {
-        Kind::Terraform(_) => super::tooling::tool_version(&mut ctx).await,
-        Kind::Step(_) => String::new(),
-    };
+    let version = kinds::program_version(&mut ctx).await;
     let root = &shared.options.root;
     let program = component.terraform().map(|_| ctx.program.as_path());
     let fingerprint = match fingerprint::current(
@@ -391,78 +378,20 @@ pub(crate) async fn run_component(
     if shared.options.mode == Mode::Plan
         && let Some(first) = runs_after_planned(shared, component)
     {
-        return match &component.kind {
-            Kind::Step(step) => super::step::plan(&mut ctx, step, &prepared),
-            Kind::Terraform(_) => pending(&mut ctx, format!("re-plans after `{first}` runs")),
-        };
+        return kinds::would_run_after(&mut ctx, &prepared, &first);
     }
-    if let Kind::Step(step) = &component.kind {
+    // `drift` checks up-to-date components against reality; the rest is the same for all.
+    if up_to_date && !shared.options.force && shared.options.mode != Mode::Drift {
+        // A kept plan (of `plan --refresh`, say) is of no use to an up-to-date node.
+        crate::plan::discard(&shared.layout, address);
         let outputs = record.map(|r| r.outputs);
-        // A `prePlan` hook makes what the plan may need: `infra plan` runs it.
-        let at_plan = step.hook.as_ref().is_some_and(|h| h.when == HookWhen::PrePlan);
-        return match shared.options.mode {
-            _ if up_to_date && !shared.options.force => {
-                crate::plan::discard(&shared.layout, address);
-                (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs))
-            }
-            // A step has no reality to compare with: drift checks it for changed inputs only.
-            Mode::Drift => (
-                ctx.result(Status::Changed, None, Some("not checked: a step".into())),
-                Done::Ok(outputs),
-            ),
-            Mode::Plan if !at_plan => super::step::plan(&mut ctx, step, &prepared),
-            Mode::Plan | Mode::Apply => super::step::apply(&mut ctx, step, &prepared).await,
-            Mode::Destroy => {
-                ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path"))
-            }
-        };
+        return (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs));
     }
-    match shared.options.mode {
-        Mode::Drift => {
-            if !up_to_date {
-                let reason = match &record {
-                    None => Change::NeverApplied.to_string(),
-                    Some(r) => match &r.incomplete {
-                        Some(why) => Change::Incomplete(why.clone()).to_string(),
-                        None => prepared
-                            .fingerprint
-                            .changes_since(&r.inputs, &r.files)
-                            .first()
-                            .map(ToString::to_string)
-                            .unwrap_or_else(|| "its inputs changed".to_owned()),
-                    },
-                };
-                let outputs = record.map(|r| r.outputs);
-                return (
-                    ctx.result(Status::Changed, None, Some(format!("not checked: {reason}"))),
-                    Done::Ok(outputs),
-                );
-            }
-            steps::drift(&mut ctx, &prepared, record.map(|r| r.outputs)).await
-        }
-        _ if up_to_date && !shared.options.force => {
-            // A kept plan (of `plan --refresh`, say) is of no use to an up-to-date component.
-            crate::plan::discard(&shared.layout, address);
-            let outputs = record.map(|r| r.outputs);
-            (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs))
-        }
-        Mode::Plan => {
-            let unfinished = record.as_ref().and_then(|r| r.incomplete.clone());
-            let (mut result, done) =
-                steps::plan(&mut ctx, &prepared, record.map(|r| r.outputs)).await;
-            if result.status == Status::Planned {
-                result.unfinished = unfinished;
-            }
-            (result, done)
-        }
-        Mode::Apply => steps::plan_and_apply(&mut ctx, &prepared).await,
-        // Invariant: destroying returned above; never a panic if that changes.
-        Mode::Destroy => ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path")),
-    }
+    kinds::run(&mut ctx, &prepared, record, up_to_date).await
 }
 
 /// Not planned now: `apply` plans it once its upstreams have run (`infra show` lists it).
-fn pending(ctx: &mut Ctx<'_>, reason: String) -> (ComponentResult, Done) {
+pub(crate) fn pending(ctx: &mut Ctx<'_>, reason: String) -> (ComponentResult, Done) {
     if ctx.shared.options.mode == Mode::Plan {
         let summary = crate::plan::PlanSummary::pending(ctx.address, &reason, steps::now());
         if let Err(e) = crate::plan::save(&ctx.shared.layout, &summary, "{}", None) {

@@ -8,7 +8,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
-use evaluator::{Action, Check, Json, Step};
+use evaluator::{Action, Check, HookWhen, Json, Step};
 
 use super::{
     component::{Ctx, Prepared, Status},
@@ -18,12 +18,33 @@ use super::{
     steps::now,
 };
 use crate::{
-    record::{mark_incomplete, read_record, remove_record, write_record},
-    run::{ComponentResult, Done},
+    record::{RunRecord, mark_incomplete, read_record, remove_record, write_record},
+    run::{ComponentResult, Done, Mode},
 };
 
 /// How much of a failed program's output a message quotes.
 const TAIL: usize = 400;
+
+/// A step that is not up to date: `drift` leaves it (a step has no reality to compare with),
+/// `plan` says it would run (a `prePlan` hook runs: the plan may need what it makes), `apply`
+/// runs it.
+pub(crate) async fn run_mode(
+    ctx: &mut Ctx<'_>,
+    step: &Step,
+    prepared: &Prepared,
+    record: Option<RunRecord>,
+) -> (ComponentResult, Done) {
+    let at_plan = step.hook.as_ref().is_some_and(|h| h.when == HookWhen::PrePlan);
+    match ctx.shared.options.mode {
+        Mode::Drift => (
+            ctx.result(Status::Changed, None, Some("not checked: a step".into())),
+            Done::Ok(record.map(|r| r.outputs)),
+        ),
+        Mode::Plan if !at_plan => plan(ctx, step, prepared),
+        Mode::Plan | Mode::Apply => apply(ctx, step, prepared).await,
+        Mode::Destroy => ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path")),
+    }
+}
 
 /// `infra plan` of a step that is not up to date: it would run (its readers wait for it).
 /// `infra show` lists it.

@@ -22,11 +22,13 @@ use super::{
 };
 use crate::{
     build::canonical_json,
+    fingerprint::Change,
     plan::{self, PLAN_VERSION, PlanChanges, PlanSummary},
     process::LogMode,
+    record::RunRecord,
     run::component::{Ctx, Prepared, Status},
     run::failure::{Coded, Failure, code},
-    run::{ComponentResult, Done},
+    run::{ComponentResult, Done, Mode},
     workdir,
 };
 
@@ -39,6 +41,50 @@ pub(crate) struct Made {
     file: PathBuf,
     /// A private directory holding the plan of a secret-bearing component (removed on drop).
     _private: Option<tempfile::TempDir>,
+}
+
+/// A Terraform component that is not up to date (or, for `drift`, any): `drift` checks an
+/// up-to-date one against reality and names why another was not checked; `plan` plans it;
+/// `apply` plans and applies it.
+pub(crate) async fn run(
+    ctx: &mut Ctx<'_>,
+    prepared: &Prepared,
+    record: Option<RunRecord>,
+    up_to_date: bool,
+) -> (ComponentResult, Done) {
+    match ctx.shared.options.mode {
+        Mode::Drift if up_to_date => drift(ctx, prepared, record.map(|r| r.outputs)).await,
+        Mode::Drift => {
+            let reason = match &record {
+                None => Change::NeverApplied.to_string(),
+                Some(r) => match &r.incomplete {
+                    Some(why) => Change::Incomplete(why.clone()).to_string(),
+                    None => prepared
+                        .fingerprint
+                        .changes_since(&r.inputs, &r.files)
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| "its inputs changed".to_owned()),
+                },
+            };
+            let outputs = record.map(|r| r.outputs);
+            (
+                ctx.result(Status::Changed, None, Some(format!("not checked: {reason}"))),
+                Done::Ok(outputs),
+            )
+        }
+        Mode::Plan => {
+            let unfinished = record.as_ref().and_then(|r| r.incomplete.clone());
+            let (mut result, done) = plan(ctx, prepared, record.map(|r| r.outputs)).await;
+            if result.status == Status::Planned {
+                result.unfinished = unfinished;
+            }
+            (result, done)
+        }
+        Mode::Apply => plan_and_apply(ctx, prepared).await,
+        // Invariant: destroying returned before; never a panic if that changes.
+        Mode::Destroy => ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path")),
+    }
 }
 
 /// `infra plan`: plan, keep the artefacts, and tell dependents what the outputs will be.

@@ -16,6 +16,20 @@ use crate::{
 /// The hash of what `init` depended on at the last init, in the work directory.
 const INIT_HASH_FILE: &str = ".infra-init-hash";
 
+/// The Terraform/OpenTofu program of the component (`INFRA_TF`, its `tool`, `tofu`,
+/// `terraform`), into `ctx.program`.
+pub(crate) fn find_program(
+    ctx: &mut Ctx<'_>,
+    terraform: &evaluator::Terraform,
+) -> Result<(), Failure> {
+    let env = &ctx.shared.options.tool_env;
+    ctx.program = crate::tool::find_tool(env, terraform.tool.as_deref()).map_err(|e| {
+        let help = e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
+        Failure::new(e.code(), format!("{e}{help}"))
+    })?;
+    Ok(())
+}
+
 /// `init`, when `.terraform/` is missing or what init depends on (everything but the
 /// variable files) changed since the last init.
 pub(crate) async fn init_if_needed(ctx: &mut Ctx<'_>) -> Result<(), Failure> {
