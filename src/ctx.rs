@@ -69,9 +69,9 @@ impl Ctx {
         &self,
         out: &mut Output,
     ) -> Result<Option<(Project, bool)>, CliError> {
-        let path = runner::eval_cache_path(&self.root);
+        let path = crate::evalcache::eval_cache_path(&self.root);
         let key = cache_key(&self.entry());
-        if let Some(project) = runner::load_evaluation(&path, &key, &env_var) {
+        if let Some(project) = crate::evalcache::load_evaluation(&path, &key, &env_var) {
             return Ok(Some((project, true)));
         }
         let io = RealIo::default();
@@ -84,7 +84,14 @@ impl Ctx {
             }
         };
         let read = io.read.lock().map(|r| r.clone()).unwrap_or_default();
-        runner::save_evaluation(&path, &key, &evaluator.inputs(), &read, &env_var, &project);
+        crate::evalcache::save_evaluation(
+            &path,
+            &key,
+            &evaluator.inputs(),
+            &read,
+            &env_var,
+            &project,
+        );
         Ok(Some((project, false)))
     }
 }

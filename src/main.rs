@@ -4,6 +4,7 @@ mod cache;
 mod cli;
 mod ctx;
 mod error;
+mod evalcache;
 mod io;
 mod output;
 mod review;

@@ -4,7 +4,6 @@
 
 mod build;
 mod error;
-mod evalcache;
 mod fingerprint;
 mod graph;
 mod inspect;
@@ -25,7 +24,6 @@ mod workdir;
 pub use crate::{
     build::{BuildReport, BuiltComponent, build, build_with, export},
     error::{RunnerError, RunnerErrorKind},
-    evalcache::{eval_cache_path, load_evaluation, project_to_json, save_evaluation},
     fingerprint::{Change, FileChange, Fingerprint},
     graph::{GraphFormat, render_graph},
     inspect::{Checked, State, status, why},

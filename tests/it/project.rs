@@ -35,7 +35,8 @@ fn extract(path: &Path) -> Result<String, String> {
 
 /// The project as pretty JSON (the form the evaluation cache stores).
 fn describe(project: &Project) -> String {
-    let text = serde_json::to_string_pretty(&runner::project_to_json(project)).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&serde_json::to_value(project).unwrap_or_default())
+        .unwrap_or_default();
     format!("{text}\n").replace(&root().display().to_string(), "[ROOT]")
 }
 

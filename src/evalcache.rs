@@ -1,4 +1,5 @@
-//! The evaluation cache: the last evaluation's `Project`, keyed by what it read. A record lists
+//! The evaluation cache, beside the IO that records what evaluation read (`io.rs`): the last
+//! evaluation's `Project`, keyed by what it read. A record lists
 //! every input (files by content hash, directory listings, existence checks, environment
 //! variables by the hash of their value — never the value), and is fresh when every input still
 //! hashes the same; then `infra build` skips evaluation. The record is a versioned JSON wire
@@ -18,7 +19,7 @@ use store::Digest;
 const VERSION: u64 = 5;
 
 /// Where the cache lives under the project's `.infra/`.
-pub fn eval_cache_path(project_root: &Path) -> PathBuf {
+pub(crate) fn eval_cache_path(project_root: &Path) -> PathBuf {
     project_root.join(".infra").join("cache").join("eval.json")
 }
 
@@ -26,7 +27,7 @@ pub fn eval_cache_path(project_root: &Path) -> PathBuf {
 /// (the binary's version, the embedded library). Failures are ignored: a cache is optional.
 /// `read`: the hashes of the bytes evaluation actually read, by path (a file edited while
 /// evaluation ran is then recorded as it was read, and the next build sees the change).
-pub fn save_evaluation(
+pub(crate) fn save_evaluation(
     path: &Path,
     key: &str,
     inputs: &[Input],
@@ -58,7 +59,7 @@ pub fn save_evaluation(
 }
 
 /// The cached project, if the record exists, has this `key`, and every input is unchanged.
-pub fn load_evaluation(
+pub(crate) fn load_evaluation(
     path: &Path,
     key: &str,
     env: &dyn Fn(&str) -> Option<String>,
@@ -136,7 +137,7 @@ fn describe(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Option<Json>
 
 /// The JSON form of a project (stacks, placed nodes, inputs, references), as the evaluation
 /// cache stores it; the project conformance tests compare it too.
-pub fn project_to_json(project: &Project) -> Json {
+fn project_to_json(project: &Project) -> Json {
     serde_json::to_value(project).unwrap_or_default()
 }
 
