@@ -113,9 +113,9 @@ const TOP_LEVEL: &[&str] = &[
     "toString",
 ];
 
-/// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins, every
-/// builtin as `__name`, and the domain's builtins (`__infraComponent`, …) that `<infra>` wraps.
-/// (`infra` itself is added by the machine: it is the lazily imported `<infra>`.)
+/// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins and every
+/// builtin as `__name`. (The machine adds the extensions it is given: the domain's builtins,
+/// `infra`.)
 pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
     let mut globals = BTreeMap::new();
     let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
@@ -127,9 +127,6 @@ pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
         }
         let dunder: &'static str = Box::leak(format!("__{name}").into_boxed_str());
         globals.insert(dunder, op);
-    }
-    for &(name, arity, func) in crate::domain::PRIMOPS {
-        globals.insert(name, Thunk::value(Value::PrimOp(Rc::new(PrimOp { name, arity, func }))));
     }
     for (name, value) in constants() {
         entries.push((name.into(), Thunk::value(value.clone())));

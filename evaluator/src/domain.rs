@@ -35,19 +35,8 @@ pub(crate) const PRIMOPS: &[(&str, usize, PrimOpFn)] = &[
     ("__infraWriteText", 2, write_text),
 ];
 
-/// The text of an output placeholder.
-pub fn placeholder_text(address: &str, output: &str) -> String {
-    format!("<infra-output:{address}:{output}>")
-}
-
-/// An output placeholder: its text, with the output in its context.
-pub(crate) fn placeholder(address: &str, output: &str) -> NixString {
-    let context = Context::Output(address.into(), output.into());
-    NixString::new(
-        placeholder_text(address, output).into(),
-        Some(Rc::new(std::iter::once(context).collect())),
-    )
-}
+pub(crate) use crate::value::placeholder;
+pub use crate::value::placeholder_text;
 
 /// A name that can be part of an address: letters, digits, `_` and `-`, not empty.
 pub(crate) fn is_valid_name(name: &str) -> bool {

@@ -62,8 +62,16 @@ pub(crate) struct Machine {
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
 }
 
+/// What the core evaluator is given from outside (tvix-eval takes its extra builtins from
+/// tvix-glue the same way): builtins beyond Nix's, as global names, and global values
+/// defined by an expression evaluated lazily (`infra = import <infra>`).
+pub(crate) struct Extensions {
+    pub(crate) builtins: &'static [(&'static str, usize, crate::value::PrimOpFn)],
+    pub(crate) globals: &'static [(&'static str, &'static str)],
+}
+
 impl Machine {
-    pub(crate) fn new(io: Box<dyn EvalIo>, arena: Arena) -> Machine {
+    pub(crate) fn new(io: Box<dyn EvalIo>, arena: Arena, extensions: &Extensions) -> Machine {
         let mut machine = Machine {
             arena,
             io,
@@ -78,8 +86,14 @@ impl Machine {
             output_sites: HashMap::new(),
         };
         machine.globals = builtins::globals();
-        let infra = machine.prelude_thunk("import <infra>");
-        machine.globals.insert("infra", infra);
+        for &(name, arity, func) in extensions.builtins {
+            let op = Value::PrimOp(Rc::new(crate::value::PrimOp { name, arity, func }));
+            machine.globals.insert(name, Thunk::value(op));
+        }
+        for &(name, expression) in extensions.globals {
+            let thunk = machine.prelude_thunk(expression);
+            machine.globals.insert(name, thunk);
+        }
         machine
     }
 
@@ -593,7 +607,7 @@ impl Machine {
                 Value::Attrs(attrs) => attrs.clone(),
                 Value::Outputs(component) => {
                     self.output_sites.entry((component.clone(), name.clone())).or_insert(span);
-                    value = Value::String(crate::domain::placeholder(component, &name));
+                    value = Value::String(crate::value::placeholder(component, &name));
                     continue;
                 }
                 _ if default.is_some() => return self.eval(default.unwrap_or(expr), env),
@@ -643,7 +657,7 @@ impl Machine {
             let name = self.attr_name(key, env)?;
             if let Value::Outputs(component) = &value {
                 // Any name may be an output; `comp.outputs ? x.y` looks inside a placeholder.
-                value = Value::String(crate::domain::placeholder(component, &name));
+                value = Value::String(crate::value::placeholder(component, &name));
                 continue;
             }
             let Value::Attrs(attrs) = &value else { return Ok(Value::Bool(false)) };

@@ -37,6 +37,12 @@ pub use crate::{
 };
 use crate::{eval::Machine, ir::Arena};
 
+/// The domain the core is extended with: the builtins `<infra>` wraps (`__infraComponent`, …)
+/// and `infra` itself, the lazily imported `<infra>`. The core (`eval`, `builtins`, `value`)
+/// knows neither; `domain` and `project` are built on its public surface.
+const DOMAIN: eval::Extensions =
+    eval::Extensions { builtins: domain::PRIMOPS, globals: &[("infra", "import <infra>")] };
+
 /// Evaluates programs of the infra language. One evaluator holds one import cache, one
 /// source map and one record of inputs; evaluate many expressions with it to share them.
 pub struct Evaluator {
@@ -45,7 +51,7 @@ pub struct Evaluator {
 
 impl Evaluator {
     pub fn new(io: Box<dyn EvalIo>) -> Evaluator {
-        Evaluator { machine: Machine::new(io, Arena::default()) }
+        Evaluator { machine: Machine::new(io, Arena::default(), &DOMAIN) }
     }
 
     /// Evaluates a file, like `nix-instantiate --eval FILE`.

@@ -7,11 +7,12 @@ mod thunk;
 
 use std::{path::PathBuf, rc::Rc};
 
+pub(crate) use self::string::placeholder;
 pub use self::thunk::Thunk;
 pub(crate) use self::thunk::ThunkState;
 pub use self::{
     attrs::Attrs,
-    string::{Context, NixString},
+    string::{Context, NixString, placeholder_text},
 };
 use crate::{env::Env, error::EvalResult, eval::Machine, ir::Lambda};
 

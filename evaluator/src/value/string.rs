@@ -169,3 +169,18 @@ impl From<String> for NixString {
         NixString::new(text.into(), None)
     }
 }
+
+/// The text of an output placeholder (a string standing for a node's output, `Value::Outputs`
+/// selected).
+pub fn placeholder_text(address: &str, output: &str) -> String {
+    format!("<infra-output:{address}:{output}>")
+}
+
+/// An output placeholder: its text, with the output in its context.
+pub(crate) fn placeholder(address: &str, output: &str) -> NixString {
+    let context = Context::Output(address.into(), output.into());
+    NixString::new(
+        placeholder_text(address, output).into(),
+        Some(Rc::new(std::iter::once(context).collect())),
+    )
+}
