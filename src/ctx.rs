@@ -50,7 +50,7 @@ impl Ctx {
     pub(crate) fn store(&self) -> Result<Store, CliError> {
         let root = match std::env::var_os("INFRA_STORE") {
             Some(dir) if !dir.is_empty() => self.root.join(dir),
-            _ => self.root.join(".infra").join("store"),
+            _ => runner::Layout::new(&self.root).store(),
         };
         Store::open(&root).map_err(|e| {
             CliError::user("infra::store::open", format!("cannot open the store: {e}"))

@@ -20,7 +20,7 @@ const VERSION: u64 = 5;
 
 /// Where the cache lives under the project's `.infra/`.
 pub(crate) fn eval_cache_path(project_root: &Path) -> PathBuf {
-    project_root.join(".infra").join("cache").join("eval.json")
+    runner::Layout::new(project_root).eval_cache()
 }
 
 /// Stores `project` with the hashes of `inputs`. `key` names what else the result depends on

@@ -417,11 +417,12 @@ fn lock_project(
     mode: Mode,
     timeout: u64,
 ) -> Result<std::fs::File, CliError> {
-    let dir = ctx.root.join(".infra");
+    let layout = runner::Layout::new(&ctx.root);
+    let dir = layout.dot();
     std::fs::create_dir_all(&dir).map_err(|e| {
         CliError::user("infra::run::lock", format!("cannot create `{}`: {e}", dir.display()))
     })?;
-    let path = dir.join("lock");
+    let path = layout.lock();
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -439,7 +440,7 @@ fn lock_project(
         match file.try_lock() {
             Ok(()) => break,
             Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(dir.join("lock.info")).unwrap_or_default();
+                let holder = std::fs::read_to_string(layout.lock_info()).unwrap_or_default();
                 let holder = holder.trim();
                 if Instant::now() >= deadline {
                     return Err(CliError::user(
@@ -472,7 +473,7 @@ fn lock_project(
     };
     let since = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let _ = std::fs::write(
-        dir.join("lock.info"),
+        layout.lock_info(),
         format!("pid {}, `infra {what}`, since {}\n", std::process::id(), runner::time::utc(since)),
     );
     Ok(file)

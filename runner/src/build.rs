@@ -403,7 +403,7 @@ pub fn export(
         set_copy_mode(&target, executable)
             .map_err(|e| export_error(format!("cannot set the mode of `{rel}`: {e}")))?;
     }
-    let state_root = project_root.join(".infra").join("tfstate");
+    let state_root = crate::Layout::new(project_root).tfstates();
     let (_, fixed_inputs) = resolve::pending(component);
     for (name, bytes) in generated_files(project, component, &fixed_inputs, Some(&state_root)) {
         fs::write(dest.join(&name), bytes)

@@ -32,6 +32,16 @@ impl Layout {
         self.root.join(".infra")
     }
 
+    /// The store, unless `INFRA_STORE` names another.
+    pub fn store(&self) -> PathBuf {
+        self.dot().join("store")
+    }
+
+    /// The local backends' state files.
+    pub fn tfstates(&self) -> PathBuf {
+        self.dot().join("tfstate")
+    }
+
     /// The work directory of `STACK/NAME`.
     pub fn work(&self, address: &str) -> PathBuf {
         self.dot().join("work").join(address)
@@ -39,7 +49,7 @@ impl Layout {
 
     /// The local backend's state file of `STACK/NAME` (unless the backend says otherwise).
     pub fn tfstate(&self, address: &str) -> PathBuf {
-        self.dot().join("tfstate").join(format!("{address}.tfstate"))
+        self.tfstates().join(format!("{address}.tfstate"))
     }
 
     pub fn record(&self, address: &str) -> PathBuf {

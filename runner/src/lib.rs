@@ -36,8 +36,3 @@ pub use crate::{
     targets::{select_components, unknown_component_help},
     tool::{ToolEnv, find_tool},
 };
-
-/// The work directory of `STACK/NAME`, relative to the project root.
-pub fn work_dir(stack: &str, name: &str) -> String {
-    format!(".infra/work/{stack}/{name}")
-}
