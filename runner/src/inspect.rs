@@ -35,7 +35,7 @@ pub enum State {
 /// drifted.
 pub type Checked = Option<(u64, bool)>;
 
-/// The state of every built component, and when each was last checked for drift.
+/// The state of every built node (and hook), and when each was last checked for drift.
 pub fn status(
     project: &Project,
     build: &BuildReport,
@@ -43,26 +43,31 @@ pub fn status(
     env: &ToolEnv,
 ) -> Vec<(String, State, Checked)> {
     let layout = Layout::new(root);
-    let mut out = build
-        .components
+    // Every built node, and the hooks of every built component.
+    let built: Vec<String> = project
+        .components()
+        .filter(|c| build.workdir_of(c).is_some())
+        .map(|c| c.address())
+        .collect();
+    let mut out = built
         .iter()
-        .map(|built| {
-            let state = match std::fs::read_to_string(failure_path(root, &built.address)) {
+        .map(|address| {
+            let state = match std::fs::read_to_string(failure_path(root, address)) {
                 Ok(message) if message.starts_with("stopped by a signal") => {
                     State::Interrupted(message.trim().to_owned())
                 }
                 Ok(message) => State::Failed(message.trim().to_owned()),
-                Err(_) => match why(project, build, root, env, &built.address).as_deref() {
+                Err(_) => match why(project, build, root, env, address).as_deref() {
                     None | Some([Change::NeverApplied]) => State::NeverApplied,
                     Some([]) => State::UpToDate,
                     Some(_) => State::Changed,
                 },
             };
-            let checked = std::fs::read(layout.checked(&built.address))
+            let checked = std::fs::read(layout.checked(address))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Json>(&b).ok())
                 .and_then(|j| Some((j.get("at")?.as_u64()?, j.get("drifted")?.as_bool()?)));
-            (built.address.clone(), state, checked)
+            (address.clone(), state, checked)
         })
         .collect::<Vec<_>>();
     // "Up to date" only when everything it reads is: otherwise it waits on an upstream.
