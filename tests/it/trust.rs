@@ -185,6 +185,10 @@ fn a_failed_post_apply_hook_runs_again_alone() {
     assert_eq!(hook["code"], "infra::run::hook");
     let message = hook["message"].as_str().unwrap_or("").to_owned();
     assert!(message.contains("the postApply hook `test -f"), "{message}");
+    let status = infra(&dir, &["status", "dev/flaky"]);
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(status.contains("dev/flaky\tup-to-date"), "{status}");
+    assert!(status.contains("dev/flaky.postApply\tfailed"), "{status}");
     // `plan` says the apply has work to do: the hook, not the component.
     let plan = infra(&dir, &["plan", "--detailed-exitcode", "--json", "dev/flaky"]);
     assert_eq!(plan.status.code(), Some(2), "{}", String::from_utf8_lossy(&plan.stderr));
