@@ -7,6 +7,7 @@ mod error;
 mod evalcache;
 mod io;
 mod output;
+mod policy;
 mod review;
 mod runs;
 

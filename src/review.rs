@@ -1,6 +1,6 @@
 //! What a plan will do, for people: per component its resource changes (deletions and
-//! replacements marked), its output changes, and the components pending on an upstream's
-//! apply; Terraform's diagnostics in full. Used by `plan`, `apply` (before it asks), `show`
+//! replacements marked), its output changes, what its policies said, and the components
+//! pending on an upstream's apply; Terraform's diagnostics in full. Used by `plan`, `apply` (before it asks), `show`
 //! and `drift`.
 
 use runner::{
@@ -99,14 +99,26 @@ pub(crate) fn review(results: &[ComponentResult], paint: Paint) -> String {
     let mut text = String::new();
     for r in results {
         match (r.status, &r.plan) {
-            (Status::Planned | Status::Drifted, Some(plan)) if !plan.is_empty() => {
+            (Status::Planned | Status::Drifted | Status::Denied | Status::Waiting, Some(plan))
+                if !plan.is_empty() =>
+            {
                 let destroys = if plan.destroys() {
                     paint.red(" (destroys or replaces)")
                 } else {
                     String::new()
                 };
-                text.push_str(&format!("{}: {}{destroys}\n", paint.bold(&r.address), counts(plan)));
+                let judged = match r.status {
+                    Status::Denied => paint.red(" — denied by policy"),
+                    Status::Waiting => paint.yellow(" — waiting"),
+                    _ => String::new(),
+                };
+                text.push_str(&format!(
+                    "{}: {}{destroys}{judged}\n",
+                    paint.bold(&r.address),
+                    counts(plan)
+                ));
                 text.push_str(&changes(plan, paint));
+                text.push_str(&verdicts(&r.verdicts, paint));
                 for note in &r.notes {
                     text.push_str(&format!("    note: {note}\n"));
                 }
@@ -128,6 +140,22 @@ pub(crate) fn review(results: &[ComponentResult], paint: Paint) -> String {
             }
             _ => {}
         }
+    }
+    text
+}
+
+/// What the policies said, one line each (`deny` red, `wait` and `warn` yellow).
+pub(crate) fn verdicts(verdicts: &[evaluator::Verdict], paint: Paint) -> String {
+    let mut text = String::new();
+    for v in verdicts {
+        let at = v.address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default();
+        let line = format!("    {} (policy {}): {}{at}", v.kind.name(), v.policy, v.message);
+        let line = match v.kind {
+            evaluator::VerdictKind::Deny => paint.red(&line),
+            _ => paint.yellow(&line),
+        };
+        text.push_str(&line);
+        text.push('\n');
     }
     text
 }

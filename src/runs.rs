@@ -38,6 +38,10 @@ pub(crate) struct RunArgs {
     /// Stop starting new work after the first failure.
     #[arg(long)]
     pub(crate) fail_fast: bool,
+    /// Tell policies that deletes and replacements are intended (`flags.allowDestroy`; the
+    /// library's `noDestroy` lets them through).
+    #[arg(long)]
+    pub(crate) allow_destroy: bool,
     /// Wait this many seconds for another infra process to release the project.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub(crate) lock_timeout: u64,
@@ -122,6 +126,8 @@ pub(crate) fn execute(
         identity: Some(identity_path()),
         reuse_plans: review == Review::Planning,
         reviewed: review == Review::Approved,
+        policy: crate::policy::context(ctx.entry(), args.allow_destroy)
+            .map_err(|e| CliError::user("infra::policy::clock", e))?,
     };
     let json = args.json;
     let events: Box<dyn Fn(Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
@@ -280,6 +286,7 @@ fn print_event(event: &Event, json: bool) {
             "message": result.message,
             "code": result.code,
             "notes": result.notes,
+            "verdicts": result.verdicts,
             "diagnostics": result.diagnostics,
             "log": result.log,
             "seconds": result.seconds,
@@ -308,6 +315,8 @@ pub(crate) fn status_name(status: Status) -> &'static str {
         Status::Failed => "failed",
         Status::Skipped => "skipped",
         Status::Interrupted => "interrupted",
+        Status::Denied => "denied",
+        Status::Waiting => "waiting",
     }
 }
 

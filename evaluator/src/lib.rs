@@ -30,7 +30,7 @@ pub use crate::{
     print::PrintMode,
     project::{
         Action, Backend, Check, Component, File, GENERATED_FILES, Hook, HookWhen, Json, Kind,
-        OutputRef, Project, Retries, SecretRef, Stack, Step, Terraform,
+        OutputRef, Project, Retries, SecretRef, Stack, Step, Terraform, Verdict, VerdictKind,
     },
     suggest::did_you_mean,
     value::{Attrs, Closure, Context, NixString, PrimOp, PrimOpApp, Thunk, Value},
@@ -70,6 +70,20 @@ impl Evaluator {
         let span = self.entry_span(entry);
         let project_root = entry.parent().unwrap_or(Path::new("/"));
         project::extract(&mut self.machine, &root, span, project_root)
+    }
+
+    /// The verdicts of the policies of the component at `address` (its stack's, then its own)
+    /// on `input` (what its plan would do; see `project/policy.rs`).
+    pub fn check_policies(
+        &mut self,
+        entry: &Path,
+        address: &str,
+        input: &Json,
+    ) -> EvalResult<Vec<Verdict>> {
+        let root = self.eval_file(entry)?;
+        let span = self.entry_span(entry);
+        let policies = project::policies_of(&mut self.machine, &root, span, address)?;
+        project::policy::check(&mut self.machine, policies, input, address, span)
     }
 
     /// The value at an attribute path of a project (`["dev", "gke", "inputs"]`): a stack's

@@ -12,6 +12,7 @@ mod hooks;
 mod json;
 mod module;
 mod names;
+pub(crate) mod policy;
 mod step;
 
 use std::{
@@ -22,7 +23,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 pub use self::extract::GENERATED_FILES;
-pub(crate) use self::extract::{extract, select};
+pub(crate) use self::extract::{extract, policies_of, select};
+pub use self::policy::{Verdict, VerdictKind};
 
 /// A JSON value (objects keep their keys sorted: `serde_json`'s map is ordered).
 pub type Json = serde_json::Value;
@@ -96,6 +98,13 @@ pub struct Terraform {
     /// The files of `files` rendered by `infra.template`, with their template (absolute).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub templates: BTreeMap<String, PathBuf>,
+    /// How many policies (its stack's and its own) check its plans before an apply.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub policies: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A step: a program (never a shell unless the program is one), or a readiness check.

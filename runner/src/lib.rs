@@ -9,6 +9,7 @@ mod graph;
 mod inspect;
 mod layout;
 pub mod plan;
+pub mod policy;
 mod process;
 mod record;
 mod resolve;

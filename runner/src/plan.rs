@@ -303,6 +303,9 @@ pub struct PlanSummary {
     /// A step that `apply` would run: what it runs (a step has no resource changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub would_run: Option<String>,
+    /// What the component's policies said of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<evaluator::Verdict>,
 }
 
 impl PlanSummary {
@@ -320,6 +323,7 @@ impl PlanSummary {
             saved: false,
             pending: Some(why.to_owned()),
             would_run: None,
+            verdicts: Vec::new(),
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct RunRecord {
     /// runs again after this one (`rerunAfter`, a wait) compares.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub run: String,
+    /// What its policies said of the plan it applied (warnings: a deny stops the apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<evaluator::Verdict>,
     /// Set when an apply or destroy began after this record and did not finish: Terraform
     /// may have changed things, so the component is not up to date whatever its inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]

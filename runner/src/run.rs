@@ -8,6 +8,7 @@ mod apply;
 mod component;
 mod destroy;
 mod failure;
+mod gate;
 mod kinds;
 mod private;
 mod probe;
@@ -72,6 +73,8 @@ pub struct RunOptions {
     /// Applying what the user reviewed: a kept plan that no longer matches, or that Terraform
     /// finds stale, fails the component rather than being planned and applied unreviewed.
     pub reviewed: bool,
+    /// Who judges plans before they are applied, and what they are told besides the plan.
+    pub policy: crate::policy::PolicyContext,
 }
 
 /// Something that happened, for progress lines and `--json` events.
@@ -104,6 +107,8 @@ pub struct ComponentResult {
     /// What else is worth knowing (mocks it was planned with, a saved plan that no longer
     /// matched).
     pub notes: Vec<String>,
+    /// What its policies said of its plan.
+    pub verdicts: Vec<evaluator::Verdict>,
     /// Terraform's errors and warnings, in full.
     pub diagnostics: Vec<ToolDiagnostic>,
     /// Its log file, if a process ran.
@@ -129,6 +134,7 @@ impl ComponentResult {
             code: Some(failure.code),
             unfinished: None,
             notes: Vec::new(),
+            verdicts: Vec::new(),
             diagnostics: Vec::new(),
             log: None,
             seconds: 0.0,
@@ -142,9 +148,12 @@ impl RunReport {
     }
 
     pub fn failed(&self) -> bool {
-        self.components
-            .iter()
-            .any(|c| matches!(c.status, Status::Failed | Status::Skipped | Status::Interrupted))
+        self.components.iter().any(|c| {
+            matches!(
+                c.status,
+                Status::Failed | Status::Skipped | Status::Interrupted | Status::Denied
+            )
+        })
     }
 
     /// Whether Ctrl-C or SIGTERM stopped the run.
@@ -158,7 +167,11 @@ impl RunReport {
         self.components.iter().any(|c| {
             matches!(
                 c.status,
-                Status::Pending | Status::WouldRun | Status::Drifted | Status::Destroyed
+                Status::Pending
+                    | Status::WouldRun
+                    | Status::Drifted
+                    | Status::Destroyed
+                    | Status::Waiting
             ) || (matches!(c.status, Status::Planned | Status::Applied)
                 && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
                 || (c.status == Status::Planned && c.unfinished.is_some())
@@ -421,8 +434,14 @@ fn note_failure(root: &Path, result: &ComponentResult) {
         | Status::WouldRun => {
             let _ = std::fs::remove_file(&path);
         }
-        // Stopped or not run: nothing new is known about it.
-        Status::Pending | Status::Skipped | Status::Drifted | Status::Changed => {}
+        // Stopped or not run: nothing new is known about it. (A denied or waiting plan is
+        // a judgement on the plan, not a failure of the component.)
+        Status::Pending
+        | Status::Skipped
+        | Status::Drifted
+        | Status::Changed
+        | Status::Denied
+        | Status::Waiting => {}
     }
 }
 

@@ -384,6 +384,7 @@ mod tests {
             started: 1,
             finished: 2,
             run: String::new(),
+            verdicts: Vec::new(),
             incomplete: None,
             incomplete_since: None,
         }

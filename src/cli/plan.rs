@@ -36,7 +36,9 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &PlanArgs) -> Result<ExitCo
         return Ok(ExitCode::FAILURE);
     };
     let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan, Review::None)?;
-    if !args.run.json && !report.failed() && !report.interrupted() {
+    // A denied plan is a failure, and still shown: what the policies judged.
+    let denied = report.components.iter().any(|c| c.status == Status::Denied);
+    if !args.run.json && (!report.failed() || denied) && !report.interrupted() {
         let review = crate::review::review(&report.components, Paint(false));
         let no_ops = report
             .components

@@ -14,6 +14,7 @@ pub struct Module {
 const MODULES: &[Module] = &[
     Module { name: "default", source: include_str!("../lib/default.infra") },
     Module { name: "lib", source: include_str!("../lib/lib.infra") },
+    Module { name: "policy", source: include_str!("../lib/policy.infra") },
 ];
 
 /// Every embedded module.

@@ -9,6 +9,7 @@ mod docs;
 mod eval_oracle;
 mod mutations;
 mod nix_oracle;
+mod policies;
 mod project;
 mod run;
 mod secrets;

@@ -156,6 +156,27 @@ pub(crate) fn terraform() -> PathBuf {
     .clone()
 }
 
+/// The Terraform CLI configuration that installs the test provider (`infra.test/infra/
+/// infratest`, `tools/test-provider/provider.py`: a real provider plugin, since Terraform
+/// offline can download none), installed on first use by `tools/install-test-provider`.
+pub(crate) fn test_provider_rc() -> PathBuf {
+    static RC: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    RC.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(root().join("tools/install-test-provider"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tools/install-test-provider");
+        assert!(
+            output.status.success(),
+            "installing the test provider failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+    })
+    .clone()
+}
+
 /// Copies a directory tree (leaving out `.infra/`, the project's state and store).
 pub(crate) fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy");

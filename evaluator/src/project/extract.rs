@@ -31,6 +31,7 @@ const COMPONENT_KEYS: &[&str] = &[
     "hooks",
     "inputs",
     "mockOutputs",
+    "policies",
     "providers",
     "requiredOutputs",
     "rerunAfter",
@@ -40,7 +41,7 @@ const COMPONENT_KEYS: &[&str] = &[
 
 /// The attributes a stack may have (besides its components' names).
 const STACK_KEYS: &[&str] =
-    &["_type", "__decl", "backend", "components", "name", "providers", "settings"];
+    &["_type", "__decl", "backend", "components", "name", "policies", "providers", "settings"];
 
 /// Files every work directory gets; `files` cannot replace them.
 pub const GENERATED_FILES: &[&str] = &[
@@ -57,6 +58,8 @@ struct StackDecl {
     settings: Thunk,
     backend: Backend,
     providers: BTreeMap<String, Json>,
+    /// Its `policies` (a list of functions; checked when a component reads them).
+    policies: Option<Thunk>,
     components: Vec<ComponentDecl>,
 }
 
@@ -115,6 +118,27 @@ pub(crate) fn extract(
     graph::check(&project, &spans)?;
     names::check(m, &project, &spans)?;
     Ok(project)
+}
+
+/// The policy functions of the component at `address`: its stack's, then its own.
+pub(crate) fn policies_of(
+    m: &mut Machine,
+    root: &Value,
+    root_span: Span,
+    address: &str,
+) -> EvalResult<Vec<Value>> {
+    let (stack_name, name) = address.split_once('/').unwrap_or(("", address));
+    let stacks = stack_decls(m, root, root_span)?;
+    let Some(decl) = stacks.iter().find(|s| s.name == stack_name) else { return Ok(Vec::new()) };
+    let Some(component) = decl.components.iter().find(|c| c.name == name) else {
+        return Ok(Vec::new());
+    };
+    let span = component.span.or(decl.span).unwrap_or(root_span);
+    let mut policies = super::policy::functions(m, decl.policies.as_ref(), &decl.name, span)?;
+    if let Value::Attrs(spec) = place(m, decl, component)? {
+        policies.extend(super::policy::functions(m, spec.get("policies"), address, span)?);
+    }
+    Ok(policies)
 }
 
 /// `infra eval dev.gke.inputs`: selects `path` in the project, where a stack's component is
@@ -276,7 +300,8 @@ fn stack_decl(m: &mut Machine, key: &str, stack: &Attrs, root_span: Span) -> Eva
             });
         }
     }
-    Ok(StackDecl { name, span, settings, backend, providers, components })
+    let policies = stack.get("policies").cloned();
+    Ok(StackDecl { name, span, settings, backend, providers, policies, components })
 }
 
 /// A component's spec in its stack: the attributes, or the function applied to
@@ -464,7 +489,10 @@ fn read_terraform(
     };
     let (files, templates) = read_files(m, spec, &stack.name, address, span)?;
     let tool = string_attr(m, spec, "tool")?;
-    Ok(Terraform { source, providers, backend, files, tool, templates })
+    let stack_policies = super::policy::functions(m, stack.policies.as_ref(), &stack.name, span)?;
+    let own_policies = super::policy::functions(m, spec.get("policies"), address, span)?;
+    let policies = stack_policies.len() + own_policies.len();
+    Ok(Terraform { source, providers, backend, files, tool, templates, policies })
 }
 
 fn read_files(

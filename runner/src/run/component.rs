@@ -45,6 +45,10 @@ pub enum Status {
     Failed,
     /// Not run: something it depends on failed, or the run was stopped.
     Skipped,
+    /// A policy denied its plan: not applied.
+    Denied,
+    /// A policy said not now (outside its change window): not applied, planned again later.
+    Waiting,
     /// Stopped by Ctrl-C or SIGTERM.
     Interrupted,
 }
@@ -76,6 +80,8 @@ pub(crate) struct Ctx<'a> {
     /// Things worth saying about this run of it (mocks used, a saved plan that no longer
     /// matched).
     pub(crate) notes: Vec<String>,
+    /// What its policies said of its plan.
+    pub(crate) verdicts: Vec<evaluator::Verdict>,
 }
 
 impl Ctx<'_> {
@@ -103,6 +109,7 @@ impl Ctx<'_> {
             code: None,
             unfinished: None,
             notes: std::mem::take(&mut self.notes),
+            verdicts: std::mem::take(&mut self.verdicts),
             diagnostics: std::mem::take(&mut self.diagnostics),
             log: (self.processes > 0).then(|| self.log.clone()),
             seconds: self.started.elapsed().as_secs_f64(),
@@ -267,6 +274,7 @@ impl Prepared {
             started,
             finished: super::steps::now(),
             run: crate::record::new_run_id(),
+            verdicts: ctx.verdicts.clone(),
             incomplete: None,
             incomplete_since: None,
         }
@@ -306,6 +314,7 @@ pub(crate) async fn run_component(
         diagnostics: Vec::new(),
         step: None,
         notes: Vec::new(),
+        verdicts: Vec::new(),
     };
     if shared.stop.load(Ordering::SeqCst) {
         return (

@@ -41,6 +41,10 @@ pub(crate) mod code {
     /// The run was stopped (fail-fast, Ctrl-C) before this step.
     pub(crate) const STOPPED: &str = "infra::run::stopped";
     pub(crate) const INTERNAL: &str = "infra::run::internal";
+    /// A policy denied the plan.
+    pub(crate) const POLICY_DENY: &str = "infra::policy::deny";
+    /// A policy could not be evaluated (it failed, or returned something else than verdicts).
+    pub(crate) const POLICY_ERROR: &str = "infra::policy::error";
 }
 
 /// Gives a string error its code.

@@ -17,6 +17,7 @@ use evaluator::{Json, OutputRef};
 
 use super::{
     apply::apply,
+    gate::{Gate, judge},
     private::{is_private, private_environment},
     tooling::{failed, init_if_needed},
 };
@@ -98,6 +99,10 @@ pub(crate) async fn plan(
     {
         ctx.notes.push(format!("the plan made at {}, kept", crate::time::utc(summary.made)));
         note_assumed(ctx, prepared);
+        let json = plan::load_json(&ctx.shared.layout, ctx.address).unwrap_or_default();
+        if let Gate::Stop(stopped) = judge(ctx, &summary.changes, &json.to_string()) {
+            return *stopped;
+        }
         let done = planned(recorded, &summary.changes);
         return (ctx.result(Status::Planned, Some(summary.changes), None), done);
     }
@@ -105,6 +110,9 @@ pub(crate) async fn plan(
         Ok(made) => made,
         Err(failure) => return ctx.fail(failure),
     };
+    // The verdicts are shown now, and kept with the plan (`infra show`); a denied or waiting
+    // plan is kept too: it is what the apply would meet.
+    let gate = judge(ctx, &made.changes, &made.json);
     let secret_bearing = is_private(ctx, &prepared.resolved);
     let summary = PlanSummary {
         version: PLAN_VERSION,
@@ -118,10 +126,17 @@ pub(crate) async fn plan(
         saved: !secret_bearing,
         pending: None,
         would_run: None,
+        verdicts: match &gate {
+            Gate::Go => ctx.verdicts.clone(),
+            Gate::Stop(stopped) => stopped.0.verdicts.clone(),
+        },
     };
     let keep = (!secret_bearing).then_some(made.file.as_path());
     if let Err(e) = plan::save(&ctx.shared.layout, &summary, &made.json, keep) {
         return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
+    }
+    if let Gate::Stop(stopped) = gate {
+        return *stopped;
     }
     if secret_bearing {
         ctx.notes.push("its plan holds secrets and is not kept: `apply` plans it again".into());
@@ -232,6 +247,11 @@ pub(crate) async fn plan_and_apply(
     match kept_plan(ctx, prepared) {
         Kept::Matches(summary, file) => {
             let file = file.unwrap_or_default();
+            // Judged again now: the time, the user and the flags are this apply's.
+            let json = plan::load_json(&layout, ctx.address).unwrap_or_default();
+            if let Gate::Stop(stopped) = judge(ctx, &summary.changes, &json.to_string()) {
+                return *stopped;
+            }
             match apply(ctx, prepared, &file, &summary.changes, false, true).await {
                 Ok(result) => return result,
                 Err(Stale) if reviewed => {
@@ -269,10 +289,15 @@ pub(crate) async fn plan_and_apply(
     // with a reviewed one; the resource changes come from the plan's JSON stream, and the plan
     // is applied even when it reports none, since Terraform 1.0 exits 0 for a plan that
     // changes only outputs.
-    let made = match make_plan(ctx, prepared, expected.is_some()).await {
+    // Policies judge Terraform's JSON of the plan: then it is shown.
+    let policies = ctx.component.terraform().is_some_and(|t| t.policies > 0);
+    let made = match make_plan(ctx, prepared, expected.is_some() || policies).await {
         Ok(made) => made,
         Err(failure) => return ctx.fail(failure),
     };
+    if let Gate::Stop(stopped) = judge(ctx, &made.changes, &made.json) {
+        return *stopped;
+    }
     if let Some(expected) = expected
         && made.changes != expected
     {

@@ -1,0 +1,66 @@
+//! The policy gate before an apply (and in a plan, to show what the apply would meet): the
+//! component's policies (see `policy.rs`) judge the plan about to be applied. A `deny` stops
+//! the component (`denied`: its dependents are skipped, the rest goes on), a `wait` leaves it
+//! for later (`waiting`: outside its change window), a `warn` is shown and recorded. A plan
+//! that changes nothing is not judged: there is nothing to guard.
+
+use evaluator::{Json, Verdict, VerdictKind};
+
+use super::{
+    ComponentResult, Done,
+    component::{Ctx, Status},
+    failure::{Failure, code},
+};
+use crate::plan::PlanChanges;
+
+/// What the gate decided.
+pub(crate) enum Gate {
+    /// Go on (with these verdicts, warnings only, in `ctx.verdicts`).
+    Go,
+    /// Stopped: the component's result.
+    Stop(Box<(ComponentResult, Done)>),
+}
+
+/// Judges `changes` (with `plan`, Terraform's JSON of it as kept, or empty).
+pub(crate) fn judge(ctx: &mut Ctx<'_>, changes: &PlanChanges, plan: &str) -> Gate {
+    let context = &ctx.shared.options.policy;
+    let count = ctx.component.terraform().map_or(0, |t| t.policies);
+    let Some(engine) = context.engine.clone().filter(|_| count > 0 && !changes.is_empty()) else {
+        return Gate::Go;
+    };
+    let plan: Json = serde_json::from_str(plan).unwrap_or(Json::Null);
+    let input = crate::policy::input(ctx.address, changes, &plan, context);
+    let address = ctx.address.to_owned();
+    let verdicts = match tokio::task::block_in_place(|| engine.check(&address, &input)) {
+        Ok(verdicts) => verdicts,
+        Err(message) => {
+            return Gate::Stop(Box::new(
+                ctx.fail(Failure::new(code::POLICY_ERROR, format!("a policy failed: {message}"))),
+            ));
+        }
+    };
+    ctx.verdicts = verdicts.clone();
+    let first = |kind: VerdictKind| verdicts.iter().find(|v| v.kind == kind);
+    if let Some(deny) = first(VerdictKind::Deny) {
+        let mut result = ctx.result(Status::Denied, Some(changes.clone()), Some(say(deny)));
+        result.code = Some(code::POLICY_DENY);
+        return Gate::Stop(Box::new((result, Done::Failed)));
+    }
+    if let Some(wait) = first(VerdictKind::Wait) {
+        // A kept plan stays: inside the window, it is applied as it is if nothing changed.
+        let result = ctx.result(Status::Waiting, Some(changes.clone()), Some(say(wait)));
+        return Gate::Stop(Box::new((result, Done::Pending)));
+    }
+    Gate::Go
+}
+
+/// `denied by policy 2: no deletes in prod (`null_resource.db`)`.
+pub(crate) fn say(verdict: &Verdict) -> String {
+    let what = match verdict.kind {
+        VerdictKind::Deny => "denied",
+        VerdictKind::Wait => "waiting",
+        VerdictKind::Warn => "warned",
+    };
+    let at = verdict.address.as_ref().map(|a| format!(" (`{a}`)")).unwrap_or_default();
+    format!("{what} by policy {}: {}{at}", verdict.policy, verdict.message)
+}

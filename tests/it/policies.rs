@@ -1,0 +1,222 @@
+//! Policies over plans, with real Terraform and a real provider (`support::test_provider_rc`):
+//! `noDestroy` stops a plan that deletes a resource in `prod` (the resource is still there,
+//! `dev` goes on), `--allow-destroy` lets it through; a change window with a fixed clock
+//! (`INFRA_NOW`) leaves a component waiting outside it and applies it inside; a policy written
+//! in the language gives the library's verdicts.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{collections::BTreeMap, path::PathBuf, process::Output};
+
+use crate::support::{infra_with_terraform, scratch_dir, test_provider_rc};
+
+/// Tuesday 2026-12-01 10:30 UTC, and Saturday 2026-12-05 10:30 UTC.
+const TUESDAY: &str = "2026-12-01T10:30:00Z";
+const SATURDAY: &str = "2026-12-05T10:30:00Z";
+
+struct Project {
+    dir: PathBuf,
+    rc: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str, main: &str) -> Project {
+        let dir = scratch_dir(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("modules/things")).expect("mkdir");
+        std::fs::write(
+            dir.join("modules/things/main.tf"),
+            concat!(
+                "terraform {\n",
+                "  required_providers {\n",
+                "    infratest = { source = \"infra.test/infra/infratest\" }\n",
+                "  }\n",
+                "}\n",
+                "variable \"names\" { type = list(string) }\n",
+                "variable \"value\" { type = string }\n",
+                "resource \"infratest_thing\" \"each\" {\n",
+                "  for_each = toset(var.names)\n",
+                "  name     = each.key\n",
+                "  value    = var.value\n",
+                "}\n",
+                "output \"count\" { value = length(infratest_thing.each) }\n",
+            ),
+        )
+        .expect("write the module");
+        std::fs::write(dir.join("main.infra"), main).expect("write main.infra");
+        Project { dir, rc: test_provider_rc() }
+    }
+
+    fn infra(&self, args: &[&str], now: &str) -> Output {
+        let ledger = self.dir.join("ledger");
+        let rc = self.rc.display().to_string();
+        let ledger = ledger.display().to_string();
+        let env = [
+            ("TF_CLI_CONFIG_FILE", rc.as_str()),
+            ("INFRATEST_LEDGER", ledger.as_str()),
+            ("INFRA_NOW", now),
+            ("INFRA_USER", "alice"),
+        ];
+        infra_with_terraform(&self.dir, args, &env)
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let path = self.dir.join("main.infra");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains(from), "`{from}` not in main.infra");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
+    }
+
+    /// What the provider did, in order.
+    fn ledger(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.join("ledger")).unwrap_or_default();
+        text.lines().map(str::to_owned).collect()
+    }
+}
+
+/// The `finished` events of a `--json` run, by address.
+fn finished(output: &Output) -> BTreeMap<String, serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "finished")
+        .map(|e| (e["address"].as_str().unwrap_or_default().to_owned(), e))
+        .collect()
+}
+
+fn status(output: &Output, address: &str) -> String {
+    finished(output)[address]["status"].as_str().unwrap_or_default().to_owned()
+}
+
+const GUARDED: &str = r#"let
+  things = infra.component "things" { source = ./modules/things; inputs = { names = [ "a" "b" ]; value = "v1"; }; };
+  policy = infra.lib.policy;
+in {
+  prod = infra.stack "prod" {
+    policies = [
+      (policy.noDestroy { })
+      (policy.window { days = [ "mon" "tue" "wed" "thu" "fri" ]; from = 9; to = 17; })
+    ];
+    components = [ things ];
+  };
+  dev = infra.stack "dev" { components = [ things ]; };
+}
+"#;
+
+#[test]
+fn no_destroy_stops_a_delete_in_prod_and_allow_destroy_lets_it_through() {
+    let project = Project::new("policies-destroy", GUARDED);
+    let first = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(status(&first, "prod/things"), "applied");
+    assert_eq!(project.ledger().iter().filter(|l| l.starts_with("create")).count(), 4);
+
+    // `b` goes away everywhere: `dev` deletes it, `prod` is denied and keeps it.
+    project.edit("[ \"a\" \"b\" ]", "[ \"a\" ]");
+    let plan = project.infra(&["plan"], TUESDAY);
+    assert_eq!(plan.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("prod/things: +0 ~0 -1, 1 output (destroys or replaces) — denied by policy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deny (policy 1): `infratest_thing.each[\"b\"]` would be deleted"),
+        "{text}"
+    );
+    let summary = String::from_utf8_lossy(&plan.stderr);
+    assert!(summary.contains("error[infra::policy::deny]: denied by policy 1"), "{summary}");
+    let denied = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(denied.status.code(), Some(1));
+    let event = &finished(&denied)["prod/things"];
+    assert_eq!(event["status"], "denied", "{event}");
+    assert_eq!(event["code"], "infra::policy::deny");
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(message.contains("denied by policy 1"), "{message}");
+    assert!(message.contains("(`infratest_thing.each[\"b\"]`)"), "{message}");
+    assert_eq!(event["verdicts"][0]["kind"], "deny");
+    assert_eq!(event["verdicts"][0]["address"], "infratest_thing.each[\"b\"]");
+    assert_eq!(status(&denied, "dev/things"), "applied");
+    assert_eq!(project.ledger().iter().filter(|l| *l == "delete b").count(), 1, "dev only");
+
+    let allowed = project.infra(&["apply", "--auto-approve", "--json", "--allow-destroy"], TUESDAY);
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    assert_eq!(status(&allowed, "prod/things"), "applied");
+    assert_eq!(project.ledger().iter().filter(|l| *l == "delete b").count(), 2);
+}
+
+#[test]
+fn a_change_window_leaves_a_component_waiting_outside_it() {
+    let project = Project::new("policies-window", GUARDED);
+    let first = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    project.edit("value = \"v1\"", "value = \"v2\"");
+    // Saturday: prod waits (not a failure; `plan --detailed-exitcode` says there is work).
+    let saturday = project.infra(&["apply", "--auto-approve", "--json"], SATURDAY);
+    assert!(saturday.status.success(), "{}", String::from_utf8_lossy(&saturday.stderr));
+    let event = &finished(&saturday)["prod/things"];
+    assert_eq!(event["status"], "waiting", "{event}");
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(
+            "outside the change window (mon,tue,wed,thu,fri 09:00–17:00 UTC): it is sat 10:30"
+        ),
+        "{message}"
+    );
+    assert_eq!(status(&saturday, "dev/things"), "applied");
+    assert_eq!(project.ledger().iter().filter(|l| *l == "update a").count(), 1, "dev only");
+    let plan = project.infra(&["plan", "--detailed-exitcode"], SATURDAY);
+    assert_eq!(plan.status.code(), Some(2));
+    // Tuesday: it goes.
+    let tuesday = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert!(tuesday.status.success(), "{}", String::from_utf8_lossy(&tuesday.stderr));
+    assert_eq!(status(&tuesday, "prod/things"), "applied");
+    assert_eq!(status(&tuesday, "dev/things"), "up-to-date");
+    assert_eq!(project.ledger().iter().filter(|l| *l == "update a").count(), 2);
+}
+
+#[test]
+fn a_policy_in_the_language_judges_like_the_library() {
+    // The same rule written by hand, on a component, with a warning besides.
+    let main = GUARDED
+        .replace(
+            "prod = infra.stack \"prod\" {\n    policies = [\n      (policy.noDestroy { })\n      (policy.window { days = [ \"mon\" \"tue\" \"wed\" \"thu\" \"fri\" ]; from = 9; to = 17; })\n    ];",
+            "prod = infra.stack \"prod\" {",
+        )
+        .replace(
+            "inputs = { names = [ \"a\" \"b\" ]; value = \"v1\"; }; };",
+            r#"inputs = { names = [ "a" "b" ]; value = "v1"; };
+    policies = [
+      (input: if input.stack != "prod" || input.flags.allowDestroy then [ ] else
+        map (c: { deny = "`${c.address}` would be deleted"; address = c.address; })
+          (builtins.filter (c: builtins.elem "delete" c.actions) input.changes))
+      (input: [ { warn = "${input.user} changes ${toString (builtins.length input.changes)} resource(s) at ${toString input.now.hour}h"; } ])
+    ];
+  };"#,
+        );
+    let project = Project::new("policies-language", &main);
+    let first = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let event = &finished(&first)["prod/things"];
+    assert_eq!(event["verdicts"][0]["kind"], "warn", "{event}");
+    assert_eq!(event["verdicts"][0]["message"], "alice changes 2 resource(s) at 10h");
+    // The warning is recorded with the apply.
+    let record = std::fs::read_to_string(project.dir.join(".infra/records/prod/things.json"))
+        .expect("the record");
+    assert!(record.contains("alice changes 2 resource(s)"), "{record}");
+    project.edit("[ \"a\" \"b\" ]", "[ \"a\" ]");
+    let denied = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(denied.status.code(), Some(1));
+    let event = &finished(&denied)["prod/things"];
+    assert_eq!(event["status"], "denied");
+    assert_eq!(event["verdicts"][0]["address"], "infratest_thing.each[\"b\"]");
+    assert_eq!(event["verdicts"][0]["policy"], 1);
+    assert_eq!(status(&denied, "dev/things"), "applied");
+    // A policy that fails is an error of its own, with where.
+    project.edit("[ { warn = ", "[ { warn = builtins.throw \"broken\"; x = ");
+    let broken = project.infra(&["apply", "--auto-approve", "--json", "--allow-destroy"], TUESDAY);
+    let event = &finished(&broken)["prod/things"];
+    assert_eq!(event["code"], "infra::policy::error", "{event}");
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(message.contains("broken") && message.contains("main.infra:"), "{message}");
+}
