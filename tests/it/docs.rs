@@ -89,6 +89,13 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::internal` | A bug: a component task ended unexpectedly. |\n",
     );
     out.push_str(
+        "\n## Policies (`infra::policy::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::policy::deny` | A policy denied the plan (the message names the policy, why, and the resource): the component is `denied`, not applied; its dependents are skipped. |\n\
+         | `infra::policy::error` | A policy could not be evaluated: it failed, or returned something other than a list of verdicts (the message says where). |\n\
+         | `infra::policy::clock` | `INFRA_NOW` is neither seconds since the epoch nor `YYYY-MM-DDTHH:MM:SSZ`. |\n",
+    );
+    out.push_str(
         "\n## Secrets (`infra::secrets::…`)\n\n\
          | code | meaning |\n| --- | --- |\n\
          | `infra::secrets::no_identity` | The age identity file cannot be read (`INFRA_AGE_IDENTITY`, `infra secrets keygen`). |\n\
