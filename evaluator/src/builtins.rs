@@ -7,7 +7,7 @@ mod formats;
 mod hash;
 pub(crate) mod json;
 mod lists;
-mod paths;
+pub(crate) mod paths;
 mod regex;
 mod strings;
 

@@ -9,6 +9,7 @@
 //! interpolation, `toJSON` and the rest, and the project knows which outputs every component
 //! reads. A bare component name is resolved in the stack the reading component is placed in.
 
+mod rego;
 mod template;
 
 use std::rc::Rc;
@@ -25,6 +26,7 @@ pub(crate) const PRIMOPS: &[(&str, usize, PrimOpFn)] = &[
     ("__infraBackend", 2, backend),
     ("__infraComponent", 2, component),
     ("__infraOutput", 2, output),
+    ("__infraRego", 3, rego::rego),
     ("__infraRemoteState", 1, remote_state),
     ("__infraSecret", 2, secret),
     ("__infraStack", 2, stack),

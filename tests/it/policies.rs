@@ -2,7 +2,8 @@
 //! `noDestroy` stops a plan that deletes a resource in `prod` (the resource is still there,
 //! `dev` goes on), `--allow-destroy` lets it through; a change window with a fixed clock
 //! (`INFRA_NOW`) leaves a component waiting outside it and applies it inside; a policy written
-//! in the language gives the library's verdicts.
+//! in the language and the same rule in Rego (regorus) give the same verdicts; a warning is
+//! recorded; a policy that fails says where.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -176,7 +177,7 @@ fn a_change_window_leaves_a_component_waiting_outside_it() {
 }
 
 #[test]
-fn a_policy_in_the_language_judges_like_the_library() {
+fn a_policy_in_the_language_and_one_in_rego_judge_alike() {
     // The same rule written by hand, on a component, with a warning besides.
     let main = GUARDED
         .replace(
@@ -194,12 +195,30 @@ fn a_policy_in_the_language_judges_like_the_library() {
     ];
   };"#,
         );
+    let main = main.replace(
+        "      (input: [ { warn = ",
+        "      (infra.lib.policy.rego ./deletes.rego \"data.infra.deny\")\n      (input: [ { warn = ",
+    );
     let project = Project::new("policies-language", &main);
+    std::fs::write(
+        project.dir.join("deletes.rego"),
+        r#"package infra
+
+deny contains {"msg": concat("", ["`", c.address, "` would be deleted"]), "address": c.address} if {
+	input.stack == "prod"
+	not input.flags.allowDestroy
+	some c in input.changes
+	"delete" in c.actions
+}
+"#,
+    )
+    .expect("write the Rego policy");
     let first = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let event = &finished(&first)["prod/things"];
     assert_eq!(event["verdicts"][0]["kind"], "warn", "{event}");
     assert_eq!(event["verdicts"][0]["message"], "alice changes 2 resource(s) at 10h");
+    assert_eq!(event["verdicts"].as_array().map(Vec::len), Some(1), "{event}");
     // The warning is recorded with the apply.
     let record = std::fs::read_to_string(project.dir.join(".infra/records/prod/things.json"))
         .expect("the record");
@@ -209,8 +228,15 @@ fn a_policy_in_the_language_judges_like_the_library() {
     assert_eq!(denied.status.code(), Some(1));
     let event = &finished(&denied)["prod/things"];
     assert_eq!(event["status"], "denied");
-    assert_eq!(event["verdicts"][0]["address"], "infratest_thing.each[\"b\"]");
-    assert_eq!(event["verdicts"][0]["policy"], 1);
+    // The policy in the language (1) and the Rego one (2) say the same.
+    let verdicts = event["verdicts"].as_array().cloned().unwrap_or_default();
+    let denies: Vec<&serde_json::Value> = verdicts.iter().filter(|v| v["kind"] == "deny").collect();
+    assert_eq!(denies.len(), 2, "{event}");
+    assert_eq!((denies[0]["policy"].clone(), denies[1]["policy"].clone()), (1.into(), 2.into()));
+    for deny in &denies {
+        assert_eq!(deny["address"], "infratest_thing.each[\"b\"]");
+        assert_eq!(deny["message"], "`infratest_thing.each[\"b\"]` would be deleted");
+    }
     assert_eq!(status(&denied, "dev/things"), "applied");
     // A policy that fails is an error of its own, with where.
     project.edit("[ { warn = ", "[ { warn = builtins.throw \"broken\"; x = ");

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// The path a value names: a path, or a string holding an absolute path.
-fn path_arg(m: &mut Machine, thunk: &Thunk) -> EvalResult<PathBuf> {
+pub(crate) fn path_arg(m: &mut Machine, thunk: &Thunk) -> EvalResult<PathBuf> {
     match m.force(thunk)? {
         Value::Path(p) => Ok((*p).clone()),
         Value::String(s) if s.as_str().starts_with('/') => Ok(PathBuf::from(s.as_str())),
