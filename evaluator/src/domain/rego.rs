@@ -39,10 +39,8 @@ pub(super) fn rego(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let json = value.to_json_str().map_err(|e| fail("cannot read the result of", &e))?;
     let json: serde_json::Value =
         serde_json::from_str(&json).map_err(|e| fail("cannot read the result of", &e))?;
-    let kind = match query.rsplit('.').next() {
-        Some(k @ ("deny" | "warn" | "wait")) => k,
-        _ => "deny",
-    };
+    let last = query.rsplit('.').next().unwrap_or_default();
+    let kind = if ["deny", "warn", "wait"].contains(&last) { last } else { "deny" };
     let items = match json {
         serde_json::Value::Array(items) => items,
         other => vec![other],
