@@ -1,6 +1,7 @@
 //! The command line: global flags, the subcommand enum and dispatch. One file per subcommand.
 
 mod apply;
+mod approve;
 mod build;
 mod cache;
 mod check;
@@ -69,6 +70,7 @@ pub(crate) enum Command {
     Build(build::BuildArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
+    Approve(approve::ApproveArgs),
     Destroy(destroy::DestroyArgs),
     Show(show::ShowArgs),
     Drift(drift::DriftArgs),
@@ -101,6 +103,7 @@ pub(crate) fn run(
         Command::Output(args) => output::run(out, &Ctx::discover(dir)?, args),
         Command::Status(args) => status::run(out, &Ctx::discover(dir)?, args),
         Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),
+        Command::Approve(args) => approve::run(out, &Ctx::discover(dir)?, args),
         Command::Secrets(args) => secrets::run(out, dir, args),
         Command::Cache(args) => {
             let ctx = Ctx::discover(dir).ok();

@@ -84,24 +84,38 @@ fn one_line(evaluator: &Evaluator, error: &EvalError) -> String {
 }
 
 /// The policy context of a run of the project at `entry`.
-#[allow(clippy::disallowed_methods)]
 pub(crate) fn context(entry: PathBuf, allow_destroy: bool) -> Result<PolicyContext, String> {
-    let now = match std::env::var("INFRA_NOW").ok().filter(|v| !v.is_empty()) {
+    Ok(PolicyContext {
+        engine: Some(Arc::new(Engine::new(entry))),
+        now: now()?,
+        user: user(),
+        allow_destroy,
+    })
+}
+
+/// Now, in seconds since the epoch: `INFRA_NOW` when set.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn now() -> Result<i64, String> {
+    match std::env::var("INFRA_NOW").ok().filter(|v| !v.is_empty()) {
         Some(text) => parse_time(&text).ok_or_else(|| {
             format!(
                 "`INFRA_NOW` is `{text}`: not seconds since the epoch or `YYYY-MM-DDTHH:MM:SSZ`"
             )
-        })?,
-        None => std::time::SystemTime::now()
+        }),
+        None => Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    };
-    let user = ["INFRA_USER", "USER", "LOGNAME"]
+            .unwrap_or(0)),
+    }
+}
+
+/// Who runs infra: `INFRA_USER`, else `USER`, else `LOGNAME`.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn user() -> String {
+    ["INFRA_USER", "USER", "LOGNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".to_owned());
-    Ok(PolicyContext { engine: Some(Arc::new(Engine::new(entry))), now, user, allow_destroy })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Seconds since the epoch, or `YYYY-MM-DDTHH:MM:SSZ`.

@@ -317,6 +317,7 @@ pub(crate) fn status_name(status: Status) -> &'static str {
         Status::Interrupted => "interrupted",
         Status::Denied => "denied",
         Status::Waiting => "waiting",
+        Status::AwaitingApproval => "awaiting-approval",
     }
 }
 

@@ -29,8 +29,8 @@ pub use crate::{
     io::{EvalIo, Input},
     print::PrintMode,
     project::{
-        Action, Backend, Check, Component, File, GENERATED_FILES, Hook, HookWhen, Json, Kind,
-        OutputRef, Project, Retries, SecretRef, Stack, Step, Terraform, Verdict, VerdictKind,
+        Action, Approval, Backend, Check, Component, File, GENERATED_FILES, Hook, HookWhen, Json,
+        Kind, OutputRef, Project, Retries, SecretRef, Stack, Step, Terraform, Verdict, VerdictKind,
     },
     suggest::did_you_mean,
     value::{Attrs, Closure, Context, NixString, PrimOp, PrimOpApp, Thunk, Value},

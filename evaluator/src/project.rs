@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::extract::GENERATED_FILES;
 pub(crate) use self::extract::{extract, policies_of, select};
+pub(crate) use self::policy::read_approval;
 pub use self::policy::{Verdict, VerdictKind};
 
 /// A JSON value (objects keep their keys sorted: `serde_json`'s map is ordered).
@@ -101,6 +102,17 @@ pub struct Terraform {
     /// How many policies (its stack's and its own) check its plans before an apply.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub policies: usize,
+    /// Approvals its plans need before an apply (its own `approval`, else its stack's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// `approval = { required = true; minApprovers = 2; }`: `infra apply` stops the component
+/// at `awaiting-approval` until that many different people ran `infra approve` on its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub min_approvers: u32,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -9,6 +9,7 @@
 //!   records/STACK/NAME.failed  the last run's failure, for `infra status`
 //!   records/STACK/NAME.checked the last drift check, for `infra status`
 //!   plans/STACK/NAME/          the saved plan of `infra plan` (plan.tfplan, plan.json, summary.json)
+//!   approvals/STACK/NAME.json  who approved which kept plan (`infra approve`)
 //!   logs/RUN/                  one directory per run, one log per node
 //!   cache/                     tools.json (tool versions), eval.json (evaluation cache)
 //!   lock, lock.info            the project lock and who holds it
@@ -67,6 +68,11 @@ impl Layout {
     /// The directory of `STACK/NAME`'s saved plan.
     pub fn plan_dir(&self, address: &str) -> PathBuf {
         self.dot().join("plans").join(address)
+    }
+
+    /// The approvals of `STACK/NAME`'s kept plan.
+    pub fn approvals(&self, address: &str) -> PathBuf {
+        self.dot().join("approvals").join(format!("{address}.json"))
     }
 
     pub fn plans(&self) -> PathBuf {

@@ -2,6 +2,7 @@
 //! (`build`), renders the component graph (`graph`), resolves output placeholders
 //! (`resolve`), and — with the runner issue — drives Terraform over the DAG.
 
+pub mod approval;
 mod build;
 mod error;
 mod fingerprint;

@@ -120,7 +120,7 @@ fn now(epoch: i64) -> Json {
     // 1970-01-01 was a Thursday.
     let weekday = ["thu", "fri", "sat", "sun", "mon", "tue", "wed"][days.rem_euclid(7) as usize];
     json!({
-        "iso": crate::time::utc(epoch.max(0) as u64),
+        "iso": crate::time::rfc3339(epoch.max(0) as u64),
         "epoch": epoch,
         "weekday": weekday,
         "hour": seconds / 3600,

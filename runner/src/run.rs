@@ -172,6 +172,7 @@ impl RunReport {
                     | Status::Drifted
                     | Status::Destroyed
                     | Status::Waiting
+                    | Status::AwaitingApproval
             ) || (matches!(c.status, Status::Planned | Status::Applied)
                 && c.plan.as_ref().is_some_and(|p| !p.is_empty()))
                 || (c.status == Status::Planned && c.unfinished.is_some())
@@ -441,7 +442,8 @@ fn note_failure(root: &Path, result: &ComponentResult) {
         | Status::Drifted
         | Status::Changed
         | Status::Denied
-        | Status::Waiting => {}
+        | Status::Waiting
+        | Status::AwaitingApproval => {}
     }
 }
 

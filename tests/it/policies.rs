@@ -49,6 +49,10 @@ impl Project {
     }
 
     fn infra(&self, args: &[&str], now: &str) -> Output {
+        self.infra_as("alice", args, now)
+    }
+
+    fn infra_as(&self, user: &str, args: &[&str], now: &str) -> Output {
         let ledger = self.dir.join("ledger");
         let rc = self.rc.display().to_string();
         let ledger = ledger.display().to_string();
@@ -56,7 +60,7 @@ impl Project {
             ("TF_CLI_CONFIG_FILE", rc.as_str()),
             ("INFRATEST_LEDGER", ledger.as_str()),
             ("INFRA_NOW", now),
-            ("INFRA_USER", "alice"),
+            ("INFRA_USER", user),
         ];
         infra_with_terraform(&self.dir, args, &env)
     }
@@ -245,4 +249,68 @@ deny contains {"msg": concat("", ["`", c.address, "` would be deleted"]), "addre
     assert_eq!(event["code"], "infra::policy::error", "{event}");
     let message = event["message"].as_str().unwrap_or_default();
     assert!(message.contains("broken") && message.contains("main.infra:"), "{message}");
+}
+
+#[test]
+fn approvals_hold_a_plan_until_enough_people_approved_exactly_it() {
+    let main = GUARDED
+        .replace(
+            "    policies = [\n      (policy.noDestroy { })\n      (policy.window { days = [ \"mon\" \"tue\" \"wed\" \"thu\" \"fri\" ]; from = 9; to = 17; })\n    ];",
+            "    approval = { required = true; minApprovers = 2; };",
+        );
+    assert!(main.contains("minApprovers"));
+    let project = Project::new("policies-approval", &main);
+    let creates = |p: &Project| p.ledger().iter().filter(|l| l.starts_with("create")).count();
+    // Nothing is approved: prod's plan is kept and waits; dev applies.
+    let first = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let event = &finished(&first)["prod/things"];
+    assert_eq!(event["status"], "awaiting-approval", "{event}");
+    assert!(
+        event["message"].as_str().unwrap_or_default().contains("awaiting approval: 0 of 2"),
+        "{event}"
+    );
+    assert_eq!(status(&first, "dev/things"), "applied");
+    assert_eq!(creates(&project), 2, "dev only");
+    let not_needed = project.infra(&["approve", "dev/things"], TUESDAY);
+    assert!(String::from_utf8_lossy(&not_needed.stderr).contains("infra::approve::not_required"));
+
+    // Alice approves (twice: it counts once), the apply still waits; Bob approves, it goes.
+    let alice = project.infra_as("alice", &["approve", "prod/things"], TUESDAY);
+    assert!(alice.status.success(), "{}", String::from_utf8_lossy(&alice.stderr));
+    let text = String::from_utf8_lossy(&alice.stdout);
+    assert!(text.contains("+ infratest_thing.each[\"a\"] (create)"), "{text}");
+    assert!(text.contains("approved: 1 of 2 (alice); 1 more needed"), "{text}");
+    let again = project.infra_as("alice", &["approve", "prod/things"], TUESDAY);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already approved by you: 1 of 2"));
+    let waiting = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(status(&waiting, "prod/things"), "awaiting-approval");
+    assert_eq!(creates(&project), 2);
+    let bob = project.infra_as("bob", &["approve", "prod/things", "--json"], TUESDAY);
+    let bob: serde_json::Value = serde_json::from_slice(&bob.stdout).expect("JSON");
+    assert_eq!(bob["approvedBy"], serde_json::json!(["alice", "bob"]));
+    let applied = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let event = &finished(&applied)["prod/things"];
+    assert_eq!(event["status"], "applied", "{event}");
+    let notes = event["notes"].to_string();
+    assert!(notes.contains("approved by alice, bob") && notes.contains("as it was"), "{notes}");
+    assert_eq!(creates(&project), 4);
+    assert!(!project.dir.join(".infra/approvals/prod/things.json").exists(), "used up");
+
+    // A new plan: the approval of the one before it is void, and the apply says so.
+    project.edit("value = \"v1\"", "value = \"v2\"");
+    let waits = project.infra(&["apply", "--auto-approve", "--json", "prod/things"], TUESDAY);
+    assert_eq!(status(&waits, "prod/things"), "awaiting-approval");
+    project.infra_as("alice", &["approve", "prod/things"], TUESDAY);
+    project.edit("value = \"v2\"", "value = \"v3\"");
+    let stale = project.infra(&["apply", "--auto-approve", "--json", "prod/things"], TUESDAY);
+    let event = &finished(&stale)["prod/things"];
+    assert_eq!(event["status"], "awaiting-approval", "{event}");
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("0 of 2") && message.contains("1 approval(s) of an earlier plan are void"),
+        "{message}"
+    );
+    assert!(!project.ledger().iter().any(|l| l == "update a"), "nothing unapproved applied");
 }

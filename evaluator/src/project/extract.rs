@@ -25,6 +25,7 @@ use crate::{
 
 /// The attributes a component spec may have.
 const COMPONENT_KEYS: &[&str] = &[
+    "approval",
     "backend",
     "dependsOn",
     "files",
@@ -40,8 +41,17 @@ const COMPONENT_KEYS: &[&str] = &[
 ];
 
 /// The attributes a stack may have (besides its components' names).
-const STACK_KEYS: &[&str] =
-    &["_type", "__decl", "backend", "components", "name", "policies", "providers", "settings"];
+const STACK_KEYS: &[&str] = &[
+    "_type",
+    "__decl",
+    "approval",
+    "backend",
+    "components",
+    "name",
+    "policies",
+    "providers",
+    "settings",
+];
 
 /// Files every work directory gets; `files` cannot replace them.
 pub const GENERATED_FILES: &[&str] = &[
@@ -60,6 +70,8 @@ struct StackDecl {
     providers: BTreeMap<String, Json>,
     /// Its `policies` (a list of functions; checked when a component reads them).
     policies: Option<Thunk>,
+    /// Its `approval` (read when a component reads it).
+    approval: Option<Thunk>,
     components: Vec<ComponentDecl>,
 }
 
@@ -301,7 +313,8 @@ fn stack_decl(m: &mut Machine, key: &str, stack: &Attrs, root_span: Span) -> Eva
         }
     }
     let policies = stack.get("policies").cloned();
-    Ok(StackDecl { name, span, settings, backend, providers, policies, components })
+    let approval = stack.get("approval").cloned();
+    Ok(StackDecl { name, span, settings, backend, providers, policies, approval, components })
 }
 
 /// A component's spec in its stack: the attributes, or the function applied to
@@ -492,7 +505,11 @@ fn read_terraform(
     let stack_policies = super::policy::functions(m, stack.policies.as_ref(), &stack.name, span)?;
     let own_policies = super::policy::functions(m, spec.get("policies"), address, span)?;
     let policies = stack_policies.len() + own_policies.len();
-    Ok(Terraform { source, providers, backend, files, tool, templates, policies })
+    let approval = match spec.get("approval") {
+        Some(own) => super::read_approval(m, Some(own), address, span)?,
+        None => super::read_approval(m, stack.approval.as_ref(), &stack.name, span)?,
+    };
+    Ok(Terraform { source, providers, backend, files, tool, templates, policies, approval })
 }
 
 fn read_files(

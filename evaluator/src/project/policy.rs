@@ -13,7 +13,7 @@ use crate::{
     builtins::json::from_serde,
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
-    project::Json,
+    project::{Approval, Json},
     value::{Thunk, Value},
 };
 
@@ -139,4 +139,51 @@ pub(crate) fn check(
         }
     }
     Ok(verdicts)
+}
+
+/// An `approval` set: `{ required = true; minApprovers = 2; }` (`None`: none required).
+pub(crate) fn read_approval(
+    m: &mut Machine,
+    thunk: Option<&Thunk>,
+    owner: &str,
+    span: Span,
+) -> EvalResult<Option<Approval>> {
+    let Some(thunk) = thunk else { return Ok(None) };
+    let error = |message: String| {
+        EvalError::new(ErrorKind::InvalidSpec { address: owner.to_owned(), message }, Some(span))
+            .with_help("write `approval = { required = true; minApprovers = 2; };`")
+    };
+    let Value::Attrs(attrs) = m.force(thunk)? else {
+        return Err(error("`approval` is not a set".to_owned()));
+    };
+    for key in attrs.names() {
+        if key != "required" && key != "minApprovers" {
+            return Err(error(format!("`approval` has no attribute `{key}`")));
+        }
+    }
+    let required = match attrs.get("required").cloned() {
+        Some(t) => match m.force(&t)? {
+            Value::Bool(b) => b,
+            other => {
+                return Err(error(format!(
+                    "`approval.required` is {}, not a boolean",
+                    other.describe()
+                )));
+            }
+        },
+        None => true,
+    };
+    let min_approvers = match attrs.get("minApprovers").cloned() {
+        Some(t) => match m.force(&t)? {
+            Value::Int(n) if (1..=100).contains(&n) => n as u32,
+            other => {
+                return Err(error(format!(
+                    "`approval.minApprovers` is {}, not a number from 1 to 100",
+                    other.describe()
+                )));
+            }
+        },
+        None => 1,
+    };
+    Ok(required.then_some(Approval { min_approvers }))
 }

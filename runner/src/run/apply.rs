@@ -118,6 +118,8 @@ pub(crate) async fn apply(
         )));
     }
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
+    // Approvals are of a plan: applied, they are used up.
+    crate::approval::clear(&root, ctx.address);
     let whose = if ctx.shared.options.reviewed { "the reviewed plan" } else { "the kept plan" };
     if saved && ran {
         ctx.notes.push(format!("applied {whose} as it was"));

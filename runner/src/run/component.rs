@@ -49,6 +49,8 @@ pub enum Status {
     Denied,
     /// A policy said not now (outside its change window): not applied, planned again later.
     Waiting,
+    /// Its plan is kept and needs more approvals (`infra approve`) before it is applied.
+    AwaitingApproval,
     /// Stopped by Ctrl-C or SIGTERM.
     Interrupted,
 }

@@ -1,4 +1,6 @@
-//! The policy gate before an apply (and in a plan, to show what the apply would meet): the
+//! The gates before an apply. Approvals: a component whose `approval` asks for N approvers
+//! is applied only when N different people approved its kept plan (`approval.rs`), else it
+//! is `awaiting-approval`. Policies (and in a plan, to show what the apply would meet): the
 //! component's policies (see `policy.rs`) judge the plan about to be applied. A `deny` stops
 //! the component (`denied`: its dependents are skipped, the rest goes on), a `wait` leaves it
 //! for later (`waiting`: outside its change window), a `warn` is shown and recorded. A plan
@@ -63,4 +65,37 @@ pub(crate) fn say(verdict: &Verdict) -> String {
     };
     let at = verdict.address.as_ref().map(|a| format!(" (`{a}`)")).unwrap_or_default();
     format!("{what} by policy {}: {}{at}", verdict.policy, verdict.message)
+}
+
+/// The approval gate of a kept plan about to be applied: `None` when the component needs no
+/// approval, the plan changes nothing, or enough people approved exactly this plan.
+pub(crate) fn awaiting(
+    ctx: &mut Ctx<'_>,
+    changes: &PlanChanges,
+) -> Option<(ComponentResult, Done)> {
+    let approval = ctx.component.terraform().and_then(|t| t.approval)?;
+    if changes.is_empty() {
+        return None;
+    }
+    let layout = ctx.shared.layout.clone();
+    let min = approval.min_approvers as usize;
+    let (approved, void) = match crate::approval::plan_id(&layout, ctx.address) {
+        Some((_, id)) => crate::approval::count(&layout, ctx.address, &id),
+        None => (0, 0),
+    };
+    if approved >= min {
+        let who: Vec<String> =
+            crate::approval::load(&layout, ctx.address).by.iter().map(|a| a.user.clone()).collect();
+        ctx.notes.push(format!("approved by {}", who.join(", ")));
+        return None;
+    }
+    let mut message = format!(
+        "awaiting approval: {approved} of {min} (`infra approve {}` approves this plan)",
+        ctx.address
+    );
+    if void > 0 {
+        message.push_str(&format!("; {void} approval(s) of an earlier plan are void"));
+    }
+    let result = ctx.result(Status::AwaitingApproval, Some(changes.clone()), Some(message));
+    Some((result, Done::Pending))
 }

@@ -17,7 +17,7 @@ use evaluator::{Json, OutputRef};
 
 use super::{
     apply::apply,
-    gate::{Gate, judge},
+    gate::{Gate, awaiting, judge},
     private::{is_private, private_environment},
     tooling::{failed, init_if_needed},
 };
@@ -113,6 +113,37 @@ pub(crate) async fn plan(
     // The verdicts are shown now, and kept with the plan (`infra show`); a denied or waiting
     // plan is kept too: it is what the apply would meet.
     let gate = judge(ctx, &made.changes, &made.json);
+    if let Gate::Stop(stopped) = &gate {
+        ctx.verdicts = stopped.0.verdicts.clone();
+    }
+    let kept = keep(ctx, prepared, &made);
+    if let Gate::Stop(stopped) = gate {
+        ctx.verdicts.clear();
+        return *stopped;
+    }
+    if let Err(e) = kept {
+        return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
+    }
+    let secret_bearing = is_private(ctx, &prepared.resolved);
+    if let Some(approval) = ctx.component.terraform().and_then(|t| t.approval)
+        && !made.changes.is_empty()
+    {
+        ctx.notes.push(format!(
+            "its apply needs {} approval(s) of this plan (`infra approve {}`)",
+            approval.min_approvers, ctx.address
+        ));
+    }
+    if secret_bearing {
+        ctx.notes.push("its plan holds secrets and is not kept: `apply` plans it again".into());
+    }
+    note_assumed(ctx, prepared);
+    let done = planned(recorded, &made.changes);
+    (ctx.result(Status::Planned, Some(made.changes), None), done)
+}
+
+/// Keeps `made` (its summary with the verdicts so far; the binary plan unless it holds
+/// secrets) for `infra show`, `infra approve` and a later `apply`.
+fn keep(ctx: &Ctx<'_>, prepared: &Prepared, made: &Made) -> std::io::Result<()> {
     let secret_bearing = is_private(ctx, &prepared.resolved);
     let summary = PlanSummary {
         version: PLAN_VERSION,
@@ -126,24 +157,10 @@ pub(crate) async fn plan(
         saved: !secret_bearing,
         pending: None,
         would_run: None,
-        verdicts: match &gate {
-            Gate::Go => ctx.verdicts.clone(),
-            Gate::Stop(stopped) => stopped.0.verdicts.clone(),
-        },
+        verdicts: ctx.verdicts.clone(),
     };
-    let keep = (!secret_bearing).then_some(made.file.as_path());
-    if let Err(e) = plan::save(&ctx.shared.layout, &summary, &made.json, keep) {
-        return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
-    }
-    if let Gate::Stop(stopped) = gate {
-        return *stopped;
-    }
-    if secret_bearing {
-        ctx.notes.push("its plan holds secrets and is not kept: `apply` plans it again".into());
-    }
-    note_assumed(ctx, prepared);
-    let done = planned(recorded, &made.changes);
-    (ctx.result(Status::Planned, Some(made.changes), None), done)
+    let file = (!secret_bearing).then_some(made.file.as_path());
+    plan::save(&ctx.shared.layout, &summary, &made.json, file)
 }
 
 /// What dependents will read after a plan applies: the recorded outputs, changed as planned;
@@ -252,6 +269,9 @@ pub(crate) async fn plan_and_apply(
             if let Gate::Stop(stopped) = judge(ctx, &summary.changes, &json.to_string()) {
                 return *stopped;
             }
+            if let Some(stopped) = awaiting(ctx, &summary.changes) {
+                return stopped;
+            }
             match apply(ctx, prepared, &file, &summary.changes, false, true).await {
                 Ok(result) => return result,
                 Err(Stale) if reviewed => {
@@ -269,8 +289,13 @@ pub(crate) async fn plan_and_apply(
             }
         }
         Kept::Unsaved(summary) => {
+            // Approved (or reviewed), the new plan must be the one approved.
+            if let Some(stopped) = awaiting(ctx, &summary.changes) {
+                return stopped;
+            }
+            let approved = ctx.component.terraform().is_some_and(|t| t.approval.is_some());
             ctx.notes.push("its plan holds secrets and was not kept: planned again".to_owned());
-            expected = reviewed.then_some(summary.changes);
+            expected = (reviewed || approved).then_some(summary.changes);
         }
         Kept::Stale(why) if reviewed => {
             plan::discard(&layout, ctx.address);
@@ -297,6 +322,16 @@ pub(crate) async fn plan_and_apply(
     };
     if let Gate::Stop(stopped) = judge(ctx, &made.changes, &made.json) {
         return *stopped;
+    }
+    // A plan that needs approvals is kept for `infra approve`, not applied now.
+    let needs_approval = ctx.component.terraform().is_some_and(|t| t.approval.is_some());
+    if needs_approval && expected.is_none() && !made.changes.is_empty() {
+        if let Err(e) = keep(ctx, prepared, &made) {
+            return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
+        }
+        if let Some(stopped) = awaiting(ctx, &made.changes) {
+            return stopped;
+        }
     }
     if let Some(expected) = expected
         && made.changes != expected

@@ -1,0 +1,95 @@
+//! `infra approve STACK/NAME`: records the user's approval of the component's kept plan,
+//! bound to that exact plan (`runner::approval`). Shows what is approved first.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::{
+    ctx::{Ctx, not_a_component},
+    error::CliError,
+    output::Output,
+    review::Paint,
+};
+
+/// Approve a component's kept plan (made by `infra plan` or a stopped `infra apply`); `infra
+/// apply` applies it once enough different people approved it.
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// The component, as `STACK/NAME`.
+    address: String,
+    /// Print the outcome as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<ExitCode, CliError> {
+    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
+    let Some(component) = project.component(&args.address) else {
+        return Err(not_a_component(&project, &args.address));
+    };
+    let Some(approval) = component.terraform().and_then(|t| t.approval) else {
+        return Err(CliError::user(
+            "infra::approve::not_required",
+            format!("`{}` needs no approval: `infra apply` applies it", args.address),
+        )
+        .with_hint(
+            "ask for approvals with `approval = { required = true; minApprovers = 2; };`".into(),
+        ));
+    };
+    let layout = runner::Layout::new(&ctx.root);
+    let Some((summary, plan)) = runner::approval::plan_id(&layout, &args.address) else {
+        return Err(CliError::user(
+            "infra::approve::no_plan",
+            format!("`{}` has no kept plan to approve", args.address),
+        )
+        .with_hint(format!("`infra apply {}` (or `infra plan`) makes one", args.address)));
+    };
+    let user = crate::policy::user();
+    let at = crate::policy::now().map_err(|e| CliError::user("infra::policy::clock", e))?;
+    let approved =
+        runner::approval::approve(&layout, &args.address, &plan, &user, at).map_err(|e| {
+            CliError::user("infra::approve::io", format!("cannot record the approval: {e}"))
+        })?;
+    let min = approval.min_approvers as usize;
+    let who: Vec<&str> = approved.approvals.iter().map(|a| a.user.as_str()).collect();
+    if args.json {
+        out.data(&format!(
+            "{}\n",
+            serde_json::json!({
+                "address": args.address,
+                "plan": plan,
+                "made": summary.made,
+                "approvedBy": who,
+                "needed": min,
+                "again": approved.again,
+                "voided": approved.voided,
+            })
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paint = Paint(out.color());
+    let mut text = format!(
+        "{}: plan {plan} made {}: {}\n",
+        paint.bold(&args.address),
+        runner::time::utc(summary.made),
+        crate::review::counts(&summary.changes)
+    );
+    text.push_str(&crate::review::changes(&summary.changes, paint));
+    text.push_str(&crate::review::verdicts(&summary.verdicts, paint));
+    if approved.voided > 0 {
+        text.push_str(&format!(
+            "{} approval(s) of an earlier plan are void: this plan is another\n",
+            approved.voided
+        ));
+    }
+    let state = if approved.again { "already approved by you" } else { "approved" };
+    let ready = if who.len() >= min {
+        format!("`infra apply {}` applies it", args.address)
+    } else {
+        format!("{} more needed", min - who.len())
+    };
+    text.push_str(&format!("{state}: {} of {min} ({}); {ready}\n", who.len(), who.join(", ")));
+    out.data(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
