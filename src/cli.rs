@@ -10,6 +10,7 @@ mod drift;
 mod eval;
 mod export;
 mod graph;
+mod history;
 mod output;
 mod parse;
 mod plan;
@@ -77,6 +78,7 @@ pub(crate) enum Command {
     Output(output::OutputArgs),
     Status(status::StatusArgs),
     Why(why::WhyArgs),
+    History(history::HistoryArgs),
     Secrets(secrets::SecretsArgs),
     Cache(cache::CacheArgs),
     Export(export::ExportArgs),
@@ -104,6 +106,7 @@ pub(crate) fn run(
         Command::Status(args) => status::run(out, &Ctx::discover(dir)?, args),
         Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),
         Command::Approve(args) => approve::run(out, &Ctx::discover(dir)?, args),
+        Command::History(args) => history::run(out, &Ctx::discover(dir)?, args),
         Command::Secrets(args) => secrets::run(out, dir, args),
         Command::Cache(args) => {
             let ctx = Ctx::discover(dir).ok();

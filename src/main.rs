@@ -5,6 +5,7 @@ mod cli;
 mod ctx;
 mod error;
 mod evalcache;
+mod history;
 mod io;
 mod output;
 mod policy;

@@ -130,13 +130,48 @@ pub(crate) fn execute(
             .map_err(|e| CliError::user("infra::policy::clock", e))?,
     };
     let json = args.json;
-    let events: Box<dyn Fn(Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
+    let show: Box<dyn Fn(&Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
         // On a terminal: one live line per running component, finished ones printed above.
         let progress = Progress::default();
-        Box::new(move |event| progress.event(&event))
+        Box::new(move |event| progress.event(event))
     } else {
-        Box::new(move |event| print_event(&event, json))
+        Box::new(move |event| print_event(event, json))
     };
+    // The history gets the run now and each node as it finishes: a run killed halfway
+    // leaves what it did.
+    let history = match crate::history::History::open(&ctx.root) {
+        Ok(history) => {
+            let commit = crate::history::git_commit(&ctx.root);
+            let user = crate::policy::user();
+            let operation = mode_name(mode);
+            match history.begin(
+                &run_id,
+                operation,
+                &user,
+                commit.as_deref(),
+                &args.targets,
+                &log_dir,
+            ) {
+                Ok(()) => Some(std::sync::Arc::new(history)),
+                Err(e) => {
+                    out.status(&format!("warning: this run is not in the history: {e}"))?;
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            out.status(&format!("warning: this run is not in the history: {e}"))?;
+            None
+        }
+    };
+    let recorder = history.clone();
+    let id = run_id.clone();
+    let events: Box<dyn Fn(Event) + Send + Sync> = Box::new(move |event| {
+        if let (Event::Finished(result), Some(history)) = (&event, &recorder) {
+            let _ = history.node(&id, result);
+        }
+        show(&event);
+    });
     let started = Instant::now();
     let report = runner::run(
         &session.project,
@@ -147,6 +182,12 @@ pub(crate) fn execute(
         events,
     )
     .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))?;
+    if let Some(history) = &history {
+        let outcome = crate::history::outcome(&report.components, report.interrupted());
+        if let Err(e) = history.end(&run_id, outcome) {
+            out.status(&format!("warning: the history could not close this run: {e}"))?;
+        }
+    }
     if let Some(url) = &session.cache
         && mode == Mode::Apply
     {
@@ -389,6 +430,16 @@ fn summary_table(
         logs.display()
     ));
     text
+}
+
+/// `plan`, `apply`, `destroy`, `drift`.
+pub(crate) fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Plan => "plan",
+        Mode::Apply => "apply",
+        Mode::Destroy => "destroy",
+        Mode::Drift => "drift",
+    }
 }
 
 fn run_id() -> String {

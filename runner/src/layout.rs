@@ -10,6 +10,7 @@
 //!   records/STACK/NAME.checked the last drift check, for `infra status`
 //!   plans/STACK/NAME/          the saved plan of `infra plan` (plan.tfplan, plan.json, summary.json)
 //!   approvals/STACK/NAME.json  who approved which kept plan (`infra approve`)
+//!   history.db                 the operation history (SQLite; `infra history`)
 //!   logs/RUN/                  one directory per run, one log per node
 //!   cache/                     tools.json (tool versions), eval.json (evaluation cache)
 //!   lock, lock.info            the project lock and who holds it
@@ -73,6 +74,11 @@ impl Layout {
     /// The approvals of `STACK/NAME`'s kept plan.
     pub fn approvals(&self, address: &str) -> PathBuf {
         self.dot().join("approvals").join(format!("{address}.json"))
+    }
+
+    /// The operation history (SQLite).
+    pub fn history(&self) -> PathBuf {
+        self.dot().join("history.db")
     }
 
     pub fn plans(&self) -> PathBuf {

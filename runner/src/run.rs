@@ -109,6 +109,8 @@ pub struct ComponentResult {
     pub notes: Vec<String>,
     /// What its policies said of its plan.
     pub verdicts: Vec<evaluator::Verdict>,
+    /// Its input hash (when it got that far).
+    pub input_hash: Option<String>,
     /// Terraform's errors and warnings, in full.
     pub diagnostics: Vec<ToolDiagnostic>,
     /// Its log file, if a process ran.
@@ -135,6 +137,7 @@ impl ComponentResult {
             unfinished: None,
             notes: Vec::new(),
             verdicts: Vec::new(),
+            input_hash: None,
             diagnostics: Vec::new(),
             log: None,
             seconds: 0.0,

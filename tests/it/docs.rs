@@ -89,14 +89,17 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::internal` | A bug: a component task ended unexpectedly. |\n",
     );
     out.push_str(
-        "\n## Policies (`infra::policy::…`)\n\n\
+        "\n## Policies, approvals, history (`infra::policy::…`, `infra::approve::…`, `infra::history::…`)\n\n\
          | code | meaning |\n| --- | --- |\n\
          | `infra::policy::deny` | A policy denied the plan (the message names the policy, why, and the resource): the component is `denied`, not applied; its dependents are skipped. |\n\
          | `infra::policy::error` | A policy could not be evaluated: it failed, or returned something other than a list of verdicts (the message says where). |\n\
          | `infra::policy::clock` | `INFRA_NOW` is neither seconds since the epoch nor `YYYY-MM-DDTHH:MM:SSZ`. |\n\
          | `infra::approve::not_required` | `infra approve` of a component whose `approval` is not required. |\n\
          | `infra::approve::no_plan` | `infra approve` of a component with no kept plan (`infra plan` or `infra apply` makes one). |\n\
-         | `infra::approve::io` | The approval cannot be written. |\n",
+         | `infra::approve::io` | The approval cannot be written. |\n\
+         | `infra::history::open` | The history database (`.infra/history.db`) cannot be opened or migrated. |\n\
+         | `infra::history::read` | The history database cannot be read. |\n\
+         | `infra::history::no_run` | `infra history show RUN` names no run (or a prefix of several). |\n",
     );
     out.push_str(
         "\n## Secrets (`infra::secrets::…`)\n\n\

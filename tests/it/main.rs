@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod docs;
 mod eval_oracle;
+mod history;
 mod mutations;
 mod nix_oracle;
 mod policies;

@@ -84,6 +84,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) notes: Vec<String>,
     /// What its policies said of its plan.
     pub(crate) verdicts: Vec<evaluator::Verdict>,
+    /// Its input hash, once computed.
+    input_hash: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -112,6 +114,7 @@ impl Ctx<'_> {
             unfinished: None,
             notes: std::mem::take(&mut self.notes),
             verdicts: std::mem::take(&mut self.verdicts),
+            input_hash: self.input_hash.clone(),
             diagnostics: std::mem::take(&mut self.diagnostics),
             log: (self.processes > 0).then(|| self.log.clone()),
             seconds: self.started.elapsed().as_secs_f64(),
@@ -317,6 +320,7 @@ pub(crate) async fn run_component(
         step: None,
         notes: Vec::new(),
         verdicts: Vec::new(),
+        input_hash: None,
     };
     if shared.stop.load(Ordering::SeqCst) {
         return (
@@ -378,6 +382,7 @@ pub(crate) async fn run_component(
                 .to_owned(),
         );
     }
+    ctx.input_hash = Some(fingerprint.hash.clone());
     let record = read_record(&shared.options.root, address);
     // A wait's fingerprint holds the runs of the nodes before it: it is checked again after
     // any of them ran.

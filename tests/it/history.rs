@@ -1,0 +1,142 @@
+//! The operation history, with real runs: after a sequence of runs `infra history --json`
+//! lists them newest first with their operations, statuses, per-node results and the git
+//! commit the project was at; `kill -9` of a run in the middle leaves a history that opens
+//! and shows that run as interrupted, with the nodes it finished.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::support::{infra_with_terraform, scratch_dir};
+
+const MAIN: &str = r#"{
+  dev = infra.stack "dev" {
+    components = [
+      (infra.step "quick" { run = [ "sh" "-c" "echo '{\"n\": 1}' > $INFRA_OUTPUTS" ]; })
+      (infra.step "slow" { run = [ "sh" "-c" "echo $$ > slow.pid; exec sleep SECONDS" ]; dependsOn = [ "quick" ]; })
+    ];
+  };
+}
+"#;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=infra", "-c", "user.email=infra@example.invalid"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run git");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn history(dir: &Path) -> serde_json::Value {
+    let output = infra_with_terraform(dir, &["history", "--json"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("history JSON")
+}
+
+#[test]
+fn the_history_lists_every_run_and_survives_a_kill() {
+    let dir = scratch_dir("history");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("main.infra"), MAIN.replace("SECONDS", "0")).expect("write");
+    std::fs::write(dir.join(".gitignore"), ".infra/\n").expect("write");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "first"]);
+    let first_commit = git(&dir, &["rev-parse", "HEAD"]);
+
+    let applied =
+        infra_with_terraform(&dir, &["apply", "--auto-approve"], &[("INFRA_USER", "alice")]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let planned = infra_with_terraform(&dir, &["plan"], &[("INFRA_USER", "bob")]);
+    assert!(planned.status.success());
+    // A failing run, at a second commit.
+    std::fs::write(dir.join("main.infra"), MAIN.replace("exec sleep SECONDS", "exit 1"))
+        .expect("write");
+    git(&dir, &["commit", "-q", "-am", "second"]);
+    let second_commit = git(&dir, &["rev-parse", "HEAD"]);
+    let failed =
+        infra_with_terraform(&dir, &["apply", "--auto-approve"], &[("INFRA_USER", "alice")]);
+    assert!(!failed.status.success());
+
+    let runs = history(&dir);
+    let runs = runs.as_array().expect("a list");
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    let field = |i: usize, key: &str| runs[i][key].clone();
+    assert_eq!((field(0, "operation"), field(0, "status")), ("apply".into(), "failed".into()));
+    assert_eq!((field(1, "operation"), field(1, "status")), ("plan".into(), "succeeded".into()));
+    assert_eq!((field(2, "operation"), field(2, "status")), ("apply".into(), "succeeded".into()));
+    assert_eq!(field(0, "commit"), serde_json::json!(second_commit));
+    assert_eq!(field(2, "commit"), serde_json::json!(first_commit));
+    assert_eq!((field(1, "user"), field(2, "user")), ("bob".into(), "alice".into()));
+    let node = |i: usize, address: &str| {
+        runs[i]["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["address"] == address).cloned())
+    };
+    assert_eq!(node(2, "dev/slow").map(|n| n["status"].clone()), Some("applied".into()));
+    let failed_node = node(0, "dev/slow").expect("the failed node");
+    assert_eq!(failed_node["status"], "failed");
+    assert_eq!(failed_node["code"], "infra::run::step");
+    assert!(failed_node["log"].as_str().is_some_and(|l| l.ends_with("dev.slow.log")));
+    assert!(failed_node["input_hash"].as_str().is_some_and(|h| h.len() == 64), "{failed_node}");
+    // `history show` of one run, by a prefix of its id, names the log.
+    let id = runs[0]["id"].as_str().unwrap_or_default().to_owned();
+    let show = infra_with_terraform(&dir, &["history", "show", &id], &[]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("dev/slow  failed") && text.contains("log: "), "{text}");
+
+    // Killed in the middle: `quick` ran, `slow` was running.
+    std::fs::write(
+        dir.join("main.infra"),
+        MAIN.replace("SECONDS", "60").replace("{\\\"n\\\": 1}", "{\\\"n\\\": 2}"),
+    )
+    .expect("write");
+    let bin = crate::support::terraform().parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infra"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(&dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start infra");
+    let started = Instant::now();
+    loop {
+        let runs = history(&dir);
+        let quick = runs[0]["nodes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["address"] == "dev/quick"));
+        if runs[0]["status"] == "running" && quick {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the run never got going: {runs}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let runs = history(&dir);
+    assert_eq!(runs[0]["status"], "interrupted", "{}", runs[0]);
+    assert_eq!(runs.as_array().map(Vec::len), Some(4));
+    let nodes = runs[0]["nodes"].as_array().cloned().unwrap_or_default();
+    assert!(
+        nodes.iter().any(|n| n["address"] == "dev/quick" && n["status"] == "applied"),
+        "{nodes:?}"
+    );
+    // The sleep the killed run started outlives it (its group was not signalled): stop it.
+    let pid =
+        std::fs::read_to_string(dir.join(".infra/work/dev/slow/slow.pid")).unwrap_or_default();
+    if let Ok(pid) = pid.trim().parse::<i32>() {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
