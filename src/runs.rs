@@ -385,8 +385,10 @@ fn summary_table(
     root: &std::path::Path,
 ) -> String {
     let width = results.iter().map(|r| r.address.len()).max().unwrap_or(9).max(9);
+    let status_width =
+        results.iter().map(|r| status_name(r.status).len()).max().unwrap_or(0).max(11);
     let mut text = format!(
-        "\n{:width$}  {:11}  {:>4} {:>4} {:>4}  {:>7}\n",
+        "\n{:width$}  {:status_width$}  {:>4} {:>4} {:>4}  {:>7}\n",
         "component", "status", "+", "~", "-", "time"
     );
     for r in results {
@@ -395,7 +397,7 @@ fn summary_table(
             None => ("".into(), "".into(), "".into()),
         };
         text.push_str(&format!(
-            "{:width$}  {:11}  {a:>4} {c:>4} {d:>4}  {:>6.1}s\n",
+            "{:width$}  {:status_width$}  {a:>4} {c:>4} {d:>4}  {:>6.1}s\n",
             r.address,
             status_name(r.status),
             r.seconds

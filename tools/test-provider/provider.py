@@ -23,6 +23,7 @@ from tf.iface import (
     Resource,
     State,
     UpdateContext,
+    UpgradeContext,
 )
 from tf.provider import Provider
 from tf.utils import Diagnostics
@@ -67,6 +68,10 @@ class Thing(Resource):
     def delete(self, ctx: DeleteContext, current: State):
         _ledger(f"delete {current['name']}")
         return None
+
+    def upgrade(self, ctx: UpgradeContext, version: int, old: State) -> Optional[State]:
+        # One schema version so far: the state is as it is (and no warning about it).
+        return old
 
 
 class InfraTest(Provider):

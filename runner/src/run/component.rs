@@ -545,7 +545,7 @@ fn upstream_values(
             .iter()
             .map(|(address, outputs)| {
                 if outputs.is_empty() {
-                    format!("waits for `{address}`, which is pending")
+                    format!("waits for `{address}`, which is not applied yet")
                 } else {
                     let names: Vec<String> = outputs.iter().cloned().collect();
                     let all_sensitive = names.iter().all(|n| n.ends_with("(sensitive)"));

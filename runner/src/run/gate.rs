@@ -56,15 +56,19 @@ pub(crate) fn judge(ctx: &mut Ctx<'_>, changes: &PlanChanges, plan: &str) -> Gat
     Gate::Go
 }
 
-/// `denied by policy 2: no deletes in prod (`null_resource.db`)`.
+/// `denied by policy 2: no deletes in prod (`null_resource.db`)`, `waiting (policy 1): …`;
+/// the address only when the message does not name it already.
 pub(crate) fn say(verdict: &Verdict) -> String {
     let what = match verdict.kind {
-        VerdictKind::Deny => "denied",
-        VerdictKind::Wait => "waiting",
-        VerdictKind::Warn => "warned",
+        VerdictKind::Deny => format!("denied by policy {}", verdict.policy),
+        VerdictKind::Wait => format!("waiting (policy {})", verdict.policy),
+        VerdictKind::Warn => format!("warning (policy {})", verdict.policy),
     };
-    let at = verdict.address.as_ref().map(|a| format!(" (`{a}`)")).unwrap_or_default();
-    format!("{what} by policy {}: {}{at}", verdict.policy, verdict.message)
+    let at = match &verdict.address {
+        Some(a) if !verdict.message.contains(a.as_str()) => format!(" (`{a}`)"),
+        _ => String::new(),
+    };
+    format!("{what}: {}{at}", verdict.message)
 }
 
 /// The approval gate of a kept plan about to be applied: `None` when the component needs no

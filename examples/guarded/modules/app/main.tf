@@ -1,0 +1,4 @@
+variable "database" { type = string }
+variable "replicas" { type = number }
+
+output "summary" { value = "${var.replicas} replicas on ${var.database}" }
