@@ -18,3 +18,4 @@ mod steps;
 mod support;
 mod tidy;
 mod trust;
+mod walkthrough;
