@@ -18,6 +18,7 @@ mod secrets;
 mod show;
 mod status;
 mod store;
+mod ui;
 mod why;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -79,6 +80,7 @@ pub(crate) enum Command {
     Status(status::StatusArgs),
     Why(why::WhyArgs),
     History(history::HistoryArgs),
+    Ui(ui::UiArgs),
     Secrets(secrets::SecretsArgs),
     Cache(cache::CacheArgs),
     Export(export::ExportArgs),
@@ -107,6 +109,7 @@ pub(crate) fn run(
         Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),
         Command::Approve(args) => approve::run(out, &Ctx::discover(dir)?, args),
         Command::History(args) => history::run(out, &Ctx::discover(dir)?, args),
+        Command::Ui(args) => ui::run(out, &Ctx::discover(dir)?, args),
         Command::Secrets(args) => secrets::run(out, dir, args),
         Command::Cache(args) => {
             let ctx = Ctx::discover(dir).ok();

@@ -11,6 +11,7 @@ mod output;
 mod policy;
 mod review;
 mod runs;
+mod ui;
 
 use std::process::ExitCode;
 

@@ -18,4 +18,5 @@ mod steps;
 mod support;
 mod tidy;
 mod trust;
+mod ui;
 mod walkthrough;

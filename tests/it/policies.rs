@@ -138,7 +138,7 @@ fn no_destroy_stops_a_delete_in_prod_and_allow_destroy_lets_it_through() {
     assert_eq!(event["code"], "infra::policy::deny");
     let message = event["message"].as_str().unwrap_or_default();
     assert!(message.contains("denied by policy 1"), "{message}");
-    assert!(message.contains("(`infratest_thing.each[\"b\"]`)"), "{message}");
+    assert!(message.contains("`infratest_thing.each[\"b\"]` would be deleted"), "{message}");
     assert_eq!(event["verdicts"][0]["kind"], "deny");
     assert_eq!(event["verdicts"][0]["address"], "infratest_thing.each[\"b\"]");
     assert_eq!(status(&denied, "dev/things"), "applied");

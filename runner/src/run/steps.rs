@@ -315,30 +315,35 @@ pub(crate) async fn plan_and_apply(
     // is applied even when it reports none, since Terraform 1.0 exits 0 for a plan that
     // changes only outputs.
     // Policies judge Terraform's JSON of the plan: then it is shown.
+    // Policies judge Terraform's JSON of the plan, and approvers see it: then it is shown.
     let policies = ctx.component.terraform().is_some_and(|t| t.policies > 0);
-    let made = match make_plan(ctx, prepared, expected.is_some() || policies).await {
+    let needs_approval = ctx.component.terraform().is_some_and(|t| t.approval.is_some());
+    let show = expected.is_some() || policies || needs_approval;
+    let made = match make_plan(ctx, prepared, show).await {
         Ok(made) => made,
         Err(failure) => return ctx.fail(failure),
     };
     if let Gate::Stop(stopped) = judge(ctx, &made.changes, &made.json) {
         return *stopped;
     }
-    // A plan that needs approvals is kept for `infra approve`, not applied now.
-    let needs_approval = ctx.component.terraform().is_some_and(|t| t.approval.is_some());
-    if needs_approval && expected.is_none() && !made.changes.is_empty() {
+    let approved_differs = expected.as_ref().is_some_and(|e| *e != made.changes);
+    if approved_differs && reviewed {
+        return ctx.fail(not_reviewed(
+            "its new plan differs from the one you reviewed (a plan holding secrets is not kept)",
+        ));
+    }
+    // A plan that needs approvals (a new one, or a secret-bearing one that came out other than
+    // approved) is kept for `infra approve`, not applied now.
+    if needs_approval && (expected.is_none() || approved_differs) && !made.changes.is_empty() {
+        if approved_differs {
+            ctx.notes.push("its new plan differs from the approved one: it needs approving".into());
+        }
         if let Err(e) = keep(ctx, prepared, &made) {
             return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
         }
         if let Some(stopped) = awaiting(ctx, &made.changes) {
             return stopped;
         }
-    }
-    if let Some(expected) = expected
-        && made.changes != expected
-    {
-        return ctx.fail(not_reviewed(
-            "its new plan differs from the one you reviewed (a plan holding secrets is not kept)",
-        ));
     }
     let file = made.file.clone();
     let result = apply(ctx, prepared, &file, &made.changes, true, false).await;
