@@ -49,6 +49,10 @@ pub(crate) struct GlobalArgs {
     /// Work on the project in DIR (or the nearest directory above it with a `main.infra`).
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub(crate) directory: Option<PathBuf>,
+    /// Keep the operation history in this PostgreSQL database (`postgres://USER@HOST/DB`)
+    /// instead of `.infra/history.db` (also `INFRA_HISTORY`).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) history: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,22 +98,23 @@ pub(crate) fn run(
     command: &Command,
 ) -> Result<ExitCode, CliError> {
     let dir = global.directory.as_deref();
+    let with_history = |ctx: Ctx| Ctx { history: global.history.clone().or(ctx.history), ..ctx };
     match command {
         Command::Parse(args) => parse::run(out, args),
         Command::Check(args) => check::run(out, args),
         Command::Eval(args) => eval::run(out, dir, args),
         Command::Build(args) => build::run(out, &Ctx::discover(dir)?, args),
-        Command::Plan(args) => plan::run(out, &Ctx::discover(dir)?, args),
-        Command::Apply(args) => apply::run(out, &Ctx::discover(dir)?, args),
-        Command::Destroy(args) => destroy::run(out, &Ctx::discover(dir)?, args),
+        Command::Plan(args) => plan::run(out, &with_history(Ctx::discover(dir)?), args),
+        Command::Apply(args) => apply::run(out, &with_history(Ctx::discover(dir)?), args),
+        Command::Destroy(args) => destroy::run(out, &with_history(Ctx::discover(dir)?), args),
         Command::Show(args) => show::run(out, &Ctx::discover(dir)?, args),
-        Command::Drift(args) => drift::run(out, &Ctx::discover(dir)?, args),
+        Command::Drift(args) => drift::run(out, &with_history(Ctx::discover(dir)?), args),
         Command::Output(args) => output::run(out, &Ctx::discover(dir)?, args),
         Command::Status(args) => status::run(out, &Ctx::discover(dir)?, args),
         Command::Why(args) => why::run(out, &Ctx::discover(dir)?, args),
         Command::Approve(args) => approve::run(out, &Ctx::discover(dir)?, args),
-        Command::History(args) => history::run(out, &Ctx::discover(dir)?, args),
-        Command::Ui(args) => ui::run(out, &Ctx::discover(dir)?, args),
+        Command::History(args) => history::run(out, &with_history(Ctx::discover(dir)?), args),
+        Command::Ui(args) => ui::run(out, &with_history(Ctx::discover(dir)?), args),
         Command::Secrets(args) => secrets::run(out, dir, args),
         Command::Cache(args) => {
             let ctx = Ctx::discover(dir).ok();

@@ -14,6 +14,9 @@ pub(crate) const ENTRY: &str = "main.infra";
 
 pub(crate) struct Ctx {
     pub(crate) root: PathBuf,
+    /// The history database: `--history URL`, else `INFRA_HISTORY`, else `None` (SQLite
+    /// under `.infra/`).
+    pub(crate) history: Option<String>,
 }
 
 impl Ctx {
@@ -28,7 +31,9 @@ impl Ctx {
         let mut current = Some(start.as_path());
         while let Some(dir) = current {
             if dir.join(ENTRY).is_file() {
-                return Ok(Ctx { root: dir.to_path_buf() });
+                #[allow(clippy::disallowed_methods)]
+                let history = std::env::var("INFRA_HISTORY").ok().filter(|h| !h.is_empty());
+                return Ok(Ctx { root: dir.to_path_buf(), history });
             }
             current = dir.parent();
         }

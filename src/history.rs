@@ -1,8 +1,10 @@
 //! The operation history: every plan, apply, destroy and drift check of every node, appended
-//! as it happens to an embedded SQLite database (`.infra/history.db`, WAL, so a run killed in
-//! the middle leaves a database that opens, with that run shown as interrupted). A run is
-//! written when it starts (`running`, with its process id) and each node when it finishes;
-//! the run's end closes it. `infra history` reads it.
+//! as it happens. Embedded by default (SQLite, `.infra/history.db`, WAL, so a run killed in
+//! the middle leaves a database that opens, with that run shown as interrupted); shared when
+//! `--history postgres://…` (or `INFRA_HISTORY`) names a PostgreSQL database: the same schema
+//! and migrations, in both dialects. A run is written when it starts (`running`, with its
+//! process id) and each node when it finishes; the run's end closes it. `infra history` and
+//! `infra ui` read it.
 
 use std::{
     path::{Path, PathBuf},
@@ -10,20 +12,20 @@ use std::{
 };
 
 use runner::{ComponentResult, Status};
-use rusqlite::{Connection, params};
 
-/// The schema, by version: each step runs once, in order, in one transaction.
+/// The schema, by version: each step runs once, in order, in one transaction. `{INT}` and
+/// `{REAL}` are the dialect's 64-bit integer and float.
 const MIGRATIONS: &[&str] = &["
     CREATE TABLE runs (
         id TEXT PRIMARY KEY,
         operation TEXT NOT NULL,
-        user TEXT NOT NULL,
+        username TEXT NOT NULL,
         git_commit TEXT,
         targets TEXT NOT NULL,
-        started INTEGER NOT NULL,
-        finished INTEGER,
+        started {INT} NOT NULL,
+        finished {INT},
         status TEXT NOT NULL,
-        pid INTEGER NOT NULL,
+        pid {INT} NOT NULL,
         log_dir TEXT NOT NULL
     );
     CREATE TABLE nodes (
@@ -31,10 +33,10 @@ const MIGRATIONS: &[&str] = &["
         address TEXT NOT NULL,
         status TEXT NOT NULL,
         input_hash TEXT,
-        finished INTEGER NOT NULL,
-        seconds REAL NOT NULL,
-        adds INTEGER, changes INTEGER, destroys INTEGER,
-        processes INTEGER NOT NULL,
+        finished {INT} NOT NULL,
+        seconds {REAL} NOT NULL,
+        adds {INT}, changes {INT}, destroys {INT},
+        processes {INT} NOT NULL,
         verdicts TEXT NOT NULL,
         code TEXT,
         message TEXT,
@@ -44,9 +46,227 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX nodes_by_address ON nodes(address, finished);
 "];
 
+/// A value going in or coming out.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Cell {
+    fn int(&self) -> Option<i64> {
+        match self {
+            Cell::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    fn text(&self) -> Option<String> {
+        match self {
+            Cell::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+    fn real(&self) -> f64 {
+        match self {
+            Cell::Real(r) => *r,
+            Cell::Int(i) => *i as f64,
+            _ => 0.0,
+        }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::Text(text.to_owned())
+    }
+}
+
+impl From<Option<&str>> for Cell {
+    fn from(text: Option<&str>) -> Cell {
+        text.map_or(Cell::Null, Cell::from)
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(n: i64) -> Cell {
+        Cell::Int(n)
+    }
+}
+
+impl From<Option<u32>> for Cell {
+    fn from(n: Option<u32>) -> Cell {
+        n.map_or(Cell::Null, |n| Cell::Int(i64::from(n)))
+    }
+}
+
+impl From<f64> for Cell {
+    fn from(x: f64) -> Cell {
+        Cell::Real(x)
+    }
+}
+
+impl rusqlite::ToSql for Cell {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value};
+        Ok(ToSqlOutput::Owned(match self {
+            Cell::Null => Value::Null,
+            Cell::Int(i) => Value::Integer(*i),
+            Cell::Real(r) => Value::Real(*r),
+            Cell::Text(t) => Value::Text(t.clone()),
+        }))
+    }
+}
+
+/// A database of either dialect.
+enum Db {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>),
+}
+
+impl Db {
+    fn execute(&mut self, sql: &str, params: &[Cell]) -> Result<(), String> {
+        match self {
+            Db::Sqlite(db) => {
+                db.execute(&numbered(sql), rusqlite::params_from_iter(params.iter()))
+                    .map_err(sqlite)?;
+            }
+            Db::Postgres(db) => {
+                let boxed: Vec<Box<dyn postgres::types::ToSql + Sync>> =
+                    params.iter().map(pg_param).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    boxed.iter().map(|b| b.as_ref()).collect();
+                db.execute(sql, &refs).map_err(pg)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn query(&mut self, sql: &str, params: &[Cell]) -> Result<Vec<Vec<Cell>>, String> {
+        match self {
+            Db::Sqlite(db) => {
+                let mut statement = db.prepare(&numbered(sql)).map_err(sqlite)?;
+                let columns = statement.column_count();
+                let rows = statement
+                    .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                        (0..columns)
+                            .map(|i| {
+                                Ok(match row.get_ref(i)? {
+                                    rusqlite::types::ValueRef::Null => Cell::Null,
+                                    rusqlite::types::ValueRef::Integer(n) => Cell::Int(n),
+                                    rusqlite::types::ValueRef::Real(x) => Cell::Real(x),
+                                    rusqlite::types::ValueRef::Text(t)
+                                    | rusqlite::types::ValueRef::Blob(t) => {
+                                        Cell::Text(String::from_utf8_lossy(t).into_owned())
+                                    }
+                                })
+                            })
+                            .collect::<rusqlite::Result<Vec<Cell>>>()
+                    })
+                    .map_err(sqlite)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sqlite)
+            }
+            Db::Postgres(db) => {
+                let boxed: Vec<Box<dyn postgres::types::ToSql + Sync>> =
+                    params.iter().map(pg_param).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    boxed.iter().map(|b| b.as_ref()).collect();
+                let rows = db.query(sql, &refs).map_err(pg)?;
+                Ok(rows
+                    .iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| {
+                                let ty = row.columns()[i].type_().clone();
+                                if ty == postgres::types::Type::INT8 {
+                                    row.get::<_, Option<i64>>(i).map_or(Cell::Null, Cell::Int)
+                                } else if ty == postgres::types::Type::FLOAT8 {
+                                    row.get::<_, Option<f64>>(i).map_or(Cell::Null, Cell::Real)
+                                } else {
+                                    row.get::<_, Option<String>>(i).map_or(Cell::Null, Cell::Text)
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), String> {
+        let (int, real) = match self {
+            Db::Sqlite(_) => ("INTEGER", "REAL"),
+            Db::Postgres(_) => ("BIGINT", "DOUBLE PRECISION"),
+        };
+        self.batch("CREATE TABLE IF NOT EXISTS infra_schema (version BIGINT NOT NULL)")?;
+        let version = self.query("SELECT version FROM infra_schema", &[])?;
+        let version = version.first().and_then(|r| r.first()).and_then(Cell::int);
+        if version.is_none() {
+            self.execute("INSERT INTO infra_schema (version) VALUES (0)", &[])?;
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version.unwrap_or(0) as usize) {
+            let step = step.replace("{INT}", int).replace("{REAL}", real);
+            let update = format!("UPDATE infra_schema SET version = {}", i + 1);
+            self.batch(&format!("BEGIN; {step}; {update}; COMMIT;"))?;
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), String> {
+        match self {
+            Db::Sqlite(db) => db.execute_batch(sql).map_err(sqlite),
+            Db::Postgres(db) => db.batch_execute(sql).map_err(pg),
+        }
+    }
+}
+
+/// PostgreSQL's `$1` as SQLite's `?1` (SQLite numbers `$NAME` parameters in order of
+/// appearance, whatever the name says).
+fn numbered(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// SQL's NULL for a column of any type (an `Option<T>`'s is typed, and PostgreSQL checks).
+#[derive(Debug)]
+struct PgNull;
+
+impl postgres::types::ToSql for PgNull {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        _: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(postgres::types::IsNull::Yes)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn pg_param(cell: &Cell) -> Box<dyn postgres::types::ToSql + Sync> {
+    match cell {
+        Cell::Null => Box::new(PgNull),
+        Cell::Int(i) => Box::new(*i),
+        Cell::Real(r) => Box::new(*r),
+        Cell::Text(t) => Box::new(t.clone()),
+    }
+}
+
+fn sqlite(e: rusqlite::Error) -> String {
+    format!("the history database: {e}")
+}
+
+fn pg(e: postgres::Error) -> String {
+    format!("the history database (PostgreSQL): {e}")
+}
+
 /// The history of one project.
 pub(crate) struct History {
-    db: Mutex<Connection>,
+    db: Mutex<Db>,
 }
 
 /// One run as listed.
@@ -80,24 +300,39 @@ pub(crate) struct Node {
     pub(crate) log: Option<String>,
 }
 
-fn sql(e: rusqlite::Error) -> String {
-    format!("the history database: {e}")
-}
-
 impl History {
-    /// Opens (creating and migrating) `.infra/history.db` of the project at `root`.
-    pub(crate) fn open(root: &Path) -> Result<History, String> {
-        let path = runner::Layout::new(root).history();
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-        }
-        let mut db = Connection::open(&path).map_err(sql)?;
-        db.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
-        db.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        db.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
-        migrate(&mut db)?;
+    /// Opens (creating and migrating) the history: `url` (`postgres://…`) when given, else
+    /// `.infra/history.db` of the project at `root`.
+    pub(crate) fn open(root: &Path, url: Option<&str>) -> Result<History, String> {
+        let mut db = match url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let client = postgres::Client::connect(url, postgres::NoTls).map_err(pg)?;
+                Db::Postgres(Box::new(client))
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`{other}` is not a history database: give `postgres://USER@HOST/DB`"
+                ));
+            }
+            None => {
+                let path = runner::Layout::new(root).history();
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+                }
+                let db = rusqlite::Connection::open(&path).map_err(sqlite)?;
+                db.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite)?;
+                db.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+                db.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+                Db::Sqlite(db)
+            }
+        };
+        db.migrate()?;
         Ok(History { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> Result<std::sync::MutexGuard<'_, Db>, String> {
+        self.db.lock().map_err(|_| "the history is poisoned".to_owned())
     }
 
     /// A run begins.
@@ -110,106 +345,94 @@ impl History {
         targets: &[String],
         log_dir: &Path,
     ) -> Result<(), String> {
-        let db = self.db.lock().map_err(|_| "the history is poisoned".to_owned())?;
-        db.execute(
-            "INSERT OR REPLACE INTO runs (id, operation, user, git_commit, targets, started, status, pid, log_dir)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8)",
-            params![
-                id,
-                operation,
-                user,
-                commit,
-                serde_json::to_string(targets).unwrap_or_default(),
-                now(),
-                std::process::id(),
-                log_dir.display().to_string()
+        let targets = serde_json::to_string(targets).unwrap_or_default();
+        let log_dir = log_dir.display().to_string();
+        self.db()?.execute(
+            "INSERT INTO runs (id, operation, username, git_commit, targets, started, status, pid, log_dir)
+             VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)
+             ON CONFLICT (id) DO UPDATE SET started = excluded.started, status = 'running', pid = excluded.pid",
+            &[
+                id.into(),
+                operation.into(),
+                user.into(),
+                commit.into(),
+                targets.as_str().into(),
+                now().into(),
+                i64::from(std::process::id()).into(),
+                log_dir.as_str().into(),
             ],
         )
-        .map_err(sql)?;
-        Ok(())
     }
 
     /// A node of run `id` finished.
     pub(crate) fn node(&self, id: &str, result: &ComponentResult) -> Result<(), String> {
-        let db = self.db.lock().map_err(|_| "the history is poisoned".to_owned())?;
         let (adds, changes, destroys) = match result.changes {
             Some((a, c, d)) => (Some(a), Some(c), Some(d)),
             None => (None, None, None),
         };
-        db.execute(
-            "INSERT OR REPLACE INTO nodes
+        let verdicts = serde_json::to_string(&result.verdicts).unwrap_or_default();
+        let log = result.log.as_ref().map(|l| l.display().to_string());
+        self.db()?.execute(
+            "INSERT INTO nodes
              (run, address, status, input_hash, finished, seconds, adds, changes, destroys, processes, verdicts, code, message, log)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                id,
-                result.address,
-                crate::runs::status_name(result.status),
-                result.input_hash,
-                now(),
-                result.seconds,
-                adds,
-                changes,
-                destroys,
-                result.processes as i64,
-                serde_json::to_string(&result.verdicts).unwrap_or_default(),
-                result.code,
-                result.message,
-                result.log.as_ref().map(|l| l.display().to_string()),
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (run, address) DO UPDATE SET status = excluded.status, finished = excluded.finished",
+            &[
+                id.into(),
+                result.address.as_str().into(),
+                crate::runs::status_name(result.status).into(),
+                result.input_hash.as_deref().into(),
+                now().into(),
+                result.seconds.into(),
+                adds.into(),
+                changes.into(),
+                destroys.into(),
+                (result.processes as i64).into(),
+                verdicts.as_str().into(),
+                result.code.into(),
+                result.message.as_deref().into(),
+                log.as_deref().into(),
             ],
         )
-        .map_err(sql)?;
-        Ok(())
     }
 
     /// Run `id` ended with `status`.
     pub(crate) fn end(&self, id: &str, status: &str) -> Result<(), String> {
-        let db = self.db.lock().map_err(|_| "the history is poisoned".to_owned())?;
-        db.execute(
-            "UPDATE runs SET finished = ?2, status = ?3 WHERE id = ?1",
-            params![id, now(), status],
+        self.db()?.execute(
+            "UPDATE runs SET finished = $2, status = $3 WHERE id = $1",
+            &[id.into(), now().into(), status.into()],
         )
-        .map_err(sql)?;
-        Ok(())
     }
 
     /// The runs, newest first (at most `limit`), those touching `targets` only when given
     /// (addresses or globs), each with its nodes.
     pub(crate) fn runs(&self, targets: &[String], limit: usize) -> Result<Vec<Run>, String> {
-        let db = self.db.lock().map_err(|_| "the history is poisoned".to_owned())?;
-        let mut statement = db
-            .prepare(
-                "SELECT id, operation, user, git_commit, targets, started, finished, status, pid, log_dir
-                 FROM runs ORDER BY started DESC, rowid DESC",
-            )
-            .map_err(sql)?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((
-                    Run {
-                        id: row.get(0)?,
-                        operation: row.get(1)?,
-                        user: row.get(2)?,
-                        commit: row.get(3)?,
-                        targets: serde_json::from_str(&row.get::<_, String>(4)?)
-                            .unwrap_or_default(),
-                        started: row.get(5)?,
-                        finished: row.get(6)?,
-                        status: row.get(7)?,
-                        log_dir: row.get(9)?,
-                        nodes: Vec::new(),
-                    },
-                    row.get::<_, i64>(8)?,
-                ))
-            })
-            .map_err(sql)?;
+        let mut db = self.db()?;
+        let rows = db.query(
+            "SELECT id, operation, username, git_commit, targets, started, finished, status, pid, log_dir
+             FROM runs ORDER BY started DESC, id DESC",
+            &[],
+        )?;
         let mut runs = Vec::new();
         for row in rows {
-            let (mut run, pid) = row.map_err(sql)?;
+            let text = |i: usize| row.get(i).and_then(Cell::text).unwrap_or_default();
+            let mut run = Run {
+                id: text(0),
+                operation: text(1),
+                user: text(2),
+                commit: row.get(3).and_then(Cell::text),
+                targets: serde_json::from_str(&text(4)).unwrap_or_default(),
+                started: row.get(5).and_then(Cell::int).unwrap_or(0),
+                finished: row.get(6).and_then(Cell::int),
+                status: text(7),
+                log_dir: text(9),
+                nodes: Vec::new(),
+            };
             // A run whose process is gone without ending it was killed.
-            if run.status == "running" && !alive(pid) {
+            if run.status == "running" && !alive(row.get(8).and_then(Cell::int).unwrap_or(0)) {
                 run.status = "interrupted".to_owned();
             }
-            run.nodes = nodes(&db, &run.id)?;
+            run.nodes = nodes(&mut db, &run.id)?;
             let wanted = targets.is_empty()
                 || run.nodes.iter().any(|n| targets.iter().any(|t| matches(t, &n.address)));
             if wanted {
@@ -222,6 +445,21 @@ impl History {
         Ok(runs)
     }
 
+    /// A writer of run `id`'s node results on a thread of its own: the run calls it from its
+    /// async tasks, where a database client must not block (PostgreSQL's runs its own
+    /// runtime). Dropping the sender and joining the handle flushes it.
+    pub(crate) fn recorder(
+        self: &std::sync::Arc<Self>,
+        id: &str,
+    ) -> (std::sync::mpsc::Sender<ComponentResult>, std::thread::JoinHandle<Vec<String>>) {
+        let (tx, rx) = std::sync::mpsc::channel::<ComponentResult>();
+        let (history, id) = (self.clone(), id.to_owned());
+        let handle = std::thread::spawn(move || {
+            rx.into_iter().filter_map(|result| history.node(&id, &result).err()).collect()
+        });
+        (tx, handle)
+    }
+
     /// One run, by its id (or a unique prefix of it).
     pub(crate) fn run(&self, id: &str) -> Result<Option<Run>, String> {
         let found: Vec<Run> =
@@ -230,48 +468,36 @@ impl History {
     }
 }
 
-fn nodes(db: &Connection, run: &str) -> Result<Vec<Node>, String> {
-    let mut statement = db
-        .prepare(
-            "SELECT address, status, input_hash, finished, seconds, adds, changes, destroys, processes, verdicts, code, message, log
-             FROM nodes WHERE run = ?1 ORDER BY address",
-        )
-        .map_err(sql)?;
-    let rows = statement
-        .query_map([run], |row| {
-            let counts: (Option<u32>, Option<u32>, Option<u32>) =
-                (row.get(5)?, row.get(6)?, row.get(7)?);
-            Ok(Node {
-                address: row.get(0)?,
-                status: row.get(1)?,
-                input_hash: row.get(2)?,
-                finished: row.get(3)?,
-                seconds: row.get(4)?,
-                changes: match counts {
+fn nodes(db: &mut Db, run: &str) -> Result<Vec<Node>, String> {
+    let rows = db.query(
+        "SELECT address, status, input_hash, finished, seconds, adds, changes, destroys, processes, verdicts, code, message, log
+         FROM nodes WHERE run = $1 ORDER BY address",
+        &[run.into()],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let int = |i: usize| row.get(i).and_then(Cell::int);
+            let text = |i: usize| row.get(i).and_then(Cell::text);
+            let count = |i: usize| int(i).map(|n| n as u32);
+            Node {
+                address: text(0).unwrap_or_default(),
+                status: text(1).unwrap_or_default(),
+                input_hash: text(2),
+                finished: int(3).unwrap_or(0),
+                seconds: row.get(4).map(Cell::real).unwrap_or(0.0),
+                changes: match (count(5), count(6), count(7)) {
                     (Some(a), Some(c), Some(d)) => Some((a, c, d)),
                     _ => None,
                 },
-                processes: row.get::<_, i64>(8)? as usize,
-                verdicts: serde_json::from_str(&row.get::<_, String>(9)?).unwrap_or_default(),
-                code: row.get(10)?,
-                message: row.get(11)?,
-                log: row.get(12)?,
-            })
+                processes: int(8).unwrap_or(0) as usize,
+                verdicts: serde_json::from_str(&text(9).unwrap_or_default()).unwrap_or_default(),
+                code: text(10),
+                message: text(11),
+                log: text(12),
+            }
         })
-        .map_err(sql)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(sql)
-}
-
-fn migrate(db: &mut Connection) -> Result<(), String> {
-    let version: i64 =
-        db.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(sql)?;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = db.transaction().map_err(sql)?;
-        tx.execute_batch(step).map_err(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(sql)?;
-        tx.commit().map_err(sql)?;
-    }
-    Ok(())
+        .collect())
 }
 
 fn now() -> i64 {

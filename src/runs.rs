@@ -139,7 +139,7 @@ pub(crate) fn execute(
     };
     // The history gets the run now and each node as it finishes: a run killed halfway
     // leaves what it did.
-    let history = match crate::history::History::open(&ctx.root) {
+    let history = match crate::history::History::open(&ctx.root, ctx.history.as_deref()) {
         Ok(history) => {
             let commit = crate::history::git_commit(&ctx.root);
             let user = crate::policy::user();
@@ -164,11 +164,19 @@ pub(crate) fn execute(
             None
         }
     };
-    let recorder = history.clone();
-    let id = run_id.clone();
+    let (sender, writer) = match history.as_ref().map(|h| h.recorder(&run_id)) {
+        Some((tx, writer)) => (Some(tx), Some(writer)),
+        None => (None, None),
+    };
+    // Taken out after the run, so the writer ends whatever the runner still holds.
+    let sender = std::sync::Arc::new(std::sync::Mutex::new(sender));
+    let recording = sender.clone();
     let events: Box<dyn Fn(Event) + Send + Sync> = Box::new(move |event| {
-        if let (Event::Finished(result), Some(history)) = (&event, &recorder) {
-            let _ = history.node(&id, result);
+        if let Event::Finished(result) = &event
+            && let Ok(sender) = recording.lock()
+            && let Some(sender) = sender.as_ref()
+        {
+            let _ = sender.send((**result).clone());
         }
         show(&event);
     });
@@ -182,6 +190,14 @@ pub(crate) fn execute(
         events,
     )
     .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))?;
+    if let Ok(mut sender) = sender.lock() {
+        sender.take();
+    }
+    if let Some(writer) = writer {
+        for e in writer.join().unwrap_or_default().iter().take(1) {
+            out.status(&format!("warning: a node's result is not in the history: {e}"))?;
+        }
+    }
     if let Some(history) = &history {
         let outcome = crate::history::outcome(&report.components, report.interrupted());
         if let Err(e) = history.end(&run_id, outcome) {

@@ -31,6 +31,8 @@ pub(crate) struct App {
     pub(crate) allow_approve: bool,
     /// Who approves from this browser unless the form says otherwise.
     pub(crate) user: String,
+    /// The history database (`None`: SQLite under `.infra/`).
+    pub(crate) history: Option<String>,
 }
 
 /// Serves until the process is stopped; says where on stderr first.
@@ -60,15 +62,30 @@ pub(crate) fn serve(app: App, listen: SocketAddr) -> Result<(), String> {
 
 type Shared = State<Arc<App>>;
 
-async fn graph(State(app): Shared) -> Html<String> {
-    Html(pages::graph(&app))
+// Pages are made on blocking threads: they read files and the history database (whose
+// PostgreSQL client must not block a runtime thread).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        (StatusCode::INTERNAL_SERVER_ERROR, format!("the page failed: {e}")).into_response()
+    })
+}
+
+async fn graph(State(app): Shared) -> Response {
+    match blocking(move || pages::graph(&app)).await {
+        Ok(page) => Html(page).into_response(),
+        Err(response) => response,
+    }
 }
 
 async fn node(State(app): Shared, Path((stack, name)): Path<(String, String)>) -> Response {
     let address = format!("{stack}/{name}");
-    match pages::node(&app, &address) {
-        Some(page) => Html(page).into_response(),
-        None => (StatusCode::NOT_FOUND, Html(pages::not_found(&address))).into_response(),
+    let shown = address.clone();
+    match blocking(move || pages::node(&app, &shown)).await {
+        Ok(Some(page)) => Html(page).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, Html(pages::not_found(&address))).into_response(),
+        Err(response) => response,
     }
 }
 
@@ -82,8 +99,11 @@ pub(crate) struct HistoryFilter {
     pub(crate) status: String,
 }
 
-async fn history(State(app): Shared, Query(filter): Query<HistoryFilter>) -> Html<String> {
-    Html(pages::history(&app, &filter))
+async fn history(State(app): Shared, Query(filter): Query<HistoryFilter>) -> Response {
+    match blocking(move || pages::history(&app, &filter)).await {
+        Ok(page) => Html(page).into_response(),
+        Err(response) => response,
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -35,8 +35,8 @@ enum HistoryCommand {
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &HistoryArgs) -> Result<ExitCode, CliError> {
-    let history =
-        History::open(&ctx.root).map_err(|e| CliError::user("infra::history::open", e))?;
+    let history = History::open(&ctx.root, ctx.history.as_deref())
+        .map_err(|e| CliError::user("infra::history::open", e))?;
     let fail = |e: String| CliError::user("infra::history::read", e);
     if let Some(HistoryCommand::Show { run, json }) = &args.command {
         let Some(found) = history.run(run).map_err(fail)? else {

@@ -36,6 +36,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &UiArgs) -> Result<ExitCode
         tool_env: tool_env(),
         allow_approve: args.allow_approve,
         user: crate::policy::user(),
+        history: ctx.history.clone(),
     };
     crate::ui::serve(app, args.listen).map_err(|e| CliError::user("infra::ui::serve", e))?;
     Ok(ExitCode::SUCCESS)

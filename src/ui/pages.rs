@@ -292,7 +292,9 @@ fn outputs_section(root: &std::path::Path, address: &str) -> String {
 }
 
 fn history_section(app: &App, address: &str) -> String {
-    let Ok(history) = crate::history::History::open(&app.root) else { return String::new() };
+    let Ok(history) = crate::history::History::open(&app.root, app.history.as_deref()) else {
+        return String::new();
+    };
     let runs = history.runs(&[address.to_owned()], 10).unwrap_or_default();
     let mut body = String::from(
         "<h2>History</h2><table id=\"node-history\"><tr><th>run</th><th>operation</th><th>when</th><th>state</th><th></th></tr>",
@@ -331,7 +333,7 @@ fn history_section(app: &App, address: &str) -> String {
 
 /// The history, filtered.
 pub(crate) fn history(app: &App, filter: &HistoryFilter) -> String {
-    let runs = crate::history::History::open(&app.root)
+    let runs = crate::history::History::open(&app.root, app.history.as_deref())
         .and_then(|h| {
             let targets: Vec<String> =
                 if filter.node.is_empty() { Vec::new() } else { vec![filter.node.clone()] };

@@ -35,15 +35,21 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-fn history(dir: &Path) -> serde_json::Value {
-    let output = infra_with_terraform(dir, &["history", "--json"], &[]);
+fn history(dir: &Path, db: &[(&str, &str)]) -> serde_json::Value {
+    let output = infra_with_terraform(dir, &["history", "--json"], db);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("history JSON")
 }
 
 #[test]
 fn the_history_lists_every_run_and_survives_a_kill() {
-    let dir = scratch_dir("history");
+    check("history", &[]);
+}
+
+/// Runs, a failure, a second commit, a kill; what the history says of them (`db`: where it
+/// is kept).
+fn check(name: &str, db: &[(&str, &str)]) {
+    let dir = scratch_dir(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("main.infra"), MAIN.replace("SECONDS", "0")).expect("write");
@@ -53,21 +59,24 @@ fn the_history_lists_every_run_and_survives_a_kill() {
     git(&dir, &["commit", "-q", "-m", "first"]);
     let first_commit = git(&dir, &["rev-parse", "HEAD"]);
 
-    let applied =
-        infra_with_terraform(&dir, &["apply", "--auto-approve"], &[("INFRA_USER", "alice")]);
+    let with = |user: &'static str| -> Vec<(&str, &str)> {
+        let mut env = vec![("INFRA_USER", user)];
+        env.extend_from_slice(db);
+        env
+    };
+    let applied = infra_with_terraform(&dir, &["apply", "--auto-approve"], &with("alice"));
     assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
-    let planned = infra_with_terraform(&dir, &["plan"], &[("INFRA_USER", "bob")]);
+    let planned = infra_with_terraform(&dir, &["plan"], &with("bob"));
     assert!(planned.status.success());
     // A failing run, at a second commit.
     std::fs::write(dir.join("main.infra"), MAIN.replace("exec sleep SECONDS", "exit 1"))
         .expect("write");
     git(&dir, &["commit", "-q", "-am", "second"]);
     let second_commit = git(&dir, &["rev-parse", "HEAD"]);
-    let failed =
-        infra_with_terraform(&dir, &["apply", "--auto-approve"], &[("INFRA_USER", "alice")]);
+    let failed = infra_with_terraform(&dir, &["apply", "--auto-approve"], &with("alice"));
     assert!(!failed.status.success());
 
-    let runs = history(&dir);
+    let runs = history(&dir, db);
     let runs = runs.as_array().expect("a list");
     assert_eq!(runs.len(), 3, "{runs:?}");
     let field = |i: usize, key: &str| runs[i][key].clone();
@@ -90,7 +99,7 @@ fn the_history_lists_every_run_and_survives_a_kill() {
     assert!(failed_node["input_hash"].as_str().is_some_and(|h| h.len() == 64), "{failed_node}");
     // `history show` of one run, by a prefix of its id, names the log.
     let id = runs[0]["id"].as_str().unwrap_or_default().to_owned();
-    let show = infra_with_terraform(&dir, &["history", "show", &id], &[]);
+    let show = infra_with_terraform(&dir, &["history", "show", &id], db);
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(text.contains("dev/slow  failed") && text.contains("log: "), "{text}");
 
@@ -105,6 +114,7 @@ fn the_history_lists_every_run_and_survives_a_kill() {
         .args(["apply", "--auto-approve"])
         .current_dir(&dir)
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .envs(db.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -112,7 +122,7 @@ fn the_history_lists_every_run_and_survives_a_kill() {
         .expect("start infra");
     let started = Instant::now();
     loop {
-        let runs = history(&dir);
+        let runs = history(&dir, db);
         let quick = runs[0]["nodes"]
             .as_array()
             .is_some_and(|n| n.iter().any(|n| n["address"] == "dev/quick"));
@@ -124,7 +134,7 @@ fn the_history_lists_every_run_and_survives_a_kill() {
     }
     child.kill().expect("kill -9");
     let _ = child.wait();
-    let runs = history(&dir);
+    let runs = history(&dir, db);
     assert_eq!(runs[0]["status"], "interrupted", "{}", runs[0]);
     assert_eq!(runs.as_array().map(Vec::len), Some(4));
     let nodes = runs[0]["nodes"].as_array().cloned().unwrap_or_default();
