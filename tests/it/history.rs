@@ -46,6 +46,145 @@ fn the_history_lists_every_run_and_survives_a_kill() {
     check("history", &[]);
 }
 
+/// The same runs and assertions with the history in a real PostgreSQL server the test starts
+/// (Debian's `postgresql`, which tools/test installs).
+#[test]
+fn the_history_in_postgresql_says_the_same() {
+    let server = Postgres::start();
+    let url = server.url();
+    check("history-pg", &[("INFRA_HISTORY", url.as_str())]);
+}
+
+/// A throwaway PostgreSQL cluster on a free loopback port, stopped (immediately) on drop.
+/// Started through `pg_ctl -w -l LOG` so that the server's output goes to a file: a server
+/// that inherited the test's pipes would keep `Command::output` waiting for ever.
+struct Postgres {
+    dir: std::path::PathBuf,
+    port: u16,
+    bin: std::path::PathBuf,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("pg_ctl").exists())
+            .max()
+            .expect("PostgreSQL is needed (tools/test installs Debian's postgresql)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        // Outside the checkout: the server's user must be able to reach it.
+        let dir = std::env::temp_dir().join(format!("infra-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let server = Postgres { dir, port, bin };
+        if Self::as_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&server.dir)
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        let data = server.dir.join("data");
+        server.run(
+            "initdb",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-U".as_ref(),
+                "infra".as_ref(),
+                "--auth=trust".as_ref(),
+                "--no-sync".as_ref(),
+            ],
+        );
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            server.port,
+            server.dir.display()
+        );
+        server.run(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-l".as_ref(),
+                server.dir.join("server.log").as_os_str(),
+                "-o".as_ref(),
+                options.as_ref(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "30".as_ref(),
+                "start".as_ref(),
+            ],
+        );
+        server
+    }
+
+    fn as_root() -> bool {
+        Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    }
+
+    /// Runs one of the server's programs, as `postgres` when the test runs as root (the
+    /// server refuses root), with no pipe left behind.
+    fn run(&self, program: &str, args: &[&std::ffi::OsStr]) {
+        let path = self.bin.join(program);
+        let mut command = if Self::as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let log = self.dir.join(format!("{program}.out"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let status = command
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(out)
+            .status()
+            .expect("run a PostgreSQL program");
+        let server_log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        assert!(
+            status.success(),
+            "{program} failed: {}\n{server_log}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://infra@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let mut command = if Self::as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join("pg_ctl"));
+            c
+        } else {
+            Command::new(self.bin.join("pg_ctl"))
+        };
+        let _ = command
+            .args(["-m", "immediate", "-w", "stop", "-D"])
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Runs, a failure, a second commit, a kill; what the history says of them (`db`: where it
 /// is kept).
 fn check(name: &str, db: &[(&str, &str)]) {
@@ -142,6 +281,8 @@ fn check(name: &str, db: &[(&str, &str)]) {
         nodes.iter().any(|n| n["address"] == "dev/quick" && n["status"] == "applied"),
         "{nodes:?}"
     );
+    // Kept where it was told: in the server, or in `.infra/history.db`.
+    assert_eq!(dir.join(".infra/history.db").exists(), db.is_empty());
     // The sleep the killed run started outlives it (its group was not signalled): stop it.
     let pid =
         std::fs::read_to_string(dir.join(".infra/work/dev/slow/slow.pid")).unwrap_or_default();
