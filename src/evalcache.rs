@@ -16,7 +16,7 @@ use serde_json::json;
 use store::Digest;
 
 /// The wire format version; a record of another version is ignored.
-const VERSION: u64 = 7;
+const VERSION: u64 = 8;
 
 /// Where the cache lives under the project's `.infra/`.
 pub(crate) fn eval_cache_path(project_root: &Path) -> PathBuf {
@@ -174,7 +174,10 @@ mod tests {
             tool: Some("terraform".into()),
             templates: BTreeMap::from([("a.txt".into(), "/p/a.txt.in".into())]),
             policies: 2,
-            approval: Some(evaluator::Approval { min_approvers: 2 }),
+            approval: Some(evaluator::Approval {
+                min_approvers: 2,
+                approvers: vec!["alice".into()],
+            }),
         };
         let node = |name: &str, kind: Kind| Component {
             stack: "dev".into(),

@@ -137,6 +137,15 @@ async fn approve(
     }
     let user =
         if form.user.trim().is_empty() { app.user.clone() } else { form.user.trim().to_owned() };
+    let approval = app
+        .project
+        .component(&address)
+        .and_then(|c| c.terraform())
+        .and_then(|t| t.approval.clone());
+    if let Some(message) = approval.and_then(|a| runner::approval::not_allowed(&a, &user)) {
+        let page = pages::message("Not approved", &message);
+        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    }
     let at = crate::policy::now().unwrap_or(0);
     match runner::approval::approve(&layout, &address, &form.plan, &user, at) {
         Ok(_) => Redirect::to(&format!("/node/{address}")).into_response(),

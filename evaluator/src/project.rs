@@ -107,12 +107,23 @@ pub struct Terraform {
     pub approval: Option<Approval>,
 }
 
-/// `approval = { required = true; minApprovers = 2; }`: `infra apply` stops the component
-/// at `awaiting-approval` until that many different people ran `infra approve` on its plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `approval = { required = true; minApprovers = 2; approvers = [ … ]; }`: `infra apply`
+/// stops the component at `awaiting-approval` until that many different people ran
+/// `infra approve` on its plan; when `approvers` is given, only those people count (a group
+/// is a list in the language: `approvers = platform ++ sre;`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     pub min_approvers: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+}
+
+impl Approval {
+    /// Whether `user`'s approval counts.
+    pub fn allows(&self, user: &str) -> bool {
+        self.approvers.is_empty() || self.approvers.iter().any(|a| a == user)
+    }
 }
 
 fn is_zero(n: &usize) -> bool {

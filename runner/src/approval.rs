@@ -100,8 +100,28 @@ pub(crate) fn clear(root: &Path, address: &str) {
     let _ = std::fs::remove_file(Layout::new(root).approvals(address));
 }
 
-/// How many different people approved exactly `plan`, and who approved another plan.
-pub(crate) fn count(layout: &Layout, address: &str, plan: &str) -> (usize, usize) {
+/// Who approved exactly `plan` and counts under `approval` (`approvers` changed since, an
+/// approval by someone no longer listed does not count), and how many approved another plan.
+pub fn counted(
+    layout: &Layout,
+    address: &str,
+    plan: &str,
+    approval: &evaluator::Approval,
+) -> (Vec<String>, usize) {
     let approvals = load(layout, address);
-    if approvals.plan == plan { (approvals.by.len(), 0) } else { (0, approvals.by.len()) }
+    if approvals.plan != plan {
+        return (Vec::new(), approvals.by.len());
+    }
+    let who = approvals.by.into_iter().map(|a| a.user).filter(|u| approval.allows(u)).collect();
+    (who, 0)
+}
+
+/// The error of `user` approving under `approval` when they may not, with who may.
+pub fn not_allowed(approval: &evaluator::Approval, user: &str) -> Option<String> {
+    (!approval.allows(user)).then(|| {
+        format!(
+            "`{user}` may not approve it: its approvers are {}",
+            approval.approvers.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+        )
+    })
 }

@@ -41,9 +41,16 @@ impl fmt::Debug for PolicyContext {
     }
 }
 
-/// The input of the policies of `address` on a plan: `{ stack; component; address; changes;
-/// outputChanges; plan; now; user; flags; }`.
-pub fn input(address: &str, changes: &PlanChanges, plan: &Json, context: &PolicyContext) -> Json {
+/// The input of the policies of `address` on a plan: `{ stack; component; address; operation;
+/// changes; outputChanges; plan; now; user; flags; }` (`operation`: `"apply"`, or `"destroy"`
+/// for the plan of `infra destroy`).
+pub fn input(
+    address: &str,
+    operation: &str,
+    changes: &PlanChanges,
+    plan: &Json,
+    context: &PolicyContext,
+) -> Json {
     let (stack, name) = address.split_once('/').unwrap_or(("", address));
     let mut resources = Vec::new();
     for change in plan.get("resource_changes").and_then(Json::as_array).into_iter().flatten() {
@@ -91,6 +98,7 @@ pub fn input(address: &str, changes: &PlanChanges, plan: &Json, context: &Policy
         "stack": stack,
         "component": name,
         "address": address,
+        "operation": operation,
         "changes": resources,
         "outputChanges": outputs,
         "plan": plan,

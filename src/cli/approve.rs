@@ -28,7 +28,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
     let Some(component) = project.component(&args.address) else {
         return Err(not_a_component(&project, &args.address));
     };
-    let Some(approval) = component.terraform().and_then(|t| t.approval) else {
+    let Some(approval) = component.terraform().and_then(|t| t.approval.clone()) else {
         return Err(CliError::user(
             "infra::approve::not_required",
             format!("`{}` needs no approval: `infra apply` applies it", args.address),
@@ -46,13 +46,19 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
         .with_hint(format!("`infra apply {}` (or `infra plan`) makes one", args.address)));
     };
     let user = crate::policy::user();
+    if let Some(message) = runner::approval::not_allowed(&approval, &user) {
+        return Err(CliError::user("infra::approve::not_allowed", message).with_hint(
+            "run it as one of them (`INFRA_USER`), or add the user to `approval.approvers`".into(),
+        ));
+    }
     let at = crate::policy::now().map_err(|e| CliError::user("infra::policy::clock", e))?;
     let approved =
         runner::approval::approve(&layout, &args.address, &plan, &user, at).map_err(|e| {
             CliError::user("infra::approve::io", format!("cannot record the approval: {e}"))
         })?;
     let min = approval.min_approvers as usize;
-    let who: Vec<&str> = approved.approvals.iter().map(|a| a.user.as_str()).collect();
+    let who: Vec<&str> =
+        approved.approvals.iter().map(|a| a.user.as_str()).filter(|u| approval.allows(u)).collect();
     if args.json {
         out.data(&format!(
             "{}\n",

@@ -240,10 +240,10 @@ fn plan_section(
         }
         body.push_str("</ul>");
     }
-    if let Some(approval) = component.terraform().and_then(|t| t.approval)
+    if let Some(approval) = component.terraform().and_then(|t| t.approval.clone())
         && !summary.changes.is_empty()
     {
-        let who = state::approvals(layout, address);
+        let who = state::approvals(layout, address, &approval);
         let min = approval.min_approvers;
         let _ = write!(
             body,

@@ -58,8 +58,8 @@ fn planned(layout: &Layout, component: &evaluator::Component) -> Option<(&'stati
     if summary.changes.is_empty() {
         return None;
     }
-    if let Some(approval) = component.terraform().and_then(|t| t.approval) {
-        let approved = approvals(layout, &address);
+    if let Some(approval) = component.terraform().and_then(|t| t.approval.clone()) {
+        let approved = approvals(layout, &address, &approval);
         let min = approval.min_approvers as usize;
         if approved.len() < min {
             let who = if approved.is_empty() {
@@ -78,11 +78,11 @@ fn planned(layout: &Layout, component: &evaluator::Component) -> Option<(&'stati
 }
 
 /// Who approved the kept plan of `address` (exactly that plan).
-pub(crate) fn approvals(layout: &Layout, address: &str) -> Vec<String> {
+pub(crate) fn approvals(
+    layout: &Layout,
+    address: &str,
+    approval: &evaluator::Approval,
+) -> Vec<String> {
     let Some((_, id)) = runner::approval::plan_id(layout, address) else { return Vec::new() };
-    let approvals = runner::approval::load(layout, address);
-    if approvals.plan != id {
-        return Vec::new();
-    }
-    approvals.by.into_iter().map(|a| a.user).collect()
+    runner::approval::counted(layout, address, &id, approval).0
 }

@@ -96,6 +96,7 @@ fn diagnostics_reference_is_fresh() {
          | `infra::policy::clock` | `INFRA_NOW` is neither seconds since the epoch nor `YYYY-MM-DDTHH:MM:SSZ`. |\n\
          | `infra::approve::not_required` | `infra approve` of a component whose `approval` is not required. |\n\
          | `infra::approve::no_plan` | `infra approve` of a component with no kept plan (`infra plan` or `infra apply` makes one). |\n\
+         | `infra::approve::not_allowed` | `infra approve` (or the web view's button) by a user that the component's `approval.approvers` does not list. |\n\
          | `infra::approve::io` | The approval cannot be written. |\n\
          | `infra::history::open` | The history database (`.infra/history.db`) cannot be opened or migrated. |\n\
          | `infra::history::read` | The history database cannot be read. |\n\

@@ -1,6 +1,6 @@
 //! Policies over plans, with real Terraform and a real provider (`support::test_provider_rc`):
 //! `noDestroy` stops a plan that deletes a resource in `prod` (the resource is still there,
-//! `dev` goes on), `--allow-destroy` lets it through; a change window with a fixed clock
+//! `dev` goes on), `--allow-destroy` lets it through, and the same for `infra destroy`; a change window with a fixed clock
 //! (`INFRA_NOW`) leaves a component waiting outside it and applies it inside; a policy written
 //! in the language and the same rule in Rego (regorus) give the same verdicts; a warning is
 //! recorded; a policy that fails says where.
@@ -148,6 +148,23 @@ fn no_destroy_stops_a_delete_in_prod_and_allow_destroy_lets_it_through() {
     assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
     assert_eq!(status(&allowed, "prod/things"), "applied");
     assert_eq!(project.ledger().iter().filter(|l| *l == "delete b").count(), 2);
+
+    // `infra destroy` of prod is judged too: its plan deletes `a`, denied; dev is destroyed.
+    let destroy = project.infra(&["destroy", "*/things", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(destroy.status.code(), Some(1), "{}", String::from_utf8_lossy(&destroy.stderr));
+    let event = &finished(&destroy)["prod/things"];
+    assert_eq!(event["status"], "denied", "{event}");
+    assert_eq!(event["code"], "infra::policy::deny");
+    assert_eq!(event["verdicts"][0]["address"], "infratest_thing.each[\"a\"]");
+    assert_eq!(status(&destroy, "dev/things"), "destroyed");
+    assert_eq!(project.ledger().iter().filter(|l| *l == "delete a").count(), 1, "dev only");
+    let status_now = project.infra(&["plan", "--detailed-exitcode"], TUESDAY);
+    assert_eq!(status_now.status.code(), Some(2), "dev is gone, prod is untouched");
+    let allowed =
+        project.infra(&["destroy", "prod", "--auto-approve", "--json", "--allow-destroy"], TUESDAY);
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    assert_eq!(status(&allowed, "prod/things"), "destroyed");
+    assert_eq!(project.ledger().iter().filter(|l| *l == "delete a").count(), 2);
 }
 
 #[test]
@@ -313,4 +330,33 @@ fn approvals_hold_a_plan_until_enough_people_approved_exactly_it() {
         "{message}"
     );
     assert!(!project.ledger().iter().any(|l| l == "update a"), "nothing unapproved applied");
+
+    // Only the listed approvers count: alice is refused (and alice's earlier approval of an
+    // older plan is void anyway), carol's approval is enough.
+    project.edit("minApprovers = 2; }", "minApprovers = 1; approvers = [ \"carol\" ]; }");
+    let waits = project.infra(&["apply", "--auto-approve", "--json", "prod/things"], TUESDAY);
+    assert_eq!(status(&waits, "prod/things"), "awaiting-approval");
+    let refused = project.infra_as("alice", &["approve", "prod/things"], TUESDAY);
+    assert_eq!(refused.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("infra::approve::not_allowed")
+            && text.contains("`alice` may not approve it: its approvers are `carol`"),
+        "{text}"
+    );
+    let carol = project.infra_as("carol", &["approve", "prod/things"], TUESDAY);
+    assert!(String::from_utf8_lossy(&carol.stdout).contains("approved: 1 of 1 (carol)"));
+    let applied = project.infra(&["apply", "--auto-approve", "--json", "prod/things"], TUESDAY);
+    assert_eq!(
+        status(&applied, "prod/things"),
+        "applied",
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert_eq!(project.ledger().iter().filter(|l| *l == "update a").count(), 1);
+    // An approval no listed person could ever give is an error of the project.
+    project.edit("minApprovers = 1;", "minApprovers = 2;");
+    let impossible = project.infra(&["plan"], TUESDAY);
+    let text = String::from_utf8_lossy(&impossible.stderr);
+    assert!(text.contains("lists only 1 user: no plan could ever be approved"), "{text}");
 }

@@ -157,7 +157,7 @@ pub(crate) fn read_approval(
         return Err(error("`approval` is not a set".to_owned()));
     };
     for key in attrs.names() {
-        if key != "required" && key != "minApprovers" {
+        if !["required", "minApprovers", "approvers"].contains(&key) {
             return Err(error(format!("`approval` has no attribute `{key}`")));
         }
     }
@@ -185,5 +185,34 @@ pub(crate) fn read_approval(
         },
         None => 1,
     };
-    Ok(required.then_some(Approval { min_approvers }))
+    let mut approvers = Vec::new();
+    if let Some(t) = attrs.get("approvers").cloned() {
+        let Value::List(list) = m.force(&t)? else {
+            return Err(error("`approval.approvers` is not a list of user names".to_owned()));
+        };
+        for item in list.iter() {
+            match m.force(item)? {
+                Value::String(s) if !s.as_str().trim().is_empty() => {
+                    approvers.push(s.as_str().to_owned())
+                }
+                other => {
+                    return Err(error(format!(
+                        "`approval.approvers` holds {}, not a user name",
+                        other.describe()
+                    )));
+                }
+            }
+        }
+        approvers.sort();
+        approvers.dedup();
+        if (approvers.len() as u32) < min_approvers {
+            return Err(error(format!(
+                "`approval.minApprovers` is {min_approvers}, but `approval.approvers` lists only \
+                 {} {}: no plan could ever be approved",
+                approvers.len(),
+                if approvers.len() == 1 { "user" } else { "users" }
+            )));
+        }
+    }
+    Ok(required.then_some(Approval { min_approvers, approvers }))
 }

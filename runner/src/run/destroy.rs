@@ -10,12 +10,13 @@ use super::{
     tooling::{failed, init_if_needed},
 };
 use crate::{
-    plan::{self},
+    plan::{self, PlanChanges},
     process::LogMode,
     record::{mark_incomplete, read_record, remove_record},
     resolve::resolve_inputs,
     run::component::{Ctx, Status},
     run::failure::{Failure, code},
+    run::gate::{Gate, judge},
     run::{ComponentResult, Done},
     tool_diagnostics::{self},
 };
@@ -42,6 +43,12 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     if ctx.shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
         return ctx.fail(Failure::new(code::STOPPED, "the run was stopped"));
     }
+    // A guarded component's destroy is planned and judged first, then that plan is applied.
+    let guarded = match guarded_plan(ctx).await {
+        Ok(Ok(plan)) => plan,
+        Ok(Err(stopped)) => return *stopped,
+        Err(failure) => return ctx.fail(failure),
+    };
     if record.is_some()
         && let Err(e) = mark_incomplete(
             &root,
@@ -54,7 +61,11 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             format!("cannot mark the record before destroying: {e}"),
         ));
     }
-    let args = ["destroy", "-input=false", "-no-color", "-auto-approve"];
+    let file = guarded.as_ref().map(|dir| dir.path().join(plan::PLAN_FILE).display().to_string());
+    let args = match &file {
+        Some(file) => vec!["apply", "-input=false", "-no-color", file.as_str()],
+        None => vec!["destroy", "-input=false", "-no-color", "-auto-approve"],
+    };
     match ctx.tool_logged("destroy", &args, LogMode::Full).await {
         Ok(done) if done.success => {}
         Ok(done) => {
@@ -77,6 +88,40 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     plan::discard(&ctx.shared.layout, ctx.address);
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
     (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
+}
+
+/// For a component with policies: `terraform plan -destroy` into a private directory, shown
+/// and judged like an apply's plan (`operation = "destroy"` in the input; `noDestroy` denies
+/// it unless `--allow-destroy`). `Ok(Ok(None))`: nothing to judge, destroy directly;
+/// `Ok(Ok(Some(dir)))`: the judged plan, in `dir`; `Ok(Err(result))`: stopped by a verdict.
+async fn guarded_plan(
+    ctx: &mut Ctx<'_>,
+) -> Result<Result<Option<tempfile::TempDir>, Box<(ComponentResult, Done)>>, Failure> {
+    let policies = ctx.component.terraform().map_or(0, |t| t.policies);
+    if policies == 0 || ctx.shared.options.policy.engine.is_none() {
+        return Ok(Ok(None));
+    }
+    let dir = tempfile::Builder::new().prefix("infra-destroy-").tempdir().map_err(|e| {
+        Failure::new(code::FILES, format!("cannot create a private directory: {e}"))
+    })?;
+    let file = dir.path().join(plan::PLAN_FILE).display().to_string();
+    let out = format!("-out={file}");
+    let args = ["plan", "-destroy", "-input=false", "-no-color", "-detailed-exitcode", &out];
+    let done = ctx.tool_logged("plan", &args, LogMode::Full).await?;
+    if !matches!(done.code, Some(0) | Some(2)) {
+        return Err(Failure::new(code::PLAN, failed(ctx, "plan")));
+    }
+    let show = ctx.tool_logged("show", &["show", "-json", &file], LogMode::StderrOnly).await?;
+    let mut json: Json = serde_json::from_str(show.stdout.trim())
+        .map_err(|_| Failure::new(code::PLAN, "`show -json` printed something that is not JSON"))?;
+    let changes = PlanChanges::from_show_json(&json);
+    let passed: Vec<String> =
+        ctx.env.iter().filter_map(|(k, _)| k.strip_prefix("TF_VAR_").map(str::to_owned)).collect();
+    plan::redact(&mut json, &passed);
+    match judge(ctx, &changes, &json.to_string()) {
+        Gate::Go => Ok(Ok(Some(dir))),
+        Gate::Stop(stopped) => Ok(Err(stopped)),
+    }
 }
 
 /// The upstream values a node read, for destroying it: from records, else mocks, else empty.

@@ -4,7 +4,8 @@
 //! component's policies (see `policy.rs`) judge the plan about to be applied. A `deny` stops
 //! the component (`denied`: its dependents are skipped, the rest goes on), a `wait` leaves it
 //! for later (`waiting`: outside its change window), a `warn` is shown and recorded. A plan
-//! that changes nothing is not judged: there is nothing to guard.
+//! that changes nothing is not judged: there is nothing to guard. `infra destroy` of a
+//! component with policies plans the destroy and judges that plan the same way.
 
 use evaluator::{Json, Verdict, VerdictKind};
 
@@ -31,7 +32,9 @@ pub(crate) fn judge(ctx: &mut Ctx<'_>, changes: &PlanChanges, plan: &str) -> Gat
         return Gate::Go;
     };
     let plan: Json = serde_json::from_str(plan).unwrap_or(Json::Null);
-    let input = crate::policy::input(ctx.address, changes, &plan, context);
+    let operation =
+        if ctx.shared.options.mode == crate::Mode::Destroy { "destroy" } else { "apply" };
+    let input = crate::policy::input(ctx.address, operation, changes, &plan, context);
     let address = ctx.address.to_owned();
     let verdicts = match tokio::task::block_in_place(|| engine.check(&address, &input)) {
         Ok(verdicts) => verdicts,
@@ -77,19 +80,18 @@ pub(crate) fn awaiting(
     ctx: &mut Ctx<'_>,
     changes: &PlanChanges,
 ) -> Option<(ComponentResult, Done)> {
-    let approval = ctx.component.terraform().and_then(|t| t.approval)?;
+    let approval = ctx.component.terraform().and_then(|t| t.approval.clone())?;
     if changes.is_empty() {
         return None;
     }
     let layout = ctx.shared.layout.clone();
     let min = approval.min_approvers as usize;
-    let (approved, void) = match crate::approval::plan_id(&layout, ctx.address) {
-        Some((_, id)) => crate::approval::count(&layout, ctx.address, &id),
-        None => (0, 0),
+    let (who, void) = match crate::approval::plan_id(&layout, ctx.address) {
+        Some((_, id)) => crate::approval::counted(&layout, ctx.address, &id, &approval),
+        None => (Vec::new(), 0),
     };
+    let approved = who.len();
     if approved >= min {
-        let who: Vec<String> =
-            crate::approval::load(&layout, ctx.address).by.iter().map(|a| a.user.clone()).collect();
         ctx.notes.push(format!("approved by {}", who.join(", ")));
         return None;
     }

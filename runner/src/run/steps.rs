@@ -125,7 +125,7 @@ pub(crate) async fn plan(
         return ctx.fail(Failure::new(code::FILES, format!("cannot keep the plan: {e}")));
     }
     let secret_bearing = is_private(ctx, &prepared.resolved);
-    if let Some(approval) = ctx.component.terraform().and_then(|t| t.approval)
+    if let Some(approval) = ctx.component.terraform().and_then(|t| t.approval.clone())
         && !made.changes.is_empty()
     {
         ctx.notes.push(format!(
