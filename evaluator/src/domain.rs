@@ -11,6 +11,7 @@
 
 mod rego;
 mod template;
+mod zone;
 
 use std::rc::Rc;
 
@@ -35,6 +36,7 @@ pub(crate) const PRIMOPS: &[(&str, usize, PrimOpFn)] = &[
     ("__infraWait", 2, wait),
     ("__infraWriteJSON", 2, write_json),
     ("__infraWriteText", 2, write_text),
+    ("__infraZoneOffset", 2, zone::zone_offset),
 ];
 
 pub(crate) use crate::value::placeholder;

@@ -197,6 +197,40 @@ fn a_change_window_leaves_a_component_waiting_outside_it() {
     assert_eq!(project.ledger().iter().filter(|l| *l == "update a").count(), 2);
 }
 
+/// A window in an IANA time zone follows daylight saving time (09:00 in Berlin is 08:00 UTC in
+/// January and 07:00 UTC in July); a fixed offset does not; an unknown zone is an error.
+#[test]
+fn a_change_window_in_a_time_zone_follows_daylight_saving_time() {
+    let dir = scratch_dir("policies-zone");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // 07:30 and 08:30 UTC on a January and a July Wednesday.
+    let instants = "[ 1768375800 1768379400 1784010600 1784014200 ]";
+    let verdicts = |window: &str| -> Vec<usize> {
+        let expr = format!(
+            "map (epoch: builtins.length ((import <infra>).lib.policy.window {window} \
+             {{ stack = \"prod\"; now = {{ inherit epoch; }}; }})) {instants}"
+        );
+        let out = crate::support::infra(&dir, &["eval", "--strict", "--json", "-E", &expr]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("a JSON list")
+    };
+    let zone = "{ timeZone = \"Europe/Berlin\"; from = 9; to = 17; }";
+    assert_eq!(verdicts(zone), [1, 0, 1, 0], "outside at 08:30 local, inside at 09:30");
+    let fixed = "{ utcOffset = 1; from = 9; to = 17; }";
+    assert_eq!(verdicts(fixed), [1, 0, 1, 1], "a fixed offset misses summer time");
+    let out = crate::support::infra(
+        &dir,
+        &[
+            "eval",
+            "--strict",
+            "-E",
+            "(import <infra>).lib.policy.window { timeZone = \"Europe/Berln\"; } { stack = \"p\"; now.epoch = 0; }",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("`Europe/Berln` is not a time zone infra knows"), "{text}");
+}
+
 #[test]
 fn a_policy_in_the_language_and_one_in_rego_judge_alike() {
     // The same rule written by hand, on a component, with a warning besides.
