@@ -148,7 +148,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::DivisionByZero => write!(f, "division by zero"),
             ErrorKind::IntegerOverflow => write!(f, "integer overflow"),
             ErrorKind::InfiniteRecursion => write!(f, "infinite recursion encountered"),
-            ErrorKind::MaxCallDepth => write!(f, "maximum call depth exceeded"),
+            ErrorKind::MaxCallDepth => write!(f, "maximum call depth exceeded (possible infinite recursion)"),
             ErrorKind::Throw { message } => write!(f, "{message}"),
             ErrorKind::Abort { message } => write!(f, "evaluation aborted with: {message}"),
             ErrorKind::AssertionFailed => write!(f, "assertion failed"),

@@ -435,8 +435,14 @@ impl Machine {
         match func {
             Value::Lambda(closure) => {
                 self.depth += 1;
+                // The stack is checked here too: a cycle of one `eval` and one call raises the
+                // depth by two, and would never meet `eval`'s check on odd depths.
                 let result = if self.depth > MAX_DEPTH {
                     Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+                } else if self.depth.is_multiple_of(8) {
+                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+                        self.call_lambda(&closure, arg, span)
+                    })
                 } else {
                     self.call_lambda(&closure, arg, span)
                 };

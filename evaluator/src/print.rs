@@ -23,20 +23,34 @@ pub(crate) fn print(machine: &mut Machine, value: &Value, mode: PrintMode) -> Ev
     }
     let mut out = String::new();
     let mut seen = HashSet::new();
-    write_value(&mut out, value, &mut seen);
+    write_value(&mut out, value, &mut seen, None);
     Ok(out)
 }
 
 /// Printing recurses once per level of nesting; a value can be nested 100,000 levels deep.
-fn write_nested(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
-    stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || write_value(out, value, seen));
+fn write_nested(out: &mut String, value: &Value, seen: &mut HashSet<usize>, slot: usize) {
+    stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || write_value(out, value, seen, Some(slot)));
 }
 
-/// Forces every attribute value and list element, recursively.
+/// How deep `deep_force` goes before it calls the value infinite (as deep as evaluation may
+/// nest: Nix stops there too, with a stack overflow).
+const MAX_NESTING: usize = 100_000;
+
+/// Forces every attribute value and list element, recursively. A value nested deeper than
+/// `MAX_NESTING` is an error (an infinite value such as `let f = x: { a = f x; }; in f 1`
+/// would otherwise grow until the machine runs out of memory).
 pub(crate) fn deep_force(machine: &mut Machine, value: &Value) -> EvalResult<()> {
-    let mut stack = vec![value.clone()];
+    let mut stack = vec![(value.clone(), 0usize)];
     let mut visited: HashSet<usize> = HashSet::new();
-    while let Some(value) = stack.pop() {
+    while let Some((value, depth)) = stack.pop() {
+        if depth > MAX_NESTING {
+            let mut error = crate::error::EvalError::new(crate::error::ErrorKind::MaxCallDepth, None);
+            error.help = Some(format!(
+                "the value is nested more than {MAX_NESTING} levels deep: it is probably infinite \
+                 (a function that builds a set or list containing its own result)"
+            ));
+            return Err(error);
+        }
         let thunks: Vec<Thunk> = match &value {
             Value::Attrs(attrs) => {
                 if !visited.insert(std::rc::Rc::as_ptr(attrs) as usize) {
@@ -57,12 +71,16 @@ pub(crate) fn deep_force(machine: &mut Machine, value: &Value) -> EvalResult<()>
         for thunk in &thunks {
             children.push(machine.force(thunk)?);
         }
-        stack.extend(children.into_iter().rev());
+        stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
     }
     Ok(())
 }
 
-fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
+/// Writes `value`; `slot` is the identity of the thunk holding it (`None` at the top). A set
+/// or a list already being printed is `«repeated»`, by identity as in Nix: a set's bindings
+/// and a long list's elements are shared by every copy of the value, but Nix keeps a list of
+/// at most two elements inside the value itself, so its identity is the slot holding it.
+fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>, slot: Option<usize>) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -86,7 +104,10 @@ fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
             out.push('}');
         }
         Value::List(items) => {
-            if !items.is_empty() && !seen.insert(items.as_ptr() as usize) {
+            let identity = if items.len() <= 2 { slot } else { Some(items.as_ptr() as usize) };
+            if let Some(identity) = identity.filter(|_| !items.is_empty())
+                && !seen.insert(identity)
+            {
                 out.push_str("«repeated»");
                 return;
             }
@@ -110,7 +131,7 @@ fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>) {
 
 fn write_thunk(out: &mut String, thunk: &Thunk, seen: &mut HashSet<usize>) {
     match thunk.get() {
-        Some(value) => write_nested(out, &value, seen),
+        Some(value) => write_nested(out, &value, seen, thunk.id()),
         None => out.push_str("<CODE>"),
     }
 }

@@ -72,7 +72,11 @@ pub(crate) fn run(
         Err(error) => {
             let diagnostics = error.diagnostics();
             if diagnostics.is_empty() {
-                return Err(CliError::user(error.kind.code(), error.to_string()));
+                let failure = CliError::user(error.kind.code(), error.to_string());
+                return Err(match &error.help {
+                    Some(help) => failure.with_hint(help.clone()),
+                    None => failure,
+                });
             }
             for diagnostic in &diagnostics {
                 out.diagnostic_in(evaluator.sources(), diagnostic)?;
