@@ -9,7 +9,10 @@ pub(crate) mod json;
 mod lists;
 pub(crate) mod paths;
 mod regex;
+mod store;
+pub(crate) use store::DERIVATION;
 mod strings;
+mod xml;
 
 use std::{collections::BTreeMap, rc::Rc};
 
@@ -23,6 +26,8 @@ use crate::{
 const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("abort", 1, core::abort),
     ("add", 2, core::add),
+    ("addErrorContext", 2, store::add_error_context),
+    ("appendContext", 2, store::append_context),
     ("all", 2, lists::all),
     ("any", 2, lists::any),
     ("attrNames", 1, attrs::attr_names),
@@ -38,11 +43,19 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("concatMap", 2, lists::concat_map),
     ("concatStringsSep", 2, strings::concat_strings_sep),
     ("deepSeq", 2, core::deep_seq),
+    ("derivationStrict", 1, store::derivation_strict),
     ("dirOf", 1, paths::dir_of),
     ("div", 2, core::div),
     ("elem", 2, lists::elem),
     ("elemAt", 2, lists::elem_at),
+    ("fetchGit", 1, store::fetch_git),
+    ("fetchMercurial", 1, store::fetch_mercurial),
+    ("fetchTarball", 1, store::fetch_tarball),
+    ("fetchTree", 1, store::fetch_tree),
+    ("fetchurl", 1, store::fetchurl),
     ("filter", 2, lists::filter),
+    ("filterSource", 2, store::filter_source),
+    ("findFile", 2, store::find_file),
     ("floor", 1, core::floor),
     ("foldl'", 3, lists::foldl),
     ("fromJSON", 1, json::from_json),
@@ -52,9 +65,11 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("genList", 2, lists::gen_list),
     ("genericClosure", 1, lists::generic_closure),
     ("getAttr", 2, attrs::get_attr),
+    ("getContext", 1, store::get_context),
     ("getEnv", 1, core::get_env),
     ("groupBy", 2, lists::group_by),
     ("hasAttr", 2, attrs::has_attr),
+    ("hasContext", 1, store::has_context),
     ("hashFile", 2, hash::hash_file),
     ("hashString", 2, hash::hash_string),
     ("head", 1, lists::head),
@@ -76,8 +91,11 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("mapAttrs", 2, attrs::map_attrs),
     ("match", 2, regex::match_),
     ("mul", 2, core::mul),
+    ("parseDrvName", 1, store::parse_drv_name),
     ("partition", 2, lists::partition),
+    ("path", 1, store::path),
     ("pathExists", 1, paths::path_exists),
+    ("placeholder", 1, store::placeholder),
     ("readDir", 1, paths::read_dir),
     ("readFile", 1, paths::read_file),
     ("removeAttrs", 2, attrs::remove_attrs),
@@ -86,16 +104,23 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("sort", 2, lists::sort),
     ("split", 2, regex::split),
     ("splitVersion", 1, strings::split_version),
+    ("storePath", 1, store::store_path_),
     ("stringLength", 1, strings::string_length),
     ("sub", 2, core::sub),
     ("substring", 3, strings::substring),
     ("tail", 1, lists::tail),
     ("throw", 1, core::throw),
+    ("toFile", 2, store::to_file),
     ("toJSON", 1, json::to_json),
+    ("toPath", 1, store::to_path),
     ("toString", 1, core::to_string),
+    ("toXML", 1, xml::to_xml),
     ("trace", 2, core::trace),
     ("tryEval", 1, core::try_eval),
     ("typeOf", 1, core::type_of),
+    ("unsafeDiscardOutputDependency", 1, store::identity_string),
+    ("unsafeDiscardStringContext", 1, store::identity_string),
+    ("unsafeGetAttrPos", 2, store::unsafe_get_attr_pos),
     ("warn", 2, core::warn),
     ("zipAttrsWith", 2, attrs::zip_attrs_with),
 ];
@@ -105,9 +130,15 @@ const TOP_LEVEL: &[&str] = &[
     "abort",
     "baseNameOf",
     "dirOf",
+    "fetchGit",
+    "fetchMercurial",
+    "fetchTarball",
+    "fetchTree",
+    "fromTOML",
     "import",
     "isNull",
     "map",
+    "placeholder",
     "removeAttrs",
     "throw",
     "toString",
@@ -132,13 +163,35 @@ pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
         entries.push((name.into(), Thunk::value(value.clone())));
         globals.insert(name, Thunk::value(value));
     }
+    for (name, value) in builtin_constants() {
+        entries.push((name.into(), Thunk::value(value)));
+    }
     let builtins = Value::attrs(Attrs::from_entries(entries));
     globals.insert("builtins", Thunk::value(builtins));
     globals
 }
 
+/// Constants, global and in `builtins`.
 fn constants() -> Vec<(&'static str, Value)> {
     vec![("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Null)]
+}
+
+/// Constants only in `builtins` (as in Nix): the Nix language version infra implements, the
+/// platform (from the machine infra was built for), the store directory of the stand-ins,
+/// an empty search path.
+fn builtin_constants() -> Vec<(&'static str, Value)> {
+    vec![
+        ("currentSystem", Value::string(&current_system())),
+        ("langVersion", Value::Int(6)),
+        ("nixPath", Value::list(Vec::new())),
+        ("nixVersion", Value::string("2.8.0")),
+        ("storeDir", Value::string(store::STORE_DIR)),
+    ]
+}
+
+/// `x86_64-linux`, `aarch64-darwin`: Nix's name for the platform.
+fn current_system() -> String {
+    format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS.replace("macos", "darwin"))
 }
 
 pub(crate) fn bad(builtin: &'static str, message: String) -> Box<EvalError> {

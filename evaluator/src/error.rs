@@ -123,7 +123,9 @@ impl ErrorKind {
 
     /// Errors `builtins.tryEval` catches, as in Nix.
     pub fn is_catchable(&self) -> bool {
+        // A search path that does not exist is thrown in Nix (`tryEval <nope>` catches it).
         matches!(self, ErrorKind::Throw { .. } | ErrorKind::AssertionFailed)
+            || matches!(self, ErrorKind::Io { path, .. } if path.starts_with('<'))
     }
 }
 
@@ -148,7 +150,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::DivisionByZero => write!(f, "division by zero"),
             ErrorKind::IntegerOverflow => write!(f, "integer overflow"),
             ErrorKind::InfiniteRecursion => write!(f, "infinite recursion encountered"),
-            ErrorKind::MaxCallDepth => write!(f, "maximum call depth exceeded (possible infinite recursion)"),
+            ErrorKind::MaxCallDepth => {
+                write!(f, "maximum call depth exceeded (possible infinite recursion)")
+            }
             ErrorKind::Throw { message } => write!(f, "{message}"),
             ErrorKind::Abort { message } => write!(f, "evaluation aborted with: {message}"),
             ErrorKind::AssertionFailed => write!(f, "assertion failed"),

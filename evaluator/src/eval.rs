@@ -94,6 +94,17 @@ impl Machine {
             let thunk = machine.prelude_thunk(expression);
             machine.globals.insert(name, thunk);
         }
+        // `derivation` is written in the language over `derivationStrict`, as in Nix.
+        let derivation = machine.prelude_thunk(builtins::DERIVATION);
+        machine.globals.insert("derivation", derivation.clone());
+        if let Some(Value::Attrs(set)) = machine.globals.get("builtins").and_then(Thunk::get) {
+            let mut entries: Vec<(Rc<str>, Thunk)> =
+                set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            entries.push(("derivation".into(), derivation));
+            machine
+                .globals
+                .insert("builtins", Thunk::value(Value::attrs(Attrs::from_entries(entries))));
+        }
         machine
     }
 
@@ -231,9 +242,9 @@ impl Machine {
                 let thunk = self.lookup(var, env, span)?;
                 self.force(&thunk)
             }
-            Expr::Interpolate(parts) => self.interpolate(parts, env),
+            Expr::Interpolate(parts) => self.interpolate(parts, env, true),
             Expr::PathInterpolate(parts) => {
-                let text = self.interpolate(parts, env)?;
+                let text = self.interpolate(parts, env, false)?;
                 let text = match &text {
                     Value::String(s) => lower::canonical_path(s.as_str()),
                     _ => String::new(),
@@ -486,7 +497,7 @@ impl Machine {
     ) -> EvalResult<Value> {
         let lambda = &closure.lambda;
         match &lambda.param {
-            Param::Ident => {
+            Param::Ident(_) => {
                 let frame = Env::child(&closure.env, 1);
                 frame.push(arg);
                 self.eval(lambda.body, &frame)
@@ -563,8 +574,12 @@ impl Machine {
     ) -> EvalResult<Value> {
         let scope = if rec { Env::child(env, statics.len()) } else { env.clone() };
         let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
+        // With `__overrides`, every value gets a thunk of its own (no shortcut to another
+        // attribute's), so that references inside the set see the overrides, as in Nix.
+        let overridden = rec && statics.iter().any(|(name, _)| &**name == "__overrides");
         for (name, value) in statics {
             let thunk = match value {
+                AttrValue::Inner(id) if overridden => Thunk::suspended(*id, scope.clone()),
                 AttrValue::Inner(id) => self.thunk(*id, &scope),
                 AttrValue::Outer(id) => self.thunk(*id, env),
             };
@@ -572,6 +587,9 @@ impl Machine {
                 scope.push(thunk.clone());
             }
             entries.push((name.clone(), thunk));
+        }
+        if rec {
+            self.overrides(&mut entries, &scope)?;
         }
         for (key, value) in dynamics {
             let key_value = self.eval(*key, &scope)?;
@@ -596,6 +614,34 @@ impl Machine {
             entries.push((name, thunk));
         }
         Ok(Value::attrs(Attrs::from_entries(entries)))
+    }
+
+    /// `rec { …; __overrides = { a = …; }; }` (an old Nix feature nixpkgs once used): each
+    /// attribute of `__overrides` replaces the one of the same name, also for the references
+    /// to it inside the set, or is added.
+    fn overrides(
+        &mut self,
+        entries: &mut Vec<(Rc<str>, Thunk)>,
+        scope: &Rc<Env>,
+    ) -> EvalResult<()> {
+        let Some(index) = entries.iter().position(|(n, _)| &**n == "__overrides") else {
+            return Ok(());
+        };
+        let thunk = entries[index].1.clone();
+        let overrides = match self.force(&thunk)? {
+            Value::Attrs(attrs) => attrs,
+            other => return Err(type_error("a set", &other, None)),
+        };
+        for (name, value) in overrides.iter() {
+            match entries.iter().position(|(n, _)| n == name) {
+                Some(slot) => {
+                    scope.slots.borrow_mut()[slot] = value.clone();
+                    entries[slot].1 = value.clone();
+                }
+                None => entries.push((name.clone(), value.clone())),
+            }
+        }
+        Ok(())
     }
 
     fn select(
@@ -692,7 +738,9 @@ impl Machine {
         }
     }
 
-    fn interpolate(&mut self, parts: &[Part], env: &Rc<Env>) -> EvalResult<Value> {
+    /// A string (`string`: a path in it must exist, as Nix copies it to its store) or the
+    /// text of an interpolated path.
+    fn interpolate(&mut self, parts: &[Part], env: &Rc<Env>, string: bool) -> EvalResult<Value> {
         let mut text = String::new();
         let mut strings = Vec::new();
         for part in parts {
@@ -701,6 +749,9 @@ impl Machine {
                 Part::Expr(id) => {
                     let value = self.eval(*id, env)?;
                     let span = self.arena.span(*id);
+                    if string && let Value::Path(path) = &value {
+                        self.path_must_exist(path, span)?;
+                    }
                     let s = self.coerce_to_string(&value, false, Some(span))?;
                     text.push_str(s.as_str());
                     strings.push(s);
@@ -709,6 +760,22 @@ impl Machine {
         }
         let context = NixString::merge_contexts(strings.iter());
         Ok(Value::String(NixString::new(text.into(), context)))
+    }
+
+    /// A path put in a string: Nix copies it to its store, so it must exist.
+    pub(crate) fn path_must_exist(&mut self, path: &std::path::Path, span: Span) -> EvalResult<()> {
+        self.record(Input::Exists(path.to_path_buf()));
+        match self.io.path_exists(path) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(EvalError::new(
+                ErrorKind::Io {
+                    path: path.display().to_string(),
+                    message: "no such file or directory".into(),
+                },
+                Some(span),
+            )),
+            Err(e) => Err(crate::error::io_error(path, e, Some(span))),
+        }
     }
 
     fn binop(

@@ -85,8 +85,8 @@ pub(crate) struct Formal {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Param {
-    /// `x: …` — one slot.
-    Ident,
+    /// `x: …` — one slot (the name, for `toXML`).
+    Ident(Rc<str>),
     /// `{ a, b ? d, ... }@args: …` — a slot per formal, in order, then one for `args`.
     Pattern { formals: Vec<Formal>, ellipsis: bool, bind: Option<Rc<str>> },
 }

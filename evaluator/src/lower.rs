@@ -209,11 +209,11 @@ impl<'a> Lowerer<'a> {
         if let Some(param) = lambda.param() {
             let ident: Rc<str> = param.name().and_then(|n| n.text()).unwrap_or_default().into();
             let body = self.with_frame(vec![ident.clone()], |l| l.expr(lambda.body(), span));
-            return Rc::new(Lambda { param: Param::Ident, body, name });
+            return Rc::new(Lambda { param: Param::Ident(ident), body, name });
         }
         let Some(pattern) = lambda.pattern() else {
             let body = self.expr(None, span);
-            return Rc::new(Lambda { param: Param::Ident, body, name });
+            return Rc::new(Lambda { param: Param::Ident("".into()), body, name });
         };
         let names: Vec<Rc<str>> = pattern
             .entries()

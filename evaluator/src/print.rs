@@ -44,7 +44,8 @@ pub(crate) fn deep_force(machine: &mut Machine, value: &Value) -> EvalResult<()>
     let mut visited: HashSet<usize> = HashSet::new();
     while let Some((value, depth)) = stack.pop() {
         if depth > MAX_NESTING {
-            let mut error = crate::error::EvalError::new(crate::error::ErrorKind::MaxCallDepth, None);
+            let mut error =
+                crate::error::EvalError::new(crate::error::ErrorKind::MaxCallDepth, None);
             error.help = Some(format!(
                 "the value is nested more than {MAX_NESTING} levels deep: it is probably infinite \
                  (a function that builds a set or list containing its own result)"
@@ -131,7 +132,7 @@ fn write_value(out: &mut String, value: &Value, seen: &mut HashSet<usize>, slot:
 
 fn write_thunk(out: &mut String, thunk: &Thunk, seen: &mut HashSet<usize>) {
     match thunk.get() {
-        Some(value) => write_nested(out, &value, seen, thunk.id()),
+        Some(value) => write_nested(out, &value, seen, thunk.ptr()),
         None => out.push_str("<CODE>"),
     }
 }

@@ -85,7 +85,9 @@ fn infinite_recursion_is_an_error() {
 fn deep_recursion_is_an_error_not_a_crash() {
     check(
         "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 1000000",
-        expect!["error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"],
+        expect![
+            "error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"
+        ],
     );
     check("let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 10000", expect![["10000"]]);
 }
@@ -180,15 +182,21 @@ fn deep_and_cyclic_values_never_crash() {
     );
     check(
         "toString { __toString = self: self; }",
-        expect!["error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"],
+        expect![
+            "error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"
+        ],
     );
     check(
         "let s = { outPath = s; }; in \"${s}\"",
-        expect!["error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"],
+        expect![
+            "error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"
+        ],
     );
     check(
         "let s = { __functor = self: self; }; in s 1 2",
-        expect!["error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"],
+        expect![
+            "error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"
+        ],
     );
     check(
         "builtins.length (builtins.genList (x: x) 4611686018427387904)",

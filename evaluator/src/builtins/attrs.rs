@@ -91,8 +91,12 @@ pub(super) fn list_to_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value
 }
 
 pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let func = builtins::function(m, &args[0])?;
+    // The set first; the function only when there is something to call it on (Nix's order).
     let attrs = builtins::attrs(m, &args[1])?;
+    if attrs.is_empty() {
+        return Ok(Value::attrs(Attrs::from_sorted(Vec::new())));
+    }
+    let func = m.force(&args[0])?;
     let entries = attrs.iter().map(|(k, v)| {
         let name = Thunk::value(Value::string(k));
         (k.clone(), Thunk::apply(func.clone(), vec![name, v.clone()]))

@@ -15,27 +15,32 @@ pub(super) fn from_toml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
     let table: toml::Table =
         toml::from_str(text.as_str()).map_err(|e| bad("fromTOML", format!("invalid TOML: {e}")))?;
-    Ok(from_toml_value(&toml::Value::Table(table)))
+    from_toml_value(&toml::Value::Table(table)).map_err(|e| bad("fromTOML", e))
 }
 
-fn from_toml_value(value: &toml::Value) -> Value {
-    match value {
+/// A TOML value; dates and times are an error, as in Nix (it has no value for them).
+fn from_toml_value(value: &toml::Value) -> Result<Value, String> {
+    Ok(match value {
         toml::Value::String(s) => Value::string(s),
         toml::Value::Integer(i) => Value::Int(*i),
         toml::Value::Float(x) => Value::Float(*x),
         toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => Value::string(&d.to_string()),
-        toml::Value::Array(items) => {
-            Value::list(items.iter().map(|i| Thunk::value(from_toml_value(i))).collect())
+        toml::Value::Datetime(d) => {
+            return Err(format!(
+                "dates and times are not supported (`{d}`): quote it to read it as a string"
+            ));
         }
+        toml::Value::Array(items) => Value::list(
+            items.iter().map(|i| from_toml_value(i).map(Thunk::value)).collect::<Result<_, _>>()?,
+        ),
         toml::Value::Table(table) => {
             let entries: Vec<(Rc<str>, Thunk)> = table
                 .iter()
-                .map(|(k, v)| (k.as_str().into(), Thunk::value(from_toml_value(v))))
-                .collect();
+                .map(|(k, v)| Ok((k.as_str().into(), Thunk::value(from_toml_value(v)?))))
+                .collect::<Result<_, String>>()?;
             Value::attrs(Attrs::from_entries(entries))
         }
-    }
+    })
 }
 
 /// `fromYAML text`: the first document of a YAML stream (an empty stream is `null`).

@@ -39,8 +39,9 @@ pub(super) fn tail(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 }
 
 pub(super) fn elem_at(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let items = builtins::list(m, &args[0])?;
+    // Nix forces the index first.
     let index = builtins::int(m, &args[1])?;
+    let items = builtins::list(m, &args[0])?;
     match usize::try_from(index).ok().and_then(|i| items.get(i)) {
         Some(item) => m.force(item),
         None => Err(EvalError::new(
@@ -53,9 +54,10 @@ pub(super) fn elem_at(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 }
 
 pub(super) fn elem(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let wanted = m.force(&args[0])?;
+    // The list first; the value only when there is something to compare it with (Nix's order).
     let items = builtins::list(m, &args[1])?;
     for item in items.iter() {
+        let wanted = m.force(&args[0])?;
         let item = m.force(item)?;
         if m.equal(&wanted, &item)? {
             return Ok(Value::Bool(true));
@@ -64,9 +66,14 @@ pub(super) fn elem(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     Ok(Value::Bool(false))
 }
 
+/// `map f list`: the list first; `f` is only called, lazily, per element (as in Nix, `map 1 [ ]`
+/// is `[ ]`, and `map 1 [ 1 ]` fails when its element is used).
 pub(super) fn map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let func = builtins::function(m, &args[0])?;
     let items = builtins::list(m, &args[1])?;
+    if items.is_empty() {
+        return Ok(Value::list(Vec::new()));
+    }
+    let func = m.force(&args[0])?;
     Ok(Value::list(items.iter().map(|x| Thunk::apply(func.clone(), vec![x.clone()])).collect()))
 }
 
@@ -146,16 +153,20 @@ pub(super) fn concat_map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 /// `foldl' op nul list`, strict in the accumulator at every step.
 pub(super) fn foldl(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let func = builtins::function(m, &args[0])?;
-    let mut acc = m.force(&args[1])?;
-    for item in builtins::list(m, &args[2])?.iter() {
-        acc = call(m, &func, &[Thunk::value(acc), item.clone()])?;
+    let items = builtins::list(m, &args[2])?;
+    // The initial value is passed unforced, as in Nix: `foldl' (a: x: x) (throw "no") [ 1 ]`
+    // is 1; each later accumulator is forced by the call that makes it.
+    let mut acc = args[1].clone();
+    for item in items.iter() {
+        acc = Thunk::value(call(m, &func, &[acc, item.clone()])?);
     }
-    Ok(acc)
+    m.force(&acc)
 }
 
 pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let func = builtins::function(m, &args[0])?;
+    // The length first; the function only for a list that has elements (Nix's order).
     let n = builtins::int(m, &args[1])?;
+    let func = if n == 0 { Value::Null } else { m.force(&args[0])? };
     if n < 0 {
         return Err(bad("genList", format!("cannot create a list of size {n}")));
     }

@@ -122,8 +122,18 @@ impl Machine {
             }
             (Value::String(a), Value::String(b)) => Ok(Value::String(NixString::concat(a, b))),
             (Value::String(a), _) => {
+                if let (Value::Path(path), Some(at)) = (right, span) {
+                    self.path_must_exist(path, at)?;
+                }
                 let b = self.coerce_to_string(right, false, span)?;
                 Ok(Value::String(NixString::concat(a, &b)))
+            }
+            // A set that coerces to a string (`outPath`, `__toString`) on the left: strings,
+            // as in Nix, where only a path or a number on the left means something else.
+            (Value::Attrs(_), _) => {
+                let a = self.coerce_to_string(left, false, span)?;
+                let b = self.coerce_to_string(right, false, span)?;
+                Ok(Value::String(NixString::concat(&a, &b)))
             }
             _ => ops::add_numbers(left, right).map_err(|kind| EvalError::new(kind, span)),
         }

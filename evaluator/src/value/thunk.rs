@@ -73,11 +73,6 @@ pub(crate) enum ThunkState {
 }
 
 impl Thunk {
-    /// The identity of this thunk's cell (shared by its clones).
-    pub(crate) fn id(&self) -> usize {
-        Rc::as_ptr(&self.0) as usize
-    }
-
     pub(crate) fn suspended(expr: ExprId, env: Rc<Env>) -> Thunk {
         Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Suspended { expr, env }))))
     }
