@@ -32,6 +32,9 @@ pub enum ErrorKind {
     IntegerOverflow,
     /// A value that needs itself to be computed.
     InfiniteRecursion,
+    /// A string or list larger than the evaluator allows (128 MiB, 2^24 elements): a program
+    /// that doubles a value in a loop stops here instead of exhausting memory.
+    TooLarge { what: String },
     /// Recursion deeper than the evaluator allows.
     MaxCallDepth,
     /// `throw` (catchable by `builtins.tryEval`).
@@ -39,7 +42,8 @@ pub enum ErrorKind {
     /// `abort`.
     Abort { message: String },
     /// An `assert` whose condition is false (catchable by `builtins.tryEval`).
-    AssertionFailed,
+    /// `assert COND; …` with COND false: the condition as written (shortened).
+    AssertionFailed { condition: String },
     /// A value that cannot be turned into a string where one is needed.
     NotCoercible { got: &'static str },
     /// Comparing values that have no order (functions, sets, mixed types).
@@ -98,9 +102,10 @@ impl ErrorKind {
             ErrorKind::IntegerOverflow => "infra::eval::integer_overflow",
             ErrorKind::InfiniteRecursion => "infra::eval::infinite_recursion",
             ErrorKind::MaxCallDepth => "infra::eval::max_call_depth",
+            ErrorKind::TooLarge { .. } => "infra::eval::too_large",
             ErrorKind::Throw { .. } => "infra::eval::throw",
             ErrorKind::Abort { .. } => "infra::eval::abort",
-            ErrorKind::AssertionFailed => "infra::eval::assertion_failed",
+            ErrorKind::AssertionFailed { .. } => "infra::eval::assertion_failed",
             ErrorKind::NotCoercible { .. } => "infra::eval::not_coercible",
             ErrorKind::NotComparable { .. } => "infra::eval::not_comparable",
             ErrorKind::OutOfBounds { .. } => "infra::eval::out_of_bounds",
@@ -124,7 +129,7 @@ impl ErrorKind {
     /// Errors `builtins.tryEval` catches, as in Nix.
     pub fn is_catchable(&self) -> bool {
         // A search path that does not exist is thrown in Nix (`tryEval <nope>` catches it).
-        matches!(self, ErrorKind::Throw { .. } | ErrorKind::AssertionFailed)
+        matches!(self, ErrorKind::Throw { .. } | ErrorKind::AssertionFailed { .. })
             || matches!(self, ErrorKind::Io { path, .. } if path.starts_with('<'))
     }
 }
@@ -155,7 +160,10 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Throw { message } => write!(f, "{message}"),
             ErrorKind::Abort { message } => write!(f, "evaluation aborted with: {message}"),
-            ErrorKind::AssertionFailed => write!(f, "assertion failed"),
+            ErrorKind::TooLarge { what } => write!(f, "{what}"),
+            ErrorKind::AssertionFailed { condition } => {
+                write!(f, "assertion `{condition}` failed")
+            }
             ErrorKind::NotCoercible { got } => write!(f, "cannot coerce {got} to a string"),
             ErrorKind::NotComparable { left, right } => {
                 write!(f, "cannot compare {left} with {right}")
@@ -283,6 +291,29 @@ pub(crate) fn reject_secret(s: &crate::value::NixString, operation: &str) -> Eva
 }
 
 /// A file that could not be read (or is not text): `path` and why.
+/// The most bytes a string may have.
+pub(crate) const MAX_STRING: usize = 1 << 27;
+/// The most elements a list may have.
+pub(crate) const MAX_LIST: usize = 1 << 24;
+
+/// `Err` when a string of `len` bytes would be too large.
+pub(crate) fn check_string(len: usize, span: Option<Span>) -> EvalResult<()> {
+    if len <= MAX_STRING {
+        return Ok(());
+    }
+    let what = format!("a string of {len} bytes is larger than the {MAX_STRING} allowed");
+    Err(EvalError::new(ErrorKind::TooLarge { what }, span))
+}
+
+/// `Err` when a list of `len` elements would be too large.
+pub(crate) fn check_list(len: usize, span: Option<Span>) -> EvalResult<()> {
+    if len <= MAX_LIST {
+        return Ok(());
+    }
+    let what = format!("a list of {len} elements is longer than the {MAX_LIST} allowed");
+    Err(EvalError::new(ErrorKind::TooLarge { what }, span))
+}
+
 pub(crate) fn io_error(
     path: &std::path::Path,
     message: impl fmt::Display,

@@ -64,6 +64,17 @@ impl Evaluator {
         self.machine.eval_source(name.to_owned(), text.to_owned(), base_dir)
     }
 
+    /// Checks `text` (a file named `name` in `base_dir`) as far as it can be without evaluating
+    /// it: every undefined variable (render with `sources()`).
+    pub fn check_text(
+        &mut self,
+        name: &str,
+        text: &str,
+        base_dir: PathBuf,
+    ) -> Vec<lang::Diagnostic> {
+        self.machine.check_source(name.to_owned(), text.to_owned(), base_dir)
+    }
+
     /// Evaluates a project's entry file (`main.infra`) into its stacks and components.
     pub fn eval_project(&mut self, entry: &Path) -> EvalResult<Project> {
         let root = self.eval_file(entry)?;

@@ -166,7 +166,8 @@ impl<'a> Lowerer<'a> {
                 Scope::With => under_with = true,
             }
         }
-        if (self.is_global)(name) {
+        // `__curPos` is the position where it is written (the machine makes it).
+        if (self.is_global)(name) || name == "__curPos" {
             return Var::Global { name: name.into() };
         }
         if under_with {

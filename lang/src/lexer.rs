@@ -156,7 +156,8 @@ impl<'a> Lexer<'a> {
                 self.take(len, WHITESPACE)
             }
             b'#' => {
-                let len = rest.find('\n').unwrap_or(rest.len());
+                // A line comment ends at a line feed or a carriage return (as in Nix).
+                let len = rest.find(['\n', '\r']).unwrap_or(rest.len());
                 self.take(len, COMMENT)
             }
             b'/' if second == Some(b'*') => match block_comment(rest) {

@@ -19,11 +19,24 @@ pub(crate) struct CheckArgs {
 
 pub(crate) fn run(out: &mut Output, args: &CheckArgs) -> Result<ExitCode, CliError> {
     let mut n_errors = 0;
+    let mut evaluator = evaluator::Evaluator::new(Box::new(crate::io::RealIo::default()));
     for path in &args.files {
         match out.load(path) {
             Ok((file, text)) => {
                 let parse = lang::parse(&text);
-                n_errors += out.syntax_errors(file, parse.errors())?;
+                let syntax = out.syntax_errors(file, parse.errors())?;
+                n_errors += syntax;
+                if syntax > 0 {
+                    continue;
+                }
+                // What `infra eval` would reject before evaluating: undefined variables.
+                let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+                let base = std::path::absolute(&base).unwrap_or(base);
+                let name = path.display().to_string();
+                for diagnostic in evaluator.check_text(&name, &text, base) {
+                    out.diagnostic_in(evaluator.sources(), &diagnostic)?;
+                    n_errors += 1;
+                }
             }
             Err(err) if !err.is_fatal() => {
                 out.report_error(&err);

@@ -8,6 +8,7 @@ mod conformance;
 mod docs;
 mod eval_oracle;
 mod history;
+mod hostile;
 mod mutations;
 mod nix_oracle;
 mod policies;

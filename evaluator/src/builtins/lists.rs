@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// The longest list `genList` builds: its elements alone take 8 bytes each.
-const MAX_LIST: i64 = 1 << 28;
+const MAX_LIST: i64 = crate::error::MAX_LIST as i64;
 
 pub(super) fn length(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     Ok(Value::Int(builtins::list(m, &args[0])?.len() as i64))
@@ -133,7 +133,9 @@ pub(super) fn partition(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn concat_lists(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let mut out = Vec::new();
     for list in builtins::list(m, &args[0])?.iter() {
-        out.extend(builtins::list(m, list)?.iter().cloned());
+        let list = builtins::list(m, list)?;
+        crate::error::check_list(out.len() + list.len(), None)?;
+        out.extend(list.iter().cloned());
     }
     Ok(Value::list(out))
 }
@@ -143,7 +145,10 @@ pub(super) fn concat_map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let mut out = Vec::new();
     for item in builtins::list(m, &args[1])?.iter() {
         match call(m, &func, std::slice::from_ref(item))? {
-            Value::List(items) => out.extend(items.iter().cloned()),
+            Value::List(items) => {
+                crate::error::check_list(out.len() + items.len(), None)?;
+                out.extend(items.iter().cloned())
+            }
             other => return Err(crate::eval::type_error("a list", &other, None)),
         }
     }

@@ -40,9 +40,13 @@ pub(super) fn substring(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn concat_strings_sep(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let separator = builtins::string(m, &args[0])?;
     let mut parts = Vec::new();
+    let mut len = 0;
     for item in builtins::list(m, &args[1])?.iter() {
         let value = m.force(item)?;
-        parts.push(m.coerce_to_string(&value, false, None)?);
+        let part = m.coerce_to_string(&value, false, None)?;
+        len += part.len() + separator.len();
+        crate::error::check_string(len, None)?;
+        parts.push(part);
     }
     let text = parts.iter().map(NixString::as_str).collect::<Vec<_>>().join(separator.as_str());
     let context = NixString::merge_contexts(parts.iter().chain(std::iter::once(&separator)));

@@ -56,10 +56,6 @@ fn write(m: &mut Machine, out: &mut String, value: &Value, depth: usize) -> Eval
                 let _ = writeln!(out, "{line} />");
                 return Ok(());
             }
-            if attrs.is_empty() {
-                let _ = writeln!(out, "{pad}<attrs />");
-                return Ok(());
-            }
             let _ = writeln!(out, "{pad}<attrs>");
             for (name, thunk) in attrs.iter() {
                 let _ = writeln!(out, "{pad}  <attr name=\"{}\">", escape(name));
@@ -70,10 +66,6 @@ fn write(m: &mut Machine, out: &mut String, value: &Value, depth: usize) -> Eval
             let _ = writeln!(out, "{pad}</attrs>");
         }
         Value::List(items) => {
-            if items.is_empty() {
-                let _ = writeln!(out, "{pad}<list />");
-                return Ok(());
-            }
             let _ = writeln!(out, "{pad}<list>");
             for item in items.iter() {
                 let value = m.force(item)?;

@@ -93,6 +93,24 @@ impl Machine {
         Thunk::suspended(id, Env::root())
     }
 
+    /// What lowering `text` finds without evaluating it (undefined variables; a file that does
+    /// not parse has its syntax errors reported by the parser instead).
+    pub(crate) fn check_source(
+        &mut self,
+        name: String,
+        text: String,
+        base_dir: PathBuf,
+    ) -> Vec<lang::Diagnostic> {
+        let parse = lang::parse(&text);
+        let len = text.len();
+        let file = self.sources.add(name, text);
+        let globals = &self.globals;
+        let is_global = |name: &str| globals.contains_key(name);
+        let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, None, &is_global);
+        lowerer.expr(parse.tree().expr(), lower::file_span(file, len));
+        lowerer.errors.iter().flat_map(|e| e.diagnostics()).collect()
+    }
+
     pub(crate) fn eval_source(
         &mut self,
         name: String,

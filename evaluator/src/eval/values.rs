@@ -90,6 +90,7 @@ impl Machine {
             B::Div => ops::div(left, right).map_err(at),
             B::Concat => match (left, right) {
                 (Value::List(a), Value::List(b)) => {
+                    crate::error::check_list(a.len() + b.len(), span)?;
                     Ok(Value::list(a.iter().chain(b.iter()).cloned().collect()))
                 }
                 (Value::List(_), other) | (other, _) => Err(type_error("a list", other, span)),
@@ -120,12 +121,16 @@ impl Machine {
                 let joined = format!("{}{}", p.display(), s.as_str());
                 Ok(Value::Path(Rc::new(PathBuf::from(lower::canonical_path(&joined)))))
             }
-            (Value::String(a), Value::String(b)) => Ok(Value::String(NixString::concat(a, b))),
+            (Value::String(a), Value::String(b)) => {
+                crate::error::check_string(a.len() + b.len(), span)?;
+                Ok(Value::String(NixString::concat(a, b)))
+            }
             (Value::String(a), _) => {
                 if let (Value::Path(path), Some(at)) = (right, span) {
                     self.path_must_exist(path, at)?;
                 }
                 let b = self.coerce_to_string(right, false, span)?;
+                crate::error::check_string(a.len() + b.len(), span)?;
                 Ok(Value::String(NixString::concat(a, &b)))
             }
             // A set that coerces to a string (`outPath`, `__toString`) on the left: strings,

@@ -1,0 +1,96 @@
+//! Hostile programs: each must end with a diagnostic and exit 1, in bounded time, under a 3 GB
+//! address-space limit (a program that outgrew it would abort with a signal, not exit 1):
+//! self-application, infinite data under `--strict`, deep recursion, strings and lists that
+//! double in a loop, a pathological regular expression.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const CASES: &[(&str, &str, &str)] = &[
+    ("self-application", "(x: x x) (x: x x)", "infra::eval::max_call_depth"),
+    ("infinite data", "let f = x: { a = f x; }; in f 1", "infra::eval::max_call_depth"),
+    ("infinite list", "let f = x: [ (f x) ]; in f 1", "infra::eval::max_call_depth"),
+    (
+        "deep recursion",
+        "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 10000000",
+        "infra::eval::max_call_depth",
+    ),
+    (
+        "doubling strings",
+        "let s = n: if n == 0 then \"x\" else let t = s (n - 1); in t + t; in builtins.stringLength (s 40)",
+        "infra::eval::too_large",
+    ),
+    (
+        "doubling interpolations",
+        "let s = n: if n == 0 then \"x\" else let t = s (n - 1); in \"${t}${t}\"; in builtins.stringLength (s 40)",
+        "infra::eval::too_large",
+    ),
+    (
+        "doubling lists",
+        "let l = n: if n == 0 then [ 1 ] else let t = l (n - 1); in t ++ t; in builtins.length (l 40)",
+        "infra::eval::too_large",
+    ),
+    (
+        "doubling concatLists",
+        "let l = n: if n == 0 then [ 1 ] else let t = l (n - 1); in builtins.concatLists [ t t ]; in builtins.length (l 40)",
+        "infra::eval::too_large",
+    ),
+    ("a huge genList", "builtins.genList (x: x) 1000000000", "infra::eval::bad_argument"),
+    (
+        "catastrophic backtracking",
+        "builtins.match \"(a*)*b\" (builtins.concatStringsSep \"\" (builtins.genList (x: \"a\") 5000)) == null && throw \"matched nothing\"",
+        "infra::eval::throw",
+    ),
+];
+
+#[test]
+fn hostile_programs_end_with_a_diagnostic_in_bounded_time_and_memory() {
+    let mut failures = Vec::new();
+    for (name, program, code) in CASES {
+        let started = Instant::now();
+        let mut child = Command::new("sh")
+            .args([
+                "-c",
+                "ulimit -v 3000000; exec \"$0\" eval --strict --message-format json -E \"$1\"",
+            ])
+            .arg(env!("CARGO_BIN_EXE_infra"))
+            .arg(program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start infra");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let output = child.wait_with_output().expect("output");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        match status {
+            None => failures.push(format!("{name}: still running after 60 s")),
+            Some(status) if status.code() != Some(1) => {
+                failures.push(format!("{name}: ended with {status}, not exit 1: {text}"))
+            }
+            Some(_) if !text.contains(&format!("\"code\":\"{code}\"")) => {
+                failures.push(format!("{name}: no `{code}` diagnostic: {text}"))
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
