@@ -255,7 +255,9 @@ impl Machine {
             Expr::List(items) => {
                 Ok(Value::list(items.iter().map(|item| self.thunk(*item, env)).collect()))
             }
-            Expr::Attrs { rec, statics, dynamics } => self.attrs(*rec, statics, dynamics, env),
+            Expr::Attrs { rec, statics, dynamics, .. } => {
+                Ok(Value::attrs(self.attrs(*rec, statics, dynamics, env)?.with_origin(id)))
+            }
             Expr::Let { bindings, body } => {
                 let inner = Env::child(env, bindings.len());
                 for binding in bindings {
@@ -575,7 +577,7 @@ impl Machine {
         statics: &[(Rc<str>, AttrValue)],
         dynamics: &[(ExprId, ExprId)],
         env: &Rc<Env>,
-    ) -> EvalResult<Value> {
+    ) -> EvalResult<Attrs> {
         let scope = if rec { Env::child(env, statics.len()) } else { env.clone() };
         let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
         // With `__overrides`, every value gets a thunk of its own (no shortcut to another
@@ -617,7 +619,14 @@ impl Machine {
             let thunk = self.thunk(*value, &scope);
             entries.push((name, thunk));
         }
-        Ok(Value::attrs(Attrs::from_entries(entries)))
+        Ok(Attrs::from_entries(entries))
+    }
+
+    /// Where the set literal `origin` writes the static attribute `name`.
+    pub(crate) fn attr_position(&self, origin: ExprId, name: &str) -> Option<Value> {
+        let Expr::Attrs { statics, keys, .. } = self.arena.get(origin) else { return None };
+        let index = statics.iter().rposition(|(n, _)| &**n == name)?;
+        Some(self.position(*keys.get(index)?))
     }
 
     /// `rec { …; __overrides = { a = …; }; }` (an old Nix feature nixpkgs once used): each

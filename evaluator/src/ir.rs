@@ -119,6 +119,8 @@ pub(crate) enum Expr {
         rec: bool,
         statics: Vec<(Rc<str>, AttrValue)>,
         dynamics: Vec<(ExprId, ExprId)>,
+        /// Where each static name is written, in the order of `statics`.
+        keys: Rc<[lang::Span]>,
     },
     /// `let` — a new frame with one slot per binding.
     Let {

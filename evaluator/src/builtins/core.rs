@@ -153,10 +153,24 @@ pub(super) fn trace(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     m.force(&args[1])
 }
 
-/// `warn msg value`: like `trace`, as a warning.
+/// `warn msg value`: like `trace`, as a warning; with `NIX_ABORT_ON_WARN` set to `1`, `true`
+/// or `yes` (the variable nixpkgs' library and newer Nix honour), a warning is an error.
 pub(super) fn warn(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let message = builtins::string(m, &args[0])?;
     m.io.trace(&format!("warning: {}", message.as_str()));
+    m.record(crate::io::Input::Env("NIX_ABORT_ON_WARN".to_owned()));
+    let abort = m.io.env_var("NIX_ABORT_ON_WARN");
+    if matches!(abort.as_deref(), Some("1" | "true" | "yes")) {
+        return Err(crate::error::EvalError::new(
+            crate::error::ErrorKind::Abort {
+                message: format!(
+                    "{} (NIX_ABORT_ON_WARN is set: warnings are errors)",
+                    message.as_str()
+                ),
+            },
+            None,
+        ));
+    }
     m.force(&args[1])
 }
 

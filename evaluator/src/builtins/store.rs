@@ -242,12 +242,17 @@ pub(super) fn to_path(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     Ok(Value::String(NixString::new(canonical.into(), text.context().cloned())))
 }
 
-/// `unsafeGetAttrPos name set`: infra does not keep where attributes were defined, so it is
-/// `null`, as Nix gives for attributes that builtins made.
+/// `unsafeGetAttrPos name set`: `{ file; line; column; }` of where a set literal writes the
+/// attribute; `null` for a set a builtin made (as in Nix) or that `//` made (Nix would still
+/// know; infra keeps positions per literal, not per attribute).
 pub(super) fn unsafe_get_attr_pos(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    builtins::string(m, &args[0])?;
-    builtins::attrs(m, &args[1])?;
-    Ok(Value::Null)
+    let name = builtins::string(m, &args[0])?;
+    let attrs = builtins::attrs(m, &args[1])?;
+    if attrs.get(name.as_str()).is_none() {
+        return Ok(Value::Null);
+    }
+    let position = attrs.origin().and_then(|origin| m.attr_position(origin, name.as_str()));
+    Ok(position.unwrap_or(Value::Null))
 }
 
 /// `addErrorContext message value`: the value; an error while forcing it carries the message

@@ -17,7 +17,8 @@ use crate::{
 struct Pending {
     rec: bool,
     span: Span,
-    statics: Vec<(Rc<str>, Entry)>,
+    /// Each name, its entry and where the name is written (for `unsafeGetAttrPos`).
+    statics: Vec<(Rc<str>, Entry, Span)>,
     dynamics: Vec<(ast::Attr, Entry)>,
 }
 
@@ -39,12 +40,12 @@ impl Lowerer<'_> {
     pub(crate) fn let_in(&mut self, let_in: &ast::LetIn) -> ExprId {
         let span = self.span(let_in);
         let pending = self.gather(let_in.bindings(), true, span);
-        let names: Vec<Rc<str>> = pending.statics.iter().map(|(n, _)| n.clone()).collect();
+        let names: Vec<Rc<str>> = pending.statics.iter().map(|(n, ..)| n.clone()).collect();
         let (bindings, body) = self.with_frame(names, |l| {
             let bindings: Vec<AttrValue> = pending
                 .statics
                 .into_iter()
-                .map(|(name, entry)| l.entry(&name, entry, true))
+                .map(|(name, entry, _)| l.entry(&name, entry, true))
                 .collect();
             (bindings, l.expr(let_in.body(), span))
         });
@@ -86,7 +87,7 @@ impl Lowerer<'_> {
                             Some(from) => Entry::InheritFrom(from.clone(), name.clone(), span),
                             None => Entry::Inherit(name.clone(), span),
                         };
-                        pending.statics.push((name, entry));
+                        pending.statics.push((name, entry, span));
                     }
                 }
             }
@@ -97,15 +98,17 @@ impl Lowerer<'_> {
     /// Adds `a.b.c = value` to `pending`, merging with what is there as Nix does.
     fn insert(&mut self, mut pending: &mut Pending, attrs: &[ast::Attr], value: ast::Expr) {
         let Some((last, init)) = attrs.split_last() else { return };
+        // Every name of a path is placed where the path starts, as Nix places them.
+        let at = self.span(&attrs[0]);
         for attr in init {
             let span = self.span(attr);
             match attr.static_name() {
                 Some(name) => {
-                    let index = match pending.statics.iter().position(|(n, _)| **n == *name) {
+                    let index = match pending.statics.iter().position(|(n, ..)| **n == *name) {
                         Some(index) => index,
                         None => {
                             let nested = Pending::nested(span);
-                            pending.statics.push((name.into(), Entry::Nested(nested)));
+                            pending.statics.push((name.into(), Entry::Nested(nested), at));
                             pending.statics.len() - 1
                         }
                     };
@@ -124,7 +127,7 @@ impl Lowerer<'_> {
             }
         }
         match last.static_name() {
-            Some(name) => match pending.statics.iter().position(|(n, _)| **n == *name) {
+            Some(name) => match pending.statics.iter().position(|(n, ..)| **n == *name) {
                 // Validation allowed a repeat only when both sides are sets: merge them.
                 Some(index) => {
                     let entry = &mut pending.statics[index].1;
@@ -135,7 +138,7 @@ impl Lowerer<'_> {
                         into.dynamics.extend(more.dynamics);
                     }
                 }
-                None => pending.statics.push((name.into(), Entry::Value(value))),
+                None => pending.statics.push((name.into(), Entry::Value(value), at)),
             },
             None => pending.dynamics.push((last.clone(), Entry::Value(value))),
         }
@@ -154,11 +157,12 @@ impl Lowerer<'_> {
     fn emit(&mut self, pending: Pending) -> ExprId {
         let Pending { rec, span, statics, dynamics } = pending;
         let names: Vec<Rc<str>> =
-            if rec { statics.iter().map(|(n, _)| n.clone()).collect() } else { Vec::new() };
+            if rec { statics.iter().map(|(n, ..)| n.clone()).collect() } else { Vec::new() };
+        let keys: Rc<[Span]> = statics.iter().map(|(.., key)| *key).collect();
         let body = |l: &mut Self| {
             let statics: Vec<(Rc<str>, AttrValue)> = statics
                 .into_iter()
-                .map(|(name, entry)| {
+                .map(|(name, entry, _)| {
                     let value = l.entry(&name, entry, rec);
                     (name, value)
                 })
@@ -176,7 +180,7 @@ impl Lowerer<'_> {
                     (key, value)
                 })
                 .collect();
-            Expr::Attrs { rec, statics, dynamics }
+            Expr::Attrs { rec, statics, dynamics, keys }
         };
         let expr = if rec { self.with_frame(names, body) } else { body(self) };
         self.push(expr, span)

@@ -12,8 +12,10 @@ use crate::value::Thunk;
 /// Updating a flat set larger than this with a few names turns it into a tree.
 const SMALL: usize = 32;
 
+/// The entries, and the set literal they came from (for `unsafeGetAttrPos`; `None` for a set
+/// a builtin or `//` made, as Nix has no position for those either… mostly).
 #[derive(Clone, Default)]
-pub struct Attrs(Repr);
+pub struct Attrs(Repr, Option<crate::ir::ExprId>);
 
 #[derive(Clone)]
 enum Repr {
@@ -53,7 +55,18 @@ impl Attrs {
     /// Builds a set from entries already sorted by name with no repeats.
     pub(crate) fn from_sorted(entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        Attrs(Repr::Small(entries))
+        Attrs(Repr::Small(entries), None)
+    }
+
+    /// This set, as made by the set literal `origin`.
+    pub(crate) fn with_origin(mut self, origin: crate::ir::ExprId) -> Attrs {
+        self.1 = Some(origin);
+        self
+    }
+
+    /// The set literal this set was made by, if it was.
+    pub(crate) fn origin(&self) -> Option<crate::ir::ExprId> {
+        self.1
     }
 
     pub fn len(&self) -> usize {
@@ -123,7 +136,7 @@ impl Attrs {
                 root = new_root;
                 len += usize::from(added);
             }
-            return Attrs(Repr::Tree { root, len });
+            return Attrs(Repr::Tree { root, len }, None);
         }
         let mut out = Vec::with_capacity(self.len() + other.len());
         let (mut a, mut b) = (self.iter().peekable(), other.iter().peekable());

@@ -44,6 +44,30 @@ pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> Stri
     if handler.render_report(&mut out, &adapter).is_err() {
         out = format!("error: {}\n", diagnostic.message);
     }
+    // Without colour, escape sequences in messages (a `throw` of coloured text, as nixpkgs'
+    // module system makes) are dropped, as Nix drops them when not writing to a terminal.
+    if style.color { out } else { strip_escapes(&out) }
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_escapes(text: &str) -> String {
+    if !text.contains('\u{1b}') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
     out
 }
 
