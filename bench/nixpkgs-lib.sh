@@ -94,3 +94,25 @@ infra_time=$(echo "$(date +%s.%N) - $start" | bc)
 echo "nix:   $(summary "$work/nix.log") (${nix_time} s)"
 echo "infra: $(summary "$work/infra.log") (${infra_time} s)"
 if [ -n "${KEEP_LOG:-}" ]; then cp "$work/infra.log" "$KEEP_LOG"; echo "infra's log: $KEEP_LOG"; fi
+
+echo "== evalModules: an attrsOf (submodule …) of N entries, all forced (median of 3, seconds)"
+median3() { for _ in 1 2 3; do seconds "$@"; done | sort -n | sed -n 2p; }
+peak_mb() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1 | awk '{ printf "%.0f", $1 / 1024 }'; }
+for n in 1000 4000; do
+    cat > "$work/modules-$n.nix" <<NIX
+let
+  lib = import $corpus/lib;
+  item = { name = lib.mkOption { type = lib.types.str; }; size = lib.mkOption { type = lib.types.int; default = 1; }; tags = lib.mkOption { type = lib.types.listOf lib.types.str; default = [ ]; }; };
+  evaluated = lib.evalModules {
+    modules = [
+      { options.items = lib.mkOption { type = lib.types.attrsOf (lib.types.submodule { options = item; }); }; }
+      { items = builtins.listToAttrs (builtins.genList (i: { name = "i\${toString i}"; value = { name = "item\${toString i}"; size = i; tags = [ "a" ]; }; }) $n); }
+      { items.i0.tags = [ "b" ]; }
+    ];
+  };
+in
+builtins.deepSeq evaluated.config.items (builtins.length (builtins.attrNames evaluated.config.items))
+NIX
+    echo "N=$n: nix $(median3 nix-instantiate --eval --strict "$work/modules-$n.nix") s, $(peak_mb nix-instantiate --eval --strict "$work/modules-$n.nix") MB;" \
+        "infra $(median3 "$infra" eval --strict "$work/modules-$n.nix") s, $(peak_mb "$infra" eval --strict "$work/modules-$n.nix") MB"
+done

@@ -164,7 +164,10 @@ pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
         globals.insert(name, Thunk::value(value));
     }
     for (name, value) in builtin_constants() {
-        entries.push((name.into(), Thunk::value(value)));
+        let value = Thunk::value(value);
+        entries.push((name.into(), value.clone()));
+        let dunder: &'static str = Box::leak(format!("__{name}").into_boxed_str());
+        globals.insert(dunder, value);
     }
     let builtins = Value::attrs(Attrs::from_entries(entries));
     globals.insert("builtins", Thunk::value(builtins));

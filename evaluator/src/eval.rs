@@ -49,7 +49,7 @@ pub(crate) struct Machine {
     sources: SourceMap,
     inputs: BTreeSet<Input>,
     imports: HashMap<PathBuf, Value>,
-    globals: BTreeMap<&'static str, Thunk>,
+    pub(crate) globals: Globals,
     depth: usize,
     /// The call site of the builtin being applied (for builtins that remember where they
     /// were called, as `infra.component` does).
@@ -61,6 +61,39 @@ pub(crate) struct Machine {
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
+}
+
+/// The global scope, by name for lowering and by slot for evaluation (a variable lowered to a
+/// global is one index away from its value, not a name lookup).
+#[derive(Default)]
+pub(crate) struct Globals {
+    slots: BTreeMap<&'static str, u32>,
+    values: Vec<Thunk>,
+}
+
+impl Globals {
+    /// Defines (or redefines) `name`.
+    pub(crate) fn insert(&mut self, name: &'static str, value: Thunk) {
+        match self.slots.get(name) {
+            Some(&slot) => self.values[slot as usize] = value,
+            None => {
+                self.slots.insert(name, self.values.len() as u32);
+                self.values.push(value);
+            }
+        }
+    }
+
+    pub(crate) fn slot(&self, name: &str) -> Option<u32> {
+        self.slots.get(name).copied()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Thunk> {
+        self.at(self.slot(name)?)
+    }
+
+    pub(crate) fn at(&self, slot: u32) -> Option<&Thunk> {
+        self.values.get(slot as usize)
+    }
 }
 
 /// What the core evaluator is given from outside (tvix-eval takes its extra builtins from
@@ -79,14 +112,16 @@ impl Machine {
             sources: SourceMap::new(),
             inputs: BTreeSet::new(),
             imports: HashMap::new(),
-            globals: BTreeMap::new(),
+            globals: Globals::default(),
             depth: 0,
             call_site: None,
             decls: Vec::new(),
             regex_cache: HashMap::new(),
             output_sites: HashMap::new(),
         };
-        machine.globals = builtins::globals();
+        for (name, thunk) in builtins::globals() {
+            machine.globals.insert(name, thunk);
+        }
         for &(name, arity, func) in extensions.builtins {
             let op = Value::PrimOp(Rc::new(crate::value::PrimOp { name, arity, func }));
             machine.globals.insert(name, Thunk::value(op));
@@ -324,7 +359,7 @@ impl Machine {
                     None => Thunk::suspended(id, env.clone()),
                 }
             }
-            Expr::Var(Var::Global { name }) => match self.globals.get(&**name) {
+            Expr::Var(Var::Global { slot, .. }) => match self.globals.at(*slot) {
                 Some(thunk) => thunk.clone(),
                 None => Thunk::suspended(id, env.clone()),
             },
@@ -342,7 +377,7 @@ impl Machine {
                     .and_then(|f| f.slot(*slot))
                     .ok_or_else(|| EvalError::new(ErrorKind::InfiniteRecursion, Some(span)))
             }
-            Var::Global { name } => match self.globals.get(&**name) {
+            Var::Global { name, slot } => match self.globals.at(*slot) {
                 Some(thunk) => Ok(thunk.clone()),
                 None if &**name == "__curPos" => Ok(Thunk::value(self.position(span))),
                 None => Err(EvalError::new(

@@ -49,8 +49,9 @@ pub(crate) enum Var {
     /// Not bound lexically: looked up in the enclosing `with` sets at run time, innermost
     /// first, then among the globals.
     With { name: Rc<str> },
-    /// A global: `true`, `map`, `builtins`, …
-    Global { name: Rc<str> },
+    /// A global: `true`, `map`, `builtins`, … at `slot` of the machine's globals (`u32::MAX`:
+    /// none, an error when evaluated, or `__curPos`).
+    Global { name: Rc<str>, slot: u32 },
 }
 
 /// A piece of an interpolated string or path.

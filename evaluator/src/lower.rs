@@ -36,7 +36,7 @@ pub(crate) struct Lowerer<'a> {
     base_dir: PathBuf,
     home: Option<String>,
     scopes: Vec<Scope>,
-    is_global: &'a dyn Fn(&str) -> bool,
+    global: &'a dyn Fn(&str) -> Option<u32>,
     pub(crate) errors: Vec<EvalError>,
 }
 
@@ -46,9 +46,9 @@ impl<'a> Lowerer<'a> {
         file: FileId,
         base_dir: PathBuf,
         home: Option<String>,
-        is_global: &'a dyn Fn(&str) -> bool,
+        global: &'a dyn Fn(&str) -> Option<u32>,
     ) -> Lowerer<'a> {
-        Lowerer { arena, file, base_dir, home, scopes: Vec::new(), is_global, errors: Vec::new() }
+        Lowerer { arena, file, base_dir, home, scopes: Vec::new(), global, errors: Vec::new() }
     }
 
     pub(crate) fn span(&self, node: &impl AstNode) -> Span {
@@ -63,7 +63,7 @@ impl<'a> Lowerer<'a> {
     pub(crate) fn expr(&mut self, expr: Option<ast::Expr>, around: Span) -> ExprId {
         match expr {
             Some(expr) => self.lower(&expr),
-            None => self.push(Expr::Var(Var::Global { name: "null".into() }), around),
+            None => self.push(Expr::Var(self.global_var("null")), around),
         }
     }
 
@@ -95,9 +95,26 @@ impl<'a> Lowerer<'a> {
             }
             ast::Expr::Select(select) => {
                 let expr = self.expr(select.expr(), span);
-                let path = self.attrpath(select.attrpath());
+                let mut path = self.attrpath(select.attrpath());
                 let default = select.default_expr().map(|d| self.lower(&d));
-                Expr::Select { expr, path, default }
+                // `builtins.NAME` (the global `builtins`) is the global `__NAME` itself: no
+                // lookup in a set of a hundred names each time it is evaluated.
+                if let Expr::Var(Var::Global { name, .. }) = self.arena.get(expr)
+                    && &**name == "builtins"
+                    && let Some(AttrKey::Static(first)) = path.first()
+                    && let Some(slot) = (self.global)(&format!("__{first}"))
+                {
+                    let direct = Var::Global { name: format!("__{first}").into(), slot };
+                    if path.len() == 1 {
+                        Expr::Var(direct)
+                    } else {
+                        path.remove(0);
+                        let expr = self.push(Expr::Var(direct), span);
+                        Expr::Select { expr, path, default }
+                    }
+                } else {
+                    Expr::Select { expr, path, default }
+                }
             }
             ast::Expr::HasAttr(has) => {
                 let expr = self.expr(has.expr(), span);
@@ -126,7 +143,7 @@ impl<'a> Lowerer<'a> {
                     Some(BinaryOp::PipeRight) => Expr::Apply { func: rhs, arg: lhs },
                     Some(BinaryOp::PipeLeft) => Expr::Apply { func: lhs, arg: rhs },
                     Some(op) => Expr::BinOp { op, lhs, rhs },
-                    None => Expr::Var(Var::Global { name: "null".into() }),
+                    None => Expr::Var(self.global_var("null")),
                 }
             }
             ast::Expr::UnaryOp(unary) => {
@@ -151,6 +168,11 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The global `name` (which exists: `null`, `builtins`, …).
+    fn global_var(&self, name: &str) -> Var {
+        Var::Global { name: name.into(), slot: (self.global)(name).unwrap_or(u32::MAX) }
+    }
+
     /// Resolves a name: lexical frames first, then globals, then enclosing `with`s.
     pub(crate) fn resolve(&mut self, name: &str, span: Span) -> Var {
         let mut under_with = false;
@@ -166,9 +188,12 @@ impl<'a> Lowerer<'a> {
                 Scope::With => under_with = true,
             }
         }
+        if let Some(slot) = (self.global)(name) {
+            return Var::Global { name: name.into(), slot };
+        }
         // `__curPos` is the position where it is written (the machine makes it).
-        if (self.is_global)(name) || name == "__curPos" {
-            return Var::Global { name: name.into() };
+        if name == "__curPos" {
+            return Var::Global { name: name.into(), slot: u32::MAX };
         }
         if under_with {
             return Var::With { name: name.into() };
@@ -183,7 +208,7 @@ impl<'a> Lowerer<'a> {
             error.help = Some(format!("did you mean `{suggestion}`?"));
         }
         self.errors.push(*error);
-        Var::Global { name: name.into() }
+        Var::Global { name: name.into(), slot: u32::MAX }
     }
 
     pub(crate) fn with_frame<T>(

@@ -45,17 +45,29 @@ pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value>
     for name in builtins::list(m, &args[1])?.iter() {
         names.push(builtins::string(m, name)?.text());
     }
-    let kept =
-        attrs.iter().filter(|(k, _)| !names.contains(k)).map(|(k, v)| (k.clone(), v.clone()));
+    // Sorted, so that each entry is looked up in O(log m), not compared with every name.
+    names.sort_unstable();
+    names.dedup();
+    if !names.iter().any(|n| attrs.get(n).is_some()) {
+        return Ok(Value::Attrs(attrs));
+    }
+    let kept = attrs
+        .iter()
+        .filter(|(k, _)| names.binary_search(k).is_err())
+        .map(|(k, v)| (k.clone(), v.clone()));
     Ok(Value::attrs(Attrs::from_sorted(kept.collect())))
 }
 
 pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let left = builtins::attrs(m, &args[0])?;
     let right = builtins::attrs(m, &args[1])?;
-    let kept =
-        right.iter().filter(|(k, _)| left.get(k).is_some()).map(|(k, v)| (k.clone(), v.clone()));
-    Ok(Value::attrs(Attrs::from_sorted(kept.collect())))
+    // Walk the smaller set and look names up in the larger one; the values are the right's.
+    let kept: Vec<(Rc<str>, Thunk)> = if left.len() < right.len() {
+        left.iter().filter_map(|(k, _)| Some((k.clone(), right.get(k)?.clone()))).collect()
+    } else {
+        right.iter().filter(|(k, _)| left.get(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    Ok(Value::attrs(Attrs::from_sorted(kept)))
 }
 
 pub(super) fn cat_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {

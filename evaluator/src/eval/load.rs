@@ -84,7 +84,7 @@ impl Machine {
         debug_assert!(parse.errors().is_empty(), "the prelude expression parses");
         let file = self.sources.add("<prelude>".to_owned(), text.to_owned());
         let globals = &self.globals;
-        let is_global = |name: &str| globals.contains_key(name);
+        let is_global = |name: &str| globals.slot(name);
         let base_dir = PathBuf::from(STDLIB_ROOT);
         let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, None, &is_global);
         let span = lower::file_span(file, text.len());
@@ -105,7 +105,7 @@ impl Machine {
         let len = text.len();
         let file = self.sources.add(name, text);
         let globals = &self.globals;
-        let is_global = |name: &str| globals.contains_key(name);
+        let is_global = |name: &str| globals.slot(name);
         let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, None, &is_global);
         lowerer.expr(parse.tree().expr(), lower::file_span(file, len));
         lowerer.errors.iter().flat_map(|e| e.diagnostics()).collect()
@@ -137,7 +137,7 @@ impl Machine {
             None
         };
         let globals = &self.globals;
-        let is_global = |name: &str| globals.contains_key(name);
+        let is_global = |name: &str| globals.slot(name);
         let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, home, &is_global);
         let root = parse.tree().expr();
         let span = lower::file_span(file, len);
