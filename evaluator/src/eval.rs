@@ -63,6 +63,10 @@ pub(crate) struct Machine {
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
 }
 
+// What every thunk, value and frame costs: evaluation allocates millions of them.
+const _: () = assert!(std::mem::size_of::<Value>() == 24);
+const _: () = assert!(std::mem::size_of::<crate::value::ThunkState>() <= 32);
+
 /// The global scope, by name for lowering and by slot for evaluation (a variable lowered to a
 /// global is one index away from its value, not a name lookup).
 #[derive(Default)]
@@ -452,15 +456,15 @@ impl Machine {
                     Err(error)
                 }
             },
-            ThunkState::Apply { func, args } => {
-                let result = self.call_all(func.clone(), &args);
+            ThunkState::Apply(application) => {
+                let result = self.call_all(application.0.clone(), &application.1);
                 match result {
                     Ok(value) => {
                         thunk.finish(value.clone());
                         Ok(value)
                     }
                     Err(error) => {
-                        thunk.restore(ThunkState::Apply { func, args });
+                        thunk.restore(ThunkState::Apply(application));
                         Err(error)
                     }
                 }

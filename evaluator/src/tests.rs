@@ -200,7 +200,9 @@ fn deep_and_cyclic_values_never_crash() {
     );
     check(
         "builtins.length (builtins.genList (x: x) 4611686018427387904)",
-        expect!["error infra::eval::bad_argument: `genList`: 4611686018427387904 elements is more than the 16777216 a list may have"],
+        expect![
+            "error infra::eval::bad_argument: `genList`: 4611686018427387904 elements is more than the 16777216 a list may have"
+        ],
     );
 }
 

@@ -65,7 +65,11 @@ pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     let kept: Vec<(Rc<str>, Thunk)> = if left.len() < right.len() {
         left.iter().filter_map(|(k, _)| Some((k.clone(), right.get(k)?.clone()))).collect()
     } else {
-        right.iter().filter(|(k, _)| left.get(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()
+        right
+            .iter()
+            .filter(|(k, _)| left.get(k).is_some())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     };
     Ok(Value::attrs(Attrs::from_sorted(kept)))
 }

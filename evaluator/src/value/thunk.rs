@@ -60,11 +60,9 @@ pub(crate) enum ThunkState {
         expr: ExprId,
         env: Rc<Env>,
     },
-    /// A function applied to arguments, for builtins that build lazy results (`map`).
-    Apply {
-        func: Value,
-        args: Vec<Thunk>,
-    },
+    /// A function applied to arguments, for builtins that build lazy results (`map`). Boxed:
+    /// every thunk is as large as the largest state, and this one is rare.
+    Apply(Box<(Value, Vec<Thunk>)>),
     /// Being evaluated: forcing it again is infinite recursion.
     Blackhole {
         expr: Option<ExprId>,
@@ -78,7 +76,7 @@ impl Thunk {
     }
 
     pub(crate) fn apply(func: Value, args: Vec<Thunk>) -> Thunk {
-        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Apply { func, args }))))
+        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Apply(Box::new((func, args)))))))
     }
 
     pub(crate) fn value(value: Value) -> Thunk {
