@@ -41,7 +41,9 @@ pub(crate) fn run(
 ) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::user("infra::io::cwd", format!("no current directory: {e}")))?;
-    let mut evaluator = Evaluator::new(Box::new(RealIo::default()));
+    // Not dropped (nor the value below): the process ends right after, and freeing millions
+    // of thunks one by one would only cost time (a third of a large evaluation).
+    let mut evaluator = std::mem::ManuallyDrop::new(Evaluator::new(Box::new(RealIo::default())));
     let result = match (&args.expr, &args.file) {
         (Some(expr), _) => evaluator.eval_text("(expression)", expr, cwd),
         (None, Some(file)) if cwd.join(file).exists() || !is_attr_path(file) => {
@@ -57,12 +59,14 @@ pub(crate) fn run(
         }
     };
     let printed = result.and_then(|value| {
-        if args.json {
+        let printed = if args.json {
             evaluator.to_json(&value)
         } else {
             let mode = if args.strict { PrintMode::Strict } else { PrintMode::Lazy };
             evaluator.print(&value, mode)
-        }
+        };
+        std::mem::forget(value);
+        printed
     });
     match printed {
         Ok(text) => {
