@@ -1,7 +1,7 @@
 //! Hostile programs: each must end with a diagnostic and exit 1, in bounded time, under a 3 GB
 //! address-space limit (a program that outgrew it would abort with a signal, not exit 1):
 //! self-application, infinite data under `--strict`, deep recursion, strings and lists that
-//! double in a loop, a pathological regular expression.
+//! double in a loop, a pathological regular expression, and what `tools/fuzz` found.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -39,6 +39,9 @@ const CASES: &[(&str, &str, &str)] = &[
         "let l = n: if n == 0 then [ 1 ] else let t = l (n - 1); in builtins.concatLists [ t t ]; in builtins.length (l 40)",
         "infra::eval::too_large",
     ),
+    // Found by tools/fuzz: toXML of a cyclic value grew until the allocator aborted.
+    ("cyclic toXML", "builtins.toXML (let r = { a = r; }; in r)", "infra::eval::too_large"),
+    ("cyclic toXML list", "builtins.toXML (let l = [ l ]; in l)", "infra::eval::too_large"),
     ("a huge genList", "builtins.genList (x: x) 1000000000", "infra::eval::bad_argument"),
     (
         "catastrophic backtracking",

@@ -20,6 +20,8 @@ pub(super) fn to_xml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 }
 
 fn write(m: &mut Machine, out: &mut String, value: &Value, depth: usize) -> EvalResult<()> {
+    // A cyclic value has no end: the output's size stops it (and `nested` its depth).
+    crate::error::check_string(out.len() + 2 * depth, None)?;
     let pad = "  ".repeat(depth);
     match value {
         Value::Null => {
