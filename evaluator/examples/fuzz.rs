@@ -65,7 +65,11 @@ fn parent(seconds: u64, seed: u64, corpus: &[String]) -> i32 {
                     let name = out.join(kind).join(format!("{seed}-{batch_no}-{case}.infra"));
                     let _ = std::fs::write(&name, &batch[case]);
                     eprintln!("{why}: case {case} of batch {batch_no}, kept in {}", name.display());
-                    if kind == "slow" { slow += 1 } else { crashes += 1 }
+                    if kind == "slow" {
+                        slow += 1
+                    } else {
+                        crashes += 1
+                    }
                     start = case + 1;
                 }
             }
@@ -131,7 +135,8 @@ fn read_batch(file: &Path) -> Vec<String> {
     let mut cases = Vec::new();
     let mut rest = &bytes[..];
     while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
-        let len: usize = std::str::from_utf8(&rest[..newline]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let len: usize =
+            std::str::from_utf8(&rest[..newline]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
         let body = &rest[newline + 1..(newline + 1 + len).min(rest.len())];
         cases.push(String::from_utf8_lossy(body).into_owned());
         rest = &rest[(newline + 1 + len).min(rest.len())..];
@@ -234,34 +239,182 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "(", ")", "[", "]", "{", "}", ";", ":", "=", ".", ",", "@", "?", "...", "//", "++", "+", "-",
-    "*", "/", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "->", "!", "|>", "<|", "let ", " in ",
-    "rec ", "with ", "inherit ", "if ", " then ", " else ", "assert ", "or", "x", "x: ", "${",
-    "\"", "''", "#", "/*", "*/", "./a", "~/a", "<nixpkgs>", "1", "1.5", "null", "true", "\\",
-    "\n", "\r", "\t", " ", "é", "__curPos", "builtins", "__overrides", "9223372036854775807",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ";",
+    ":",
+    "=",
+    ".",
+    ",",
+    "@",
+    "?",
+    "...",
+    "//",
+    "++",
+    "+",
+    "-",
+    "*",
+    "/",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "&&",
+    "||",
+    "->",
+    "!",
+    "|>",
+    "<|",
+    "let ",
+    " in ",
+    "rec ",
+    "with ",
+    "inherit ",
+    "if ",
+    " then ",
+    " else ",
+    "assert ",
+    "or",
+    "x",
+    "x: ",
+    "${",
+    "\"",
+    "''",
+    "#",
+    "/*",
+    "*/",
+    "./a",
+    "~/a",
+    "<nixpkgs>",
+    "1",
+    "1.5",
+    "null",
+    "true",
+    "\\",
+    "\n",
+    "\r",
+    "\t",
+    " ",
+    "é",
+    "__curPos",
+    "builtins",
+    "__overrides",
+    "9223372036854775807",
 ];
 
 const BUILTINS: &[&str] = &[
-    "abort", "add", "addErrorContext", "all", "any", "attrNames", "attrValues", "baseNameOf",
-    "bitAnd", "catAttrs", "ceil", "compareVersions", "concatLists", "concatMap",
-    "concatStringsSep", "deepSeq", "derivation", "dirOf", "div", "elem", "elemAt", "filter",
-    "floor", "foldl'", "fromJSON", "fromTOML", "fromYAML", "functionArgs", "genList",
-    "genericClosure", "getAttr", "getContext", "groupBy", "hasAttr", "hashString", "head",
-    "intersectAttrs", "isAttrs", "length", "lessThan", "listToAttrs", "map", "mapAttrs",
-    "match", "mul", "parseDrvName", "partition", "placeholder", "removeAttrs", "replaceStrings",
-    "seq", "sort", "split", "splitVersion", "stringLength", "sub", "substring", "tail", "throw",
-    "toFile", "toJSON", "toPath", "toString", "toXML", "tryEval", "typeOf", "unsafeGetAttrPos",
+    "abort",
+    "add",
+    "addErrorContext",
+    "all",
+    "any",
+    "attrNames",
+    "attrValues",
+    "baseNameOf",
+    "bitAnd",
+    "catAttrs",
+    "ceil",
+    "compareVersions",
+    "concatLists",
+    "concatMap",
+    "concatStringsSep",
+    "deepSeq",
+    "derivation",
+    "dirOf",
+    "div",
+    "elem",
+    "elemAt",
+    "filter",
+    "floor",
+    "foldl'",
+    "fromJSON",
+    "fromTOML",
+    "fromYAML",
+    "functionArgs",
+    "genList",
+    "genericClosure",
+    "getAttr",
+    "getContext",
+    "groupBy",
+    "hasAttr",
+    "hashString",
+    "head",
+    "intersectAttrs",
+    "isAttrs",
+    "length",
+    "lessThan",
+    "listToAttrs",
+    "map",
+    "mapAttrs",
+    "match",
+    "mul",
+    "parseDrvName",
+    "partition",
+    "placeholder",
+    "removeAttrs",
+    "replaceStrings",
+    "seq",
+    "sort",
+    "split",
+    "splitVersion",
+    "stringLength",
+    "sub",
+    "substring",
+    "tail",
+    "throw",
+    "toFile",
+    "toJSON",
+    "toPath",
+    "toString",
+    "toXML",
+    "tryEval",
+    "typeOf",
+    "unsafeGetAttrPos",
     "zipAttrsWith",
 ];
 
 const VALUES: &[&str] = &[
-    "1", "0", "-1", "9223372036854775807", "1.5", "\"s\"", "\"\"", "\"1.2.3\"", "\"[a-z]+\"",
-    "\"(\"", "null", "true", "false", "[ ]", "[ 1 2 3 ]", "[ \"b\" \"a\" ]", "{ }",
-    "{ a = 1; b = \"x\"; }", "{ name = \"n\"; value = 2; }", "[ { name = \"a\"; value = 1; } ]",
-    "(x: x)", "(x: y: x)", "(a: b: a < b)", "({ a, ... }: a)", "./.", "builtins",
-    "(throw \"t\")", "{ __toString = s: \"z\"; }", "{ outPath = \"/o\"; }",
-    "(let r = { a = r; }; in r)", "(let l = [ l ]; in l)", "\"{\\\"a\\\": [1, 2.5]}\"",
-    "\"a = 1\"", "\"sha256\"", "{ startSet = [ { key = 1; } ]; operator = x: [ ]; }",
+    "1",
+    "0",
+    "-1",
+    "9223372036854775807",
+    "1.5",
+    "\"s\"",
+    "\"\"",
+    "\"1.2.3\"",
+    "\"[a-z]+\"",
+    "\"(\"",
+    "null",
+    "true",
+    "false",
+    "[ ]",
+    "[ 1 2 3 ]",
+    "[ \"b\" \"a\" ]",
+    "{ }",
+    "{ a = 1; b = \"x\"; }",
+    "{ name = \"n\"; value = 2; }",
+    "[ { name = \"a\"; value = 1; } ]",
+    "(x: x)",
+    "(x: y: x)",
+    "(a: b: a < b)",
+    "({ a, ... }: a)",
+    "./.",
+    "builtins",
+    "(throw \"t\")",
+    "{ __toString = s: \"z\"; }",
+    "{ outPath = \"/o\"; }",
+    "(let r = { a = r; }; in r)",
+    "(let l = [ l ]; in l)",
+    "\"{\\\"a\\\": [1, 2.5]}\"",
+    "\"a = 1\"",
+    "\"sha256\"",
+    "{ startSet = [ { key = 1; } ]; operator = x: [ ]; }",
 ];
 
 fn generate(rng: &mut Rng, corpus: &[String]) -> String {
@@ -286,8 +439,14 @@ fn expression(rng: &mut Rng, depth: usize) -> String {
             format!("(builtins.{name} {})", args.join(" "))
         }
         4 => format!("[ {} {} ]", expression(rng, depth - 1), expression(rng, depth - 1)),
-        5 => format!("{{ a = {}; b = {}; }}", expression(rng, depth - 1), expression(rng, depth - 1)),
-        6 => format!("(let f = x: {}; in f {})", expression(rng, depth - 1), expression(rng, depth - 1)),
+        5 => {
+            format!("{{ a = {}; b = {}; }}", expression(rng, depth - 1), expression(rng, depth - 1))
+        }
+        6 => format!(
+            "(let f = x: {}; in f {})",
+            expression(rng, depth - 1),
+            expression(rng, depth - 1)
+        ),
         _ => {
             let op = rng.pick(&["+", "-", "*", "/", "==", "<", "//", "++", "&&", "->"]);
             format!("({} {op} {})", expression(rng, depth - 1), expression(rng, depth - 1))
@@ -309,7 +468,8 @@ fn mutate(rng: &mut Rng, text: &str, corpus: &[String]) -> String {
         3 => {
             let other: Vec<char> = rng.pick(corpus).chars().collect();
             let from = rng.below(other.len());
-            let piece: String = other[from..(from + rng.below(40)).min(other.len())].iter().collect();
+            let piece: String =
+                other[from..(from + rng.below(40)).min(other.len())].iter().collect();
             format!("{before}{piece}{after}")
         }
         _ => format!("{before}{}{after}", expression(rng, 2)),

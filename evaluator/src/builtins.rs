@@ -100,6 +100,7 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("readFile", 1, paths::read_file),
     ("removeAttrs", 2, attrs::remove_attrs),
     ("replaceStrings", 3, strings::replace_strings),
+    ("scopedImport", 2, paths::scoped_import),
     ("seq", 2, core::seq),
     ("sort", 2, lists::sort),
     ("split", 2, regex::split),
@@ -140,6 +141,7 @@ const TOP_LEVEL: &[&str] = &[
     "map",
     "placeholder",
     "removeAttrs",
+    "scopedImport",
     "throw",
     "toString",
 ];

@@ -23,6 +23,13 @@ pub(super) fn import(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     m.import(&path, None)
 }
 
+/// `scopedImport scope path`: `import` with the names of `scope` in scope around the file.
+pub(super) fn scoped_import(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    let scope = crate::builtins::attrs(m, &args[0])?;
+    let path = path_arg(m, &args[1])?;
+    m.scoped_import(&path, scope)
+}
+
 pub(super) fn read_file(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = path_arg(m, &args[0])?;
     m.record(Input::File(path.clone()));

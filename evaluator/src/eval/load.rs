@@ -34,6 +34,25 @@ impl Machine {
     /// `import path`: parse, lower and evaluate a file, once per path. Paths under
     /// `STDLIB_ROOT` are the embedded standard library, not files.
     pub(crate) fn import(&mut self, path: &Path, at: Option<Span>) -> EvalResult<Value> {
+        self.import_in(path, at, None)
+    }
+
+    /// `scopedImport scope path`: `import`, with the names of `scope` bound around the file
+    /// (they shadow globals, as in Nix); never cached (another scope, another value).
+    pub(crate) fn scoped_import(
+        &mut self,
+        path: &Path,
+        scope: std::rc::Rc<crate::value::Attrs>,
+    ) -> EvalResult<Value> {
+        self.import_in(path, None, Some(scope))
+    }
+
+    fn import_in(
+        &mut self,
+        path: &Path,
+        at: Option<Span>,
+        scope: Option<std::rc::Rc<crate::value::Attrs>>,
+    ) -> EvalResult<Value> {
         if let Ok(rest) = path.strip_prefix(STDLIB_ROOT) {
             let name = rest.to_string_lossy();
             let name = name.strip_suffix(".infra").unwrap_or(&name);
@@ -65,15 +84,20 @@ impl Machine {
                 path.to_path_buf()
             }
         };
-        if let Some(value) = self.imports.get(&path) {
+        if scope.is_none()
+            && let Some(value) = self.imports.get(&path)
+        {
             return Ok(value.clone());
         }
         self.record(Input::File(path.clone()));
         let bytes = self.io.read_file(&path).map_err(|err| io_error(&path, err, at))?;
         let text = String::from_utf8(bytes).map_err(|_| io_error(&path, "not valid UTF-8", at))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        let value = self.eval_source(path.display().to_string(), text, base_dir)?;
-        self.imports.insert(path, value.clone());
+        let scoped = scope.is_some();
+        let value = self.eval_source_in(path.display().to_string(), text, base_dir, scope)?;
+        if !scoped {
+            self.imports.insert(path, value.clone());
+        }
         Ok(value)
     }
 
@@ -117,6 +141,17 @@ impl Machine {
         text: String,
         base_dir: PathBuf,
     ) -> EvalResult<Value> {
+        self.eval_source_in(name, text, base_dir, None)
+    }
+
+    /// `eval_source` with the names of `scope` bound around the text (`scopedImport`).
+    fn eval_source_in(
+        &mut self,
+        name: String,
+        text: String,
+        base_dir: PathBuf,
+        scope: Option<std::rc::Rc<crate::value::Attrs>>,
+    ) -> EvalResult<Value> {
         let parse = lang::parse(&text);
         let len = text.len();
         let uses_home = text.contains("~/");
@@ -141,7 +176,12 @@ impl Machine {
         let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, home, &is_global);
         let root = parse.tree().expr();
         let span = lower::file_span(file, len);
-        let id = lowerer.expr(root, span);
+        let names: Vec<std::rc::Rc<str>> =
+            scope.iter().flat_map(|s| s.iter().map(|(k, _)| k.clone())).collect();
+        let id = match &scope {
+            Some(_) => lowerer.with_frame(names, |l| l.expr(root, span)),
+            None => lowerer.expr(root, span),
+        };
         let mut errors = std::mem::take(&mut lowerer.errors);
         if !errors.is_empty() {
             // Every undefined variable at once, as one diagnostic list.
@@ -155,6 +195,16 @@ impl Machine {
             }
             return Err(EvalError::new(ErrorKind::Parse(diagnostics), first.span));
         }
-        self.eval(id, &Env::root())
+        let env = match scope {
+            Some(scope) => {
+                let frame = Env::child(&Env::root(), scope.len());
+                for (_, thunk) in scope.iter() {
+                    frame.push(thunk.clone());
+                }
+                frame
+            }
+            None => Env::root(),
+        };
+        self.eval(id, &env)
     }
 }
