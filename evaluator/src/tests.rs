@@ -233,7 +233,7 @@ fn nix_corner_cases_found_in_review() {
     check(r#"builtins.compareVersions "2147483648" "2147483647""#, expect![["-1"]]);
     check(
         r#"builtins.fromJSON "[ -0, 9223372036854775808 ]""#,
-        expect![["[ 0 -9223372036854775808 ]"]],
+        expect!["error infra::eval::bad_argument: `fromJSON`: 9223372036854775808 is larger than the largest integer, 9223372036854775807"],
     );
     check(
         r#"builtins.length (builtins.genericClosure { startSet = [ { key = 1; } { key = 1.0; } ]; operator = x: [ ]; })"#,
@@ -248,4 +248,45 @@ fn values_stay_small() {
     assert_eq!(std::mem::size_of::<crate::Thunk>(), 8);
     assert!(std::mem::size_of::<crate::Value>() <= 24);
     assert!(std::mem::size_of::<crate::EvalResult<crate::Value>>() <= 24);
+}
+
+#[test]
+fn yaml_as_people_write_it() {
+    let yaml = "defaults: &d\n  size: 1\n  region: eu\nextra: &e\n  size: 5\n  zone: a\nweb:\n  <<: *d\n  size: 3\napi:\n  <<: [ *e, *d ]\n  name: api\n";
+    check(
+        &format!("let y = builtins.fromYAML {yaml:?}; in {{ inherit (y) web api; }}"),
+        expect![[
+            r#"{ api = { name = "api"; region = "eu"; size = 5; zone = "a"; }; web = { region = "eu"; size = 3; }; }"#
+        ]],
+    );
+    check(
+        r#"builtins.fromYAML "a: 18446744073709551615""#,
+        expect![
+            "error infra::eval::bad_argument: `fromYAML`: 18446744073709551615 does not fit in a 64-bit integer (largest: 9223372036854775807)"
+        ],
+    );
+    check(
+        r#"builtins.fromYAML "a: 1\n---\nb: 2\n""#,
+        expect![
+            "error infra::eval::bad_argument: `fromYAML`: the text holds 2 YAML documents (separated by `---`); infra reads one"
+        ],
+    );
+}
+
+#[test]
+fn numbers_never_change_on_the_way_out() {
+    check(
+        r#"builtins.fromJSON "[18446744073709551615]""#,
+        expect![
+            "error infra::eval::bad_argument: `fromJSON`: 18446744073709551615 is larger than the largest integer, 9223372036854775807"
+        ],
+    );
+    // `toJSON` keeps Nix's text; what infra writes itself is exact.
+    check(r#"builtins.toJSON [ 1048576.1 1.000001 ]"#, expect![[r#""[1.04858e+06,1]""#]]);
+    let mut evaluator = Evaluator::new(Box::new(MemoryIo(BTreeMap::new())));
+    let value = evaluator
+        .eval_text("t", "[ 1048576.1 1.000001 0.1 1.0 ]", PathBuf::from("/"))
+        .unwrap_or(crate::value::Value::Null);
+    let json = evaluator.to_json(&value).unwrap_or_default();
+    assert_eq!(json, "[1048576.1,1.000001,0.1,1.0]");
 }

@@ -48,6 +48,15 @@ pub(super) fn from_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
     let documents = YamlLoader::load_from_str(text.as_str())
         .map_err(|e| bad("fromYAML", format!("invalid YAML: {e}")))?;
+    if documents.len() > 1 {
+        return Err(bad(
+            "fromYAML",
+            format!(
+                "the text holds {} YAML documents (separated by `---`); infra reads one",
+                documents.len()
+            ),
+        ));
+    }
     match documents.first() {
         Some(document) => from_yaml_value(document),
         None => Ok(Value::Null),
@@ -56,6 +65,15 @@ pub(super) fn from_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 
 fn from_yaml_value(yaml: &Yaml) -> EvalResult<Value> {
     Ok(match yaml {
+        // An integer too large for 64 bits arrives as a real: an error, never another number.
+        Yaml::Real(text)
+            if text.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            return Err(bad(
+                "fromYAML",
+                format!("{text} does not fit in a 64-bit integer (largest: {})", i64::MAX),
+            ));
+        }
         Yaml::Real(text) => Value::Float(
             text.parse().map_err(|_| bad("fromYAML", format!("invalid number `{text}`")))?,
         ),
@@ -69,8 +87,31 @@ fn from_yaml_value(yaml: &Yaml) -> EvalResult<Value> {
             Value::list(items?)
         }
         Yaml::Hash(map) => {
+            // Merge keys (`<<: *defaults`, `<<: [ *a, *b ]`): the merged maps' entries come
+            // first, so that the map's own keys win, and of a list the earlier map wins.
             let mut entries: Vec<(Rc<str>, Thunk)> = Vec::with_capacity(map.len());
             for (key, value) in map {
+                if key.as_str() != Some("<<") {
+                    continue;
+                }
+                let merged: Vec<&Yaml> = match value {
+                    Yaml::Array(items) => items.iter().rev().collect(),
+                    other => vec![other],
+                };
+                for source in merged {
+                    let Value::Attrs(attrs) = from_yaml_value(source)? else {
+                        return Err(bad(
+                            "fromYAML",
+                            "a merge key (`<<`) must name a mapping or a list of mappings".into(),
+                        ));
+                    };
+                    entries.extend(attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            for (key, value) in map {
+                if key.as_str() == Some("<<") {
+                    continue;
+                }
                 let key = match key {
                     Yaml::String(s) => s.clone(),
                     Yaml::Integer(i) => i.to_string(),

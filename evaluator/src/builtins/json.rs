@@ -1,4 +1,6 @@
-//! `toJSON` and `fromJSON`, with Nix's number formatting.
+//! `toJSON` and `fromJSON`, with Nix's number formatting; and the exact JSON infra writes and
+//! prints itself (`infra eval --json`, templates): floats as the shortest text that reads back
+//! as the same number (`1048576.1`, where Nix's `toJSON` gives `1.04858e+06`).
 
 use std::rc::Rc;
 
@@ -14,15 +16,33 @@ pub(crate) fn to_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let value = m.force(&args[0])?;
     let mut out = String::new();
     let mut strings = Vec::new();
-    write_json(m, &value, &mut out, &mut strings)?;
+    write_json(m, &value, &mut out, &mut strings, false)?;
     let context = NixString::merge_contexts(strings.iter());
     Ok(Value::String(NixString::new(out.into(), context)))
+}
+
+/// A value as exact JSON (floats read back as the same number), with its strings' context.
+pub(crate) fn to_exact_json(m: &mut Machine, value: &Value) -> EvalResult<NixString> {
+    let mut out = String::new();
+    let mut strings = Vec::new();
+    write_json(m, value, &mut out, &mut strings, true)?;
+    let context = NixString::merge_contexts(strings.iter());
+    Ok(NixString::new(out.into(), context))
+}
+
+/// The shortest text that reads back as `x` (`1048576.1`, `1.0`, `1e300`); Nix's `%g` text
+/// for what JSON cannot hold (infinities, NaN).
+pub(crate) fn exact_float(x: f64) -> String {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => n.to_string(),
+        None => print::float(x),
+    }
 }
 
 /// The whole value as JSON text (for `infra eval --json`).
 pub(crate) fn to_json_string(m: &mut Machine, value: &Value) -> EvalResult<String> {
     let mut out = String::new();
-    write_json(m, value, &mut out, &mut Vec::new())?;
+    write_json(m, value, &mut out, &mut Vec::new(), true)?;
     Ok(out)
 }
 
@@ -31,11 +51,13 @@ fn write_json(
     value: &Value,
     out: &mut String,
     strings: &mut Vec<NixString>,
+    exact: bool,
 ) -> EvalResult<()> {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(x) if exact => out.push_str(&exact_float(*x)),
         Value::Float(x) => out.push_str(&print::float(*x)),
         Value::String(s) => {
             json_string(out, s.as_str());
@@ -49,7 +71,7 @@ fn write_json(
                     out.push(',');
                 }
                 let item = m.force(item)?;
-                m.nested(None, |m| write_json(m, &item, out, strings))?;
+                m.nested(None, |m| write_json(m, &item, out, strings, exact))?;
             }
             out.push(']');
         }
@@ -63,7 +85,7 @@ fn write_json(
             }
             if let Some(out_path) = attrs.get("outPath").cloned() {
                 let out_path = m.force(&out_path)?;
-                return m.nested(None, |m| write_json(m, &out_path, out, strings));
+                return m.nested(None, |m| write_json(m, &out_path, out, strings, exact));
             }
             out.push('{');
             for (i, (name, thunk)) in attrs.iter().enumerate() {
@@ -73,7 +95,7 @@ fn write_json(
                 json_string(out, name);
                 out.push(':');
                 let item = m.force(thunk)?;
-                m.nested(None, |m| write_json(m, &item, out, strings))?;
+                m.nested(None, |m| write_json(m, &item, out, strings, exact))?;
             }
             out.push('}');
         }
@@ -104,17 +126,21 @@ pub(super) fn from_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
     let json: serde_json::Value = serde_json::from_str(text.as_str())
         .map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))?;
-    Ok(from_serde(&json))
+    from_serde(&json).map_err(|e| bad("fromJSON", e))
 }
 
-pub(crate) fn from_serde(json: &serde_json::Value) -> Value {
-    match json {
+/// A JSON value as a value; an integer beyond 64 bits is an error (never a different number).
+pub(crate) fn from_serde(json: &serde_json::Value) -> Result<Value, String> {
+    Ok(match json {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        // As Nix: integers that only fit unsigned wrap around, and `-0` is the integer 0.
+        // `-0` is the integer 0, as in Nix.
         serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
             (Some(i), _) => Value::Int(i),
-            (None, Some(u)) => Value::Int(u as i64),
+            // Nix 2.8 wraps this around to a negative number; infra never changes a value.
+            (None, Some(u)) => {
+                return Err(format!("{u} is larger than the largest integer, {}", i64::MAX));
+            }
             _ => match n.as_f64() {
                 Some(x) if x == 0.0 && x.is_sign_negative() => Value::Int(0),
                 Some(x) => Value::Float(x),
@@ -122,13 +148,15 @@ pub(crate) fn from_serde(json: &serde_json::Value) -> Value {
             },
         },
         serde_json::Value::String(s) => Value::string(s),
-        serde_json::Value::Array(items) => {
-            Value::list(items.iter().map(|i| Thunk::value(from_serde(i))).collect())
-        }
+        serde_json::Value::Array(items) => Value::list(
+            items.iter().map(|i| from_serde(i).map(Thunk::value)).collect::<Result<_, _>>()?,
+        ),
         serde_json::Value::Object(map) => {
-            let entries: Vec<(Rc<str>, Thunk)> =
-                map.iter().map(|(k, v)| (k.as_str().into(), Thunk::value(from_serde(v)))).collect();
+            let entries: Vec<(Rc<str>, Thunk)> = map
+                .iter()
+                .map(|(k, v)| Ok((k.as_str().into(), Thunk::value(from_serde(v)?))))
+                .collect::<Result<_, String>>()?;
             Value::attrs(Attrs::from_entries(entries))
         }
-    }
+    })
 }

@@ -137,7 +137,7 @@ fn render(m: &mut Machine, value: &Value, key: &str) -> EvalResult<NixString> {
             Ok(s.clone())
         }
         Value::Int(i) => Ok(NixString::from(i.to_string())),
-        Value::Float(x) => Ok(NixString::from(crate::print::float(*x))),
+        Value::Float(x) => Ok(NixString::from(builtins::json::exact_float(*x))),
         Value::Bool(b) => Ok(NixString::from(if *b { "true" } else { "false" })),
         Value::Path(p) => Err(bad(
             "infra.template",
@@ -146,12 +146,7 @@ fn render(m: &mut Machine, value: &Value, key: &str) -> EvalResult<NixString> {
                 p.display()
             ),
         )),
-        Value::List(_) | Value::Attrs(_) => {
-            match builtins::json::to_json(m, &[Thunk::value(value.clone())])? {
-                Value::String(s) => Ok(s),
-                _ => Ok(NixString::from("")),
-            }
-        }
+        Value::List(_) | Value::Attrs(_) => builtins::json::to_exact_json(m, value),
         other => Err(bad(
             "infra.template",
             format!("`{key}` is {}, which cannot be written into a template", other.describe()),

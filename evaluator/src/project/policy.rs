@@ -89,7 +89,10 @@ pub(crate) fn check(
     address: &str,
     span: Span,
 ) -> EvalResult<Vec<Verdict>> {
-    let input = Thunk::value(from_serde(input));
+    let input = from_serde(input).map_err(|message| {
+        EvalError::new(ErrorKind::BadArgument { builtin: "policy input", message }, None)
+    })?;
+    let input = Thunk::value(input);
     let mut verdicts = Vec::new();
     for (i, policy) in policies.into_iter().enumerate() {
         let error = |message: String| {
