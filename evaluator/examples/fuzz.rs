@@ -10,7 +10,7 @@
 //! hands batches to a child process of its own, under a 4 GB address-space limit, so that a
 //! crash costs one child and names its case.
 
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::print_stderr, clippy::print_stdout)]
 
 use std::{
     io::{BufRead, BufReader, Write},

@@ -233,7 +233,9 @@ fn nix_corner_cases_found_in_review() {
     check(r#"builtins.compareVersions "2147483648" "2147483647""#, expect![["-1"]]);
     check(
         r#"builtins.fromJSON "[ -0, 9223372036854775808 ]""#,
-        expect!["error infra::eval::bad_argument: `fromJSON`: 9223372036854775808 is larger than the largest integer, 9223372036854775807"],
+        expect![
+            "error infra::eval::bad_argument: `fromJSON`: 9223372036854775808 is larger than the largest integer, 9223372036854775807"
+        ],
     );
     check(
         r#"builtins.length (builtins.genericClosure { startSet = [ { key = 1; } { key = 1.0; } ]; operator = x: [ ]; })"#,
