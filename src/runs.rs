@@ -460,9 +460,11 @@ pub(crate) fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
+/// `SECONDS.MICROS-PID`: unique, and in the order runs started (the history lists runs by
+/// start and then id: two runs in the same second must still come out in order).
 fn run_id() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format!("{}-{}", now.as_secs(), std::process::id())
+    format!("{}.{:06}-{}", now.as_secs(), now.subsec_micros(), std::process::id())
 }
 
 fn default_jobs() -> usize {

@@ -4,6 +4,7 @@
 mod build;
 mod cache;
 mod cli;
+mod config;
 mod conformance;
 mod docs;
 mod eval_oracle;

@@ -1,0 +1,98 @@
+//! Configuration layers as teams write them (`infra.lib.loadHierarchy`), read by the real
+//! binary: YAML merge keys, `null` deleting an inherited key (and `loadHierarchyWith {
+//! keepNulls = true; }` keeping it), exact floats in `eval --json`, an empty layer, a level
+//! value with a typo, a broken layer named by its file.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::path::Path;
+
+use crate::support::{infra, scratch_dir};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn eval_json(dir: &Path, expr: &str) -> Result<serde_json::Value, String> {
+    let out = infra(dir, &["eval", "--json", "-E", expr]);
+    if out.status.success() {
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn layers_merge_delete_and_keep_their_numbers() {
+    let dir = scratch_dir("config-layers");
+    let _ = std::fs::remove_dir_all(&dir);
+    write(
+        &dir,
+        "config/base.yaml",
+        "defaults: &defaults\n  size: 1\n  ratio: 1048576.1\nmodules_to_deploy:\n  module1: { <<: *defaults }\n  module2: { <<: *defaults, size: 2 }\nregion: eu-west-1\n",
+    );
+    write(
+        &dir,
+        "config/env=dev/10-drop.yaml",
+        "modules_to_deploy:\n  module2: null\n  module3: { size: 3, note: null }\n",
+    );
+    write(&dir, "config/env=dev/20-empty.yaml", "# nothing here yet\n");
+    write(
+        &dir,
+        "config/env=prod/main.json",
+        "{\"region\": \"us-east-1\", \"precision\": 1.000001}\n",
+    );
+
+    let merged = eval_json(&dir, "(import <infra>).lib.loadHierarchy ./config \"env=dev\"");
+    assert_eq!(
+        merged,
+        Ok(serde_json::json!({
+            "defaults": { "ratio": 1048576.1, "size": 1 },
+            "modules_to_deploy": {
+                "module1": { "ratio": 1048576.1, "size": 1 },
+                "module3": { "size": 3 }
+            },
+            "region": "eu-west-1"
+        }))
+    );
+    let kept = eval_json(
+        &dir,
+        "(import <infra>).lib.loadHierarchyWith { keepNulls = true; } ./config \"env=dev\"",
+    );
+    let kept = kept.expect("keepNulls evaluates");
+    assert_eq!(kept["modules_to_deploy"]["module2"], serde_json::Value::Null);
+    assert!(kept["modules_to_deploy"].as_object().is_some_and(|m| m.contains_key("module2")));
+    // The text of the numbers, not only their value: nothing rounded on the way out.
+    let out = infra(
+        &dir,
+        &["eval", "--json", "-E", "(import <infra>).lib.loadHierarchy ./config \"env=prod\""],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1048576.1") && text.contains("1.000001"), "{text}");
+
+    let typo = eval_json(&dir, "(import <infra>).lib.loadHierarchy ./config \"env=devx\"");
+    let message = typo.expect_err("a typo is an error");
+    assert!(
+        message.contains("`env=devx` matches no directory")
+            && message.contains("env is one of dev, prod"),
+        "{message}"
+    );
+    // A level whose key has no directory at all is optional.
+    assert!(
+        eval_json(&dir, "(import <infra>).lib.loadHierarchy ./config \"env=dev/cluster=c1\"")
+            .is_ok()
+    );
+
+    write(&dir, "config/env=dev/30-bad.yaml", "a: [1, 2\nb: 3\n");
+    let bad = eval_json(&dir, "(import <infra>).lib.loadHierarchy ./config \"env=dev\"");
+    let message = bad.expect_err("a broken layer is an error");
+    assert!(
+        message.contains("while reading the configuration layer")
+            && message.contains("30-bad.yaml"),
+        "{message}"
+    );
+    assert!(message.contains("line 2 column 2"), "{message}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
