@@ -16,7 +16,7 @@ use serde_json::json;
 use store::Digest;
 
 /// The wire format version; a record of another version is ignored.
-const VERSION: u64 = 8;
+const VERSION: u64 = 9;
 
 /// Where the cache lives under the project's `.infra/`.
 pub(crate) fn eval_cache_path(project_root: &Path) -> PathBuf {
@@ -178,6 +178,17 @@ mod tests {
                 min_approvers: 2,
                 approvers: vec!["alice".into()],
             }),
+            siblings: vec![evaluator::LocalModule {
+                path: "modules/shared".into(),
+                dir: "/p/modules/shared".into(),
+            }],
+            rewrites: vec![evaluator::SourceRewrite {
+                file: "main.tf".into(),
+                start: 3,
+                end: 14,
+                was: "\"../shared\"".into(),
+                source: "\"./.infra-modules/modules/shared\"".into(),
+            }],
         };
         let node = |name: &str, kind: Kind| Component {
             stack: "dev".into(),

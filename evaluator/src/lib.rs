@@ -30,7 +30,8 @@ pub use crate::{
     print::PrintMode,
     project::{
         Action, Approval, Backend, Check, Component, File, GENERATED_FILES, Hook, HookWhen, Json,
-        Kind, OutputRef, Project, Retries, SecretRef, Stack, Step, Terraform, Verdict, VerdictKind,
+        Kind, LocalModule, OutputRef, Project, Retries, SecretRef, SourceRewrite, Stack, Step,
+        Terraform, Verdict, VerdictKind, siblings::MODULES_DIR,
     },
     suggest::did_you_mean,
     value::{Attrs, Closure, Context, NixString, PrimOp, PrimOpApp, Thunk, Value},

@@ -13,6 +13,7 @@ mod json;
 mod module;
 mod names;
 pub(crate) mod policy;
+pub(crate) mod siblings;
 mod step;
 
 use std::{
@@ -105,6 +106,35 @@ pub struct Terraform {
     /// Approvals its plans need before an apply (its own `approval`, else its stack's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    /// Module directories its files call outside its own (`source = "../shared"`), shipped
+    /// in the work directory under `.infra-modules/PATH` (see `project/siblings.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<LocalModule>,
+    /// The calls in its module's files rewritten to point there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrites: Vec<SourceRewrite>,
+}
+
+/// A module directory of the project shipped with a component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalModule {
+    /// Its path relative to the project (`modules/shared`), `/`-separated.
+    pub path: String,
+    /// Where it is (absolute).
+    pub dir: PathBuf,
+}
+
+/// One `source = "…"` of a module's file, rewritten in the work directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRewrite {
+    /// The file, relative to the module (the work directory).
+    pub file: String,
+    /// The byte range of the string literal (quotes included) and what it holds now.
+    pub start: usize,
+    pub end: usize,
+    pub was: String,
+    /// The literal that replaces it.
+    pub source: String,
 }
 
 /// `approval = { required = true; minApprovers = 2; approvers = [ … ]; }`: `infra apply`

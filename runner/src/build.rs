@@ -122,14 +122,21 @@ pub fn build_with(
             .collect()
     };
     // A module is usually shared by many components: hash each source tree once.
-    let dirs: BTreeSet<&Path> = components.iter().filter_map(|c| c.source_dir()).collect();
+    let mut dirs: BTreeSet<&Path> = components.iter().filter_map(|c| c.source_dir()).collect();
+    // And every module directory shipped with a component (`source = "../shared"`).
+    dirs.extend(components.iter().flat_map(|c| {
+        c.terraform().into_iter().flat_map(|t| t.siblings.iter().map(|s| s.dir.as_path()))
+    }));
     let hashed: Vec<(&Path, Result<Tree, StoreError>)> =
         dirs.into_par_iter().map(|dir| (dir, hash_tree_dir(dir, &keep_source))).collect();
     let mut trees = BTreeMap::new();
     for (dir, tree) in hashed {
         let address = components
             .iter()
-            .find(|c| c.source_dir() == Some(dir))
+            .find(|c| {
+                c.source_dir() == Some(dir)
+                    || c.terraform().is_some_and(|t| t.siblings.iter().any(|s| s.dir == dir))
+            })
             .map(|c| c.address())
             .unwrap_or_default();
         trees.insert(dir, tree.map_err(|e| RunnerError::store(&address, e))?);
@@ -164,6 +171,61 @@ enum Source {
     File(std::path::PathBuf, Entry),
     /// A generated file.
     Generated(String, Vec<u8>),
+}
+
+/// The module directories a component's files call outside its own, under
+/// `.infra-modules/PATH`, and its files' calls rewritten to point there (see the evaluator's
+/// `project/siblings.rs`).
+fn ship_siblings(
+    component: &Component,
+    trees: &BTreeMap<&Path, Tree>,
+    sources: &mut BTreeMap<String, Source>,
+) -> Result<(), RunnerError> {
+    let Some(terraform) = component.terraform() else { return Ok(()) };
+    let address = component.address();
+    let source_error = |message: String| RunnerError {
+        address: Some(address.clone()),
+        kind: RunnerErrorKind::Source(message),
+        help: None,
+    };
+    for sibling in &terraform.siblings {
+        let Some(tree) = trees.get(sibling.dir.as_path()) else { continue };
+        for (rel, entry) in tree.files() {
+            if let Entry::Symlink(_) = entry {
+                return Err(source_error(format!(
+                    "`{}` is a symbolic link",
+                    sibling.dir.join(&rel).display()
+                )));
+            }
+            let name = format!("{}/{}/{rel}", evaluator::MODULES_DIR, sibling.path);
+            sources.insert(name, Source::File(sibling.dir.join(&rel), entry.clone()));
+        }
+    }
+    let mut by_file: BTreeMap<&str, Vec<&evaluator::SourceRewrite>> = BTreeMap::new();
+    for rewrite in &terraform.rewrites {
+        by_file.entry(rewrite.file.as_str()).or_default().push(rewrite);
+    }
+    for (file, rewrites) in by_file {
+        // Only the module's own file (one of `files` may have replaced it).
+        let Some(Source::File(path, _)) = sources.get(file) else { continue };
+        if terraform.source.as_ref().map(|s| s.join(file)).as_ref() != Some(path) {
+            continue;
+        }
+        let mut bytes =
+            fs::read(path).map_err(|e| RunnerError::store(&address, store_io(path, e)))?;
+        for rewrite in rewrites.iter().rev() {
+            if bytes.get(rewrite.start..rewrite.end) != Some(rewrite.was.as_bytes()) {
+                return Err(source_error(format!(
+                    "`{}` changed while infra was reading it: run again",
+                    path.display()
+                )));
+            }
+            bytes.splice(rewrite.start..rewrite.end, rewrite.source.bytes());
+        }
+        let name = file.rsplit('/').next().unwrap_or(file).to_owned();
+        sources.insert(file.to_owned(), Source::Generated(name, bytes));
+    }
+    Ok(())
 }
 
 /// Module files copied into work directories: all but `.terraform/`, state files, and the
@@ -206,6 +268,7 @@ fn build_component(
             sources.insert(rel.clone(), Source::File(dir.join(&rel), entry.clone()));
         }
     }
+    ship_siblings(component, trees, &mut sources)?;
     for (name, file) in component.terraform().into_iter().flat_map(|t| &t.files) {
         if let File::Copy(path) = file {
             let bytes =

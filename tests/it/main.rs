@@ -16,6 +16,7 @@ mod policies;
 mod project;
 mod run;
 mod secrets;
+mod siblings;
 mod steps;
 mod support;
 mod tidy;

@@ -129,6 +129,7 @@ pub(crate) fn extract(
     project.stacks.sort_by(|a, b| a.name.cmp(&b.name));
     graph::check(&project, &spans)?;
     names::check(m, &project, &spans)?;
+    super::siblings::resolve(m, &mut project, project_root)?;
     Ok(project)
 }
 
@@ -509,7 +510,18 @@ fn read_terraform(
         Some(own) => super::read_approval(m, Some(own), address, span)?,
         None => super::read_approval(m, stack.approval.as_ref(), &stack.name, span)?,
     };
-    Ok(Terraform { source, providers, backend, files, tool, templates, policies, approval })
+    Ok(Terraform {
+        source,
+        providers,
+        backend,
+        files,
+        tool,
+        templates,
+        policies,
+        approval,
+        siblings: Vec::new(),
+        rewrites: Vec::new(),
+    })
 }
 
 fn read_files(
