@@ -3,6 +3,7 @@
 
 mod attrs;
 mod core;
+mod data;
 mod formats;
 mod hash;
 pub(crate) mod json;
@@ -74,6 +75,9 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("hashString", 2, hash::hash_string),
     ("head", 1, lists::head),
     ("import", 1, paths::import),
+    ("importJSON", 1, data::import_json),
+    ("importTOML", 1, data::import_toml),
+    ("importYAML", 1, data::import_yaml),
     ("intersectAttrs", 2, attrs::intersect_attrs),
     ("isAttrs", 1, core::is_attrs),
     ("isBool", 1, core::is_bool),

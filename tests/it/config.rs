@@ -1,7 +1,7 @@
 //! Configuration layers as teams write them (`infra.lib.loadHierarchy`), read by the real
 //! binary: YAML merge keys, `null` deleting an inherited key (and `loadHierarchyWith {
 //! keepNulls = true; }` keeping it), exact floats in `eval --json`, an empty layer, a level
-//! value with a typo, a broken layer named by its file.
+//! value with a typo, a broken layer and a too-large integer placed in their own file.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -88,11 +88,14 @@ fn layers_merge_delete_and_keep_their_numbers() {
     write(&dir, "config/env=dev/30-bad.yaml", "a: [1, 2\nb: 3\n");
     let bad = eval_json(&dir, "(import <infra>).lib.loadHierarchy ./config \"env=dev\"");
     let message = bad.expect_err("a broken layer is an error");
-    assert!(
-        message.contains("while reading the configuration layer")
-            && message.contains("30-bad.yaml"),
-        "{message}"
-    );
-    assert!(message.contains("line 2 column 2"), "{message}");
+    // Placed in the layer's own file, with its text.
+    assert!(message.contains("config/env=dev/30-bad.yaml:2:2"), "{message}");
+    assert!(message.contains("invalid YAML") && message.contains(" 2 │ b: 3"), "{message}");
+    // An integer beyond 64 bits: an error at its place in the file, never another number.
+    std::fs::remove_file(dir.join("config/env=dev/30-bad.yaml")).expect("rm");
+    write(&dir, "config/env=dev/40-big.json", "{\n  \"limit\": 18446744073709551615\n}\n");
+    let big = eval_json(&dir, "(import <infra>).lib.loadHierarchy ./config \"env=dev\"");
+    let message = big.expect_err("an integer beyond 64 bits is an error");
+    assert!(message.contains("config/env=dev/40-big.json:2:12"), "{message}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,7 +15,12 @@ pub(super) fn from_toml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
     let table: toml::Table =
         toml::from_str(text.as_str()).map_err(|e| bad("fromTOML", format!("invalid TOML: {e}")))?;
-    from_toml_value(&toml::Value::Table(table)).map_err(|e| bad("fromTOML", e))
+    toml_table(table).map_err(|e| bad("fromTOML", e))
+}
+
+/// A parsed TOML document as a value.
+pub(super) fn toml_table(table: toml::Table) -> Result<Value, String> {
+    from_toml_value(&toml::Value::Table(table))
 }
 
 /// A TOML value; dates and times are an error, as in Nix (it has no value for them).
@@ -46,19 +51,23 @@ fn from_toml_value(value: &toml::Value) -> Result<Value, String> {
 /// `fromYAML text`: the first document of a YAML stream (an empty stream is `null`).
 pub(super) fn from_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
-    let documents = YamlLoader::load_from_str(text.as_str())
-        .map_err(|e| bad("fromYAML", format!("invalid YAML: {e}")))?;
+    yaml_text(text.as_str()).map_err(|e| bad("fromYAML", e))
+}
+
+/// A YAML text as a value (`null` when empty); the error's message otherwise.
+pub(super) fn yaml_text(text: &str) -> Result<Value, String> {
+    let documents = YamlLoader::load_from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
     if documents.len() > 1 {
-        return Err(bad(
-            "fromYAML",
-            format!(
-                "the text holds {} YAML documents (separated by `---`); infra reads one",
-                documents.len()
-            ),
+        return Err(format!(
+            "the text holds {} YAML documents (separated by `---`); infra reads one",
+            documents.len()
         ));
     }
     match documents.first() {
-        Some(document) => from_yaml_value(document),
+        Some(document) => from_yaml_value(document).map_err(|e| match e.kind {
+            crate::error::ErrorKind::BadArgument { message, .. } => message,
+            other => other.to_string(),
+        }),
         None => Ok(Value::Null),
     }
 }

@@ -1,0 +1,108 @@
+//! `importYAML`, `importJSON`, `importTOML` (infra's): read a data file and parse it, with
+//! every error placed in that file — its name, line and column, and its text shown — rather
+//! than at the call. `lib.loadHierarchy` reads configuration layers with them. The values
+//! are those of `fromYAML`, `fromJSON` and `fromTOML` of the file's text.
+
+use std::ops::Range;
+
+use lang::Span;
+use yaml_rust2::YamlLoader;
+
+use crate::{
+    builtins::{formats, json, paths::path_arg},
+    error::{ErrorKind, EvalError, EvalResult, io_error},
+    eval::Machine,
+    io::Input,
+    value::{Thunk, Value},
+};
+
+#[derive(Clone, Copy)]
+enum Format {
+    Yaml,
+    Json,
+    Toml,
+}
+
+pub(super) fn import_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    import(m, args, Format::Yaml)
+}
+
+pub(super) fn import_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    import(m, args, Format::Json)
+}
+
+pub(super) fn import_toml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
+    import(m, args, Format::Toml)
+}
+
+fn import(m: &mut Machine, args: &[Thunk], format: Format) -> EvalResult<Value> {
+    let path = path_arg(m, &args[0])?;
+    m.record(Input::File(path.clone()));
+    let bytes = m.io.read_file(&path).map_err(|e| io_error(&path, e, None))?;
+    let text = String::from_utf8(bytes).map_err(|_| io_error(&path, "not valid UTF-8", None))?;
+    let (builtin, result) = match format {
+        Format::Yaml => ("importYAML", yaml(&text)),
+        Format::Json => ("importJSON", json(&text)),
+        Format::Toml => ("importTOML", toml(&text)),
+    };
+    result.map_err(|(message, at)| {
+        let file = m.sources_mut().add(path.display().to_string(), text.clone());
+        let span = at.map(|range| Span {
+            file,
+            range: lang::TextRange::new((range.start as u32).into(), (range.end as u32).into()),
+        });
+        EvalError::new(ErrorKind::BadArgument { builtin, message }, span)
+    })
+}
+
+type Failure = (String, Option<Range<usize>>);
+
+fn yaml(text: &str) -> Result<Value, Failure> {
+    if let Err(e) = YamlLoader::load_from_str(text) {
+        let at = byte_of_char(text, e.marker().index());
+        return Err((format!("invalid YAML: {}", e.info()), Some(at..(at + 1).min(text.len()))));
+    }
+    formats::yaml_text(text).map_err(|message| {
+        let at = locate_number(text, &message);
+        (message, at)
+    })
+}
+
+fn json(text: &str) -> Result<Value, Failure> {
+    let parsed: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        let at = offset_of(text, e.line(), e.column());
+        (format!("invalid JSON: {e}"), Some(at..(at + 1).min(text.len())))
+    })?;
+    json::from_serde(&parsed).map_err(|message| {
+        let at = locate_number(text, &message);
+        (message, at)
+    })
+}
+
+fn toml(text: &str) -> Result<Value, Failure> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| (format!("invalid TOML: {}", e.message()), e.span()))?;
+    formats::toml_table(table).map_err(|message| (message, None))
+}
+
+/// The byte offset of the `index`-th character.
+fn byte_of_char(text: &str, index: usize) -> usize {
+    text.char_indices().nth(index).map_or(text.len(), |(i, _)| i)
+}
+
+/// The byte offset of a 1-based line and column (serde_json's, a column in characters).
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let rest = &text[start.min(text.len())..];
+    start + rest.char_indices().nth(column.saturating_sub(1)).map_or(rest.len(), |(i, _)| i)
+}
+
+/// Where the number a message starts with is written (for an integer too large).
+fn locate_number(text: &str, message: &str) -> Option<Range<usize>> {
+    let number: String = message.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+    if number.is_empty() {
+        return None;
+    }
+    let start = text.find(&number)?;
+    Some(start..start + number.len())
+}
