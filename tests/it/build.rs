@@ -10,15 +10,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use crate::support::{copy_tree, infra, root, scratch_dir, terraform};
-
-/// A fresh copy of an example project.
-fn example(name: &str, copy: &str) -> PathBuf {
-    let dir = scratch_dir(copy);
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_tree(&root().join("examples").join(name), &dir);
-    dir
-}
+use crate::support::{example, infra, root, scratch_dir, terraform};
 
 /// `infra build` in `dir`: address → work-directory object name.
 fn build(dir: &Path) -> BTreeMap<String, String> {

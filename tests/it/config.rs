@@ -99,3 +99,33 @@ fn layers_merge_delete_and_keep_their_numbers() {
     assert!(message.contains("config/env=dev/40-big.json:2:12"), "{message}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `examples/hierarchy` (merge keys, a deleted key, a float, a sibling module) applied by the
+/// real Terraform: what Terraform holds is exactly what its YAML says.
+#[test]
+fn the_hierarchy_example_gives_terraform_exactly_its_values() {
+    let dir = crate::support::example("hierarchy", "hierarchy-apply");
+    let applied = crate::support::infra_with_terraform(&dir, &["apply", "--auto-approve"], &[]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let outputs = |address: &str| -> serde_json::Value {
+        let out = crate::support::infra_with_terraform(&dir, &["output", address, "--json"], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("outputs as JSON")
+    };
+    let dev = outputs("dev/c1");
+    assert_eq!(dev["summary"], "platform-dev-c1: 1 x medium in a");
+    assert_eq!(dev["cpu_ratio"].to_string(), "1048576.1");
+    assert_eq!(dev["addons"], serde_json::json!(["monitoring"]), "backup deleted in dev");
+    assert_eq!(
+        dev["labels"],
+        serde_json::json!({ "cost_center": "4711", "env": "dev", "team": "platform", "tier": "standard" })
+    );
+    let prod = outputs("prod/c2");
+    assert_eq!(prod["addons"], serde_json::json!(["backup", "monitoring"]));
+    assert_eq!(prod["summary"], "platform-prod-c2: 3 x large in a,b,c");
+    // The variables file Terraform read holds the float as written.
+    let tfvars = std::fs::read_to_string(dir.join(".infra/work/dev/c1/infra.auto.tfvars.json"))
+        .unwrap_or_default();
+    assert!(tfvars.contains("1048576.1"), "{tfvars}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

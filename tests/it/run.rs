@@ -10,14 +10,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use crate::support::{copy_tree, infra_with_terraform, root, scratch_dir, terraform, write_script};
-
-fn example(name: &str, copy: &str) -> PathBuf {
-    let dir = scratch_dir(copy);
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_tree(&root().join("examples").join(name), &dir);
-    dir
-}
+use crate::support::{example, infra_with_terraform, root, scratch_dir, terraform, write_script};
 
 /// `infra ARGS --json` with the real Terraform first on `PATH` (and no `tofu`).
 fn infra(dir: &Path, args: &[&str]) -> Output {

@@ -130,6 +130,14 @@ pub(crate) fn case_count(var: &str, default: usize) -> usize {
 }
 
 /// A fresh scratch directory for one test's files.
+/// A fresh copy of the example project `examples/NAME`, in a scratch directory `copy`.
+pub(crate) fn example(name: &str, copy: &str) -> PathBuf {
+    let dir = scratch_dir(copy);
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&root().join("examples").join(name), &dir);
+    dir
+}
+
 pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("infra-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create a scratch directory");
