@@ -6,11 +6,11 @@
 
 use std::{
     collections::BTreeMap,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
 };
 
-use crate::support::{example, infra, root, scratch_dir, terraform};
+use crate::support::{example, infra, scratch_dir, terraform};
 
 /// `infra build` in `dir`: address → work-directory object name.
 fn build(dir: &Path) -> BTreeMap<String, String> {
