@@ -10,7 +10,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use crate::support::{example, infra_with_terraform, scratch_dir, terraform, write_script};
+use crate::support::{example, infra_with_terraform, terraform, write_script};
 
 /// `infra ARGS --json` with the real Terraform first on `PATH` (and no `tofu`).
 fn infra(dir: &Path, args: &[&str]) -> Output {
