@@ -157,3 +157,125 @@ fn enum_docs(source: &str, header: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// Builtins that Nix 2.8 does not have.
+const INFRA_ONLY: &[&str] = &["fromYAML", "importJSON", "importTOML", "importYAML", "warn"];
+/// Nix 2.8's builtins that work on its store, which infra does not have: stand-ins.
+const NO_STORE: &[&str] = &[
+    "appendContext",
+    "derivationStrict",
+    "fetchGit",
+    "fetchMercurial",
+    "fetchTarball",
+    "fetchTree",
+    "fetchurl",
+    "filterSource",
+    "getContext",
+    "hasContext",
+    "path",
+    "placeholder",
+    "storePath",
+    "toFile",
+    "unsafeDiscardOutputDependency",
+    "unsafeDiscardStringContext",
+];
+
+/// `docs/reference/builtins.md`: every builtin of the `builtins` set (name, arguments, Nix's
+/// or infra's, and the doc comment of the function that implements it), the constants, and
+/// the domain's `__infra*` builtins behind `infra.*`.
+#[test]
+fn builtins_reference_is_fresh() {
+    let evaluator = root().join("evaluator/src");
+    let table = std::fs::read_to_string(evaluator.join("builtins.rs")).expect("read");
+    let mut out = String::from(
+        "# Builtins\n\n\
+         Generated from the source by `cargo test` (`tests/it/docs.rs`); do not edit by hand.\n\
+         Every builtin is `builtins.NAME` and the global `__NAME`; `abort`, `baseNameOf`,\n\
+         `derivation`, `dirOf`, `fetch*`, `fromTOML`, `import`, `isNull`, `map`, `placeholder`,\n\
+         `removeAttrs`, `scopedImport`, `throw` and `toString` are also global, as in Nix.\n\
+         \"Nix 2.8\" means it behaves as Nix 2.8's (the conformance corpus checks it against the\n\
+         real `nix-instantiate`); the note says where infra differs or what infra adds.\n\n\
+         | builtin | arguments | from | notes |\n| --- | --- | --- | --- |\n",
+    );
+    for (name, arity, module, function) in table_entries(&table, "const TABLE") {
+        let source = std::fs::read_to_string(evaluator.join(format!("builtins/{module}.rs")))
+            .unwrap_or_else(|_| panic!("builtins/{module}.rs"));
+        let from = if INFRA_ONLY.contains(&name.as_str()) {
+            "infra"
+        } else if NO_STORE.contains(&name.as_str()) {
+            "Nix 2.8, stand-in"
+        } else {
+            "Nix 2.8"
+        };
+        let doc = fn_doc(&source, &function);
+        let _ = writeln!(out, "| `{name}` | {arity} | {from} | {} |", doc.replace('|', "\\|"));
+    }
+    out.push_str(
+        "\n## Constants\n\n`builtins.currentSystem` (the platform infra was built for, \
+         `x86_64-linux`), `builtins.langVersion` (6), `builtins.nixVersion` (`\"2.8.0\"`, the \
+         language infra implements), `builtins.nixPath` (`[ ]`), `builtins.storeDir` \
+         (`\"/nix/store\"`, for the stand-ins), `true`, `false`, `null`. Nix 2.8's \
+         `currentTime` is left out: a pure evaluation has no clock.\n",
+    );
+    out.push_str(
+        "\n## The domain's builtins\n\nUsed by `<infra>` (`stdlib/lib/default.infra`) to build \
+         what `infra.*` returns; call `infra.*`, not these.\n\n| builtin | arguments | implements |\n| --- | --- | --- |\n",
+    );
+    let domain = std::fs::read_to_string(evaluator.join("domain.rs")).expect("read");
+    for (name, arity, module, function) in table_entries(&domain, "const PRIMOPS") {
+        let file = if module.is_empty() {
+            domain.clone()
+        } else {
+            std::fs::read_to_string(evaluator.join(format!("domain/{module}.rs"))).expect("read")
+        };
+        let doc = fn_doc(&file, &function);
+        let _ = writeln!(out, "| `{name}` | {arity} | {} |", doc.replace('|', "\\|"));
+    }
+    expect_test::expect_file![root().join("docs/reference/builtins.md")].assert_eq(&out);
+}
+
+/// `(name, arity, module, function)` of each `("name", arity, module::function)` line of the
+/// table that starts with `header` (a function without a module is in the same file).
+fn table_entries(source: &str, header: &str) -> Vec<(String, String, String, String)> {
+    let body = source.split(header).nth(1).unwrap_or("");
+    let body = body.split("];").next().unwrap_or("");
+    body.lines()
+        .filter_map(|line| {
+            let line = line.trim().strip_prefix("(\"")?;
+            let (name, rest) = line.split_once("\", ")?;
+            let (arity, rest) = rest.split_once(", ")?;
+            let path = rest.trim_end_matches("),").trim();
+            let (module, function) = path.rsplit_once("::").unwrap_or(("", path));
+            Some((name.to_owned(), arity.to_owned(), module.to_owned(), function.to_owned()))
+        })
+        .collect()
+}
+
+/// The doc comment above `fn NAME(` in `source`, on one line; "As in Nix 2.8." without one.
+fn fn_doc(source: &str, name: &str) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let Some(at) = lines.iter().position(|l| {
+        let l = l.trim_start();
+        l.starts_with(&format!("pub(super) fn {name}("))
+            || l.starts_with(&format!("pub(crate) fn {name}("))
+            || l.starts_with(&format!("fn {name}("))
+            || l.starts_with(&format!("pub fn {name}("))
+            || l.contains(&format!("fn {name}("))
+    }) else {
+        // Made by a macro: the builtins that need a store or the network.
+        if source.contains(&format!("{name} => \"")) {
+            return "Needs a Nix store, which infra does not have: an error that says so.".into();
+        }
+        return "As in Nix 2.8.".into();
+    };
+    let mut doc: Vec<&str> = Vec::new();
+    for line in lines[..at].iter().rev() {
+        match line.trim_start().strip_prefix("///") {
+            Some(text) => doc.push(text.trim()),
+            None if line.trim_start().starts_with("#[") => {}
+            None => break,
+        }
+    }
+    doc.reverse();
+    if doc.is_empty() { "As in Nix 2.8.".into() } else { doc.join(" ") }
+}

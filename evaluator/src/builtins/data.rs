@@ -23,14 +23,17 @@ enum Format {
     Toml,
 }
 
+/// `importYAML path`: the file as `fromYAML` reads text, every error placed in the file.
 pub(super) fn import_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     import(m, args, Format::Yaml)
 }
 
+/// `importJSON path`: the file as `fromJSON` reads text, every error placed in the file.
 pub(super) fn import_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     import(m, args, Format::Json)
 }
 
+/// `importTOML path`: the file as `fromTOML` reads text, every error placed in the file.
 pub(super) fn import_toml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     import(m, args, Format::Toml)
 }

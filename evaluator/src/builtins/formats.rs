@@ -11,6 +11,7 @@ use crate::{
     value::{Attrs, Thunk, Value},
 };
 
+/// `fromTOML text`: as Nix 2.8 (dates and times are an error).
 pub(super) fn from_toml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
     let table: toml::Table =
@@ -48,7 +49,9 @@ fn from_toml_value(value: &toml::Value) -> Result<Value, String> {
     })
 }
 
-/// `fromYAML text`: the first document of a YAML stream (an empty stream is `null`).
+/// `fromYAML text`: one YAML document (an empty text is `null`; several documents are an
+/// error), with anchors, aliases and merge keys (`<<: *a`, `<<: [ *a *b ]`; the map's own
+/// keys win, then the earlier merged map); an integer beyond 64 bits is an error.
 pub(super) fn from_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
     yaml_text(text.as_str()).map_err(|e| bad("fromYAML", e))

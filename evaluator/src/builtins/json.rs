@@ -12,6 +12,8 @@ use crate::{
     value::{Attrs, NixString, Thunk, Value},
 };
 
+/// `toJSON value`: as Nix 2.8, floats included (`1.04858e+06`: Nix's `%g`); what infra
+/// writes itself (tfvars, templates, `eval --json`) has exact floats instead.
 pub(crate) fn to_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let value = m.force(&args[0])?;
     let mut out = String::new();
@@ -122,6 +124,8 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `fromJSON text`: as Nix 2.8, except that an integer beyond 64 bits is an error (Nix 2.8
+/// wraps `18446744073709551615` around to `-1`).
 pub(super) fn from_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
     let json: serde_json::Value = serde_json::from_str(text.as_str())

@@ -15,6 +15,7 @@ use crate::{
 
 const NAME: &str = "rego";
 
+/// `lib.policy.rego PATH QUERY`: an OPA policy evaluated in process (regorus).
 pub(super) fn rego(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = builtins::paths::path_arg(m, &args[0])?;
     let query = builtins::string(m, &args[1])?.as_str().to_owned();

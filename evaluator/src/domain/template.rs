@@ -16,6 +16,7 @@ use crate::{
     value::{NixString, Thunk, Value},
 };
 
+/// `infra.template PATH VARS`: the file with every `{{a.b}}` replaced by `VARS.a.b`.
 pub(super) fn template(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = match m.force(&args[0])? {
         Value::Path(p) => (*p).clone(),

@@ -13,6 +13,7 @@ use crate::{
 
 const NAME: &str = "zoneOffset";
 
+/// `lib.policy.window { timeZone; }`: the offset of an IANA time zone at an instant.
 pub(super) fn zone_offset(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let zone = builtins::string(m, &args[0])?.as_str().to_owned();
     let epoch = builtins::int(m, &args[1])?;
