@@ -271,6 +271,28 @@ fn build_component(
     ship_siblings(component, trees, &mut sources)?;
     for (name, file) in component.terraform().into_iter().flat_map(|t| &t.files) {
         if let File::Copy(path) = file {
+            // A directory: every file of it, under `name/`.
+            if path.is_dir() {
+                let tree = hash_tree_dir(path, &keep_source)
+                    .map_err(|e| RunnerError::store(&address, e))?;
+                for (rel, entry) in tree.files() {
+                    if let Entry::Symlink(_) = entry {
+                        return Err(RunnerError {
+                            address: Some(address),
+                            kind: RunnerErrorKind::Source(format!(
+                                "`{}` is a symbolic link",
+                                path.join(&rel).display()
+                            )),
+                            help: Some("a work directory holds regular files only".into()),
+                        });
+                    }
+                    sources.insert(
+                        format!("{name}/{rel}"),
+                        Source::File(path.join(&rel), entry.clone()),
+                    );
+                }
+                continue;
+            }
             let bytes =
                 fs::read(path).map_err(|e| RunnerError::store(&address, store_io(path, e)))?;
             let executable =

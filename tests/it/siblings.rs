@@ -2,6 +2,7 @@
 //! Terraform: the called directories (and what they call in turn) are shipped with the
 //! component and its call rewritten, so `init` and `apply` work; editing a called module
 //! re-plans exactly its callers; a call that leaves the project is an error at its `.tf` line.
+//! And `files` mapping a name to a directory ships all of it.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -81,6 +82,28 @@ fn sibling_modules_ship_with_their_callers_and_replan_only_them() {
     let output = infra_with_terraform(&dir, &["output", "dev/app", "--json"], &[]);
     let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(outputs["greeting"], "hello app v2");
+
+    // `files` may map a name to a directory: all of it is shipped, and it is an input.
+    write(&dir, "scripts/run.sh", "echo hi\n");
+    write(&dir, "scripts/sub/data.txt", "1\n");
+    let main = std::fs::read_to_string(dir.join("main.infra")).unwrap_or_default();
+    let main = main.replace(
+        "source = ./modules/app;",
+        "source = ./modules/app; files.\"scripts\" = ./scripts;",
+    );
+    std::fs::write(dir.join("main.infra"), main).expect("write");
+    let applied = infra_with_terraform(&dir, &["apply", "--auto-approve"], &[]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    assert!(dir.join(".infra/work/dev/app/scripts/sub/data.txt").is_file());
+    write(&dir, "scripts/sub/data.txt", "2\n");
+    let plan = infra_with_terraform(&dir, &["plan", "--json"], &[]);
+    assert_eq!(
+        statuses(&plan),
+        [
+            ("dev/app".to_owned(), "planned".to_owned()),
+            ("dev/other".to_owned(), "up-to-date".to_owned())
+        ]
+    );
 
     // Out of the project: an error at the call, in the `.tf` file.
     write(
