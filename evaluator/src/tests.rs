@@ -234,7 +234,7 @@ fn nix_corner_cases_found_in_review() {
     check(
         r#"builtins.fromJSON "[ -0, 9223372036854775808 ]""#,
         expect![
-            "error infra::eval::bad_argument: `fromJSON`: 9223372036854775808 is larger than the largest integer, 9223372036854775807"
+            "error infra::eval::bad_argument: `fromJSON`: 9223372036854775808 does not fit in a 64-bit integer (largest: 9223372036854775807)"
         ],
     );
     check(
@@ -280,8 +280,19 @@ fn numbers_never_change_on_the_way_out() {
     check(
         r#"builtins.fromJSON "[18446744073709551615]""#,
         expect![
-            "error infra::eval::bad_argument: `fromJSON`: 18446744073709551615 is larger than the largest integer, 9223372036854775807"
+            "error infra::eval::bad_argument: `fromJSON`: 18446744073709551615 does not fit in a 64-bit integer (largest: 9223372036854775807)"
         ],
+    );
+    // Beyond u64 too: without this it would quietly become a float.
+    check(
+        r#"builtins.fromJSON "{\"a\": [1, 184467440737095516150000]}""#,
+        expect![
+            "error infra::eval::bad_argument: `fromJSON`: 184467440737095516150000 does not fit in a 64-bit integer (largest: 9223372036854775807)"
+        ],
+    );
+    check(
+        r#"builtins.fromJSON "[\"184467440737095516150000\", -0, 1.5e3]""#,
+        expect![[r#"[ "184467440737095516150000" 0 1500 ]"#]],
     );
     // `toJSON` keeps Nix's text; what infra writes itself is exact.
     check(r#"builtins.toJSON [ 1048576.1 1.000001 ]"#, expect![[r#""[1.04858e+06,1]""#]]);

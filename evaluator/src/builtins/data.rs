@@ -72,6 +72,9 @@ fn yaml(text: &str) -> Result<Value, Failure> {
 }
 
 fn json(text: &str) -> Result<Value, Failure> {
+    if let Some((at, message)) = json::big_integer(text) {
+        return Err((message, Some(at)));
+    }
     let parsed: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         let at = offset_of(text, e.line(), e.column());
         (format!("invalid JSON: {e}"), Some(at..(at + 1).min(text.len())))

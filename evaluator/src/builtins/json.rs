@@ -128,9 +128,54 @@ fn json_string(out: &mut String, s: &str) {
 /// wraps `18446744073709551615` around to `-1`).
 pub(super) fn from_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let text = builtins::string(m, &args[0])?;
+    if let Some((_, message)) = big_integer(text.as_str()) {
+        return Err(bad("fromJSON", message));
+    }
     let json: serde_json::Value = serde_json::from_str(text.as_str())
         .map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))?;
     from_serde(&json).map_err(|e| bad("fromJSON", e))
+}
+
+/// The first integer literal of a JSON text (outside strings) that does not fit in 64 bits,
+/// with where it is: parsed without arbitrary precision it would silently become a float.
+pub(crate) fn big_integer(text: &str) -> Option<(std::ops::Range<usize>, String)> {
+    let bytes = text.as_bytes();
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len()
+                && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+            {
+                i += 1;
+            }
+            let literal = &text[start..i];
+            let integral = !literal.contains(['.', 'e', 'E']);
+            if integral && literal.parse::<i64>().is_err() && literal.len() > 1 {
+                let message =
+                    format!("{literal} does not fit in a 64-bit integer (largest: {})", i64::MAX);
+                return Some((start..i, message));
+            }
+            continue;
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A JSON value as a value; an integer beyond 64 bits is an error (never a different number).
