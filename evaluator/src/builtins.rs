@@ -14,6 +14,7 @@ mod store;
 pub(crate) use store::DERIVATION;
 mod strings;
 mod xml;
+mod yaml;
 
 use std::{collections::BTreeMap, rc::Rc};
 

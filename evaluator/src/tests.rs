@@ -264,13 +264,33 @@ fn yaml_as_people_write_it() {
     check(
         r#"builtins.fromYAML "a: 18446744073709551615""#,
         expect![
-            "error infra::eval::bad_argument: `fromYAML`: 18446744073709551615 does not fit in a 64-bit integer (largest: 9223372036854775807)"
+            "error infra::eval::bad_argument: `fromYAML`: 18446744073709551615 does not fit in a 64-bit integer (largest: 9223372036854775807) (line 1, column 4)"
         ],
     );
     check(
         r#"builtins.fromYAML "a: 1\n---\nb: 2\n""#,
         expect![
-            "error infra::eval::bad_argument: `fromYAML`: the text holds 2 YAML documents (separated by `---`); infra reads one"
+            "error infra::eval::bad_argument: `fromYAML`: the text holds 2 YAML documents (separated by `---`); infra reads one (line 2, column 1)"
+        ],
+    );
+}
+
+#[test]
+fn yaml_tags_are_read_or_refused() {
+    check(
+        r#"builtins.fromYAML "a: !!str 1\nb: !!int \"12\"\nc: !!float 2\nd: !!bool true\ne: !!null ~\n""#,
+        expect![[r#"{ a = "1"; b = 12; c = 2; d = true; e = null; }"#]],
+    );
+    check(
+        r#"builtins.fromYAML "a: 1\nb:\n  c: !custom foo\n""#,
+        expect![
+            "error infra::eval::bad_argument: `fromYAML`: the tag `!custom` is not supported: infra reads plain YAML data (strings, numbers, Booleans, null, lists, maps; !!str, !!int, !!float, !!bool, !!null) (line 3, column 14)"
+        ],
+    );
+    check(
+        r#"builtins.fromYAML "a: !!binary aGk=""#,
+        expect![
+            "error infra::eval::bad_argument: `fromYAML`: the tag `!!binary` is not supported: infra reads plain YAML data (strings, numbers, Booleans, null, lists, maps; !!str, !!int, !!float, !!bool, !!null) (line 1, column 13)"
         ],
     );
 }

@@ -6,7 +6,6 @@
 use std::ops::Range;
 
 use lang::Span;
-use yaml_rust2::YamlLoader;
 
 use crate::{
     builtins::{formats, json, paths::path_arg},
@@ -61,12 +60,11 @@ fn import(m: &mut Machine, args: &[Thunk], format: Format) -> EvalResult<Value> 
 type Failure = (String, Option<Range<usize>>);
 
 fn yaml(text: &str) -> Result<Value, Failure> {
-    if let Err(e) = YamlLoader::load_from_str(text) {
-        let at = byte_of_char(text, e.marker().index());
-        return Err((format!("invalid YAML: {}", e.info()), Some(at..(at + 1).min(text.len()))));
-    }
-    formats::yaml_text(text).map_err(|message| {
-        let at = locate_number(text, &message);
+    super::yaml::load(text).map_err(|(message, at)| {
+        let at = at.map(|index| {
+            let at = byte_of_char(text, index);
+            at..(at + 1).min(text.len())
+        });
         (message, at)
     })
 }
