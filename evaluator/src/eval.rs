@@ -38,7 +38,7 @@ enum Hot {
 
 /// How deep evaluation may nest (expressions inside expressions, calls inside calls): a
 /// strict right fold over 50,000 elements fits (Nix 2.8 overflows between 20,000 and 50,000).
-const MAX_DEPTH: usize = 300_000;
+pub(crate) const MAX_DEPTH: usize = 300_000;
 /// Stack kept free before growing; each growth adds a segment of this size.
 const RED_ZONE: usize = 256 * 1024;
 const STACK_SEGMENT: usize = 8 * 1024 * 1024;
@@ -76,6 +76,15 @@ pub(crate) struct Globals {
 }
 
 impl Globals {
+    /// Makes `builtins.NAME` (a member of the `builtins` set) lowerable to the global `__NAME`:
+    /// an index entry `builtins.NAME` (not an identifier, so no clash) for its slot.
+    pub(crate) fn alias_member(&mut self, name: &str) {
+        if let Some(slot) = self.slot(&format!("__{name}")) {
+            let key: &'static str = Box::leak(format!("builtins.{name}").into_boxed_str());
+            self.slots.insert(key, slot);
+        }
+    }
+
     /// Defines (or redefines) `name`.
     pub(crate) fn insert(&mut self, name: &'static str, value: Thunk) {
         match self.slots.get(name) {
@@ -133,6 +142,12 @@ impl Machine {
         for &(name, expression) in extensions.globals {
             let thunk = machine.prelude_thunk(expression);
             machine.globals.insert(name, thunk);
+        }
+        if let Some(Value::Attrs(set)) = machine.globals.get("builtins").and_then(Thunk::get) {
+            let names: Vec<String> = set.names().map(str::to_owned).collect();
+            for name in names {
+                machine.globals.alias_member(&name);
+            }
         }
         // `derivation` is written in the language over `derivationStrict`, as in Nix.
         let derivation = machine.prelude_thunk(builtins::DERIVATION);

@@ -102,7 +102,7 @@ impl<'a> Lowerer<'a> {
                 if let Expr::Var(Var::Global { name, .. }) = self.arena.get(expr)
                     && &**name == "builtins"
                     && let Some(AttrKey::Static(first)) = path.first()
-                    && let Some(slot) = (self.global)(&format!("__{first}"))
+                    && let Some(slot) = (self.global)(&format!("builtins.{first}"))
                 {
                     let direct = Var::Global { name: format!("__{first}").into(), slot };
                     if path.len() == 1 {

@@ -34,7 +34,7 @@ fn write_nested(out: &mut String, value: &Value, seen: &mut HashSet<usize>, slot
 
 /// How deep `deep_force` goes before it calls the value infinite (as deep as evaluation may
 /// nest: Nix stops there too, with a stack overflow).
-const MAX_NESTING: usize = 100_000;
+const MAX_NESTING: usize = crate::eval::MAX_DEPTH;
 
 /// Forces every attribute value and list element, recursively. A value nested deeper than
 /// `MAX_NESTING` is an error (an infinite value such as `let f = x: { a = f x; }; in f 1`

@@ -268,7 +268,6 @@ fn build_component(
             sources.insert(rel.clone(), Source::File(dir.join(&rel), entry.clone()));
         }
     }
-    ship_siblings(component, trees, &mut sources)?;
     for (name, file) in component.terraform().into_iter().flat_map(|t| &t.files) {
         if let File::Copy(path) = file {
             // A directory: every file of it, under `name/`.
@@ -307,6 +306,8 @@ fn build_component(
             );
         }
     }
+    // After `files`: a module file that one of them replaced keeps its calls as written.
+    ship_siblings(component, trees, &mut sources)?;
     let (_, fixed_inputs) = resolve::pending(component);
     for (name, bytes) in generated_files(project, component, &fixed_inputs, None) {
         sources.insert(

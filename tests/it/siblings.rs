@@ -121,3 +121,35 @@ fn sibling_modules_ship_with_their_callers_and_replan_only_them() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A module may live outside the project (its own submodules come with it), and a call that
+/// leaves a module and comes back into it (`../app/sub` from `app`) is made direct.
+#[test]
+fn modules_outside_the_project_and_calls_that_come_back() {
+    let dir = scratch_dir("siblings-outside");
+    let _ = std::fs::remove_dir_all(&dir);
+    write(&dir, "external/mod/sub/main.tf", "output \"v\" { value = \"from sub\" }\n");
+    write(
+        &dir,
+        "external/mod/main.tf",
+        "module \"s\" {\n  source = \"./sub\"\n}\nmodule \"back\" {\n  source = \"../mod/sub\"\n}\noutput \"v\" { value = \"${module.s.v}/${module.back.v}\" }\n",
+    );
+    write(
+        &dir,
+        "project/main.infra",
+        "{ dev = infra.stack \"dev\" { components = [ (infra.component \"ext\" { source = ../external/mod; }) ]; }; }\n",
+    );
+    let project = dir.join("project");
+    let applied = infra_with_terraform(&project, &["apply", "--auto-approve"], &[]);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let output = infra_with_terraform(&project, &["output", "dev/ext", "--json"], &[]);
+    let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(outputs["v"], "from sub/from sub");
+    let rewritten =
+        std::fs::read_to_string(project.join(".infra/work/dev/ext/main.tf")).unwrap_or_default();
+    assert!(
+        rewritten.contains("source = \"./sub\"\n}\nmodule \"back\" {\n  source = \"./sub\""),
+        "{rewritten}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

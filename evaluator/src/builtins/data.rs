@@ -61,8 +61,8 @@ type Failure = (String, Option<Range<usize>>);
 
 fn yaml(text: &str) -> Result<Value, Failure> {
     super::yaml::load(text).map_err(|(message, at)| {
-        let at = at.map(|index| {
-            let at = byte_of_char(text, index);
+        let at = at.map(|(line, column)| {
+            let at = offset_of(text, line, column, true);
             at..(at + 1).min(text.len())
         });
         (message, at)
@@ -74,7 +74,7 @@ fn json(text: &str) -> Result<Value, Failure> {
         return Err((message, Some(at)));
     }
     let parsed: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        let at = offset_of(text, e.line(), e.column());
+        let at = offset_of(text, e.line(), e.column(), false);
         (format!("invalid JSON: {e}"), Some(at..(at + 1).min(text.len())))
     })?;
     json::from_serde(&parsed).map_err(|message| {
@@ -89,16 +89,21 @@ fn toml(text: &str) -> Result<Value, Failure> {
     formats::toml_table(table).map_err(|message| (message, None))
 }
 
-/// The byte offset of the `index`-th character.
-fn byte_of_char(text: &str, index: usize) -> usize {
-    text.char_indices().nth(index).map_or(text.len(), |(i, _)| i)
-}
-
-/// The byte offset of a 1-based line and column (serde_json's, a column in characters).
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
+/// The byte offset of a 1-based line and column, the column counted in characters (YAML's)
+/// or in bytes (serde_json's), kept on a character boundary.
+fn offset_of(text: &str, line: usize, column: usize, in_chars: bool) -> usize {
     let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-    let rest = &text[start.min(text.len())..];
-    start + rest.char_indices().nth(column.saturating_sub(1)).map_or(rest.len(), |(i, _)| i)
+    let start = start.min(text.len());
+    let rest = &text[start..];
+    let mut at = if in_chars {
+        start + rest.char_indices().nth(column.saturating_sub(1)).map_or(rest.len(), |(i, _)| i)
+    } else {
+        (start + column.saturating_sub(1)).min(text.len())
+    };
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Where the number a message starts with is written (for an integer too large).

@@ -59,18 +59,7 @@ pub(super) fn from_yaml(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 /// column) otherwise.
 pub(super) fn yaml_text(text: &str) -> Result<Value, String> {
     super::yaml::load(text).map_err(|(message, at)| match at {
-        Some(index) => {
-            let (line, column) = line_column(text, index);
-            format!("{message} (line {line}, column {column})")
-        }
+        Some((line, column)) => format!("{message} (line {line}, column {column})"),
         None => message,
     })
-}
-
-/// The 1-based line and column of the `index`-th character.
-fn line_column(text: &str, index: usize) -> (usize, usize) {
-    let before: String = text.chars().take(index).collect();
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }

@@ -165,7 +165,8 @@ pub(crate) fn big_integer(text: &str) -> Option<(std::ops::Range<usize>, String)
                 i += 1;
             }
             let literal = &text[start..i];
-            let integral = !literal.contains(['.', 'e', 'E']);
+            let digits = literal.strip_prefix('-').unwrap_or(literal);
+            let integral = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
             if integral && literal.parse::<i64>().is_err() && literal.len() > 1 {
                 let message =
                     format!("{literal} does not fit in a 64-bit integer (largest: {})", i64::MAX);

@@ -15,8 +15,13 @@ use yaml_rust2::{
 
 use crate::value::{Attrs, Thunk, Value};
 
-/// An error and the character index where it is.
-pub(crate) type YamlError = (String, Option<usize>);
+/// An error and where it is: line and column, both from 1. (The marker's line is exact; its
+/// character index is not, after a block scalar with non-ASCII text.)
+pub(crate) type YamlError = (String, Option<(usize, usize)>);
+
+fn place(mark: &Marker) -> Option<(usize, usize)> {
+    Some((mark.line(), mark.col() + 1))
+}
 
 /// The one document of `text` (`null` when there is none).
 pub(crate) fn load(text: &str) -> Result<Value, YamlError> {
@@ -24,12 +29,12 @@ pub(crate) fn load(text: &str) -> Result<Value, YamlError> {
     let mut parser = Parser::new_from_str(text);
     parser
         .load(&mut loader, true)
-        .map_err(|e| (format!("invalid YAML: {}", e.info()), Some(e.marker().index())))?;
+        .map_err(|e| (format!("invalid YAML: {}", e.info()), place(e.marker())))?;
     if let Some(error) = loader.error {
         return Err(error);
     }
     if loader.documents.len() > 1 {
-        let at = loader.second_document.map(|m| m.index());
+        let at = loader.second_document.as_ref().and_then(place);
         let message = format!(
             "the text holds {} YAML documents (separated by `---`); infra reads one",
             loader.documents.len()
@@ -69,7 +74,7 @@ impl MarkedEventReceiver for Loader {
             return;
         }
         if let Err(message) = self.event(event, mark) {
-            self.error = Some((message, Some(mark.index())));
+            self.error = Some((message, place(&mark)));
         }
     }
 }
@@ -80,7 +85,8 @@ impl Loader {
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain;
                 let value = scalar(&text, plain, tag.as_ref())?;
-                self.insert(value, Some(text), plain, anchor)
+                // Only a plain, untagged `<<` is a merge key (`!!str <<` is a key named `<<`).
+                self.insert(value, Some(text), plain && tag.is_none(), anchor)
             }
             Event::SequenceStart(anchor, tag) => {
                 collection_tag(tag.as_ref(), "seq")?;
@@ -225,8 +231,21 @@ fn scalar(text: &str, plain: bool, tag: Option<&Tag>) -> Result<Value, String> {
         },
         Yaml::Boolean(b) => Value::Bool(b),
         Yaml::Null => Value::Null,
+        _ if is_radix_integer(text) => {
+            return Err(format!("{text} does not fit in a 64-bit integer (largest: {})", i64::MAX));
+        }
         _ => Value::string(text),
     })
+}
+
+/// `0x…` or `0o…` with only digits of its base: an integer of the core schema (one the parser
+/// left a string is too large for 64 bits).
+fn is_radix_integer(text: &str) -> bool {
+    let digits = |rest: Option<&str>, ok: fn(char) -> bool| {
+        rest.is_some_and(|r| !r.is_empty() && r.chars().all(ok))
+    };
+    digits(text.strip_prefix("0x"), |c| c.is_ascii_hexdigit())
+        || digits(text.strip_prefix("0o"), |c| ('0'..='7').contains(&c))
 }
 
 fn collection_tag(tag: Option<&Tag>, expected: &str) -> Result<(), String> {

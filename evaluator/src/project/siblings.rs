@@ -65,29 +65,31 @@ pub(super) fn resolve(m: &mut Machine, project: &mut Project, root: &Path) -> Ev
                 }
                 for call in calls_of.get(&dir).into_iter().flatten() {
                     let target = normalize(&dir.join(&call.source));
-                    if !target.starts_with(&root) {
-                        return Err(outside(m, &address, call, &root));
-                    }
-                    let inside = target.starts_with(&source);
-                    if !moved && inside {
+                    let rel = call.file.strip_prefix(&source).unwrap_or(&call.file);
+                    let depth = rel.components().count().saturating_sub(1);
+                    let up = "../".repeat(depth);
+                    // Inside the component's own module (which may itself lie outside the
+                    // project): it is there in the work directory as it is.
+                    if !moved && target.starts_with(&source) {
+                        // A call that leaves the module and comes back (`../app/sub` from
+                        // `app`) would leave the work directory: it is made direct.
+                        if leaves(&source, &call.file, &call.source) {
+                            let inner = slash(target.strip_prefix(&source).unwrap_or(&target));
+                            rewrites.push(rewrite(call, rel, format!("./{up}{inner}")));
+                        }
                         queue.push((target, false));
                         continue;
                     }
-                    // Reached from a moved module, or leaving the component's: shipped.
+                    // Reached from a moved module, or leaving the component's: shipped, from
+                    // inside the project only.
+                    if !target.starts_with(&root) || target == root {
+                        return Err(outside(m, &address, call, &root));
+                    }
                     shipped.insert(target.clone());
                     queue.push((target.clone(), true));
                     if !moved {
-                        let rel = call.file.strip_prefix(&source).unwrap_or(&call.file);
-                        let depth = rel.components().count().saturating_sub(1);
-                        let up = "../".repeat(depth);
                         let path = project_path(&target, &root);
-                        rewrites.push(SourceRewrite {
-                            file: slash(rel),
-                            start: call.range.start,
-                            end: call.range.end,
-                            was: format!("\"{}\"", call.source),
-                            source: format!("\"./{up}{MODULES_DIR}/{path}\""),
-                        });
+                        rewrites.push(rewrite(call, rel, format!("./{up}{MODULES_DIR}/{path}")));
                     }
                 }
             }
@@ -100,6 +102,34 @@ pub(super) fn resolve(m: &mut Machine, project: &mut Project, root: &Path) -> Ev
         }
     }
     Ok(())
+}
+
+fn rewrite(call: &Call, file: &Path, source: String) -> SourceRewrite {
+    SourceRewrite {
+        file: slash(file),
+        start: call.range.start,
+        end: call.range.end,
+        was: format!("\"{}\"", call.source),
+        source: format!("\"{source}\""),
+    }
+}
+
+/// Whether `source`, called from `file`, passes above `module` on its way.
+fn leaves(module: &Path, file: &Path, source: &str) -> bool {
+    let mut at = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    for part in Path::new(source).components() {
+        match part {
+            PathPart::ParentDir => {
+                if at == module {
+                    return true;
+                }
+                at.pop();
+            }
+            PathPart::Normal(name) => at.push(name),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The local calls (`./…`, `../…`) of the top-level `.tf` files of `dir`.
