@@ -5,6 +5,7 @@ mod approve;
 mod build;
 mod cache;
 mod check;
+mod completions;
 mod destroy;
 mod drift;
 mod eval;
@@ -90,6 +91,8 @@ pub(crate) enum Command {
     Export(export::ExportArgs),
     Graph(graph::GraphArgs),
     Store(store::StoreArgs),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
 }
 
 pub(crate) fn run(
@@ -123,5 +126,7 @@ pub(crate) fn run(
         Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
         Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
         Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),
+        Command::Completions(args) => completions::run(out, args),
+        Command::Man(args) => completions::man(out, args),
     }
 }

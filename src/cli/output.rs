@@ -1,6 +1,7 @@
-//! `infra output STACK/NAME`: the outputs of a component's last successful apply. The record
+//! `infra output [STACK/NAME]`: the outputs of a component's last successful apply. The record
 //! alone answers; without one, the project is evaluated to tell a component never applied
-//! from an address that names none (with the nearest one as a suggestion).
+//! from an address that names none (with the nearest one as a suggestion). Without an
+//! address, every applied component's outputs, as Terraform prints every output.
 
 use std::process::ExitCode;
 
@@ -15,37 +16,70 @@ use crate::{
 /// Print the outputs recorded by a component's last successful apply.
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
-    /// The component, as `STACK/NAME`.
-    address: String,
+    /// The component, as `STACK/NAME` (every applied component without one).
+    address: Option<String>,
     /// Print them as one JSON object.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &OutputArgs) -> Result<ExitCode, CliError> {
-    let Some(record) = runner::read_record(&ctx.root, &args.address) else {
+    let Some(address) = &args.address else { return all(out, ctx, args.json) };
+    let Some(record) = runner::read_record(&ctx.root, address) else {
         let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
-        if project.component(&args.address).is_none() {
-            return Err(not_a_component(&project, &args.address));
+        if project.component(address).is_none() {
+            return Err(not_a_component(&project, address));
         }
         return Err(CliError::user(
             "infra::run::never_applied",
-            format!("`{}` has no recorded apply", args.address),
+            format!("`{address}` has no recorded apply"),
         )
-        .with_hint(format!("run `infra apply {}`", args.address)));
+        .with_hint(format!("run `infra apply {address}`")));
     };
     if args.json {
         let object: serde_json::Map<String, serde_json::Value> =
             record.outputs.into_iter().collect();
         out.data(&format!("{}\n", serde_json::Value::Object(object)))?;
     } else {
-        let mut text = String::new();
-        for (name, value) in &record.outputs {
-            text.push_str(&format!("{name} = {value}\n"));
+        out.data(&lines(&record, ""))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `NAME = VALUE` lines (sensitive ones without their value), each after `indent`.
+fn lines(record: &runner::RunRecord, indent: &str) -> String {
+    let mut text = String::new();
+    for (name, value) in &record.outputs {
+        text.push_str(&format!("{indent}{name} = {value}\n"));
+    }
+    for name in record.sensitive_outputs.keys() {
+        text.push_str(&format!("{indent}{name} = (sensitive)\n"));
+    }
+    text
+}
+
+/// Every applied component's outputs, in the project's order: `STACK/NAME:` and its lines, or
+/// one JSON object by address (sensitive outputs left out, as in the one-component form).
+fn all(out: &mut Output, ctx: &Ctx, json: bool) -> Result<ExitCode, CliError> {
+    let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
+    let mut text = String::new();
+    let mut object = serde_json::Map::new();
+    for component in project.components() {
+        let address = component.address();
+        let Some(record) = runner::read_record(&ctx.root, &address) else { continue };
+        if json {
+            let outputs: serde_json::Map<String, serde_json::Value> =
+                record.outputs.into_iter().collect();
+            object.insert(address, serde_json::Value::Object(outputs));
+        } else if !record.outputs.is_empty() || !record.sensitive_outputs.is_empty() {
+            text.push_str(&format!("{address}:\n{}", lines(&record, "  ")));
         }
-        for name in record.sensitive_outputs.keys() {
-            text.push_str(&format!("{name} = (sensitive)\n"));
-        }
+    }
+    if json {
+        out.data(&format!("{}\n", serde_json::Value::Object(object)))?;
+    } else if text.is_empty() {
+        out.status("No component has recorded outputs yet: `infra apply` records them.")?;
+    } else {
         out.data(&text)?;
     }
     Ok(ExitCode::SUCCESS)

@@ -189,3 +189,32 @@ fn an_unknown_address_suggests_the_nearest() {
     .assert_eq(&all);
     let _ = std::fs::remove_dir_all(&project);
 }
+
+/// The bash completion script, sourced by a real bash, completes `infra ap` to the commands
+/// that start so; the manual page is roff for `man`.
+#[test]
+fn completions_complete_in_bash_and_the_man_page_renders() {
+    let dir = crate::support::scratch_dir("completions");
+    let script = infra(&dir, &["completions", "bash"]);
+    assert!(script.status.success());
+    std::fs::write(dir.join("infra.bash"), &script.stdout).expect("write");
+    let bash = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source ./infra.bash; COMP_WORDS=(infra ap); COMP_CWORD=1; COMP_LINE='infra ap'; \
+             COMP_POINT=8; _infra infra ap infra; echo \"${COMPREPLY[@]}\"",
+        )
+        .current_dir(&dir)
+        .output()
+        .expect("run bash");
+    let words = String::from_utf8_lossy(&bash.stdout);
+    assert_eq!(words.trim(), "apply approve", "{}", String::from_utf8_lossy(&bash.stderr));
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = infra(&dir, &["completions", shell]);
+        assert!(out.status.success() && out.stdout.len() > 1000, "{shell}");
+    }
+    let man = infra(&dir, &["man"]);
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH infra 1") && page.contains("apply"), "{page}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

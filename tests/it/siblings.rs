@@ -58,6 +58,13 @@ fn sibling_modules_ship_with_their_callers_and_replan_only_them() {
     let output = infra_with_terraform(&dir, &["output", "dev/app", "--json"], &[]);
     let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(outputs["greeting"], "hello app v1");
+    // Without an address: every applied component's outputs.
+    let every = infra_with_terraform(&dir, &["output", "--json"], &[]);
+    let every: serde_json::Value = serde_json::from_slice(&every.stdout).expect("JSON");
+    assert_eq!(
+        every,
+        serde_json::json!({ "dev/app": { "greeting": "hello app v1" }, "dev/other": { "x": 1 } })
+    );
     let shipped = dir.join(".infra/work/dev/app/.infra-modules/modules");
     assert!(shipped.join("shared/main.tf").is_file() && shipped.join("lib/main.tf").is_file());
     let rewritten =
