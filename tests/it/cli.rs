@@ -193,6 +193,7 @@ fn an_unknown_address_suggests_the_nearest() {
 /// The bash completion script, sourced by a real bash, completes `infra ap` to the commands
 /// that start so; the manual page is roff for `man`.
 #[test]
+#[allow(clippy::disallowed_methods)]
 fn completions_complete_in_bash_and_the_man_page_renders() {
     let dir = crate::support::scratch_dir("completions");
     let script = infra(&dir, &["completions", "bash"]);
