@@ -12,6 +12,7 @@ mod eval;
 mod export;
 mod graph;
 mod history;
+mod init;
 mod output;
 mod parse;
 mod plan;
@@ -71,6 +72,7 @@ pub(crate) enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    Init(init::InitArgs),
     Parse(parse::ParseArgs),
     Check(check::CheckArgs),
     Eval(eval::EvalArgs),
@@ -103,6 +105,7 @@ pub(crate) fn run(
     let dir = global.directory.as_deref();
     let with_history = |ctx: Ctx| Ctx { history: global.history.clone().or(ctx.history), ..ctx };
     match command {
+        Command::Init(args) => init::run(out, args),
         Command::Parse(args) => parse::run(out, args),
         Command::Check(args) => check::run(out, args),
         Command::Eval(args) => eval::run(out, dir, args),

@@ -219,3 +219,39 @@ fn completions_complete_in_bash_and_the_man_page_renders() {
     assert!(page.contains(".TH infra 1") && page.contains("apply"), "{page}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `infra init` in an empty directory makes a project that builds, plans and applies with the
+/// real Terraform at once; a second `init` refuses to touch it.
+#[test]
+fn init_makes_a_project_that_plans_and_applies_at_once() {
+    let dir = crate::support::scratch_dir("init");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let created = infra(&dir, &["init", "estate"]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(text(&created.stderr).contains("cd estate"), "{}", text(&created.stderr));
+    let project = dir.join("estate");
+    assert!(infra(&project, &["check", "main.infra"]).status.success());
+    let run = |args: &[&str]| crate::support::infra_with_terraform(&project, args, &[]);
+    let built = run(&["build"]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let planned = run(&["plan"]);
+    assert!(planned.status.success(), "{}", text(&planned.stderr));
+    assert!(text(&planned.stdout).contains("prod-app: 3 replica(s)"), "{}", text(&planned.stdout));
+    let applied = run(&["apply", "--auto-approve"]);
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let outputs = run(&["output", "--json"]);
+    let outputs: serde_json::Value = serde_json::from_slice(&outputs.stdout).expect("JSON");
+    assert_eq!(
+        outputs["dev/app"]["summary"],
+        "dev-app: 1 replica(s), labels {\"env\":\"dev\",\"team\":\"platform\"}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join(".gitignore")).map(|t| t.contains(".infra/")).ok(),
+        Some(true)
+    );
+    let again = infra(&project, &["init"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("infra::init::exists"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

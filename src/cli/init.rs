@@ -1,0 +1,105 @@
+//! `infra init [DIR]`: a project that works at once — `main.infra` with two stacks (`dev`,
+//! `prod`) of one component each, the module they use (plain Terraform, no provider, so the
+//! first `plan` needs no network), configuration layers read with `lib.loadHierarchy`, and a
+//! `.gitignore` for `.infra/` — then the commands to run next. An existing `main.infra` is
+//! never overwritten.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Args;
+
+use crate::{error::CliError, output::Output};
+
+/// Create a new project: main.infra, a module, configuration layers and a .gitignore.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Where (created if missing; the current directory by default).
+    dir: Option<PathBuf>,
+}
+
+const FILES: &[(&str, &str)] = &[
+    (
+        "main.infra",
+        r#"# Two stacks of one component each. Each component's inputs are its configuration
+# layers merged: config/*.yaml, then config/env=STACK/*.yaml (later wins, null deletes).
+let
+  app = infra.component "app" (ctx: {
+    source = ./modules/app;
+    inputs = (infra.lib.loadHierarchy ./config "env=${ctx.stack}").app // {
+      name = "${ctx.stack}-app";
+    };
+  });
+in
+{
+  dev = infra.stack "dev" { components = [ app ]; };
+  prod = infra.stack "prod" { components = [ app ]; };
+}
+"#,
+    ),
+    (
+        "modules/app/main.tf",
+        r#"# A module like any other: its variables are the component's inputs.
+variable "name" {
+  type = string
+}
+
+variable "replicas" {
+  type = number
+}
+
+variable "labels" {
+  type = map(string)
+}
+
+output "summary" {
+  value = "${var.name}: ${var.replicas} replica(s), labels ${jsonencode(var.labels)}"
+}
+"#,
+    ),
+    (
+        "config/defaults.yaml",
+        "# Settings every stack starts from.\napp:\n  replicas: 1\n  labels:\n    team: platform\n",
+    ),
+    ("config/env=dev/env.yaml", "app:\n  labels:\n    env: dev\n"),
+    ("config/env=prod/env.yaml", "app:\n  replicas: 3\n  labels:\n    env: prod\n"),
+    (
+        ".gitignore",
+        "# infra's work directories, store, records and logs. Local Terraform state lives in\n\
+         # .infra/tfstate/ too: use a remote backend (infra.backend) before you share the project.\n\
+         .infra/\n",
+    ),
+];
+
+pub(crate) fn run(out: &mut Output, args: &InitArgs) -> Result<ExitCode, CliError> {
+    let io = |e: std::io::Error| CliError::user("infra::init::io", format!("cannot write: {e}"));
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    if dir.join("main.infra").exists() {
+        return Err(CliError::user(
+            "infra::init::exists",
+            format!("`{}` already has a main.infra", dir.display()),
+        )
+        .with_hint("infra init writes a new project; it never replaces one".into()));
+    }
+    for (name, text) in FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        store::fsutil::write_atomic(&path, text.as_bytes(), false).map_err(io)?;
+    }
+    let cd = match &args.dir {
+        Some(dir) => format!("  cd {}\n", dir.display()),
+        None => String::new(),
+    };
+    out.status(&format!(
+        "Created a project with the stacks `dev` and `prod` (main.infra, modules/app, config/).\n\
+         Next:\n{cd}  infra build          # the files Terraform will see\n  \
+         infra plan           # what apply would do\n  \
+         infra apply          # run it\n  \
+         infra output         # what it produced"
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
