@@ -248,6 +248,7 @@ pub(crate) fn execute(
             started.elapsed(),
             &log_dir,
             &ctx.root,
+            paint,
         ))?;
         let diagnostics = crate::review::diagnostics(&report.components, paint);
         if !diagnostics.is_empty() {
@@ -392,6 +393,23 @@ fn describe(result: &ComponentResult) -> String {
     text
 }
 
+/// Done is green, failed or stopped is red, what waits for something is yellow.
+fn paint_status(paint: Paint, status: Status, text: &str) -> String {
+    match status {
+        Status::Applied | Status::Destroyed | Status::Planned | Status::UpToDate => {
+            paint.green(text)
+        }
+        Status::Failed | Status::Denied | Status::Drifted => paint.red(text),
+        Status::Pending
+        | Status::Waiting
+        | Status::AwaitingApproval
+        | Status::WouldRun
+        | Status::Changed
+        | Status::Skipped => paint.yellow(text),
+        _ => text.to_owned(),
+    }
+}
+
 fn summary_table(
     results: &[ComponentResult],
     processes: usize,
@@ -399,6 +417,7 @@ fn summary_table(
     elapsed: Duration,
     log_dir: &std::path::Path,
     root: &std::path::Path,
+    paint: Paint,
 ) -> String {
     let width = results.iter().map(|r| r.address.len()).max().unwrap_or(9).max(9);
     let status_width =
@@ -412,10 +431,12 @@ fn summary_table(
             Some((a, c, d)) => (a.to_string(), c.to_string(), d.to_string()),
             None => ("".into(), "".into(), "".into()),
         };
+        // Padded first, then painted: escape sequences take no columns.
+        let status = format!("{:status_width$}", status_name(r.status));
         text.push_str(&format!(
-            "{:width$}  {:status_width$}  {a:>4} {c:>4} {d:>4}  {:>6.1}s\n",
+            "{:width$}  {}  {a:>4} {c:>4} {d:>4}  {:>6.1}s\n",
             r.address,
-            status_name(r.status),
+            paint_status(paint, r.status, &status),
             r.seconds
         ));
         if let Some(message) = &r.message {

@@ -250,6 +250,18 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
         std::fs::read_to_string(project.join(".gitignore")).map(|t| t.contains(".infra/")).ok(),
         Some(true)
     );
+    // The summary's colours: with `--color always` a failure is red, an up-to-date one
+    // green; with NO_COLOR (the test's `infra_with_terraform`) there is no escape at all.
+    let module = project.join("modules/app/main.tf");
+    let source = std::fs::read_to_string(&module).expect("read");
+    std::fs::write(&module, format!("{source}broken\n")).expect("write");
+    let failed = run(&["plan", "--color", "always"]);
+    assert!(text(&failed.stderr).contains("\x1b[31mfailed"), "{}", text(&failed.stderr));
+    let plain = run(&["plan"]);
+    assert!(!text(&plain.stderr).contains('\x1b'), "{}", text(&plain.stderr));
+    std::fs::write(&module, source).expect("write");
+    let fine = run(&["plan", "--color", "always"]);
+    assert!(text(&fine.stderr).contains("\x1b[32mup-to-date"), "{}", text(&fine.stderr));
     let again = infra(&project, &["init"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("infra::init::exists"));
