@@ -198,6 +198,8 @@ pub(crate) fn execute(
             out.status(&format!("warning: a node's result is not in the history: {e}"))?;
         }
     }
+    // A run that started no process leaves no empty log directory behind.
+    let _ = std::fs::remove_dir(&log_dir);
     if let Some(history) = &history {
         let outcome = crate::history::outcome(&report.components, report.interrupted());
         if let Err(e) = history.end(&run_id, outcome) {
@@ -454,6 +456,8 @@ fn summary_table(
         }
     }
     let logs = log_dir.strip_prefix(root).unwrap_or(log_dir);
+    let logs =
+        if log_dir.is_dir() { format!("; logs in `{}`", logs.display()) } else { String::new() };
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let warnings = if warnings > 0 {
@@ -462,11 +466,10 @@ fn summary_table(
         String::new()
     };
     text.push_str(&format!(
-        "{}, {}{warnings}, {:.1?}; logs in `{}`",
+        "{}, {}{warnings}, {:.1?}{logs}",
         plural(results.len(), "node", "nodes"),
         plural(processes, "process", "processes"),
         elapsed,
-        logs.display()
     ));
     text
 }

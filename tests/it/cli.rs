@@ -262,6 +262,11 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
     std::fs::write(&module, source).expect("write");
     let fine = run(&["plan", "--color", "always"]);
     assert!(text(&fine.stderr).contains("\x1b[32mup-to-date"), "{}", text(&fine.stderr));
+    // A run that starts no process leaves no empty log directory.
+    let logs = || std::fs::read_dir(project.join(".infra/logs")).map(|d| d.count()).unwrap_or(0);
+    let before = logs();
+    assert!(run(&["apply", "--auto-approve"]).status.success());
+    assert_eq!(logs(), before, "an up-to-date apply made a log directory");
     let again = infra(&project, &["init"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("infra::init::exists"));
