@@ -20,6 +20,7 @@ mod secrets;
 mod show;
 mod status;
 mod store;
+mod tf;
 mod ui;
 mod why;
 
@@ -93,6 +94,7 @@ pub(crate) enum Command {
     Export(export::ExportArgs),
     Graph(graph::GraphArgs),
     Store(store::StoreArgs),
+    Tf(tf::TfArgs),
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
 }
@@ -129,6 +131,7 @@ pub(crate) fn run(
         Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
         Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
         Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),
+        Command::Tf(args) => tf::run(out, &Ctx::discover(dir)?, args),
         Command::Completions(args) => completions::run(out, args),
         Command::Man(args) => completions::man(out, args),
     }

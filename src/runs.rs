@@ -91,6 +91,42 @@ pub(crate) fn open(
     Ok(Some(Session { _lock: lock, project, selected, store, build, cache, trust }))
 }
 
+/// `infra tf`: the session's one component, its tool run with `tool_args` (no progress, no
+/// summary, no history: the command's own output is the user's).
+pub(crate) fn run_tool(
+    ctx: &Ctx,
+    session: &Session,
+    tool_args: Vec<String>,
+) -> Result<runner::RunReport, CliError> {
+    let run_dir = runner::Layout::new(&ctx.root).logs().join(run_id());
+    let options = RunOptions {
+        mode: Mode::Tool,
+        jobs: 1,
+        force: false,
+        fail_fast: true,
+        tool_env: tool_env(),
+        root: ctx.root.clone(),
+        log_dir: run_dir.clone(),
+        identity: Some(identity_path()),
+        reuse_plans: false,
+        reviewed: false,
+        policy: runner::policy::PolicyContext::default(),
+        tool_args,
+    };
+    let report = runner::run(
+        &session.project,
+        &session.build,
+        &session.selected,
+        &session.store,
+        options,
+        Box::new(|_| {}),
+    )
+    .map_err(|e| CliError::user("infra::run::spawn", format!("cannot run: {e}")))?;
+    // `init` may have logged; nothing else did.
+    let _ = std::fs::remove_dir(&run_dir);
+    Ok(report)
+}
+
 /// Where a run stands with respect to an interactive review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Review {
@@ -128,6 +164,7 @@ pub(crate) fn execute(
         reviewed: review == Review::Approved,
         policy: crate::policy::context(ctx.entry(), args.allow_destroy)
             .map_err(|e| CliError::user("infra::policy::clock", e))?,
+        tool_args: Vec::new(),
     };
     let json = args.json;
     let show: Box<dyn Fn(&Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
@@ -481,6 +518,7 @@ pub(crate) fn mode_name(mode: Mode) -> &'static str {
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
         Mode::Drift => "drift",
+        Mode::Tool => "tf",
     }
 }
 
@@ -575,6 +613,7 @@ fn lock_project(
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
         Mode::Drift => "drift",
+        Mode::Tool => "tf",
     };
     let since = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let _ = std::fs::write(

@@ -10,6 +10,7 @@ mod destroy;
 mod failure;
 mod gate;
 mod kinds;
+mod passthrough;
 mod private;
 mod probe;
 mod secret_inputs;
@@ -47,6 +48,9 @@ pub enum Mode {
     Destroy,
     /// Plan the up-to-date components against reality (`infra drift`).
     Drift,
+    /// Run `RunOptions::tool_args` with the component's tool in its current work directory,
+    /// the terminal attached (`infra tf`); nothing is recorded.
+    Tool,
 }
 
 /// How to run.
@@ -75,6 +79,8 @@ pub struct RunOptions {
     pub reviewed: bool,
     /// Who judges plans before they are applied, and what they are told besides the plan.
     pub policy: crate::policy::PolicyContext,
+    /// `Mode::Tool`: the arguments of the tool (`state list`).
+    pub tool_args: Vec<String>,
 }
 
 /// Something that happened, for progress lines and `--json` events.

@@ -267,6 +267,20 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
     let before = logs();
     assert!(run(&["apply", "--auto-approve"]).status.success());
     assert_eq!(logs(), before, "an up-to-date apply made a log directory");
+    // `infra tf`: Terraform itself in the work directory, with the current variables, its
+    // exit status passed on.
+    let state = run(&["tf", "dev/app", "--", "output", "-json"]);
+    assert!(state.status.success(), "{}", text(&state.stderr));
+    assert!(text(&state.stdout).contains("dev-app: 1 replica(s)"), "{}", text(&state.stdout));
+    let defaults = project.join("config/defaults.yaml");
+    let config = std::fs::read_to_string(&defaults).expect("read");
+    std::fs::write(&defaults, config.replace("replicas: 1", "replicas: 2")).expect("write");
+    let planned = run(&["tf", "dev/app", "--", "plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(planned.status.code(), Some(2), "{}", text(&planned.stderr));
+    assert!(text(&planned.stdout).contains("dev-app: 2 replica(s)"), "{}", text(&planned.stdout));
+    std::fs::write(&defaults, config).expect("write");
+    let unknown = run(&["tf", "dev/nope", "--", "state", "list"]);
+    assert!(text(&unknown.stderr).contains("infra::build::unknown_target"));
     let again = infra(&project, &["init"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("infra::init::exists"));

@@ -86,7 +86,8 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::step` | A step's program failed (after its retries); the message ends with its last output. |\n\
          | `infra::run::timeout` | A step ran past its `timeout` (its process group was killed), or a wait was not ready in time. |\n\
          | `infra::run::stopped` | The run was stopped (Ctrl-C, SIGTERM, `--fail-fast`) before or during this component. |\n\
-         | `infra::run::internal` | A bug: a component task ended unexpectedly. |\n",
+         | `infra::run::internal` | A bug: a component task ended unexpectedly. |\n\
+         | `infra::run::tf` | The command `infra tf` ran exited with a status other than 0 (infra exits with the same status), or the node is a step, which has no Terraform directory. |\n",
     );
     out.push_str(
         "\n## Policies, approvals, history (`infra::policy::…`, `infra::approve::…`, `infra::history::…`)\n\n\

@@ -345,6 +345,9 @@ pub(crate) async fn run_component(
     if shared.options.mode == Mode::Destroy {
         return kinds::destroy(&mut ctx).await;
     }
+    if shared.options.mode == Mode::Tool {
+        return super::passthrough::run(&mut ctx).await;
+    }
     let values = match upstream_values(shared, component, upstream) {
         Ok(Upstream::Values(values, assumed)) => (values, assumed),
         Ok(Upstream::Pending(reason)) => return pending(&mut ctx, reason),

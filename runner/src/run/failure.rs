@@ -41,6 +41,8 @@ pub(crate) mod code {
     /// The run was stopped (fail-fast, Ctrl-C) before this step.
     pub(crate) const STOPPED: &str = "infra::run::stopped";
     pub(crate) const INTERNAL: &str = "infra::run::internal";
+    /// The command `infra tf` ran exited with a status other than 0.
+    pub(crate) const TF: &str = "infra::run::tf";
     /// A policy denied the plan.
     pub(crate) const POLICY_DENY: &str = "infra::policy::deny";
     /// A policy could not be evaluated (it failed, or returned something else than verdicts).

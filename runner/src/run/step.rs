@@ -42,7 +42,9 @@ pub(crate) async fn run_mode(
         ),
         Mode::Plan if !at_plan => plan(ctx, step, prepared),
         Mode::Plan | Mode::Apply => apply(ctx, step, prepared).await,
-        Mode::Destroy => ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path")),
+        Mode::Destroy | Mode::Tool => {
+            ctx.fail(Failure::new(code::INTERNAL, "destroy or tf reached the apply path"))
+        }
     }
 }
 

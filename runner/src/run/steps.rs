@@ -84,7 +84,9 @@ pub(crate) async fn run(
         }
         Mode::Apply => plan_and_apply(ctx, prepared).await,
         // Invariant: destroying returned before; never a panic if that changes.
-        Mode::Destroy => ctx.fail(Failure::new(code::INTERNAL, "destroy reached the apply path")),
+        Mode::Destroy | Mode::Tool => {
+            ctx.fail(Failure::new(code::INTERNAL, "destroy or tf reached the apply path"))
+        }
     }
 }
 
