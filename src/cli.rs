@@ -10,6 +10,7 @@ mod destroy;
 mod drift;
 mod eval;
 mod export;
+mod fmt;
 mod graph;
 mod history;
 mod init;
@@ -76,6 +77,7 @@ pub(crate) enum Command {
     Init(init::InitArgs),
     Parse(parse::ParseArgs),
     Check(check::CheckArgs),
+    Fmt(fmt::FmtArgs),
     Eval(eval::EvalArgs),
     Build(build::BuildArgs),
     Plan(plan::PlanArgs),
@@ -110,6 +112,7 @@ pub(crate) fn run(
         Command::Init(args) => init::run(out, args),
         Command::Parse(args) => parse::run(out, args),
         Command::Check(args) => check::run(out, args),
+        Command::Fmt(args) => fmt::run(out, args),
         Command::Eval(args) => eval::run(out, dir, args),
         Command::Build(args) => build::run(out, &Ctx::discover(dir)?, args),
         Command::Plan(args) => plan::run(out, &with_history(Ctx::discover(dir)?), args),

@@ -8,6 +8,7 @@
 
 pub mod ast;
 pub mod diagnostic;
+mod format;
 mod lexer;
 mod parser;
 mod source;
@@ -28,6 +29,7 @@ pub use rowan::{TextRange, TextSize};
 pub use crate::{
     ast::AstNode,
     diagnostic::{Diagnostic, Severity, Span},
+    format::format,
     lexer::{Token, tokenize},
     source::{FileId, LineCol, SourceMap},
     syntax_error::{SyntaxError, SyntaxErrorKind},

@@ -8,6 +8,7 @@ mod config;
 mod conformance;
 mod docs;
 mod eval_oracle;
+mod fmt;
 mod history;
 mod hostile;
 mod mutations;
