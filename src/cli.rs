@@ -14,6 +14,7 @@ mod fmt;
 mod graph;
 mod history;
 mod init;
+mod lsp;
 mod output;
 mod parse;
 mod plan;
@@ -78,6 +79,7 @@ pub(crate) enum Command {
     Parse(parse::ParseArgs),
     Check(check::CheckArgs),
     Fmt(fmt::FmtArgs),
+    Lsp(lsp::LspArgs),
     Eval(eval::EvalArgs),
     Build(build::BuildArgs),
     Plan(plan::PlanArgs),
@@ -113,6 +115,7 @@ pub(crate) fn run(
         Command::Parse(args) => parse::run(out, args),
         Command::Check(args) => check::run(out, args),
         Command::Fmt(args) => fmt::run(out, args),
+        Command::Lsp(args) => lsp::run(args),
         Command::Eval(args) => eval::run(out, dir, args),
         Command::Build(args) => build::run(out, &Ctx::discover(dir)?, args),
         Command::Plan(args) => plan::run(out, &with_history(Ctx::discover(dir)?), args),

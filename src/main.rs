@@ -7,6 +7,7 @@ mod error;
 mod evalcache;
 mod history;
 mod io;
+mod lsp;
 mod output;
 mod policy;
 mod review;

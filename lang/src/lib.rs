@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod diagnostic;
 mod format;
+pub mod ide;
 mod lexer;
 mod parser;
 mod source;

@@ -11,6 +11,7 @@ mod eval_oracle;
 mod fmt;
 mod history;
 mod hostile;
+mod lsp;
 mod mutations;
 mod nix_oracle;
 mod policies;
