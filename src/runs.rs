@@ -169,7 +169,7 @@ pub(crate) fn execute(
     let json = args.json;
     let show: Box<dyn Fn(&Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
         // On a terminal: one live line per running component, finished ones printed above.
-        let progress = Progress::default();
+        let progress = Progress::new(session.selected.len(), Paint(out.color()));
         Box::new(move |event| progress.event(event))
     } else {
         Box::new(move |event| print_event(event, json))
@@ -339,14 +339,33 @@ fn close(project: &evaluator::Project, targets: &[String], dependents: bool) -> 
     selected.into_iter().collect()
 }
 
-/// Live progress on a terminal (indicatif): a spinner line per running component.
-#[derive(Default)]
+/// Live progress on a terminal (indicatif): a spinner line per running component, and a last
+/// line with the elapsed time, how many of the nodes are done and how many wait.
 struct Progress {
     multi: indicatif::MultiProgress,
     bars: Mutex<std::collections::BTreeMap<String, indicatif::ProgressBar>>,
+    overall: indicatif::ProgressBar,
+    waiting: std::sync::atomic::AtomicUsize,
+    paint: Paint,
 }
 
 impl Progress {
+    fn new(total: usize, paint: Paint) -> Progress {
+        let multi = indicatif::MultiProgress::new();
+        let overall = multi.add(indicatif::ProgressBar::new(total as u64));
+        let style = indicatif::ProgressStyle::with_template("[{elapsed}] {pos}/{len} done{msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        overall.set_style(style);
+        overall.enable_steady_tick(Duration::from_millis(500));
+        Progress {
+            multi,
+            bars: Mutex::default(),
+            overall,
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            paint,
+        }
+    }
+
     fn event(&self, event: &Event) {
         let Ok(mut bars) = self.bars.lock() else { return };
         match event {
@@ -362,7 +381,19 @@ impl Progress {
                 if let Some(bar) = bars.remove(&result.address) {
                     bar.finish_and_clear();
                 }
-                let _ = self.multi.println(format!("{}: {}", result.address, describe(result)));
+                let line = format!("{}: {}", result.address, describe(result));
+                let _ = self.multi.println(paint_status(self.paint, result.status, &line));
+                self.overall.inc(1);
+                if matches!(
+                    result.status,
+                    Status::Pending | Status::Waiting | Status::AwaitingApproval
+                ) {
+                    let n = self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    self.overall.set_message(format!(", {n} waiting"));
+                }
+                if self.overall.position() >= self.overall.length().unwrap_or(0) {
+                    self.overall.finish_and_clear();
+                }
             }
         }
     }
