@@ -200,6 +200,9 @@ fn hover(uri: &str, text: &str, at: usize) -> Option<Hover> {
 }
 
 fn definition(uri: &str, text: &str, at: usize) -> Option<GotoDefinitionResponse> {
+    if let Some(found) = output_definition(uri, text, at) {
+        return Some(found);
+    }
     let target_uri = uri.parse::<Uri>().ok()?;
     if let Some(range) = lang::ide::definition(text, at) {
         let range = Range::new(
@@ -223,6 +226,49 @@ fn definition(uri: &str, text: &str, at: usize) -> Option<GotoDefinitionResponse
         }
         let uri = format!("file://{}", file.display()).parse::<Uri>().ok()?;
         return Some(GotoDefinitionResponse::Scalar(Location { uri, range: Range::default() }));
+    }
+    None
+}
+
+/// `comp.outputs.NAME` → the `output "NAME"` block in the `.tf` files of `comp`'s module
+/// (`comp` bound in this file to `infra.component … { source = ./dir; … }`).
+fn output_definition(uri: &str, text: &str, at: usize) -> Option<GotoDefinitionResponse> {
+    let word = |c: char| c.is_alphanumeric() || "_-'.".contains(c);
+    let start = text[..at].rfind(|c: char| !word(c)).map_or(0, |i| i + 1);
+    let end = text[at..].find(|c: char| !word(c)).map_or(text.len(), |i| at + i);
+    let path: Vec<&str> = text[start..end].split('.').collect();
+    let [component, "outputs", output] = path.as_slice() else { return None };
+    let binding = lang::ide::definition(text, start)?;
+    debug_assert!(!component.is_empty());
+    // The component's `source`, written in its binding: `= infra.component "…" { source = …`.
+    let mut limit = (usize::from(binding.end()) + 4000).min(text.len());
+    while !text.is_char_boundary(limit) {
+        limit -= 1;
+    }
+    let after = &text[usize::from(binding.end())..limit];
+    let value = after.trim_start().strip_prefix('=')?.trim_start();
+    if !value.starts_with("infra.component") {
+        return None;
+    }
+    let source = value.split("source").nth(1)?.trim_start().strip_prefix('=')?.trim_start();
+    let source: String = source.chars().take_while(|c| !c.is_whitespace() && *c != ';').collect();
+    let dir = path_of(uri)?.parent()?.join(source);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+        .collect();
+    files.sort();
+    let needle = format!("output \"{output}\"");
+    for file in files {
+        let Ok(tf) = std::fs::read_to_string(&file) else { continue };
+        if let Some(line) = tf.lines().position(|l| l.trim_start().starts_with(&needle)) {
+            let uri = format!("file://{}", file.display()).parse::<Uri>().ok()?;
+            let position = Position::new(line as u32, 0);
+            let range = Range::new(position, position);
+            return Some(GotoDefinitionResponse::Scalar(Location { uri, range }));
+        }
     }
     None
 }

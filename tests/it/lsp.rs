@@ -106,6 +106,23 @@ fn the_language_server_speaks_the_protocol() {
     let used = line.find("= replicas").unwrap_or(0) + 3;
 
     let doc = json!({ "uri": uri });
+    // `net.outputs.id` → `output "id"` in the module's `.tf` file.
+    std::fs::create_dir_all(dir.join("mod")).expect("mkdir");
+    std::fs::write(dir.join("mod/main.tf"), "variable \"x\" {}\n\noutput \"id\" { value = 1 }\n")
+        .expect("write");
+    let other = format!("file://{}/other.infra", dir.display());
+    let net = "let\n  net = infra.component \"net\" { source = ./mod; };\nin net.outputs.id\n";
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": other, "languageId": "infra", "version": 1, "text": net } }),
+    );
+    let found = client.request(
+        8,
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": other }, "position": { "line": 2, "character": 16 } }),
+    );
+    assert!(found["uri"].as_str().is_some_and(|u| u.ends_with("/mod/main.tf")), "{found}");
+    assert_eq!(found["range"]["start"]["line"], 2);
     let hover = client.request(
         2,
         "textDocument/hover",
