@@ -18,6 +18,9 @@ pub(crate) struct Output {
     format: MessageFormat,
     style: render::Style,
     sources: SourceMap,
+    /// The current directory with a trailing `/`: paths under it are shown relative to it in
+    /// what people read (JSON keeps them whole).
+    here: Option<String>,
 }
 
 impl Output {
@@ -32,6 +35,15 @@ impl Output {
             format: global.message_format,
             style: render::Style { color, unicode: true, width },
             sources: SourceMap::new(),
+            here: current_dir(),
+        }
+    }
+
+    /// `text` with the paths under the current directory made relative to it.
+    fn relative(&self, text: &str) -> String {
+        match &self.here {
+            Some(here) if here.len() > 1 => text.replace(here.as_str(), ""),
+            _ => text.to_owned(),
         }
     }
 
@@ -85,7 +97,7 @@ impl Output {
     /// A status line for people, on stderr; nothing in JSON mode.
     pub(crate) fn status(&mut self, line: &str) -> Result<(), CliError> {
         if self.is_human() {
-            writeln!(io::stderr().lock(), "{line}")?;
+            writeln!(io::stderr().lock(), "{}", self.relative(line))?;
         }
         Ok(())
     }
@@ -117,7 +129,7 @@ impl Output {
     ) -> Result<(), CliError> {
         match self.format {
             MessageFormat::Human => {
-                let text = render::human(diagnostic, sources, self.style);
+                let text = self.relative(&render::human(diagnostic, sources, self.style));
                 io::stderr().lock().write_all(text.as_bytes())?;
             }
             MessageFormat::Json => {
@@ -135,7 +147,7 @@ impl Output {
         }
         let printed = match self.format {
             MessageFormat::Human => {
-                let mut text = format!("error[{}]: {}\n", err.code, err.message);
+                let mut text = self.relative(&format!("error[{}]: {}\n", err.code, err.message));
                 for hint in &err.hints {
                     text.push_str(&format!("  help: {hint}\n"));
                 }
@@ -158,6 +170,12 @@ impl Output {
         let _ = printed;
         err.exit_code()
     }
+}
+
+/// The current directory, `/`-terminated.
+fn current_dir() -> Option<String> {
+    let dir = std::env::current_dir().ok()?;
+    Some(format!("{}/", dir.display()))
 }
 
 #[allow(clippy::disallowed_methods)]

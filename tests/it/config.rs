@@ -90,6 +90,8 @@ fn layers_merge_delete_and_keep_their_numbers() {
     let message = bad.expect_err("a broken layer is an error");
     // Placed in the layer's own file, with its text.
     assert!(message.contains("config/env=dev/30-bad.yaml:2:2"), "{message}");
+    // Shown relative to where the user stands (the test runs infra in `dir`).
+    assert!(!message.contains(&dir.display().to_string()), "{message}");
     assert!(message.contains("invalid YAML") && message.contains(" 2 │ b: 3"), "{message}");
     // An integer beyond 64 bits: an error at its place in the file, never another number.
     std::fs::remove_file(dir.join("config/env=dev/30-bad.yaml")).expect("rm");
