@@ -490,8 +490,33 @@ impl Machine {
     /// Applies `func` to each argument in turn (for builtins and lazy applications, which
     /// have no call site of their own; the builtin's caller places errors).
     pub(crate) fn call_all(&mut self, mut func: Value, args: &[Thunk]) -> EvalResult<Value> {
-        for arg in args {
-            func = self.apply(func, arg.clone(), None)?;
+        let mut i = 0;
+        while i < args.len() {
+            // Two arguments into a curried `a: b: body` (a fold's `acc: x: …`) at once: the
+            // same frames as two calls, without the closure `b: body` in between.
+            if let (Some(second), Value::Lambda(closure)) = (args.get(i + 1), &func)
+                && let Param::Ident(_) = closure.lambda.param
+                && let Expr::Lambda(inner) = self.arena.get(closure.lambda.body)
+                && let Param::Ident(_) = inner.param
+            {
+                let body = inner.body;
+                self.depth += 2;
+                let result = if self.depth > MAX_DEPTH {
+                    Err(EvalError::new(ErrorKind::MaxCallDepth, None))
+                } else {
+                    let outer = Env::child(&closure.env, 1);
+                    outer.push(args[i].clone());
+                    let frame = Env::child(&outer, 1);
+                    frame.push(second.clone());
+                    self.eval(body, &frame)
+                };
+                self.depth -= 2;
+                func = result?;
+                i += 2;
+                continue;
+            }
+            func = self.apply(func, args[i].clone(), None)?;
+            i += 1;
         }
         Ok(func)
     }

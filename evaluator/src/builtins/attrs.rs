@@ -115,7 +115,7 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let func = m.force(&args[0])?;
     let entries = attrs.iter().map(|(k, v)| {
         let name = Thunk::value(Value::string(k));
-        (k.clone(), Thunk::apply(func.clone(), vec![name, v.clone()]))
+        (k.clone(), Thunk::apply(func.clone(), [name, v.clone()]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
 }
@@ -131,7 +131,7 @@ pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Valu
     }
     let entries = groups.into_iter().map(|(k, values)| {
         let name = Thunk::value(Value::string(&k));
-        (k, Thunk::apply(func.clone(), vec![name, Thunk::value(Value::list(values))]))
+        (k, Thunk::apply(func.clone(), [name, Thunk::value(Value::list(values))]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
 }

@@ -54,6 +54,9 @@ impl Drop for ThunkCell {
     }
 }
 
+/// The arguments of a lazy application.
+pub(crate) type Args = smallvec::SmallVec<[Thunk; 2]>;
+
 pub(crate) enum ThunkState {
     /// An expression and the environment to evaluate it in.
     Suspended {
@@ -62,7 +65,7 @@ pub(crate) enum ThunkState {
     },
     /// A function applied to arguments, for builtins that build lazy results (`map`). Boxed:
     /// every thunk is as large as the largest state, and this one is rare.
-    Apply(Box<(Value, Vec<Thunk>)>),
+    Apply(Box<(Value, Args)>),
     /// Being evaluated: forcing it again is infinite recursion.
     Blackhole {
         expr: Option<ExprId>,
@@ -75,7 +78,10 @@ impl Thunk {
         Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Suspended { expr, env }))))
     }
 
-    pub(crate) fn apply(func: Value, args: Vec<Thunk>) -> Thunk {
+    /// `func` applied to `args`, when forced (one allocation besides the cell: the arguments
+    /// of `map` and `mapAttrs` fit inline).
+    pub(crate) fn apply(func: Value, args: impl IntoIterator<Item = Thunk>) -> Thunk {
+        let args: Args = args.into_iter().collect();
         Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Apply(Box::new((func, args)))))))
     }
 
