@@ -150,8 +150,9 @@ impl Server<'_> {
                 }
             }
         }
-        let params =
-            PublishDiagnosticsParams { uri: uri.parse::<Uri>()?, diagnostics, version: None };
+        // An address the editor sent that is not a URI gets no diagnostics (and no crash).
+        let Ok(uri) = uri.parse::<Uri>() else { return Ok(()) };
+        let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
         let notification = Notification::new("textDocument/publishDiagnostics".into(), params);
         self.send(Message::Notification(notification))
     }

@@ -99,32 +99,47 @@ pub(crate) fn run_tool(
     tool_args: Vec<String>,
 ) -> Result<runner::RunReport, CliError> {
     let run_dir = runner::Layout::new(&ctx.root).logs().join(run_id());
-    let options = RunOptions {
-        mode: Mode::Tool,
+    let options = RunOptions { tool_args, ..options(ctx, Mode::Tool, &run_dir) };
+    let report = start(session, options, Box::new(|_| {}))?;
+    // `init` may have logged; nothing else did.
+    let _ = std::fs::remove_dir(&run_dir);
+    Ok(report)
+}
+
+/// What every run of the project is given: one process at a time, no plan reused, no policy
+/// engine, no tool arguments — `execute` and `run_tool` set what differs.
+fn options(ctx: &Ctx, mode: Mode, log_dir: &std::path::Path) -> RunOptions {
+    RunOptions {
+        mode,
         jobs: 1,
         force: false,
-        fail_fast: true,
+        fail_fast: false,
         tool_env: tool_env(),
         root: ctx.root.clone(),
-        log_dir: run_dir.clone(),
+        log_dir: log_dir.to_path_buf(),
         identity: Some(identity_path()),
         reuse_plans: false,
         reviewed: false,
         policy: runner::policy::PolicyContext::default(),
-        tool_args,
-    };
-    let report = runner::run(
+        tool_args: Vec::new(),
+    }
+}
+
+/// Runs the session's nodes.
+fn start(
+    session: &Session,
+    options: RunOptions,
+    events: Box<dyn Fn(Event) + Send + Sync>,
+) -> Result<runner::RunReport, CliError> {
+    runner::run(
         &session.project,
         &session.build,
         &session.selected,
         &session.store,
         options,
-        Box::new(|_| {}),
+        events,
     )
-    .map_err(|e| CliError::user("infra::run::spawn", format!("cannot run: {e}")))?;
-    // `init` may have logged; nothing else did.
-    let _ = std::fs::remove_dir(&run_dir);
-    Ok(report)
+    .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))
 }
 
 /// Where a run stands with respect to an interactive review.
@@ -152,19 +167,14 @@ pub(crate) fn execute(
     let run_id = run_id();
     let log_dir = runner::Layout::new(&ctx.root).logs().join(&run_id);
     let options = RunOptions {
-        mode,
         jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
         force: args.refresh,
         fail_fast: args.fail_fast,
-        tool_env: tool_env(),
-        root: ctx.root.clone(),
-        log_dir: log_dir.clone(),
-        identity: Some(identity_path()),
         reuse_plans: review == Review::Planning,
         reviewed: review == Review::Approved,
         policy: crate::policy::context(ctx.entry(), args.allow_destroy)
             .map_err(|e| CliError::user("infra::policy::clock", e))?,
-        tool_args: Vec::new(),
+        ..options(ctx, mode, &log_dir)
     };
     let json = args.json;
     let show: Box<dyn Fn(&Event) + Send + Sync> = if !json && std::io::stderr().is_terminal() {
@@ -218,15 +228,7 @@ pub(crate) fn execute(
         show(&event);
     });
     let started = Instant::now();
-    let report = runner::run(
-        &session.project,
-        &session.build,
-        &session.selected,
-        &session.store,
-        options,
-        events,
-    )
-    .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))?;
+    let report = start(session, options, events)?;
     if let Ok(mut sender) = sender.lock() {
         sender.take();
     }

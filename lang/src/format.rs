@@ -10,10 +10,10 @@
 //! formatting twice gives the same text. It never removes or adds a blank between two tokens,
 //! only shortens a run of them, so no two tokens can fuse.
 
-use rowan::{NodeOrToken, WalkEvent};
+use rowan::{NodeOrToken, TextSize, WalkEvent};
 
 use crate::{
-    SyntaxError, SyntaxKind,
+    FileId, SourceMap, SyntaxError, SyntaxKind,
     SyntaxKind::{
         ASSERT, COMMENT, IN_KW, INTERPOL_START, L_BRACE, L_BRACK, L_PAREN, LAMBDA, LEGACY_LET,
         LET_IN, LET_KW, PATH, R_BRACE, R_BRACK, R_PAREN, SOURCE_FILE, STRING, WHITESPACE, WITH,
@@ -28,7 +28,9 @@ pub fn format(text: &str) -> Result<String, Vec<SyntaxError>> {
         return Err(parse.errors().to_vec());
     }
     let root = parse.syntax_node();
-    let lines = LineIndex::new(text);
+    let mut lines = SourceMap::new();
+    let file = lines.add(String::new(), text.to_owned());
+    let lines = Lines(&lines, file);
     // The atoms grouped by output line, with the blank lines before each (0 or 1).
     let mut grouped: Vec<(usize, Vec<Atom>)> = Vec::new();
     let mut blank_lines = 0;
@@ -187,7 +189,7 @@ fn atoms(root: &SyntaxNode) -> Vec<Atom> {
 /// starts before this line. A function, `with`, `assert` and `let … in` do not count by
 /// themselves (their bodies are not indented: `{ lib }:` then the file's body), only what
 /// holds them (a binding's value on the next line is).
-fn continues(token: &SyntaxToken, owner: Option<&SyntaxNode>, lines: &LineIndex) -> bool {
+fn continues(token: &SyntaxToken, owner: Option<&SyntaxNode>, lines: &Lines<'_>) -> bool {
     let line = lines.line(token.text_range().start().into());
     for ancestor in token.parent_ancestors() {
         if Some(&ancestor) == owner {
@@ -204,17 +206,11 @@ fn continues(token: &SyntaxToken, owner: Option<&SyntaxNode>, lines: &LineIndex)
 }
 
 /// Line numbers of offsets in the original text.
-struct LineIndex(Vec<usize>);
+struct Lines<'a>(&'a SourceMap, FileId);
 
-impl LineIndex {
-    fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex(starts)
-    }
-
-    fn line(&self, offset: u32) -> usize {
-        self.0.partition_point(|&start| start <= offset as usize)
+impl Lines<'_> {
+    fn line(&self, offset: u32) -> u32 {
+        self.0.line_col(self.1, TextSize::from(offset)).line
     }
 }
 

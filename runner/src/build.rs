@@ -173,6 +173,33 @@ enum Source {
     Generated(String, Vec<u8>),
 }
 
+/// Every file of `tree` (the directory `dir`) as a source under `prefix`; a symbolic link is
+/// an error (a work directory holds regular files only).
+fn add_tree(
+    sources: &mut BTreeMap<String, Source>,
+    prefix: &str,
+    dir: &Path,
+    tree: &Tree,
+    address: &str,
+) -> Result<(), RunnerError> {
+    for (rel, entry) in tree.files() {
+        if let Entry::Symlink(_) = entry {
+            return Err(RunnerError {
+                address: Some(address.to_owned()),
+                kind: RunnerErrorKind::Source(format!(
+                    "`{}` is a symbolic link",
+                    dir.join(&rel).display()
+                )),
+                help: Some(
+                    "a work directory holds regular files only: copy the target instead".into(),
+                ),
+            });
+        }
+        sources.insert(format!("{prefix}{rel}"), Source::File(dir.join(&rel), entry.clone()));
+    }
+    Ok(())
+}
+
 /// The module directories a component's files call outside its own, under
 /// `.infra-modules/PATH`, and its files' calls rewritten to point there (see the evaluator's
 /// `project/siblings.rs`).
@@ -190,16 +217,8 @@ fn ship_siblings(
     };
     for sibling in &terraform.siblings {
         let Some(tree) = trees.get(sibling.dir.as_path()) else { continue };
-        for (rel, entry) in tree.files() {
-            if let Entry::Symlink(_) = entry {
-                return Err(source_error(format!(
-                    "`{}` is a symbolic link",
-                    sibling.dir.join(&rel).display()
-                )));
-            }
-            let name = format!("{}/{}/{rel}", evaluator::MODULES_DIR, sibling.path);
-            sources.insert(name, Source::File(sibling.dir.join(&rel), entry.clone()));
-        }
+        let prefix = format!("{}/{}/", evaluator::MODULES_DIR, sibling.path);
+        add_tree(sources, &prefix, &sibling.dir, tree, &address)?;
     }
     let mut by_file: BTreeMap<&str, Vec<&evaluator::SourceRewrite>> = BTreeMap::new();
     for rewrite in &terraform.rewrites {
@@ -252,21 +271,7 @@ fn build_component(
     if let Some(dir) = component.source_dir()
         && let Some(tree) = trees.get(dir)
     {
-        for (rel, entry) in tree.files() {
-            if let Entry::Symlink(_) = entry {
-                return Err(RunnerError {
-                    address: Some(address),
-                    kind: RunnerErrorKind::Source(format!(
-                        "`{}` is a symbolic link",
-                        dir.join(&rel).display()
-                    )),
-                    help: Some(
-                        "a work directory holds regular files only: copy the target instead".into(),
-                    ),
-                });
-            }
-            sources.insert(rel.clone(), Source::File(dir.join(&rel), entry.clone()));
-        }
+        add_tree(&mut sources, "", dir, tree, &address)?;
     }
     for (name, file) in component.terraform().into_iter().flat_map(|t| &t.files) {
         if let File::Copy(path) = file {
@@ -274,22 +279,7 @@ fn build_component(
             if path.is_dir() {
                 let tree = hash_tree_dir(path, &keep_source)
                     .map_err(|e| RunnerError::store(&address, e))?;
-                for (rel, entry) in tree.files() {
-                    if let Entry::Symlink(_) = entry {
-                        return Err(RunnerError {
-                            address: Some(address),
-                            kind: RunnerErrorKind::Source(format!(
-                                "`{}` is a symbolic link",
-                                path.join(&rel).display()
-                            )),
-                            help: Some("a work directory holds regular files only".into()),
-                        });
-                    }
-                    sources.insert(
-                        format!("{name}/{rel}"),
-                        Source::File(path.join(&rel), entry.clone()),
-                    );
-                }
+                add_tree(&mut sources, &format!("{name}/"), path, &tree, &address)?;
                 continue;
             }
             let bytes =

@@ -10,7 +10,7 @@ use super::{
     tooling::{failed, init_if_needed},
 };
 use crate::{
-    plan::{self, PlanChanges},
+    plan,
     process::LogMode,
     record::{mark_incomplete, read_record, remove_record},
     resolve::resolve_inputs,
@@ -31,13 +31,7 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     let values = recorded_values(ctx);
     let resolved = resolve_inputs(ctx.component, &values).unwrap_or_default();
     // Destroying needs the same variables, secrets included.
-    if let Err(failure) = private_environment(ctx, &values, &resolved).await {
-        return ctx.fail(failure);
-    }
-    if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
-        return ctx.fail(Failure::new(code::FILES, message));
-    }
-    if let Err(failure) = init_if_needed(ctx).await {
+    if let Err(failure) = ready(ctx, &values, &resolved).await {
         return ctx.fail(failure);
     }
     if ctx.shared.stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -104,24 +98,30 @@ async fn guarded_plan(
     let dir = tempfile::Builder::new().prefix("infra-destroy-").tempdir().map_err(|e| {
         Failure::new(code::FILES, format!("cannot create a private directory: {e}"))
     })?;
-    let file = dir.path().join(plan::PLAN_FILE).display().to_string();
-    let out = format!("-out={file}");
+    let file = dir.path().join(plan::PLAN_FILE);
+    let out = format!("-out={}", file.display());
     let args = ["plan", "-destroy", "-input=false", "-no-color", "-detailed-exitcode", &out];
     let done = ctx.tool_logged("plan", &args, LogMode::Full).await?;
     if !matches!(done.code, Some(0) | Some(2)) {
         return Err(Failure::new(code::PLAN, failed(ctx, "plan")));
     }
-    let show = ctx.tool_logged("show", &["show", "-json", &file], LogMode::StderrOnly).await?;
-    let mut json: Json = serde_json::from_str(show.stdout.trim())
-        .map_err(|_| Failure::new(code::PLAN, "`show -json` printed something that is not JSON"))?;
-    let changes = PlanChanges::from_show_json(&json);
-    let passed: Vec<String> =
-        ctx.env.iter().filter_map(|(k, _)| k.strip_prefix("TF_VAR_").map(str::to_owned)).collect();
-    plan::redact(&mut json, &passed);
+    let (changes, json) = super::steps::show_plan(ctx, &file).await?;
     match judge(ctx, &changes, &json.to_string()) {
         Gate::Go => Ok(Ok(Some(dir))),
         Gate::Stop(stopped) => Ok(Err(stopped)),
     }
+}
+
+/// The work directory made current for running the tool by hand: its secrets in the
+/// environment, its files and variables written, `init` if needed (`destroy`, `infra tf`).
+pub(crate) async fn ready(
+    ctx: &mut Ctx<'_>,
+    values: &BTreeMap<OutputRef, Json>,
+    resolved: &BTreeMap<String, Json>,
+) -> Result<(), Failure> {
+    private_environment(ctx, values, resolved).await?;
+    prepare_workdir(ctx, values, resolved).map_err(|message| Failure::new(code::FILES, message))?;
+    init_if_needed(ctx).await
 }
 
 /// The upstream values a node read, for destroying it: from records, else mocks, else empty.

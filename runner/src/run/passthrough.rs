@@ -9,9 +9,6 @@ use super::{
     component::{Ctx, Status},
     destroy::recorded_values,
     failure::{Failure, code},
-    private::private_environment,
-    steps::prepare_workdir,
-    tooling::init_if_needed,
 };
 use crate::resolve::resolve_inputs;
 
@@ -30,13 +27,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
             return ctx.fail(Failure::new(code::UPSTREAM, message));
         }
     };
-    if let Err(failure) = private_environment(ctx, &values, &resolved).await {
-        return ctx.fail(failure);
-    }
-    if let Err(message) = prepare_workdir(ctx, &values, &resolved) {
-        return ctx.fail(Failure::new(code::FILES, message));
-    }
-    if let Err(failure) = init_if_needed(ctx).await {
+    if let Err(failure) = super::destroy::ready(ctx, &values, &resolved).await {
         return ctx.fail(failure);
     }
     let args = ctx.shared.options.tool_args.clone();

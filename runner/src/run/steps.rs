@@ -424,6 +424,16 @@ pub(crate) async fn make_plan(
         let changes = PlanChanges::from_json_stream(&done.stdout);
         return Ok(Made { changes, json: String::new(), file, _private: private });
     }
+    let (changes, json) = show_plan(ctx, &file).await?;
+    Ok(Made { changes, json: json.to_string(), file, _private: private })
+}
+
+/// `show -json` of a binary plan: its changes, and its JSON with the secrets passed as
+/// `TF_VAR_…` redacted.
+pub(crate) async fn show_plan(
+    ctx: &mut Ctx<'_>,
+    file: &std::path::Path,
+) -> Result<(PlanChanges, Json), Failure> {
     let file_arg = file.display().to_string();
     let show = ctx.tool_logged("show", &["show", "-json", &file_arg], LogMode::StderrOnly).await?;
     let mut json: Json = serde_json::from_str(show.stdout.trim())
@@ -432,7 +442,7 @@ pub(crate) async fn make_plan(
     let passed: Vec<String> =
         ctx.env.iter().filter_map(|(k, _)| k.strip_prefix("TF_VAR_").map(str::to_owned)).collect();
     plan::redact(&mut json, &passed);
-    Ok(Made { changes, json: json.to_string(), file, _private: private })
+    Ok((changes, json))
 }
 
 /// The work directory: realised from the store, with the upstream values it reads.
