@@ -211,6 +211,7 @@ mod tests {
             mock_outputs: BTreeMap::from([("id".into(), json!("mock"))]),
             rerun_after: BTreeSet::from(["shared/dns".into()]),
             kind,
+            span: None, // not cached: only the language server reads it
         };
         let step = Step {
             action: Action::Run(vec!["make".into(), "<infra-output:dev/vpc:id>".into()]),

@@ -1,21 +1,22 @@
 //! `infra lsp`: a language server over stdio (lsp-server, lsp-types). Diagnostics as you type
 //! (syntax, undefined variables) and, for a project's `main.infra` when it is opened or saved,
 //! the project's own checks (unknown component attributes, unknown outputs, cycles); hover
-//! (where a variable is bound, and its value when the binding needs nothing else);
+//! (`hover`: a variable's binding and value, a component's evaluated inputs in every stack);
 //! go to definition (`let`, `rec`, function arguments, imported files); completion of
 //! `infra.…`, `infra.lib.…`, `builtins.…` and of the variables in scope; the document's stacks
 //! and components as symbols; formatting with `infra fmt`.
 
 use std::{collections::HashMap, path::PathBuf};
 
-use evaluator::{Evaluator, PrintMode};
+mod hover;
+
+use evaluator::Evaluator;
 use lsp_server::{Connection, Message, Notification, Request, Response};
 use lsp_types::{
     CompletionItem, CompletionItemKind, CompletionOptions, Diagnostic, DiagnosticSeverity,
-    DocumentSymbol, GotoDefinitionResponse, Hover, HoverContents, HoverProviderCapability,
-    InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, Position,
-    PublishDiagnosticsParams, Range, ServerCapabilities, SymbolKind, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextEdit, Uri,
+    DocumentSymbol, GotoDefinitionResponse, HoverProviderCapability, InitializeParams, Location,
+    NumberOrString, OneOf, Position, PublishDiagnosticsParams, Range, ServerCapabilities,
+    SymbolKind, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
 };
 
 use crate::io::RealIo;
@@ -39,7 +40,8 @@ pub(crate) fn serve() -> Result<(), Failure> {
     };
     let init = connection.initialize(serde_json::to_value(capabilities)?)?;
     let _: InitializeParams = serde_json::from_value(init).unwrap_or_default();
-    let mut server = Server { connection: &connection, documents: HashMap::new() };
+    let mut server =
+        Server { connection: &connection, documents: HashMap::new(), placed: HashMap::new() };
     for message in &connection.receiver {
         match message {
             Message::Request(request) => {
@@ -60,6 +62,8 @@ pub(crate) fn serve() -> Result<(), Failure> {
 struct Server<'a> {
     connection: &'a Connection,
     documents: HashMap<String, String>,
+    /// The components each project file declares, from its last evaluation.
+    placed: HashMap<String, Vec<hover::Placed>>,
 }
 
 impl Server<'_> {
@@ -99,7 +103,10 @@ impl Server<'_> {
             .and_then(|p| serde_json::from_value::<Position>(p.clone()).ok())
             .map(|p| offset_of(&text, p));
         let result = match (request.method.as_str(), offset) {
-            ("textDocument/hover", Some(at)) => serde_json::to_value(hover(uri, &text, at))?,
+            ("textDocument/hover", Some(at)) => {
+                let placed = self.placed.get(uri).map_or(&[][..], Vec::as_slice);
+                serde_json::to_value(hover::hover(uri, &text, at, placed))?
+            }
             ("textDocument/definition", Some(at)) => {
                 serde_json::to_value(definition(uri, &text, at))?
             }
@@ -117,7 +124,7 @@ impl Server<'_> {
     }
 
     /// The document's diagnostics; with `project`, a `main.infra`'s project checks too.
-    fn publish(&self, uri: &str, project: bool) -> Result<(), Failure> {
+    fn publish(&mut self, uri: &str, project: bool) -> Result<(), Failure> {
         let text = self.documents.get(uri).cloned().unwrap_or_default();
         let path = path_of(uri);
         let mut diagnostics = Vec::new();
@@ -139,12 +146,17 @@ impl Server<'_> {
             if diagnostics.is_empty() && project && is_project {
                 let entry = path.clone().unwrap_or_default();
                 let mut evaluator = Evaluator::new(Box::new(RealIo::default()));
-                if let Err(error) = evaluator.eval_project(&entry) {
-                    let shown = entry.display().to_string();
-                    for d in error.diagnostics() {
-                        let here = evaluator.sources().name(d.primary.file) == shown;
-                        if here {
-                            diagnostics.push(to_lsp(&d, &text));
+                let shown = entry.display().to_string();
+                match evaluator.eval_project(&entry) {
+                    Ok(project) => {
+                        let placed = hover::placed(&evaluator, &project, &shown);
+                        self.placed.insert(uri.to_owned(), placed);
+                    }
+                    Err(error) => {
+                        for d in error.diagnostics() {
+                            if evaluator.sources().name(d.primary.file) == shown {
+                                diagnostics.push(to_lsp(&d, &text));
+                            }
                         }
                     }
                 }
@@ -174,30 +186,6 @@ fn to_lsp(d: &lang::Diagnostic, text: &str) -> Diagnostic {
         message,
         ..Diagnostic::default()
     }
-}
-
-fn hover(uri: &str, text: &str, at: usize) -> Option<Hover> {
-    let range = lang::ide::definition(text, at)?;
-    let (start, end) = (usize::from(range.start()), usize::from(range.end()));
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
-    let line = text[line_start..line_end].trim();
-    let mut value = format!("```nix\n{line}\n```");
-    // The value, when the binding is `name = EXPR;` and EXPR needs nothing else.
-    if let Some(expr) = line.split_once('=').map(|(_, rhs)| rhs.trim().trim_end_matches(';')) {
-        let base = path_of(uri).and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default();
-        let mut evaluator = Evaluator::new(Box::new(RealIo::default()));
-        if let Ok(v) = evaluator.eval_text("(hover)", expr, base)
-            && let Ok(shown) = evaluator.print(&v, PrintMode::Lazy)
-        {
-            let shown: String = shown.chars().take(300).collect();
-            value.push_str(&format!("\n\nvalue: `{shown}`"));
-        }
-    }
-    Some(Hover {
-        contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),
-        range: None,
-    })
 }
 
 fn definition(uri: &str, text: &str, at: usize) -> Option<GotoDefinitionResponse> {
@@ -349,7 +337,7 @@ fn formatting(text: &str) -> Option<Vec<TextEdit>> {
 }
 
 /// The file of a `file://` URI.
-fn path_of(uri: &str) -> Option<PathBuf> {
+pub(crate) fn path_of(uri: &str) -> Option<PathBuf> {
     uri.strip_prefix("file://").map(|p| PathBuf::from(percent_decode(p)))
 }
 

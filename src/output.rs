@@ -7,7 +7,7 @@ use std::{
     process::ExitCode,
 };
 
-use lang::{Diagnostic, FileId, SourceMap, SyntaxError, diagnostic::render};
+use lang::{Diagnostic, FileId, Severity, SourceMap, SyntaxError, diagnostic::render};
 
 use crate::{
     cli::{ColorChoice, GlobalArgs, MessageFormat},
@@ -147,7 +147,8 @@ impl Output {
         }
         let printed = match self.format {
             MessageFormat::Human => {
-                let mut text = self.relative(&format!("error[{}]: {}\n", err.code, err.message));
+                let header = render::header(Severity::Error, err.code, &err.message, self.style);
+                let mut text = self.relative(&header);
                 for hint in &err.hints {
                     text.push_str(&format!("  help: {hint}\n"));
                 }

@@ -72,6 +72,9 @@ pub struct Component {
     pub rerun_after: BTreeSet<String>,
     #[serde(flatten)]
     pub kind: Kind,
+    /// Where it is declared (the `infra.component` call); not part of what is built or hashed.
+    #[serde(skip)]
+    pub span: Option<lang::Span>,
 }
 
 /// What a node is.

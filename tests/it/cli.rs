@@ -21,9 +21,7 @@ fn check_reports_three_separate_mistakes() {
     let output = infra(&root(), &["check", "examples/mistakes/three-mistakes.infra"]);
     assert_eq!(output.status.code(), Some(1));
     expect![[r#"
-        infra::parse::unexpected_token
-
-          × expected `;`, found `}`
+        error[infra::parse::unexpected_token]: expected `;`, found `}`
            ╭─[examples/mistakes/three-mistakes.infra:3:38]
          2 │ {
          3 │   vpc = { cidr_block = "10.0.0.0/16" };
@@ -31,9 +29,7 @@ fn check_reports_three_separate_mistakes() {
            ·                                      ╰── expected `;`
          4 │   gke = { name = "dev-gke"; name = "prod-gke"; };
            ╰────
-        infra::parse::duplicate_attr
-
-          × attribute `name` is defined twice
+        error[infra::parse::duplicate_attr]: attribute `name` is defined twice
            ╭─[examples/mistakes/three-mistakes.infra:4:29]
          3 │   vpc = { cidr_block = "10.0.0.0/16" };
          4 │   gke = { name = "dev-gke"; name = "prod-gke"; };
@@ -42,9 +38,7 @@ fn check_reports_three_separate_mistakes() {
            ·             ╰── first defined here
          5 │   dns = { zone = [ "example.org" ; };
            ╰────
-        infra::parse::unclosed_delimiter
-
-          × expected `]`, found `;`
+        error[infra::parse::unclosed_delimiter]: expected `]`, found `;`
            ╭─[examples/mistakes/three-mistakes.infra:5:34]
          4 │   gke = { name = "dev-gke"; name = "prod-gke"; };
          5 │   dns = { zone = [ "example.org" ; };

@@ -1,6 +1,6 @@
 //! `infra lsp` as an editor sees it: the real binary over stdio, speaking the protocol —
 //! initialize, a document opened with a mistake (its diagnostic, with its range), hover (the
-//! binding and its value), go to definition, completion after `infra.`, document symbols,
+//! binding and its value; a component's inputs in every stack), go to definition, completion after `infra.`, document symbols,
 //! formatting, then shutdown and exit.
 
 #![allow(clippy::disallowed_methods)]
@@ -138,11 +138,43 @@ fn the_language_server_speaks_the_protocol() {
     );
     assert_eq!(definition["range"]["start"], json!({ "line": 1, "character": 2 }), "{definition}");
 
+    // Saved as a project that evaluates: hover inside a component shows its inputs per stack.
+    let project = "let\n  app = infra.component \"app\" (ctx: {\n    source = ./mod;\n    inputs.x = \"${ctx.stack}-${toString ctx.settings.n}\";\n  });\n  env = name: n: infra.stack name { settings.n = n; components = [ app ]; };\nin { dev = env \"dev\" 1; prod = env \"prod\" 3; }\n";
+    std::fs::write(dir.join("main.infra"), project).expect("write");
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [ { "text": project } ] }),
+    );
+    client.wait_for("textDocument/publishDiagnostics");
+    client.notify("textDocument/didSave", json!({ "textDocument": { "uri": uri } }));
+    let published = client.wait_for("textDocument/publishDiagnostics");
+    assert_eq!(published["diagnostics"], json!([]), "{published}");
+    let hover = client.request(
+        9,
+        "textDocument/hover",
+        json!({ "textDocument": doc, "position": { "line": 3, "character": 6 } }),
+    );
+    let shown = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(
+        shown.contains("**dev/app** inputs")
+            && shown.contains("\"x\": \"dev-1\"")
+            && shown.contains("**prod/app** inputs")
+            && shown.contains("\"x\": \"prod-3\""),
+        "{hover}"
+    );
+    // Outside every component: no hover.
+    let outside = client.request(
+        10,
+        "textDocument/hover",
+        json!({ "textDocument": doc, "position": { "line": 6, "character": 1 } }),
+    );
+    assert_eq!(outside, Value::Null);
+
     // Completion after `infra.` offers the API.
     let edited = text.replace("m = replicaz;", "m = infra.;");
     client.notify(
         "textDocument/didChange",
-        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [ { "text": edited } ] }),
+        json!({ "textDocument": { "uri": uri, "version": 3 }, "contentChanges": [ { "text": edited } ] }),
     );
     let column = edited.lines().nth(2).and_then(|l| l.find("infra.;")).unwrap_or(0) + 6;
     let items = client.request(
@@ -164,7 +196,7 @@ fn the_language_server_speaks_the_protocol() {
 
     client.notify(
         "textDocument/didChange",
-        json!({ "textDocument": { "uri": uri, "version": 3 }, "contentChanges": [ { "text": "{\nfoo   = 1;\n}\n" } ] }),
+        json!({ "textDocument": { "uri": uri, "version": 4 }, "contentChanges": [ { "text": "{\nfoo   = 1;\n}\n" } ] }),
     );
     let edits = client.request(
         6,

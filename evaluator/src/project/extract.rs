@@ -447,6 +447,7 @@ fn read_component(
         mock_outputs,
         rerun_after,
         kind,
+        span: Some(span),
     };
     let mut nodes = hooks::nodes(&mut component, hooks);
     nodes.insert(0, component);

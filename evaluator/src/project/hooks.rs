@@ -91,6 +91,7 @@ pub(super) fn nodes(owner: &mut Component, hooks: Vec<(HookWhen, Vec<String>)>) 
                 destroy: Vec::new(),
                 hook: Some(Hook { owner: address.clone(), when }),
             }),
+            span: owner.span,
         });
     }
     nodes

@@ -29,7 +29,22 @@ impl Style {
     }
 }
 
-/// Renders a diagnostic as miette's graphical report.
+/// The first line of every error infra prints, with a place in a file or without:
+/// `error[CODE]: MESSAGE` (the form rustc and cargo use; `error` red when coloured).
+pub fn header(severity: Severity, code: &str, message: &str, style: Style) -> String {
+    let (word, colour) = match severity {
+        Severity::Error => ("error", "\u{1b}[1;31m"),
+        Severity::Warning => ("warning", "\u{1b}[1;33m"),
+    };
+    if style.color {
+        format!("{colour}{word}\u{1b}[0m\u{1b}[1m[{code}]: {message}\u{1b}[0m\n")
+    } else {
+        format!("{word}[{code}]: {message}\n")
+    }
+}
+
+/// Renders a diagnostic: its `header`, then miette's graphical snippet of the source with the
+/// labels, then the help line.
 pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> String {
     let theme = match (style.unicode, style.color) {
         (true, true) => GraphicalTheme::unicode(),
@@ -39,11 +54,15 @@ pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> Stri
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width);
     let adapter = Adapter { diagnostic, sources };
-    let mut out = String::new();
-    // Invariant: rendering into a String cannot fail; fall back to the bare message if it does.
-    if handler.render_report(&mut out, &adapter).is_err() {
-        out = format!("error: {}\n", diagnostic.message);
+    let mut report = String::new();
+    // Invariant: rendering into a String cannot fail; the header alone is still the message.
+    if handler.render_report(&mut report, &adapter).is_err() {
+        report.clear();
     }
+    // miette's own first line is the (empty) message: the header takes its place.
+    let snippet = report.split_once('\n').map_or("", |(_, rest)| rest);
+    let mut out = header(diagnostic.severity, diagnostic.code, &diagnostic.message, style);
+    out.push_str(snippet);
     // Without colour, escape sequences in messages (a `throw` of coloured text, as nixpkgs'
     // module system makes) are dropped, as Nix drops them when not writing to a terminal.
     if style.color { out } else { strip_escapes(&out) }
@@ -119,7 +138,7 @@ impl fmt::Debug for Adapter<'_> {
 
 impl fmt::Display for Adapter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        f.write_str("") // the message is in the header
     }
 }
 
@@ -127,7 +146,7 @@ impl std::error::Error for Adapter<'_> {}
 
 impl miette::Diagnostic for Adapter<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(self.diagnostic.code))
+        None // in the header
     }
 
     fn severity(&self) -> Option<miette::Severity> {
