@@ -45,6 +45,15 @@ pub(crate) struct RunArgs {
     /// Wait this many seconds for another infra process to release the project.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub(crate) lock_timeout: u64,
+    /// Where runs take turns: `local` (this checkout's `.infra/lock`) or `cache` (also a
+    /// lease in the shared cache, so that runs from every machine on the estate take turns;
+    /// needs an `s3://` or `file://` cache).
+    #[arg(long, value_name = "WHERE", value_enum, default_value_t = LockScope::Local)]
+    pub(crate) lock: LockScope,
+    /// How long a cache lock holds without being renewed: the lock of a run that died is
+    /// taken over after this.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) lock_lease: u64,
     /// Print one JSON event per line on stdout instead of progress lines.
     #[arg(long)]
     pub(crate) json: bool,
@@ -54,10 +63,19 @@ pub(crate) struct RunArgs {
     pub(crate) cache: Option<String>,
 }
 
+/// Where runs take turns (`--lock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LockScope {
+    Local,
+    Cache,
+}
+
 /// What `plan`, `apply`, `destroy` and `drift` work on: the locked project, the selected
 /// components and their build.
 pub(crate) struct Session {
     _lock: std::fs::File,
+    /// Dropped after everything else: the estate stays locked until the session ends.
+    _remote_lock: Option<runner::RemoteLock>,
     pub(crate) project: evaluator::Project,
     pub(crate) selected: Vec<String>,
     pub(crate) store: store::Store,
@@ -75,20 +93,33 @@ pub(crate) fn open(
     mode: Mode,
 ) -> Result<Option<Session>, CliError> {
     let lock = lock_project(out, ctx, mode, args.lock_timeout)?;
+    let cache = crate::cache::cache_url(ctx, args.cache.as_deref());
+    let remote_lock = match args.lock {
+        LockScope::Local => None,
+        LockScope::Cache => Some(lock_estate(out, cache.as_deref(), mode, args)?),
+    };
     let Some(project) = ctx.project(out)? else { return Ok(None) };
     let targets = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let selected =
         if args.only { targets } else { close(&project, &targets, mode == Mode::Destroy) };
     let store = ctx.store()?;
     let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
-    let cache = crate::cache::cache_url(ctx, args.cache.as_deref());
     let trust = crate::cache::trust(ctx)?;
     if let Some(url) = &cache {
         // One round of parallel requests: what anyone applied since, by their records.
         let pulled = runner::pull_refs(url, &ctx.root, &selected, &trust);
         crate::cache::report(out, "pull from", url, &pulled)?;
     }
-    Ok(Some(Session { _lock: lock, project, selected, store, build, cache, trust }))
+    Ok(Some(Session {
+        _lock: lock,
+        _remote_lock: remote_lock,
+        project,
+        selected,
+        store,
+        build,
+        cache,
+        trust,
+    }))
 }
 
 /// `infra tf`: the session's one component, its tool run with `tool_args` (no progress, no
@@ -586,6 +617,55 @@ pub(crate) fn tool_env() -> ToolEnv {
     ToolEnv { path: std::env::var_os("PATH"), infra_tf: std::env::var("INFRA_TF").ok() }
 }
 
+/// Takes the estate's lease in the cache (`--lock cache`), waiting up to `--lock-timeout`
+/// and saying who holds it meanwhile.
+fn lock_estate(
+    out: &mut Output,
+    url: Option<&str>,
+    mode: Mode,
+    args: &RunArgs,
+) -> Result<runner::RemoteLock, CliError> {
+    let Some(url) = url else {
+        return Err(CliError::user("infra::lock::no_cache", "`--lock cache` needs a cache".into())
+            .with_hint("pass `--cache s3://BUCKET/PREFIX` (or set `INFRA_CACHE`)".into()));
+    };
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let holder = format!(
+        "{}@{}, pid {}, `infra {}`",
+        crate::policy::user(),
+        host.trim(),
+        std::process::id(),
+        mode_name(mode)
+    );
+    let lock = runner::RemoteLock::take(
+        url,
+        &holder,
+        &run_id(),
+        Duration::from_secs(args.lock_lease),
+        Duration::from_secs(args.lock_timeout),
+        |held| {
+            let _ = out.status(&format!(
+                "waiting for the estate lock in `{url}`: held by {} since {}",
+                held.holder,
+                runner::time::utc(held.since)
+            ));
+        },
+    );
+    let lock = lock.map_err(|e| {
+        CliError::user("infra::lock::held", e)
+            .with_hint("wait for it, or pass `--lock-timeout SECONDS` to wait here".into())
+    })?;
+    if let Some(expired) = &lock.took_over {
+        out.status(&format!(
+            "warning[infra::lock::taken_over]: took over the estate lock of {}, whose lease \
+             expired at {}",
+            expired.holder,
+            runner::time::utc(expired.expires)
+        ))?;
+    }
+    Ok(lock)
+}
+
 /// Holds `.infra/lock` exclusively while a run changes state; says who holds it otherwise.
 fn lock_project(
     out: &mut Output,
@@ -641,13 +721,7 @@ fn lock_project(
             }
         }
     }
-    let what = match mode {
-        Mode::Plan => "plan",
-        Mode::Apply => "apply",
-        Mode::Destroy => "destroy",
-        Mode::Drift => "drift",
-        Mode::Tool => "tf",
-    };
+    let what = mode_name(mode);
     let since = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let _ = std::fs::write(
         layout.lock_info(),

@@ -9,6 +9,7 @@ mod fingerprint;
 mod graph;
 mod inspect;
 mod layout;
+mod lease;
 pub mod plan;
 pub mod policy;
 mod process;
@@ -30,6 +31,7 @@ pub use crate::{
     graph::{GraphFormat, render_graph},
     inspect::{Checked, State, status, why},
     layout::Layout,
+    lease::{ESTATE_LOCK, RemoteLock},
     process::run_editor,
     record::{RunRecord, read_record, record_path},
     resolve::{pending, resolve_inputs, resolve_known},

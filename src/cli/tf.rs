@@ -31,6 +31,8 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &TfArgs) -> Result<ExitCode
         fail_fast: true,
         allow_destroy: false,
         lock_timeout: 0,
+        lock: crate::runs::LockScope::Local,
+        lock_lease: 60,
         json: false,
         cache: None,
     };

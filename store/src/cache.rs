@@ -1,24 +1,29 @@
 //! Remote caches: one trait, `RemoteCache` (GET, PUT, HEAD of keys), with a directory backend
 //! (`file:///dir`), an HTTP backend (`http(s)://…`: plain GET/PUT/HEAD, the layout Bazel's
-//! HTTP cache and nginx's WebDAV module serve) and an in-memory one for tests. Keys are
-//! `cas/<hash>` (objects, a directory as one archive), `ac/<derivation hash>` (realisations)
-//! and `refs/<stack>/<name>` (the latest apply record). A missing key is `Ok(None)`, never an
-//! error. An S3 backend (object_store) fits the same trait.
+//! HTTP cache and nginx's WebDAV module serve), an S3 backend (`s3://bucket/prefix`, through
+//! object_store) and an in-memory one for tests. Keys are `cas/<hash>` (objects, a directory
+//! as one archive), `ac/<derivation hash>` (realisations), `refs/<stack>/<name>` (the latest
+//! apply record) and `locks/<name>` (`lock`: a lease several machines contend for, built on
+//! the conditional writes of the backends that have them — S3, a directory, memory). A
+//! missing key is `Ok(None)`, never an error.
 
 mod archive;
 mod contract;
 mod file;
 mod http;
+pub mod lock;
 mod memory;
+mod s3;
 
 use std::{fmt, future::Future, pin::Pin};
 
 pub use self::{
     archive::{archive_object, unpack_object},
-    contract::check_contract,
+    contract::{check_conditional_contract, check_contract},
     file::FileCache,
     http::HttpCache,
     memory::MemoryCache,
+    s3::S3Cache,
 };
 
 /// A boxed future, so that `RemoteCache` can be a trait object.
@@ -46,9 +51,41 @@ pub trait RemoteCache: Send + Sync {
     fn has<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheError>>;
     /// The URL, for messages.
     fn url(&self) -> String;
+
+    /// The bytes at `key` and their version (an ETag), for `put_if`.
+    fn get_versioned<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, String)>, CacheError>> {
+        Box::pin(async move { Err(cannot_lock(&self.url(), key)) })
+    }
+
+    /// Stores `bytes` at `key` only if its version is `expected` (`None`: only if nothing is
+    /// there), atomically; the new version, or `None` when the condition did not hold.
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Vec<u8>,
+        expected: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<String>, CacheError>> {
+        let _ = (bytes, expected);
+        Box::pin(async move { Err(cannot_lock(&self.url(), key)) })
+    }
+
+    /// Removes `key` (nothing there is not an error).
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move { Err(cannot_lock(&self.url(), key)) })
+    }
 }
 
-/// The cache at `url`: `file:///dir` or `http(s)://host/prefix`.
+fn cannot_lock(url: &str, key: &str) -> CacheError {
+    CacheError(format!(
+        "the cache `{url}` has no conditional writes, so `{key}` cannot be a lock there \
+         (use an `s3://` or `file://` cache)"
+    ))
+}
+
+/// The cache at `url`: `file:///dir`, `http(s)://host/prefix` or `s3://bucket/prefix`.
 pub fn open_cache(url: &str) -> Result<Box<dyn RemoteCache>, CacheError> {
     if let Some(path) = url.strip_prefix("file://") {
         return Ok(Box::new(FileCache::new(path.into())));
@@ -56,12 +93,17 @@ pub fn open_cache(url: &str) -> Result<Box<dyn RemoteCache>, CacheError> {
     if url.starts_with("http://") || url.starts_with("https://") {
         return Ok(Box::new(HttpCache::new(url)?));
     }
-    Err(CacheError(format!("`{url}` is not a cache URL (use `file:///dir` or `http(s)://…`)")))
+    if url.starts_with("s3://") {
+        return Ok(Box::new(S3Cache::new(url)?));
+    }
+    Err(CacheError(format!(
+        "`{url}` is not a cache URL (use `file:///dir`, `http(s)://…` or `s3://bucket/prefix`)"
+    )))
 }
 
 /// Checks that a key is one of the layout's and safe as a path.
 pub(crate) fn check_key(key: &str) -> Result<(), CacheError> {
-    let valid = ["cas/", "ac/", "refs/"].iter().any(|p| key.starts_with(p))
+    let valid = ["cas/", "ac/", "refs/", "locks/"].iter().any(|p| key.starts_with(p))
         && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
     if valid { Ok(()) } else { Err(CacheError(format!("`{key}` is not a cache key"))) }

@@ -115,11 +115,57 @@ mod remote {
 
     use crate::{
         Digest, Store,
-        cache::{FileCache, MemoryCache, archive_object, check_contract, unpack_object},
+        cache::{
+            FileCache, MemoryCache, archive_object, check_conditional_contract, check_contract,
+            unpack_object,
+        },
     };
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    }
+
+    #[test]
+    fn a_lease_is_held_by_one_taken_over_after_it_expires_and_released_by_its_holder() {
+        use crate::cache::lock::{Attempt, Lease, release, renew, try_take};
+        let lease = |who: &str, now: u64| Lease {
+            holder: who.into(),
+            token: format!("{who}-token"),
+            since: now,
+            expires: now + 10,
+        };
+        let cache = MemoryCache::default();
+        let key = "locks/estate";
+        runtime().block_on(async {
+            let a = try_take(&cache, key, &lease("a", 100), 100).await.expect("a");
+            let Attempt::Taken { version: a_version, expired: None } = a else {
+                panic!("a takes a free lock: {a:?}")
+            };
+            let b = try_take(&cache, key, &lease("b", 105), 105).await.expect("b");
+            assert!(matches!(&b, Attempt::Held(held) if held.holder == "a"), "{b:?}");
+            // A renews; B still waits at 112 (A's lease now runs to 113).
+            let renewed = renew(&cache, key, &lease("a", 103), &a_version).await.expect("renew");
+            assert!(renewed.is_some());
+            let b = try_take(&cache, key, &lease("b", 112), 112).await.expect("b");
+            assert!(matches!(b, Attempt::Held(_)), "{b:?}");
+            // A stops renewing: at 114 B takes the lock over and names the expired holder.
+            let b = try_take(&cache, key, &lease("b", 114), 114).await.expect("b");
+            let Attempt::Taken { expired: Some(expired), .. } = b else { panic!("{b:?}") };
+            assert_eq!(expired.holder, "a");
+            // A's renewal fails now (its version is gone), and its release leaves B's lock.
+            let late = renewed.expect("a version");
+            assert_eq!(renew(&cache, key, &lease("a", 115), &late).await.expect("renew"), None);
+            release(&cache, key, "a-token").await.expect("release");
+            assert!(matches!(
+                try_take(&cache, key, &lease("c", 115), 115).await,
+                Ok(Attempt::Held(_))
+            ));
+            release(&cache, key, "b-token").await.expect("release");
+            assert!(matches!(
+                try_take(&cache, key, &lease("c", 116), 116).await,
+                Ok(Attempt::Taken { expired: None, .. })
+            ));
+        });
     }
 
     #[test]
@@ -128,6 +174,9 @@ mod remote {
         runtime().block_on(async {
             check_contract(&MemoryCache::default()).await.expect("memory backend");
             check_contract(&FileCache::new(dir.path().to_path_buf())).await.expect("file backend");
+            check_conditional_contract(&MemoryCache::default()).await.expect("memory backend");
+            let file = FileCache::new(dir.path().to_path_buf());
+            check_conditional_contract(&file).await.expect("file backend");
         });
     }
 

@@ -17,6 +17,7 @@ mod nix_oracle;
 mod policies;
 mod project;
 mod run;
+mod s3;
 mod secrets;
 mod siblings;
 mod steps;

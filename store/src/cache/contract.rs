@@ -26,3 +26,37 @@ pub async fn check_contract(cache: &dyn RemoteCache) -> Result<(), String> {
     expect(cache.get("refs/../../x").await.is_err(), "`..` is rejected")?;
     Ok(())
 }
+
+/// The conditional writes a lock needs (`put_if`, `get_versioned`, `delete`), for the
+/// backends that have them; uses the key `locks/contract-check`.
+pub async fn check_conditional_contract(cache: &dyn RemoteCache) -> Result<(), String> {
+    let expect = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_owned()) };
+    let fail = |what: &str, e: crate::cache::CacheError| format!("{what}: {e}");
+    let key = "locks/contract-check";
+    cache.delete(key).await.map_err(|e| fail("delete of a missing key", e))?;
+    let first = cache.put_if(key, b"a".to_vec(), None).await.map_err(|e| fail("create", e))?;
+    expect(first.is_some(), "create-if-absent of a missing key writes it")?;
+    let again = cache.put_if(key, b"b".to_vec(), None).await.map_err(|e| fail("create", e))?;
+    expect(again.is_none(), "create-if-absent of an existing key does not write")?;
+    let (bytes, version) = cache
+        .get_versioned(key)
+        .await
+        .map_err(|e| fail("get_versioned", e))?
+        .ok_or("get_versioned of a stored key is a miss")?;
+    expect(bytes == b"a", "the first writer's bytes stay")?;
+    let stale = cache
+        .put_if(key, b"c".to_vec(), Some("\"not-the-version\""))
+        .await
+        .map_err(|e| fail("update", e))?;
+    expect(stale.is_none(), "an update with a stale version does not write")?;
+    let updated =
+        cache.put_if(key, b"d".to_vec(), Some(&version)).await.map_err(|e| fail("update", e))?;
+    expect(updated.is_some(), "an update with the current version writes")?;
+    let old =
+        cache.put_if(key, b"e".to_vec(), Some(&version)).await.map_err(|e| fail("update", e))?;
+    expect(old.is_none(), "the version before an update is stale after it")?;
+    expect(cache.get(key).await == Ok(Some(b"d".to_vec())), "the update is what get returns")?;
+    cache.delete(key).await.map_err(|e| fail("delete", e))?;
+    expect(cache.get(key).await == Ok(None), "a deleted key is a miss")?;
+    Ok(())
+}

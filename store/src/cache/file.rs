@@ -1,4 +1,6 @@
-//! `file:///dir`: a shared directory. Writes are atomic (a temporary beside the key, rename).
+//! `file:///dir`: a shared directory. Writes are atomic (a temporary beside the key, rename);
+//! conditional writes hold an exclusive lock on `locks/.guard` (a version is the blake3 hash
+//! of the bytes).
 
 use std::path::PathBuf;
 
@@ -50,5 +52,70 @@ impl RemoteCache for FileCache {
 
     fn url(&self) -> String {
         format!("file://{}", self.root.display())
+    }
+
+    fn get_versioned<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, String)>, CacheError>> {
+        Box::pin(async move {
+            let bytes = self.get(key).await?;
+            Ok(bytes.map(|b| {
+                let version = blake3::hash(&b).to_hex().to_string();
+                (b, version)
+            }))
+        })
+    }
+
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Vec<u8>,
+        expected: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<String>, CacheError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let _guard = self.guard()?;
+            let current = self.get_versioned(key).await?.map(|(_, v)| v);
+            if current.as_deref() != expected {
+                return Ok(None);
+            }
+            let version = blake3::hash(&bytes).to_hex().to_string();
+            self.put(key, bytes).await?;
+            Ok(Some(version))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let _guard = self.guard()?;
+            match std::fs::remove_file(self.root.join(key)) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(CacheError(format!(
+                    "cannot remove `{key}` from `{}`: {e}",
+                    self.root.display()
+                ))),
+            }
+        })
+    }
+}
+
+impl FileCache {
+    /// The exclusive lock conditional writes hold (released when dropped).
+    fn guard(&self) -> Result<std::fs::File, CacheError> {
+        let dir = self.root.join("locks");
+        let error =
+            |e: std::io::Error| CacheError(format!("cannot lock `{}/.guard`: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).map_err(error)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".guard"))
+            .map_err(error)?;
+        file.lock().map_err(error)?;
+        Ok(file)
     }
 }

@@ -37,4 +37,46 @@ impl RemoteCache for MemoryCache {
     fn url(&self) -> String {
         "memory://".to_owned()
     }
+
+    fn get_versioned<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, String)>, CacheError>> {
+        Box::pin(async move {
+            let bytes = self.get(key).await?;
+            Ok(bytes.map(|b| {
+                let version = blake3::hash(&b).to_hex().to_string();
+                (b, version)
+            }))
+        })
+    }
+
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: Vec<u8>,
+        expected: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<String>, CacheError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let Ok(mut entries) = self.entries.lock() else { return Ok(None) };
+            let current = entries.get(key).map(|b| blake3::hash(b).to_hex().to_string());
+            if current.as_deref() != expected {
+                return Ok(None);
+            }
+            let version = blake3::hash(&bytes).to_hex().to_string();
+            entries.insert(key.to_owned(), bytes);
+            Ok(Some(version))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            if let Ok(mut entries) = self.entries.lock() {
+                entries.remove(key);
+            }
+            Ok(())
+        })
+    }
 }
