@@ -41,6 +41,9 @@ impl fmt::Display for CacheError {
 
 impl std::error::Error for CacheError {}
 
+/// Bytes and their version (an ETag; for a directory, the blake3 hash of the bytes).
+pub type Versioned = (Vec<u8>, String);
+
 /// A key-value store of bytes reached by URL.
 pub trait RemoteCache: Send + Sync {
     /// The bytes at `key`; `None` if there are none.
@@ -56,7 +59,7 @@ pub trait RemoteCache: Send + Sync {
     fn get_versioned<'a>(
         &'a self,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, String)>, CacheError>> {
+    ) -> BoxFuture<'a, Result<Option<Versioned>, CacheError>> {
         Box::pin(async move { Err(cannot_lock(&self.url(), key)) })
     }
 

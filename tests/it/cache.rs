@@ -116,7 +116,7 @@ impl Machine {
 
 /// Statuses, and the Terraform steps started (init, plan, apply; a fresh machine runs one
 /// `version` to learn the tool's version, cached afterwards).
-fn summary(output: &Output) -> (BTreeMap<String, String>, u64) {
+pub(crate) fn summary(output: &Output) -> (BTreeMap<String, String>, u64) {
     let mut statuses = BTreeMap::new();
     let mut steps = 0;
     for line in String::from_utf8_lossy(&output.stdout).lines() {

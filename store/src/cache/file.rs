@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::cache::{BoxFuture, CacheError, RemoteCache, check_key};
+use crate::cache::{BoxFuture, CacheError, RemoteCache, Versioned, check_key};
 
 pub struct FileCache {
     root: PathBuf,
@@ -57,7 +57,7 @@ impl RemoteCache for FileCache {
     fn get_versioned<'a>(
         &'a self,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, String)>, CacheError>> {
+    ) -> BoxFuture<'a, Result<Option<Versioned>, CacheError>> {
         Box::pin(async move {
             let bytes = self.get(key).await?;
             Ok(bytes.map(|b| {

@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, sync::Mutex};
 
-use crate::cache::{BoxFuture, CacheError, RemoteCache, check_key};
+use crate::cache::{BoxFuture, CacheError, RemoteCache, Versioned, check_key};
 
 #[derive(Default)]
 pub struct MemoryCache {
@@ -41,7 +41,7 @@ impl RemoteCache for MemoryCache {
     fn get_versioned<'a>(
         &'a self,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, String)>, CacheError>> {
+    ) -> BoxFuture<'a, Result<Option<Versioned>, CacheError>> {
         Box::pin(async move {
             let bytes = self.get(key).await?;
             Ok(bytes.map(|b| {

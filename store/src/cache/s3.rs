@@ -14,7 +14,7 @@ use object_store::{
     path::Path,
 };
 
-use crate::cache::{BoxFuture, CacheError, RemoteCache, check_key};
+use crate::cache::{BoxFuture, CacheError, RemoteCache, Versioned, check_key};
 
 pub struct S3Cache {
     store: AmazonS3,
@@ -142,7 +142,7 @@ impl RemoteCache for S3Cache {
     fn get_versioned<'a>(
         &'a self,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Vec<u8>, String)>, CacheError>> {
+    ) -> BoxFuture<'a, Result<Option<Versioned>, CacheError>> {
         Box::pin(async move {
             let path = self.path(key)?;
             let result = match self.store.get(&path).await {
