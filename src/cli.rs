@@ -5,6 +5,7 @@ mod approve;
 mod build;
 mod cache;
 mod check;
+mod ci;
 mod completions;
 mod destroy;
 mod drift;
@@ -95,6 +96,7 @@ pub(crate) enum Command {
     Ui(ui::UiArgs),
     Secrets(secrets::SecretsArgs),
     Cache(cache::CacheArgs),
+    Ci(ci::CiArgs),
     Export(export::ExportArgs),
     Graph(graph::GraphArgs),
     Store(store::StoreArgs),
@@ -134,6 +136,7 @@ pub(crate) fn run(
             let ctx = Ctx::discover(dir).ok();
             cache::run(out, ctx.as_ref(), args)
         }
+        Command::Ci(args) => ci::run(out, &Ctx::discover(dir)?, args),
         Command::Export(args) => export::run(out, &Ctx::discover(dir)?, args),
         Command::Graph(args) => graph::run(out, &Ctx::discover(dir)?, args),
         Command::Store(args) => store::run(out, &Ctx::discover(dir)?, args),

@@ -1,6 +1,7 @@
 //! The `infra` binary: parse the command line, run the command, map the outcome to an exit code.
 
 mod cache;
+mod ci;
 mod cli;
 mod ctx;
 mod error;

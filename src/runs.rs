@@ -106,8 +106,17 @@ pub(crate) fn open(
     let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
     let trust = crate::cache::trust(ctx)?;
     if let Some(url) = &cache {
-        // One round of parallel requests: what anyone applied since, by their records.
-        let pulled = runner::pull_refs(url, &ctx.root, &selected, &trust);
+        // One round of parallel requests: what anyone applied since, by their records —
+        // those of the selected nodes and of the nodes they read (`--only` in a fresh
+        // checkout still needs its upstreams' outputs).
+        let mut wanted: std::collections::BTreeSet<String> = selected.iter().cloned().collect();
+        for address in &selected {
+            if let Some(component) = project.component(address) {
+                wanted.extend(component.depends_on.iter().cloned());
+            }
+        }
+        let wanted: Vec<String> = wanted.into_iter().collect();
+        let pulled = runner::pull_refs(url, &ctx.root, &wanted, &trust);
         crate::cache::report(out, "pull from", url, &pulled)?;
     }
     Ok(Some(Session {
@@ -351,7 +360,11 @@ pub(crate) fn exit_code(report: &runner::RunReport) -> ExitCode {
 }
 
 /// The targets and, transitively, what they depend on (or what depends on them).
-fn close(project: &evaluator::Project, targets: &[String], dependents: bool) -> Vec<String> {
+pub(crate) fn close(
+    project: &evaluator::Project,
+    targets: &[String],
+    dependents: bool,
+) -> Vec<String> {
     let mut selected: std::collections::BTreeSet<String> = targets.iter().cloned().collect();
     loop {
         let before = selected.len();

@@ -21,6 +21,10 @@ pub(crate) struct StatusArgs {
     /// One JSON object per component on stdout.
     #[arg(long)]
     json: bool,
+    /// Read what anyone applied from this cache first (else `INFRA_CACHE`, else the
+    /// project's `.infra-cache`).
+    #[arg(long, value_name = "URL")]
+    cache: Option<String>,
 }
 
 pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<ExitCode, CliError> {
@@ -28,6 +32,11 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
     let selected = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let store = ctx.store()?;
     let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
+    if let Some(url) = crate::cache::cache_url(ctx, args.cache.as_deref()) {
+        let trust = crate::cache::trust(ctx)?;
+        let pulled = runner::pull_refs(&url, &ctx.root, &selected, &trust);
+        crate::cache::report(out, "pull from", &url, &pulled)?;
+    }
     let mut text = String::new();
     for (address, state, checked) in runner::status(&project, &build, &ctx.root, &tool_env()) {
         let (name, message) = match &state {

@@ -3,6 +3,7 @@
 
 mod build;
 mod cache;
+mod ci;
 mod cli;
 mod config;
 mod conformance;

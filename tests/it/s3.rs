@@ -113,12 +113,12 @@ fn the_s3_backend_keeps_the_contract_against_a_real_s3_server() {
 
 /// A checkout of `examples/remote-state` whose stacks keep their state in the S3 bucket
 /// `state` (Terraform's own S3 backend, against the same server).
-struct Checkout {
-    dir: PathBuf,
+pub(crate) struct Checkout {
+    pub(crate) dir: PathBuf,
 }
 
 impl Checkout {
-    fn new(name: &str) -> Checkout {
+    pub(crate) fn new(name: &str) -> Checkout {
         let dir = scratch_dir(name);
         let _ = std::fs::remove_dir_all(&dir);
         copy_tree(&root().join("examples/remote-state"), &dir);
@@ -135,11 +135,11 @@ impl Checkout {
         Checkout { dir }
     }
 
-    fn infra(&self, moto: &Moto, args: &[&str]) -> Output {
+    pub(crate) fn infra(&self, moto: &Moto, args: &[&str]) -> Output {
         infra_s3(&self.dir, moto, args)
     }
 
-    fn edit(&self, from: &str, to: &str) {
+    pub(crate) fn edit(&self, from: &str, to: &str) {
         let path = self.dir.join("main.infra");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains(from), "{from}");
@@ -154,7 +154,7 @@ fn infra_s3(dir: &Path, moto: &Moto, args: &[&str]) -> Output {
     crate::support::infra_with_terraform(dir, args, &env)
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&output.stdout),
