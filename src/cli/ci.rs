@@ -104,6 +104,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &CiArgs) -> Result<ExitCode
         install: args.install.clone(),
         runner: args.runner.clone(),
         secrets: project.components().any(|c| !c.secrets.is_empty()),
+        all: args.all,
     };
     let text = match args.system {
         System::Github => github(&pipeline),

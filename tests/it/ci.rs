@@ -139,6 +139,20 @@ fn the_pipelines_are_valid_and_follow_the_dag() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn the_readme_shows_the_workflow_infra_writes() {
+    let quickstart = root().join("examples/quickstart");
+    let output = infra(&quickstart, &["ci", "github", "--all", "--max-jobs", "2"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let workflow = String::from_utf8_lossy(&output.stdout);
+    assert!(workflow.contains("working-directory: \"examples/quickstart\""), "{workflow}");
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    assert!(
+        readme.contains(&format!("```yaml\n{workflow}```")),
+        "README.md's \"Running in CI\" is not what `infra -C examples/quickstart ci github --all --max-jobs 2` writes:\n{workflow}"
+    );
+}
+
 /// Runs the jobs of a GitHub workflow here, in an order that respects `needs:`, each in a
 /// fresh checkout; returns the ids in the order they ran.
 fn run_pipeline(yaml: &str, moto: &Moto, url: &str, name: &str) -> Vec<String> {
