@@ -77,8 +77,9 @@ pub(crate) fn report(
     for warning in &report.warnings {
         out.status(&format!("warning[infra::cache::unavailable]: {warning}"))?;
     }
+    let requests = if report.requests == 1 { "request" } else { "requests" };
     out.status(&format!(
-        "cache {what} `{url}`: {} requests, {} uploaded, {} downloaded",
+        "cache {what} `{url}`: {} {requests}, {} uploaded, {} downloaded",
         report.requests, report.uploaded, report.downloaded
     ))
 }

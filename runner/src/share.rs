@@ -24,6 +24,8 @@ use store::{
 };
 use tokio::sync::Semaphore;
 
+mod manifest;
+
 use crate::{
     build::BuildReport,
     record::{RunRecord, read_record, write_record_with},
@@ -88,6 +90,21 @@ impl Counter {
                 None
             }
         }
+    }
+    async fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, String> {
+        let _permit = self.limit.acquire().await.map_err(|e| e.to_string())?;
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.cache.get_versioned(key).await.map_err(|e| e.to_string())
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+    ) -> Result<Option<String>, String> {
+        let _permit = self.limit.acquire().await.map_err(|e| e.to_string())?;
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.cache.put_if(key, bytes, expected).await.map_err(|e| e.to_string())
     }
     async fn has(&self, key: &str) -> bool {
         let Ok(_permit) = self.limit.acquire().await else { return false };
@@ -197,10 +214,14 @@ pub fn push(
         }
         // Records last: a record names inputs that are now all in the cache.
         let mut tasks = Vec::new();
+        let mut sealed = BTreeMap::new();
         for address in addresses {
             let Some(record) = read_record(root, address) else { continue };
             let counter = counter.clone();
             let envelope = seal(&record, trust.signing_key.as_ref());
+            if let Ok(value) = serde_json::from_slice::<Json>(&envelope) {
+                sealed.insert(address.clone(), value);
+            }
             let key = format!("refs/{address}");
             tasks.push(tokio::spawn(async move { counter.put(&key, envelope).await }));
         }
@@ -208,6 +229,17 @@ pub fn push(
             if let Ok(true) = task.await {
                 uploaded += 1;
             }
+        }
+        if counter.cache.conditional()
+            && !sealed.is_empty()
+            && let Err(e) = manifest::merge(&counter, &sealed).await
+        {
+            let addresses: Vec<&str> = sealed.keys().map(String::as_str).collect();
+            counter.warn(format!(
+                "the records manifest was not updated ({e}): other machines may read an \
+                 older record of {}; `infra cache push` tries again",
+                addresses.join(", ")
+            ));
         }
         uploaded
     });
@@ -223,12 +255,24 @@ pub fn pull_refs(url: &str, root: &Path, addresses: &[String], trust: &Trust) ->
     };
     let Ok(runtime) = runtime() else { return failed("cannot start the cache client".into()) };
     let downloaded = runtime.block_on(async {
+        // One request for the manifest, then one per address it does not hold.
+        let mut listed = if counter.cache.conditional() {
+            manifest::read(&counter).await.unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        };
         let tasks: Vec<_> = addresses
             .iter()
             .map(|address| {
                 let counter = counter.clone();
                 let key = format!("refs/{address}");
-                tokio::spawn(async move { counter.get(&key).await })
+                let found = listed.remove(address);
+                tokio::spawn(async move {
+                    match found {
+                        Some(envelope) => serde_json::to_vec(&envelope).ok(),
+                        None => counter.get(&key).await,
+                    }
+                })
             })
             .collect();
         let mut downloaded = 0;
@@ -407,6 +451,47 @@ mod tests {
         };
         assert!(!replaces(&marked, &newer));
         assert!(replaces(&marked, &RunRecord { finished: 40, ..newer.clone() }));
+    }
+
+    #[test]
+    fn concurrent_pushes_lose_no_record_in_the_manifest_and_older_never_wins() {
+        let counter = Arc::new(Counter {
+            cache: Box::new(store::cache::MemoryCache::default()),
+            requests: AtomicUsize::new(0),
+            limit: Semaphore::new(PARALLEL),
+            warnings: Mutex::new(Vec::new()),
+        });
+        let sealed = |address: &str, finished: u64| {
+            let record = RunRecord { address: address.into(), finished, ..record() };
+            let envelope: Json = serde_json::from_slice(&seal(&record, None)).expect("JSON");
+            BTreeMap::from([(address.to_owned(), envelope)])
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            // Twenty machines push twenty different records at once.
+            let tasks: Vec<_> = (0..20)
+                .map(|i| {
+                    let counter = counter.clone();
+                    let records = sealed(&format!("dev/c{i}"), 5);
+                    tokio::spawn(async move { manifest::merge(&counter, &records).await })
+                })
+                .collect();
+            for task in tasks {
+                assert_eq!(task.await.expect("join"), Ok(()));
+            }
+            let listed = manifest::read(&counter).await.expect("a manifest");
+            assert_eq!(listed.len(), 20);
+            // An older record of an address does not replace a newer one; a newer does.
+            manifest::merge(&counter, &sealed("dev/c0", 3)).await.expect("merge");
+            manifest::merge(&counter, &sealed("dev/c1", 9)).await.expect("merge");
+            let listed = manifest::read(&counter).await.expect("a manifest");
+            let finished = |a: &str| listed[a]["record"]["finished"].as_u64();
+            assert_eq!((finished("dev/c0"), finished("dev/c1")), (Some(5), Some(9)));
+        });
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! HTTP cache and nginx's WebDAV module serve), an S3 backend (`s3://bucket/prefix`, through
 //! object_store) and an in-memory one for tests. Keys are `cas/<hash>` (objects, a directory
 //! as one archive), `ac/<derivation hash>` (realisations), `refs/<stack>/<name>` (the latest
-//! apply record) and `locks/<name>` (`lock`: a lease several machines contend for, built on
+//! apply record), `index/records` (every latest record in one object, for reading them in one
+//! request) and `locks/<name>` (`lock`: a lease several machines contend for, built on
 //! the conditional writes of the backends that have them — S3, a directory, memory). A
 //! missing key is `Ok(None)`, never an error.
 
@@ -54,6 +55,11 @@ pub trait RemoteCache: Send + Sync {
     fn has<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheError>>;
     /// The URL, for messages.
     fn url(&self) -> String;
+
+    /// Whether `put_if` and `delete` work here (S3, a directory, memory; not plain HTTP).
+    fn conditional(&self) -> bool {
+        false
+    }
 
     /// The bytes at `key` and their version (an ETag), for `put_if`.
     fn get_versioned<'a>(
@@ -106,7 +112,7 @@ pub fn open_cache(url: &str) -> Result<Box<dyn RemoteCache>, CacheError> {
 
 /// Checks that a key is one of the layout's and safe as a path.
 pub(crate) fn check_key(key: &str) -> Result<(), CacheError> {
-    let valid = ["cas/", "ac/", "refs/", "locks/"].iter().any(|p| key.starts_with(p))
+    let valid = ["cas/", "ac/", "refs/", "index/", "locks/"].iter().any(|p| key.starts_with(p))
         && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
     if valid { Ok(()) } else { Err(CacheError(format!("`{key}` is not a cache key"))) }

@@ -187,6 +187,13 @@ fn two_checkouts_share_only_an_s3_cache_and_s3_state() {
     let plan = b.infra(&moto, &["plan", "--json", "--cache", url]);
     let (statuses, processes) = crate::cache::summary(&plan);
     assert_eq!(processes, 0, "{}", text(&plan));
+    // One request: the records manifest names every component's record.
+    assert!(
+        text(&plan)
+            .contains("cache pull from `s3://cache/estate`: 1 request, 0 uploaded, 3 downloaded"),
+        "{}",
+        text(&plan)
+    );
     assert!(statuses.values().all(|s| s == "up-to-date"), "{statuses:?}");
 
     // B changes dev's app and applies exactly it (Terraform reads and writes the S3 state);

@@ -54,6 +54,10 @@ impl RemoteCache for FileCache {
         format!("file://{}", self.root.display())
     }
 
+    fn conditional(&self) -> bool {
+        true
+    }
+
     fn get_versioned<'a>(
         &'a self,
         key: &'a str,

@@ -38,6 +38,10 @@ impl RemoteCache for MemoryCache {
         "memory://".to_owned()
     }
 
+    fn conditional(&self) -> bool {
+        true
+    }
+
     fn get_versioned<'a>(
         &'a self,
         key: &'a str,

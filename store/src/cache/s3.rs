@@ -139,6 +139,10 @@ impl RemoteCache for S3Cache {
         self.url.clone()
     }
 
+    fn conditional(&self) -> bool {
+        true
+    }
+
     fn get_versioned<'a>(
         &'a self,
         key: &'a str,
