@@ -106,6 +106,9 @@ pub fn build_with(
         |e| RunnerError { address: None, kind: RunnerErrorKind::Store(e), help: None };
     // Shared with other builds; gc waits for it.
     let _lock = store.lock(false).map_err(store_error)?;
+    // Written without an fsync each, made durable at once at the end.
+    let batch = store.batch();
+    let store = batch.store();
     let components: Vec<&Component> = {
         let mut wanted: BTreeSet<String> = addresses.iter().cloned().collect();
         // A hook runs in its component's work directory.
@@ -161,6 +164,7 @@ pub fn build_with(
     if realise && report.components.len() == own_workdirs {
         store.remove_roots_except("build.", &roots).map_err(store_error)?;
     }
+    batch.commit().map_err(store_error)?;
     Ok(report)
 }
 
@@ -382,6 +386,8 @@ pub(crate) fn realise_component(store: &Store, built: &BuiltComponent) -> Result
     }
     // Shared with builds; a concurrent `gc` waits until the objects are rooted.
     let _lock = store.lock(false).map_err(|e| RunnerError::store(&built.address, e))?;
+    let batch = store.batch();
+    let store = batch.store();
     let planned = pending
         .planned
         .iter()
@@ -393,7 +399,8 @@ pub(crate) fn realise_component(store: &Store, built: &BuiltComponent) -> Result
     let mut objects = BTreeSet::new();
     write_component(store, &built.address, &pending.name, planned, &mut copy, &mut objects)?;
     let root = format!("build.{}", built.address.replace('/', "."));
-    store.set_root(&root, &objects).map_err(|e| RunnerError::store(&built.address, e))
+    store.set_root(&root, &objects).map_err(|e| RunnerError::store(&built.address, e))?;
+    batch.commit().map_err(|e| RunnerError::store(&built.address, e))
 }
 
 fn write_component(

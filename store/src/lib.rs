@@ -7,6 +7,7 @@
 //! the hash of their canonical form, so two machines that store the same content get the
 //! same names.
 
+mod batch;
 #[cfg(feature = "remote")]
 pub mod cache;
 mod derivation;
@@ -21,6 +22,7 @@ mod tree;
 mod tests;
 
 pub use crate::{
+    batch::Batch,
     derivation::Derivation,
     digest::Digest,
     error::{StoreError, StoreErrorKind},

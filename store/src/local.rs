@@ -4,7 +4,9 @@
 //! (`.roots/<name>`: the objects a build or a record keeps alive).
 //!
 //! Two processes writing the same object both succeed: the content is the same, and whichever
-//! rename lands first wins.
+//! rename lands first wins. A build writes through a `Batch` (`batch.rs`): no fsync per
+//! object, one sync of the filesystem at its end, and a marker that lets the next opening of
+//! the store find and remove what a crash left half-written.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -74,6 +76,8 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Writes skip their own fsync: a `Batch` syncs them all at once.
+    pub(crate) batch: Option<std::sync::Arc<crate::batch::BatchState>>,
 }
 
 impl Store {
@@ -82,7 +86,9 @@ impl Store {
         for dir in [root.to_path_buf(), root.join(".realisations"), root.join(".roots")] {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        let store = Store { root: root.to_path_buf(), batch: None };
+        crate::batch::recover(&store)?;
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {
@@ -154,7 +160,9 @@ impl Store {
             .tempfile_in(&self.root)
             .map_err(|e| StoreError::io(&self.root, e))?;
         temp.write_all(bytes).map_err(|e| StoreError::io(temp.path(), e))?;
-        temp.as_file().sync_all().map_err(|e| StoreError::io(temp.path(), e))?;
+        if !self.deferred()? {
+            temp.as_file().sync_all().map_err(|e| StoreError::io(temp.path(), e))?;
+        }
         set_read_only(temp.path(), false, executable)?;
         let target = self.path(object);
         temp.persist(&target).map_err(|e| StoreError::io(&target, e.error))?;
@@ -174,6 +182,7 @@ impl Store {
         if self.contains(&object) {
             return Ok((object, tree));
         }
+        self.deferred()?;
         let temp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempdir_in(&self.root)
@@ -190,14 +199,14 @@ impl Store {
             // share their inodes; a copy is fsynced here.
             if fs::hard_link(&source, &target).is_err() {
                 fs::copy(&source, &target).map_err(|e| StoreError::io(&target, e))?;
-                sync_path(&target)?;
+                self.sync(&target)?;
             }
         }
         // Deepest first, so that a parent is made read-only and durable after its children.
         dirs.insert(temp.path().to_path_buf());
         for dir in dirs.iter().rev() {
             set_read_only(dir, true, false)?;
-            sync_path(dir)?;
+            self.sync(dir)?;
         }
         let target = self.path(&object);
         let kept = temp.keep();
@@ -227,7 +236,7 @@ impl Store {
         object: &ObjectName,
     ) -> Result<(), StoreError> {
         let path = self.root.join(".realisations").join(derivation.to_hex());
-        write_atomic(&path, format!("{object}\n").as_bytes())
+        self.write_small(&path, format!("{object}\n").as_bytes())
     }
 
     /// Takes the store's lock: shared for builds (many at once), exclusive for `gc`, so that
@@ -274,7 +283,7 @@ impl Store {
         if fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
             return Ok(());
         }
-        write_atomic(&path, text.as_bytes())
+        self.write_small(&path, text.as_bytes())
     }
 
     /// Every object named by a root.
@@ -327,8 +336,29 @@ impl Store {
 
     fn sync_root(&self) {
         // Durability of the rename; a failure here loses nothing that is not rebuilt.
-        if let Ok(dir) = fs::File::open(&self.root) {
+        if self.batch.is_none()
+            && let Ok(dir) = fs::File::open(&self.root)
+        {
             let _ = dir.sync_all();
+        }
+    }
+
+    /// fsync a file or directory, unless a batch syncs it.
+    fn sync(&self, path: &Path) -> Result<(), StoreError> {
+        if self.deferred()? { Ok(()) } else { sync_path(path) }
+    }
+
+    /// Writes a small file atomically (durably, unless a batch syncs it).
+    fn write_small(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let durable = !self.deferred()?;
+        crate::fsutil::write_atomic(path, bytes, durable).map_err(|e| StoreError::io(path, e))
+    }
+
+    /// Whether this write is part of a batch (whose marker it makes exist first).
+    fn deferred(&self) -> Result<bool, StoreError> {
+        match &self.batch {
+            None => Ok(false),
+            Some(batch) => batch.begin(&self.root).map(|()| true),
         }
     }
 }
@@ -361,11 +391,6 @@ fn tree_of(files: &BTreeMap<String, (ObjectName, Entry)>) -> Result<Tree, StoreE
 /// fsync a file or directory.
 fn sync_path(path: &Path) -> Result<(), StoreError> {
     fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| StoreError::io(path, e))
-}
-
-/// Writes a small file atomically: a temporary beside it, fsync, rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    crate::fsutil::write_atomic(path, bytes, true).map_err(|e| StoreError::io(path, e))
 }
 
 #[cfg(unix)]
