@@ -51,7 +51,14 @@ impl Store {
                 let _ = fs::remove_file(entry.path());
             }
         }
-        for entry in fs::read_dir(self.root()).map_err(|e| StoreError::io(self.root(), e))? {
+        // Temporaries: in the store (earlier versions) and in each thread's directory.
+        let temp_root = self.root().join(".tmp");
+        let mut entries: Vec<_> =
+            fs::read_dir(self.root()).map_err(|e| StoreError::io(self.root(), e))?.collect();
+        for dir in fs::read_dir(&temp_root).into_iter().flatten().flatten() {
+            entries.extend(fs::read_dir(dir.path()).into_iter().flatten());
+        }
+        for entry in entries {
             let entry = entry.map_err(|e| StoreError::io(self.root(), e))?;
             let is_temporary = entry.file_name().to_str().is_some_and(|n| n.starts_with(".tmp-"));
             let age =

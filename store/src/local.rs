@@ -83,7 +83,9 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for dir in [root.to_path_buf(), root.join(".realisations"), root.join(".roots")] {
+        for dir in
+            [root.to_path_buf(), root.join(".realisations"), root.join(".roots"), root.join(".tmp")]
+        {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
         let store = Store { root: root.to_path_buf(), batch: None };
@@ -93,6 +95,27 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where objects are written before they are renamed into place: a directory per
+    /// thread, since threads creating entries in one directory queue on its lock (measured:
+    /// most of a cold build's time was the kernel spinning on it).
+    pub(crate) fn temp_dir(&self) -> PathBuf {
+        let thread = format!("{:?}", std::thread::current().id());
+        let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+        self.root.join(".tmp").join(format!("t{thread}"))
+    }
+
+    /// `make` in this thread's temporary directory, which is created the first time.
+    fn in_temp_dir<T>(&self, make: impl Fn(&Path) -> std::io::Result<T>) -> Result<T, StoreError> {
+        let dir = self.temp_dir();
+        match make(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+                make(&dir).map_err(|e| StoreError::io(&dir, e))
+            }
+            made => made.map_err(|e| StoreError::io(&dir, e)),
+        }
     }
 
     /// Where an object lives.
@@ -155,10 +178,8 @@ impl Store {
         bytes: &[u8],
         executable: bool,
     ) -> Result<(), StoreError> {
-        let mut temp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.root)
-            .map_err(|e| StoreError::io(&self.root, e))?;
+        let mut temp =
+            self.in_temp_dir(|dir| tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir))?;
         temp.write_all(bytes).map_err(|e| StoreError::io(temp.path(), e))?;
         if !self.deferred()? {
             temp.as_file().sync_all().map_err(|e| StoreError::io(temp.path(), e))?;
@@ -183,10 +204,8 @@ impl Store {
             return Ok((object, tree));
         }
         self.deferred()?;
-        let temp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempdir_in(&self.root)
-            .map_err(|e| StoreError::io(&self.root, e))?;
+        let temp =
+            self.in_temp_dir(|dir| tempfile::Builder::new().prefix(".tmp-").tempdir_in(dir))?;
         let mut dirs = BTreeSet::new();
         for (rel, (file_object, _)) in files {
             let target = temp.path().join(rel);
