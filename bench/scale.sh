@@ -21,7 +21,7 @@ shift || true
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000)
 [ -x target/release/infra ] || cargo build --release --quiet
-infra="$PWD/target/release/infra"
+infra="${INFRA:-$PWD/target/release/infra}"
 tools="$(bash tools/install-ci-tools)"
 export PATH="$(bash tools/install-terraform):$tools:/usr/bin:/bin:/usr/sbin"
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
