@@ -112,6 +112,7 @@ pub(crate) fn jobs(
 /// A job id per group: its address with every character a CI does not take in an id as
 /// `-`, starting with a letter, unique.
 fn job_ids<'a>(groups: impl Iterator<Item = &'a String>) -> BTreeMap<String, String> {
+    // Compared without case: GitHub's job ids are case-insensitive.
     let mut taken = BTreeSet::from(["summary".to_owned()]);
     let mut ids = BTreeMap::new();
     for group in groups {
@@ -124,7 +125,7 @@ fn job_ids<'a>(groups: impl Iterator<Item = &'a String>) -> BTreeMap<String, Str
         }
         let mut unique = id.clone();
         let mut n = 2;
-        while !taken.insert(unique.clone()) {
+        while !taken.insert(unique.to_ascii_lowercase()) {
             unique = format!("{id}-{n}");
             n += 1;
         }
@@ -204,12 +205,10 @@ pub(crate) fn github(pipeline: &Pipeline) -> String {
     if pipeline.secrets {
         out.push_str("  INFRA_AGE_IDENTITY: ${{ github.workspace }}/../infra-identity.txt\n");
     }
+    // `shell: bash` is bash with `-eo pipefail`: a failed `infra` in a pipe fails the step.
+    out.push_str("defaults:\n  run:\n    shell: bash\n");
     if !pipeline.workdir.is_empty() {
-        let _ = writeln!(
-            out,
-            "defaults:\n  run:\n    working-directory: {}",
-            quoted(&pipeline.workdir)
-        );
+        let _ = writeln!(out, "    working-directory: {}", quoted(&pipeline.workdir));
     }
     out.push_str("jobs:\n");
     let runs_on = pipeline.runner.clone().unwrap_or_else(|| "ubuntu-latest".to_owned());
@@ -270,7 +269,7 @@ pub(crate) fn github(pipeline: &Pipeline) -> String {
 pub(crate) fn gitlab(pipeline: &Pipeline) -> String {
     let mut out = String::new();
     header(&mut out, "infra ci gitlab", pipeline);
-    out.push_str("stages: [infra]\n");
+    out.push_str("stages: [infra, report]\n");
     out.push_str("variables:\n  INFRA_USER: $GITLAB_USER_LOGIN\n");
     out.push_str("default:\n");
     if let Some(image) = &pipeline.runner {
@@ -295,9 +294,8 @@ pub(crate) fn gitlab(pipeline: &Pipeline) -> String {
             let _ = writeln!(out, "  artifacts:\n    when: always\n    paths: [{}]", quoted(&dir));
         }
     }
-    out.push_str("summary:\n  stage: infra\n  when: always\n");
-    let ids: Vec<&str> = pipeline.jobs.iter().map(|j| j.id.as_str()).collect();
-    let _ = writeln!(out, "  needs: [{}]", ids.join(", "));
+    // After every job by its stage (`needs:` may name at most 50 jobs).
+    out.push_str("summary:\n  stage: report\n  when: always\n");
     out.push_str("  script:\n    - infra status\n");
     out
 }

@@ -82,6 +82,8 @@ impl Server<'_> {
                 if let Some(text) = changes.and_then(|c| c.last()).and_then(|c| c["text"].as_str())
                 {
                     self.documents.insert(uri.clone(), text.to_owned());
+                    // Placed by the last evaluation of the saved file: stale once edited.
+                    self.placed.remove(&uri);
                 }
                 self.publish(&uri, false)
             }

@@ -74,14 +74,15 @@ pub(crate) enum LockScope {
 /// components and their build.
 pub(crate) struct Session {
     _lock: std::fs::File,
-    /// Dropped after everything else: the estate stays locked until the session ends.
-    _remote_lock: Option<runner::RemoteLock>,
     pub(crate) project: evaluator::Project,
     pub(crate) selected: Vec<String>,
     pub(crate) store: store::Store,
     pub(crate) build: runner::BuildReport,
     cache: Option<String>,
     trust: runner::Trust,
+    /// The estate lock in the cache (`--lock cache`); the last field, so dropped (released)
+    /// after everything else.
+    remote_lock: Option<runner::RemoteLock>,
 }
 
 /// Locks the project, evaluates it, selects and builds (in memory) the components, and pulls
@@ -119,16 +120,7 @@ pub(crate) fn open(
         let pulled = runner::pull_refs(url, &ctx.root, &wanted, &trust);
         crate::cache::report(out, "pull from", url, &pulled)?;
     }
-    Ok(Some(Session {
-        _lock: lock,
-        _remote_lock: remote_lock,
-        project,
-        selected,
-        store,
-        build,
-        cache,
-        trust,
-    }))
+    Ok(Some(Session { _lock: lock, project, selected, store, build, cache, trust, remote_lock }))
 }
 
 /// `infra tf`: the session's one component, its tool run with `tool_args` (no progress, no
@@ -162,6 +154,7 @@ fn options(ctx: &Ctx, mode: Mode, log_dir: &std::path::Path) -> RunOptions {
         reviewed: false,
         policy: runner::policy::PolicyContext::default(),
         tool_args: Vec::new(),
+        cancel: None,
     }
 }
 
@@ -171,15 +164,27 @@ fn start(
     options: RunOptions,
     events: Box<dyn Fn(Event) + Send + Sync>,
 ) -> Result<runner::RunReport, CliError> {
-    runner::run(
+    let cancel = session.remote_lock.as_ref().map(runner::RemoteLock::lost_flag);
+    let report = runner::run(
         &session.project,
         &session.build,
         &session.selected,
         &session.store,
-        options,
+        RunOptions { cancel, ..options },
         events,
-    )
-    .map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))
+    );
+    if session.remote_lock.as_ref().is_some_and(runner::RemoteLock::lost) {
+        return Err(CliError::user(
+            "infra::lock::lost",
+            "the estate lock was lost during the run (the cache did not answer before its \
+             lease ran out), so the run stopped"
+                .into(),
+        )
+        .with_hint(
+            "run again: what was applied is recorded; raise `--lock-lease` on a slow link".into(),
+        ));
+    }
+    report.map_err(|e| CliError::user("infra::run::io", format!("cannot run: {e}")))
 }
 
 /// Where a run stands with respect to an interactive review.

@@ -2,7 +2,9 @@
 //! estate take turns. `RemoteLock::take` waits for the lease (`store::cache::lock`), then a
 //! thread renews it every third of its length until the lock is dropped, which releases it.
 //! A holder that dies stops renewing, and the next contender takes the lock over once the
-//! lease has expired.
+//! lease has expired. A holder that cannot renew in time (the cache did not answer until its
+//! lease ran out) has lost the lock: `lost_flag` is set, and the run it guards stops as on
+//! Ctrl-C.
 
 use std::{
     sync::{
@@ -16,7 +18,7 @@ use std::{
 
 use store::cache::{
     RemoteCache,
-    lock::{Attempt, Lease, release, renew, try_take},
+    lock::{Attempt, Lease, release, renew, try_take, version_if_ours},
     open_cache,
 };
 
@@ -49,20 +51,24 @@ impl RemoteLock {
         let deadline = Instant::now().checked_add(timeout);
         let mut last_holder = None;
         let since = now();
+        let wanted = |now: u64| Lease {
+            holder: holder.to_owned(),
+            token: token.to_owned(),
+            since,
+            expires: now.saturating_add(lease_secs),
+        };
         let (version, took_over) = loop {
             let now = now();
-            let wanted = Lease {
-                holder: holder.to_owned(),
-                token: token.to_owned(),
-                since,
-                expires: now + lease_secs,
-            };
-            match runtime.block_on(try_take(cache.as_ref(), ESTATE_LOCK, &wanted, now)) {
+            let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+            match runtime.block_on(try_take(cache.as_ref(), ESTATE_LOCK, &wanted(now), now)) {
                 Err(e) => return Err(format!("cannot take the lock in `{url}`: {e}")),
                 Ok(Attempt::Taken { version, expired }) => break (version, expired),
-                Ok(Attempt::Raced) => continue,
+                Ok(Attempt::Raced) if timed_out => {
+                    return Err(format!("the lock in `{url}` kept changing while we took it"));
+                }
+                Ok(Attempt::Raced) => std::thread::sleep(Duration::from_millis(100)),
                 Ok(Attempt::Held(held)) => {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                    if timed_out {
                         return Err(format!(
                             "`{url}` is locked by {} since {} (its lease runs until {})",
                             held.holder,
@@ -80,31 +86,61 @@ impl RemoteLock {
         };
         let (stop, stopped) = mpsc::channel::<()>();
         let lost = Arc::new(AtomicBool::new(false));
-        let (holder, token, lost_flag) = (holder.to_owned(), token.to_owned(), lost.clone());
+        let lost_flag = lost.clone();
+        let first = wanted(now());
         let thread = std::thread::spawn(move || {
             let mut version = version;
+            let mut lease = first;
             let every = Duration::from_secs(lease_secs / 3).max(Duration::from_secs(1));
+            let mut pause = every;
             // Renew until told to stop (or the lock is dropped), then release.
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                let now = now();
-                let lease = Lease {
-                    holder: holder.clone(),
-                    token: token.clone(),
-                    since,
-                    expires: now + lease_secs,
-                };
-                match runtime.block_on(renew(cache.as_ref(), ESTATE_LOCK, &lease, &version)) {
-                    Ok(Some(new)) => version = new,
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(pause) {
+                let renewed = Lease { expires: now().saturating_add(lease_secs), ..lease.clone() };
+                let outcome = runtime.block_on(async {
+                    match renew(cache.as_ref(), ESTATE_LOCK, &renewed, &version).await {
+                        Ok(Some(new)) => Ok(Some(new)),
+                        // Refused, or no answer: a renewal whose answer was lost still wrote
+                        // our lease, under a version we have not seen; is it still ours?
+                        _ => match version_if_ours(cache.as_ref(), ESTATE_LOCK, &renewed.token)
+                            .await
+                        {
+                            Ok(Some(current)) => {
+                                renew(cache.as_ref(), ESTATE_LOCK, &renewed, &current).await
+                            }
+                            Ok(None) => Ok(None),
+                            Err(e) => Err(e),
+                        },
+                    }
+                });
+                match outcome {
+                    Ok(Some(new)) => {
+                        version = new;
+                        lease = renewed;
+                        pause = every;
+                    }
+                    // Someone else holds it: it expired and was taken over.
                     Ok(None) => {
                         lost_flag.store(true, Ordering::SeqCst);
                         return;
                     }
-                    Err(_) => {} // a network blip: try again at the next beat
+                    // The cache did not answer: try again soon, until the lease we hold runs
+                    // out, after which another machine may take it.
+                    Err(_) if now() >= lease.expires => {
+                        lost_flag.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(_) => pause = Duration::from_secs(1),
                 }
             }
-            let _ = runtime.block_on(release(cache.as_ref(), ESTATE_LOCK, &token));
+            let _ = runtime.block_on(release(cache.as_ref(), ESTATE_LOCK, &lease, &version));
         });
         Ok(RemoteLock { stop: Some(stop), thread: Some(thread), lost, took_over })
+    }
+
+    /// Set once the lock is lost while held (it could not be renewed before its lease ran
+    /// out, and may now be someone else's): the run it guards must stop (`RunOptions::cancel`).
+    pub fn lost_flag(&self) -> Arc<AtomicBool> {
+        self.lost.clone()
     }
 
     /// Whether the lock was lost while held (renewals failed until its lease expired and

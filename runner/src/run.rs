@@ -81,6 +81,8 @@ pub struct RunOptions {
     pub policy: crate::policy::PolicyContext,
     /// `Mode::Tool`: the arguments of the tool (`state list`).
     pub tool_args: Vec<String>,
+    /// Once set, the run stops as on Ctrl-C (the estate lock it held was lost).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Something that happened, for progress lines and `--json` events.
@@ -330,7 +332,8 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
             }
         }
     }
-    let signals = tokio::spawn(forward_signals(shared.clone()));
+    let cancel = shared.options.cancel.clone();
+    let signals = tokio::spawn(forward_signals(shared.clone(), cancel));
     let mut tasks = Vec::new();
     let mut addresses_of_tasks = Vec::new();
     for (address, of) in waits {
@@ -395,8 +398,19 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
     Ok(report)
 }
 
-/// On Ctrl-C or SIGTERM: stop starting work and pass the signal to the children once.
-async fn forward_signals(shared: Arc<Shared>) {
+/// On Ctrl-C or SIGTERM, or once `cancel` is set: stop starting work and pass the signal to
+/// the children once.
+async fn forward_signals(shared: Arc<Shared>, cancel: Option<Arc<AtomicBool>>) {
+    let cancelled = async move {
+        match cancel {
+            Some(flag) => {
+                while !flag.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -409,10 +423,14 @@ async fn forward_signals(shared: Arc<Shared>) {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
             _ = hangup.recv() => {}
+            _ = cancelled => {}
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = cancelled => {}
+    }
     shared.interrupted.store(true, Ordering::SeqCst);
     shared.stop.store(true, Ordering::SeqCst);
     shared.children.interrupt();

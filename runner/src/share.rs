@@ -212,16 +212,31 @@ pub fn push(
         for task in tasks {
             let _ = task.await;
         }
-        // Records last: a record names inputs that are now all in the cache.
-        let mut tasks = Vec::new();
+        // Records last: a record names inputs that are now all in the cache. Where the cache
+        // keeps a records index, it is written first and is what readers trust; `refs/` is
+        // then written only for records the index took, so the two never disagree.
         let mut sealed = BTreeMap::new();
         for address in addresses {
             let Some(record) = read_record(root, address) else { continue };
-            let counter = counter.clone();
-            let envelope = seal(&record, trust.signing_key.as_ref());
-            if let Ok(value) = serde_json::from_slice::<Json>(&envelope) {
-                sealed.insert(address.clone(), value);
+            sealed.insert(address.clone(), seal(&record, trust.signing_key.as_ref()));
+        }
+        if counter.cache.conditional() && !sealed.is_empty() {
+            let values: BTreeMap<String, Json> = sealed
+                .iter()
+                .filter_map(|(a, e)| Some((a.clone(), serde_json::from_slice(e).ok()?)))
+                .collect();
+            if let Err(e) = manifest::merge(&counter, &values).await {
+                let addresses: Vec<&str> = sealed.keys().map(String::as_str).collect();
+                counter.warn(format!(
+                    "the records of {} were not shared ({e}); `infra cache push` tries again",
+                    addresses.join(", ")
+                ));
+                return uploaded;
             }
+        }
+        let mut tasks = Vec::new();
+        for (address, envelope) in sealed {
+            let counter = counter.clone();
             let key = format!("refs/{address}");
             tasks.push(tokio::spawn(async move { counter.put(&key, envelope).await }));
         }
@@ -229,17 +244,6 @@ pub fn push(
             if let Ok(true) = task.await {
                 uploaded += 1;
             }
-        }
-        if counter.cache.conditional()
-            && !sealed.is_empty()
-            && let Err(e) = manifest::merge(&counter, &sealed).await
-        {
-            let addresses: Vec<&str> = sealed.keys().map(String::as_str).collect();
-            counter.warn(format!(
-                "the records manifest was not updated ({e}): other machines may read an \
-                 older record of {}; `infra cache push` tries again",
-                addresses.join(", ")
-            ));
         }
         uploaded
     });
@@ -267,10 +271,16 @@ pub fn pull_refs(url: &str, root: &Path, addresses: &[String], trust: &Trust) ->
                 let counter = counter.clone();
                 let key = format!("refs/{address}");
                 let found = listed.remove(address);
+                let trust = trust.clone();
+                let address = address.clone();
                 tokio::spawn(async move {
-                    match found {
-                        Some(envelope) => serde_json::to_vec(&envelope).ok(),
-                        None => counter.get(&key).await,
+                    // An index entry that does not open (unsigned where keys are trusted,
+                    // not this address's) does not hide the record under `refs/`.
+                    match found.and_then(|e| serde_json::to_vec(&e).ok()) {
+                        Some(bytes) if open_envelope(&bytes, &address, &trust).is_ok() => {
+                            Some(bytes)
+                        }
+                        _ => counter.get(&key).await,
                     }
                 })
             })

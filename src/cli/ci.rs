@@ -40,9 +40,10 @@ pub(crate) struct CiArgs {
     /// Jobs that plan (for pull requests) instead of applying.
     #[arg(long)]
     plan: bool,
-    /// At most N node jobs: past it, independent nodes share a job per wave of the DAG.
-    #[arg(long, value_name = "N")]
-    max_jobs: Option<usize>,
+    /// At most N node jobs: past it, independent nodes share a job per wave of the DAG
+    /// (GitHub runs at most 256 jobs in a workflow).
+    #[arg(long, value_name = "N", default_value_t = 250)]
+    max_jobs: usize,
     /// The cache that says what is up to date.
     #[arg(long, value_name = "URL")]
     cache: Option<String>,
@@ -98,7 +99,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &CiArgs) -> Result<ExitCode
             .map_or_else(|| address.to_owned(), |h| h.owner.clone())
     };
     let pipeline = Pipeline {
-        jobs: jobs(&stale, owner, &deps, args.max_jobs),
+        jobs: jobs(&stale, owner, &deps, Some(args.max_jobs)),
         workdir: repository_path(&ctx.root),
         plan: args.plan,
         install: args.install.clone(),

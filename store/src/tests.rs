@@ -196,21 +196,26 @@ mod remote {
             assert!(matches!(b, Attempt::Held(_)), "{b:?}");
             // A stops renewing: at 114 B takes the lock over and names the expired holder.
             let b = try_take(&cache, key, &lease("b", 114), 114).await.expect("b");
-            let Attempt::Taken { expired: Some(expired), .. } = b else { panic!("{b:?}") };
+            let Attempt::Taken { version: b_version, expired: Some(expired) } = b else {
+                panic!("{b:?}")
+            };
             assert_eq!(expired.holder, "a");
             // A's renewal fails now (its version is gone), and its release leaves B's lock.
             let late = renewed.expect("a version");
             assert_eq!(renew(&cache, key, &lease("a", 115), &late).await.expect("renew"), None);
-            release(&cache, key, "a-token").await.expect("release");
+            release(&cache, key, &lease("a", 103), &late).await.expect("release");
             assert!(matches!(
                 try_take(&cache, key, &lease("c", 115), 115).await,
                 Ok(Attempt::Held(_))
             ));
-            release(&cache, key, "b-token").await.expect("release");
-            assert!(matches!(
-                try_take(&cache, key, &lease("c", 116), 116).await,
-                Ok(Attempt::Taken { expired: None, .. })
-            ));
+            // B taking it again (its create's answer lost) finds its own lease: taken.
+            let again = try_take(&cache, key, &lease("b", 115), 115).await.expect("b");
+            assert!(matches!(again, Attempt::Taken { expired: None, .. }), "{again:?}");
+            // B releases: the lease is written as expired, and C takes it at once (free, not
+            // taken over).
+            release(&cache, key, &lease("b", 114), &b_version).await.expect("release");
+            let c = try_take(&cache, key, &lease("c", 116), 116).await.expect("c");
+            assert!(matches!(c, Attempt::Taken { expired: None, .. }), "{c:?}");
         });
     }
 

@@ -111,7 +111,12 @@ fn the_pipelines_are_valid_and_follow_the_dag() {
         let yaml = std::fs::read_to_string(&file).expect("read");
         let mut found = jobs(&yaml, github);
         let summary = found.remove("summary").expect("a summary job");
-        assert_eq!(summary.0, expected.keys().cloned().collect::<BTreeSet<_>>());
+        if github {
+            assert_eq!(summary.0, expected.keys().cloned().collect::<BTreeSet<_>>());
+        } else {
+            // GitLab: after every job by its stage (`needs:` takes at most 50).
+            assert!(summary.0.is_empty() && yaml.contains("stage: report"), "{yaml}");
+        }
         let needs: BTreeMap<String, BTreeSet<String>> =
             found.iter().map(|(id, (needs, _))| (id.clone(), needs.clone())).collect();
         assert_eq!(needs, expected, "{system}");

@@ -250,7 +250,14 @@ fn wait_for_lock(moto: &Moto, url: &str) {
     let cache = S3Cache::configured(url, &settings).expect("open");
     let runtime = runtime();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while runtime.block_on(cache.get("locks/estate")).ok().flatten().is_none() {
+    // A lease that is held (a released one stays, expired).
+    let held = || {
+        let bytes = runtime.block_on(cache.get("locks/estate")).ok().flatten()?;
+        let lease: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+        (lease["expires"].as_u64()? > now.as_secs()).then_some(())
+    };
+    while held().is_none() {
         assert!(Instant::now() < deadline, "the first run never took the lock");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -311,5 +318,35 @@ fn runs_from_two_machines_take_turns_on_the_cache_lock() {
     let third = infra_s3(&b, &moto, &["plan", "--lock", "cache", "--cache", url]);
     assert!(third.status.success(), "{}", text(&third));
     assert!(!text(&third).contains("waiting for the estate lock"), "{}", text(&third));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_run_that_loses_the_cache_lock_stops() {
+    let base = scratch_dir("s3-lock-lost");
+    let mut moto = Moto::start(&base.join("moto"));
+    moto.bucket("cache");
+    let url = "s3://cache/estate";
+    let journal = base.join("journal");
+    let dir = base.join("a");
+    slow_project(&dir, &journal, "a", 60);
+    let run = start_infra(
+        &dir,
+        &moto,
+        &["apply", "--auto-approve", "--lock", "cache", "--lock-lease", "3", "--cache", url],
+    );
+    wait_for_lock(&moto, url);
+    // The cache goes away: the lease cannot be renewed, and once it has run out another
+    // machine could take it, so the run must stop rather than go on applying.
+    let _ = moto.child.kill();
+    let _ = moto.child.wait();
+    let started = Instant::now();
+    let output = run.wait_with_output().expect("wait");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(!output.status.success());
+    let shown = text(&output);
+    assert!(shown.contains("error[infra::lock::lost]"), "{shown}");
+    let events = std::fs::read_to_string(&journal).unwrap_or_default();
+    assert_eq!(events, "start a\n", "the step was not stopped");
     let _ = std::fs::remove_dir_all(&base);
 }

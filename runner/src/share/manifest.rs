@@ -3,7 +3,11 @@
 //! component. Each push merges its records in with a conditional write (retried when another
 //! machine wrote in between), so no update is lost; a backend without conditional writes
 //! (plain HTTP) keeps no manifest and is read record by record. Within the manifest a record
-//! replaces another only if it is newer (`replaces`), as when pulling.
+//! replaces another only if it is newer (`replaces`), as when pulling. A push writes the
+//! manifest before `refs/` (and `refs/` only once the manifest took its records), so the
+//! manifest, which readers trust, is never older than `refs/`; a push that cannot write it
+//! shares nothing, like a push to a cache that is down. (An infra from before the manifest
+//! writes only `refs/`: do not mix it with this one on one cache.)
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -15,8 +19,8 @@ use crate::record::RunRecord;
 
 pub(super) const MANIFEST: &str = "index/records";
 
-/// Attempts at a conditional write before giving up (with a growing pause between).
-const ATTEMPTS: u32 = 40;
+/// How long a push keeps trying its conditional write while other machines write theirs.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The sealed records the manifest holds, by address (`None`: there is none, or it cannot
 /// be read).
@@ -36,7 +40,10 @@ pub(super) async fn merge(
     counter: &Counter,
     sealed: &BTreeMap<String, Json>,
 ) -> Result<(), String> {
-    for attempt in 0..ATTEMPTS {
+    let start = std::time::Instant::now();
+    let mut attempt: u64 = 0;
+    while start.elapsed() < PATIENCE {
+        attempt += 1;
         let current = counter.get_versioned(MANIFEST).await?;
         let (mut records, version) = match current {
             Some((bytes, version)) => (records_of(&bytes).unwrap_or_default(), Some(version)),
@@ -60,12 +67,22 @@ pub(super) async fn merge(
         if counter.put_if(MANIFEST, body, version.as_deref()).await?.is_some() {
             return Ok(());
         }
-        // Someone wrote in between: read again, after a pause that grows and differs
-        // between machines (the attempt number and the process id).
-        let pause = 5 * u64::from(attempt + 1) + u64::from(std::process::id() % 7);
+        // Someone wrote in between: read again, after a pause that grows (to a second) and
+        // differs between machines (the process id, the clock).
+        let jitter = u64::from(std::process::id() % 13)
+            + u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_micros())
+                    % 17,
+            );
+        let pause = (5 * attempt).min(1000) + jitter;
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
-    Err(format!("`{MANIFEST}` changed {ATTEMPTS} times while this run wrote to it"))
+    Err(format!(
+        "`{MANIFEST}` kept changing for {} s while this run wrote to it",
+        PATIENCE.as_secs()
+    ))
 }
 
 fn record_of(envelope: &Json) -> Option<RunRecord> {

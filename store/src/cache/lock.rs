@@ -2,7 +2,8 @@
 //! create-if-absent write; a holder renews it (a write conditional on the version it wrote)
 //! well before it expires; a lease that expired — its holder died or lost the network — is
 //! taken over by a write conditional on the expired version, so of two contenders exactly
-//! one wins. Times are seconds since the epoch on each contender's clock: leases should be
+//! one wins. Releasing rewrites the lease as expired (conditionally, so a lock taken over is
+//! never touched). Times are seconds since the epoch on each contender's clock: leases should be
 //! long against the clock skew between machines (NTP keeps it under a second).
 
 use serde::{Deserialize, Serialize};
@@ -51,11 +52,17 @@ pub async fn try_take(
     // treated as expired rather than blocking every run for ever.
     let current: Option<Lease> = serde_json::from_slice(&current).ok();
     match current {
+        // Ours already: a create whose answer was lost took it.
+        Some(held) if held.token == lease.token => Ok(Attempt::Taken { version, expired: None }),
         Some(held) if held.expires > now => Ok(Attempt::Held(held)),
-        expired => match cache.put_if(key, bytes, Some(&version)).await? {
-            Some(version) => Ok(Attempt::Taken { version, expired }),
-            None => Ok(Attempt::Raced),
-        },
+        previous => {
+            // A released lease (expired at 0) is free, not taken over.
+            let expired = previous.filter(|l| l.expires != 0);
+            match cache.put_if(key, bytes, Some(&version)).await? {
+                Some(version) => Ok(Attempt::Taken { version, expired }),
+                None => Ok(Attempt::Raced),
+            }
+        }
     }
 }
 
@@ -70,14 +77,28 @@ pub async fn renew(
     cache.put_if(key, encode(lease), Some(version)).await
 }
 
-/// Gives a held lock up, unless someone else holds it now.
-pub async fn release(cache: &dyn RemoteCache, key: &str, token: &str) -> Result<(), CacheError> {
-    if let Some((bytes, _)) = cache.get_versioned(key).await?
-        && serde_json::from_slice::<Lease>(&bytes).is_ok_and(|l| l.token == token)
-    {
-        cache.delete(key).await?;
-    }
-    Ok(())
+/// Gives a held lock up: the lease is rewritten as expired, on the condition that it is still
+/// the version we wrote (so a lock taken over meanwhile is left alone; nothing is deleted).
+pub async fn release(
+    cache: &dyn RemoteCache,
+    key: &str,
+    lease: &Lease,
+    version: &str,
+) -> Result<(), CacheError> {
+    let expired = Lease { expires: 0, ..lease.clone() };
+    cache.put_if(key, encode(&expired), Some(version)).await.map(|_| ())
+}
+
+/// The version of the lock at `key` if `token` holds it (a renewal whose answer was lost
+/// still wrote it).
+pub async fn version_if_ours(
+    cache: &dyn RemoteCache,
+    key: &str,
+    token: &str,
+) -> Result<Option<String>, CacheError> {
+    Ok(cache.get_versioned(key).await?.and_then(|(bytes, version)| {
+        serde_json::from_slice::<Lease>(&bytes).ok().filter(|l| l.token == token).map(|_| version)
+    }))
 }
 
 fn encode(lease: &Lease) -> Vec<u8> {

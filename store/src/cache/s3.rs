@@ -154,7 +154,9 @@ impl RemoteCache for S3Cache {
                 Err(e) if is_missing(&e) => return Ok(None),
                 Err(e) => return Err(self.failure("GET", key, e)),
             };
-            let version = result.meta.e_tag.clone().unwrap_or_default();
+            let version = result.meta.e_tag.clone().ok_or_else(|| {
+                CacheError(format!("GET `{}/{key}`: the server sent no ETag", self.url))
+            })?;
             let bytes = result.bytes().await.map_err(|e| self.failure("GET", key, e))?;
             Ok(Some((bytes.to_vec(), version)))
         })
@@ -176,7 +178,9 @@ impl RemoteCache for S3Cache {
             };
             let options = PutOptions { mode, ..PutOptions::default() };
             match self.store.put_opts(&path, PutPayload::from(bytes), options).await {
-                Ok(result) => Ok(Some(result.e_tag.unwrap_or_default())),
+                Ok(result) => result.e_tag.map(Some).ok_or_else(|| {
+                    CacheError(format!("PUT `{}/{key}`: the server sent no ETag", self.url))
+                }),
                 Err(
                     object_store::Error::AlreadyExists { .. }
                     | object_store::Error::Precondition { .. }
