@@ -83,7 +83,7 @@ NIX
 for n in "${sizes[@]}"; do
     base="$PWD/target/bench-scale-$n"
     fresh_estate="$base.new"
-    rm -rf "$fresh_estate" && mkdir -p "$fresh_estate"
+    rm -rf "$fresh_estate" "$base"/b-* && mkdir -p "$fresh_estate"
     generate "$fresh_estate" "$n"
     if [ -f "$base/a/.applied" ] && cmp -s "$base/a/main.infra" "$fresh_estate/main.infra"; then
         echo "N=$n: reusing the applied estate in $base" >&2
@@ -130,16 +130,19 @@ CONF
         "$infra" -C "$base/a" cache push "$url" > /dev/null 2>&1
     done
 
+    sleep 31 # past ext4's window for freed inodes (bench/fresh-fs.sh)
     echo "== N = $n components (50 stacks × $(( n / 50 ))), runs: $runs, medians =="
     for pair in "s3:$s3" "file:$file" "http (per component):$http"; do
         name="${pair%%:*}"; url="${pair#*:}"
         times=()
-        for _ in $(seq "$runs"); do
-            rm -rf "$base/b" && mkdir -p "$base/b"
-            cp -r "$base/a/main.infra" "$base/a/modules" "$base/a/config" "$base/b/"
-            mkdir -p "$base/b/.infra" && ln -s "$base/state" "$base/b/.infra/tfstate"
+        # Fresh checkouts, none deleted until the end (bench/fresh-fs.sh: writing 10,000
+        # records right after deleting 10,000 measures the deletion).
+        for i in $(seq "$runs"); do
+            b="$base/b-${name%% *}-$i"
+            mkdir -p "$b" && cp -r "$base/a/main.infra" "$base/a/modules" "$base/a/config" "$b/"
+            mkdir -p "$b/.infra" && ln -s "$base/state" "$b/.infra/tfstate"
             start=$(now)
-            "$infra" -C "$base/b" plan --json --cache "$url" > "$base/b.json" 2> "$base/b.err"
+            "$infra" -C "$b" plan --json --cache "$url" > "$base/b.json" 2> "$base/b.err"
             times+=($(( ($(now) - start) / 1000000 )))
         done
         requests=$(sed -n 's/^cache pull from .*: \([0-9]*\) requests\{0,1\},.*/\1/p' "$base/b.err")
@@ -192,4 +195,5 @@ CONF
     echo "one changed component of $n: infra's wall time minus its Terraform processes': $(printf '%s\n' "${overheads[@]}" | median) ms"
     kill $moto $nginx_pid 2>/dev/null || true
     trap - EXIT
+    rm -rf "$base"/b-*
 done

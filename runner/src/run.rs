@@ -236,6 +236,9 @@ pub(crate) struct Shared {
     pub(crate) events: Box<dyn Fn(Event) + Send + Sync>,
     /// Tool versions found so far; held while one is looked up, so each is looked up once.
     pub(crate) versions: tokio::sync::Mutex<BTreeMap<PathBuf, String>>,
+    /// The program found for each `tool` setting (searching `PATH` per component was a
+    /// tenth of a no-op run of 10,000).
+    pub(crate) programs: std::sync::Mutex<BTreeMap<Option<String>, PathBuf>>,
     /// The components of this run.
     pub(crate) selected: BTreeSet<String>,
     /// Planning: the nodes `apply` would run (planned, would run, pending). A node that runs
@@ -274,6 +277,7 @@ pub fn run(
         processes: AtomicUsize::new(0),
         events,
         versions: tokio::sync::Mutex::new(BTreeMap::new()),
+        programs: std::sync::Mutex::new(BTreeMap::new()),
         selected: selected.iter().cloned().collect(),
         will_run: std::sync::Mutex::default(),
     });

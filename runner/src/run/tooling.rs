@@ -22,11 +22,19 @@ pub(crate) fn find_program(
     ctx: &mut Ctx<'_>,
     terraform: &evaluator::Terraform,
 ) -> Result<(), Failure> {
+    let found = ctx.shared.programs.lock().ok().and_then(|p| p.get(&terraform.tool).cloned());
+    if let Some(program) = found {
+        ctx.program = program;
+        return Ok(());
+    }
     let env = &ctx.shared.options.tool_env;
     ctx.program = crate::tool::find_tool(env, terraform.tool.as_deref()).map_err(|e| {
         let help = e.help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
         Failure::new(e.code(), format!("{e}{help}"))
     })?;
+    if let Ok(mut programs) = ctx.shared.programs.lock() {
+        programs.insert(terraform.tool.clone(), ctx.program.clone());
+    }
     Ok(())
 }
 
