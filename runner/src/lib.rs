@@ -40,3 +40,9 @@ pub use crate::{
     targets::{select_components, unknown_component_help},
     tool::{ToolEnv, find_tool},
 };
+
+/// `n` and the noun in the right number: `count(1, "component", "components")` is
+/// `1 component`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -76,16 +76,19 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApplyArgs) -> Result<ExitC
         }
         // Nothing changes, but the new inputs are recorded (nothing to approve).
         out.status(&format!(
-            "No changes to apply; recording {no_ops} component(s) whose plans change nothing."
+            "No changes to apply; recording {} whose {} nothing.",
+            runner::count(no_ops, "component", "components"),
+            if no_ops == 1 { "plan changes" } else { "plans change" }
         ))?;
     } else {
         let paint = Paint(out.color());
         let review = crate::review::review(&planned.components, paint);
         out.status(&format!("\n{review}"))?;
-        let mut question = format!("Apply {changing} component(s)");
+        let mut question = format!("Apply {}", runner::count(changing, "component", "components"));
         if pending > 0 {
             question.push_str(&format!(
-                ", and plan and apply {pending} pending one(s) after their upstreams"
+                ", and plan and apply {} after their upstreams",
+                runner::count(pending, "pending one", "pending ones")
             ));
         }
         question.push('?');

@@ -85,8 +85,9 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
     text.push_str(&crate::review::verdicts(&summary.verdicts, paint));
     if approved.voided > 0 {
         text.push_str(&format!(
-            "{} approval(s) of an earlier plan are void: this plan is another\n",
-            approved.voided
+            "{} of an earlier plan {} void: this plan is another\n",
+            runner::count(approved.voided, "approval", "approvals"),
+            if approved.voided == 1 { "is" } else { "are" }
         ));
     }
     let state = if approved.again { "already approved by you" } else { "approved" };

@@ -46,8 +46,8 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
     let layout = runner::Layout::new(&ctx.root);
     let direct = runner::select_components(&session.project, &args.run.targets)
         .map_err(crate::ctx::runner_error)?;
-    let mut text =
-        format!("infra will destroy {} component(s), dependents first:\n", session.selected.len());
+    let count = runner::count(session.selected.len(), "component", "components");
+    let mut text = format!("infra will destroy {count}, dependents first:\n");
     for address in &session.selected {
         let resources = std::fs::read(layout.tfstate(address))
             .ok()

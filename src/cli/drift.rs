@@ -55,7 +55,9 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DriftArgs) -> Result<ExitC
             ))?;
         } else {
             out.data(&format!(
-                "No drift: {checked} checked component(s) match what infra applied{not_checked}.\n"
+                "No drift: {} {} what infra applied{not_checked}.\n",
+                runner::count(checked, "checked component", "checked components"),
+                if checked == 1 { "matches" } else { "match" }
             ))?;
         }
     }

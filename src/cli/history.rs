@@ -92,8 +92,11 @@ fn describe(run: &crate::history::Run, logs: bool) -> String {
     for node in run.nodes.iter().filter(|n| !quiet(n)) {
         let changes = node.changes.map(|(a, c, d)| format!("  +{a} ~{c} -{d}")).unwrap_or_default();
         let verdicts = node.verdicts.as_array().map_or(0, Vec::len);
-        let verdicts =
-            if verdicts > 0 { format!("  {verdicts} verdict(s)") } else { String::new() };
+        let verdicts = if verdicts > 0 {
+            format!("  {}", runner::count(verdicts, "verdict", "verdicts"))
+        } else {
+            String::new()
+        };
         text.push_str(&format!("    {}  {}{changes}{verdicts}\n", node.address, node.status));
         if let Some(message) = &node.message {
             let code = node.code.as_deref().map(|c| format!("error[{c}]: ")).unwrap_or_default();

@@ -49,8 +49,12 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &PlanArgs) -> Result<ExitCo
             out.data(&review)?;
         } else if no_ops > 0 {
             out.data(&format!(
-                "No changes: the plans of {no_ops} component(s) whose inputs changed change nothing \
-                 (`infra apply` records them); the others are up to date.\n"
+                "No changes: the {} of {} whose inputs changed {} nothing \
+                 (`infra apply` records {}); the others are up to date.\n",
+                if no_ops == 1 { "plan" } else { "plans" },
+                runner::count(no_ops, "component", "components"),
+                if no_ops == 1 { "changes" } else { "change" },
+                if no_ops == 1 { "it" } else { "them" },
             ))?;
         } else {
             out.data("No changes: every selected component is up to date with its inputs.\n")?;

@@ -360,7 +360,7 @@ fn approvals_hold_a_plan_until_enough_people_approved_exactly_it() {
     assert_eq!(event["status"], "awaiting-approval", "{event}");
     let message = event["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("0 of 2") && message.contains("1 approval(s) of an earlier plan are void"),
+        message.contains("0 of 2") && message.contains("1 approval of an earlier plan is void"),
         "{message}"
     );
     assert!(!project.ledger().iter().any(|l| l == "update a"), "nothing unapproved applied");

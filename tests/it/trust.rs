@@ -426,7 +426,7 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     let declined = run("n\n");
     let text = String::from_utf8_lossy(&declined.stdout).replace('\r', "");
     let review = text.find("+ output id = \"net-10.0.0.0/16\"").expect(&text);
-    let question = text.find("Apply 1 component(s)?").expect(&text);
+    let question = text.find("Apply 1 component?").expect(&text);
     assert!(review < question, "the plan comes before the question: {text}");
     assert!(text.contains("Nothing was applied."), "{text}");
     assert!(!dir.join(".infra/records/dev/net.json").exists());
@@ -444,7 +444,10 @@ fn interactive_apply_shows_the_plan_before_it_asks() {
     let refreshed = run_with("y\n", " --refresh");
     let text = String::from_utf8_lossy(&refreshed.stdout).replace('\r', "");
     assert!(refreshed.status.success(), "{text}");
-    assert!(text.contains("No changes to apply; recording 1 component(s)"), "{text}");
+    assert!(
+        text.contains("No changes to apply; recording 1 component whose plan changes nothing"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -473,7 +476,7 @@ fn destroy_lists_the_resolved_set_before_it_asks() {
     ok(&infra(&dir, &["apply", "--auto-approve", "--json"]));
     let output = on_a_terminal(&dir, "destroy 'dev/n*'", "n\n");
     let text = String::from_utf8_lossy(&output.stdout).replace('\r', "");
-    assert!(text.contains("infra will destroy 2 component(s), dependents first:"), "{text}");
+    assert!(text.contains("infra will destroy 2 components, dependents first:"), "{text}");
     // The glob is expanded, the dependent is named, each with what its state holds.
     assert!(text.contains("  dev/net: 0 resources\n"), "{text}");
     assert!(text.contains("  dev/app: 0 resources — depends on a target\n"), "{text}");

@@ -95,7 +95,11 @@ pub(crate) async fn apply(
     if !missing.is_empty() {
         return Ok(ctx.fail(Failure::new(
             code::OUTPUTS,
-            format!("the module does not produce the required output(s) {}", missing.join(", ")),
+            format!(
+                "the module does not produce the required {} {}",
+                if missing.len() == 1 { "output" } else { "outputs" },
+                missing.join(", ")
+            ),
         )));
     }
     let tool = prepared.fingerprint.parts.get("tool").cloned().unwrap_or_default();

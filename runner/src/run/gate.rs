@@ -100,7 +100,11 @@ pub(crate) fn awaiting(
         ctx.address
     );
     if void > 0 {
-        message.push_str(&format!("; {void} approval(s) of an earlier plan are void"));
+        message.push_str(&format!(
+            "; {} of an earlier plan {} void",
+            crate::count(void, "approval", "approvals"),
+            if void == 1 { "is" } else { "are" }
+        ));
     }
     let result = ctx.result(Status::AwaitingApproval, Some(changes.clone()), Some(message));
     Some((result, Done::Pending))

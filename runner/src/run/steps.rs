@@ -131,8 +131,9 @@ pub(crate) async fn plan(
         && !made.changes.is_empty()
     {
         ctx.notes.push(format!(
-            "its apply needs {} approval(s) of this plan (`infra approve {}`)",
-            approval.min_approvers, ctx.address
+            "its apply needs {} of this plan (`infra approve {}`)",
+            crate::count(approval.min_approvers as usize, "approval", "approvals"),
+            ctx.address
         ));
     }
     if secret_bearing {
