@@ -4,11 +4,26 @@
 
 use std::{fs, io::Write, path::Path};
 
-/// Writes `bytes` to `path` atomically; with `durable`, fsynced before the rename.
+/// Writes `bytes` to `path` atomically; with `durable`, fsynced before the rename. The file
+/// is private (0600, a temporary file's mode).
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    write_atomic_mode(path, bytes, durable, None)
+}
+
+/// `write_atomic`, with the file given `mode` before it is renamed into place (never visible
+/// with another).
+pub fn write_atomic_mode(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    mode: Option<u32>,
+) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     temp.write_all(bytes)?;
+    if let Some(mode) = mode {
+        set_mode(temp.path(), mode)?;
+    }
     if durable {
         temp.as_file().sync_all()?;
     }

@@ -228,6 +228,15 @@ mod remote {
             check_conditional_contract(&MemoryCache::default()).await.expect("memory backend");
             let file = FileCache::new(dir.path().to_path_buf());
             check_conditional_contract(&file).await.expect("file backend");
+            // A shared directory: what one user writes, the others can read.
+            use crate::cache::RemoteCache;
+            file.put("refs/dev/shared", b"x".to_vec()).await.expect("put");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let meta = std::fs::metadata(dir.path().join("refs/dev/shared")).expect("meta");
+                assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+            }
         });
     }
 

@@ -39,7 +39,8 @@ impl RemoteCache for FileCache {
                 CacheError(format!("cannot write `{key}` to `{}`: {e}", self.root.display()))
             };
             std::fs::create_dir_all(path.parent().unwrap_or(&self.root)).map_err(error)?;
-            crate::fsutil::write_atomic(&path, &bytes, true).map_err(error)
+            // Readable by every user of a shared directory (a temporary file is private).
+            crate::fsutil::write_atomic_mode(&path, &bytes, true, Some(0o644)).map_err(error)
         })
     }
 
