@@ -351,7 +351,7 @@ fn a_missing_required_output_fails_the_component_after_apply() {
     assert!(!output.status.success());
     assert_eq!(statuses(&output)["dev/cluster"], "failed");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("does not produce the required output(s) `kubeconfig`"), "{stdout}");
+    assert!(stdout.contains("does not produce the required output `kubeconfig`"), "{stdout}");
     assert!(!project.join(".infra/records/dev/cluster.json").exists());
     assert!(project.join(".infra/records/dev/network.json").exists());
     let _ = std::fs::remove_dir_all(&project);
