@@ -283,6 +283,8 @@ pub(crate) fn gitlab(pipeline: &Pipeline) -> String {
     for job in &pipeline.jobs {
         let _ = writeln!(out, "{}:", job.id);
         out.push_str("  stage: infra\n");
+        // Two pipelines never run one component's job at once; different ones run in parallel.
+        let _ = writeln!(out, "  resource_group: {}", quoted(&format!("infra-{}", job.id)));
         let _ = writeln!(out, "  needs: [{}]", job.needs.join(", "));
         let _ = writeln!(out, "  script:\n    - {}", quoted(&command(pipeline, job)));
         if pipeline.plan {

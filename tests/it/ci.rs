@@ -114,8 +114,10 @@ fn the_pipelines_are_valid_and_follow_the_dag() {
         if github {
             assert_eq!(summary.0, expected.keys().cloned().collect::<BTreeSet<_>>());
         } else {
-            // GitLab: after every job by its stage (`needs:` takes at most 50).
+            // GitLab: after every job by its stage (`needs:` takes at most 50); two
+            // pipelines never run one component's job at once.
             assert!(summary.0.is_empty() && yaml.contains("stage: report"), "{yaml}");
+            assert!(yaml.contains("resource_group: \"infra-dev-app\""), "{yaml}");
         }
         let needs: BTreeMap<String, BTreeSet<String>> =
             found.iter().map(|(id, (needs, _))| (id.clone(), needs.clone())).collect();
