@@ -220,19 +220,16 @@ pub fn push(
             let Some(record) = read_record(root, address) else { continue };
             sealed.insert(address.clone(), seal(&record, trust.signing_key.as_ref()));
         }
-        if counter.cache.conditional() && !sealed.is_empty() {
-            let values: BTreeMap<String, Json> = sealed
-                .iter()
-                .filter_map(|(a, e)| Some((a.clone(), serde_json::from_slice(e).ok()?)))
-                .collect();
-            if let Err(e) = manifest::merge(&counter, &values).await {
-                let addresses: Vec<&str> = sealed.keys().map(String::as_str).collect();
-                counter.warn(format!(
-                    "the records of {} were not shared ({e}); `infra cache push` tries again",
-                    addresses.join(", ")
-                ));
-                return uploaded;
-            }
+        if counter.cache.conditional()
+            && !sealed.is_empty()
+            && let Err(e) = manifest::merge(&counter, &sealed).await
+        {
+            let addresses: Vec<&str> = sealed.keys().map(String::as_str).collect();
+            counter.warn(format!(
+                "the records of {} were not shared ({e}); `infra cache push` tries again",
+                addresses.join(", ")
+            ));
+            return uploaded;
         }
         let mut tasks = Vec::new();
         for (address, envelope) in sealed {
@@ -276,19 +273,20 @@ pub fn pull_refs(url: &str, root: &Path, addresses: &[String], trust: &Trust) ->
                 tokio::spawn(async move {
                     // An index entry that does not open (unsigned where keys are trusted,
                     // not this address's) does not hide the record under `refs/`.
-                    match found.and_then(|e| serde_json::to_vec(&e).ok()) {
-                        Some(bytes) if open_envelope(&bytes, &address, &trust).is_ok() => {
-                            Some(bytes)
-                        }
-                        _ => counter.get(&key).await,
+                    if let Some(Ok(record)) =
+                        found.map(|raw| open_envelope(raw.get().as_bytes(), &address, &trust))
+                    {
+                        return Some(Ok(record));
                     }
+                    let bytes = counter.get(&key).await?;
+                    Some(open_envelope(&bytes, &address, &trust))
                 })
             })
             .collect();
         let mut downloaded = 0;
         for (address, task) in addresses.iter().zip(tasks) {
-            let Ok(Some(bytes)) = task.await else { continue };
-            match open_envelope(&bytes, address, trust) {
+            let Ok(Some(opened)) = task.await else { continue };
+            match opened {
                 Ok(record) => {
                     let local = read_record(root, address);
                     // Newer wins; within the same second (times are whole seconds), the
@@ -362,18 +360,32 @@ fn seal(record: &RunRecord, key: Option<&[u8; 32]>) -> Vec<u8> {
         .into_bytes()
 }
 
+/// A sealed record as the cache holds it.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    record: RunRecord,
+    #[serde(default)]
+    signature: Option<Signature>,
+}
+
+#[derive(serde::Deserialize)]
+struct Signature {
+    key: String,
+    value: String,
+}
+
 fn open_envelope(bytes: &[u8], address: &str, trust: &Trust) -> Result<RunRecord, String> {
-    let envelope: Json = serde_json::from_slice(bytes).map_err(|_| "not JSON".to_owned())?;
-    let record: RunRecord = serde_json::from_value(envelope["record"].clone())
-        .map_err(|_| "not a record".to_owned())?;
+    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() { "not JSON".to_owned() } else { "not a record".to_owned() }
+    })?;
+    let record = envelope.record;
     if record.address != address {
         return Err(format!("it is the record of `{}`", record.address));
     }
     if trust.trusted.is_empty() {
         return Ok(record);
     }
-    let signature = &envelope["signature"];
-    let (Some(key), Some(value)) = (signature["key"].as_str(), signature["value"].as_str()) else {
+    let Some(Signature { key, value }) = &envelope.signature else {
         return Err("it is not signed, and the project lists trusted keys".to_owned());
     };
     let key = parse_key(key).ok_or("a malformed key")?;
@@ -473,8 +485,7 @@ mod tests {
         });
         let sealed = |address: &str, finished: u64| {
             let record = RunRecord { address: address.into(), finished, ..record() };
-            let envelope: Json = serde_json::from_slice(&seal(&record, None)).expect("JSON");
-            BTreeMap::from([(address.to_owned(), envelope)])
+            BTreeMap::from([(address.to_owned(), seal(&record, None))])
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(4)
@@ -499,7 +510,9 @@ mod tests {
             manifest::merge(&counter, &sealed("dev/c0", 3)).await.expect("merge");
             manifest::merge(&counter, &sealed("dev/c1", 9)).await.expect("merge");
             let listed = manifest::read(&counter).await.expect("a manifest");
-            let finished = |a: &str| listed[a]["record"]["finished"].as_u64();
+            let finished = |a: &str| {
+                serde_json::from_str::<Json>(listed[a].get()).ok()?["record"]["finished"].as_u64()
+            };
             assert_eq!((finished("dev/c0"), finished("dev/c1")), (Some(5), Some(9)));
         });
     }

@@ -11,8 +11,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use evaluator::Json;
-use serde_json::json;
+use serde_json::value::RawValue;
 
 use super::{Counter, replaces};
 use crate::record::RunRecord;
@@ -22,23 +21,30 @@ pub(super) const MANIFEST: &str = "index/records";
 /// How long a push keeps trying its conditional write while other machines write theirs.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// The index as stored: each sealed record kept as the raw JSON it was written as (10,000
+/// records are 10 MB: a JSON tree of them, and re-serialising each, was most of a pull).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    version: u32,
+    records: BTreeMap<String, Box<RawValue>>,
+}
+
 /// The sealed records the manifest holds, by address (`None`: there is none, or it cannot
 /// be read).
-pub(super) async fn read(counter: &Counter) -> Option<BTreeMap<String, Json>> {
+pub(super) async fn read(counter: &Counter) -> Option<BTreeMap<String, Box<RawValue>>> {
     let bytes = counter.get(MANIFEST).await?;
     records_of(&bytes)
 }
 
-fn records_of(bytes: &[u8]) -> Option<BTreeMap<String, Json>> {
-    let manifest: Json = serde_json::from_slice(bytes).ok()?;
-    serde_json::from_value(manifest.get("records")?.clone()).ok()
+fn records_of(bytes: &[u8]) -> Option<BTreeMap<String, Box<RawValue>>> {
+    serde_json::from_slice::<Manifest>(bytes).ok().map(|m| m.records)
 }
 
-/// Merges `sealed` (address → sealed record) into the manifest. `Err`: why it could not
-/// (the caller warns: other machines may then read an older record of these addresses).
+/// Merges `sealed` (address → sealed record, as bytes) into the manifest. `Err`: why it could
+/// not (the caller shares nothing then).
 pub(super) async fn merge(
     counter: &Counter,
-    sealed: &BTreeMap<String, Json>,
+    sealed: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), String> {
     let start = std::time::Instant::now();
     let mut attempt: u64 = 0;
@@ -51,19 +57,25 @@ pub(super) async fn merge(
         };
         let mut changed = false;
         for (address, envelope) in sealed {
-            let newer = match records.get(address).and_then(record_of) {
-                Some(existing) => record_of(envelope).is_some_and(|r| replaces(&existing, &r)),
+            let newer = match records.get(address).and_then(|raw| record_of(raw.get())) {
+                Some(existing) => {
+                    record_of_bytes(envelope).is_some_and(|r| replaces(&existing, &r))
+                }
                 None => true,
             };
-            if newer {
-                records.insert(address.clone(), envelope.clone());
+            let raw = String::from_utf8(envelope.clone())
+                .ok()
+                .and_then(|t| RawValue::from_string(t).ok());
+            if let (true, Some(raw)) = (newer, raw) {
+                records.insert(address.clone(), raw);
                 changed = true;
             }
         }
         if !changed {
             return Ok(());
         }
-        let body = json!({ "version": 1, "records": records }).to_string().into_bytes();
+        let body =
+            serde_json::to_vec(&Manifest { version: 1, records }).map_err(|e| e.to_string())?;
         if counter.put_if(MANIFEST, body, version.as_deref()).await?.is_some() {
             return Ok(());
         }
@@ -85,6 +97,14 @@ pub(super) async fn merge(
     ))
 }
 
-fn record_of(envelope: &Json) -> Option<RunRecord> {
-    serde_json::from_value(envelope.get("record")?.clone()).ok()
+fn record_of_bytes(envelope: &[u8]) -> Option<RunRecord> {
+    std::str::from_utf8(envelope).ok().and_then(record_of)
+}
+
+fn record_of(envelope: &str) -> Option<RunRecord> {
+    #[derive(serde::Deserialize)]
+    struct Sealed {
+        record: RunRecord,
+    }
+    serde_json::from_str::<Sealed>(envelope).ok().map(|s| s.record)
 }
