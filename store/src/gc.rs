@@ -35,22 +35,7 @@ impl Store {
             remove_tree(&path)?;
             report.removed.push(object);
         }
-        let realisations = self.root().join(".realisations");
-        for entry in fs::read_dir(&realisations).map_err(|e| StoreError::io(&realisations, e))? {
-            let entry = entry.map_err(|e| StoreError::io(&realisations, e))?;
-            // Only realisations (64 hex digits); a temporary being written is not one.
-            if entry.file_name().len() != 64 {
-                continue;
-            }
-            let target = fs::read_to_string(entry.path()).ok();
-            let live = target
-                .as_deref()
-                .and_then(|t| ObjectName::parse(t.trim()))
-                .is_some_and(|o| self.contains(&o));
-            if !live {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        self.realisations.retain(self.root(), |object| self.contains(object))?;
         // Temporaries: in the store (earlier versions) and in each thread's directory.
         let temp_root = self.root().join(".tmp");
         let mut entries: Vec<_> =

@@ -16,6 +16,7 @@ mod error;
 pub mod fsutil;
 mod gc;
 mod local;
+mod realisations;
 mod tree;
 
 #[cfg(test)]

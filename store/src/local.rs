@@ -1,6 +1,6 @@
 //! The on-disk store: immutable objects named `<hash>-<name>` in one directory, written
 //! atomically (a temporary inside the store, fsync, rename), made read-only once in place;
-//! realisations (`.realisations/<derivation hash>` → object name) and roots
+//! realisations (derivation → object, `realisations.rs`: one log) and roots
 //! (`.roots/<name>`: the objects a build or a record keeps alive).
 //!
 //! Two processes writing the same object both succeed: the content is the same, and whichever
@@ -78,17 +78,20 @@ pub struct Store {
     root: PathBuf,
     /// Writes skip their own fsync: a `Batch` syncs them all at once.
     pub(crate) batch: Option<std::sync::Arc<crate::batch::BatchState>>,
+    /// The realisations log, read once (`realisations.rs`).
+    pub(crate) realisations: std::sync::Arc<crate::realisations::Realisations>,
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         for dir in
-            [root.to_path_buf(), root.join(".realisations"), root.join(".roots"), root.join(".tmp")]
+            [root.to_path_buf(), root.join(".roots"), root.join(".tmp")]
         {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
-        let store = Store { root: root.to_path_buf(), batch: None };
+        let store =
+            Store { root: root.to_path_buf(), batch: None, realisations: Default::default() };
         crate::batch::recover(&store)?;
         Ok(store)
     }
@@ -242,9 +245,7 @@ impl Store {
 
     /// The object a derivation was realised to, if it is still in the store.
     pub fn realisation(&self, derivation: &Digest) -> Option<ObjectName> {
-        let text =
-            fs::read_to_string(self.root.join(".realisations").join(derivation.to_hex())).ok()?;
-        let object = ObjectName::parse(text.trim())?;
+        let object = self.realisations.get(&self.root, derivation)?;
         self.contains(&object).then_some(object)
     }
 
@@ -254,8 +255,8 @@ impl Store {
         derivation: &Digest,
         object: &ObjectName,
     ) -> Result<(), StoreError> {
-        let path = self.root.join(".realisations").join(derivation.to_hex());
-        self.write_small(&path, format!("{object}\n").as_bytes())
+        let deferred = self.deferred()?;
+        self.realisations.add(&self.root, derivation, object, deferred)
     }
 
     /// Takes the store's lock: shared for builds (many at once), exclusive for `gc`, so that

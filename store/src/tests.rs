@@ -64,6 +64,36 @@ fn a_batch_syncs_once_and_what_a_crash_left_half_written_is_removed_on_open() {
 }
 
 #[test]
+fn realisations_are_one_log_that_outlives_the_process_skips_torn_lines_and_gc_folds() {
+    let dir = temp();
+    let store = Store::open(dir.path()).unwrap();
+    let (a, _) = store.add_bytes("a", b"a", false).unwrap();
+    let (b, _) = store.add_bytes("b", b"b", false).unwrap();
+    let (da, db, dc) = (Digest::of(b"da"), Digest::of(b"db"), Digest::of(b"dc"));
+    store.add_realisation(&da, &a).unwrap();
+    // A crash tore the last line of another process's append.
+    let log = dir.path().join(".realisations.log");
+    let mut text = fs::read_to_string(&log).unwrap();
+    text.push_str(&format!("{} {}", db.to_hex(), &b.as_str()[..10]));
+    fs::write(&log, text).unwrap();
+    // A store made before the log: a file per realisation.
+    fs::create_dir_all(dir.path().join(".realisations")).unwrap();
+    fs::write(dir.path().join(".realisations").join(dc.to_hex()), format!("{b}\n")).unwrap();
+    let reopened = Store::open(dir.path()).unwrap();
+    assert_eq!(reopened.realisation(&da), Some(a.clone()));
+    assert_eq!(reopened.realisation(&db), None, "a torn line is a miss");
+    assert_eq!(reopened.realisation(&dc), Some(b.clone()), "an older store's file is read");
+    // gc keeps what roots name: `b` goes, and with it its realisation; the file is folded.
+    reopened.set_root("keep", &[a.clone()].into()).unwrap();
+    reopened.gc().unwrap();
+    assert!(!dir.path().join(".realisations").join(dc.to_hex()).exists());
+    let after = Store::open(dir.path()).unwrap();
+    assert_eq!(after.realisation(&da), Some(a));
+    assert_eq!(after.realisation(&dc), None);
+    assert_eq!(fs::read_to_string(&log).unwrap().lines().count(), 1);
+}
+
+#[test]
 fn tree_hash_ignores_location_and_times_but_not_content_or_mode() {
     let a = temp();
     let b = temp();
