@@ -85,9 +85,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for dir in
-            [root.to_path_buf(), root.join(".roots"), root.join(".tmp")]
-        {
+        for dir in [root.to_path_buf(), root.join(".roots"), root.join(".tmp")] {
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
         let store =
