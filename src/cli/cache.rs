@@ -11,8 +11,8 @@ use crate::{
     output::Output,
 };
 
-/// Share store objects, realisations and apply records through a cache (`file:///dir` or
-/// `http(s)://…`).
+/// Share store objects, realisations and apply records through a cache (`file:///dir`,
+/// `http(s)://…` or `s3://bucket/prefix`).
 #[derive(Debug, Args)]
 pub(crate) struct CacheArgs {
     #[command(subcommand)]

@@ -119,6 +119,33 @@ fn diagnostics_reference_is_fresh() {
          | `infra::secrets::editor` | `secrets edit`: the editor could not run or failed. |\n\
          | `infra::secrets::io` | A secrets file could not be read or written. |\n",
     );
+    out.push_str(
+        "\n## Caches and locks (`infra::cache::…`, `infra::lock::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::cache::unavailable` | A warning: the cache failed or is down; the run goes on without it. |\n\
+         | `infra::cache::mismatch` | `build --check`: a work directory differs from the cache's realisation of the same derivation. |\n\
+         | `infra::cache::no_cache` | `build --check` without a cache URL. |\n\
+         | `infra::cache::keygen` | `infra cache keygen` could not make or write the key. |\n\
+         | `infra::cache::signing_key` | `INFRA_CACHE_SIGNING_KEY` is neither a key nor a readable file holding one. |\n\
+         | `infra::cache::trusted_key` | A line of `.infra-cache-keys` is not a public key. |\n\
+         | `infra::lock::no_cache` | `--lock cache` without a cache URL. |\n\
+         | `infra::lock::held` | Another run holds the estate lock in the cache (`--lock-timeout` waits). |\n\
+         | `infra::lock::taken_over` | A warning: the estate lock of a run whose lease expired was taken over. |\n\
+         | `infra::lock::lost` | The estate lock could not be renewed before its lease ran out; the run stopped. |\n",
+    );
+    out.push_str(
+        "\n## The command line (`infra::cli::…`, `infra::init::…`, `infra::lsp::…`, `infra::ui::…`)\n\n\
+         | code | meaning |\n| --- | --- |\n\
+         | `infra::cli::usage` | The command was given nothing to work on (`infra eval` without a file, `-E` or a path). |\n\
+         | `infra::cli::io` | The manual page could not be rendered. |\n\
+         | `infra::io::cwd` | The current directory cannot be read. |\n\
+         | `infra::io::write` | An output file (`infra ci -o FILE`) cannot be written. |\n\
+         | `infra::io::broken_pipe` | The reader of the output went away (exits quietly). |\n\
+         | `infra::init::exists` | `infra init` in a directory that already has a `main.infra`. |\n\
+         | `infra::init::io` | `infra init` could not write the project. |\n\
+         | `infra::lsp::protocol` | The language server lost the editor's connection. |\n\
+         | `infra::ui::serve` | The web view could not listen or serve. |\n",
+    );
     let path = root().join("docs/reference/diagnostics.md");
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if std::env::var_os("UPDATE_EXPECT").is_some() {
