@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `infra build` on a synthetic estate: 5 stacks × 200 components (1,000 work directories),
-# 20 shared modules, hierarchical YAML config per stack, an output reference in 9 of every 10
-# components. Times a cold build, a no-op build, and a build after one module file changed
+# `infra build` on a synthetic estate (bench/layered-estate.sh): 5 stacks × 200 components
+# (1,000 work directories), 20 shared modules, hierarchical YAML config per stack, an output
+# reference in 9 of every 10 components. Times a cold build, a no-op build, and a build after one module file changed
 # (which re-renders only the work directories made from that module), as medians of several
 # runs. Usage: [BASELINE=OTHER_INFRA_BINARY] bench/build.sh [RUNS]   (needs a release build;
 # BASELINE: the cold build of another binary too, side by side)
@@ -12,47 +12,7 @@ infra="${INFRA:-$PWD/target/release/infra}"
 [ -x "$infra" ] || cargo build --release --quiet
 dir="$PWD/target/bench-build"
 rm -rf "$dir" "$dir"-cold-*
-mkdir -p "$dir/config"
-for m in $(seq -w 0 19); do
-    mkdir -p "$dir/modules/m$m"
-    cat > "$dir/modules/m$m/main.tf" <<TF
-variable "name" { type = string }
-variable "size" { type = number }
-variable "upstream" {
-  type    = string
-  default = ""
-}
-variable "labels" { type = map(string) }
-output "id" { value = "m$m-\${var.name}-\${var.size}" }
-TF
-done
-printf 'size: 1\nlabels:\n  team: platform\n' > "$dir/config/defaults.yaml"
-for s in dev qa staging prod dr; do
-    mkdir -p "$dir/config/env=$s"
-    printf 'size: 2\nlabels:\n  env: %s\n' "$s" > "$dir/config/env=$s/env.yaml"
-done
-cat > "$dir/main.infra" <<'NIX'
-let
-  lib = infra.lib;
-  pad = i: let s = toString i; in if i < 10 then "00${s}" else if i < 100 then "0${s}" else s;
-  component = i: infra.component "c${pad i}" (ctx:
-    let config = ctx.settings; in {
-      source = ./modules + "/m${let m = toString (i - (i / 20) * 20); in if i - (i / 20) * 20 < 10 then "0${m}" else m}";
-      inputs = {
-        name = "${ctx.stack}-c${pad i}";
-        inherit (config) size labels;
-      } // lib.optionalAttrs (i - (i / 10) * 10 != 0) {
-        upstream = (builtins.elemAt components (i - 1)).outputs.id;
-      };
-    });
-  components = builtins.genList component 200;
-  stack = name: infra.stack name {
-    settings = lib.loadHierarchy ./config "env=${name}";
-    inherit components;
-  };
-in
-lib.genAttrs [ "dev" "qa" "staging" "prod" "dr" ] stack
-NIX
+bash bench/layered-estate.sh "$dir" 5 200
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 ms() { local start end; start=$(date +%s%N); "$@" >/dev/null 2>&1; end=$(date +%s%N); echo $(( (end - start) / 1000000 )); }

@@ -32,59 +32,12 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] :
 now() { date +%s%N; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The estate: N components in 50 stacks.
-generate() {
-    local dir="$1" n="$2" per=$(( $2 / 50 ))
-    mkdir -p "$dir/config"
-    for m in $(seq -w 0 19); do
-        mkdir -p "$dir/modules/m$m"
-        cat > "$dir/modules/m$m/main.tf" <<TF
-variable "name" { type = string }
-variable "size" { type = number }
-variable "upstream" {
-  type    = string
-  default = ""
-}
-variable "labels" { type = map(string) }
-output "id" { value = "m$m-\${var.name}-\${var.size}-\${substr(sha256(var.upstream), 0, 6)}" }
-TF
-    done
-    printf 'size: 1\nlabels:\n  team: platform\n' > "$dir/config/defaults.yaml"
-    for s in $(seq -w 0 49); do
-        mkdir -p "$dir/config/env=s$s"
-        printf 'size: 2\nlabels:\n  env: s%s\n' "$s" > "$dir/config/env=s$s/env.yaml"
-    done
-    cat > "$dir/main.infra" <<NIX
-let
-  lib = infra.lib;
-  edit = "";
-  pad = i: let s = toString i; in if i < 10 then "00\${s}" else if i < 100 then "0\${s}" else s;
-  mod = i: let m = i - (i / 20) * 20; in if m < 10 then "0\${toString m}" else toString m;
-  component = i: infra.component "c\${pad i}" (ctx: {
-    source = ./modules + "/m\${mod i}";
-    inputs = {
-      name = "\${ctx.stack}-c\${pad i}\${if ctx.stack == "s00" && i == 1 then edit else ""}";
-      inherit (ctx.settings) size labels;
-    } // lib.optionalAttrs (i - (i / 10) * 10 != 0) {
-      upstream = (builtins.elemAt components (i - 1)).outputs.id;
-    };
-  });
-  components = builtins.genList component $per;
-  stack = name: infra.stack name {
-    settings = lib.loadHierarchy ./config "env=\${name}";
-    inherit components;
-  };
-  names = builtins.genList (s: "s\${if s < 10 then "0" else ""}\${toString s}") 50;
-in
-lib.genAttrs names stack
-NIX
-}
 
 for n in "${sizes[@]}"; do
     base="$PWD/target/bench-scale-$n"
     fresh_estate="$base.new"
     rm -rf "$fresh_estate" "$base"/b-* && mkdir -p "$fresh_estate"
-    generate "$fresh_estate" "$n"
+    bash bench/layered-estate.sh "$fresh_estate" 50 $(( n / 50 ))
     if [ -f "$base/a/.applied" ] && cmp -s "$base/a/main.infra" "$fresh_estate/main.infra"; then
         echo "N=$n: reusing the applied estate in $base" >&2
     else

@@ -45,6 +45,16 @@ impl std::error::Error for CacheError {}
 /// Bytes and their version (an ETag; for a directory, the blake3 hash of the bytes).
 pub type Versioned = (Vec<u8>, String);
 
+/// Bytes with their content as version (the blake3 hash): for backends without ETags.
+pub(crate) fn by_content(bytes: Vec<u8>) -> Versioned {
+    let version = content_version(&bytes);
+    (bytes, version)
+}
+
+pub(crate) fn content_version(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
 /// A key-value store of bytes reached by URL.
 pub trait RemoteCache: Send + Sync {
     /// The bytes at `key`; `None` if there are none.

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::cache::{BoxFuture, CacheError, RemoteCache, Versioned, check_key};
+use crate::cache::{
+    BoxFuture, CacheError, RemoteCache, Versioned, by_content, check_key, content_version,
+};
 
 pub struct FileCache {
     root: PathBuf,
@@ -63,13 +65,7 @@ impl RemoteCache for FileCache {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Versioned>, CacheError>> {
-        Box::pin(async move {
-            let bytes = self.get(key).await?;
-            Ok(bytes.map(|b| {
-                let version = blake3::hash(&b).to_hex().to_string();
-                (b, version)
-            }))
-        })
+        Box::pin(async move { Ok(self.get(key).await?.map(by_content)) })
     }
 
     fn put_if<'a>(
@@ -85,7 +81,7 @@ impl RemoteCache for FileCache {
             if current.as_deref() != expected {
                 return Ok(None);
             }
-            let version = blake3::hash(&bytes).to_hex().to_string();
+            let version = content_version(&bytes);
             self.put(key, bytes).await?;
             Ok(Some(version))
         })

@@ -2,7 +2,9 @@
 
 use std::{collections::BTreeMap, sync::Mutex};
 
-use crate::cache::{BoxFuture, CacheError, RemoteCache, Versioned, check_key};
+use crate::cache::{
+    BoxFuture, CacheError, RemoteCache, Versioned, by_content, check_key, content_version,
+};
 
 #[derive(Default)]
 pub struct MemoryCache {
@@ -46,13 +48,7 @@ impl RemoteCache for MemoryCache {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Versioned>, CacheError>> {
-        Box::pin(async move {
-            let bytes = self.get(key).await?;
-            Ok(bytes.map(|b| {
-                let version = blake3::hash(&b).to_hex().to_string();
-                (b, version)
-            }))
-        })
+        Box::pin(async move { Ok(self.get(key).await?.map(by_content)) })
     }
 
     fn put_if<'a>(
@@ -64,11 +60,11 @@ impl RemoteCache for MemoryCache {
         Box::pin(async move {
             check_key(key)?;
             let Ok(mut entries) = self.entries.lock() else { return Ok(None) };
-            let current = entries.get(key).map(|b| blake3::hash(b).to_hex().to_string());
+            let current = entries.get(key).map(|b| content_version(b));
             if current.as_deref() != expected {
                 return Ok(None);
             }
-            let version = blake3::hash(&bytes).to_hex().to_string();
+            let version = content_version(&bytes);
             entries.insert(key.to_owned(), bytes);
             Ok(Some(version))
         })
