@@ -69,6 +69,29 @@ impl Ctx {
         Ok(self.project_cached(out)?.map(|(project, _)| project))
     }
 
+    /// What a run of `targets` needs: when every target is a component's exact address, only
+    /// they and what they depend on are evaluated (every other component is only declared),
+    /// else the whole project (as `project`). A run of one component of 10,000 in CI then
+    /// evaluates a few specs, not 10,000.
+    pub(crate) fn project_for(
+        &self,
+        out: &mut Output,
+        targets: &[String],
+    ) -> Result<Option<Project>, CliError> {
+        if targets.is_empty() {
+            return self.project(out);
+        }
+        let mut evaluator = Evaluator::new(Box::new(RealIo::default()));
+        match evaluator.eval_project_upstream(&self.entry(), targets) {
+            Ok(Some(project)) => Ok(Some(project)),
+            Ok(None) => self.project(out),
+            Err(error) => {
+                report(out, &evaluator, &error)?;
+                Ok(None)
+            }
+        }
+    }
+
     /// The project, and whether it came from the evaluation cache.
     pub(crate) fn project_cached(
         &self,
@@ -77,8 +100,10 @@ impl Ctx {
         let path = crate::evalcache::eval_cache_path(&self.root);
         let key = cache_key(&self.entry());
         if let Some(project) = crate::evalcache::load_evaluation(&path, &key, &env_var) {
+            crate::timing::mark("evaluation cache read");
             return Ok(Some((project, true)));
         }
+        crate::timing::mark("evaluation cache stale");
         let io = RealIo::default();
         let mut evaluator = Evaluator::new(Box::new(io.clone()));
         let project = match evaluator.eval_project(&self.entry()) {
@@ -88,6 +113,7 @@ impl Ctx {
                 return Ok(None);
             }
         };
+        crate::timing::mark("evaluated the project");
         let read = io.read.lock().map(|r| r.clone()).unwrap_or_default();
         crate::evalcache::save_evaluation(
             &path,
@@ -97,6 +123,7 @@ impl Ctx {
             &env_var,
             &project,
         );
+        crate::timing::mark("evaluation cache written");
         Ok(Some((project, false)))
     }
 }

@@ -11,12 +11,40 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use evaluator::{Input, Json, Project};
-use serde_json::json;
+use evaluator::{Input, Project};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use store::Digest;
 
 /// The wire format version; a record of another version is ignored.
-const VERSION: u64 = 9;
+const VERSION: u64 = 10;
+
+/// One input of an evaluation and the hash of what it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Described {
+    kind: String,
+    name: String,
+    digest: String,
+}
+
+/// The record as written: the project serialised straight from its type.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    version: u64,
+    key: &'a str,
+    inputs: Vec<Described>,
+    project: &'a Project,
+}
+
+/// The record as read: the project is left as raw JSON until every input checked out.
+#[derive(Deserialize)]
+struct RecordIn<'a> {
+    version: u64,
+    key: &'a str,
+    inputs: Vec<Described>,
+    #[serde(borrow)]
+    project: &'a RawValue,
+}
 
 /// Where the cache lives under the project's `.infra/`.
 pub(crate) fn eval_cache_path(project_root: &Path) -> PathBuf {
@@ -36,26 +64,24 @@ pub(crate) fn save_evaluation(
     project: &Project,
 ) {
     let described = inputs.iter().map(|input| match input {
-        Input::File(file) if read.contains_key(file) => Some(json!({
-            "kind": "file",
-            "name": file.to_str()?,
-            "digest": read[file],
-        })),
+        Input::File(file) if read.contains_key(file) => Some(Described {
+            kind: "file".into(),
+            name: file.to_str()?.to_owned(),
+            digest: read[file].clone(),
+        }),
         _ => describe(input, env),
     });
     let Some(inputs) = described.collect::<Option<Vec<_>>>() else {
         return;
     };
-    let record = json!({
-        "version": VERSION,
-        "key": key,
-        "inputs": inputs,
-        "project": project_to_json(project),
-    });
+    let record = RecordOut { version: VERSION, key, inputs, project };
+    let Ok(bytes) = serde_json::to_vec(&record) else {
+        return;
+    };
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
-    let _ = store::fsutil::write_atomic(path, record.to_string().as_bytes(), false);
+    let _ = store::fsutil::write_atomic(path, &bytes, false);
 }
 
 /// The cached project, if the record exists, has this `key`, and every input is unchanged.
@@ -65,14 +91,13 @@ pub(crate) fn load_evaluation(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<Project> {
     let text = fs::read(path).ok()?;
-    let record: Json = serde_json::from_slice(&text).ok()?;
-    if record["version"].as_u64() != Some(VERSION) || record["key"].as_str() != Some(key) {
+    let record: RecordIn = serde_json::from_slice(&text).ok()?;
+    if record.version != VERSION || record.key != key {
         return None;
     }
-    for input in record["inputs"].as_array()? {
-        let kind = input["kind"].as_str()?;
-        let name = input["name"].as_str()?;
-        let now = match kind {
+    for input in &record.inputs {
+        let name = input.name.as_str();
+        let now = match input.kind.as_str() {
             "file" => describe(&Input::File(name.into()), env),
             "dir" => describe(&Input::Dir(name.into()), env),
             "exists" => describe(&Input::Exists(name.into()), env),
@@ -83,18 +108,18 @@ pub(crate) fn load_evaluation(
             return None;
         }
     }
-    project_from_json(&record["project"])
+    serde_json::from_str(record.project.get()).ok()
 }
 
 /// An input with the hash of what it read now.
-fn describe(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Option<Json> {
-    Some(match input {
+fn describe(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Option<Described> {
+    let (kind, name, digest) = match input {
         Input::File(path) => {
             let digest = match fs::read(path) {
                 Ok(bytes) => Digest::of(&bytes).to_hex(),
                 Err(_) => "missing".to_owned(),
             };
-            json!({ "kind": "file", "name": path.to_str()?, "digest": digest })
+            ("file", path.to_str()?, digest)
         }
         Input::Dir(path) => {
             let mut names: Vec<String> = match fs::read_dir(path) {
@@ -119,30 +144,19 @@ fn describe(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Option<Json>
                 Err(_) => vec!["missing".to_owned()],
             };
             names.sort();
-            json!({ "kind": "dir", "name": path.to_str()?, "digest": Digest::of(names.join("\n").as_bytes()).to_hex() })
+            ("dir", path.to_str()?, Digest::of(names.join("\n").as_bytes()).to_hex())
         }
-        Input::Exists(path) => {
-            json!({ "kind": "exists", "name": path.to_str()?, "digest": path.exists().to_string() })
-        }
+        Input::Exists(path) => ("exists", path.to_str()?, path.exists().to_string()),
         Input::Env(name) => {
             // The value may be a secret: only its hash is kept.
             let digest = match env(name) {
                 Some(value) => Digest::of(value.as_bytes()).to_hex(),
                 None => "unset".to_owned(),
             };
-            json!({ "kind": "env", "name": name, "digest": digest })
+            ("env", name.as_str(), digest)
         }
-    })
-}
-
-/// The JSON form of a project (stacks, placed nodes, inputs, references), as the evaluation
-/// cache stores it; the project conformance tests compare it too.
-fn project_to_json(project: &Project) -> Json {
-    serde_json::to_value(project).unwrap_or_default()
-}
-
-fn project_from_json(json: &Json) -> Option<Project> {
-    serde_json::from_value(json.clone()).ok()
+    };
+    Some(Described { kind: kind.into(), name: name.into(), digest })
 }
 
 #[cfg(test)]
@@ -153,6 +167,8 @@ mod tests {
         Action, Backend, Check, Component, File, Hook, HookWhen, Kind, OutputRef, Retries,
         SecretRef, Stack, Step, Terraform,
     };
+
+    use serde_json::json;
 
     use super::*;
 
@@ -237,6 +253,22 @@ mod tests {
             node("vpc.postApply", Kind::Step(hook)),
         ];
         let project = Project { stacks: vec![Stack { name: "dev".into(), components }] };
-        assert_eq!(project_from_json(&project_to_json(&project)), Some(project));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eval.json");
+        let entry = dir.path().join("main.infra");
+        fs::write(&entry, "{}").unwrap();
+        let env = |_: &str| None;
+        save_evaluation(
+            &path,
+            "k",
+            &[Input::File(entry.clone())],
+            &BTreeMap::new(),
+            &env,
+            &project,
+        );
+        assert_eq!(load_evaluation(&path, "k", &env), Some(project.clone()));
+        assert_eq!(load_evaluation(&path, "other key", &env), None);
+        fs::write(&entry, "{ }").unwrap();
+        assert_eq!(load_evaluation(&path, "k", &env), None, "an input changed");
     }
 }

@@ -13,6 +13,7 @@ mod output;
 mod policy;
 mod review;
 mod runs;
+mod timing;
 mod ui;
 
 use std::process::ExitCode;
@@ -25,7 +26,9 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    timing::mark("start");
     let cli = cli::Cli::parse();
+    timing::mark("arguments");
     let mut out = output::Output::new(&cli.global);
     match cli::run(&mut out, &cli.global, &cli.command) {
         Ok(code) => code,

@@ -84,6 +84,21 @@ impl Evaluator {
         project::extract(&mut self.machine, &root, span, project_root)
     }
 
+    /// The part of a project that `targets` (exact `STACK/NAME` addresses) and what they
+    /// depend on make up, evaluating only their specs: what a run of those components needs.
+    /// `Ok(None)` when a target or a dependency is not a declared component (e.g. a hook):
+    /// evaluate the whole project instead.
+    pub fn eval_project_upstream(
+        &mut self,
+        entry: &Path,
+        targets: &[String],
+    ) -> EvalResult<Option<Project>> {
+        let root = self.eval_file(entry)?;
+        let span = self.entry_span(entry);
+        let project_root = entry.parent().unwrap_or(Path::new("/"));
+        project::extract_upstream(&mut self.machine, &root, span, project_root, targets)
+    }
+
     /// The verdicts of the policies of the component at `address` (its stack's, then its own)
     /// on `input` (what its plan would do; see `project/policy.rs`).
     pub fn check_policies(

@@ -24,7 +24,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 pub use self::extract::GENERATED_FILES;
-pub(crate) use self::extract::{extract, policies_of, select};
+pub(crate) use self::extract::{extract, extract_upstream, policies_of, select};
 pub(crate) use self::policy::read_approval;
 pub use self::policy::{Verdict, VerdictKind};
 
@@ -303,11 +303,18 @@ impl Project {
         self.stacks.iter().flat_map(|s| s.components.iter())
     }
 
-    /// The component at `STACK/NAME`.
+    /// The component at `STACK/NAME`: a binary search, as extraction sorts stacks and their
+    /// components by name (a linear one for a project built otherwise).
     pub fn component(&self, address: &str) -> Option<&Component> {
         let (stack, name) = address.split_once('/')?;
-        let stack = self.stacks.iter().find(|s| s.name == stack)?;
-        stack.components.iter().find(|c| c.name == name)
+        let stack = match self.stacks.binary_search_by(|s| s.name.as_str().cmp(stack)) {
+            Ok(at) => &self.stacks[at],
+            Err(_) => self.stacks.iter().find(|s| s.name == stack)?,
+        };
+        match stack.components.binary_search_by(|c| c.name.as_str().cmp(name)) {
+            Ok(at) => Some(&stack.components[at]),
+            Err(_) => stack.components.iter().find(|c| c.name == name),
+        }
     }
 }
 

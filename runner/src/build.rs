@@ -79,7 +79,12 @@ impl BuildReport {
     /// The work directory `component` runs in: its own, or its owner's for a hook.
     pub fn workdir_of(&self, component: &Component) -> Option<&BuiltComponent> {
         let address = component.workdir_of();
-        self.components.iter().find(|b| b.address == address)
+        // `build_with` keeps the project's order: by stack, then name.
+        let wanted = address.split_once('/');
+        match self.components.binary_search_by(|b| b.address.split_once('/').cmp(&wanted)) {
+            Ok(at) => Some(&self.components[at]),
+            Err(_) => self.components.iter().find(|b| b.address == address),
+        }
     }
 }
 
@@ -144,18 +149,25 @@ pub fn build_with(
             .unwrap_or_default();
         trees.insert(dir, tree.map_err(|e| RunnerError::store(&address, e))?);
     }
-    let results: Vec<Result<(BuiltComponent, BTreeSet<ObjectName>), RunnerError>> = components
+    // Each component's build, its objects and its gc root's name.
+    type Built = (BuiltComponent, BTreeSet<ObjectName>, String);
+    let results: Vec<Result<Built, RunnerError>> = components
         .par_iter()
-        .map(|c| build_component(project, c, &trees, store, realise))
+        .map(|c| {
+            let (built, objects) = build_component(project, c, &trees, store, realise)?;
+            let root = format!("build.{}", built.address.replace('/', "."));
+            if built.pending.is_none() {
+                store
+                    .set_root(&root, &objects)
+                    .map_err(|e| RunnerError::store(&built.address, e))?;
+            }
+            Ok((built, objects, root))
+        })
         .collect();
     let mut report = BuildReport::default();
     let mut roots = BTreeSet::new();
     for result in results {
-        let (built, objects) = result?;
-        let root = format!("build.{}", built.address.replace('/', "."));
-        if built.pending.is_none() {
-            store.set_root(&root, &objects).map_err(|e| RunnerError::store(&built.address, e))?;
-        }
+        let (built, objects, root) = result?;
         roots.insert(root);
         report.objects.extend(objects);
         report.components.push(built);

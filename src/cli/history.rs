@@ -88,7 +88,7 @@ fn describe(run: &crate::history::Run, logs: bool) -> String {
     );
     // Up-to-date nodes are counted, not listed (unless the whole run is shown).
     let quiet = |n: &&crate::history::Node| !logs && n.status == "up-to-date";
-    let up_to_date = run.nodes.iter().filter(quiet).count();
+    let up_to_date = run.up_to_date + run.nodes.iter().filter(quiet).count();
     for node in run.nodes.iter().filter(|n| !quiet(n)) {
         let changes = node.changes.map(|(a, c, d)| format!("  +{a} ~{c} -{d}")).unwrap_or_default();
         let verdicts = node.verdicts.as_array().map_or(0, Vec::len);

@@ -36,6 +36,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &PlanArgs) -> Result<ExitCo
         return Ok(ExitCode::FAILURE);
     };
     let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Plan, Review::None)?;
+    crate::timing::mark("executed");
     // A denied plan is a failure, and still shown: what the policies judged.
     let denied = report.components.iter().any(|c| c.status == Status::Denied);
     if !args.run.json && (!report.failed() || denied) && !report.interrupted() {

@@ -1,12 +1,13 @@
 //! Batched durability: a build writes its objects, realisations and roots without an fsync
 //! each (a thousand work directories were four seconds of fsyncs), and `Batch::commit` makes
 //! them all durable with one `syncfs`. What a crash can leave is covered by a marker: before
-//! its first write, `.batch-<pid>-<time>` is made durable, holding the time the batch began,
+//! its first write, `.batches/<pid>-<time>` is made durable, holding the time the batch began,
 //! and locked (flock) for as long as the batch lives; the commit removes it. Opening the store
 //! finds a marker nobody holds — its process died — and re-hashes every object written since
 //! its time, removing those whose content is not their name's (a file the crash left empty or
 //! short); realisations naming a removed object are then misses, and the next build writes
-//! them again. Elsewhere than Linux (no `syncfs`) a batch writes durably as before.
+//! them again. The markers have a directory of their own: opening a store lists it, and the
+//! store's root holds every object. Elsewhere than Linux (no `syncfs`) a batch writes durably as before.
 
 use std::{
     fs,
@@ -51,19 +52,21 @@ impl BatchState {
             return Ok(());
         }
         let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let dir = markers_dir(root);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         // Written and locked under a temporary name, then renamed: a marker that is visible is
         // always locked while its batch lives.
         let mut temp = tempfile::Builder::new()
-            .prefix(".tmp-batch-")
-            .tempfile_in(root)
-            .map_err(|e| StoreError::io(root, e))?;
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io(&dir, e))?;
         temp.as_file().lock().map_err(|e| StoreError::io(temp.path(), e))?;
         writeln!(temp, "{}", since.as_nanos()).map_err(|e| StoreError::io(temp.path(), e))?;
         temp.as_file().sync_all().map_err(|e| StoreError::io(temp.path(), e))?;
-        let name = format!(".batch-{}-{}", std::process::id(), since.as_nanos());
-        let path = root.join(name);
+        let name = format!("{}-{}", std::process::id(), since.as_nanos());
+        let path = dir.join(name);
         let file = temp.persist(&path).map_err(|e| StoreError::io(&path, e.error))?;
-        sync_dir(root)?;
+        sync_dir(&dir)?;
         *marker = Some((path, file));
         Ok(())
     }
@@ -117,6 +120,11 @@ fn syncfs(_: &fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Where batches keep their markers.
+pub(crate) fn markers_dir(root: &Path) -> PathBuf {
+    root.join(".batches")
+}
+
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
 }
@@ -124,11 +132,16 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// Repairs what batches whose process died left: see the module documentation.
 pub(crate) fn recover(store: &Store) -> Result<(), StoreError> {
     let root = store.root();
-    let entries = fs::read_dir(root).map_err(|e| StoreError::io(root, e))?;
+    let dir = markers_dir(root);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io(&dir, e)),
+    };
     let markers: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".batch-")))
+        .filter(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')))
         .collect();
     for marker in markers {
         let Ok(file) = fs::OpenOptions::new().read(true).write(true).open(&marker) else {

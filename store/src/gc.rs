@@ -36,13 +36,15 @@ impl Store {
             report.removed.push(object);
         }
         self.realisations.retain(self.root(), |object| self.contains(object))?;
-        // Temporaries: in the store (earlier versions) and in each thread's directory.
+        // Temporaries: in the store (earlier versions), in each thread's directory and beside
+        // the batches' markers.
         let temp_root = self.root().join(".tmp");
         let mut entries: Vec<_> =
             fs::read_dir(self.root()).map_err(|e| StoreError::io(self.root(), e))?.collect();
         for dir in fs::read_dir(&temp_root).into_iter().flatten().flatten() {
             entries.extend(fs::read_dir(dir.path()).into_iter().flatten());
         }
+        entries.extend(fs::read_dir(crate::batch::markers_dir(self.root())).into_iter().flatten());
         for entry in entries {
             let entry = entry.map_err(|e| StoreError::io(self.root(), e))?;
             let is_temporary = entry.file_name().to_str().is_some_and(|n| n.starts_with(".tmp-"));

@@ -22,11 +22,14 @@ fn a_batch_syncs_once_and_what_a_crash_left_half_written_is_removed_on_open() {
     let dir = temp();
     let store = Store::open(dir.path()).unwrap();
     let markers = |root: &std::path::Path| {
-        fs::read_dir(root)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".batch-"))
-            .count()
+        fs::read_dir(root.join(".batches"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
+            .unwrap_or(0)
     };
     // A batch that writes nothing leaves nothing; one that writes leaves its marker until the
     // commit, and its objects afterwards.

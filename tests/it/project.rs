@@ -108,3 +108,52 @@ fn every_project_code_has_a_fail_case() {
         assert!(all.contains(code), "no fail case shows `{code}`");
     }
 }
+
+/// A run of some components evaluates only them and what they depend on
+/// (`Evaluator::eval_project_upstream`): for every component of every okay case, that part
+/// holds exactly the component's upstream closure, each node equal to the whole project's.
+#[test]
+fn the_part_a_run_evaluates_equals_the_whole_projects() {
+    let mut cases = files(&root().join("tests/conformance/project/okay"), "infra");
+    let examples = std::fs::read_dir(root().join("examples")).into_iter().flatten().flatten();
+    cases.extend(examples.map(|e| e.path().join("main.infra")).filter(|p| p.is_file()));
+    let mut checked = 0;
+    for path in cases {
+        let Ok(whole) = Evaluator::new(Box::new(TestIo)).eval_project(&path) else { continue };
+        for component in whole.components() {
+            let address = component.address();
+            let part = Evaluator::new(Box::new(TestIo))
+                .eval_project_upstream(&path, std::slice::from_ref(&address))
+                .unwrap_or_else(|e| panic!("{}: {address}: {e}", path.display()));
+            let mut closure = std::collections::BTreeSet::from([address.clone()]);
+            loop {
+                let before = closure.len();
+                let upstream: Vec<String> = whole
+                    .components()
+                    .filter(|c| closure.contains(&c.address()))
+                    .flat_map(|c| c.depends_on.iter().cloned())
+                    .collect();
+                closure.extend(upstream);
+                if closure.len() == before {
+                    break;
+                }
+            }
+            let Some(part) = part else {
+                // Only a hook (not a declared component), or what depends on one, falls back.
+                let hook = |a: &String| whole.component(a).is_some_and(|c| c.kind_name() == "hook");
+                assert!(closure.iter().any(hook), "{}: {address} fell back", path.display());
+                continue;
+            };
+            let got: std::collections::BTreeSet<String> =
+                part.components().map(|c| c.address()).collect();
+            // The part may hold the hooks of what it read; every node of the closure is in it.
+            assert!(closure.is_subset(&got), "{}: {address}: {got:?}", path.display());
+            for node in part.components() {
+                let full = whole.component(&node.address());
+                assert_eq!(Some(node), full, "{}: {address}", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} components checked");
+}

@@ -94,43 +94,142 @@ pub(crate) fn extract(
     root_span: Span,
     project_root: &std::path::Path,
 ) -> EvalResult<Project> {
+    let project = extract_with(m, root, root_span, project_root, None)?;
+    Ok(project.expect("Invariant: a whole project is always extracted"))
+}
+
+/// The part of the project that `targets` (exact addresses) and everything they depend on,
+/// directly or not, make up: only their specs are read (evaluated), every other component
+/// is only declared (its name). The checks run on that part. `None` when a target, or
+/// something they depend on, is not a declared component (a hook, a typo): the caller then
+/// extracts the whole project, which says what is wrong.
+pub(crate) fn extract_upstream(
+    m: &mut Machine,
+    root: &Value,
+    root_span: Span,
+    project_root: &std::path::Path,
+    targets: &[String],
+) -> EvalResult<Option<Project>> {
+    extract_with(m, root, root_span, project_root, Some(targets))
+}
+
+fn extract_with(
+    m: &mut Machine,
+    root: &Value,
+    root_span: Span,
+    project_root: &std::path::Path,
+    targets: Option<&[String]>,
+) -> EvalResult<Option<Project>> {
     let stacks = stack_decls(m, root, root_span)?;
-    let mut project = Project { stacks: Vec::new() };
+    // Every declared address first (a duplicate is an error), by where it is declared.
     let mut spans = BTreeMap::new();
-    for decl in &stacks {
-        let mut components = Vec::new();
-        for component in &decl.components {
+    let mut declared: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (s, decl) in stacks.iter().enumerate() {
+        for (c, component) in decl.components.iter().enumerate() {
             let address = format!("{}/{}", decl.name, component.name);
             let span = component.span.or(decl.span).unwrap_or(root_span);
             if let Some(previous) = spans.insert(address.clone(), span) {
                 return Err(EvalError::new(ErrorKind::DuplicateComponent { address }, Some(span))
                     .with_label(previous, "first declared here"));
             }
-            let spec = place(m, decl, component)?;
-            let node = Node { stack: decl, name: &component.name, tag: component.tag, span };
-            for node in read_component(m, &node, &spec, project_root)? {
-                let address = node.address();
-                if address != format!("{}/{}", decl.name, component.name)
-                    && let Some(previous) = spans.insert(address.clone(), span)
-                {
-                    return Err(EvalError::new(
-                        ErrorKind::DuplicateComponent { address },
-                        Some(previous),
-                    )
-                    .with_label(span, "the hook of this component has the same name")
-                    .with_help("rename the node, or the component"));
+            declared.insert(address, (s, c));
+        }
+    }
+    let mut read: BTreeMap<(usize, usize), Vec<Component>> = BTreeMap::new();
+    match targets {
+        None => {
+            for (s, decl) in stacks.iter().enumerate() {
+                for c in 0..decl.components.len() {
+                    let nodes = read_declared(m, &stacks, (s, c), root_span, project_root)?;
+                    add_hooks(&mut spans, &nodes, spans_of(&stacks, (s, c), root_span))?;
+                    read.insert((s, c), nodes);
                 }
-                components.push(node);
             }
         }
+        Some(targets) => {
+            let mut todo = Vec::new();
+            for target in targets {
+                let Some(&at) = declared.get(target) else { return Ok(None) };
+                todo.push(at);
+            }
+            while let Some(at) = todo.pop() {
+                if read.contains_key(&at) {
+                    continue;
+                }
+                let nodes = read_declared(m, &stacks, at, root_span, project_root)?;
+                add_hooks(&mut spans, &nodes, spans_of(&stacks, at, root_span))?;
+                for node in &nodes {
+                    for address in node.depends_on.iter().chain(&node.rerun_after) {
+                        match declared.get(address) {
+                            Some(&upstream) => todo.push(upstream),
+                            // A hook of a node read (its spans are known by now).
+                            None if spans.contains_key(address) => {}
+                            None => return Ok(None),
+                        }
+                    }
+                }
+                read.insert(at, nodes);
+            }
+        }
+    }
+    let mut project = Project { stacks: Vec::new() };
+    let mut by_stack: BTreeMap<usize, Vec<Component>> = BTreeMap::new();
+    for ((s, _), nodes) in read {
+        by_stack.entry(s).or_default().extend(nodes);
+    }
+    for (s, mut components) in by_stack {
         components.sort_by(|a: &Component, b| a.name.cmp(&b.name));
-        project.stacks.push(Stack { name: decl.name.clone(), components });
+        project.stacks.push(Stack { name: stacks[s].name.clone(), components });
+    }
+    if targets.is_none() {
+        // A stack without components is still a stack of the project.
+        for decl in stacks.iter().filter(|d| d.components.is_empty()) {
+            project.stacks.push(Stack { name: decl.name.clone(), components: Vec::new() });
+        }
     }
     project.stacks.sort_by(|a, b| a.name.cmp(&b.name));
     graph::check(&project, &spans)?;
     names::check(m, &project, &spans)?;
     super::siblings::resolve(m, &mut project, project_root)?;
-    Ok(project)
+    Ok(Some(project))
+}
+
+/// The span of the declared component at `at`.
+fn spans_of(stacks: &[StackDecl], (s, c): (usize, usize), root_span: Span) -> Span {
+    stacks[s].components[c].span.or(stacks[s].span).unwrap_or(root_span)
+}
+
+/// The nodes the declared component at `at` places: itself and its hooks.
+fn read_declared(
+    m: &mut Machine,
+    stacks: &[StackDecl],
+    (s, c): (usize, usize),
+    root_span: Span,
+    project_root: &std::path::Path,
+) -> EvalResult<Vec<Component>> {
+    let (decl, component) = (&stacks[s], &stacks[s].components[c]);
+    let span = spans_of(stacks, (s, c), root_span);
+    let spec = place(m, decl, component)?;
+    let node = Node { stack: decl, name: &component.name, tag: component.tag, span };
+    read_component(m, &node, &spec, project_root)
+}
+
+/// Records the addresses of a component's hooks (`nodes` after the first), which must not be
+/// taken.
+fn add_hooks(
+    spans: &mut BTreeMap<String, Span>,
+    nodes: &[Component],
+    span: Span,
+) -> EvalResult<()> {
+    for node in nodes.iter().skip(1) {
+        let address = node.address();
+        if let Some(previous) = spans.insert(address.clone(), span) {
+            return Err(EvalError::new(ErrorKind::DuplicateComponent { address }, Some(previous))
+                .with_label(span, "the hook of this component has the same name")
+                .with_help("rename the node, or the component"));
+        }
+    }
+    Ok(())
 }
 
 /// The policy functions of the component at `address`: its stack's, then its own.

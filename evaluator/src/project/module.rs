@@ -17,6 +17,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
+    rc::Rc,
 };
 
 use hcl_edit::structure::{Body, Structure};
@@ -24,7 +25,7 @@ use hcl_edit::structure::{Body, Structure};
 use crate::{
     eval::Machine,
     io::Input,
-    project::{Component, File, Json},
+    project::{Component, File, Json, Terraform},
 };
 
 /// The variables and outputs a configuration declares.
@@ -34,8 +35,16 @@ pub(super) struct Declared {
     pub(super) outputs: BTreeSet<String>,
 }
 
-/// Module files parsed so far, by path (many components share a module).
-pub(super) type Parsed = BTreeMap<PathBuf, Option<Declared>>;
+/// What was read so far: module files parsed, by path, and module directories listed (many
+/// components share a module).
+#[derive(Default)]
+pub(super) struct Parsed {
+    files: BTreeMap<PathBuf, Option<Declared>>,
+    dirs: BTreeMap<PathBuf, Option<Vec<(String, &'static str)>>>,
+    /// What a module's directory declares, for the components that add no configuration file
+    /// of their own (most: then their names are the module's, computed once).
+    modules: BTreeMap<PathBuf, Option<Rc<Declared>>>,
+}
 
 /// Where a configuration file's text comes from.
 enum Config<'a> {
@@ -50,13 +59,32 @@ pub(super) fn declared(
     m: &mut Machine,
     component: &Component,
     parsed: &mut Parsed,
-) -> Option<Declared> {
+) -> Option<Rc<Declared>> {
     let terraform = component.terraform()?;
-    let module_names = match &terraform.source {
-        Some(dir) => {
-            m.record(Input::Dir(dir.clone()));
-            m.io.read_dir(dir).ok()?
+    let own_config = terraform.files.keys().any(|name| is_config(name));
+    if let (Some(dir), false) = (&terraform.source, own_config) {
+        if let Some(known) = parsed.modules.get(dir) {
+            return known.clone();
         }
+        let declared = work_dir(m, terraform, parsed).map(Rc::new);
+        parsed.modules.insert(dir.clone(), declared.clone());
+        return declared;
+    }
+    work_dir(m, terraform, parsed).map(Rc::new)
+}
+
+/// What the work directory of `terraform` declares: its module's files with its own added.
+fn work_dir(m: &mut Machine, terraform: &Terraform, parsed: &mut Parsed) -> Option<Declared> {
+    let module_names = match &terraform.source {
+        Some(dir) => match parsed.dirs.get(dir) {
+            Some(names) => names.clone()?,
+            None => {
+                m.record(Input::Dir(dir.clone()));
+                let names = m.io.read_dir(dir).ok();
+                parsed.dirs.insert(dir.clone(), names.clone());
+                names?
+            }
+        },
         None => Vec::new(),
     };
     let mut configs: BTreeMap<&str, Config<'_>> = BTreeMap::new();
@@ -86,11 +114,11 @@ pub(super) fn declared(
     for (name, config) in configs {
         let json = name.ends_with(".json");
         let declared = match config {
-            Config::File(path) => match parsed.get(&path) {
+            Config::File(path) => match parsed.files.get(&path) {
                 Some(declared) => declared.clone(),
                 None => {
                     let declared = read(m, &path, json);
-                    parsed.insert(path, declared.clone());
+                    parsed.files.insert(path, declared.clone());
                     declared
                 }
             },

@@ -24,8 +24,8 @@ pub(super) fn check(
     project: &Project,
     spans: &BTreeMap<String, Span>,
 ) -> EvalResult<()> {
-    let mut parsed = Parsed::new();
-    let mut declared: BTreeMap<String, Option<Declared>> = BTreeMap::new();
+    let mut parsed = Parsed::default();
+    let mut declared: BTreeMap<String, Option<Rc<Declared>>> = BTreeMap::new();
     for component in project.components() {
         declared.insert(component.address(), module::declared(m, component, &mut parsed));
     }

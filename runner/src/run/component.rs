@@ -402,7 +402,9 @@ pub(crate) async fn run_component(
     // `drift` checks up-to-date components against reality; the rest is the same for all.
     if up_to_date && !shared.options.force && shared.options.mode != Mode::Drift {
         // A kept plan (of `plan --refresh`, say) is of no use to an up-to-date node.
-        crate::plan::discard(&shared.layout, address);
+        if shared.present.plans.contains(address) {
+            crate::plan::discard(&shared.layout, address);
+        }
         let outputs = record.map(|r| r.outputs);
         return (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs));
     }

@@ -1,0 +1,43 @@
+//! Phase timings for people working on infra's speed: with `INFRA_TIMINGS=1`, each phase of
+//! a command prints `infra timing: PHASE +MS (total MS)` to standard error as it ends. Off,
+//! a mark costs one relaxed load.
+
+use std::{
+    sync::{
+        Mutex, OnceLock,
+        atomic::{AtomicU8, Ordering},
+    },
+    time::Instant,
+};
+
+/// 0: not asked yet, 1: off, 2: on.
+static ENABLED: AtomicU8 = AtomicU8::new(0);
+static LAST: OnceLock<Mutex<(Instant, Instant)>> = OnceLock::new();
+
+/// Marks the end of `phase`.
+#[allow(clippy::print_stderr)]
+pub(crate) fn mark(phase: &str) {
+    let enabled = match ENABLED.load(Ordering::Relaxed) {
+        0 => {
+            #[allow(clippy::disallowed_methods)]
+            let on = std::env::var_os("INFRA_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0");
+            ENABLED.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+            on
+        }
+        state => state == 2,
+    };
+    if !enabled {
+        return;
+    }
+    let now = Instant::now();
+    let last = LAST.get_or_init(|| Mutex::new((now, now)));
+    if let Ok(mut last) = last.lock() {
+        let (start, previous) = *last;
+        eprintln!(
+            "infra timing: {phase} +{:.1} ms (total {:.1} ms)",
+            (now - previous).as_secs_f64() * 1e3,
+            (now - start).as_secs_f64() * 1e3
+        );
+        *last = (start, now);
+    }
+}
