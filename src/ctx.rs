@@ -2,7 +2,10 @@
 //! from `-C DIR` or the current directory up), its store (`.infra/store`, or `INFRA_STORE`),
 //! and its evaluation, with diagnostics reported the same way for every command.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
 
 use evaluator::{EvalError, Evaluator, Project};
 use store::Store;
@@ -65,7 +68,7 @@ impl Ctx {
     /// The project, from the evaluation cache when nothing it read has changed, else
     /// evaluated (and cached). `Ok(None)`: evaluation failed and its diagnostics are printed
     /// (the command exits with 1).
-    pub(crate) fn project(&self, out: &mut Output) -> Result<Option<Project>, CliError> {
+    pub(crate) fn project(&self, out: &mut Output) -> Result<Option<Arc<Project>>, CliError> {
         Ok(self.project_cached(out)?.map(|(project, _)| project))
     }
 
@@ -77,13 +80,13 @@ impl Ctx {
         &self,
         out: &mut Output,
         targets: &[String],
-    ) -> Result<Option<Project>, CliError> {
+    ) -> Result<Option<Arc<Project>>, CliError> {
         if targets.is_empty() {
             return self.project(out);
         }
         let mut evaluator = Evaluator::new(Box::new(RealIo::default()));
         match evaluator.eval_project_upstream(&self.entry(), targets) {
-            Ok(Some(project)) => Ok(Some(project)),
+            Ok(Some(project)) => Ok(Some(Arc::new(project))),
             Ok(None) => self.project(out),
             Err(error) => {
                 report(out, &evaluator, &error)?;
@@ -96,12 +99,12 @@ impl Ctx {
     pub(crate) fn project_cached(
         &self,
         out: &mut Output,
-    ) -> Result<Option<(Project, bool)>, CliError> {
+    ) -> Result<Option<(Arc<Project>, bool)>, CliError> {
         let path = crate::evalcache::eval_cache_path(&self.root);
         let key = cache_key(&self.entry());
         if let Some(project) = crate::evalcache::load_evaluation(&path, &key, &env_var) {
             crate::timing::mark("evaluation cache read");
-            return Ok(Some((project, true)));
+            return Ok(Some((Arc::new(project), true)));
         }
         crate::timing::mark("evaluation cache stale");
         let io = RealIo::default();
@@ -115,16 +118,28 @@ impl Ctx {
         };
         crate::timing::mark("evaluated the project");
         let read = io.read.lock().map(|r| r.clone()).unwrap_or_default();
-        crate::evalcache::save_evaluation(
-            &path,
-            &key,
-            &evaluator.inputs(),
-            &read,
-            &env_var,
-            &project,
-        );
-        crate::timing::mark("evaluation cache written");
+        let project = Arc::new(project);
+        // Written while the command goes on (serialising 10,000 components is 50 ms); the
+        // process waits for it before it exits (`finish_background`).
+        let (saved, inputs) = (project.clone(), evaluator.inputs());
+        let writer = std::thread::spawn(move || {
+            crate::evalcache::save_evaluation(&path, &key, &inputs, &read, &env_var, &saved);
+        });
+        if let Ok(mut background) = BACKGROUND.lock() {
+            background.push(writer);
+        }
         Ok(Some((project, false)))
+    }
+}
+
+/// Work a command left running in the background (the evaluation cache's write).
+static BACKGROUND: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Waits for the work left in the background; `main` calls it before the process exits.
+pub(crate) fn finish_background() {
+    let pending = BACKGROUND.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default();
+    for handle in pending {
+        let _ = handle.join();
     }
 }
 

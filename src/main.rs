@@ -30,8 +30,11 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     timing::mark("arguments");
     let mut out = output::Output::new(&cli.global);
-    match cli::run(&mut out, &cli.global, &cli.command) {
+    let code = match cli::run(&mut out, &cli.global, &cli.command) {
         Ok(code) => code,
         Err(err) => out.report_error(&err),
-    }
+    };
+    ctx::finish_background();
+    timing::mark("done");
+    code
 }

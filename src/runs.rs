@@ -128,7 +128,7 @@ pub(crate) fn open(
         let pulled = runner::pull_refs(url, &ctx.root, &wanted, &trust);
         crate::cache::report(out, "pull from", url, &pulled)?;
     }
-    let (project, build) = (std::sync::Arc::new(project), std::sync::Arc::new(build));
+    let build = std::sync::Arc::new(build);
     Ok(Some(Session { _lock: lock, project, selected, store, build, cache, trust, remote_lock }))
 }
 

@@ -24,7 +24,7 @@ use axum::{
 
 /// What every request works with.
 pub(crate) struct App {
-    pub(crate) project: evaluator::Project,
+    pub(crate) project: std::sync::Arc<evaluator::Project>,
     pub(crate) build: runner::BuildReport,
     pub(crate) root: PathBuf,
     pub(crate) tool_env: runner::ToolEnv,

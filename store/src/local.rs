@@ -1,6 +1,6 @@
 //! The on-disk store: immutable objects named `<hash>-<name>` in one directory, written
 //! atomically (a temporary inside the store, fsync, rename), made read-only once in place;
-//! realisations (derivation → object, `realisations.rs`: one log) and roots
+//! realisations (derivation → object, `realisations.rs`: sharded logs) and roots
 //! (`.roots/<name>`: the objects a build or a record keeps alive).
 //!
 //! Two processes writing the same object both succeed: the content is the same, and whichever
@@ -78,7 +78,7 @@ pub struct Store {
     root: PathBuf,
     /// Writes skip their own fsync: a `Batch` syncs them all at once.
     pub(crate) batch: Option<std::sync::Arc<crate::batch::BatchState>>,
-    /// The realisations log, read once (`realisations.rs`).
+    /// The realisations, read as asked (`realisations.rs`).
     pub(crate) realisations: std::sync::Arc<crate::realisations::Realisations>,
 }
 

@@ -1,15 +1,18 @@
-//! Realisations — which object a derivation was built to — as one append-only log,
-//! `.realisations.log`, a line `DERIVATION-HEX OBJECT` each, read once per process into a
-//! map. It replaced a file per realisation: a no-op build of 10,000 components opened and
-//! read 10,000 of them, and a cold build allocated 10,000 inodes for them. Appends are single
-//! `O_APPEND` writes of one short line, which do not interleave on a local filesystem; a line
-//! a crash tore does not parse and is skipped (a miss: that work directory is built again). A
-//! process does not see what others append after it read the log: a miss again, and the same
-//! object. `gc` rewrites the log with the live entries under the store's exclusive lock.
-//! Stores made before the log keep their `.realisations/HEX` files, read on a miss.
+//! Realisations — which object a derivation was built to — as append-only logs,
+//! `.realisations.d/XX.log`, sharded by the derivation's first two hex digits, a line
+//! `DERIVATION-HEX OBJECT` each. One log replaced a file per realisation (a no-op build of
+//! 10,000 components opened and read 10,000 of them, and a cold build allocated 10,000 inodes
+//! for them); the shards keep a lookup of a few realisations from reading all of them (a run
+//! of one component of 10,000 read 3.4 MB). Appends are single `O_APPEND` writes of one short
+//! line, which do not interleave on a local filesystem; a line a crash tore does not parse and
+//! is skipped (a miss: that work directory is built again). A process does not see what
+//! others append after it read a shard: a miss again, and the same object. `gc` rewrites the
+//! shards with the live entries under the store's exclusive lock.
 //!
-//! A process that asks for a few realisations (a run of one component of 10,000) searches
-//! the log's text from its end for each; past `SCANS` questions the log becomes a map.
+//! A process searches a shard's text from its end for each of its first `SCANS` lookups;
+//! past them every shard is read into a map. Stores made before the shards keep their one
+//! `.realisations.log` (folded into the shards when first used) or their `.realisations/HEX`
+//! files (read on a miss, folded by `gc`).
 
 use std::{
     collections::HashMap,
@@ -21,11 +24,14 @@ use std::{
 
 use crate::{digest::Digest, error::StoreError, local::ObjectName};
 
-/// The log's file name in the store.
-const LOG: &str = ".realisations.log";
+/// The shards' directory in the store.
+const SHARDS: &str = ".realisations.d";
 
-/// How many realisations are looked up by searching the log's text before it is read into a
-/// map: a search is a pass over the text, a map costs an entry per line.
+/// The one log of stores made before the shards.
+const OLD_LOG: &str = ".realisations.log";
+
+/// How many realisations are looked up by searching a shard's text before every shard is
+/// read into a map.
 const SCANS: usize = 8;
 
 /// The realisations of one store, loaded when first asked.
@@ -36,30 +42,62 @@ pub(crate) struct Realisations {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The log's text, until it becomes `map`.
-    text: Option<String>,
-    /// How many lookups searched `text`.
+    /// Whether an older store's one log was looked for (and folded into the shards).
+    migrated: bool,
+    /// The shards read so far, by name, until they become `map`.
+    texts: HashMap<String, String>,
+    /// How many lookups searched a shard.
     scans: usize,
     map: Option<HashMap<Digest, ObjectName>>,
 }
 
 impl State {
     fn get(&mut self, root: &Path, derivation: &Digest) -> Option<ObjectName> {
+        self.migrate(root);
         if self.map.is_none() && self.scans >= SCANS {
-            let text = self.text.take().unwrap_or_else(|| read_text(root));
-            self.map = Some(parse_log(&text));
+            self.map = Some(read_all(root));
+            self.texts.clear();
         }
         if let Some(map) = &self.map {
             return map.get(derivation).cloned();
         }
         self.scans += 1;
-        let text = self.text.get_or_insert_with(|| read_text(root));
-        search(text, &derivation.to_hex())
+        let hex = derivation.to_hex();
+        let shard = shard_of(&hex);
+        let text = self.texts.entry(shard.to_owned()).or_insert_with(|| read_shard(root, shard));
+        search(text, &hex)
+    }
+
+    /// Folds an older store's one log into the shards, once per process. Two processes doing
+    /// it at once append the same lines twice (the same answers); one that reads a shard
+    /// before the fold misses (and builds the same object again).
+    fn migrate(&mut self, root: &Path) {
+        if std::mem::replace(&mut self.migrated, true) {
+            return;
+        }
+        let Ok(text) = fs::read_to_string(root.join(OLD_LOG)) else { return };
+        let mut by_shard: HashMap<&str, String> = HashMap::new();
+        for line in text.lines() {
+            if let Some((hex, object)) = line.split_once(' ')
+                && Digest::from_hex(hex).is_some()
+                && ObjectName::parse(object).is_some()
+            {
+                let lines = by_shard.entry(shard_of(hex)).or_default();
+                lines.push_str(line);
+                lines.push('\n');
+            }
+        }
+        for (shard, lines) in by_shard {
+            if append(root, shard, &lines, true).is_err() {
+                return; // the old log stays, and is folded next time
+            }
+        }
+        let _ = fs::remove_file(root.join(OLD_LOG));
     }
 }
 
 impl Realisations {
-    /// The object `derivation` was realised to, by the log (or a file of an older store).
+    /// The object `derivation` was realised to, by the logs (or a file of an older store).
     pub(crate) fn get(&self, root: &Path, derivation: &Digest) -> Option<ObjectName> {
         if let Ok(mut state) = self.state.lock()
             && let Some(object) = state.get(root, derivation)
@@ -79,35 +117,30 @@ impl Realisations {
         deferred: bool,
     ) -> Result<(), StoreError> {
         let hex = derivation.to_hex();
-        let path = root.join(LOG);
-        let mut file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| StoreError::io(&path, e))?;
         let line = format!("{hex} {object}\n");
-        file.write_all(line.as_bytes()).map_err(|e| StoreError::io(&path, e))?;
-        if !deferred {
-            file.sync_data().map_err(|e| StoreError::io(&path, e))?;
-        }
-        if let Ok(mut state) = self.state.lock() {
-            if let Some(map) = state.map.as_mut() {
-                map.insert(*derivation, object.clone());
-            } else if let Some(text) = state.text.as_mut() {
-                text.push_str(&line);
-            }
+        let shard = shard_of(&hex);
+        let Ok(mut state) = self.state.lock() else { return Ok(()) };
+        state.migrate(root);
+        append(root, shard, &line, !deferred)?;
+        if let Some(map) = state.map.as_mut() {
+            map.insert(*derivation, object.clone());
+        } else if let Some(text) = state.texts.get_mut(shard) {
+            text.push_str(&line);
         }
         Ok(())
     }
 
-    /// Keeps only the realisations whose object `live` accepts: the log rewritten (atomically),
-    /// the files of an older store folded into it and removed. Under the exclusive lock.
+    /// Keeps only the realisations whose object `live` accepts: the shards rewritten
+    /// (atomically), an older store's log and files folded into them and removed. Under the
+    /// exclusive lock.
     pub(crate) fn retain(
         &self,
         root: &Path,
         live: impl Fn(&ObjectName) -> bool,
     ) -> Result<(), StoreError> {
-        let mut entries = parse_log(&read_text(root));
+        let Ok(mut state) = self.state.lock() else { return Ok(()) };
+        state.migrate(root);
+        let mut entries = read_all(root);
         let legacy = legacy_dir(root);
         let mut folded = Vec::new();
         for entry in fs::read_dir(&legacy).into_iter().flatten().flatten() {
@@ -125,20 +158,31 @@ impl Realisations {
             folded.push(entry.path());
         }
         entries.retain(|_, object| live(object));
-        let mut lines: Vec<String> = entries
-            .iter()
-            .map(|(derivation, object)| format!("{} {object}\n", derivation.to_hex()))
-            .collect();
-        lines.sort();
-        let path = root.join(LOG);
-        crate::fsutil::write_atomic(&path, lines.concat().as_bytes(), true)
-            .map_err(|e| StoreError::io(&path, e))?;
+        let mut shards: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (derivation, object) in &entries {
+            let hex = derivation.to_hex();
+            shards.entry(shard_of(&hex).to_owned()).or_default().push(format!("{hex} {object}\n"));
+        }
+        let dir = root.join(SHARDS);
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(shard) = name.strip_suffix(".log")
+                && !shards.contains_key(shard)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        for (shard, mut lines) in shards {
+            lines.sort();
+            let path = shard_path(root, &shard);
+            fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+            crate::fsutil::write_atomic(&path, lines.concat().as_bytes(), true)
+                .map_err(|e| StoreError::io(&path, e))?;
+        }
         for file in folded {
             let _ = fs::remove_file(file);
         }
-        if let Ok(mut state) = self.state.lock() {
-            *state = State { map: Some(entries), ..State::default() };
-        }
+        *state = State { migrated: true, map: Some(entries), ..State::default() };
         Ok(())
     }
 }
@@ -147,8 +191,48 @@ fn legacy_dir(root: &Path) -> PathBuf {
     root.join(".realisations")
 }
 
-fn read_text(root: &Path) -> String {
-    fs::read_to_string(root.join(LOG)).unwrap_or_default()
+/// The shard of a derivation: its first two hex digits.
+fn shard_of(hex: &str) -> &str {
+    &hex[..2]
+}
+
+fn shard_path(root: &Path, shard: &str) -> PathBuf {
+    root.join(SHARDS).join(format!("{shard}.log"))
+}
+
+fn read_shard(root: &Path, shard: &str) -> String {
+    fs::read_to_string(shard_path(root, shard)).unwrap_or_default()
+}
+
+/// Every shard's entries.
+fn read_all(root: &Path) -> HashMap<Digest, ObjectName> {
+    let mut all = HashMap::new();
+    for entry in fs::read_dir(root.join(SHARDS)).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".log") {
+            all.extend(parse_log(&fs::read_to_string(entry.path()).unwrap_or_default()));
+        }
+    }
+    all
+}
+
+/// Appends `lines` to a shard (durably with `durable`).
+fn append(root: &Path, shard: &str, lines: &str, durable: bool) -> Result<(), StoreError> {
+    let path = shard_path(root, shard);
+    let open = || fs::OpenOptions::new().create(true).append(true).open(&path);
+    let mut file = match open() {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = root.join(SHARDS);
+            fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+            open().map_err(|e| StoreError::io(&path, e))?
+        }
+        Err(e) => return Err(StoreError::io(&path, e)),
+    };
+    file.write_all(lines.as_bytes()).map_err(|e| StoreError::io(&path, e))?;
+    if durable {
+        file.sync_data().map_err(|e| StoreError::io(&path, e))?;
+    }
+    Ok(())
 }
 
 /// The log's entries; the last line for a derivation wins, lines that do not parse are
@@ -204,8 +288,9 @@ mod tests {
 
         // Past `SCANS` lookups the state answers from a map, with what was added since.
         let dir = tempfile::tempdir().unwrap();
-        // (A line appended after a torn one joins it: a miss, written again on its own line.)
-        fs::write(dir.path().join(LOG), format!("{text}\n")).unwrap();
+        // An older store's one log, folded into the shards when first used. (A line
+        // appended after a torn one joins it: a miss, written again on its own line.)
+        fs::write(dir.path().join(OLD_LOG), format!("{text}\n")).unwrap();
         let realisations = Realisations::default();
         let added = digest(6);
         realisations.add(dir.path(), &added, &object(6, "added"), true).unwrap();
@@ -215,5 +300,8 @@ mod tests {
             assert_eq!(realisations.get(dir.path(), &digest(5)), None);
         }
         assert!(realisations.state.lock().unwrap().map.is_some());
+        assert!(!dir.path().join(OLD_LOG).exists(), "the old log was folded");
+        let fresh = Realisations::default();
+        assert_eq!(fresh.get(dir.path(), &a), Some(object(3, "second")), "from its shard");
     }
 }

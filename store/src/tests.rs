@@ -67,18 +67,20 @@ fn a_batch_syncs_once_and_what_a_crash_left_half_written_is_removed_on_open() {
 }
 
 #[test]
-fn realisations_are_one_log_that_outlives_the_process_skips_torn_lines_and_gc_folds() {
+fn realisations_are_logs_that_outlive_the_process_skip_torn_lines_and_gc_folds() {
     let dir = temp();
     let store = Store::open(dir.path()).unwrap();
     let (a, _) = store.add_bytes("a", b"a", false).unwrap();
     let (b, _) = store.add_bytes("b", b"b", false).unwrap();
     let (da, db, dc) = (Digest::of(b"da"), Digest::of(b"db"), Digest::of(b"dc"));
     store.add_realisation(&da, &a).unwrap();
-    // A crash tore the last line of another process's append.
-    let log = dir.path().join(".realisations.log");
-    let mut text = fs::read_to_string(&log).unwrap();
+    // A crash tore the last line of another process's append (to `db`'s shard).
+    let shard =
+        |d: &Digest| dir.path().join(".realisations.d").join(format!("{}.log", &d.to_hex()[..2]));
+    assert!(shard(&da).is_file());
+    let mut text = fs::read_to_string(shard(&db)).unwrap_or_default();
     text.push_str(&format!("{} {}", db.to_hex(), &b.as_str()[..10]));
-    fs::write(&log, text).unwrap();
+    fs::write(shard(&db), text).unwrap();
     // A store made before the log: a file per realisation.
     fs::create_dir_all(dir.path().join(".realisations")).unwrap();
     fs::write(dir.path().join(".realisations").join(dc.to_hex()), format!("{b}\n")).unwrap();
@@ -93,7 +95,10 @@ fn realisations_are_one_log_that_outlives_the_process_skips_torn_lines_and_gc_fo
     let after = Store::open(dir.path()).unwrap();
     assert_eq!(after.realisation(&da), Some(a));
     assert_eq!(after.realisation(&dc), None);
-    assert_eq!(fs::read_to_string(&log).unwrap().lines().count(), 1);
+    // One live realisation is left, in its shard; the others' shards are gone.
+    assert_eq!(fs::read_to_string(shard(&da)).unwrap().lines().count(), 1);
+    let shards = fs::read_dir(dir.path().join(".realisations.d")).unwrap().count();
+    assert_eq!(shards, 1);
 }
 
 #[test]

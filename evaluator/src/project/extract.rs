@@ -120,28 +120,20 @@ fn extract_with(
     project_root: &std::path::Path,
     targets: Option<&[String]>,
 ) -> EvalResult<Option<Project>> {
-    let stacks = stack_decls(m, root, root_span)?;
-    // Every declared address first (a duplicate is an error), by where it is declared.
-    let mut spans = BTreeMap::new();
-    let mut declared: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for (s, decl) in stacks.iter().enumerate() {
-        for (c, component) in decl.components.iter().enumerate() {
-            let address = format!("{}/{}", decl.name, component.name);
-            let span = component.span.or(decl.span).unwrap_or(root_span);
-            if let Some(previous) = spans.insert(address.clone(), span) {
-                return Err(EvalError::new(ErrorKind::DuplicateComponent { address }, Some(span))
-                    .with_label(previous, "first declared here"));
-            }
-            declared.insert(address, (s, c));
-        }
-    }
+    let mut stacks = Stacks::read(m, root, root_span, targets.is_none())?;
+    // The declared addresses: every stack's, or those of the stacks the targets and their
+    // dependencies are in.
+    let mut addresses = Addresses::default();
     let mut read: BTreeMap<(usize, usize), Vec<Component>> = BTreeMap::new();
     match targets {
         None => {
-            for (s, decl) in stacks.iter().enumerate() {
-                for c in 0..decl.components.len() {
+            for s in 0..stacks.heads.len() {
+                addresses.add_stack(&mut stacks, m, s, root_span)?;
+            }
+            for s in 0..stacks.heads.len() {
+                for c in 0..stacks.decl(s).components.len() {
                     let nodes = read_declared(m, &stacks, (s, c), root_span, project_root)?;
-                    add_hooks(&mut spans, &nodes, spans_of(&stacks, (s, c), root_span))?;
+                    add_hooks(&mut addresses.spans, &nodes, spans_of(&stacks, (s, c), root_span))?;
                     read.insert((s, c), nodes);
                 }
             }
@@ -149,7 +141,9 @@ fn extract_with(
         Some(targets) => {
             let mut todo = Vec::new();
             for target in targets {
-                let Some(&at) = declared.get(target) else { return Ok(None) };
+                let Some(at) = addresses.find(&mut stacks, m, target, root_span)? else {
+                    return Ok(None);
+                };
                 todo.push(at);
             }
             while let Some(at) = todo.pop() {
@@ -157,13 +151,13 @@ fn extract_with(
                     continue;
                 }
                 let nodes = read_declared(m, &stacks, at, root_span, project_root)?;
-                add_hooks(&mut spans, &nodes, spans_of(&stacks, at, root_span))?;
+                add_hooks(&mut addresses.spans, &nodes, spans_of(&stacks, at, root_span))?;
                 for node in &nodes {
                     for address in node.depends_on.iter().chain(&node.rerun_after) {
-                        match declared.get(address) {
-                            Some(&upstream) => todo.push(upstream),
+                        match addresses.find(&mut stacks, m, address, root_span)? {
+                            Some(upstream) => todo.push(upstream),
                             // A hook of a node read (its spans are known by now).
-                            None if spans.contains_key(address) => {}
+                            None if addresses.spans.contains_key(address) => {}
                             None => return Ok(None),
                         }
                     }
@@ -172,6 +166,7 @@ fn extract_with(
             }
         }
     }
+    let spans = addresses.spans;
     let mut project = Project { stacks: Vec::new() };
     let mut by_stack: BTreeMap<usize, Vec<Component>> = BTreeMap::new();
     for ((s, _), nodes) in read {
@@ -179,12 +174,16 @@ fn extract_with(
     }
     for (s, mut components) in by_stack {
         components.sort_by(|a: &Component, b| a.name.cmp(&b.name));
-        project.stacks.push(Stack { name: stacks[s].name.clone(), components });
+        project.stacks.push(Stack { name: stacks.heads[s].name.clone(), components });
     }
     if targets.is_none() {
         // A stack without components is still a stack of the project.
-        for decl in stacks.iter().filter(|d| d.components.is_empty()) {
-            project.stacks.push(Stack { name: decl.name.clone(), components: Vec::new() });
+        for head in
+            stacks.heads.iter().zip(&stacks.decls).filter_map(|(h, d)| {
+                d.as_ref().is_some_and(|d| d.components.is_empty()).then_some(h)
+            })
+        {
+            project.stacks.push(Stack { name: head.name.clone(), components: Vec::new() });
         }
     }
     project.stacks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -194,20 +193,73 @@ fn extract_with(
     Ok(Some(project))
 }
 
+/// The declared addresses: where each is declared, and which declaration it is (a stack's
+/// index, the component's index in it).
+#[derive(Default)]
+struct Addresses {
+    spans: BTreeMap<String, Span>,
+    at: BTreeMap<String, (usize, usize)>,
+    stacks: BTreeSet<usize>,
+}
+
+impl Addresses {
+    /// Adds the components of stack `s` (declaring it), once; a duplicate is an error.
+    fn add_stack(
+        &mut self,
+        stacks: &mut Stacks,
+        m: &mut Machine,
+        s: usize,
+        root_span: Span,
+    ) -> EvalResult<()> {
+        if !self.stacks.insert(s) {
+            return Ok(());
+        }
+        stacks.declare(m, s, root_span)?;
+        let decl = stacks.decl(s);
+        for (c, component) in decl.components.iter().enumerate() {
+            let address = format!("{}/{}", decl.name, component.name);
+            let span = component.span.or(decl.span).unwrap_or(root_span);
+            if let Some(previous) = self.spans.insert(address.clone(), span) {
+                return Err(EvalError::new(ErrorKind::DuplicateComponent { address }, Some(span))
+                    .with_label(previous, "first declared here"));
+            }
+            self.at.insert(address, (s, c));
+        }
+        Ok(())
+    }
+
+    /// Where `address` is declared, its stack added first; `None`: no component declares it.
+    fn find(
+        &mut self,
+        stacks: &mut Stacks,
+        m: &mut Machine,
+        address: &str,
+        root_span: Span,
+    ) -> EvalResult<Option<(usize, usize)>> {
+        let Some(s) = address.split_once('/').and_then(|(stack, _)| stacks.find(stack)) else {
+            return Ok(None);
+        };
+        self.add_stack(stacks, m, s, root_span)?;
+        Ok(self.at.get(address).copied())
+    }
+}
+
 /// The span of the declared component at `at`.
-fn spans_of(stacks: &[StackDecl], (s, c): (usize, usize), root_span: Span) -> Span {
-    stacks[s].components[c].span.or(stacks[s].span).unwrap_or(root_span)
+fn spans_of(stacks: &Stacks, (s, c): (usize, usize), root_span: Span) -> Span {
+    let decl = stacks.decl(s);
+    decl.components[c].span.or(decl.span).unwrap_or(root_span)
 }
 
 /// The nodes the declared component at `at` places: itself and its hooks.
 fn read_declared(
     m: &mut Machine,
-    stacks: &[StackDecl],
+    stacks: &Stacks,
     (s, c): (usize, usize),
     root_span: Span,
     project_root: &std::path::Path,
 ) -> EvalResult<Vec<Component>> {
-    let (decl, component) = (&stacks[s], &stacks[s].components[c]);
+    let decl = stacks.decl(s);
+    let component = &decl.components[c];
     let span = spans_of(stacks, (s, c), root_span);
     let spec = place(m, decl, component)?;
     let node = Node { stack: decl, name: &component.name, tag: component.tag, span };
@@ -240,8 +292,10 @@ pub(crate) fn policies_of(
     address: &str,
 ) -> EvalResult<Vec<Value>> {
     let (stack_name, name) = address.split_once('/').unwrap_or(("", address));
-    let stacks = stack_decls(m, root, root_span)?;
-    let Some(decl) = stacks.iter().find(|s| s.name == stack_name) else { return Ok(Vec::new()) };
+    let mut stacks = Stacks::read(m, root, root_span, false)?;
+    let Some(s) = stacks.find(stack_name) else { return Ok(Vec::new()) };
+    stacks.declare(m, s, root_span)?;
+    let decl = stacks.decl(s);
     let Some(component) = decl.components.iter().find(|c| c.name == name) else {
         return Ok(Vec::new());
     };
@@ -290,60 +344,109 @@ pub(crate) fn select(
         if let Value::Attrs(attrs) = &value
             && tag(m, attrs)?.as_deref() == Some("infra.stack")
         {
-            stack = Some(stack_decl(m, name, attrs, root_span)?);
+            let head = stack_head(m, name, attrs)?;
+            stack = Some(stack_decl(m, &head, root_span)?);
         }
     }
     Ok(value)
 }
 
-fn stack_decls(m: &mut Machine, root: &Value, root_span: Span) -> EvalResult<Vec<StackDecl>> {
-    let Value::Attrs(root) = root else {
-        return Err(EvalError::new(
-            ErrorKind::TypeError { expected: "a set of stacks", got: root.describe() },
-            Some(root_span),
-        ));
-    };
-    let mut stacks: Vec<StackDecl> = Vec::new();
-    for (key, thunk) in root.iter() {
-        let value = m.force(thunk)?;
-        let stack = match &value {
-            Value::Attrs(attrs) if tag(m, attrs)?.as_deref() == Some("infra.stack") => {
-                attrs.clone()
-            }
-            _ => {
-                return Err(EvalError::new(
-                    ErrorKind::NotAStack { name: key.to_string() },
-                    Some(root_span),
-                )
-                .with_help(format!(
-                    "the entry file evaluates to a set of stacks; `{key}` is {}: keep helpers in \
-                     a `let`",
-                    value.describe()
-                )));
-            }
-        };
-        let decl = stack_decl(m, key, &stack, root_span)?;
-        if let Some(previous) = stacks.iter().find(|s| s.name == decl.name) {
-            let mut error = EvalError::new(
-                ErrorKind::DuplicateStack { name: decl.name.clone() },
-                decl.span.or(Some(root_span)),
-            );
-            if let Some(span) = previous.span {
-                error.labels.push((span, "first declared here".to_owned()));
-            }
-            return Err(error);
-        }
-        stacks.push(decl);
-    }
-    Ok(stacks)
+/// A stack as the entry file's value holds it: its name and attributes, before its
+/// components are declared (a run of a few components declares only their stacks').
+struct StackHead {
+    name: String,
+    span: Option<Span>,
+    attrs: Attrs,
 }
 
-fn stack_decl(m: &mut Machine, key: &str, stack: &Attrs, root_span: Span) -> EvalResult<StackDecl> {
+/// The stacks of the entry file's value, declared when first needed.
+struct Stacks {
+    heads: Vec<StackHead>,
+    decls: Vec<Option<StackDecl>>,
+}
+
+impl Stacks {
+    /// Every stack's head, in order; with `declare_all`, each declared as it is found (so
+    /// errors come in the order of the file).
+    fn read(
+        m: &mut Machine,
+        root: &Value,
+        root_span: Span,
+        declare_all: bool,
+    ) -> EvalResult<Stacks> {
+        let Value::Attrs(root) = root else {
+            return Err(EvalError::new(
+                ErrorKind::TypeError { expected: "a set of stacks", got: root.describe() },
+                Some(root_span),
+            ));
+        };
+        let mut stacks = Stacks { heads: Vec::new(), decls: Vec::new() };
+        for (key, thunk) in root.iter() {
+            let value = m.force(thunk)?;
+            let Value::Attrs(attrs) = &value else {
+                return Err(not_a_stack(key, &value, root_span));
+            };
+            if tag(m, attrs)?.as_deref() != Some("infra.stack") {
+                return Err(not_a_stack(key, &value, root_span));
+            }
+            let head = stack_head(m, key, attrs)?;
+            if let Some(previous) = stacks.heads.iter().find(|s| s.name == head.name) {
+                let mut error = EvalError::new(
+                    ErrorKind::DuplicateStack { name: head.name.clone() },
+                    head.span.or(Some(root_span)),
+                );
+                if let Some(span) = previous.span {
+                    error.labels.push((span, "first declared here".to_owned()));
+                }
+                return Err(error);
+            }
+            stacks.heads.push(head);
+            stacks.decls.push(None);
+            if declare_all {
+                stacks.declare(m, stacks.heads.len() - 1, root_span)?;
+            }
+        }
+        Ok(stacks)
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.heads.iter().position(|h| h.name == name)
+    }
+
+    /// Declares stack `s` (its settings, backend, providers and components' names), once.
+    fn declare(&mut self, m: &mut Machine, s: usize, root_span: Span) -> EvalResult<()> {
+        if self.decls[s].is_none() {
+            self.decls[s] = Some(stack_decl(m, &self.heads[s], root_span)?);
+        }
+        Ok(())
+    }
+
+    fn decl(&self, s: usize) -> &StackDecl {
+        self.decls[s].as_ref().expect("Invariant: a stack is declared before it is read")
+    }
+}
+
+fn not_a_stack(key: &str, value: &Value, root_span: Span) -> Box<EvalError> {
+    EvalError::new(ErrorKind::NotAStack { name: key.to_string() }, Some(root_span)).with_help(
+        format!(
+            "the entry file evaluates to a set of stacks; `{key}` is {}: keep helpers in a `let`",
+            value.describe()
+        ),
+    )
+}
+
+/// A stack's name (its `name`, else its attribute's) and place.
+fn stack_head(m: &mut Machine, key: &str, stack: &Attrs) -> EvalResult<StackHead> {
     let span = decl_span(m, stack)?;
     let name = match stack.get("name").cloned() {
         Some(name) => crate::builtins::string(m, &name)?.as_str().to_owned(),
         None => key.to_owned(),
     };
+    Ok(StackHead { name, span, attrs: stack.clone() })
+}
+
+fn stack_decl(m: &mut Machine, head: &StackHead, root_span: Span) -> EvalResult<StackDecl> {
+    let (stack, span, name) = (&head.attrs, head.span, head.name.clone());
     let owner = name.clone();
     let spec_error = |message: String| {
         EvalError::new(
