@@ -15,7 +15,7 @@
 //! files (read on a miss, folded by `gc`).
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     fs,
     io::Write,
     path::{Path, PathBuf},
@@ -76,7 +76,7 @@ impl State {
             return;
         }
         let Ok(text) = fs::read_to_string(root.join(OLD_LOG)) else { return };
-        let mut by_shard: HashMap<&str, String> = HashMap::new();
+        let mut by_shard: BTreeMap<&str, String> = BTreeMap::new();
         for line in text.lines() {
             if let Some((hex, object)) = line.split_once(' ')
                 && Digest::from_hex(hex).is_some()
@@ -158,8 +158,8 @@ impl Realisations {
             folded.push(entry.path());
         }
         entries.retain(|_, object| live(object));
-        let mut shards: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for (derivation, object) in &entries {
+        let mut shards: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (derivation, object) in entries.iter().collect::<BTreeMap<_, _>>() {
             let hex = derivation.to_hex();
             shards.entry(shard_of(&hex).to_owned()).or_default().push(format!("{hex} {object}\n"));
         }
@@ -172,8 +172,7 @@ impl Realisations {
                 let _ = fs::remove_file(entry.path());
             }
         }
-        for (shard, mut lines) in shards {
-            lines.sort();
+        for (shard, lines) in shards {
             let path = shard_path(root, &shard);
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
             crate::fsutil::write_atomic(&path, lines.concat().as_bytes(), true)
