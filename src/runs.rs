@@ -85,6 +85,15 @@ pub(crate) struct Session {
     remote_lock: Option<runner::RemoteLock>,
 }
 
+impl Drop for Session {
+    /// The project and its build are left to the end of the process: freeing 10,000
+    /// components one by one took 14 ms of a no-op plan. (The locks are released as usual.)
+    fn drop(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.project));
+        std::mem::forget(std::mem::take(&mut self.build));
+    }
+}
+
 /// Locks the project, evaluates it, selects and builds (in memory) the components, and pulls
 /// records from the cache. `None`: evaluation failed (diagnostics printed).
 pub(crate) fn open(

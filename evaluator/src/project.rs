@@ -32,7 +32,7 @@ pub use self::policy::{Verdict, VerdictKind};
 pub type Json = serde_json::Value;
 
 /// Every stack of a project, in name order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     pub stacks: Vec<Stack>,
 }

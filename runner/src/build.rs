@@ -149,6 +149,8 @@ pub fn build_with(
             .unwrap_or_default();
         trees.insert(dir, tree.map_err(|e| RunnerError::store(&address, e))?);
     }
+    // The roots as they are, listed once: most hold what they held.
+    let present = store.root_files().map_err(store_error)?;
     // Each component's build, its objects and its gc root's name.
     type Built = (BuiltComponent, BTreeSet<ObjectName>, String);
     let results: Vec<Result<Built, RunnerError>> = components
@@ -158,7 +160,7 @@ pub fn build_with(
             let root = format!("build.{}", built.address.replace('/', "."));
             if built.pending.is_none() {
                 store
-                    .set_root(&root, &objects)
+                    .set_root_in(&root, &objects, &present)
                     .map_err(|e| RunnerError::store(&built.address, e))?;
             }
             Ok((built, objects, root))

@@ -246,6 +246,32 @@ pub(crate) struct Shared {
     pub(crate) will_run: std::sync::Mutex<BTreeSet<String>>,
     /// What the selected nodes had on disk when the run began.
     pub(crate) present: Present,
+    /// The selected nodes' records as the run began, read in parallel up front; each node
+    /// takes its own once, when it starts (only it writes its record, later).
+    pub(crate) records: std::sync::Mutex<BTreeMap<String, crate::record::RunRecord>>,
+}
+
+impl Shared {
+    /// The record of `address` as the run began.
+    pub(crate) fn take_record(&self, address: &str) -> Option<crate::record::RunRecord> {
+        let taken = self.records.lock().ok().and_then(|mut r| r.remove(address));
+        taken.or_else(|| crate::record::read_record(&self.options.root, address))
+    }
+}
+
+/// The records of `selected` (those that exist), read in parallel: a no-op plan of 10,000
+/// nodes spent a seventh of its time reading them one after another.
+fn prefetch_records(
+    root: &Path,
+    selected: &[String],
+) -> BTreeMap<String, crate::record::RunRecord> {
+    use rayon::prelude::*;
+    selected
+        .par_iter()
+        .filter_map(|address| {
+            crate::record::read_record(root, address).map(|record| (address.clone(), record))
+        })
+        .collect()
 }
 
 /// The failure notes and kept plans of the selected nodes when the run began, from a listing
@@ -311,6 +337,11 @@ pub fn run(
     std::fs::create_dir_all(&options.log_dir)?;
     let layout = Layout::new(&options.root);
     let present = Present::list(&layout, selected);
+    let records = std::sync::Mutex::new(match options.mode {
+        // A destroy reads each record as it goes (dependents first).
+        Mode::Destroy | Mode::Tool => BTreeMap::new(),
+        _ => prefetch_records(&options.root, selected),
+    });
     let shared = Arc::new(Shared {
         priority: priorities(&project, selected, options.mode == Mode::Destroy),
         project,
@@ -329,6 +360,7 @@ pub fn run(
         selected: selected.iter().cloned().collect(),
         will_run: std::sync::Mutex::default(),
         present,
+        records,
     });
     runtime.block_on(schedule(shared))
 }

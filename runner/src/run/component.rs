@@ -386,7 +386,7 @@ pub(crate) async fn run_component(
         );
     }
     ctx.input_hash = Some(fingerprint.hash.clone());
-    let record = read_record(&shared.options.root, address);
+    let record = shared.take_record(address);
     // A wait's fingerprint holds the runs of the nodes before it: it is checked again after
     // any of them ran.
     let up_to_date =
