@@ -54,6 +54,11 @@ impl Layout {
         self.tfstates().join(format!("{address}.tfstate"))
     }
 
+    /// Every record, by stack: `records/STACK/NAME.json` (and `NAME.failed`).
+    pub fn records(&self) -> PathBuf {
+        self.dot().join("records")
+    }
+
     pub fn record(&self, address: &str) -> PathBuf {
         self.dot().join("records").join(format!("{address}.json"))
     }

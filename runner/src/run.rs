@@ -11,6 +11,7 @@ mod failure;
 mod gate;
 mod kinds;
 mod passthrough;
+mod present;
 mod private;
 mod probe;
 mod secret_inputs;
@@ -245,7 +246,7 @@ pub(crate) struct Shared {
     /// again after one of them (`rerunAfter`, a wait) would run too.
     pub(crate) will_run: std::sync::Mutex<BTreeSet<String>>,
     /// What the selected nodes had on disk when the run began.
-    pub(crate) present: Present,
+    pub(crate) present: present::Present,
     /// The selected nodes' records as the run began, read in parallel up front; each node
     /// takes its own once, when it starts (only it writes its record, later).
     pub(crate) records: std::sync::Mutex<BTreeMap<String, crate::record::RunRecord>>,
@@ -256,63 +257,6 @@ impl Shared {
     pub(crate) fn take_record(&self, address: &str) -> Option<crate::record::RunRecord> {
         let taken = self.records.lock().ok().and_then(|mut r| r.remove(address));
         taken.or_else(|| crate::record::read_record(&self.options.root, address))
-    }
-}
-
-/// The records of `selected` (those that exist), read in parallel: a no-op plan of 10,000
-/// nodes spent a seventh of its time reading them one after another.
-fn prefetch_records(
-    root: &Path,
-    selected: &[String],
-) -> BTreeMap<String, crate::record::RunRecord> {
-    use rayon::prelude::*;
-    selected
-        .par_iter()
-        .filter_map(|address| {
-            crate::record::read_record(root, address).map(|record| (address.clone(), record))
-        })
-        .collect()
-}
-
-/// The failure notes and kept plans of the selected nodes when the run began, from a listing
-/// of each stack's directories: an up-to-date node clears both, and asking the file system
-/// for each of 10,000 nodes was a tenth of a no-op run. (The project lock keeps other runs
-/// out; this run adds what it writes itself after this listing.)
-#[derive(Debug, Default)]
-pub(crate) struct Present {
-    pub(crate) failures: BTreeSet<String>,
-    pub(crate) plans: BTreeSet<String>,
-}
-
-impl Present {
-    fn list(layout: &Layout, selected: &[String]) -> Present {
-        let stacks: BTreeSet<&str> =
-            selected.iter().filter_map(|a| a.split_once('/').map(|(s, _)| s)).collect();
-        let mut present = Present::default();
-        for stack in stacks {
-            let names = |dir: PathBuf| -> Vec<String> {
-                std::fs::read_dir(dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            };
-            // `records/STACK/NAME.failed` (see `Layout::failure`).
-            let records = layout.record(&format!("{stack}/x"));
-            if let Some(dir) = records.parent() {
-                present.failures.extend(
-                    names(dir.to_path_buf())
-                        .iter()
-                        .filter_map(|n| n.strip_suffix(".failed"))
-                        .map(|n| format!("{stack}/{n}")),
-                );
-            }
-            present
-                .plans
-                .extend(names(layout.plans().join(stack)).iter().map(|n| format!("{stack}/{n}")));
-        }
-        present
     }
 }
 
@@ -336,11 +280,11 @@ pub fn run(
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     std::fs::create_dir_all(&options.log_dir)?;
     let layout = Layout::new(&options.root);
-    let present = Present::list(&layout, selected);
+    let present = present::Present::list(&layout, selected);
     let records = std::sync::Mutex::new(match options.mode {
         // A destroy reads each record as it goes (dependents first).
         Mode::Destroy | Mode::Tool => BTreeMap::new(),
-        _ => prefetch_records(&options.root, selected),
+        _ => present::prefetch_records(&options.root, selected),
     });
     let shared = Arc::new(Shared {
         priority: priorities(&project, selected, options.mode == Mode::Destroy),
