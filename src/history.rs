@@ -448,31 +448,6 @@ impl History {
         Ok(runs)
     }
 
-    /// A writer of run `id`'s node results on a thread of its own: the run calls it from its
-    /// async tasks, where a database client must not block (PostgreSQL's runs its own
-    /// runtime). Dropping the sender and joining the handle flushes it. Up-to-date nodes are
-    /// not sent: the run counts them and writes the count at its end (`up_to_date`).
-    pub(crate) fn recorder(
-        self: &std::sync::Arc<Self>,
-        id: &str,
-    ) -> (std::sync::mpsc::Sender<ComponentResult>, std::thread::JoinHandle<Vec<String>>) {
-        let (tx, rx) = std::sync::mpsc::channel::<ComponentResult>();
-        let (history, id) = (self.clone(), id.to_owned());
-        let handle = std::thread::spawn(move || {
-            // What has arrived meanwhile goes in one transaction.
-            let mut errors = Vec::new();
-            while let Ok(first) = rx.recv() {
-                let mut results = vec![first];
-                results.extend(rx.try_iter());
-                if let Err(e) = history.nodes(&id, &results) {
-                    errors.push(e);
-                }
-            }
-            errors
-        });
-        (tx, handle)
-    }
-
     /// One run, by its id (or a unique prefix of it).
     pub(crate) fn run(&self, id: &str) -> Result<Option<Run>, String> {
         let found: Vec<Run> =
@@ -627,5 +602,103 @@ pub(crate) fn outcome(results: &[ComponentResult], interrupted: bool) -> &'stati
         "failed"
     } else {
         "succeeded"
+    }
+}
+
+/// What a run's row says when it begins.
+pub(crate) struct Begin {
+    pub(crate) root: PathBuf,
+    /// `--history` (or `INFRA_HISTORY`); `None`: SQLite under `.infra/`.
+    pub(crate) url: Option<String>,
+    pub(crate) id: String,
+    pub(crate) operation: &'static str,
+    pub(crate) user: String,
+    pub(crate) targets: Vec<String>,
+    pub(crate) log_dir: PathBuf,
+}
+
+enum Message {
+    Node(Box<ComponentResult>),
+    End { up_to_date: usize, status: &'static str },
+}
+
+/// One run's history, written on a thread of its own while the run goes on: the run's row
+/// (opening the database and finding the git commit overlap the run's start), each node as it
+/// finishes (what has arrived meanwhile in one transaction; a run killed halfway leaves what
+/// it did), then the count of up-to-date nodes and the run's end. The run's tasks are async,
+/// where a database client must not block (PostgreSQL's runs its own runtime).
+pub(crate) struct Recorder {
+    tx: std::sync::mpsc::Sender<Message>,
+    handle: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Recorder {
+    pub(crate) fn start(begin: Begin) -> Recorder {
+        let (tx, rx) = std::sync::mpsc::channel::<Message>();
+        let handle = std::thread::spawn(move || {
+            let history = History::open(&begin.root, begin.url.as_deref()).and_then(|history| {
+                let commit = git_commit(&begin.root);
+                history
+                    .begin(
+                        &begin.id,
+                        begin.operation,
+                        &begin.user,
+                        commit.as_deref(),
+                        &begin.targets,
+                        &begin.log_dir,
+                    )
+                    .map(|()| history)
+            });
+            let history = match history {
+                Ok(history) => history,
+                Err(e) => return vec![format!("this run is not in the history: {e}")],
+            };
+            let mut errors = Vec::new();
+            while let Ok(first) = rx.recv() {
+                let mut nodes = Vec::new();
+                let mut end = None;
+                for message in std::iter::once(first).chain(rx.try_iter()) {
+                    match message {
+                        Message::Node(result) => nodes.push(*result),
+                        Message::End { up_to_date, status } => end = Some((up_to_date, status)),
+                    }
+                }
+                if !nodes.is_empty()
+                    && let Err(e) = history.nodes(&begin.id, &nodes)
+                {
+                    errors.push(format!("a node's result is not in the history: {e}"));
+                }
+                if let Some((up_to_date, status)) = end {
+                    if up_to_date > 0
+                        && let Err(e) = history.up_to_date(&begin.id, up_to_date)
+                    {
+                        errors.push(format!("a node's result is not in the history: {e}"));
+                    }
+                    if let Err(e) = history.end(&begin.id, status) {
+                        errors.push(format!("the history could not close this run: {e}"));
+                    }
+                    break;
+                }
+            }
+            errors
+        });
+        Recorder { tx, handle }
+    }
+
+    /// Records a finished node (up-to-date nodes are counted by the run instead).
+    pub(crate) fn node(&self) -> impl Fn(&ComponentResult) + Send + Sync + use<> {
+        let tx = std::sync::Mutex::new(self.tx.clone());
+        move |result| {
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send(Message::Node(Box::new(result.clone())));
+            }
+        }
+    }
+
+    /// Ends the run's row and waits for everything to be written: the problems, if any.
+    pub(crate) fn finish(self, up_to_date: usize, status: &'static str) -> Vec<String> {
+        let _ = self.tx.send(Message::End { up_to_date, status });
+        drop(self.tx);
+        self.handle.join().unwrap_or_default()
     }
 }

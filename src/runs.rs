@@ -250,51 +250,26 @@ pub(crate) fn execute(
         flush_events = Some(lines.clone());
         Box::new(move |event| lines.event(event))
     };
-    // The history gets the run now and each node as it finishes: a run killed halfway
-    // leaves what it did.
-    let history = match crate::history::History::open(&ctx.root, ctx.history.as_deref()) {
-        Ok(history) => {
-            let commit = crate::history::git_commit(&ctx.root);
-            let user = crate::policy::user();
-            let operation = mode_name(mode);
-            match history.begin(
-                &run_id,
-                operation,
-                &user,
-                commit.as_deref(),
-                &args.targets,
-                &log_dir,
-            ) {
-                Ok(()) => Some(std::sync::Arc::new(history)),
-                Err(e) => {
-                    out.status(&format!("warning: this run is not in the history: {e}"))?;
-                    None
-                }
-            }
-        }
-        Err(e) => {
-            out.status(&format!("warning: this run is not in the history: {e}"))?;
-            None
-        }
-    };
-    let (sender, writer) = match history.as_ref().map(|h| h.recorder(&run_id)) {
-        Some((tx, writer)) => (Some(tx), Some(writer)),
-        None => (None, None),
-    };
-    // Taken out after the run, so the writer ends whatever the runner still holds.
-    let sender = std::sync::Arc::new(std::sync::Mutex::new(sender));
-    let recording = sender.clone();
-    // Up-to-date nodes are counted, not recorded one by one (see `History::recorder`).
+    // The history gets the run now and each node as it finishes (see `history::Recorder`).
+    let recorder = crate::history::Recorder::start(crate::history::Begin {
+        root: ctx.root.clone(),
+        url: ctx.history.clone(),
+        id: run_id.clone(),
+        operation: mode_name(mode),
+        user: crate::policy::user(),
+        targets: args.targets.clone(),
+        log_dir: log_dir.clone(),
+    });
+    let record = recorder.node();
+    // Up-to-date nodes are counted, not recorded one by one.
     let up_to_date = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counting = up_to_date.clone();
     let events: Box<dyn Fn(Event) + Send + Sync> = Box::new(move |event| {
         if let Event::Finished(result) = &event {
             if result.status == Status::UpToDate {
                 counting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            } else if let Ok(sender) = recording.lock()
-                && let Some(sender) = sender.as_ref()
-            {
-                let _ = sender.send((**result).clone());
+            } else {
+                record(result);
             }
         }
         show(&event);
@@ -306,29 +281,14 @@ pub(crate) fn execute(
         lines.flush();
     }
     crate::timing::mark("ran");
-    if let Ok(mut sender) = sender.lock() {
-        sender.take();
-    }
-    if let Some(writer) = writer {
-        for e in writer.join().unwrap_or_default().iter().take(1) {
-            out.status(&format!("warning: a node's result is not in the history: {e}"))?;
-        }
-    }
-    crate::timing::mark("history written");
     // A run that started no process leaves no empty log directory behind.
     let _ = std::fs::remove_dir(&log_dir);
-    if let Some(history) = &history {
-        let count = up_to_date.load(std::sync::atomic::Ordering::Relaxed);
-        if count > 0
-            && let Err(e) = history.up_to_date(&run_id, count)
-        {
-            out.status(&format!("warning: a node's result is not in the history: {e}"))?;
-        }
-        let outcome = crate::history::outcome(&report.components, report.interrupted());
-        if let Err(e) = history.end(&run_id, outcome) {
-            out.status(&format!("warning: the history could not close this run: {e}"))?;
-        }
+    let outcome = crate::history::outcome(&report.components, report.interrupted());
+    let count = up_to_date.load(std::sync::atomic::Ordering::Relaxed);
+    if let Some(problem) = recorder.finish(count, outcome).first() {
+        out.status(&format!("warning: {problem}"))?;
     }
+    crate::timing::mark("history written");
     if let Some(url) = &session.cache
         && mode == Mode::Apply
     {

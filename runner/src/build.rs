@@ -167,7 +167,7 @@ pub fn build_with(
                     Some(present) => store.set_root_in(&root, &objects, present),
                     None => store.set_root(&root, &objects),
                 }
-                    .map_err(|e| RunnerError::store(&built.address, e))?;
+                .map_err(|e| RunnerError::store(&built.address, e))?;
             }
             Ok((built, objects, root))
         })

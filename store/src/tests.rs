@@ -310,22 +310,24 @@ mod remote {
 }
 
 #[test]
-fn a_root_is_one_file_named_by_what_it_holds_and_replaced_when_that_changes() {
+fn roots_of_a_big_build_are_named_by_what_they_hold_and_replace_older_files() {
     let dir = temp();
     let store = Store::open(dir.path()).unwrap();
     let (a, _) = store.add_bytes("a", b"a", false).unwrap();
     let (b, _) = store.add_bytes("b", b"b", false).unwrap();
     let files = |store: &Store| store.root_files().unwrap().into_iter().collect::<Vec<_>>();
-    // A root written by a store made before the hashed names.
-    fs::write(dir.path().join(".roots/build.dev.app"), format!("{a}\n")).unwrap();
+    // A root set alone (a run of one component) is the file `NAME`.
     store.set_root("build.dev.app", &[a.clone()].into()).unwrap();
-    let first = files(&store);
-    assert_eq!(first.len(), 1, "{first:?}");
-    assert!(first[0].starts_with("build.dev.app@"), "{first:?}");
-    // The same objects: nothing written; given the listing, nothing even looked at.
+    assert_eq!(files(&store), ["build.dev.app"]);
+    // A build of many sets it as `NAME@HASH`, and the older file goes.
     let present = store.root_files().unwrap();
     store.set_root_in("build.dev.app", &[a.clone()].into(), &present).unwrap();
-    store.set_root("build.dev.app", &[a.clone()].into()).unwrap();
+    let first = files(&store);
+    assert_eq!(first.len(), 1);
+    assert!(first[0].starts_with("build.dev.app@"), "{first:?}");
+    // The same objects: nothing written, nothing read.
+    let present = store.root_files().unwrap();
+    store.set_root_in("build.dev.app", &[a.clone()].into(), &present).unwrap();
     assert_eq!(files(&store), first);
     // Other objects: one file again, holding them; gc keeps them and drops `a`.
     store.set_root_in("build.dev.app", &[b.clone()].into(), &present).unwrap();
@@ -333,11 +335,15 @@ fn a_root_is_one_file_named_by_what_it_holds_and_replaced_when_that_changes() {
     assert_eq!(second.len(), 1);
     assert_ne!(second, first);
     assert_eq!(store.roots().unwrap(), [b.clone()].into());
-    assert_eq!(store.gc().unwrap().removed, vec![a]);
-    // A root of another name is another file; `remove_roots_except` knows roots by name.
-    store.set_root("build.dev.db", &[b.clone()].into()).unwrap();
+    // Set alone again: both files name live objects until the next big build.
+    store.set_root("build.dev.app", &[a.clone()].into()).unwrap();
+    assert_eq!(store.roots().unwrap(), [a.clone(), b.clone()].into());
+    let present = store.root_files().unwrap();
+    store.set_root_in("build.dev.app", &[a.clone()].into(), &present).unwrap();
+    assert_eq!(store.roots().unwrap(), [a.clone()].into());
+    assert_eq!(store.gc().unwrap().removed, vec![b.clone()]);
+    // `remove_roots_except` knows roots by name, whatever their file.
+    store.set_root("build.dev.db", &[a.clone()].into()).unwrap();
     store.remove_roots_except("build.", &["build.dev.db".to_owned()].into()).unwrap();
-    let left = files(&store);
-    assert_eq!(left.len(), 1);
-    assert!(left[0].starts_with("build.dev.db@"), "{left:?}");
+    assert_eq!(files(&store), ["build.dev.db"]);
 }

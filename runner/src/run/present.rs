@@ -14,12 +14,14 @@ use crate::{layout::Layout, record::RunRecord};
 /// nodes spent a seventh of its time reading them one after another.
 pub(super) fn prefetch_records(root: &Path, selected: &[String]) -> BTreeMap<String, RunRecord> {
     use rayon::prelude::*;
-    selected
-        .par_iter()
-        .filter_map(|address| {
-            crate::record::read_record(root, address).map(|record| (address.clone(), record))
-        })
-        .collect()
+    let read = |address: &String| {
+        crate::record::read_record(root, address).map(|record| (address.clone(), record))
+    };
+    // A few are read here: starting the thread pool would cost more.
+    match selected.len() {
+        0..=64 => selected.iter().filter_map(read).collect(),
+        _ => selected.par_iter().filter_map(read).collect(),
+    }
 }
 
 /// The failure notes and kept plans of the selected nodes when the run began, from a listing
