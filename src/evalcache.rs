@@ -43,7 +43,14 @@ struct RecordIn<'a> {
     key: &'a str,
     inputs: Vec<Described>,
     #[serde(borrow)]
-    project: &'a RawValue,
+    project: ProjectIn<'a>,
+}
+
+/// A project's stacks as raw JSON, each read on its own (in parallel).
+#[derive(Deserialize)]
+struct ProjectIn<'a> {
+    #[serde(borrow)]
+    stacks: Vec<&'a RawValue>,
 }
 
 /// Where the cache lives under the project's `.infra/`.
@@ -108,7 +115,10 @@ pub(crate) fn load_evaluation(
             return None;
         }
     }
-    serde_json::from_str(record.project.get()).ok()
+    // Stacks in parallel: reading 10,000 components was a tenth of a no-op plan.
+    use rayon::prelude::*;
+    let stacks = record.project.stacks.par_iter().map(|raw| serde_json::from_str(raw.get()));
+    Some(Project { stacks: stacks.collect::<Result<Vec<_>, _>>().ok()? })
 }
 
 /// An input with the hash of what it read now.
