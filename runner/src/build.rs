@@ -115,18 +115,27 @@ pub fn build_with(
     let batch = store.batch();
     let store = batch.store();
     let components: Vec<&Component> = {
-        let mut wanted: BTreeSet<String> = addresses.iter().cloned().collect();
+        // Hashed: 10,000 addresses in an ordered set were 20,000 searches of string compares.
+        let wanted: std::collections::HashSet<&str> =
+            addresses.iter().map(String::as_str).collect();
         // A hook runs in its component's work directory.
-        let owners: Vec<String> = project
-            .components()
-            .filter(|c| wanted.contains(&c.address()))
-            .map(Component::workdir_of)
-            .collect();
-        wanted.extend(owners);
+        let mut owners = std::collections::HashSet::new();
+        let mut selected = Vec::new();
+        for component in project.components() {
+            let address = component.address();
+            let owner = component.workdir_of();
+            if wanted.contains(address.as_str()) {
+                owners.insert(owner.clone());
+            }
+            selected.push((component, address, owner));
+        }
         // A hook has no work directory of its own.
-        project
-            .components()
-            .filter(|c| wanted.contains(&c.address()) && c.workdir_of() == c.address())
+        selected
+            .into_iter()
+            .filter(|(_, address, owner)| {
+                owner == address && (wanted.contains(address.as_str()) || owners.contains(address))
+            })
+            .map(|(component, _, _)| component)
             .collect()
     };
     // A module is usually shared by many components: hash each source tree once.
