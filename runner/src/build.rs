@@ -144,8 +144,9 @@ pub fn build_with(
     dirs.extend(components.iter().flat_map(|c| {
         c.terraform().into_iter().flat_map(|t| t.siblings.iter().map(|s| s.dir.as_path()))
     }));
+    let dirs: Vec<&Path> = dirs.into_iter().collect();
     let hashed: Vec<(&Path, Result<Tree, StoreError>)> =
-        dirs.into_par_iter().map(|dir| (dir, hash_tree_dir(dir, &keep_source))).collect();
+        map_all(&dirs, |dir| (*dir, hash_tree_dir(dir, &keep_source)));
     let mut trees = BTreeMap::new();
     for (dir, tree) in hashed {
         let address = components
@@ -166,21 +167,18 @@ pub fn build_with(
     };
     // Each component's build, its objects and its gc root's name.
     type Built = (BuiltComponent, BTreeSet<ObjectName>, String);
-    let results: Vec<Result<Built, RunnerError>> = components
-        .par_iter()
-        .map(|c| {
-            let (built, objects) = build_component(project, c, &trees, store, realise)?;
-            let root = format!("build.{}", built.address.replace('/', "."));
-            if built.pending.is_none() {
-                match &present {
-                    Some(present) => store.set_root_in(&root, &objects, present),
-                    None => store.set_root(&root, &objects),
-                }
-                .map_err(|e| RunnerError::store(&built.address, e))?;
+    let results: Vec<Result<Built, RunnerError>> = map_all(&components, |c| {
+        let (built, objects) = build_component(project, c, &trees, store, realise)?;
+        let root = format!("build.{}", built.address.replace('/', "."));
+        if built.pending.is_none() {
+            match &present {
+                Some(present) => store.set_root_in(&root, &objects, present),
+                None => store.set_root(&root, &objects),
             }
-            Ok((built, objects, root))
-        })
-        .collect();
+            .map_err(|e| RunnerError::store(&built.address, e))?;
+        }
+        Ok((built, objects, root))
+    });
     let mut report = BuildReport::default();
     let mut roots = BTreeSet::new();
     for result in results {
@@ -195,6 +193,15 @@ pub fn build_with(
     }
     batch.commit().map_err(store_error)?;
     Ok(report)
+}
+
+/// `f` over `items`: in parallel when there are many, here when there are a few (a build of
+/// one component started the thread pool for it: a tenth of a run of one component).
+fn map_all<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    match items.len() {
+        0..=8 => items.iter().map(f).collect(),
+        _ => items.par_iter().map(f).collect(),
+    }
 }
 
 /// A file of a work directory, before it is in the store.
