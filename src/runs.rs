@@ -276,10 +276,21 @@ pub(crate) fn execute(
     });
     let started = Instant::now();
     crate::timing::mark("run prepared");
-    let report = start(session, options, events)?;
+    let report = start(session, options, events);
+    // Whatever happened, the lines still waiting go out (a lost lock ends the run with an
+    // error).
     if let Some(lines) = flush_events {
         lines.flush();
     }
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => {
+            // The history keeps what finished, and the run as interrupted.
+            let count = up_to_date.load(std::sync::atomic::Ordering::Relaxed);
+            let _ = recorder.finish(count, "interrupted");
+            return Err(error);
+        }
+    };
     crate::timing::mark("ran");
     // A run that started no process leaves no empty log directory behind.
     let _ = std::fs::remove_dir(&log_dir);
