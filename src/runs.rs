@@ -504,26 +504,67 @@ impl EventLines {
 
 fn event_line(event: &Event, json: bool) -> String {
     match (event, json) {
-        (Event::Started { address, step }, true) => serde_json::json!({ "event": "started", "address": address, "step": step }).to_string(),
+        (Event::Started { address, step }, true) => {
+            serde_json::json!({ "event": "started", "address": address, "step": step }).to_string()
+        }
         (Event::Started { address, step }, false) => format!("{address}: {step}…"),
-        (Event::Finished(result), true) => serde_json::json!({
-            "event": "finished",
-            "address": result.address,
-            "status": status_name(result.status),
-            "changes": result.changes.map(|(a, c, d)| serde_json::json!({ "add": a, "change": c, "destroy": d })),
-            "plan": result.plan,
-            "processes": result.processes,
-            "message": result.message,
-            "code": result.code,
-            "notes": result.notes,
-            "verdicts": result.verdicts,
-            "diagnostics": result.diagnostics,
-            "log": result.log,
-            "seconds": result.seconds,
-        })
-        .to_string(),
+        (Event::Finished(result), true) => finished_line(result),
         (Event::Finished(result), false) => format!("{}: {}", result.address, describe(result)),
     }
+}
+
+/// A `finished` event as a JSON line, its keys in sorted order (as a `serde_json::Value`
+/// writes them), serialised without building a `Value` of the whole event: a no-op plan
+/// writes 10,000 of them. Nested parts are written through a `Value`, which sorts them.
+fn finished_line(result: &ComponentResult) -> String {
+    #[derive(serde::Serialize)]
+    struct Changes {
+        add: u32,
+        change: u32,
+        destroy: u32,
+    }
+    #[derive(serde::Serialize)]
+    struct Finished<'a> {
+        address: &'a str,
+        changes: Option<Changes>,
+        code: Option<&'a str>,
+        diagnostics: serde_json::Value,
+        event: &'static str,
+        log: Option<&'a std::path::Path>,
+        message: Option<&'a str>,
+        notes: &'a [String],
+        plan: serde_json::Value,
+        processes: usize,
+        seconds: f64,
+        status: &'static str,
+        verdicts: serde_json::Value,
+    }
+    let sorted = |value: serde_json::Result<serde_json::Value>| value.unwrap_or_default();
+    let line = Finished {
+        address: &result.address,
+        changes: result.changes.map(|(add, change, destroy)| Changes { add, change, destroy }),
+        code: result.code,
+        diagnostics: match result.diagnostics.is_empty() {
+            true => serde_json::Value::Array(Vec::new()),
+            false => sorted(serde_json::to_value(&result.diagnostics)),
+        },
+        event: "finished",
+        log: result.log.as_deref(),
+        message: result.message.as_deref(),
+        notes: &result.notes,
+        plan: match &result.plan {
+            None => serde_json::Value::Null,
+            Some(plan) => sorted(serde_json::to_value(plan)),
+        },
+        processes: result.processes,
+        seconds: result.seconds,
+        status: status_name(result.status),
+        verdicts: match result.verdicts.is_empty() {
+            true => serde_json::Value::Array(Vec::new()),
+            false => sorted(serde_json::to_value(&result.verdicts)),
+        },
+    };
+    serde_json::to_string(&line).unwrap_or_default()
 }
 
 pub(crate) fn status_name(status: Status) -> &'static str {
