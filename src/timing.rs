@@ -1,6 +1,6 @@
 //! Phase timings for people working on infra's speed: with `INFRA_TIMINGS=1`, each phase of
-//! a command prints `infra timing: PHASE +MS (total MS)` to standard error as it ends. Off,
-//! a mark costs one relaxed load.
+//! a command prints `infra timing: PHASE +MS (total MS, RSS MB)` to standard error as it ends
+//! (the resident memory where Linux says it). Off, a mark costs one relaxed load.
 
 use std::{
     sync::{
@@ -34,10 +34,18 @@ pub(crate) fn mark(phase: &str) {
     if let Ok(mut last) = last.lock() {
         let (start, previous) = *last;
         eprintln!(
-            "infra timing: {phase} +{:.1} ms (total {:.1} ms)",
+            "infra timing: {phase} +{:.1} ms (total {:.1} ms{})",
             (now - previous).as_secs_f64() * 1e3,
-            (now - start).as_secs_f64() * 1e3
+            (now - start).as_secs_f64() * 1e3,
+            resident().map(|mb| format!(", {mb} MB")).unwrap_or_default()
         );
         *last = (start, now);
     }
+}
+
+/// The process's resident memory in MB (Linux: `/proc/self/statm`, in pages of 4 kB).
+fn resident() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1 << 20))
 }

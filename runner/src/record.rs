@@ -88,6 +88,26 @@ pub fn read_record(project_root: &Path, address: &str) -> Option<RunRecord> {
     (record.version == RECORD_VERSION && record.address == address).then_some(record)
 }
 
+/// The part of a record a run needs to call a node up to date (and the outputs it then hands
+/// on): read for every node up front, without the rest's maps (a no-op plan of 10,000 held
+/// them all at once).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RecordHead {
+    version: u32,
+    address: String,
+    pub(crate) input_hash: String,
+    pub(crate) outputs: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub(crate) incomplete: Option<String>,
+}
+
+/// The head of the record of `address`, if there is a valid one (as `read_record` says).
+pub(crate) fn read_head(project_root: &Path, address: &str) -> Option<RecordHead> {
+    let bytes = fs::read(record_path(project_root, address)).ok()?;
+    let head: RecordHead = serde_json::from_slice(&bytes).ok()?;
+    (head.version == RECORD_VERSION && head.address == address).then_some(head)
+}
+
 /// Writes a record atomically (a temporary beside it, fsync, rename).
 pub(crate) fn write_record(project_root: &Path, record: &RunRecord) -> std::io::Result<()> {
     write_record_with(project_root, record, true)

@@ -247,16 +247,16 @@ pub(crate) struct Shared {
     pub(crate) will_run: std::sync::Mutex<BTreeSet<String>>,
     /// What the selected nodes had on disk when the run began.
     pub(crate) present: present::Present,
-    /// The selected nodes' records as the run began, read in parallel up front; each node
-    /// takes its own once, when it starts (only it writes its record, later).
-    pub(crate) records: std::sync::Mutex<BTreeMap<String, crate::record::RunRecord>>,
+    /// The heads of the selected nodes' records as the run began, read in parallel up front;
+    /// each node takes its own once, when it starts (only it writes its record, later).
+    pub(crate) records: std::sync::Mutex<BTreeMap<String, crate::record::RecordHead>>,
 }
 
 impl Shared {
-    /// The record of `address` as the run began.
-    pub(crate) fn take_record(&self, address: &str) -> Option<crate::record::RunRecord> {
+    /// The head of the record of `address` as the run began.
+    pub(crate) fn take_head(&self, address: &str) -> Option<crate::record::RecordHead> {
         let taken = self.records.lock().ok().and_then(|mut r| r.remove(address));
-        taken.or_else(|| crate::record::read_record(&self.options.root, address))
+        taken.or_else(|| crate::record::read_head(&self.options.root, address))
     }
 }
 

@@ -386,11 +386,11 @@ pub(crate) async fn run_component(
         );
     }
     ctx.input_hash = Some(fingerprint.hash.clone());
-    let record = shared.take_record(address);
+    let head = shared.take_head(address);
     // A wait's fingerprint holds the runs of the nodes before it: it is checked again after
     // any of them ran.
     let up_to_date =
-        record.as_ref().is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
+        head.as_ref().is_some_and(|r| r.input_hash == fingerprint.hash && r.incomplete.is_none());
     let prepared = Prepared { values, resolved, fingerprint, assumed };
     // Planning, a node that runs again after another (`rerunAfter`, a wait) would run once
     // that one has: its record says nothing of the apply to come.
@@ -405,9 +405,10 @@ pub(crate) async fn run_component(
         if shared.present.plans.contains(address) {
             crate::plan::discard(&shared.layout, address);
         }
-        let outputs = record.map(|r| r.outputs);
+        let outputs = head.map(|r| r.outputs);
         return (ctx.result(Status::UpToDate, None, None), Done::Ok(outputs));
     }
+    let record = read_record(&shared.options.root, address);
     kinds::run(&mut ctx, &prepared, record, up_to_date).await
 }
 

@@ -8,14 +8,14 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{layout::Layout, record::RunRecord};
+use crate::{layout::Layout, record::RecordHead};
 
-/// The records of `selected` (those that exist), read in parallel: a no-op plan of 10,000
-/// nodes spent a seventh of its time reading them one after another.
-pub(super) fn prefetch_records(root: &Path, selected: &[String]) -> BTreeMap<String, RunRecord> {
+/// The heads of the records of `selected` (those that exist), read in parallel: a no-op plan
+/// of 10,000 nodes spent a seventh of its time reading them one after another.
+pub(super) fn prefetch_records(root: &Path, selected: &[String]) -> BTreeMap<String, RecordHead> {
     use rayon::prelude::*;
     let read = |address: &String| {
-        crate::record::read_record(root, address).map(|record| (address.clone(), record))
+        crate::record::read_head(root, address).map(|head| (address.clone(), head))
     };
     // A few are read here: starting the thread pool would cost more.
     match selected.len() {
