@@ -99,6 +99,24 @@ pub(crate) struct RecordHead {
     pub(crate) outputs: BTreeMap<String, Json>,
     #[serde(default)]
     pub(crate) incomplete: Option<String>,
+    // Present, as `RunRecord` requires them (a record without them is no record), but not
+    // kept.
+    #[serde(rename = "inputs")]
+    _inputs: serde::de::IgnoredAny,
+    #[serde(rename = "workdir")]
+    _workdir: serde::de::IgnoredAny,
+    #[serde(rename = "files")]
+    _files: serde::de::IgnoredAny,
+    #[serde(rename = "sensitive_outputs")]
+    _sensitive_outputs: serde::de::IgnoredAny,
+    #[serde(rename = "tool")]
+    _tool: serde::de::IgnoredAny,
+    #[serde(rename = "tool_version")]
+    _tool_version: serde::de::IgnoredAny,
+    #[serde(rename = "started")]
+    _started: serde::de::IgnoredAny,
+    #[serde(rename = "finished")]
+    _finished: serde::de::IgnoredAny,
 }
 
 /// The head of the record of `address`, if there is a valid one (as `read_record` says).
@@ -165,4 +183,36 @@ pub(crate) fn remove_record(project_root: &Path, address: &str) -> std::io::Resu
 /// Where the failure of the last run of `STACK/NAME` is noted (removed when it next succeeds).
 pub(crate) fn failure_path(project_root: &Path, address: &str) -> PathBuf {
     crate::layout::Layout::new(project_root).failure(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's head is read only where the whole record would be: a record missing a
+    /// field is no record, so its node is never called up to date by its head alone.
+    #[test]
+    fn a_head_is_read_exactly_where_the_record_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = serde_json::json!({
+            "version": RECORD_VERSION, "address": "dev/app", "input_hash": "abc",
+            "inputs": {}, "workdir": "w", "files": {}, "outputs": { "id": "x" },
+            "sensitive_outputs": {}, "tool": "terraform", "tool_version": "1.0.3",
+            "started": 1, "finished": 2,
+        });
+        let path = record_path(dir.path(), "dev/app");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, whole.to_string()).unwrap();
+        let head = read_head(dir.path(), "dev/app").unwrap();
+        assert!(read_record(dir.path(), "dev/app").is_some());
+        assert_eq!((head.input_hash.as_str(), head.outputs.len()), ("abc", 1));
+        assert!(read_head(dir.path(), "dev/other").is_none(), "another address");
+        for missing in ["workdir", "files", "tool", "sensitive_outputs", "input_hash"] {
+            let mut part = whole.clone();
+            part.as_object_mut().unwrap().remove(missing);
+            fs::write(&path, part.to_string()).unwrap();
+            assert!(read_record(dir.path(), "dev/app").is_none(), "{missing}");
+            assert!(read_head(dir.path(), "dev/app").is_none(), "{missing}");
+        }
+    }
 }

@@ -133,16 +133,25 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 pub(crate) fn recover(store: &Store) -> Result<(), StoreError> {
     let root = store.root();
     let dir = markers_dir(root);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::io(&dir, e)),
+    let named = |dir: &Path, keep: &dyn Fn(&str) -> bool| -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| keep(&n.to_string_lossy())))
+            .collect()
     };
-    let markers: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')))
-        .collect();
+    let markers = if dir.is_dir() {
+        named(&dir, &|n| !n.starts_with('.'))
+    } else {
+        // The first opening by a version that keeps markers in `.batches/`: an earlier one's
+        // are in the store's root (`.batch-PID-TIME`).
+        let earlier = named(root, &|n| n.starts_with(".batch-"));
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        sync_dir(root)?;
+        earlier
+    };
     for marker in markers {
         let Ok(file) = fs::OpenOptions::new().read(true).write(true).open(&marker) else {
             continue; // removed by its commit meanwhile
@@ -165,6 +174,17 @@ pub(crate) fn recover(store: &Store) -> Result<(), StoreError> {
             }
             if !intact(&object, &path) {
                 remove_tree(&path)?;
+            }
+        }
+        // A root named by the hash of what it holds (`NAME@HASH`) is trusted by its name
+        // afterwards: one the crash left short goes (the next build writes it again).
+        for file in named(&root.join(".roots"), &|n| n.contains('@') && !n.starts_with('.')) {
+            let written = fs::symlink_metadata(&file).and_then(|m| m.modified());
+            if written.is_ok_and(|t| t < since) {
+                continue;
+            }
+            if !crate::local::root_file_intact(&file) {
+                let _ = fs::remove_file(&file);
             }
         }
         sync_dir(root)?;

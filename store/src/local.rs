@@ -76,6 +76,15 @@ fn root_file(name: &str, objects: &BTreeSet<ObjectName>) -> (String, String) {
     (format!("{}@{}", sanitize(name), &hash[..16]), text)
 }
 
+/// Whether a root file `NAME@HASH` holds what its name says.
+pub(crate) fn root_file_intact(path: &Path) -> bool {
+    let Some((_, hash)) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split_once('@'))
+    else {
+        return false;
+    };
+    fs::read(path).is_ok_and(|text| Digest::of(&text).short().starts_with(hash) && hash.len() == 16)
+}
+
 /// The root a root file is of (`sanitize` never writes `@`).
 fn root_name(file: &str) -> &str {
     file.split_once('@').map_or(file, |(name, _)| name)

@@ -347,3 +347,33 @@ fn roots_of_a_big_build_are_named_by_what_they_hold_and_replace_older_files() {
     store.remove_roots_except("build.", &["build.dev.db".to_owned()].into()).unwrap();
     assert_eq!(files(&store), ["build.dev.db"]);
 }
+
+#[test]
+fn an_earlier_versions_marker_and_a_torn_hashed_root_are_repaired_on_open() {
+    let dir = temp();
+    let store = Store::open(dir.path()).unwrap();
+    let (good, _) = store.add_bytes("good", b"good bytes", false).unwrap();
+    let (lost, _) = store.add_bytes("lost", b"lost bytes", false).unwrap();
+    // A big build's root, named by what it holds; then the crash cuts it and an object short
+    // (the stand-ins: the files emptied).
+    let present = store.root_files().unwrap();
+    store.set_root_in("build.dev.app", &[good.clone()].into(), &present).unwrap();
+    let root_file = store.root_files().unwrap().into_iter().next().unwrap();
+    fs::write(dir.path().join(".roots").join(&root_file), "").unwrap();
+    let path = store.path(&lost);
+    let mut permissions = fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    fs::set_permissions(&path, permissions).unwrap();
+    fs::write(&path, b"").unwrap();
+    // The batch was an earlier version's: its marker (unlocked: its process died) is in the
+    // store's root, and there is no `.batches/` yet.
+    fs::remove_dir_all(dir.path().join(".batches")).unwrap();
+    fs::write(dir.path().join(".batch-1-0"), "0\n").unwrap();
+    let reopened = Store::open(dir.path()).unwrap();
+    assert!(!dir.path().join(".batch-1-0").exists(), "the marker was recovered");
+    assert!(!reopened.contains(&lost), "the short object went");
+    assert!(reopened.contains(&good));
+    assert!(reopened.root_files().unwrap().is_empty(), "the short root went");
+    assert!(dir.path().join(".batches").is_dir());
+}
