@@ -133,21 +133,18 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 pub(crate) fn recover(store: &Store) -> Result<(), StoreError> {
     let root = store.root();
     let dir = markers_dir(root);
-    let named = |dir: &Path, keep: &dyn Fn(&str) -> bool| -> Vec<PathBuf> {
-        fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.file_name().is_some_and(|n| keep(&n.to_string_lossy())))
-            .collect()
-    };
-    let markers = if dir.is_dir() {
-        named(&dir, &|n| !n.starts_with('.'))
+    let markers: Vec<PathBuf> = if dir.is_dir() {
+        crate::fsutil::names(&dir).iter().map(|n| dir.join(n)).collect()
     } else {
         // The first opening by a version that keeps markers in `.batches/`: an earlier one's
         // are in the store's root (`.batch-PID-TIME`).
-        let earlier = named(root, &|n| n.starts_with(".batch-"));
+        let earlier = fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".batch-"))
+            .map(|e| e.path())
+            .collect();
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         sync_dir(root)?;
         earlier
@@ -178,7 +175,9 @@ pub(crate) fn recover(store: &Store) -> Result<(), StoreError> {
         }
         // A root named by the hash of what it holds (`NAME@HASH`) is trusted by its name
         // afterwards: one the crash left short goes (the next build writes it again).
-        for file in named(&root.join(".roots"), &|n| n.contains('@') && !n.starts_with('.')) {
+        let roots = root.join(".roots");
+        for file in crate::fsutil::names(&roots).iter().filter(|n| n.contains('@')) {
+            let file = roots.join(file);
             let written = fs::symlink_metadata(&file).and_then(|m| m.modified());
             if written.is_ok_and(|t| t < since) {
                 continue;

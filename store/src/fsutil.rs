@@ -91,3 +91,15 @@ pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
         Ok(())
     }
 }
+
+/// The names of a directory's entries that do not start with `.` (temporaries, markers in
+/// the making); none when it cannot be read.
+pub fn names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}

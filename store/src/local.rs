@@ -355,12 +355,8 @@ impl Store {
     /// The names of the roots' files (`NAME@HASH`; `NAME` in stores made before).
     pub fn root_files(&self) -> Result<BTreeSet<String>, StoreError> {
         let dir = self.root.join(".roots");
-        let entries = fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        Ok(entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect())
+        fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        Ok(crate::fsutil::names(&dir).into_iter().collect())
     }
 
     /// Every object named by a root.

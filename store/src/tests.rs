@@ -50,12 +50,7 @@ fn a_batch_syncs_once_and_what_a_crash_left_half_written_is_removed_on_open() {
     let files = BTreeMap::from([("f".to_owned(), (lost.clone(), entry))]);
     let (tree, _) = batch.store().add_dir("tree", &files).unwrap();
     batch.abandon();
-    let path = store.path(&lost);
-    let mut permissions = fs::metadata(&path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    permissions.set_readonly(false);
-    fs::set_permissions(&path, permissions).unwrap();
-    fs::write(&path, b"").unwrap();
+    empty(&store, &lost);
     // The next opening re-hashes what the batch wrote: the emptied object goes, and the
     // directory made of it (its file shares the emptied inode); the intact ones stay.
     let reopened = Store::open(dir.path()).unwrap();
@@ -360,12 +355,7 @@ fn an_earlier_versions_marker_and_a_torn_hashed_root_are_repaired_on_open() {
     store.set_root_in("build.dev.app", &[good.clone()].into(), &present).unwrap();
     let root_file = store.root_files().unwrap().into_iter().next().unwrap();
     fs::write(dir.path().join(".roots").join(&root_file), "").unwrap();
-    let path = store.path(&lost);
-    let mut permissions = fs::metadata(&path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    permissions.set_readonly(false);
-    fs::set_permissions(&path, permissions).unwrap();
-    fs::write(&path, b"").unwrap();
+    empty(&store, &lost);
     // The batch was an earlier version's: its marker (unlocked: its process died) is in the
     // store's root, and there is no `.batches/` yet.
     fs::remove_dir_all(dir.path().join(".batches")).unwrap();
@@ -376,4 +366,15 @@ fn an_earlier_versions_marker_and_a_torn_hashed_root_are_repaired_on_open() {
     assert!(reopened.contains(&good));
     assert!(reopened.root_files().unwrap().is_empty(), "the short root went");
     assert!(dir.path().join(".batches").is_dir());
+}
+
+/// The stand-in for what a crash leaves of an object written without its fsync: the file,
+/// read-only in the store, emptied.
+fn empty(store: &Store, object: &ObjectName) {
+    let path = store.path(object);
+    let mut permissions = fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    fs::set_permissions(&path, permissions).unwrap();
+    fs::write(&path, b"").unwrap();
 }

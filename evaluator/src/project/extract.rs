@@ -199,6 +199,8 @@ fn extract_with(
 struct Addresses {
     spans: BTreeMap<String, Span>,
     at: BTreeMap<String, (usize, usize)>,
+    /// The stacks whose components are added (not the same as declared: a whole-project
+    /// extraction declares every stack as it reads it, for the order of errors, first).
     stacks: BTreeSet<usize>,
 }
 

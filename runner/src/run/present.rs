@@ -5,7 +5,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use crate::{layout::Layout, record::RecordHead};
@@ -40,24 +40,18 @@ impl Present {
             selected.iter().filter_map(|a| a.split_once('/').map(|(s, _)| s)).collect();
         let mut present = Present::default();
         for stack in stacks {
-            let names = |dir: PathBuf| -> Vec<String> {
-                std::fs::read_dir(dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            };
             // `records/STACK/NAME.failed` (see `Layout::failure`).
             present.failures.extend(
-                names(layout.records().join(stack))
+                store::fsutil::names(&layout.records().join(stack))
                     .iter()
                     .filter_map(|n| n.strip_suffix(".failed"))
                     .map(|n| format!("{stack}/{n}")),
             );
-            present
-                .plans
-                .extend(names(layout.plans().join(stack)).iter().map(|n| format!("{stack}/{n}")));
+            present.plans.extend(
+                store::fsutil::names(&layout.plans().join(stack))
+                    .iter()
+                    .map(|n| format!("{stack}/{n}")),
+            );
         }
         present
     }
