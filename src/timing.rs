@@ -1,6 +1,6 @@
 //! Phase timings for people working on infra's speed: with `INFRA_TIMINGS=1`, each phase of
-//! a command prints `infra timing: PHASE +MS (total MS, RSS MB)` to standard error as it ends
-//! (the resident memory where Linux says it). Off, a mark costs one relaxed load.
+//! a command prints `infra timing: PHASE +MS (total MS, RSS MB, at UNIX-SECONDS)` to standard error as it
+//! ends (the resident memory where Linux says it; the wall clock, to compare with a harness's). Off, a mark costs one relaxed load.
 
 use std::{
     sync::{
@@ -33,8 +33,14 @@ pub(crate) fn mark(phase: &str) {
     let last = LAST.get_or_init(|| Mutex::new((now, now)));
     if let Ok(mut last) = last.lock() {
         let (start, previous) = *last;
+        // The wall clock too, for a harness that measures what happens before `main` and
+        // after it (the process's start and exit).
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
         eprintln!(
-            "infra timing: {phase} +{:.1} ms (total {:.1} ms{})",
+            "infra timing: {phase} +{:.1} ms (total {:.1} ms{}, at {at:.6})",
             (now - previous).as_secs_f64() * 1e3,
             (now - start).as_secs_f64() * 1e3,
             resident().map(|mb| format!(", {mb} MB")).unwrap_or_default()
