@@ -144,12 +144,16 @@ pub type Filter<'a> = &'a (dyn Fn(&Path, bool) -> bool + Sync);
 
 /// Hashes the tree at `root`, keeping what `keep(relative_path, is_dir)` accepts.
 pub fn hash_tree_dir(root: &Path, keep: Filter<'_>) -> Result<Tree, StoreError> {
-    // Walk first (cheap metadata), then hash every file in parallel.
+    // Walk first (cheap metadata), then hash every file, in parallel when there are many (a
+    // module of a few files started the thread pool, whose idle workers then spun).
     let mut files: Vec<(PathBuf, bool)> = Vec::new();
     let mut skeleton = Skeleton::default();
     walk(root, Path::new(""), keep, &mut skeleton, &mut files)?;
-    let hashed: Vec<Result<(Digest, u64), StoreError>> =
-        files.par_iter().map(|(rel, exec)| hash_file_at(&root.join(rel), *exec)).collect();
+    let hash = |(rel, exec): &(PathBuf, bool)| hash_file_at(&root.join(rel), *exec);
+    let hashed: Vec<Result<(Digest, u64), StoreError>> = match files.len() {
+        0..=16 => files.iter().map(hash).collect(),
+        _ => files.par_iter().map(hash).collect(),
+    };
     let mut digests = BTreeMap::new();
     for ((rel, exec), result) in files.iter().zip(hashed) {
         let (digest, size) = result?;
