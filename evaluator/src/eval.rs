@@ -471,18 +471,36 @@ impl Machine {
                     Err(error)
                 }
             },
-            ThunkState::Apply(application) => {
-                let result = self.call_all(application.0.clone(), &application.1);
-                match result {
-                    Ok(value) => {
-                        thunk.finish(value.clone());
-                        Ok(value)
-                    }
-                    Err(error) => {
-                        thunk.restore(ThunkState::Apply(application));
-                        Err(error)
-                    }
-                }
+            ThunkState::Apply1 { func, arg } => {
+                let result = self.call_all((*func).clone(), std::slice::from_ref(&arg));
+                self.finish_apply(thunk, result, || ThunkState::Apply1 { func, arg })
+            }
+            ThunkState::ApplyIndex { func, index } => {
+                let result = self.call_all((*func).clone(), &[Thunk::value(Value::Int(index))]);
+                self.finish_apply(thunk, result, || ThunkState::ApplyIndex { func, index })
+            }
+            ThunkState::Apply2 { func, args } => {
+                let result = self.call_all((*func).clone(), &args);
+                self.finish_apply(thunk, result, || ThunkState::Apply2 { func, args })
+            }
+        }
+    }
+
+    /// A lazy application's end: its value kept, or its work put back for a later retry.
+    fn finish_apply(
+        &mut self,
+        thunk: &Thunk,
+        result: EvalResult<Value>,
+        work: impl FnOnce() -> ThunkState,
+    ) -> EvalResult<Value> {
+        match result {
+            Ok(value) => {
+                thunk.finish(value.clone());
+                Ok(value)
+            }
+            Err(error) => {
+                thunk.restore(work());
+                Err(error)
             }
         }
     }

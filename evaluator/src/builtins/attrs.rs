@@ -112,17 +112,17 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if attrs.is_empty() {
         return Ok(Value::attrs(Attrs::from_sorted(Vec::new())));
     }
-    let func = m.force(&args[0])?;
+    let func = Rc::new(m.force(&args[0])?);
     let entries = attrs.iter().map(|(k, v)| {
         let name = Thunk::value(Value::string(k));
-        (k.clone(), Thunk::apply(func.clone(), [name, v.clone()]))
+        (k.clone(), Thunk::apply2(&func, [name, v.clone()]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
 }
 
 /// `zipAttrsWith f [ s1 s2 … ]`: `f name [ values of name in each set, in order ]`.
 pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let func = builtins::function(m, &args[0])?;
+    let func = Rc::new(builtins::function(m, &args[0])?);
     let mut groups: std::collections::BTreeMap<Rc<str>, Vec<Thunk>> = Default::default();
     for set in builtins::list(m, &args[1])?.iter() {
         for (k, v) in builtins::attrs(m, set)?.iter() {
@@ -131,7 +131,7 @@ pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Valu
     }
     let entries = groups.into_iter().map(|(k, values)| {
         let name = Thunk::value(Value::string(&k));
-        (k, Thunk::apply(func.clone(), [name, Thunk::value(Value::list(values))]))
+        (k, Thunk::apply2(&func, [name, Thunk::value(Value::list(values))]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
 }

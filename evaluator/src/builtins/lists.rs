@@ -73,8 +73,8 @@ pub(super) fn map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if items.is_empty() {
         return Ok(Value::list(Vec::new()));
     }
-    let func = m.force(&args[0])?;
-    Ok(Value::list(items.iter().map(|x| Thunk::apply(func.clone(), [x.clone()])).collect()))
+    let func = Rc::new(m.force(&args[0])?);
+    Ok(Value::list(items.iter().map(|x| Thunk::apply(&func, x.clone())).collect()))
 }
 
 pub(super) fn filter(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
@@ -181,7 +181,8 @@ pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
             format!("{n} elements is more than the {MAX_LIST} a list may have"),
         ));
     }
-    let items = (0..n).map(|i| Thunk::apply(func.clone(), [Thunk::value(Value::Int(i))]));
+    let func = Rc::new(func);
+    let items = (0..n).map(|i| Thunk::apply_index(&func, i));
     Ok(Value::list(items.collect()))
 }
 

@@ -54,18 +54,28 @@ impl Drop for ThunkCell {
     }
 }
 
-/// The arguments of a lazy application.
-pub(crate) type Args = smallvec::SmallVec<[Thunk; 2]>;
-
 pub(crate) enum ThunkState {
     /// An expression and the environment to evaluate it in.
     Suspended {
         expr: ExprId,
         env: Rc<Env>,
     },
-    /// A function applied to arguments, for builtins that build lazy results (`map`). Boxed:
-    /// every thunk is as large as the largest state, and this one is rare.
-    Apply(Box<(Value, Args)>),
+    /// A function applied to an argument, for builtins that build lazy results (`map`). The
+    /// function is shared by every element: an element is its cell and nothing else.
+    Apply1 {
+        func: Rc<Value>,
+        arg: Thunk,
+    },
+    /// A function applied to an integer (`genList`'s index), whose thunk is made when forced.
+    ApplyIndex {
+        func: Rc<Value>,
+        index: i64,
+    },
+    /// A function applied to two arguments (`mapAttrs`'s name and value).
+    Apply2 {
+        func: Rc<Value>,
+        args: [Thunk; 2],
+    },
     /// Being evaluated: forcing it again is infinite recursion.
     Blackhole {
         expr: Option<ExprId>,
@@ -74,19 +84,31 @@ pub(crate) enum ThunkState {
 }
 
 impl Thunk {
-    pub(crate) fn suspended(expr: ExprId, env: Rc<Env>) -> Thunk {
-        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Suspended { expr, env }))))
+    fn cell(state: ThunkState) -> Thunk {
+        Thunk(Rc::new(ThunkCell(RefCell::new(state))))
     }
 
-    /// `func` applied to `args`, when forced (one allocation besides the cell: the arguments
-    /// of `map` and `mapAttrs` fit inline).
-    pub(crate) fn apply(func: Value, args: impl IntoIterator<Item = Thunk>) -> Thunk {
-        let args: Args = args.into_iter().collect();
-        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Apply(Box::new((func, args)))))))
+    pub(crate) fn suspended(expr: ExprId, env: Rc<Env>) -> Thunk {
+        Thunk::cell(ThunkState::Suspended { expr, env })
+    }
+
+    /// `func` applied to `arg`, when forced.
+    pub(crate) fn apply(func: &Rc<Value>, arg: Thunk) -> Thunk {
+        Thunk::cell(ThunkState::Apply1 { func: func.clone(), arg })
+    }
+
+    /// `func` applied to the integer `index`, when forced.
+    pub(crate) fn apply_index(func: &Rc<Value>, index: i64) -> Thunk {
+        Thunk::cell(ThunkState::ApplyIndex { func: func.clone(), index })
+    }
+
+    /// `func` applied to `args`, when forced.
+    pub(crate) fn apply2(func: &Rc<Value>, args: [Thunk; 2]) -> Thunk {
+        Thunk::cell(ThunkState::Apply2 { func: func.clone(), args })
     }
 
     pub(crate) fn value(value: Value) -> Thunk {
-        Thunk(Rc::new(ThunkCell(RefCell::new(ThunkState::Done(value)))))
+        Thunk::cell(ThunkState::Done(value))
     }
 
     /// The value, if it has been computed.
