@@ -131,52 +131,176 @@ pub(super) fn from_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if let Some((_, message)) = big_integer(text.as_str()) {
         return Err(bad("fromJSON", message));
     }
-    let json: serde_json::Value = serde_json::from_str(text.as_str())
+    // Values built as the text is read (a `serde_json::Value` tree first, then values, was
+    // a fifth of a round trip through JSON).
+    let mut reader = serde_json::Deserializer::from_str(text.as_str());
+    let zeros = negative_zeros(text.as_str());
+    let seen = std::cell::Cell::new(0);
+    let json = Json { zeros: &zeros, seen: &seen };
+    let value = serde::de::DeserializeSeed::deserialize(json, &mut reader)
+        .and_then(|value| reader.end().map(|()| value))
         .map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))?;
-    from_serde(&json).map_err(|e| bad("fromJSON", e))
+    Ok(value)
+}
+
+/// Reads a JSON value as a value, by the same rules as `from_serde`, and with `-0` the integer
+/// 0 but `-0.0` the float -0 (`zeros`: which negative zeros of the text are integers; `seen`:
+/// how many the reader has met).
+#[derive(Clone, Copy)]
+struct Json<'a> {
+    zeros: &'a [bool],
+    seen: &'a std::cell::Cell<usize>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Json<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Value, D::Error> {
+        reader.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Json<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+        i64::try_from(u)
+            .map(Value::Int)
+            .map_err(|_| E::custom(format!("{u} is larger than the largest integer, {}", i64::MAX)))
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
+        if x == 0.0 && x.is_sign_negative() {
+            let at = self.seen.get();
+            self.seen.set(at + 1);
+            if self.zeros.get(at).copied().unwrap_or(true) {
+                return Ok(Value::Int(0));
+            }
+        }
+        Ok(Value::Float(x))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::string(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(Thunk::value(item));
+        }
+        Ok(Value::list(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            let value = map.next_value_seed(self)?;
+            entries.push((key, Thunk::value(value)));
+        }
+        // A later entry for a name wins, as in the parsed object.
+        Ok(Value::attrs(Attrs::from_entries(entries)))
+    }
+}
+
+/// An object's key, read straight into a name (no `String` in between).
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = Rc<str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Rc<str>, D::Error> {
+        reader.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Key {
+    type Value = Rc<str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Rc<str>, E> {
+        Ok(Rc::from(s))
+    }
 }
 
 /// The first integer literal of a JSON text (outside strings) that does not fit in 64 bits,
 /// with where it is: parsed without arbitrary precision it would silently become a float.
 pub(crate) fn big_integer(text: &str) -> Option<(std::ops::Range<usize>, String)> {
+    number_literals(text).find_map(|(at, literal)| {
+        let digits = literal.strip_prefix('-').unwrap_or(literal);
+        let integral = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        (integral && literal.parse::<i64>().is_err() && literal.len() > 1).then(|| {
+            let message =
+                format!("{literal} does not fit in a 64-bit integer (largest: {})", i64::MAX);
+            (at, message)
+        })
+    })
+}
+
+/// For each number literal of a JSON text that reads as negative zero, in order: whether it
+/// is an integer (`-0`, the integer 0 in Nix) rather than a float (`-0.0`, the float -0).
+/// The JSON reader gives the float -0.0 for both.
+fn negative_zeros(text: &str) -> Vec<bool> {
+    number_literals(text)
+        .filter(|(_, literal)| {
+            literal.starts_with('-')
+                && literal.parse::<f64>().is_ok_and(|x| x == 0.0 && x.is_sign_negative())
+        })
+        .map(|(_, literal)| literal[1..].bytes().all(|b| b.is_ascii_digit()))
+        .collect()
+}
+
+/// The number literals of a JSON text (outside strings), with where each is.
+fn number_literals(text: &str) -> impl Iterator<Item = (std::ops::Range<usize>, &str)> {
     let bytes = text.as_bytes();
     let (mut i, mut in_string) = (0, false);
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
-            i += 1;
-            continue;
-        }
-        if b == b'-' || b.is_ascii_digit() {
-            let start = i;
-            while i < bytes.len()
-                && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-            {
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let b = bytes[i];
+            if in_string {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
                 i += 1;
+                continue;
             }
-            let literal = &text[start..i];
-            let digits = literal.strip_prefix('-').unwrap_or(literal);
-            let integral = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-            if integral && literal.parse::<i64>().is_err() && literal.len() > 1 {
-                let message =
-                    format!("{literal} does not fit in a 64-bit integer (largest: {})", i64::MAX);
-                return Some((start..i, message));
+            if b == b'"' {
+                in_string = true;
+                i += 1;
+                continue;
             }
-            continue;
+            if b == b'-' || b.is_ascii_digit() {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                return Some((start..i, &text[start..i]));
+            }
+            i += 1;
         }
-        i += 1;
-    }
-    None
+        None
+    })
 }
 
 /// A JSON value as a value; an integer beyond 64 bits is an error (never a different number).
