@@ -246,7 +246,7 @@ fn nix_corner_cases_found_in_review() {
 #[test]
 fn values_stay_small() {
     // Every list element, set entry and argument is a thunk (one word); a value is three words
-    // at most (a list is a fat `Rc<[Thunk]>`; a string is one pointer, its context inside).
+    // at most (a list is a fat `Rc<[Thunk]>`; a string two words: plain text, or a node).
     assert_eq!(std::mem::size_of::<crate::Thunk>(), 8);
     assert!(std::mem::size_of::<crate::Value>() <= 24);
     assert!(std::mem::size_of::<crate::EvalResult<crate::Value>>() <= 24);

@@ -25,11 +25,18 @@ pub enum Context {
 /// Concatenations shorter than this are copied at once; longer ones become rope nodes.
 const ROPE_THRESHOLD: usize = 256;
 
-/// One pointer wide, so that a `Value` is two words.
+/// Two words, so that a `Value` is three: plain text (no context, not a rope — most strings)
+/// is its one shared allocation; a rope or a string with context has a node of its own.
 #[derive(Clone)]
-pub struct NixString {
-    repr: Rc<Repr>,
+pub struct NixString(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Plain(Rc<str>),
+    Rich(Rc<Repr>),
 }
+
+const _: () = assert!(std::mem::size_of::<NixString>() == 16);
 
 struct Repr {
     /// The text, once known.
@@ -42,11 +49,18 @@ struct Repr {
 
 impl NixString {
     pub fn new(text: Rc<str>, context: Option<Rc<BTreeSet<Context>>>) -> NixString {
-        let context = context.filter(|c| !c.is_empty());
+        let Some(context) = context.filter(|c| !c.is_empty()) else {
+            return NixString(Inner::Plain(text));
+        };
         let len = text.len();
         let flat = OnceCell::new();
         let _ = flat.set(text);
-        NixString { repr: Rc::new(Repr { flat, parts: RefCell::new(None), len, context }) }
+        NixString(Inner::Rich(Rc::new(Repr {
+            flat,
+            parts: RefCell::new(None),
+            len,
+            context: Some(context),
+        })))
     }
 
     /// `a + b`, keeping both contexts.
@@ -63,7 +77,7 @@ impl NixString {
             len,
             context: context.filter(|c| !c.is_empty()),
         };
-        NixString { repr: Rc::new(repr) }
+        NixString(Inner::Rich(Rc::new(repr)))
     }
 
     /// Whether the string carries a secret reference (and so must not be inspected).
@@ -72,48 +86,36 @@ impl NixString {
     }
 
     pub fn len(&self) -> usize {
-        self.repr.len
+        match &self.0 {
+            Inner::Plain(text) => text.len(),
+            Inner::Rich(repr) => repr.len,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.repr.len == 0
+        self.len() == 0
     }
 
     pub fn as_str(&self) -> &str {
-        self.repr.flat.get_or_init(|| self.flatten())
+        match &self.0 {
+            Inner::Plain(text) => text,
+            Inner::Rich(repr) => repr.flat.get_or_init(|| repr.flatten()),
+        }
     }
 
     /// The text as a shared string (for attribute names).
     pub fn text(&self) -> Rc<str> {
-        self.as_str();
-        self.repr.flat.get().cloned().unwrap_or_else(|| "".into())
-    }
-
-    /// Assembles a rope's text without recursion (ropes can be very deep), then lets go of
-    /// the halves.
-    fn flatten(&self) -> Rc<str> {
-        let mut out = String::with_capacity(self.repr.len);
-        let mut stack: Vec<NixString> = Vec::new();
-        if let Some((a, b)) = &*self.repr.parts.borrow() {
-            stack.push(b.clone());
-            stack.push(a.clone());
+        match &self.0 {
+            Inner::Plain(text) => text.clone(),
+            Inner::Rich(repr) => repr.flat.get_or_init(|| repr.flatten()).clone(),
         }
-        while let Some(piece) = stack.pop() {
-            if let Some(text) = piece.repr.flat.get() {
-                out.push_str(text);
-                continue;
-            }
-            if let Some((a, b)) = &*piece.repr.parts.borrow() {
-                stack.push(b.clone());
-                stack.push(a.clone());
-            }
-        }
-        self.repr.parts.borrow_mut().take();
-        out.into()
     }
 
     pub fn context(&self) -> Option<&Rc<BTreeSet<Context>>> {
-        self.repr.context.as_ref()
+        match &self.0 {
+            Inner::Plain(_) => None,
+            Inner::Rich(repr) => repr.context.as_ref(),
+        }
     }
 
     /// The union of the contexts of `parts`.
@@ -122,11 +124,43 @@ impl NixString {
     ) -> Option<Rc<BTreeSet<Context>>> {
         let mut merged: Option<BTreeSet<Context>> = None;
         for part in parts {
-            if let Some(context) = &part.repr.context {
+            if let Some(context) = part.context() {
                 merged.get_or_insert_with(BTreeSet::new).extend(context.iter().cloned());
             }
         }
         merged.map(Rc::new)
+    }
+}
+
+impl Repr {
+    /// Assembles a rope's text without recursion (ropes can be very deep), then lets go of
+    /// the halves.
+    fn flatten(&self) -> Rc<str> {
+        let mut out = String::with_capacity(self.len);
+        let mut stack: Vec<NixString> = Vec::new();
+        if let Some((a, b)) = &*self.parts.borrow() {
+            stack.push(b.clone());
+            stack.push(a.clone());
+        }
+        while let Some(piece) = stack.pop() {
+            let repr = match &piece.0 {
+                Inner::Plain(text) => {
+                    out.push_str(text);
+                    continue;
+                }
+                Inner::Rich(repr) => repr,
+            };
+            if let Some(text) = repr.flat.get() {
+                out.push_str(text);
+                continue;
+            }
+            if let Some((a, b)) = &*repr.parts.borrow() {
+                stack.push(b.clone());
+                stack.push(a.clone());
+            }
+        }
+        self.parts.borrow_mut().take();
+        out.into()
     }
 }
 
@@ -140,7 +174,8 @@ impl Drop for Repr {
             stack.push(b);
         }
         while let Some(piece) = stack.pop() {
-            if let Ok(mut repr) = Rc::try_unwrap(piece.repr)
+            if let Inner::Rich(repr) = piece.0
+                && let Ok(mut repr) = Rc::try_unwrap(repr)
                 && let Some((a, b)) = repr.parts.get_mut().take()
             {
                 stack.push(a);
@@ -152,7 +187,7 @@ impl Drop for Repr {
 
 impl PartialEq for NixString {
     fn eq(&self, other: &NixString) -> bool {
-        self.as_str() == other.as_str() && self.repr.context == other.repr.context
+        self.as_str() == other.as_str() && self.context() == other.context()
     }
 }
 
