@@ -32,11 +32,18 @@ thread_local! {
 
 impl Drop for ThunkCell {
     fn drop(&mut self) {
-        // Scalars hold nothing that could nest: the common case needs no bookkeeping.
+        // Scalars, strings and paths hold no thunk (a rope frees itself iteratively): the
+        // common case needs no bookkeeping.
         if matches!(
             self.0.get_mut(),
-            ThunkState::Done(Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null)
-                | ThunkState::Blackhole { .. }
+            ThunkState::Done(
+                Value::Int(_)
+                    | Value::Float(_)
+                    | Value::Bool(_)
+                    | Value::Null
+                    | Value::String(_)
+                    | Value::Path(_)
+            ) | ThunkState::Blackhole { .. }
         ) {
             return;
         }
