@@ -1,6 +1,7 @@
 //! Phase timings for people working on infra's speed: with `INFRA_TIMINGS=1`, each phase of
-//! a command prints `infra timing: PHASE +MS (total MS, RSS MB, at UNIX-SECONDS)` to standard error as it
-//! ends (the resident memory where Linux says it; the wall clock, to compare with a harness's). Off, a mark costs one relaxed load.
+//! a command prints `infra timing: PHASE +MS (total MS, RSS MB, at UNIX-SECONDS)` to standard
+//! error as it ends (the resident memory where Linux says it; the wall clock, to compare with
+//! a harness's). Off, a mark costs one relaxed load.
 
 use std::{
     sync::{

@@ -144,18 +144,21 @@ pub type Filter<'a> = &'a (dyn Fn(&Path, bool) -> bool + Sync);
 
 /// Hashes the tree at `root`, keeping what `keep(relative_path, is_dir)` accepts.
 pub fn hash_tree_dir(root: &Path, keep: Filter<'_>) -> Result<Tree, StoreError> {
-    // Walk first (cheap metadata), then hash every file, in parallel when there are many (a
-    // module of a few files started the thread pool, whose idle workers then spun).
-    let mut files: Vec<(PathBuf, bool)> = Vec::new();
+    // Walk first (cheap metadata), then hash every file, in parallel when there is much to
+    // read (a module of a few small files started the thread pool, whose idle workers then
+    // spun).
+    let mut files: Vec<(PathBuf, bool, u64)> = Vec::new();
     let mut skeleton = Skeleton::default();
     walk(root, Path::new(""), keep, &mut skeleton, &mut files)?;
-    let hash = |(rel, exec): &(PathBuf, bool)| hash_file_at(&root.join(rel), *exec);
-    let hashed: Vec<Result<(Digest, u64), StoreError>> = match files.len() {
-        0..=16 => files.iter().map(hash).collect(),
-        _ => files.par_iter().map(hash).collect(),
+    let hash = |(rel, exec, _): &(PathBuf, bool, u64)| hash_file_at(&root.join(rel), *exec);
+    let bytes: u64 = files.iter().map(|f| f.2).sum();
+    let hashed: Vec<Result<(Digest, u64), StoreError>> = if files.len() <= 16 && bytes <= 1 << 22 {
+        files.iter().map(hash).collect()
+    } else {
+        files.par_iter().map(hash).collect()
     };
     let mut digests = BTreeMap::new();
-    for ((rel, exec), result) in files.iter().zip(hashed) {
+    for ((rel, exec, _), result) in files.iter().zip(hashed) {
         let (digest, size) = result?;
         digests.insert(rel.clone(), Entry::File { digest, executable: *exec, size });
     }
@@ -194,7 +197,7 @@ fn walk(
     rel: &Path,
     keep: Filter<'_>,
     skeleton: &mut Skeleton,
-    files: &mut Vec<(PathBuf, bool)>,
+    files: &mut Vec<(PathBuf, bool, u64)>,
 ) -> Result<(), StoreError> {
     let dir = root.join(rel);
     let entries = fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
@@ -218,7 +221,7 @@ fn walk(
             walk(root, &child, keep, &mut sub, files)?;
             skeleton.dirs.insert(name, sub);
         } else if ty.is_file() {
-            files.push((child, is_executable(&meta)));
+            files.push((child, is_executable(&meta), meta.len()));
             skeleton.files.push(name);
         } else if ty.is_symlink() {
             let target =

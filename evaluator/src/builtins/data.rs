@@ -73,13 +73,9 @@ fn json(text: &str) -> Result<Value, Failure> {
     if let Some((at, message)) = json::big_integer(text) {
         return Err((message, Some(at)));
     }
-    let parsed: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+    json::parse(text).map_err(|e| {
         let at = offset_of(text, e.line(), e.column(), false);
         (format!("invalid JSON: {e}"), Some(at..(at + 1).min(text.len())))
-    })?;
-    json::from_serde(&parsed).map_err(|message| {
-        let at = locate_number(text, &message);
-        (message, at)
     })
 }
 
@@ -104,14 +100,4 @@ fn offset_of(text: &str, line: usize, column: usize, in_chars: bool) -> usize {
         at -= 1;
     }
     at
-}
-
-/// Where the number a message starts with is written (for an integer too large).
-fn locate_number(text: &str, message: &str) -> Option<Range<usize>> {
-    let number: String = message.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
-    if number.is_empty() {
-        return None;
-    }
-    let start = text.find(&number)?;
-    Some(start..start + number.len())
 }

@@ -131,20 +131,25 @@ pub(super) fn from_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if let Some((_, message)) = big_integer(text.as_str()) {
         return Err(bad("fromJSON", message));
     }
-    // Values built as the text is read (a `serde_json::Value` tree first, then values, was
-    // a fifth of a round trip through JSON).
-    let mut reader = serde_json::Deserializer::from_str(text.as_str());
-    let zeros = negative_zeros(text.as_str());
+    parse(text.as_str()).map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))
+}
+
+/// A JSON text as a value (`fromJSON`, `importJSON`), built as the text is read (a
+/// `serde_json::Value` tree first, then values, was a fifth of a round trip through JSON).
+/// Integers beyond 64 bits are `big_integer`'s to report first.
+pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let zeros = negative_zeros(text);
     let seen = std::cell::Cell::new(0);
-    let json = Json { zeros: &zeros, seen: &seen };
-    let value = serde::de::DeserializeSeed::deserialize(json, &mut reader)
-        .and_then(|value| reader.end().map(|()| value))
-        .map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))?;
+    let value =
+        serde::de::DeserializeSeed::deserialize(Json { zeros: &zeros, seen: &seen }, &mut reader)?;
+    reader.end()?;
+    // Paired by order: the reader meets the negative zeros the scan found, in the same order.
+    debug_assert_eq!(seen.get(), zeros.len());
     Ok(value)
 }
 
-/// Reads a JSON value as a value, by the same rules as `from_serde`, and with `-0` the integer
-/// 0 but `-0.0` the float -0 (`zeros`: which negative zeros of the text are integers; `seen`:
+/// Reads a JSON value as a value: `-0` is the integer 0 but `-0.0` the float -0, as in Nix (`zeros`: which negative zeros of the text are integers; `seen`:
 /// how many the reader has met).
 #[derive(Clone, Copy)]
 struct Json<'a> {
@@ -303,7 +308,9 @@ fn number_literals(text: &str) -> impl Iterator<Item = (std::ops::Range<usize>, 
     })
 }
 
-/// A JSON value as a value; an integer beyond 64 bits is an error (never a different number).
+/// A parsed JSON value as a value (policy input); an integer beyond 64 bits is an error (never a
+/// different number). A negative zero is the integer 0 here: a parsed `serde_json::Value` no
+/// longer says whether it was written `-0` or `-0.0` (`parse` does, for the language).
 pub(crate) fn from_serde(json: &serde_json::Value) -> Result<Value, String> {
     Ok(match json {
         serde_json::Value::Null => Value::Null,

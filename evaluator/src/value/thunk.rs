@@ -78,10 +78,11 @@ pub(crate) enum ThunkState {
         func: Rc<Value>,
         index: i64,
     },
-    /// A function applied to two arguments (`mapAttrs`'s name and value).
+    /// A function applied to two arguments (`mapAttrs`'s name and value). Boxed: inline, the
+    /// two arguments would make every cell a word larger.
     Apply2 {
         func: Rc<Value>,
-        args: [Thunk; 2],
+        args: Box<[Thunk; 2]>,
     },
     /// Being evaluated: forcing it again is infinite recursion.
     Blackhole {
@@ -111,7 +112,7 @@ impl Thunk {
 
     /// `func` applied to `args`, when forced.
     pub(crate) fn apply2(func: &Rc<Value>, args: [Thunk; 2]) -> Thunk {
-        Thunk::cell(ThunkState::Apply2 { func: func.clone(), args })
+        Thunk::cell(ThunkState::Apply2 { func: func.clone(), args: Box::new(args) })
     }
 
     pub(crate) fn value(value: Value) -> Thunk {
