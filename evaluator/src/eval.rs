@@ -462,46 +462,21 @@ impl Machine {
                 error.help = Some("this value is defined in terms of itself".into());
                 Err(error)
             }
-            ThunkState::Suspended { expr, env } => match self.eval(expr, &env) {
-                Ok(value) => {
-                    thunk.finish(value.clone());
-                    Ok(value)
-                }
-                Err(error) => {
-                    thunk.restore(ThunkState::Suspended { expr, env });
-                    Err(error)
-                }
-            },
+            ThunkState::Suspended { expr, env } => {
+                let result = self.eval(expr, &env);
+                settle(thunk, result, || ThunkState::Suspended { expr, env })
+            }
             ThunkState::Apply1 { func, arg } => {
                 let result = self.call_all((*func).clone(), std::slice::from_ref(&arg));
-                self.finish_apply(thunk, result, || ThunkState::Apply1 { func, arg })
+                settle(thunk, result, || ThunkState::Apply1 { func, arg })
             }
             ThunkState::ApplyIndex { func, index } => {
                 let result = self.call_all((*func).clone(), &[Thunk::value(Value::Int(index))]);
-                self.finish_apply(thunk, result, || ThunkState::ApplyIndex { func, index })
+                settle(thunk, result, || ThunkState::ApplyIndex { func, index })
             }
             ThunkState::Apply2 { func, args } => {
                 let result = self.call_all((*func).clone(), &args[..]);
-                self.finish_apply(thunk, result, || ThunkState::Apply2 { func, args })
-            }
-        }
-    }
-
-    /// A lazy application's end: its value kept, or its work put back for a later retry.
-    fn finish_apply(
-        &mut self,
-        thunk: &Thunk,
-        result: EvalResult<Value>,
-        work: impl FnOnce() -> ThunkState,
-    ) -> EvalResult<Value> {
-        match result {
-            Ok(value) => {
-                thunk.finish(value.clone());
-                Ok(value)
-            }
-            Err(error) => {
-                thunk.restore(work());
-                Err(error)
+                settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
         }
     }
@@ -989,4 +964,23 @@ pub(crate) fn type_error(
     span: impl Into<Option<Span>>,
 ) -> Box<EvalError> {
     EvalError::new(ErrorKind::TypeError { expected, got: got.describe() }, span.into())
+}
+
+/// A forced thunk's end: its value kept, or its work put back so that a later force retries
+/// (as Nix does).
+fn settle(
+    thunk: &Thunk,
+    result: EvalResult<Value>,
+    work: impl FnOnce() -> ThunkState,
+) -> EvalResult<Value> {
+    match result {
+        Ok(value) => {
+            thunk.finish(value.clone());
+            Ok(value)
+        }
+        Err(error) => {
+            thunk.restore(work());
+            Err(error)
+        }
+    }
 }
