@@ -29,6 +29,13 @@ impl Env {
         })
     }
 
+    /// A function's frame, born with its one argument (no borrow, no capacity check).
+    pub(crate) fn one(parent: &Rc<Env>, arg: Thunk) -> Rc<Env> {
+        let mut slots = Slots::new();
+        slots.push(arg);
+        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()), with: None })
+    }
+
     pub(crate) fn with(parent: &Rc<Env>, namespace: Thunk) -> Rc<Env> {
         Rc::new(Env {
             slots: RefCell::new(Slots::new()),

@@ -15,6 +15,7 @@ use std::{
 };
 
 use lang::{SourceMap, Span};
+use smallvec::SmallVec;
 
 use crate::{
     builtins,
@@ -244,6 +245,9 @@ impl Machine {
                 }
             }
             Hot::Apply(func, arg) => {
+                if let Expr::Apply { .. } = self.arena.get(func) {
+                    return self.apply_chain(id, env);
+                }
                 let func = self.eval(func, env)?;
                 let arg = self.thunk(arg, env);
                 self.apply(func, arg, Some(self.arena.span(id)))
@@ -498,10 +502,8 @@ impl Machine {
                 let result = if self.depth > MAX_DEPTH {
                     Err(EvalError::new(ErrorKind::MaxCallDepth, None))
                 } else {
-                    let outer = Env::child(&closure.env, 1);
-                    outer.push(args[i].clone());
-                    let frame = Env::child(&outer, 1);
-                    frame.push(second.clone());
+                    let outer = Env::one(&closure.env, args[i].clone());
+                    let frame = Env::one(&outer, second.clone());
                     self.eval(body, &frame)
                 };
                 self.depth -= 2;
@@ -511,6 +513,38 @@ impl Machine {
             }
             func = self.apply(func, args[i].clone(), None)?;
             i += 1;
+        }
+        Ok(func)
+    }
+
+    /// `f a b …` (up to four arguments) in one step: a builtin given all the arguments it
+    /// takes is called at once (no partial application built and copied per argument), and a
+    /// curried `a: b: body` gets its two frames without the closure in between. Anything else
+    /// is applied one argument at a time, each at its own application's span, as before.
+    #[inline(never)]
+    fn apply_chain(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
+        // The applications, outermost first, and the function at the bottom.
+        let mut calls: SmallVec<[(ExprId, ExprId); 4]> = SmallVec::new();
+        let mut head = id;
+        while calls.len() < 4
+            && let Expr::Apply { func, arg } = self.arena.get(head)
+        {
+            calls.push((head, *arg));
+            head = *func;
+        }
+        let mut func = self.eval(head, env)?;
+        let args: SmallVec<[Thunk; 4]> =
+            calls.iter().rev().map(|&(_, arg)| self.thunk(arg, env)).collect();
+        if let Value::PrimOp(op) = &func
+            && op.arity == args.len()
+        {
+            let span = Some(self.arena.span(id));
+            self.call_site = span;
+            return with_span((op.func)(self, &args), span, op.name);
+        }
+        for (i, arg) in args.into_iter().enumerate() {
+            let span = Some(self.arena.span(calls[calls.len() - 1 - i].0));
+            func = self.apply(func, arg, span)?;
         }
         Ok(func)
     }
@@ -577,8 +611,7 @@ impl Machine {
         let lambda = &closure.lambda;
         match &lambda.param {
             Param::Ident(_) => {
-                let frame = Env::child(&closure.env, 1);
-                frame.push(arg);
+                let frame = Env::one(&closure.env, arg);
                 self.eval(lambda.body, &frame)
             }
             Param::Pattern { formals, ellipsis, bind } => {
