@@ -57,8 +57,9 @@ pub(crate) struct Machine {
     pub(crate) call_site: Option<Span>,
     /// Where each component and stack was declared, indexed by their `__decl` attribute.
     pub(crate) decls: Vec<Option<Span>>,
-    /// Compiled regular expressions of `match` and `split`, by pattern.
-    pub(crate) regex_cache: HashMap<(bool, String), regex::Regex>,
+    /// Compiled regular expressions of `match` (`[true]`: anchored) and `split`, by pattern.
+    /// Shared, not cloned: a cloned `Regex` starts with no matching cache of its own.
+    pub(crate) regex_cache: [HashMap<String, Rc<regex::Regex>>; 2],
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
@@ -131,7 +132,7 @@ impl Machine {
             depth: 0,
             call_site: None,
             decls: Vec::new(),
-            regex_cache: HashMap::new(),
+            regex_cache: Default::default(),
             output_sites: HashMap::new(),
         };
         for (name, thunk) in builtins::globals() {

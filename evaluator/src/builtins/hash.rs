@@ -14,12 +14,10 @@ use crate::{
 
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
+    let out: Vec<u8> =
+        bytes.iter().flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]]).collect();
+    // Hex digits are ASCII.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn digest(builtin: &'static str, algorithm: &str, data: &[u8]) -> EvalResult<Value> {

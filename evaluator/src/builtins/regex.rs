@@ -1,6 +1,8 @@
 //! `match` and `split` with POSIX extended regular expressions (through the regex crate,
 //! whose syntax covers ERE; compiled patterns are cached per evaluation).
 
+use std::rc::Rc;
+
 use crate::{
     builtins::{self, bad},
     error::EvalResult,
@@ -13,9 +15,8 @@ fn compile(
     builtin: &'static str,
     pattern: &str,
     whole: bool,
-) -> EvalResult<regex::Regex> {
-    let key = (whole, pattern.to_owned());
-    if let Some(regex) = m.regex_cache.get(&key) {
+) -> EvalResult<Rc<regex::Regex>> {
+    if let Some(regex) = m.regex_cache[usize::from(whole)].get(pattern) {
         return Ok(regex.clone());
     }
     let translated = posix_to_regex(pattern);
@@ -28,7 +29,8 @@ fn compile(
         let reason = reason.unwrap_or("not a valid pattern");
         bad(builtin, format!("invalid regular expression `{pattern}`: {reason}"))
     })?;
-    m.regex_cache.insert(key, regex.clone());
+    let regex = Rc::new(regex);
+    m.regex_cache[usize::from(whole)].insert(pattern.to_owned(), regex.clone());
     Ok(regex)
 }
 
