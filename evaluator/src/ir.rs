@@ -13,9 +13,23 @@ pub(crate) struct ExprId(u32);
 #[derive(Default)]
 pub(crate) struct Arena {
     nodes: Vec<Node>,
+    /// Every attribute name and formal written in the program, once: a name in a set
+    /// literal and the same name selected elsewhere share their text, so a lookup usually
+    /// finds its entry by address without comparing bytes (`Attrs::get`).
+    names: std::collections::HashSet<Rc<str>>,
 }
 
 impl Arena {
+    /// The shared text of a name written in the program.
+    pub(crate) fn name(&mut self, text: &str) -> Rc<str> {
+        if let Some(name) = self.names.get(text) {
+            return name.clone();
+        }
+        let name: Rc<str> = text.into();
+        self.names.insert(name.clone());
+        name
+    }
+
     pub(crate) fn push(&mut self, kind: Expr, span: Span) -> ExprId {
         self.nodes.push(Node { kind: Rc::new(kind), span });
         // More than four billion nodes would not fit in memory first.

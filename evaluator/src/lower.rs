@@ -196,7 +196,7 @@ impl<'a> Lowerer<'a> {
             return Var::Global { name: name.into(), slot: u32::MAX };
         }
         if under_with {
-            return Var::With { name: name.into() };
+            return Var::With { name: self.arena.name(name) };
         }
         let mut error =
             EvalError::new(ErrorKind::UndefinedVariable { name: name.to_owned() }, Some(span));
@@ -233,7 +233,8 @@ impl<'a> Lowerer<'a> {
     fn lambda(&mut self, lambda: &ast::Lambda, name: Option<Rc<str>>) -> Rc<Lambda> {
         let span = self.span(lambda);
         if let Some(param) = lambda.param() {
-            let ident: Rc<str> = param.name().and_then(|n| n.text()).unwrap_or_default().into();
+            let ident =
+                self.arena.name(param.name().and_then(|n| n.text()).unwrap_or_default().as_str());
             let body = self.with_frame(vec![ident.clone()], |l| l.expr(lambda.body(), span));
             return Rc::new(Lambda { param: Param::Ident(ident), body, name });
         }
@@ -243,7 +244,7 @@ impl<'a> Lowerer<'a> {
         };
         let names: Vec<Rc<str>> = pattern
             .entries()
-            .map(|e| Rc::<str>::from(e.name().and_then(|n| n.text()).unwrap_or_default()))
+            .map(|e| self.arena.name(e.name().and_then(|n| n.text()).unwrap_or_default().as_str()))
             .collect();
         let bind: Option<Rc<str>> =
             pattern.pat_bind().and_then(|b| b.name()).and_then(|n| n.text()).map(Into::into);
@@ -278,7 +279,7 @@ impl<'a> Lowerer<'a> {
 
     pub(crate) fn attr_key(&mut self, attr: &ast::Attr) -> AttrKey {
         if let Some(name) = attr.static_name() {
-            return AttrKey::Static(name.into());
+            return AttrKey::Static(self.arena.name(&name));
         }
         let span = self.span(attr);
         match attr {

@@ -81,7 +81,7 @@ impl Lowerer<'_> {
                     let from = inherit.from().and_then(|f| f.expr());
                     for attr in inherit.attrs() {
                         let Some(name) = attr.static_name() else { continue };
-                        let name: Rc<str> = name.into();
+                        let name = self.arena.name(&name);
                         let span = self.span(&attr);
                         let entry = match &from {
                             Some(from) => Entry::InheritFrom(from.clone(), name.clone(), span),
@@ -108,7 +108,8 @@ impl Lowerer<'_> {
                         Some(index) => index,
                         None => {
                             let nested = Pending::nested(span);
-                            pending.statics.push((name.into(), Entry::Nested(nested), at));
+                            let name = self.arena.name(&name);
+                            pending.statics.push((name, Entry::Nested(nested), at));
                             pending.statics.len() - 1
                         }
                     };
@@ -138,7 +139,10 @@ impl Lowerer<'_> {
                         into.dynamics.extend(more.dynamics);
                     }
                 }
-                None => pending.statics.push((name.into(), Entry::Value(value), at)),
+                None => {
+                    let name = self.arena.name(&name);
+                    pending.statics.push((name, Entry::Value(value), at));
+                }
             },
             None => pending.dynamics.push((last.clone(), Entry::Value(value))),
         }

@@ -40,16 +40,19 @@ struct Node {
 impl Attrs {
     /// Builds a set from entries in any order; a later entry for a name wins.
     pub(crate) fn from_entries(mut entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
-        // A stable sort keeps equal names in their order; keep the last of each run.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Rc<str>, Thunk)> = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match out.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => out.push(entry),
-            }
+        // A stable sort keeps equal names in their order; keep the last of each run, in
+        // place (most sets have no repeats, and many are written in order already).
+        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    std::mem::swap(later, earlier);
+                }
+                same
+            });
         }
-        Attrs::from_sorted(out)
+        Attrs::from_sorted(entries)
     }
 
     /// Builds a set from entries already sorted by name with no repeats.
@@ -83,6 +86,13 @@ impl Attrs {
     pub(crate) fn get(&self, name: &str) -> Option<&Thunk> {
         match &self.0 {
             Repr::Small(entries) => {
+                // Names written in the program share their text (`Arena::name`): most
+                // lookups of a small set find their entry by address alone.
+                if entries.len() <= 8
+                    && let Some((_, value)) = entries.iter().find(|(key, _)| same(key, name))
+                {
+                    return Some(value);
+                }
                 entries.binary_search_by(|(key, _)| (**key).cmp(name)).ok().map(|i| &entries[i].1)
             }
             Repr::Tree { root, .. } => {
@@ -161,6 +171,11 @@ impl Attrs {
         }
         Attrs::from_sorted(out)
     }
+}
+
+/// Whether `key` is the very text `name` (not only equal to it).
+fn same(key: &str, name: &str) -> bool {
+    std::ptr::eq(key.as_ptr(), name.as_ptr()) && key.len() == name.len()
 }
 
 /// Iterates a set's entries in name order.
