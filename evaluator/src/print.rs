@@ -181,6 +181,23 @@ pub(crate) fn float(x: f64) -> String {
         return if x.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     const PRECISION: i32 = 6;
+    // Most floats in programs are short (0.5, 1.25): when the shortest text that reads back
+    // as `x` has at most six significant digits, rounding to six gives the same digits, and
+    // in fixed notation that text is what `%g` prints. Only the rest pays for exact rounding.
+    let shortest = format!("{x:e}");
+    if let Some((mantissa, exponent)) = shortest.split_once('e')
+        && let Ok(exponent) = exponent.parse::<i32>()
+        && (-4..PRECISION).contains(&exponent)
+        && mantissa.bytes().filter(u8::is_ascii_digit).count() <= PRECISION as usize
+    {
+        return format!("{x}");
+    }
+    float_rounded(x)
+}
+
+/// `%g`: `x` rounded to six significant digits, in fixed or scientific notation.
+fn float_rounded(x: f64) -> String {
+    const PRECISION: i32 = 6;
     // The exponent after rounding to six significant digits.
     let scientific = format!("{:.*e}", (PRECISION - 1) as usize, x);
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
@@ -197,4 +214,23 @@ pub(crate) fn float(x: f64) -> String {
 
 fn trim_zeros(s: &str) -> &str {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The short path prints what rounding to six digits prints, over floats of every
+    /// magnitude and length (a fixed pseudo-random walk, so the test is repeatable).
+    #[test]
+    fn short_floats_print_as_rounded() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let digits = (state >> 33) % 10_000_000;
+            let scale = 10f64.powi(((state >> 12) % 16) as i32 - 8);
+            let x = digits as f64 * scale * if state & 1 == 0 { 1.0 } else { -1.0 };
+            if x != 0.0 {
+                assert_eq!(super::float(x), super::float_rounded(x), "{x:e}");
+            }
+        }
+    }
 }

@@ -4,6 +4,8 @@
 
 use std::rc::Rc;
 
+use std::fmt::Write as _;
+
 use crate::{
     builtins::{self, bad},
     error::EvalResult,
@@ -58,12 +60,17 @@ fn write_json(
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
         Value::Float(x) if exact => out.push_str(&exact_float(*x)),
         Value::Float(x) => out.push_str(&print::float(*x)),
         Value::String(s) => {
             json_string(out, s.as_str());
-            strings.push(s.clone());
+            // Only strings with a context matter to the result's context.
+            if s.context().is_some() {
+                strings.push(s.clone());
+            }
         }
         Value::Path(p) => json_string(out, &p.display().to_string()),
         Value::List(items) => {
@@ -110,17 +117,27 @@ fn write_json(
 
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    // Runs of characters that need no escape are copied at once.
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
         }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -248,6 +265,14 @@ impl serde::de::Visitor<'_> for Key {
 /// The first integer literal of a JSON text (outside strings) that does not fit in 64 bits,
 /// with where it is: parsed without arbitrary precision it would silently become a float.
 pub(crate) fn big_integer(text: &str) -> Option<(std::ops::Range<usize>, String)> {
+    // Such a literal has 19 digits at least: most texts have no run that long.
+    let mut run = 0;
+    if !text.bytes().any(|b| {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 19
+    }) {
+        return None;
+    }
     number_literals(text).find_map(|(at, literal)| {
         let digits = literal.strip_prefix('-').unwrap_or(literal);
         let integral = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
@@ -263,6 +288,9 @@ pub(crate) fn big_integer(text: &str) -> Option<(std::ops::Range<usize>, String)
 /// is an integer (`-0`, the integer 0 in Nix) rather than a float (`-0.0`, the float -0).
 /// The JSON reader gives the float -0.0 for both.
 fn negative_zeros(text: &str) -> Vec<bool> {
+    if !text.contains("-0") {
+        return Vec::new();
+    }
     number_literals(text)
         .filter(|(_, literal)| {
             literal.starts_with('-')
