@@ -861,8 +861,11 @@ impl Machine {
     /// A string (`string`: a path in it must exist, as Nix copies it to its store) or the
     /// text of an interpolated path.
     fn interpolate(&mut self, parts: &[Part], env: &Rc<Env>, string: bool) -> EvalResult<Value> {
-        let mut text = String::new();
-        let mut strings = Vec::new();
+        let literal: usize =
+            parts.iter().map(|p| if let Part::Literal(s) = p { s.len() } else { 0 }).sum();
+        let mut text = String::with_capacity(literal + 16 * parts.len());
+        // Only strings with a context contribute to the result's (most have none).
+        let mut with_context = Vec::new();
         for part in parts {
             match part {
                 Part::Literal(s) => text.push_str(s),
@@ -875,11 +878,13 @@ impl Machine {
                     let s = self.coerce_to_string(&value, false, Some(span))?;
                     crate::error::check_string(text.len() + s.len(), Some(span))?;
                     text.push_str(s.as_str());
-                    strings.push(s);
+                    if s.context().is_some() {
+                        with_context.push(s);
+                    }
                 }
             }
         }
-        let context = NixString::merge_contexts(strings.iter());
+        let context = NixString::merge_contexts(with_context.iter());
         Ok(Value::String(NixString::new(text.into(), context)))
     }
 

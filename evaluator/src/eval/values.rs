@@ -38,7 +38,7 @@ impl Machine {
                 }
                 Err(EvalError::new(ErrorKind::NotCoercible { got: value.describe() }, span))
             }
-            Value::Int(i) if extended => Ok(NixString::from(i.to_string())),
+            Value::Int(i) if extended => Ok(NixString::new(int_text(*i), None)),
             // `toString` prints floats with six decimals, unlike printing (`%f`, not `%g`).
             Value::Float(x) if extended && x.is_finite() => Ok(NixString::from(format!("{x:.6}"))),
             Value::Float(x) if extended => Ok(NixString::from(crate::print::float(*x))),
@@ -250,5 +250,36 @@ impl Machine {
     fn is_derivation(&mut self, attrs: &Attrs) -> EvalResult<bool> {
         let Some(ty) = attrs.get("type").cloned() else { return Ok(false) };
         Ok(matches!(self.force(&ty)?, Value::String(s) if s.as_str() == "derivation"))
+    }
+}
+
+/// An integer's decimal text, made on the stack and copied once into its shared string
+/// (`toString i` and `"${toString i}"` run in loops).
+fn int_text(i: i64) -> Rc<str> {
+    let mut buf = [0u8; 20];
+    let (mut n, mut at) = (i.unsigned_abs(), buf.len());
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    // Digits and a sign are ASCII.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn int_text_is_decimal() {
+        for i in [0, 7, -7, 10, -10, 1234567890, i64::MAX, i64::MIN, i64::MIN + 1] {
+            assert_eq!(&*super::int_text(i), i.to_string());
+        }
     }
 }
