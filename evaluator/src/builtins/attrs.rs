@@ -61,8 +61,32 @@ pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value>
 pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let left = builtins::attrs(m, &args[0])?;
     let right = builtins::attrs(m, &args[1])?;
-    // Walk the smaller set and look names up in the larger one; the values are the right's.
-    let kept: Vec<(Rc<str>, Thunk)> = if left.len() < right.len() {
+    // Walk the smaller set and look names up in the larger one (few names into many), or walk
+    // both in order at once (sets of similar sizes: no search at all); the values are the
+    // right's.
+    let (small, large) = (left.len().min(right.len()), left.len().max(right.len()));
+    let kept: Vec<(Rc<str>, Thunk)> = if small * (usize::BITS - large.leading_zeros()) as usize
+        > small + large
+    {
+        let mut out = Vec::with_capacity(small);
+        let (mut a, mut b) = (left.iter().peekable(), right.iter().peekable());
+        while let (Some((x, _)), Some((y, value))) = (a.peek(), b.peek()) {
+            match x.cmp(y) {
+                std::cmp::Ordering::Less => {
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    out.push(((*y).clone(), (*value).clone()));
+                    a.next();
+                    b.next();
+                }
+            }
+        }
+        out
+    } else if left.len() < right.len() {
         left.iter().filter_map(|(k, _)| Some((k.clone(), right.get(k)?.clone()))).collect()
     } else {
         right
