@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 use crate::value::Thunk;
 
 /// Most frames (a function's argument, a small `let`) fit inline: one allocation per frame.
-type Slots = SmallVec<[Thunk; 3]>;
+pub(crate) type Slots = SmallVec<[Thunk; 3]>;
 
 pub(crate) struct Env {
     pub(crate) slots: RefCell<Slots>,
@@ -33,6 +33,11 @@ impl Env {
     pub(crate) fn one(parent: &Rc<Env>, arg: Thunk) -> Rc<Env> {
         let mut slots = Slots::new();
         slots.push(arg);
+        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()), with: None })
+    }
+
+    /// A frame born with its slots.
+    pub(crate) fn from_slots(parent: &Rc<Env>, slots: Slots) -> Rc<Env> {
         Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()), with: None })
     }
 

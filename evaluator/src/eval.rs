@@ -330,7 +330,8 @@ impl Machine {
                 self.eval(*body, &inner)
             }
             Expr::Lambda(lambda) => {
-                Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: env.clone() })))
+                let closure = Closure { lambda: lambda.clone(), env: env.clone(), applied: 0 };
+                Ok(Value::Lambda(Rc::new(closure)))
             }
             Expr::Apply { func, arg } => {
                 let func = self.eval(*func, env)?;
@@ -488,31 +489,39 @@ impl Machine {
 
     /// Applies `func` to each argument in turn (for builtins and lazy applications, which
     /// have no call site of their own; the builtin's caller places errors).
-    pub(crate) fn call_all(&mut self, mut func: Value, args: &[Thunk]) -> EvalResult<Value> {
+    pub(crate) fn call_all(&mut self, func: Value, args: &[Thunk]) -> EvalResult<Value> {
+        self.call_args(func, args, None)
+    }
+
+    /// Applies `func` to each argument in turn; a curried chain `a: b: body` given all its
+    /// arguments gets them in one frame.
+    fn call_args(
+        &mut self,
+        mut func: Value,
+        args: &[Thunk],
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
         let mut i = 0;
         while i < args.len() {
-            // Two arguments into a curried `a: b: body` (a fold's `acc: x: …`) at once: the
-            // same frames as two calls, without the closure `b: body` in between.
-            if let (Some(second), Value::Lambda(closure)) = (args.get(i + 1), &func)
-                && let Param::Ident(_) = closure.lambda.param
-                && let Expr::Lambda(inner) = self.arena.get(closure.lambda.body)
-                && let Param::Ident(_) = inner.param
+            if let Value::Lambda(closure) = &func
+                && let Param::Curried(names) = &closure.lambda.param
+                && args.len() - i >= names.len() - closure.applied as usize
             {
-                let body = inner.body;
-                self.depth += 2;
+                let take = names.len() - closure.applied as usize;
+                let body = closure.lambda.body;
+                self.depth += 1;
                 let result = if self.depth > MAX_DEPTH {
-                    Err(EvalError::new(ErrorKind::MaxCallDepth, None))
+                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
                 } else {
-                    let outer = Env::one(&closure.env, args[i].clone());
-                    let frame = Env::one(&outer, second.clone());
+                    let frame = curried_frame(closure, &args[i..i + take]);
                     self.eval(body, &frame)
                 };
-                self.depth -= 2;
+                self.depth -= 1;
                 func = result?;
-                i += 2;
+                i += take;
                 continue;
             }
-            func = self.apply(func, args[i].clone(), None)?;
+            func = self.apply(func, args[i].clone(), span)?;
             i += 1;
         }
         Ok(func)
@@ -542,6 +551,11 @@ impl Machine {
             let span = Some(self.arena.span(id));
             self.call_site = span;
             return with_span((op.func)(self, &args), span, op.name);
+        }
+        if let Value::Lambda(closure) = &func
+            && let Param::Curried(_) = closure.lambda.param
+        {
+            return self.call_args(func, &args, Some(self.arena.span(id)));
         }
         for (i, arg) in args.into_iter().enumerate() {
             let span = Some(self.arena.span(calls[calls.len() - 1 - i].0));
@@ -614,6 +628,14 @@ impl Machine {
             Param::Ident(_) => {
                 let frame = Env::one(&closure.env, arg);
                 self.eval(lambda.body, &frame)
+            }
+            Param::Curried(names) => {
+                let frame = curried_frame(closure, std::slice::from_ref(&arg));
+                if closure.applied as usize + 1 == names.len() {
+                    return self.eval(lambda.body, &frame);
+                }
+                let applied = closure.applied + 1;
+                Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: frame, applied })))
             }
             Param::Pattern { formals, ellipsis, bind } => {
                 let value = self.force(&arg)?;
@@ -982,6 +1004,21 @@ impl Machine {
                 self.binop_values(op, &left, &right, Some(self.arena.span(id)))
             }
         }
+    }
+}
+
+/// The frame of a curried chain: the arguments `closure` was already given, then `args`.
+fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
+    if closure.applied == 0 {
+        return Env::from_slots(&closure.env, args.iter().cloned().collect());
+    }
+    let mut slots: crate::env::Slots = closure.env.slots.borrow().iter().cloned().collect();
+    slots.extend(args.iter().cloned());
+    // Invariant: a closure with arguments applied holds their frame, whose parent is the
+    // environment it closes over.
+    match &closure.env.parent {
+        Some(parent) => Env::from_slots(parent, slots),
+        None => Env::from_slots(&closure.env, slots),
     }
 }
 

@@ -104,6 +104,10 @@ pub(crate) enum Param {
     Ident(Rc<str>),
     /// `{ a, b ? d, ... }@args: …` — a slot per formal, in order, then one for `args`.
     Pattern { formals: Vec<Formal>, ellipsis: bool, bind: Option<Rc<str>> },
+    /// `a: b: …: body` — a chain of plain parameters, one frame with a slot each: applied to
+    /// all of them at once (a fold's `acc: x: …`, a comparator's `a: b: …`) it costs one frame
+    /// and no closure in between; applied to fewer, the closure carries those applied so far.
+    Curried(Box<[Rc<str>]>),
 }
 
 #[derive(Debug)]

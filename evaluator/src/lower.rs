@@ -233,10 +233,22 @@ impl<'a> Lowerer<'a> {
     fn lambda(&mut self, lambda: &ast::Lambda, name: Option<Rc<str>>) -> Rc<Lambda> {
         let span = self.span(lambda);
         if let Some(param) = lambda.param() {
-            let ident =
-                self.arena.name(param.name().and_then(|n| n.text()).unwrap_or_default().as_str());
-            let body = self.with_frame(vec![ident.clone()], |l| l.expr(lambda.body(), span));
-            return Rc::new(Lambda { param: Param::Ident(ident), body, name });
+            let text = |p: ast::Param| p.name().and_then(|n| n.text()).unwrap_or_default();
+            let mut names = vec![self.arena.name(text(param).as_str())];
+            // `a: b: c: body`: one frame for the whole chain.
+            let mut body = lambda.body();
+            while let Some(ast::Expr::Lambda(inner)) = &body
+                && let Some(param) = inner.param()
+            {
+                names.push(self.arena.name(text(param).as_str()));
+                body = inner.body();
+            }
+            let body = self.with_frame(names.clone(), |l| l.expr(body, span));
+            let param = match <[Rc<str>; 1]>::try_from(names) {
+                Ok([ident]) => Param::Ident(ident),
+                Err(names) => Param::Curried(names.into()),
+            };
+            return Rc::new(Lambda { param, body, name });
         }
         let Some(pattern) = lambda.pattern() else {
             let body = self.expr(None, span);

@@ -39,7 +39,10 @@ pub enum Value {
 /// A function value: its code and the environment it closes over.
 pub struct Closure {
     pub(crate) lambda: Rc<Lambda>,
+    /// The environment it closes over; for a curried chain given some of its arguments
+    /// (`applied` > 0), the frame holding those, whose parent is that environment.
     pub(crate) env: Rc<Env>,
+    pub(crate) applied: u32,
 }
 
 pub(crate) type PrimOpFn = fn(&mut Machine, &[Thunk]) -> EvalResult<Value>;

@@ -65,36 +65,35 @@ pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     // both in order at once (sets of similar sizes: no search at all); the values are the
     // right's.
     let (small, large) = (left.len().min(right.len()), left.len().max(right.len()));
-    let kept: Vec<(Rc<str>, Thunk)> = if small * (usize::BITS - large.leading_zeros()) as usize
-        > small + large
-    {
-        let mut out = Vec::with_capacity(small);
-        let (mut a, mut b) = (left.iter().peekable(), right.iter().peekable());
-        while let (Some((x, _)), Some((y, value))) = (a.peek(), b.peek()) {
-            match x.cmp(y) {
-                std::cmp::Ordering::Less => {
-                    a.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    b.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    out.push(((*y).clone(), (*value).clone()));
-                    a.next();
-                    b.next();
+    let kept: Vec<(Rc<str>, Thunk)> =
+        if small * (usize::BITS - large.leading_zeros()) as usize > small + large {
+            let mut out = Vec::with_capacity(small);
+            let (mut a, mut b) = (left.iter().peekable(), right.iter().peekable());
+            while let (Some((x, _)), Some((y, value))) = (a.peek(), b.peek()) {
+                match x.cmp(y) {
+                    std::cmp::Ordering::Less => {
+                        a.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        b.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        out.push(((*y).clone(), (*value).clone()));
+                        a.next();
+                        b.next();
+                    }
                 }
             }
-        }
-        out
-    } else if left.len() < right.len() {
-        left.iter().filter_map(|(k, _)| Some((k.clone(), right.get(k)?.clone()))).collect()
-    } else {
-        right
-            .iter()
-            .filter(|(k, _)| left.get(k).is_some())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
+            out
+        } else if left.len() < right.len() {
+            left.iter().filter_map(|(k, _)| Some((k.clone(), right.get(k)?.clone()))).collect()
+        } else {
+            right
+                .iter()
+                .filter(|(k, _)| left.get(k).is_some())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
     Ok(Value::attrs(Attrs::from_sorted(kept)))
 }
 

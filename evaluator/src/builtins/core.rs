@@ -189,7 +189,9 @@ pub(super) fn get_env(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn function_args(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     match m.force(&args[0])? {
         Value::Lambda(closure) => match &closure.lambda.param {
-            crate::ir::Param::Ident(_) => Ok(Value::attrs(Attrs::default())),
+            crate::ir::Param::Ident(_) | crate::ir::Param::Curried(_) => {
+                Ok(Value::attrs(Attrs::default()))
+            }
             crate::ir::Param::Pattern { formals, .. } => Ok(Value::attrs(Attrs::from_entries(
                 formals
                     .iter()

@@ -81,6 +81,10 @@ fn write(m: &mut Machine, out: &mut String, value: &Value, depth: usize) -> Eval
                 Param::Ident(name) => {
                     let _ = writeln!(out, "{pad}  <varpat name=\"{}\" />", escape(name));
                 }
+                Param::Curried(names) => {
+                    let name = names.get(closure.applied as usize).map_or("", |n| &**n);
+                    let _ = writeln!(out, "{pad}  <varpat name=\"{}\" />", escape(name));
+                }
                 Param::Pattern { formals, ellipsis, bind } => {
                     let mut open = format!("{pad}  <attrspat");
                     if *ellipsis {
