@@ -312,9 +312,7 @@ impl Machine {
                 };
                 Ok(Value::Path(Rc::new(PathBuf::from(text))))
             }
-            Expr::List(items) => {
-                Ok(Value::list(items.iter().map(|item| self.thunk(*item, env)).collect()))
-            }
+            Expr::List(items) => Ok(Value::list(items.iter().map(|item| self.thunk(*item, env)))),
             Expr::Attrs { rec, statics, dynamics, .. } => {
                 Ok(Value::attrs(self.attrs(*rec, statics, dynamics, env)?.with_origin(id)))
             }
@@ -1009,11 +1007,21 @@ impl Machine {
 
 /// The frame of a curried chain: the arguments `closure` was already given, then `args`.
 fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
+    // Pushed one by one: collecting into the small vector went through its general (and
+    // much slower) growth code.
+    let mut slots = crate::env::Slots::new();
     if closure.applied == 0 {
-        return Env::from_slots(&closure.env, args.iter().cloned().collect());
+        for arg in args {
+            slots.push(arg.clone());
+        }
+        return Env::from_slots(&closure.env, slots);
     }
-    let mut slots: crate::env::Slots = closure.env.slots.borrow().iter().cloned().collect();
-    slots.extend(args.iter().cloned());
+    for earlier in closure.env.slots.borrow().iter() {
+        slots.push(earlier.clone());
+    }
+    for arg in args {
+        slots.push(arg.clone());
+    }
     // Invariant: a closure with arguments applied holds their frame, whose parent is the
     // environment it closes over.
     match &closure.env.parent {

@@ -96,8 +96,10 @@ impl Value {
         Value::String(NixString::from(text))
     }
 
-    pub(crate) fn list(items: Vec<Thunk>) -> Value {
-        Value::List(items.into())
+    /// A list of `items`: an iterator of known length (`map`, `genList`, a literal) is
+    /// written straight into the list's one allocation, not into a vector copied after.
+    pub(crate) fn list(items: impl IntoIterator<Item = Thunk>) -> Value {
+        Value::List(items.into_iter().collect())
     }
 
     pub(crate) fn attrs(attrs: Attrs) -> Value {

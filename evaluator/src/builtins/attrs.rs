@@ -13,12 +13,12 @@ pub(super) fn attr_names(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
     let names =
         attrs.iter().map(|(k, _)| Thunk::value(Value::String(NixString::new(k.clone(), None))));
-    Ok(Value::list(names.collect()))
+    Ok(Value::list(names))
 }
 
 pub(super) fn attr_values(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
-    Ok(Value::list(attrs.iter().map(|(_, v)| v.clone()).collect()))
+    Ok(Value::list(attrs.iter().map(|(_, v)| v.clone())))
 }
 
 pub(super) fn get_attr(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {

@@ -35,7 +35,10 @@ fn from_toml_value(value: &toml::Value) -> Result<Value, String> {
             ));
         }
         toml::Value::Array(items) => Value::list(
-            items.iter().map(|i| from_toml_value(i).map(Thunk::value)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .map(|i| from_toml_value(i).map(Thunk::value))
+                .collect::<Result<Vec<_>, _>>()?,
         ),
         toml::Value::Table(table) => {
             let entries: Vec<(Rc<str>, Thunk)> = table

@@ -358,7 +358,7 @@ pub(crate) fn from_serde(json: &serde_json::Value) -> Result<Value, String> {
         },
         serde_json::Value::String(s) => Value::string(s),
         serde_json::Value::Array(items) => Value::list(
-            items.iter().map(|i| from_serde(i).map(Thunk::value)).collect::<Result<_, _>>()?,
+            items.iter().map(|i| from_serde(i).map(Thunk::value)).collect::<Result<Vec<_>, _>>()?,
         ),
         serde_json::Value::Object(map) => {
             let entries: Vec<(Rc<str>, Thunk)> = map

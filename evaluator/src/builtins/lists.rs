@@ -74,7 +74,7 @@ pub(super) fn map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
         return Ok(Value::list(Vec::new()));
     }
     let func = Rc::new(m.force(&args[0])?);
-    Ok(Value::list(items.iter().map(|x| Thunk::apply(&func, x.clone())).collect()))
+    Ok(Value::list(items.iter().map(|x| Thunk::apply(&func, x.clone()))))
 }
 
 pub(super) fn filter(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
@@ -183,7 +183,7 @@ pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     }
     let func = Rc::new(func);
     let items = (0..n).map(|i| Thunk::apply_index(&func, i));
-    Ok(Value::list(items.collect()))
+    Ok(Value::list(items))
 }
 
 /// `sort less list`: stable, with the user's comparator.

@@ -91,7 +91,7 @@ fn posix_to_regex(pattern: &str) -> String {
 fn groups(captures: &regex::Captures<'_>) -> Value {
     let groups = (1..captures.len())
         .map(|i| Thunk::value(captures.get(i).map_or(Value::Null, |g| Value::string(g.as_str()))));
-    Value::list(groups.collect())
+    Value::list(groups)
 }
 
 /// `match regex s`: `null` unless the whole string matches, else the list of groups.

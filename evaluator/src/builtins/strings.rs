@@ -169,5 +169,5 @@ pub(super) fn compare_versions(m: &mut Machine, args: &[Thunk]) -> EvalResult<Va
 pub(super) fn split_version(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let version = builtins::string(m, &args[0])?;
     let parts = version_components(version.as_str());
-    Ok(Value::list(parts.into_iter().map(|p| Thunk::value(Value::string(p))).collect()))
+    Ok(Value::list(parts.into_iter().map(|p| Thunk::value(Value::string(p)))))
 }

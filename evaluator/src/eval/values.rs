@@ -91,7 +91,7 @@ impl Machine {
             B::Concat => match (left, right) {
                 (Value::List(a), Value::List(b)) => {
                     crate::error::check_list(a.len() + b.len(), span)?;
-                    Ok(Value::list(a.iter().chain(b.iter()).cloned().collect()))
+                    Ok(Value::list(a.iter().chain(b.iter()).cloned()))
                 }
                 (Value::List(_), other) | (other, _) => Err(type_error("a list", other, span)),
             },
