@@ -541,8 +541,10 @@ impl Machine {
             head = *func;
         }
         let mut func = self.eval(head, env)?;
-        let args: SmallVec<[Thunk; 4]> =
-            calls.iter().rev().map(|&(_, arg)| self.thunk(arg, env)).collect();
+        let mut args: SmallVec<[Thunk; 4]> = SmallVec::new();
+        for &(_, arg) in calls.iter().rev() {
+            args.push(self.thunk(arg, env));
+        }
         if let Value::PrimOp(op) = &func
             && op.arity == args.len()
         {
@@ -794,12 +796,25 @@ impl Machine {
     ) -> EvalResult<Value> {
         let mut value = self.eval(expr, env)?;
         for key in path {
-            let name = self.attr_name(key, env)?;
-            let attrs = match &value {
-                Value::Attrs(attrs) => attrs.clone(),
+            let dynamic;
+            let name: &Rc<str> = match key {
+                AttrKey::Static(name) => name,
+                AttrKey::Dynamic(_) => {
+                    dynamic = self.attr_name(key, env)?;
+                    &dynamic
+                }
+            };
+            let thunk = match &value {
+                Value::Attrs(attrs) => match attrs.get(name) {
+                    Some(thunk) => thunk.clone(),
+                    None => match default {
+                        Some(default) => return self.eval(default, env),
+                        None => return Err(missing_attribute(attrs, name, span)),
+                    },
+                },
                 Value::Outputs(component) => {
                     self.output_sites.entry((component.clone(), name.clone())).or_insert(span);
-                    value = Value::String(crate::value::placeholder(component, &name));
+                    value = Value::String(crate::value::placeholder(component, name));
                     continue;
                 }
                 _ if default.is_some() => return self.eval(default.unwrap_or(expr), env),
@@ -809,35 +824,13 @@ impl Machine {
                     return Err(error);
                 }
             };
-            match attrs.get(&name) {
-                Some(thunk) => {
-                    let thunk = thunk.clone();
-                    value = self.force(&thunk).map_err(|mut e| {
-                        e.trace.push((span, format!("while evaluating the attribute `{name}`")));
-                        e
-                    })?;
-                }
-                None => match default {
-                    Some(default) => return self.eval(default, env),
-                    None => {
-                        let mut error = EvalError::new(
-                            ErrorKind::MissingAttribute { name: name.to_string() },
-                            Some(span),
-                        );
-                        error.help =
-                            Some(match crate::suggest::did_you_mean(&name, attrs.names()) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None if attrs.is_empty() => "the set is empty".to_owned(),
-                                None => {
-                                    let names: Vec<String> =
-                                        attrs.names().take(10).map(|n| format!("`{n}`")).collect();
-                                    format!("the set has {}", names.join(", "))
-                                }
-                            });
-                        return Err(error);
-                    }
-                },
-            }
+            value = match thunk.get() {
+                Some(done) => done,
+                None => self.force(&thunk).map_err(|mut e| {
+                    e.trace.push((span, format!("while evaluating the attribute `{name}`")));
+                    e
+                })?,
+            };
         }
         Ok(value)
     }
@@ -1028,6 +1021,22 @@ fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
         Some(parent) => Env::from_slots(parent, slots),
         None => Env::from_slots(&closure.env, slots),
     }
+}
+
+/// `set.name` where the set has no `name`, with the names it has.
+#[cold]
+fn missing_attribute(attrs: &Attrs, name: &str, span: Span) -> Box<EvalError> {
+    let mut error =
+        EvalError::new(ErrorKind::MissingAttribute { name: name.to_string() }, Some(span));
+    error.help = Some(match crate::suggest::did_you_mean(name, attrs.names()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if attrs.is_empty() => "the set is empty".to_owned(),
+        None => {
+            let names: Vec<String> = attrs.names().take(10).map(|n| format!("`{n}`")).collect();
+            format!("the set has {}", names.join(", "))
+        }
+    });
+    error
 }
 
 /// Places an error raised inside a builtin at the call, and notes the builtin in the trace.

@@ -160,17 +160,24 @@ impl Lowerer<'_> {
 
     fn emit(&mut self, pending: Pending) -> ExprId {
         let Pending { rec, span, statics, dynamics } = pending;
+        // The static attributes in name order (a `rec` set's slots too), so that evaluation
+        // builds the set already sorted; their values are lowered in source order, so that
+        // problems are reported in the order they are written.
+        let mut order: Vec<usize> = (0..statics.len()).collect();
+        order.sort_by(|&a, &b| statics[a].0.cmp(&statics[b].0));
         let names: Vec<Rc<str>> =
-            if rec { statics.iter().map(|(n, ..)| n.clone()).collect() } else { Vec::new() };
-        let keys: Rc<[Span]> = statics.iter().map(|(.., key)| *key).collect();
+            if rec { order.iter().map(|&i| statics[i].0.clone()).collect() } else { Vec::new() };
+        let keys: Rc<[Span]> = order.iter().map(|&i| statics[i].2).collect();
         let body = |l: &mut Self| {
-            let statics: Vec<(Rc<str>, AttrValue)> = statics
+            let mut lowered: Vec<Option<(Rc<str>, AttrValue)>> = statics
                 .into_iter()
                 .map(|(name, entry, _)| {
                     let value = l.entry(&name, entry, rec);
-                    (name, value)
+                    Some((name, value))
                 })
                 .collect();
+            let statics: Vec<(Rc<str>, AttrValue)> =
+                order.iter().filter_map(|&i| lowered[i].take()).collect();
             let dynamics: Vec<(ExprId, ExprId)> = dynamics
                 .into_iter()
                 .map(|(attr, entry)| {
