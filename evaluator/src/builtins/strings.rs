@@ -70,8 +70,26 @@ pub(super) fn replace_strings(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     let mut to: Vec<Option<NixString>> = vec![None; to_list.len()];
     let mut out = String::with_capacity(text.len());
     let mut used = Vec::new();
+    // The bytes a pattern can start with: text up to the next of them is copied at once (an
+    // empty pattern matches everywhere, so then every position is tried).
+    let mut starts = [false; 256];
+    for f in &from {
+        match f.as_str().as_bytes().first() {
+            Some(&b) => starts[usize::from(b)] = true,
+            None => starts = [true; 256],
+        }
+    }
     let mut i = 0;
     loop {
+        let skip = text.as_bytes()[i..].iter().position(|&b| starts[usize::from(b)]);
+        let next = skip.map_or(text.len(), |n| i + n);
+        // A byte that starts a pattern is ASCII or the first byte of a character, so `next`
+        // is on a character boundary.
+        out.push_str(&text[i..next]);
+        i = next;
+        if i == text.len() && !starts.iter().all(|&s| s) {
+            break;
+        }
         let hit = from.iter().position(|f| text[i..].starts_with(f.as_str()));
         match hit {
             Some(k) => {
@@ -80,7 +98,9 @@ pub(super) fn replace_strings(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
                 }
                 let replacement = to[k].clone().unwrap_or_else(|| NixString::from(""));
                 out.push_str(replacement.as_str());
-                used.push(replacement);
+                if replacement.context().is_some() {
+                    used.push(replacement);
+                }
                 let step = from[k].as_str().len();
                 if step == 0 {
                     match text[i..].chars().next() {
