@@ -410,7 +410,7 @@ impl Machine {
                 )),
             },
             Var::With { name } => {
-                let mut frame = Some(env.clone());
+                let mut frame = Some(env);
                 while let Some(current) = frame {
                     if let Some(namespace) = &current.with {
                         let namespace = self.force(namespace)?;
@@ -421,7 +421,7 @@ impl Machine {
                             return Ok(thunk.clone());
                         }
                     }
-                    frame = current.parent.clone();
+                    frame = current.parent.as_ref();
                 }
                 Err(EvalError::new(
                     ErrorKind::UndefinedVariable { name: name.to_string() },

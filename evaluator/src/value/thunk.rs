@@ -129,12 +129,13 @@ impl Thunk {
 
     /// Takes the work out, leaving a blackhole.
     pub(crate) fn begin(&self) -> ThunkState {
-        let expr = match &*self.0.borrow() {
+        let mut state = self.0.borrow_mut();
+        let expr = match &*state {
             ThunkState::Suspended { expr, .. } => Some(*expr),
             ThunkState::Blackhole { expr } => *expr,
             _ => None,
         };
-        std::mem::replace(&mut *self.0.borrow_mut(), ThunkState::Blackhole { expr })
+        std::mem::replace(&mut *state, ThunkState::Blackhole { expr })
     }
 
     /// Puts work back (after a failure, so that a later force retries, as Nix does).
