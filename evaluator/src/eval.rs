@@ -31,6 +31,7 @@ use crate::{
 enum Hot {
     Int(i64),
     Local(u32, u32),
+    Global(u32),
     Apply(ExprId, ExprId),
     If(ExprId, ExprId, ExprId),
     BinOp(lang::ast::BinaryOp, ExprId, ExprId),
@@ -216,6 +217,7 @@ impl Machine {
         let hot = match self.arena.get(id) {
             Expr::Int(i) => Hot::Int(*i),
             Expr::Var(Var::Local { depth, slot }) => Hot::Local(*depth, *slot),
+            Expr::Var(Var::Global { slot, .. }) if *slot != u32::MAX => Hot::Global(*slot),
             Expr::Apply { func, arg } => Hot::Apply(*func, *arg),
             Expr::If { cond, then, otherwise } => Hot::If(*cond, *then, *otherwise),
             Expr::BinOp { op, lhs, rhs } => Hot::BinOp(*op, *lhs, *rhs),
@@ -245,6 +247,19 @@ impl Machine {
                     }
                 }
             }
+            Hot::Global(slot) => match self.globals.at(slot) {
+                Some(thunk) => match thunk.get() {
+                    Some(value) => Ok(value),
+                    None => {
+                        let thunk = thunk.clone();
+                        self.force(&thunk)
+                    }
+                },
+                None => {
+                    let expr = self.arena.shared(id);
+                    self.eval_other(&expr, id, env)
+                }
+            },
             Hot::Apply(func, arg) => {
                 if let Expr::Apply { .. } = self.arena.get(func) {
                     return self.apply_chain(id, env);

@@ -191,14 +191,13 @@ impl Machine {
                     return Ok(false);
                 }
                 for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
-                    if ka != kb {
+                    if !Rc::ptr_eq(ka, kb) && ka != kb {
                         return Ok(false);
                     }
                     if va.ptr() == vb.ptr() {
                         continue;
                     }
-                    let (va, vb) = (va.clone(), vb.clone());
-                    let (x, y) = (self.force(&va)?, self.force(&vb)?);
+                    let (x, y) = (self.force(va)?, self.force(vb)?);
                     if !self.nested(None, |m| m.equal(&x, &y))? {
                         return Ok(false);
                     }
