@@ -1,4 +1,5 @@
-//! Environments: a chain of frames, each a vector of thunks, some carrying a `with` set.
+//! Environments: a chain of frames, each a vector of thunks. A `with` makes a frame whose one
+//! slot is its namespace (lowering knows which frames those are).
 
 use std::{cell::RefCell, rc::Rc};
 
@@ -12,20 +13,17 @@ pub(crate) type Slots = SmallVec<[Thunk; 3]>;
 pub(crate) struct Env {
     pub(crate) slots: RefCell<Slots>,
     pub(crate) parent: Option<Rc<Env>>,
-    /// Set on the frame a `with` creates.
-    pub(crate) with: Option<Thunk>,
 }
 
 impl Env {
     pub(crate) fn root() -> Rc<Env> {
-        Rc::new(Env { slots: RefCell::new(Slots::new()), parent: None, with: None })
+        Rc::new(Env { slots: RefCell::new(Slots::new()), parent: None })
     }
 
     pub(crate) fn child(parent: &Rc<Env>, capacity: usize) -> Rc<Env> {
         Rc::new(Env {
             slots: RefCell::new(Slots::with_capacity(capacity)),
             parent: Some(parent.clone()),
-            with: None,
         })
     }
 
@@ -33,20 +31,17 @@ impl Env {
     pub(crate) fn one(parent: &Rc<Env>, arg: Thunk) -> Rc<Env> {
         let mut slots = Slots::new();
         slots.push(arg);
-        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()), with: None })
+        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()) })
     }
 
     /// A frame born with its slots.
     pub(crate) fn from_slots(parent: &Rc<Env>, slots: Slots) -> Rc<Env> {
-        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()), with: None })
+        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()) })
     }
 
+    /// The frame of `with namespace; …`: the namespace in its one slot.
     pub(crate) fn with(parent: &Rc<Env>, namespace: Thunk) -> Rc<Env> {
-        Rc::new(Env {
-            slots: RefCell::new(Slots::new()),
-            parent: Some(parent.clone()),
-            with: Some(namespace),
-        })
+        Env::one(parent, namespace)
     }
 
     /// The frame `depth` levels up.

@@ -70,6 +70,8 @@ pub(crate) struct Machine {
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
 // A cell is the reference counts, the borrow flag and this: 48 bytes (mimalloc's size class).
 const _: () = assert!(std::mem::size_of::<crate::value::ThunkState>() == 24);
+// A frame with its reference counts is 64 bytes (a `with` keeps its namespace in a slot).
+const _: () = assert!(std::mem::size_of::<Env>() == 48);
 
 /// The global scope, by name for lowering and by slot for evaluation (a variable lowered to a
 /// global is one index away from its value, not a name lookup).
@@ -424,19 +426,19 @@ impl Machine {
                     Some(span),
                 )),
             },
-            Var::With { name } => {
-                let mut frame = Some(env);
-                while let Some(current) = frame {
-                    if let Some(namespace) = &current.with {
-                        let namespace = self.force(namespace)?;
-                        let Value::Attrs(attrs) = namespace else {
-                            return Err(type_error("a set", &namespace, span));
-                        };
-                        if let Some(thunk) = attrs.get(name) {
-                            return Ok(thunk.clone());
-                        }
+            Var::With { name, withs } => {
+                for &depth in withs.iter() {
+                    // Invariant: lowering counted the frames evaluation builds.
+                    let Some(namespace) = env.up(depth).and_then(|frame| frame.slot(0)) else {
+                        continue;
+                    };
+                    let namespace = self.force(&namespace)?;
+                    let Value::Attrs(attrs) = namespace else {
+                        return Err(type_error("a set", &namespace, span));
+                    };
+                    if let Some(thunk) = attrs.get(name) {
+                        return Ok(thunk.clone());
                     }
-                    frame = current.parent.as_ref();
                 }
                 Err(EvalError::new(
                     ErrorKind::UndefinedVariable { name: name.to_string() },

@@ -61,8 +61,8 @@ pub(crate) enum Var {
     /// In the environment frame `depth` levels up, at `slot`.
     Local { depth: u32, slot: u32 },
     /// Not bound lexically: looked up in the enclosing `with` sets at run time, innermost
-    /// first, then among the globals.
-    With { name: Rc<str> },
+    /// first. `withs`: how many frames up each `with`'s frame is (its namespace in slot 0).
+    With { name: Rc<str>, withs: Box<[u32]> },
     /// A global: `true`, `map`, `builtins`, … at `slot` of the machine's globals (`u32::MAX`:
     /// none, an error when evaluated, or `__curPos`).
     Global { name: Rc<str>, slot: u32 },

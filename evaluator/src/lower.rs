@@ -175,7 +175,7 @@ impl<'a> Lowerer<'a> {
 
     /// Resolves a name: lexical frames first, then globals, then enclosing `with`s.
     pub(crate) fn resolve(&mut self, name: &str, span: Span) -> Var {
-        let mut under_with = false;
+        let mut withs = Vec::new();
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             let depth = depth as u32;
             match scope {
@@ -185,9 +185,10 @@ impl<'a> Lowerer<'a> {
                         return Var::Local { depth, slot: slot as u32 };
                     }
                 }
-                Scope::With => under_with = true,
+                Scope::With => withs.push(depth),
             }
         }
+        let under_with = !withs.is_empty();
         if let Some(slot) = (self.global)(name) {
             return Var::Global { name: name.into(), slot };
         }
@@ -196,7 +197,7 @@ impl<'a> Lowerer<'a> {
             return Var::Global { name: name.into(), slot: u32::MAX };
         }
         if under_with {
-            return Var::With { name: self.arena.name(name) };
+            return Var::With { name: self.arena.name(name), withs: withs.into() };
         }
         let mut error =
             EvalError::new(ErrorKind::UndefinedVariable { name: name.to_owned() }, Some(span));
