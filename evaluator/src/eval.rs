@@ -64,6 +64,10 @@ pub(crate) struct Machine {
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
+    /// The one cell of each literal (`1`, `"a"`, `./p`) used where a thunk is wanted (an
+    /// argument, an attribute, a list element), by node: made once, shared by every use (a
+    /// computed value is never changed, and only a list's identity matters to printing).
+    constants: Vec<Option<Thunk>>,
 }
 
 // What every thunk, value and frame costs: evaluation allocates millions of them.
@@ -137,6 +141,7 @@ impl Machine {
             decls: Vec::new(),
             regex_cache: Default::default(),
             output_sites: HashMap::new(),
+            constants: Vec::new(),
         };
         for (name, thunk) in builtins::globals() {
             machine.globals.insert(name, thunk);
@@ -388,24 +393,35 @@ impl Machine {
     /// variables that already hold a thunk), exactly where Nix does, so that lazy printing
     /// shows `<CODE>` in the same places.
     pub(crate) fn thunk(&mut self, id: ExprId, env: &Rc<Env>) -> Thunk {
-        match self.arena.get(id) {
-            Expr::Int(i) => Thunk::value(Value::Int(*i)),
-            Expr::Float(x) => Thunk::value(Value::Float(*x)),
-            Expr::Str(s) => Thunk::value(Value::String(NixString::new(s.clone(), None))),
-            Expr::Path(p) => Thunk::value(Value::Path(p.clone())),
+        if let Some(Some(thunk)) = self.constants.get(id.index()) {
+            return thunk.clone();
+        }
+        let literal = match self.arena.get(id) {
+            Expr::Int(i) => Value::Int(*i),
+            Expr::Float(x) => Value::Float(*x),
+            Expr::Str(s) => Value::String(NixString::new(s.clone(), None)),
+            Expr::Path(p) => Value::Path(p.clone()),
             Expr::Var(Var::Local { depth, slot }) => {
                 let (depth, slot) = (*depth, *slot);
-                match env.up(depth).and_then(|frame| frame.slot(slot)) {
+                return match env.up(depth).and_then(|frame| frame.slot(slot)) {
                     Some(thunk) => thunk,
                     None => Thunk::suspended(id, env.clone()),
-                }
+                };
             }
-            Expr::Var(Var::Global { slot, .. }) => match self.globals.at(*slot) {
-                Some(thunk) => thunk.clone(),
-                None => Thunk::suspended(id, env.clone()),
-            },
-            _ => Thunk::suspended(id, env.clone()),
+            Expr::Var(Var::Global { slot, .. }) => {
+                return match self.globals.at(*slot) {
+                    Some(thunk) => thunk.clone(),
+                    None => Thunk::suspended(id, env.clone()),
+                };
+            }
+            _ => return Thunk::suspended(id, env.clone()),
+        };
+        let thunk = Thunk::value(literal);
+        if self.constants.len() <= id.index() {
+            self.constants.resize(id.index() + 1, None);
         }
+        self.constants[id.index()] = Some(thunk.clone());
+        thunk
     }
 
     fn lookup(&mut self, var: &Var, env: &Rc<Env>, span: Span) -> EvalResult<Thunk> {

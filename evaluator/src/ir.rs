@@ -10,6 +10,12 @@ use lang::{Span, ast::BinaryOp};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ExprId(u32);
 
+impl ExprId {
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Arena {
     nodes: Vec<Node>,
