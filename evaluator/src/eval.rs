@@ -540,11 +540,16 @@ impl Machine {
             {
                 let take = names.len() - closure.applied as usize;
                 let body = closure.lambda.body;
+                let frame = curried_frame(closure, &args[i..i + take]);
                 self.depth += 1;
+                // The stack is checked here too, as in `apply`: a cycle of this call and one
+                // `eval` raises the depth by two and could meet `eval`'s check only on odd
+                // depths.
                 let result = if self.depth > MAX_DEPTH {
                     Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+                } else if self.depth.is_multiple_of(8) {
+                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval(body, &frame))
                 } else {
-                    let frame = curried_frame(closure, &args[i..i + take]);
                     self.eval(body, &frame)
                 };
                 self.depth -= 1;
@@ -585,12 +590,18 @@ impl Machine {
             self.call_site = span;
             return with_span((op.func)(self, &args), span, op.name);
         }
+        // A curried chain takes its arguments at once, placed at the application that gives
+        // the last of them; any further ones are applied one by one below.
+        let mut given = 0;
         if let Value::Lambda(closure) = &func
-            && let Param::Curried(_) = closure.lambda.param
+            && let Param::Curried(names) = &closure.lambda.param
+            && args.len() >= names.len() - closure.applied as usize
         {
-            return self.call_args(func, &args, Some(self.arena.span(id)));
+            given = names.len() - closure.applied as usize;
+            let span = Some(self.arena.span(calls[calls.len() - given].0));
+            func = self.call_args(func, &args[..given], span)?;
         }
-        for (i, arg) in args.into_iter().enumerate() {
+        for (i, arg) in args.into_iter().enumerate().skip(given) {
             let span = Some(self.arena.span(calls[calls.len() - 1 - i].0));
             func = self.apply(func, arg, span)?;
         }

@@ -39,6 +39,18 @@ const CASES: &[(&str, &str, &str)] = &[
         "let l = n: if n == 0 then [ 1 ] else let t = l (n - 1); in builtins.concatLists [ t t ]; in builtins.length (l 40)",
         "infra::eval::too_large",
     ),
+    // Found in review: a curried chain called with all its arguments went around the stack
+    // check (the depth rose by two per turn, `eval` only ever saw odd depths).
+    (
+        "curried recursion in a list",
+        "let f = a: b: f a b; in [ (f 1 2) ]",
+        "infra::eval::max_call_depth",
+    ),
+    (
+        "curried recursion in a set",
+        "let f = a: b: c: f a b c; in { x = f 1 2 3; }.x",
+        "infra::eval::max_call_depth",
+    ),
     // Found by tools/fuzz: toXML of a cyclic value grew until the allocator aborted.
     ("cyclic toXML", "builtins.toXML (let r = { a = r; }; in r)", "infra::eval::too_large"),
     ("cyclic toXML list", "builtins.toXML (let l = [ l ]; in l)", "infra::eval::too_large"),

@@ -160,11 +160,15 @@ impl Lowerer<'_> {
 
     fn emit(&mut self, pending: Pending) -> ExprId {
         let Pending { rec, span, statics, dynamics } = pending;
-        // The static attributes in name order (a `rec` set's slots too), so that evaluation
-        // builds the set already sorted; their values are lowered in source order, so that
-        // problems are reported in the order they are written.
+        // A plain set's static attributes in name order, so that evaluation builds it already
+        // sorted; their values are still lowered in source order, so that problems are
+        // reported in the order they are written. A `rec` set keeps source order: its frame
+        // is filled in that order, and an attribute naming one written before it shares that
+        // one's cell, as in Nix (`rec { b = [ 1 ]; a = b; }` prints `b` as `«repeated»`).
         let mut order: Vec<usize> = (0..statics.len()).collect();
-        order.sort_by(|&a, &b| statics[a].0.cmp(&statics[b].0));
+        if !rec {
+            order.sort_by(|&a, &b| statics[a].0.cmp(&statics[b].0));
+        }
         let names: Vec<Rc<str>> =
             if rec { order.iter().map(|&i| statics[i].0.clone()).collect() } else { Vec::new() };
         let keys: Rc<[Span]> = order.iter().map(|&i| statics[i].2).collect();
