@@ -79,6 +79,14 @@ impl Lowerer<'_> {
                 }
                 ast::Binding::Inherit(inherit) => {
                     let from = inherit.from().and_then(|f| f.expr());
+                    // Nix 2.8 places every inherited name where its list of names starts: just
+                    // after `inherit` (seven bytes) or after the `(…)` naming the source.
+                    let whole = self.span(&inherit);
+                    let after = match inherit.from() {
+                        Some(source) => self.span(&source).range.end(),
+                        None => whole.range.start() + lang::TextSize::from(7),
+                    };
+                    let at = Span { file: whole.file, range: lang::TextRange::empty(after) };
                     for attr in inherit.attrs() {
                         let Some(name) = attr.static_name() else { continue };
                         let name = self.arena.name(&name);
@@ -87,7 +95,7 @@ impl Lowerer<'_> {
                             Some(from) => Entry::InheritFrom(from.clone(), name.clone(), span),
                             None => Entry::Inherit(name.clone(), span),
                         };
-                        pending.statics.push((name, entry, span));
+                        pending.statics.push((name, entry, at));
                     }
                 }
             }
