@@ -649,13 +649,12 @@ impl Machine {
                 Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
             }
             Value::Attrs(attrs) if attrs.get("__functor").is_some() => {
-                let functor =
-                    attrs.get("__functor").cloned().unwrap_or_else(|| Thunk::value(Value::Null));
-                let functor = self.force(&functor)?;
-                self.nested(span, |m| {
-                    let with_self = m.apply(functor, Thunk::value(Value::Attrs(attrs)), span)?;
-                    m.apply(with_self, arg, span)
-                })
+                let functor = attrs.get("__functor").cloned();
+                let functor = self.force(&functor.unwrap_or_else(|| Thunk::value(Value::Null)))?;
+                // The set, then the argument: a functor written `self: x: …` gets both in one
+                // frame.
+                let with_self = Thunk::value(Value::Attrs(attrs));
+                self.nested(span, |m| m.call_args(functor, &[with_self, arg], span))
             }
             other => Err(EvalError::new(ErrorKind::NotAFunction { got: other.describe() }, span)),
         }
