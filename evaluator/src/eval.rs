@@ -691,7 +691,13 @@ impl Machine {
                 };
                 if !ellipsis {
                     for name in attrs.names() {
-                        if !formals.iter().any(|f| &*f.name == name) {
+                        // Names written in the program are interned: most match by address.
+                        let known = |f: &crate::ir::Formal| {
+                            std::ptr::eq(f.name.as_ptr(), name.as_ptr())
+                                && f.name.len() == name.len()
+                                || &*f.name == name
+                        };
+                        if !formals.iter().any(known) {
                             let mut error = EvalError::new(
                                 ErrorKind::UnexpectedArgument { name: name.to_owned() },
                                 span,
@@ -715,7 +721,7 @@ impl Machine {
                         }
                     }
                 }
-                let frame = Env::child(&closure.env, formals.len() + 1);
+                let frame = Env::child(&closure.env, formals.len() + usize::from(bind.is_some()));
                 for formal in formals {
                     let thunk = match (attrs.get(&formal.name), formal.default) {
                         (Some(thunk), _) => thunk.clone(),
