@@ -22,21 +22,10 @@ use crate::{
     env::Env,
     error::{ErrorKind, EvalError, EvalResult},
     io::{EvalIo, Input},
-    ir::{Arena, AttrKey, AttrValue, Expr, ExprId, Param, Part, Var},
+    ir::{Arena, AttrKey, AttrValue, Expr, ExprId, Hot, Param, Part, Var},
     lower,
     value::{Attrs, Closure, NixString, PrimOpApp, Thunk, ThunkState, Value},
 };
-
-/// The forms `eval_inner` handles itself, with their fields copied out of the arena.
-enum Hot {
-    Int(i64),
-    Local(u32, u32),
-    Global(u32),
-    Apply(ExprId, ExprId),
-    If(ExprId, ExprId, ExprId),
-    BinOp(lang::ast::BinaryOp, ExprId, ExprId),
-    Other,
-}
 
 /// How deep evaluation may nest (expressions inside expressions, calls inside calls): a
 /// strict right fold over 50,000 elements fits (Nix 2.8 overflows between 20,000 and 50,000).
@@ -219,17 +208,9 @@ impl Machine {
     }
 
     fn eval_inner(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
-        // The hottest forms have only copyable fields: read them out of the arena without
-        // touching the node's reference count; everything else takes a shared handle.
-        let hot = match self.arena.get(id) {
-            Expr::Int(i) => Hot::Int(*i),
-            Expr::Var(Var::Local { depth, slot }) => Hot::Local(*depth, *slot),
-            Expr::Var(Var::Global { slot, .. }) if *slot != u32::MAX => Hot::Global(*slot),
-            Expr::Apply { func, arg } => Hot::Apply(*func, *arg),
-            Expr::If { cond, then, otherwise } => Hot::If(*cond, *then, *otherwise),
-            Expr::BinOp { op, lhs, rhs } => Hot::BinOp(*op, *lhs, *rhs),
-            _ => Hot::Other,
-        };
+        // The hottest forms, copied out of the arena's node: no reference count touched, no
+        // `Expr` decoded.
+        let hot = self.arena.hot(id);
         match hot {
             Hot::Int(i) => Ok(Value::Int(i)),
             Hot::Local(depth, slot) => {
@@ -268,7 +249,7 @@ impl Machine {
                 }
             },
             Hot::Apply(func, arg) => {
-                if let Expr::Apply { .. } = self.arena.get(func) {
+                if let Hot::Apply(..) = self.arena.hot(func) {
                     return self.apply_chain(id, env);
                 }
                 let func = self.eval(func, env)?;

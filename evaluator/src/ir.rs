@@ -25,6 +25,34 @@ pub(crate) struct Arena {
     names: std::collections::HashSet<Rc<str>>,
 }
 
+/// The forms evaluation meets most, with their fields, kept beside each node so that the
+/// evaluator's hot path reads them without decoding the `Expr` behind its `Rc`.
+#[derive(Clone, Copy)]
+pub(crate) enum Hot {
+    Int(i64),
+    Local(u32, u32),
+    /// A global that exists (`__curPos` and undefined names take the general path).
+    Global(u32),
+    Apply(ExprId, ExprId),
+    If(ExprId, ExprId, ExprId),
+    BinOp(BinaryOp, ExprId, ExprId),
+    Other,
+}
+
+impl Hot {
+    fn of(expr: &Expr) -> Hot {
+        match expr {
+            Expr::Int(i) => Hot::Int(*i),
+            Expr::Var(Var::Local { depth, slot }) => Hot::Local(*depth, *slot),
+            Expr::Var(Var::Global { slot, .. }) if *slot != u32::MAX => Hot::Global(*slot),
+            Expr::Apply { func, arg } => Hot::Apply(*func, *arg),
+            Expr::If { cond, then, otherwise } => Hot::If(*cond, *then, *otherwise),
+            Expr::BinOp { op, lhs, rhs } => Hot::BinOp(*op, *lhs, *rhs),
+            _ => Hot::Other,
+        }
+    }
+}
+
 impl Arena {
     /// The shared text of a name written in the program.
     pub(crate) fn name(&mut self, text: &str) -> Rc<str> {
@@ -37,9 +65,13 @@ impl Arena {
     }
 
     pub(crate) fn push(&mut self, kind: Expr, span: Span) -> ExprId {
-        self.nodes.push(Node { kind: Rc::new(kind), span });
+        self.nodes.push(Node { hot: Hot::of(&kind), kind: Rc::new(kind), span });
         // More than four billion nodes would not fit in memory first.
         ExprId(u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX))
+    }
+
+    pub(crate) fn hot(&self, id: ExprId) -> Hot {
+        self.nodes[id.0 as usize].hot
     }
 
     pub(crate) fn get(&self, id: ExprId) -> &Expr {
@@ -57,6 +89,7 @@ impl Arena {
 }
 
 pub(crate) struct Node {
+    hot: Hot,
     kind: Rc<Expr>,
     span: Span,
 }
