@@ -252,7 +252,7 @@ impl Machine {
                 if let Hot::Apply(..) = self.arena.hot(func) {
                     return self.apply_chain(id, env);
                 }
-                let func = self.eval(func, env)?;
+                let func = self.operand(func, env)?;
                 let arg = self.thunk(arg, env);
                 self.apply(func, arg, Some(self.arena.span(id)))
             }
@@ -265,6 +265,34 @@ impl Machine {
                 let expr = self.arena.shared(id);
                 self.eval_other(&expr, id, env)
             }
+        }
+    }
+
+    /// An operand, or the function of an application: an integer literal or a variable
+    /// already computed is read at once (most operands of `+`, `-`, `==`, `<` are, and most
+    /// functions applied), anything else evaluated.
+    #[inline(always)]
+    fn operand(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
+        match self.arena.hot(id) {
+            Hot::Int(i) => Ok(Value::Int(i)),
+            Hot::Local(depth, slot) => {
+                let pending = match env.up(depth) {
+                    Some(frame) => match frame.slots.borrow().get(slot as usize) {
+                        Some(thunk) => match thunk.get() {
+                            Some(value) => return Ok(value),
+                            None => thunk.clone(),
+                        },
+                        None => return self.eval(id, env),
+                    },
+                    None => return self.eval(id, env),
+                };
+                self.force(&pending)
+            }
+            Hot::Global(slot) => match self.globals.at(slot).and_then(Thunk::get) {
+                Some(value) => Ok(value),
+                None => self.eval(id, env),
+            },
+            _ => self.eval(id, env),
         }
     }
 
@@ -559,7 +587,7 @@ impl Machine {
             calls.push((head, *arg));
             head = *func;
         }
-        let mut func = self.eval(head, env)?;
+        let mut func = self.operand(head, env)?;
         let mut args: SmallVec<[Thunk; 4]> = SmallVec::new();
         for &(_, arg) in calls.iter().rev() {
             args.push(self.thunk(arg, env));
@@ -1000,8 +1028,8 @@ impl Machine {
                 Ok(Value::Bool(self.eval_bool(rhs, env)?))
             }
             _ => {
-                let left = self.eval(lhs, env)?;
-                let right = self.eval(rhs, env)?;
+                let left = self.operand(lhs, env)?;
+                let right = self.operand(rhs, env)?;
                 // Integers on both sides are the common case: no detour through the general
                 // code (and no span lookup unless it fails).
                 if let (Value::Int(a), Value::Int(b)) = (&left, &right) {
