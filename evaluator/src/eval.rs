@@ -402,6 +402,20 @@ impl Machine {
     /// variables that already hold a thunk), exactly where Nix does, so that lazy printing
     /// shows `<CODE>` in the same places.
     pub(crate) fn thunk(&mut self, id: ExprId, env: &Rc<Env>) -> Thunk {
+        // The common cases first, from the node's hot copy: a variable shares its thunk, an
+        // application or an operator is suspended.
+        match self.arena.hot(id) {
+            Hot::Local(depth, slot) => {
+                return match env.up(depth).and_then(|frame| frame.slot(slot)) {
+                    Some(thunk) => thunk,
+                    None => Thunk::suspended(id, env.clone()),
+                };
+            }
+            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) => {
+                return Thunk::suspended(id, env.clone());
+            }
+            _ => {}
+        }
         if let Some(Some(thunk)) = self.constants.get(id.index()) {
             return thunk.clone();
         }
