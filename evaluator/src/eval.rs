@@ -937,7 +937,17 @@ impl Machine {
     }
 
     fn eval_bool(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<bool> {
-        match self.eval(id, env)? {
+        // A condition is most often a comparison or a variable: neither needs a full
+        // evaluation step of its own. (`&&`, `||` and `->` take one: they come back here for
+        // their operands, and a long chain of them must count against the depth.)
+        use lang::ast::BinaryOp as B;
+        let value = match self.arena.hot(id) {
+            Hot::BinOp(op, lhs, rhs) if !matches!(op, B::And | B::Or | B::Implication) => {
+                self.binop(op, lhs, rhs, env, id)?
+            }
+            _ => self.operand(id, env)?,
+        };
+        match value {
             Value::Bool(b) => Ok(b),
             other => Err(type_error("a Boolean", &other, self.arena.span(id))),
         }

@@ -108,6 +108,21 @@ fn invalid_utf8_is_a_clear_error() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A mistake on a line of 70,000 characters (a generated file) is reported by place: the
+/// snippet renderer panicked past 65,535 columns.
+#[test]
+fn a_mistake_on_a_very_long_line_is_reported_by_place() {
+    let dir = scratch_dir("long-line");
+    let line = format!("[ {} ]", "1 ".repeat(35_000)) + " }";
+    std::fs::write(dir.join("long.infra"), line).expect("write");
+    let output = infra(&dir, &["check", "long.infra"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("  at long.infra:1:70006 (a line too long to show)"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn parse_prints_the_tree() {
     let dir = scratch_dir("parse");

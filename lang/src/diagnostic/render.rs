@@ -53,16 +53,26 @@ pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> Stri
         (false, false) => GraphicalTheme::none(),
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width);
-    let adapter = Adapter { diagnostic, sources };
+    // A label on a very long line (a generated or minified file) is shown as a place, not a
+    // snippet: the snippet would be unreadable, and miette cannot pad past 65,535 columns.
+    let snippet = !labelled_spans(diagnostic)
+        .any(|span| span.file == diagnostic.primary.file && on_long_line(sources, span));
+    let adapter = Adapter { diagnostic, sources, snippet };
     let mut report = String::new();
     // Invariant: rendering into a String cannot fail; the header alone is still the message.
     if handler.render_report(&mut report, &adapter).is_err() {
         report.clear();
     }
     // miette's own first line is the (empty) message: the header takes its place.
-    let snippet = report.split_once('\n').map_or("", |(_, rest)| rest);
+    let rest = report.split_once('\n').map_or("", |(_, rest)| rest);
     let mut out = header(diagnostic.severity, diagnostic.code, &diagnostic.message, style);
-    out.push_str(snippet);
+    if !snippet {
+        let span = &diagnostic.primary;
+        let at = sources.line_col(span.file, span.range.start());
+        let name = sources.name(span.file);
+        out.push_str(&format!("  at {name}:{}:{} (a line too long to show)\n", at.line, at.column));
+    }
+    out.push_str(rest);
     // Without colour, escape sequences in messages (a `throw` of coloured text, as nixpkgs'
     // module system makes) are dropped, as Nix drops them when not writing to a terminal.
     if style.color { out } else { strip_escapes(&out) }
@@ -124,10 +134,32 @@ pub fn json(diagnostic: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
     })
 }
 
+/// Lines longer than this are not shown in a snippet.
+const LONG_LINE: usize = 2_000;
+
+/// The primary span and the other labels' spans.
+fn labelled_spans(diagnostic: &Diagnostic) -> impl Iterator<Item = &Span> {
+    std::iter::once(&diagnostic.primary).chain(diagnostic.labels.iter().map(|(span, _)| span))
+}
+
+/// Whether `span` starts or ends on a line longer than `LONG_LINE` bytes.
+fn on_long_line(sources: &SourceMap, span: &Span) -> bool {
+    let text = sources.text(span.file);
+    let range = sources.clamp(span.file, span.range);
+    [usize::from(range.start()), usize::from(range.end())].into_iter().any(|at| {
+        let at = at.min(text.len());
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        end - start > LONG_LINE
+    })
+}
+
 /// Presents a `Diagnostic` to miette without copying any source text.
 struct Adapter<'a> {
     diagnostic: &'a Diagnostic,
     sources: &'a SourceMap,
+    /// Whether to show the source around the labels.
+    snippet: bool,
 }
 
 impl fmt::Debug for Adapter<'_> {
@@ -161,10 +193,13 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self)
+        if self.snippet { Some(self) } else { None }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if !self.snippet {
+            return None;
+        }
         let file = self.diagnostic.primary.file;
         let primary = LabeledSpan::new_primary_with_span(
             Some(short_label(&self.diagnostic.message)),
