@@ -2,6 +2,8 @@
 //! functions. Deep recursion is bounded by a depth counter and served by a growable stack, so
 //! no program can crash the process.
 
+mod apply;
+mod attrs;
 mod load;
 mod ops;
 mod values;
@@ -15,16 +17,15 @@ use std::{
 };
 
 use lang::{SourceMap, Span};
-use smallvec::SmallVec;
 
 use crate::{
     builtins,
     env::Env,
     error::{ErrorKind, EvalError, EvalResult},
     io::{EvalIo, Input},
-    ir::{Arena, AttrKey, AttrValue, Expr, ExprId, Hot, Param, Part, Var},
+    ir::{Arena, AttrValue, Expr, ExprId, Hot, Part, Var},
     lower,
-    value::{Attrs, Closure, NixString, PrimOpApp, Thunk, ThunkState, Value},
+    value::{Attrs, Closure, NixString, Thunk, ThunkState, Value},
 };
 
 /// How deep evaluation may nest (expressions inside expressions, calls inside calls): a
@@ -213,41 +214,8 @@ impl Machine {
         let hot = self.arena.hot(id);
         match hot {
             Hot::Int(i) => Ok(Value::Int(i)),
-            Hot::Local(depth, slot) => {
-                let thunk = match env.up(depth) {
-                    Some(frame) => {
-                        let slots = frame.slots.borrow();
-                        match slots.get(slot as usize) {
-                            // Already computed: read it in place, no handle cloned.
-                            Some(thunk) => match thunk.get() {
-                                Some(value) => return Ok(value),
-                                None => Some(thunk.clone()),
-                            },
-                            None => None,
-                        }
-                    }
-                    None => None,
-                };
-                match thunk {
-                    Some(thunk) => self.force(&thunk),
-                    None => {
-                        Err(EvalError::new(ErrorKind::InfiniteRecursion, Some(self.arena.span(id))))
-                    }
-                }
-            }
-            Hot::Global(slot) => match self.globals.at(slot) {
-                Some(thunk) => match thunk.get() {
-                    Some(value) => Ok(value),
-                    None => {
-                        let thunk = thunk.clone();
-                        self.force(&thunk)
-                    }
-                },
-                None => {
-                    let expr = self.arena.shared(id);
-                    self.eval_other(&expr, id, env)
-                }
-            },
+            Hot::Local(depth, slot) => self.local(id, depth, slot, env),
+            Hot::Global(slot) => self.global(id, slot, env),
             Hot::Apply(func, arg) => {
                 if let Hot::Apply(..) = self.arena.hot(func) {
                     return self.apply_chain(id, env);
@@ -268,31 +236,55 @@ impl Machine {
         }
     }
 
-    /// An operand, or the function of an application: an integer literal or a variable
-    /// already computed is read at once (most operands of `+`, `-`, `==`, `<` are, and most
+    /// An operand, or the function of an application: a literal or a variable is read
+    /// without a full evaluation step (most operands of `+`, `-`, `==`, `<` are, and most
     /// functions applied), anything else evaluated.
     #[inline(always)]
     fn operand(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
         match self.arena.hot(id) {
             Hot::Int(i) => Ok(Value::Int(i)),
-            Hot::Local(depth, slot) => {
-                let pending = match env.up(depth) {
-                    Some(frame) => match frame.slots.borrow().get(slot as usize) {
-                        Some(thunk) => match thunk.get() {
-                            Some(value) => return Ok(value),
-                            None => thunk.clone(),
-                        },
-                        None => return self.eval(id, env),
-                    },
-                    None => return self.eval(id, env),
-                };
-                self.force(&pending)
-            }
-            Hot::Global(slot) => match self.globals.at(slot).and_then(Thunk::get) {
-                Some(value) => Ok(value),
-                None => self.eval(id, env),
-            },
+            Hot::Local(depth, slot) => self.local(id, depth, slot, env),
+            Hot::Global(slot) => self.global(id, slot, env),
             _ => self.eval(id, env),
+        }
+    }
+
+    /// The variable at `slot` of the frame `depth` levels up: read in place when computed
+    /// (no handle cloned), forced otherwise.
+    #[inline(always)]
+    fn local(&mut self, id: ExprId, depth: u32, slot: u32, env: &Rc<Env>) -> EvalResult<Value> {
+        let pending = match env.up(depth) {
+            Some(frame) => match frame.slots.borrow().get(slot as usize) {
+                Some(thunk) => match thunk.get() {
+                    Some(value) => return Ok(value),
+                    None => Some(thunk.clone()),
+                },
+                None => None,
+            },
+            None => None,
+        };
+        match pending {
+            Some(thunk) => self.force(&thunk),
+            // Invariant: a `rec` or `let` frame is filled before any of its thunks is forced.
+            None => Err(EvalError::new(ErrorKind::InfiniteRecursion, Some(self.arena.span(id)))),
+        }
+    }
+
+    /// The global at `slot` (a builtin, `builtins`, `<infra>`'s library).
+    #[inline(always)]
+    fn global(&mut self, id: ExprId, slot: u32, env: &Rc<Env>) -> EvalResult<Value> {
+        match self.globals.at(slot) {
+            Some(thunk) => match thunk.get() {
+                Some(value) => Ok(value),
+                None => {
+                    let thunk = thunk.clone();
+                    self.force(&thunk)
+                }
+            },
+            None => {
+                let expr = self.arena.shared(id);
+                self.eval_other(&expr, id, env)
+            }
         }
     }
 
@@ -411,10 +403,15 @@ impl Machine {
                     None => Thunk::suspended(id, env.clone()),
                 };
             }
+            Hot::Global(slot) => {
+                if let Some(thunk) = self.globals.at(slot) {
+                    return thunk.clone();
+                }
+            }
             Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) => {
                 return Thunk::suspended(id, env.clone());
             }
-            _ => {}
+            Hot::Int(_) | Hot::Other => {}
         }
         if let Some(Some(thunk)) = self.constants.get(id.index()) {
             return thunk.clone();
@@ -424,19 +421,7 @@ impl Machine {
             Expr::Float(x) => Value::Float(*x),
             Expr::Str(s) => Value::String(NixString::new(s.clone(), None)),
             Expr::Path(p) => Value::Path(p.clone()),
-            Expr::Var(Var::Local { depth, slot }) => {
-                let (depth, slot) = (*depth, *slot);
-                return match env.up(depth).and_then(|frame| frame.slot(slot)) {
-                    Some(thunk) => thunk,
-                    None => Thunk::suspended(id, env.clone()),
-                };
-            }
-            Expr::Var(Var::Global { slot, .. }) => {
-                return match self.globals.at(*slot) {
-                    Some(thunk) => thunk.clone(),
-                    None => Thunk::suspended(id, env.clone()),
-                };
-            }
+            // Variables were settled above (from the node's hot copy).
             _ => return Thunk::suspended(id, env.clone()),
         };
         let thunk = Thunk::value(literal);
@@ -538,401 +523,6 @@ impl Machine {
                 let result = self.call_all((*func).clone(), &args[..]);
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
-        }
-    }
-
-    /// Applies `func` to each argument in turn (for builtins and lazy applications, which
-    /// have no call site of their own; the builtin's caller places errors).
-    pub(crate) fn call_all(&mut self, func: Value, args: &[Thunk]) -> EvalResult<Value> {
-        self.call_args(func, args, None)
-    }
-
-    /// Applies `func` to each argument in turn; a curried chain `a: b: body` given all its
-    /// arguments gets them in one frame.
-    fn call_args(
-        &mut self,
-        mut func: Value,
-        args: &[Thunk],
-        span: Option<Span>,
-    ) -> EvalResult<Value> {
-        let mut i = 0;
-        while i < args.len() {
-            if let Value::Lambda(closure) = &func
-                && let Param::Curried(names) = &closure.lambda.param
-                && args.len() - i >= names.len() - closure.applied as usize
-            {
-                let take = names.len() - closure.applied as usize;
-                let body = closure.lambda.body;
-                let frame = curried_frame(closure, &args[i..i + take]);
-                self.depth += 1;
-                // The stack is checked here too, as in `apply`: a cycle of this call and one
-                // `eval` raises the depth by two and could meet `eval`'s check only on odd
-                // depths.
-                let result = if self.depth > MAX_DEPTH {
-                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
-                } else if self.depth.is_multiple_of(8) {
-                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval(body, &frame))
-                } else {
-                    self.eval(body, &frame)
-                };
-                self.depth -= 1;
-                func = result?;
-                i += take;
-                continue;
-            }
-            func = self.apply(func, args[i].clone(), span)?;
-            i += 1;
-        }
-        Ok(func)
-    }
-
-    /// `f a b …` (up to four arguments) in one step: a builtin given all the arguments it
-    /// takes is called at once (no partial application built and copied per argument), and a
-    /// curried `a: b: body` gets its two frames without the closure in between. Anything else
-    /// is applied one argument at a time, each at its own application's span, as before.
-    #[inline(never)]
-    fn apply_chain(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
-        // The applications, outermost first, and the function at the bottom.
-        let mut calls: SmallVec<[(ExprId, ExprId); 4]> = SmallVec::new();
-        let mut head = id;
-        while calls.len() < 4
-            && let Expr::Apply { func, arg } = self.arena.get(head)
-        {
-            calls.push((head, *arg));
-            head = *func;
-        }
-        let mut func = self.operand(head, env)?;
-        let mut args: SmallVec<[Thunk; 4]> = SmallVec::new();
-        for &(_, arg) in calls.iter().rev() {
-            args.push(self.thunk(arg, env));
-        }
-        if let Value::PrimOp(op) = &func
-            && op.arity == args.len()
-        {
-            let span = Some(self.arena.span(id));
-            self.call_site = span;
-            return with_span((op.func)(self, &args), span, op.name);
-        }
-        // A curried chain takes its arguments at once, placed at the application that gives
-        // the last of them; any further ones are applied one by one below.
-        let mut given = 0;
-        if let Value::Lambda(closure) = &func
-            && let Param::Curried(names) = &closure.lambda.param
-            && args.len() >= names.len() - closure.applied as usize
-        {
-            given = names.len() - closure.applied as usize;
-            let span = Some(self.arena.span(calls[calls.len() - given].0));
-            func = self.call_args(func, &args[..given], span)?;
-        }
-        for (i, arg) in args.into_iter().enumerate().skip(given) {
-            let span = Some(self.arena.span(calls[calls.len() - 1 - i].0));
-            func = self.apply(func, arg, span)?;
-        }
-        Ok(func)
-    }
-
-    /// Calls a function value with one argument.
-    pub(crate) fn apply(
-        &mut self,
-        func: Value,
-        arg: Thunk,
-        span: Option<Span>,
-    ) -> EvalResult<Value> {
-        match func {
-            Value::Lambda(closure) => {
-                self.depth += 1;
-                // The stack is checked here too: a cycle of one `eval` and one call raises the
-                // depth by two, and would never meet `eval`'s check on odd depths.
-                let result = if self.depth > MAX_DEPTH {
-                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
-                } else if self.depth.is_multiple_of(8) {
-                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
-                        self.call_lambda(&closure, arg, span)
-                    })
-                } else {
-                    self.call_lambda(&closure, arg, span)
-                };
-                self.depth -= 1;
-                result
-            }
-            Value::PrimOp(op) => {
-                if op.arity == 1 {
-                    self.call_site = span;
-                    return with_span((op.func)(self, &[arg]), span, op.name);
-                }
-                Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op, args: vec![arg] })))
-            }
-            Value::PrimOpApp(partial) => {
-                let mut args = partial.args.clone();
-                args.push(arg);
-                if args.len() == partial.op.arity {
-                    self.call_site = span;
-                    return with_span((partial.op.func)(self, &args), span, partial.op.name);
-                }
-                Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
-            }
-            Value::Attrs(attrs) if attrs.get("__functor").is_some() => {
-                let functor = attrs.get("__functor").cloned();
-                let functor = self.force(&functor.unwrap_or_else(|| Thunk::value(Value::Null)))?;
-                // The set, then the argument: a functor written `self: x: …` gets both in one
-                // frame.
-                let with_self = Thunk::value(Value::Attrs(attrs));
-                self.nested(span, |m| m.call_args(functor, &[with_self, arg], span))
-            }
-            other => Err(EvalError::new(ErrorKind::NotAFunction { got: other.describe() }, span)),
-        }
-    }
-
-    fn call_lambda(
-        &mut self,
-        closure: &Closure,
-        arg: Thunk,
-        span: Option<Span>,
-    ) -> EvalResult<Value> {
-        let lambda = &closure.lambda;
-        match &lambda.param {
-            Param::Ident(_) => {
-                let frame = Env::one(&closure.env, arg);
-                self.eval(lambda.body, &frame)
-            }
-            Param::Curried(names) => {
-                let frame = curried_frame(closure, std::slice::from_ref(&arg));
-                if closure.applied as usize + 1 == names.len() {
-                    return self.eval(lambda.body, &frame);
-                }
-                let applied = closure.applied + 1;
-                Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: frame, applied })))
-            }
-            Param::Pattern { formals, ellipsis, bind } => {
-                let value = self.force(&arg)?;
-                let Value::Attrs(attrs) = value else {
-                    return Err(type_error(
-                        "a set (the function takes named arguments)",
-                        &value,
-                        span,
-                    ));
-                };
-                if !ellipsis {
-                    for name in attrs.names() {
-                        // Names written in the program are interned: most match by address.
-                        let known = |f: &crate::ir::Formal| {
-                            std::ptr::eq(f.name.as_ptr(), name.as_ptr())
-                                && f.name.len() == name.len()
-                                || &*f.name == name
-                        };
-                        if !formals.iter().any(known) {
-                            let mut error = EvalError::new(
-                                ErrorKind::UnexpectedArgument { name: name.to_owned() },
-                                span,
-                            );
-                            let expected = formals.iter().map(|f| &*f.name);
-                            error.help = Some(match crate::suggest::did_you_mean(name, expected) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => format!(
-                                    "the function takes: {}",
-                                    formals
-                                        .iter()
-                                        .map(|f| format!("`{}`", f.name))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ),
-                            });
-                            error
-                                .labels
-                                .push((self.arena.span(lambda.body), "the function".into()));
-                            return Err(error);
-                        }
-                    }
-                }
-                let frame = Env::child(&closure.env, formals.len() + usize::from(bind.is_some()));
-                for formal in formals {
-                    let thunk = match (attrs.get(&formal.name), formal.default) {
-                        (Some(thunk), _) => thunk.clone(),
-                        (None, Some(default)) => Thunk::suspended(default, frame.clone()),
-                        (None, None) => {
-                            let mut error = EvalError::new(
-                                ErrorKind::MissingArgument { name: formal.name.to_string() },
-                                span,
-                            );
-                            let what = match &lambda.name {
-                                Some(name) => format!("the body of `{name}`"),
-                                None => "the function body".into(),
-                            };
-                            error.labels.push((self.arena.span(lambda.body), what));
-                            return Err(error);
-                        }
-                    };
-                    frame.push(thunk);
-                }
-                if bind.is_some() {
-                    frame.push(arg);
-                }
-                self.eval(lambda.body, &frame)
-            }
-        }
-    }
-
-    fn attrs(
-        &mut self,
-        rec: bool,
-        statics: &[(Rc<str>, AttrValue)],
-        dynamics: &[(ExprId, ExprId)],
-        env: &Rc<Env>,
-    ) -> EvalResult<Attrs> {
-        let scope = if rec { Env::child(env, statics.len()) } else { env.clone() };
-        let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
-        // With `__overrides`, every value gets a thunk of its own (no shortcut to another
-        // attribute's), so that references inside the set see the overrides, as in Nix.
-        let overridden = rec && statics.iter().any(|(name, _)| &**name == "__overrides");
-        for (name, value) in statics {
-            let thunk = match value {
-                AttrValue::Inner(id) if overridden => Thunk::suspended(*id, scope.clone()),
-                AttrValue::Inner(id) => self.thunk(*id, &scope),
-                AttrValue::Outer(id) => self.thunk(*id, env),
-            };
-            if rec {
-                scope.push(thunk.clone());
-            }
-            entries.push((name.clone(), thunk));
-        }
-        if rec {
-            self.overrides(&mut entries, &scope)?;
-        }
-        for (key, value) in dynamics {
-            let key_value = self.eval(*key, &scope)?;
-            let name = match key_value {
-                Value::String(s) => s.text(),
-                // `${null} = …` adds nothing, as in Nix.
-                Value::Null => continue,
-                other => return Err(type_error("a string", &other, self.arena.span(*key))),
-            };
-            if entries.iter().any(|(n, _)| *n == name) {
-                let mut error = EvalError::new(
-                    ErrorKind::BadArgument {
-                        builtin: "set",
-                        message: format!("dynamic attribute `{name}` already defined"),
-                    },
-                    Some(self.arena.span(*key)),
-                );
-                error.help = Some("attribute names in one set must differ".into());
-                return Err(error);
-            }
-            let thunk = self.thunk(*value, &scope);
-            entries.push((name, thunk));
-        }
-        Ok(Attrs::from_entries(entries))
-    }
-
-    /// Where the set literal `origin` writes the static attribute `name`.
-    pub(crate) fn attr_position(&self, origin: ExprId, name: &str) -> Option<Value> {
-        let Expr::Attrs { statics, keys, .. } = self.arena.get(origin) else { return None };
-        let index = statics.iter().rposition(|(n, _)| &**n == name)?;
-        Some(self.position(*keys.get(index)?))
-    }
-
-    /// `rec { …; __overrides = { a = …; }; }` (an old Nix feature nixpkgs once used): each
-    /// attribute of `__overrides` replaces the one of the same name, also for the references
-    /// to it inside the set, or is added.
-    fn overrides(
-        &mut self,
-        entries: &mut Vec<(Rc<str>, Thunk)>,
-        scope: &Rc<Env>,
-    ) -> EvalResult<()> {
-        let Some(index) = entries.iter().position(|(n, _)| &**n == "__overrides") else {
-            return Ok(());
-        };
-        let thunk = entries[index].1.clone();
-        let overrides = match self.force(&thunk)? {
-            Value::Attrs(attrs) => attrs,
-            other => return Err(type_error("a set", &other, None)),
-        };
-        for (name, value) in overrides.iter() {
-            match entries.iter().position(|(n, _)| n == name) {
-                Some(slot) => {
-                    scope.slots.borrow_mut()[slot] = value.clone();
-                    entries[slot].1 = value.clone();
-                }
-                None => entries.push((name.clone(), value.clone())),
-            }
-        }
-        Ok(())
-    }
-
-    fn select(
-        &mut self,
-        expr: ExprId,
-        path: &[AttrKey],
-        default: Option<ExprId>,
-        env: &Rc<Env>,
-        span: Span,
-    ) -> EvalResult<Value> {
-        let mut value = self.eval(expr, env)?;
-        for key in path {
-            let dynamic;
-            let name: &Rc<str> = match key {
-                AttrKey::Static(name) => name,
-                AttrKey::Dynamic(_) => {
-                    dynamic = self.attr_name(key, env)?;
-                    &dynamic
-                }
-            };
-            let thunk = match &value {
-                Value::Attrs(attrs) => match attrs.get(name) {
-                    Some(thunk) => thunk.clone(),
-                    None => match default {
-                        Some(default) => return self.eval(default, env),
-                        None => return Err(missing_attribute(attrs, name, span)),
-                    },
-                },
-                Value::Outputs(component) => {
-                    self.output_sites.entry((component.clone(), name.clone())).or_insert(span);
-                    value = Value::String(crate::value::placeholder(component, name));
-                    continue;
-                }
-                _ if default.is_some() => return self.eval(default.unwrap_or(expr), env),
-                other => {
-                    let mut error = type_error("a set", other, span);
-                    error.help = Some(format!("while selecting the attribute `{name}`"));
-                    return Err(error);
-                }
-            };
-            value = match thunk.get() {
-                Some(done) => done,
-                None => self.force(&thunk).map_err(|mut e| {
-                    e.trace.push((span, format!("while evaluating the attribute `{name}`")));
-                    e
-                })?,
-            };
-        }
-        Ok(value)
-    }
-
-    /// `e ? a.b.c`: forces `e`, `e.a` and `e.a.b`, never the value of `c` itself.
-    fn has_attr(&mut self, expr: ExprId, path: &[AttrKey], env: &Rc<Env>) -> EvalResult<Value> {
-        let mut value = self.eval(expr, env)?;
-        for (i, key) in path.iter().enumerate() {
-            let name = self.attr_name(key, env)?;
-            if let Value::Outputs(component) = &value {
-                // Any name may be an output; `comp.outputs ? x.y` looks inside a placeholder.
-                value = Value::String(crate::value::placeholder(component, &name));
-                continue;
-            }
-            let Value::Attrs(attrs) = &value else { return Ok(Value::Bool(false)) };
-            let Some(thunk) = attrs.get(&name).cloned() else { return Ok(Value::Bool(false)) };
-            if i + 1 < path.len() {
-                value = self.force(&thunk)?;
-            }
-        }
-        Ok(Value::Bool(true))
-    }
-
-    fn attr_name(&mut self, key: &AttrKey, env: &Rc<Env>) -> EvalResult<Rc<str>> {
-        match key {
-            AttrKey::Static(name) => Ok(name.clone()),
-            AttrKey::Dynamic(id) => match self.eval(*id, env)? {
-                Value::String(s) => Ok(s.text()),
-                other => Err(type_error("a string", &other, self.arena.span(*id))),
-            },
         }
     }
 
@@ -1078,59 +668,6 @@ impl Machine {
             }
         }
     }
-}
-
-/// The frame of a curried chain: the arguments `closure` was already given, then `args`.
-fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
-    // Pushed one by one: collecting into the small vector went through its general (and
-    // much slower) growth code.
-    let mut slots = crate::env::Slots::new();
-    if closure.applied == 0 {
-        for arg in args {
-            slots.push(arg.clone());
-        }
-        return Env::from_slots(&closure.env, slots);
-    }
-    for earlier in closure.env.slots.borrow().iter() {
-        slots.push(earlier.clone());
-    }
-    for arg in args {
-        slots.push(arg.clone());
-    }
-    // Invariant: a closure with arguments applied holds their frame, whose parent is the
-    // environment it closes over.
-    match &closure.env.parent {
-        Some(parent) => Env::from_slots(parent, slots),
-        None => Env::from_slots(&closure.env, slots),
-    }
-}
-
-/// `set.name` where the set has no `name`, with the names it has.
-#[cold]
-fn missing_attribute(attrs: &Attrs, name: &str, span: Span) -> Box<EvalError> {
-    let mut error =
-        EvalError::new(ErrorKind::MissingAttribute { name: name.to_string() }, Some(span));
-    error.help = Some(match crate::suggest::did_you_mean(name, attrs.names()) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None if attrs.is_empty() => "the set is empty".to_owned(),
-        None => {
-            let names: Vec<String> = attrs.names().take(10).map(|n| format!("`{n}`")).collect();
-            format!("the set has {}", names.join(", "))
-        }
-    });
-    error
-}
-
-/// Places an error raised inside a builtin at the call, and notes the builtin in the trace.
-fn with_span(result: EvalResult<Value>, span: Option<Span>, name: &str) -> EvalResult<Value> {
-    result.map_err(|mut error| {
-        if error.span.is_none() {
-            error.span = span;
-        } else if let Some(span) = span {
-            error.trace.push((span, format!("while calling `builtins.{name}`")));
-        }
-        error
-    })
 }
 
 pub(crate) fn type_error(

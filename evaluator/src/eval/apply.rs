@@ -1,0 +1,285 @@
+//! Function application: one argument or several at once, lambdas (plain, curried chains,
+//! set patterns), builtins (partially applied or given all their arguments) and functors.
+
+use std::rc::Rc;
+
+use lang::Span;
+use smallvec::SmallVec;
+
+use super::{MAX_DEPTH, Machine, RED_ZONE, STACK_SEGMENT, type_error};
+use crate::{
+    env::Env,
+    error::{ErrorKind, EvalError, EvalResult},
+    ir::{Expr, ExprId, Param},
+    value::{Closure, PrimOpApp, Thunk, Value},
+};
+
+impl Machine {
+    /// Applies `func` to each argument in turn (for builtins and lazy applications, which
+    /// have no call site of their own; the builtin's caller places errors).
+    pub(crate) fn call_all(&mut self, func: Value, args: &[Thunk]) -> EvalResult<Value> {
+        self.call_args(func, args, None)
+    }
+
+    /// Applies `func` to each argument in turn; a curried chain `a: b: body` given all its
+    /// arguments gets them in one frame.
+    pub(super) fn call_args(
+        &mut self,
+        mut func: Value,
+        args: &[Thunk],
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        let mut i = 0;
+        while i < args.len() {
+            if let Value::Lambda(closure) = &func
+                && let Param::Curried(names) = &closure.lambda.param
+                && args.len() - i >= names.len() - closure.applied as usize
+            {
+                let take = names.len() - closure.applied as usize;
+                let body = closure.lambda.body;
+                let frame = curried_frame(closure, &args[i..i + take]);
+                self.depth += 1;
+                // The stack is checked here too, as in `apply`: a cycle of this call and one
+                // `eval` raises the depth by two and could meet `eval`'s check only on odd
+                // depths.
+                let result = if self.depth > MAX_DEPTH {
+                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+                } else if self.depth.is_multiple_of(8) {
+                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval(body, &frame))
+                } else {
+                    self.eval(body, &frame)
+                };
+                self.depth -= 1;
+                func = result?;
+                i += take;
+                continue;
+            }
+            func = self.apply(func, args[i].clone(), span)?;
+            i += 1;
+        }
+        Ok(func)
+    }
+
+    /// `f a b …` (up to four arguments) in one step: a builtin given all the arguments it
+    /// takes is called at once (no partial application built and copied per argument), and a
+    /// curried `a: b: body` gets its two frames without the closure in between. Anything else
+    /// is applied one argument at a time, each at its own application's span, as before.
+    #[inline(never)]
+    pub(super) fn apply_chain(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
+        // The applications, outermost first, and the function at the bottom.
+        let mut calls: SmallVec<[(ExprId, ExprId); 4]> = SmallVec::new();
+        let mut head = id;
+        while calls.len() < 4
+            && let Expr::Apply { func, arg } = self.arena.get(head)
+        {
+            calls.push((head, *arg));
+            head = *func;
+        }
+        let mut func = self.operand(head, env)?;
+        let mut args: SmallVec<[Thunk; 4]> = SmallVec::new();
+        for &(_, arg) in calls.iter().rev() {
+            args.push(self.thunk(arg, env));
+        }
+        if let Value::PrimOp(op) = &func
+            && op.arity == args.len()
+        {
+            let span = Some(self.arena.span(id));
+            self.call_site = span;
+            return with_span((op.func)(self, &args), span, op.name);
+        }
+        // A curried chain takes its arguments at once, placed at the application that gives
+        // the last of them; any further ones are applied one by one below.
+        let mut given = 0;
+        if let Value::Lambda(closure) = &func
+            && let Param::Curried(names) = &closure.lambda.param
+            && args.len() >= names.len() - closure.applied as usize
+        {
+            given = names.len() - closure.applied as usize;
+            let span = Some(self.arena.span(calls[calls.len() - given].0));
+            func = self.call_args(func, &args[..given], span)?;
+        }
+        for (i, arg) in args.into_iter().enumerate().skip(given) {
+            let span = Some(self.arena.span(calls[calls.len() - 1 - i].0));
+            func = self.apply(func, arg, span)?;
+        }
+        Ok(func)
+    }
+
+    /// Calls a function value with one argument.
+    pub(crate) fn apply(
+        &mut self,
+        func: Value,
+        arg: Thunk,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        match func {
+            Value::Lambda(closure) => {
+                self.depth += 1;
+                // The stack is checked here too: a cycle of one `eval` and one call raises the
+                // depth by two, and would never meet `eval`'s check on odd depths.
+                let result = if self.depth > MAX_DEPTH {
+                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+                } else if self.depth.is_multiple_of(8) {
+                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+                        self.call_lambda(&closure, arg, span)
+                    })
+                } else {
+                    self.call_lambda(&closure, arg, span)
+                };
+                self.depth -= 1;
+                result
+            }
+            Value::PrimOp(op) => {
+                if op.arity == 1 {
+                    self.call_site = span;
+                    return with_span((op.func)(self, &[arg]), span, op.name);
+                }
+                Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op, args: vec![arg] })))
+            }
+            Value::PrimOpApp(partial) => {
+                let mut args = partial.args.clone();
+                args.push(arg);
+                if args.len() == partial.op.arity {
+                    self.call_site = span;
+                    return with_span((partial.op.func)(self, &args), span, partial.op.name);
+                }
+                Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
+            }
+            Value::Attrs(attrs) if attrs.get("__functor").is_some() => {
+                let functor = attrs.get("__functor").cloned();
+                let functor = self.force(&functor.unwrap_or_else(|| Thunk::value(Value::Null)))?;
+                // The set, then the argument: a functor written `self: x: …` gets both in one
+                // frame.
+                let with_self = Thunk::value(Value::Attrs(attrs));
+                self.nested(span, |m| m.call_args(functor, &[with_self, arg], span))
+            }
+            other => Err(EvalError::new(ErrorKind::NotAFunction { got: other.describe() }, span)),
+        }
+    }
+
+    pub(super) fn call_lambda(
+        &mut self,
+        closure: &Closure,
+        arg: Thunk,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        let lambda = &closure.lambda;
+        match &lambda.param {
+            Param::Ident(_) => {
+                let frame = Env::one(&closure.env, arg);
+                self.eval(lambda.body, &frame)
+            }
+            Param::Curried(names) => {
+                let frame = curried_frame(closure, std::slice::from_ref(&arg));
+                if closure.applied as usize + 1 == names.len() {
+                    return self.eval(lambda.body, &frame);
+                }
+                let applied = closure.applied + 1;
+                Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: frame, applied })))
+            }
+            Param::Pattern { formals, ellipsis, bind } => {
+                let value = self.force(&arg)?;
+                let Value::Attrs(attrs) = value else {
+                    return Err(type_error(
+                        "a set (the function takes named arguments)",
+                        &value,
+                        span,
+                    ));
+                };
+                if !ellipsis {
+                    for name in attrs.names() {
+                        // Names written in the program are interned: most match by address.
+                        let known = |f: &crate::ir::Formal| {
+                            std::ptr::eq(f.name.as_ptr(), name.as_ptr())
+                                && f.name.len() == name.len()
+                                || &*f.name == name
+                        };
+                        if !formals.iter().any(known) {
+                            let mut error = EvalError::new(
+                                ErrorKind::UnexpectedArgument { name: name.to_owned() },
+                                span,
+                            );
+                            let expected = formals.iter().map(|f| &*f.name);
+                            error.help = Some(match crate::suggest::did_you_mean(name, expected) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!(
+                                    "the function takes: {}",
+                                    formals
+                                        .iter()
+                                        .map(|f| format!("`{}`", f.name))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            });
+                            error
+                                .labels
+                                .push((self.arena.span(lambda.body), "the function".into()));
+                            return Err(error);
+                        }
+                    }
+                }
+                let frame = Env::child(&closure.env, formals.len() + usize::from(bind.is_some()));
+                for formal in formals {
+                    let thunk = match (attrs.get(&formal.name), formal.default) {
+                        (Some(thunk), _) => thunk.clone(),
+                        (None, Some(default)) => Thunk::suspended(default, frame.clone()),
+                        (None, None) => {
+                            let mut error = EvalError::new(
+                                ErrorKind::MissingArgument { name: formal.name.to_string() },
+                                span,
+                            );
+                            let what = match &lambda.name {
+                                Some(name) => format!("the body of `{name}`"),
+                                None => "the function body".into(),
+                            };
+                            error.labels.push((self.arena.span(lambda.body), what));
+                            return Err(error);
+                        }
+                    };
+                    frame.push(thunk);
+                }
+                if bind.is_some() {
+                    frame.push(arg);
+                }
+                self.eval(lambda.body, &frame)
+            }
+        }
+    }
+}
+
+/// The frame of a curried chain: the arguments `closure` was already given, then `args`.
+fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
+    // Pushed one by one: collecting into the small vector went through its general (and
+    // much slower) growth code.
+    let mut slots = crate::env::Slots::new();
+    if closure.applied == 0 {
+        for arg in args {
+            slots.push(arg.clone());
+        }
+        return Env::from_slots(&closure.env, slots);
+    }
+    for earlier in closure.env.slots.borrow().iter() {
+        slots.push(earlier.clone());
+    }
+    for arg in args {
+        slots.push(arg.clone());
+    }
+    // Invariant: a closure with arguments applied holds their frame, whose parent is the
+    // environment it closes over.
+    match &closure.env.parent {
+        Some(parent) => Env::from_slots(parent, slots),
+        None => Env::from_slots(&closure.env, slots),
+    }
+}
+
+/// Places an error raised inside a builtin at the call, and notes the builtin in the trace.
+fn with_span(result: EvalResult<Value>, span: Option<Span>, name: &str) -> EvalResult<Value> {
+    result.map_err(|mut error| {
+        if error.span.is_none() {
+            error.span = span;
+        } else if let Some(span) = span {
+            error.trace.push((span, format!("while calling `builtins.{name}`")));
+        }
+        error
+    })
+}

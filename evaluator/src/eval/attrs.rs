@@ -1,0 +1,201 @@
+//! Attribute sets in expressions: set literals (`rec`, dynamic names, `__overrides`),
+//! selection with `.` and `or`, and `?`.
+
+use std::rc::Rc;
+
+use lang::Span;
+
+use super::{Machine, type_error};
+use crate::{
+    env::Env,
+    error::{ErrorKind, EvalError, EvalResult},
+    ir::{AttrKey, AttrValue, Expr, ExprId},
+    value::{Attrs, Thunk, Value},
+};
+
+impl Machine {
+    pub(super) fn attrs(
+        &mut self,
+        rec: bool,
+        statics: &[(Rc<str>, AttrValue)],
+        dynamics: &[(ExprId, ExprId)],
+        env: &Rc<Env>,
+    ) -> EvalResult<Attrs> {
+        let scope = if rec { Env::child(env, statics.len()) } else { env.clone() };
+        let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
+        // With `__overrides`, every value gets a thunk of its own (no shortcut to another
+        // attribute's), so that references inside the set see the overrides, as in Nix.
+        let overridden = rec && statics.iter().any(|(name, _)| &**name == "__overrides");
+        for (name, value) in statics {
+            let thunk = match value {
+                AttrValue::Inner(id) if overridden => Thunk::suspended(*id, scope.clone()),
+                AttrValue::Inner(id) => self.thunk(*id, &scope),
+                AttrValue::Outer(id) => self.thunk(*id, env),
+            };
+            if rec {
+                scope.push(thunk.clone());
+            }
+            entries.push((name.clone(), thunk));
+        }
+        if rec {
+            self.overrides(&mut entries, &scope)?;
+        }
+        for (key, value) in dynamics {
+            let key_value = self.eval(*key, &scope)?;
+            let name = match key_value {
+                Value::String(s) => s.text(),
+                // `${null} = …` adds nothing, as in Nix.
+                Value::Null => continue,
+                other => return Err(type_error("a string", &other, self.arena.span(*key))),
+            };
+            if entries.iter().any(|(n, _)| *n == name) {
+                let mut error = EvalError::new(
+                    ErrorKind::BadArgument {
+                        builtin: "set",
+                        message: format!("dynamic attribute `{name}` already defined"),
+                    },
+                    Some(self.arena.span(*key)),
+                );
+                error.help = Some("attribute names in one set must differ".into());
+                return Err(error);
+            }
+            let thunk = self.thunk(*value, &scope);
+            entries.push((name, thunk));
+        }
+        Ok(Attrs::from_entries(entries))
+    }
+
+    /// Where the set literal `origin` writes the static attribute `name`.
+    pub(crate) fn attr_position(&self, origin: ExprId, name: &str) -> Option<Value> {
+        let Expr::Attrs { statics, keys, .. } = self.arena.get(origin) else { return None };
+        let index = statics.iter().rposition(|(n, _)| &**n == name)?;
+        Some(self.position(*keys.get(index)?))
+    }
+
+    /// `rec { …; __overrides = { a = …; }; }` (an old Nix feature nixpkgs once used): each
+    /// attribute of `__overrides` replaces the one of the same name, also for the references
+    /// to it inside the set, or is added.
+    pub(super) fn overrides(
+        &mut self,
+        entries: &mut Vec<(Rc<str>, Thunk)>,
+        scope: &Rc<Env>,
+    ) -> EvalResult<()> {
+        let Some(index) = entries.iter().position(|(n, _)| &**n == "__overrides") else {
+            return Ok(());
+        };
+        let thunk = entries[index].1.clone();
+        let overrides = match self.force(&thunk)? {
+            Value::Attrs(attrs) => attrs,
+            other => return Err(type_error("a set", &other, None)),
+        };
+        for (name, value) in overrides.iter() {
+            match entries.iter().position(|(n, _)| n == name) {
+                Some(slot) => {
+                    scope.slots.borrow_mut()[slot] = value.clone();
+                    entries[slot].1 = value.clone();
+                }
+                None => entries.push((name.clone(), value.clone())),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn select(
+        &mut self,
+        expr: ExprId,
+        path: &[AttrKey],
+        default: Option<ExprId>,
+        env: &Rc<Env>,
+        span: Span,
+    ) -> EvalResult<Value> {
+        let mut value = self.eval(expr, env)?;
+        for key in path {
+            let dynamic;
+            let name: &Rc<str> = match key {
+                AttrKey::Static(name) => name,
+                AttrKey::Dynamic(_) => {
+                    dynamic = self.attr_name(key, env)?;
+                    &dynamic
+                }
+            };
+            let thunk = match &value {
+                Value::Attrs(attrs) => match attrs.get(name) {
+                    Some(thunk) => thunk.clone(),
+                    None => match default {
+                        Some(default) => return self.eval(default, env),
+                        None => return Err(missing_attribute(attrs, name, span)),
+                    },
+                },
+                Value::Outputs(component) => {
+                    self.output_sites.entry((component.clone(), name.clone())).or_insert(span);
+                    value = Value::String(crate::value::placeholder(component, name));
+                    continue;
+                }
+                _ if default.is_some() => return self.eval(default.unwrap_or(expr), env),
+                other => {
+                    let mut error = type_error("a set", other, span);
+                    error.help = Some(format!("while selecting the attribute `{name}`"));
+                    return Err(error);
+                }
+            };
+            value = match thunk.get() {
+                Some(done) => done,
+                None => self.force(&thunk).map_err(|mut e| {
+                    e.trace.push((span, format!("while evaluating the attribute `{name}`")));
+                    e
+                })?,
+            };
+        }
+        Ok(value)
+    }
+
+    /// `e ? a.b.c`: forces `e`, `e.a` and `e.a.b`, never the value of `c` itself.
+    pub(super) fn has_attr(
+        &mut self,
+        expr: ExprId,
+        path: &[AttrKey],
+        env: &Rc<Env>,
+    ) -> EvalResult<Value> {
+        let mut value = self.eval(expr, env)?;
+        for (i, key) in path.iter().enumerate() {
+            let name = self.attr_name(key, env)?;
+            if let Value::Outputs(component) = &value {
+                // Any name may be an output; `comp.outputs ? x.y` looks inside a placeholder.
+                value = Value::String(crate::value::placeholder(component, &name));
+                continue;
+            }
+            let Value::Attrs(attrs) = &value else { return Ok(Value::Bool(false)) };
+            let Some(thunk) = attrs.get(&name).cloned() else { return Ok(Value::Bool(false)) };
+            if i + 1 < path.len() {
+                value = self.force(&thunk)?;
+            }
+        }
+        Ok(Value::Bool(true))
+    }
+
+    pub(super) fn attr_name(&mut self, key: &AttrKey, env: &Rc<Env>) -> EvalResult<Rc<str>> {
+        match key {
+            AttrKey::Static(name) => Ok(name.clone()),
+            AttrKey::Dynamic(id) => match self.eval(*id, env)? {
+                Value::String(s) => Ok(s.text()),
+                other => Err(type_error("a string", &other, self.arena.span(*id))),
+            },
+        }
+    }
+}
+
+/// `set.name` where the set has no `name`, with the names it has.
+#[cold]
+fn missing_attribute(attrs: &Attrs, name: &str, span: Span) -> Box<EvalError> {
+    let mut error =
+        EvalError::new(ErrorKind::MissingAttribute { name: name.to_string() }, Some(span));
+    error.help = Some(match crate::suggest::did_you_mean(name, attrs.names()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if attrs.is_empty() => "the set is empty".to_owned(),
+        None => {
+            let names: Vec<String> = attrs.names().take(10).map(|n| format!("`{n}`")).collect();
+            format!("the set has {}", names.join(", "))
+        }
+    });
+    error
+}
