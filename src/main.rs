@@ -20,10 +20,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// The evaluator allocates many small, short-lived objects (thunks, frames, sets); mimalloc
-/// serves them markedly faster than the system allocator (see docs/benchmarks.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc_shim::Allocator = alloc_shim::Allocator;
 
 fn main() -> ExitCode {
     timing::mark("start");

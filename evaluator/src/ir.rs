@@ -64,6 +64,11 @@ impl Arena {
         name
     }
 
+    /// The shared text of `text` if the program writes that name.
+    pub(crate) fn known_name(&self, text: &str) -> Option<Rc<str>> {
+        self.names.get(text).cloned()
+    }
+
     pub(crate) fn push(&mut self, kind: Expr, span: Span) -> ExprId {
         self.nodes.push(Node { hot: Hot::of(&kind), kind: Rc::new(kind), span });
         // More than four billion nodes would not fit in memory first.

@@ -2,7 +2,7 @@
 //! prints itself (`infra eval --json`, templates): floats as the shortest text that reads back
 //! as the same number (`1048576.1`, where Nix's `toJSON` gives `1.04858e+06`).
 
-use std::rc::Rc;
+use std::{cell::RefCell, collections::HashSet, rc::Rc};
 
 use std::fmt::Write as _;
 
@@ -10,6 +10,7 @@ use crate::{
     builtins::{self, bad},
     error::EvalResult,
     eval::Machine,
+    ir::Arena,
     print,
     value::{Attrs, NixString, Thunk, Value},
 };
@@ -148,18 +149,26 @@ pub(super) fn from_json(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if let Some((_, message)) = big_integer(text.as_str()) {
         return Err(bad("fromJSON", message));
     }
-    parse(text.as_str()).map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))
+    parse_with(text.as_str(), Some(&m.arena))
+        .map_err(|e| bad("fromJSON", format!("invalid JSON: {e}")))
 }
 
 /// A JSON text as a value (`fromJSON`, `importJSON`), built as the text is read (a
 /// `serde_json::Value` tree first, then values, was a fifth of a round trip through JSON).
 /// Integers beyond 64 bits are `big_integer`'s to report first.
 pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
+    parse_with(text, None)
+}
+
+/// `parse`, sharing the text of keys that the program also writes (`program`): a later
+/// `.name` of such a key finds its entry by address.
+fn parse_with(text: &str, program: Option<&Arena>) -> Result<Value, serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_str(text);
     let zeros = negative_zeros(text);
     let seen = std::cell::Cell::new(0);
-    let value =
-        serde::de::DeserializeSeed::deserialize(Json { zeros: &zeros, seen: &seen }, &mut reader)?;
+    let keys = Keys::new(program);
+    let json = Json { zeros: &zeros, seen: &seen, keys: &keys };
+    let value = serde::de::DeserializeSeed::deserialize(json, &mut reader)?;
     reader.end()?;
     // Paired by order: the reader meets the negative zeros the scan found, in the same order.
     debug_assert_eq!(seen.get(), zeros.len());
@@ -172,6 +181,54 @@ pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
 struct Json<'a> {
     zeros: &'a [bool],
     seen: &'a std::cell::Cell<usize>,
+    keys: &'a Keys<'a>,
+}
+
+/// The keys read so far, each text once: an array of 20,000 objects with the same keys holds
+/// six names, not 120,000 copies of them (as Nix, whose names are symbols).
+struct Keys<'a> {
+    program: Option<&'a Arena>,
+    /// The last key seen in each of 64 places picked from its length and ends (objects of one
+    /// array mostly repeat their keys: a hit is one comparison, no hashing).
+    recent: RefCell<[Option<Rc<str>>; 64]>,
+    seen: RefCell<HashSet<Rc<str>>>,
+}
+
+impl Keys<'_> {
+    fn new(program: Option<&Arena>) -> Keys<'_> {
+        Keys {
+            program,
+            recent: RefCell::new(std::array::from_fn(|_| None)),
+            seen: RefCell::default(),
+        }
+    }
+
+    fn get(&self, text: &str) -> Rc<str> {
+        let bytes = text.as_bytes();
+        let place = match bytes {
+            [] => 0,
+            [first, .., last] | [first @ last] => {
+                (bytes.len() * 31 + usize::from(*first) + usize::from(*last) * 7) % 64
+            }
+        };
+        let mut recent = self.recent.borrow_mut();
+        if let Some(name) = &recent[place]
+            && **name == *text
+        {
+            return name.clone();
+        }
+        let name = self.program.and_then(|arena| arena.known_name(text)).unwrap_or_else(|| {
+            let mut seen = self.seen.borrow_mut();
+            if let Some(name) = seen.get(text) {
+                return name.clone();
+            }
+            let name: Rc<str> = text.into();
+            seen.insert(name.clone());
+            name
+        });
+        recent[place] = Some(name.clone());
+        name
+    }
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Json<'_> {
@@ -231,7 +288,7 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
-        while let Some(key) = map.next_key_seed(Key)? {
+        while let Some(key) = map.next_key_seed(Key(self.keys))? {
             let value = map.next_value_seed(self)?;
             entries.push((key, Thunk::value(value)));
         }
@@ -241,16 +298,16 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
 }
 
 /// An object's key, read straight into a name (no `String` in between).
-struct Key;
+struct Key<'a>(&'a Keys<'a>);
 
-impl<'de> serde::de::DeserializeSeed<'de> for Key {
+impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
     type Value = Rc<str>;
     fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Rc<str>, D::Error> {
         reader.deserialize_str(self)
     }
 }
 
-impl serde::de::Visitor<'_> for Key {
+impl serde::de::Visitor<'_> for Key<'_> {
     type Value = Rc<str>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -258,7 +315,7 @@ impl serde::de::Visitor<'_> for Key {
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Rc<str>, E> {
-        Ok(Rc::from(s))
+        Ok(self.0.get(s))
     }
 }
 
