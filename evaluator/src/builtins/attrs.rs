@@ -136,8 +136,10 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
         return Ok(Value::attrs(Attrs::from_sorted(Vec::new())));
     }
     let func = Rc::new(m.force(&args[0])?);
+    // The name given to `f` shares the key's text (no copy per entry, and a lookup of it in
+    // a set with the same key can match by address).
     let entries = attrs.iter().map(|(k, v)| {
-        let name = Thunk::value(Value::string(k));
+        let name = Thunk::value(Value::String(NixString::new(k.clone(), None)));
         (k.clone(), Thunk::apply2(&func, [name, v.clone()]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
@@ -153,7 +155,7 @@ pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Valu
         }
     }
     let entries = groups.into_iter().map(|(k, values)| {
-        let name = Thunk::value(Value::string(&k));
+        let name = Thunk::value(Value::String(NixString::new(k.clone(), None)));
         (k, Thunk::apply2(&func, [name, Thunk::value(Value::list(values))]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
