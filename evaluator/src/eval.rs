@@ -58,6 +58,8 @@ pub(crate) struct Machine {
     /// argument, an attribute, a list element), by node: made once, shared by every use (a
     /// computed value is never changed, and only a list's identity matters to printing).
     constants: Vec<Option<Thunk>>,
+    /// A cell for a builtin's integer argument, reused while no one else holds it.
+    spare: Option<Thunk>,
 }
 
 // What every thunk, value and frame costs: evaluation allocates millions of them.
@@ -132,6 +134,7 @@ impl Machine {
             regex_cache: Default::default(),
             output_sites: HashMap::new(),
             constants: Vec::new(),
+            spare: None,
         };
         for (name, thunk) in builtins::globals() {
             machine.globals.insert(name, thunk);
@@ -516,7 +519,14 @@ impl Machine {
                 settle(thunk, result, || ThunkState::Apply1 { func, arg })
             }
             ThunkState::ApplyIndex { func, index } => {
-                let result = self.call_all((*func).clone(), &[Thunk::value(Value::Int(index))]);
+                // The index's cell is the machine's spare one when the last call kept no hold
+                // on it (`genList (i: …)` forces one element after another).
+                let mut cell = self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
+                cell.set_or_new(Value::Int(index));
+                let arg = [cell];
+                let result = self.call_all((*func).clone(), &arg);
+                let [cell] = arg;
+                self.spare = Some(cell);
                 settle(thunk, result, || ThunkState::ApplyIndex { func, index })
             }
             ThunkState::Apply2 { func, args } => {

@@ -163,7 +163,12 @@ pub(super) fn foldl(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     // is 1; each later accumulator is forced by the call that makes it.
     let mut acc = args[1].clone();
     for item in items.iter() {
-        acc = Thunk::value(call(m, &func, &[acc, item.clone()])?);
+        let pair = [acc, item.clone()];
+        let value = call(m, &func, &pair)?;
+        // The accumulator's cell is reused when the call kept no hold on it (most folds).
+        let [mut cell, _] = pair;
+        cell.set_or_new(value);
+        acc = cell;
     }
     m.force(&acc)
 }

@@ -119,6 +119,16 @@ impl Thunk {
         Thunk::cell(ThunkState::Done(value))
     }
 
+    /// Makes this thunk hold `value`: in its own cell when nothing else holds that cell (the
+    /// change is then invisible: a fold's accumulator, a spare argument cell), else in a new
+    /// one.
+    pub(crate) fn set_or_new(&mut self, value: Value) {
+        match Rc::get_mut(&mut self.0) {
+            Some(cell) => *cell.0.get_mut() = ThunkState::Done(value),
+            None => *self = Thunk::value(value),
+        }
+    }
+
     /// The value, if it has been computed.
     pub(crate) fn get(&self) -> Option<Value> {
         match &*self.0.borrow() {
