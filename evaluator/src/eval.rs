@@ -338,7 +338,20 @@ impl Machine {
                 };
                 Ok(Value::Path(Rc::new(PathBuf::from(text))))
             }
-            Expr::List(items) => Ok(Value::list(items.iter().map(|item| self.thunk(*item, env)))),
+            Expr::List(items) => Ok(Value::List(match &items[..] {
+                // Short literals (`[ x ]`, `[ a b ]` in a loop) as arrays: a fixed-size
+                // allocation, without the general path's layout computation.
+                [a] => Rc::new([self.thunk(*a, env)]),
+                [a, b] => {
+                    let a = self.thunk(*a, env);
+                    Rc::new([a, self.thunk(*b, env)])
+                }
+                [a, b, c] => {
+                    let (a, b) = (self.thunk(*a, env), self.thunk(*b, env));
+                    Rc::new([a, b, self.thunk(*c, env)])
+                }
+                items => items.iter().map(|item| self.thunk(*item, env)).collect(),
+            })),
             Expr::Attrs { rec, statics, dynamics, .. } => {
                 Ok(Value::attrs(self.attrs(*rec, statics, dynamics, env)?.with_origin(id)))
             }
