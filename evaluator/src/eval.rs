@@ -578,6 +578,22 @@ impl Machine {
             match part {
                 Part::Literal(s) => text.push_str(s),
                 Part::Expr(id) => {
+                    match self.interpolated_to_string(*id, env)? {
+                        Some(Coerced::Int(i)) => {
+                            push_int(&mut text, i);
+                            continue;
+                        }
+                        Some(Coerced::Text(s)) => {
+                            let span = self.arena.span(*id);
+                            crate::error::check_string(text.len() + s.len(), Some(span))?;
+                            text.push_str(s.as_str());
+                            if s.context().is_some() {
+                                with_context.push(s);
+                            }
+                            continue;
+                        }
+                        None => {}
+                    }
                     let value = self.eval(*id, env)?;
                     let span = self.arena.span(*id);
                     if string && let Value::Path(path) = &value {
@@ -594,6 +610,34 @@ impl Machine {
         }
         let context = NixString::merge_contexts(with_context.iter());
         Ok(Value::String(NixString::new(text.into(), context)))
+    }
+
+    /// `"…${toString x}…"`: `toString` applied here rather than through a call, so that an
+    /// integer's digits go straight into the text with no string made for them first (a
+    /// common idiom in loops, `"item-${toString i}"`); other values give `toString`'s
+    /// string. The argument is forced as the builtin forces it and errors are placed as its
+    /// are. `None`: not a call of `toString` (recognised by its value, so a shadowing
+    /// `let toString = …` is not taken for it).
+    fn interpolated_to_string(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Option<Coerced>> {
+        let Hot::Apply(func, arg) = self.arena.hot(id) else { return Ok(None) };
+        let Hot::Global(slot) = self.arena.hot(func) else { return Ok(None) };
+        match self.globals.at(slot).and_then(Thunk::get) {
+            Some(Value::PrimOp(op)) if op.name == "toString" => {}
+            _ => return Ok(None),
+        }
+        let thunk = self.thunk(arg, env);
+        let span = Some(self.arena.span(id));
+        let value = apply::with_span(self.force(&thunk), span, "toString")?;
+        if let Value::Int(i) = value {
+            return Ok(Some(Coerced::Int(i)));
+        }
+        let text = self.coerce_to_string(&value, true, None);
+        let text = apply::with_span(text.map(Value::String), span, "toString")?;
+        match text {
+            Value::String(s) => Ok(Some(Coerced::Text(s))),
+            // Invariant: made a string just above.
+            _ => Ok(None),
+        }
     }
 
     /// `{ file; line; column; }` of `span` (`__curPos`).
@@ -691,6 +735,31 @@ impl Machine {
             }
         }
     }
+}
+
+/// What `toString` gave inside an interpolation.
+enum Coerced {
+    Int(i64),
+    Text(NixString),
+}
+
+/// An integer's decimal digits, appended.
+fn push_int(text: &mut String, i: i64) {
+    let mut buf = [0u8; 20];
+    let (mut n, mut at) = (i.unsigned_abs(), buf.len());
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        text.push('-');
+    }
+    // Digits are ASCII.
+    text.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 pub(crate) fn type_error(
