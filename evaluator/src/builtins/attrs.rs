@@ -111,15 +111,18 @@ pub(super) fn cat_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 /// `listToAttrs [ { name; value; } … ]`: the first occurrence of a name wins, as in Nix.
 pub(super) fn list_to_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
+    // The program's own texts of the two names: a pair written `{ name = …; value = …; }`
+    // has its entries found by address.
+    let (name_key, value_key) = (m.arena.name("name"), m.arena.name("value"));
     for item in builtins::list(m, &args[0])?.iter() {
         let pair = builtins::attrs(m, item)?;
         let name = pair
-            .get("name")
+            .get(&name_key)
             .cloned()
             .ok_or_else(|| bad("listToAttrs", "an element has no attribute `name`".into()))?;
         let name = builtins::string(m, &name)?;
         let value = pair
-            .get("value")
+            .get(&value_key)
             .cloned()
             .ok_or_else(|| bad("listToAttrs", "an element has no attribute `value`".into()))?;
         entries.push((name.text(), value));

@@ -267,6 +267,7 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     let mut seen: Vec<Value> = Vec::new();
     let mut out = Vec::new();
     let mut seen_ints: HashSet<i64> = HashSet::new();
+    let mut seen_strings: HashSet<Rc<str>> = HashSet::new();
     let mut first_key: Option<Value> = None;
     while let Some(item) = queue.pop_front() {
         let attrs = builtins::attrs(m, &item)?;
@@ -282,13 +283,16 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
                 m.less_than(first, &key, None)?;
             }
         }
-        let in_ints = match &key {
-            Value::Int(i) => seen_ints.contains(i),
-            Value::Float(x) => x.fract() == 0.0 && seen_ints.contains(&(*x as i64)),
-            _ => false,
+        // Integers and strings (the common keys: the module system's are strings) are
+        // looked up in sets; other keys compared with every earlier one.
+        let (seen_here, searched) = match &key {
+            Value::Int(i) => (seen_ints.contains(i), false),
+            Value::Float(x) => (x.fract() == 0.0 && seen_ints.contains(&(*x as i64)), false),
+            Value::String(s) => (seen_strings.contains(s.as_str()), true),
+            _ => (false, false),
         };
-        let mut new = !in_ints;
-        if new {
+        let mut new = !seen_here;
+        if new && !searched {
             for old in &seen {
                 if m.equal(old, &key)? {
                     new = false;
@@ -300,6 +304,9 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
             match &key {
                 Value::Int(i) => {
                     seen_ints.insert(*i);
+                }
+                Value::String(s) => {
+                    seen_strings.insert(s.text());
                 }
                 _ => seen.push(key.clone()),
             }
