@@ -154,11 +154,35 @@ const TOP_LEVEL: &[&str] = &[
 /// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins and every
 /// builtin as `__name`. (The machine adds the extensions it is given: the domain's builtins,
 /// `infra`.)
+/// The builtins of one argument whose first act is forcing it, and which keep no hold on the
+/// argument's cell (see `PrimOp::strict`). Each forces it through `builtins::attrs`, `list`,
+/// `string`, … or `Machine::force` on entry.
+const STRICT: &[&str] = &[
+    "attrNames",
+    "attrValues",
+    "head",
+    "isAttrs",
+    "isBool",
+    "isFloat",
+    "isFunction",
+    "isInt",
+    "isList",
+    "isNull",
+    "isPath",
+    "isString",
+    "length",
+    "stringLength",
+    "tail",
+    "toString",
+    "typeOf",
+];
+
 pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
     let mut globals = BTreeMap::new();
     let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
     for &(name, arity, func) in TABLE {
-        let op = Thunk::value(Value::PrimOp(Rc::new(PrimOp { name, arity, func })));
+        let strict = STRICT.contains(&name);
+        let op = Thunk::value(Value::PrimOp(Rc::new(PrimOp { name, arity, func, strict })));
         entries.push((name.into(), op.clone()));
         if TOP_LEVEL.contains(&name) {
             globals.insert(name, op.clone());

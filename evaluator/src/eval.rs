@@ -140,7 +140,8 @@ impl Machine {
             machine.globals.insert(name, thunk);
         }
         for &(name, arity, func) in extensions.builtins {
-            let op = Value::PrimOp(Rc::new(crate::value::PrimOp { name, arity, func }));
+            let op =
+                Value::PrimOp(Rc::new(crate::value::PrimOp { name, arity, func, strict: false }));
             machine.globals.insert(name, Thunk::value(op));
         }
         for &(name, expression) in extensions.globals {
@@ -224,6 +225,12 @@ impl Machine {
                     return self.apply_chain(id, env);
                 }
                 let func = self.operand(func, env)?;
+                if let Value::PrimOp(op) = &func
+                    && op.strict
+                    && !matches!(self.arena.hot(arg), Hot::Local(..) | Hot::Global(_) | Hot::Int(_))
+                {
+                    return self.call_strict(op, arg, env, id);
+                }
                 let arg = self.thunk(arg, env);
                 self.apply(func, arg, Some(self.arena.span(id)))
             }
@@ -237,6 +244,29 @@ impl Machine {
                 self.eval_other(&expr, id, env)
             }
         }
+    }
+
+    /// `op arg` for a builtin that forces its one argument first (`PrimOp::strict`): the
+    /// argument is evaluated here and passed in the machine's spare cell, so no thunk is
+    /// made for it. Errors are placed as the builtin's own forcing would place them.
+    #[inline(never)]
+    fn call_strict(
+        &mut self,
+        op: &crate::value::PrimOp,
+        arg: ExprId,
+        env: &Rc<Env>,
+        id: ExprId,
+    ) -> EvalResult<Value> {
+        let span = Some(self.arena.span(id));
+        let value = apply::with_span(self.eval(arg, env), span, op.name)?;
+        let mut cell = self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
+        cell.set_or_new(value);
+        let args = [cell];
+        self.call_site = span;
+        let result = apply::with_span((op.func)(self, &args), span, op.name);
+        let [cell] = args;
+        self.spare = Some(cell);
+        result
     }
 
     /// An operand, or the function of an application: a literal or a variable is read

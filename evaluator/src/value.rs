@@ -52,6 +52,9 @@ pub struct PrimOp {
     pub(crate) name: &'static str,
     pub(crate) arity: usize,
     pub(crate) func: PrimOpFn,
+    /// Takes one argument, forces it before anything else and keeps no hold on its cell
+    /// (`length`, `isAttrs`, …): a call can evaluate the argument first, with no thunk.
+    pub(crate) strict: bool,
 }
 
 pub struct PrimOpApp {

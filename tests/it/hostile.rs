@@ -46,6 +46,18 @@ const CASES: &[(&str, &str, &str)] = &[
         "let f = a: b: f a b; in [ (f 1 2) ]",
         "infra::eval::max_call_depth",
     ),
+    // Builtins that force their argument first evaluate it without a thunk: recursion
+    // through them is still counted and stopped.
+    (
+        "recursion through a strict builtin",
+        "let f = n: builtins.length (f n); in f 1",
+        "infra::eval::max_call_depth",
+    ),
+    (
+        "recursion through nested strict builtins",
+        "let f = n: builtins.isAttrs (builtins.head (f n)); in f 1",
+        "infra::eval::max_call_depth",
+    ),
     (
         "curried recursion in a set",
         "let f = a: b: c: f a b c; in { x = f 1 2 3; }.x",
