@@ -88,10 +88,17 @@ impl Attrs {
             Repr::Small(entries) => {
                 // Names written in the program share their text (`Arena::name`): most
                 // lookups of a small set find their entry by address alone.
-                if entries.len() <= 8
-                    && let Some((_, value)) = entries.iter().find(|(key, _)| same(key, name))
-                {
-                    return Some(value);
+                if entries.len() <= 8 {
+                    if let Some((_, value)) = entries.iter().find(|(key, _)| same(key, name)) {
+                        return Some(value);
+                    }
+                    // Not by address: by length first, bytes only for names of the same
+                    // length (a miss, the common case of `?` and of `outPath`-like probes,
+                    // mostly compares no bytes at all).
+                    return entries
+                        .iter()
+                        .find(|(key, _)| key.len() == name.len() && **key == *name)
+                        .map(|(_, value)| value);
                 }
                 entries.binary_search_by(|(key, _)| (**key).cmp(name)).ok().map(|i| &entries[i].1)
             }
