@@ -11,7 +11,7 @@ mod strings;
 
 pub(crate) use self::strings::canonical as canonical_path;
 
-use std::{path::PathBuf, rc::Rc};
+use std::{collections::HashMap, path::PathBuf, rc::Rc};
 
 use lang::{
     FileId, Span, TextRange,
@@ -26,9 +26,14 @@ use crate::{
 
 /// One frame of the run-time environment, as lowering sees it.
 enum Scope {
-    Frame(Vec<Rc<str>>),
+    /// A frame's names, by slot, and (for a frame large enough for a search to cost: a `let`
+    /// or `rec` set of thousands of names) each name's last slot.
+    Frame(Vec<Rc<str>>, HashMap<Rc<str>, u32>),
     With,
 }
+
+/// Frames with more names than this are searched through their map.
+const INDEXED: usize = 16;
 
 pub(crate) struct Lowerer<'a> {
     pub(crate) arena: &'a mut Arena,
@@ -179,10 +184,15 @@ impl<'a> Lowerer<'a> {
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             let depth = depth as u32;
             match scope {
-                Scope::Frame(names) => {
+                Scope::Frame(names, index) => {
                     // The last binding of a name wins (formals cannot repeat; this is for safety).
-                    if let Some(slot) = names.iter().rposition(|n| &**n == name) {
-                        return Var::Local { depth, slot: slot as u32 };
+                    let slot = if names.len() > INDEXED {
+                        index.get(name).copied()
+                    } else {
+                        names.iter().rposition(|n| &**n == name).map(|slot| slot as u32)
+                    };
+                    if let Some(slot) = slot {
+                        return Var::Local { depth, slot };
                     }
                 }
                 Scope::With => withs.push(depth),
@@ -202,7 +212,7 @@ impl<'a> Lowerer<'a> {
         let mut error =
             EvalError::new(ErrorKind::UndefinedVariable { name: name.to_owned() }, Some(span));
         let visible = self.scopes.iter().flat_map(|s| match s {
-            Scope::Frame(names) => names.iter().map(|n| &**n).collect::<Vec<_>>(),
+            Scope::Frame(names, _) => names.iter().map(|n| &**n).collect::<Vec<_>>(),
             Scope::With => Vec::new(),
         });
         if let Some(suggestion) = did_you_mean(name, visible) {
@@ -217,7 +227,12 @@ impl<'a> Lowerer<'a> {
         names: Vec<Rc<str>>,
         f: impl FnOnce(&mut Self) -> T,
     ) -> T {
-        self.scopes.push(Scope::Frame(names));
+        let mut index = HashMap::new();
+        if names.len() > INDEXED {
+            // Later names overwrite earlier ones: the last binding wins, as above.
+            index.extend(names.iter().enumerate().map(|(slot, n)| (n.clone(), slot as u32)));
+        }
+        self.scopes.push(Scope::Frame(names, index));
         let out = f(self);
         self.scopes.pop();
         out

@@ -1,7 +1,7 @@
 //! Lowering sets and `let`: bindings are first gathered into a tree (`Pending`) that merges
 //! nested paths and set literals the way Nix does, then emitted with the right scopes.
 
-use std::rc::Rc;
+use std::{collections::HashMap, rc::Rc};
 
 use lang::{
     Span,
@@ -20,7 +20,15 @@ struct Pending {
     /// Each name, its entry and where the name is written (for `unsafeGetAttrPos`).
     statics: Vec<(Rc<str>, Entry, Span)>,
     dynamics: Vec<(ast::Attr, Entry)>,
+    /// Where each of the first `indexed` static names is, once a set is large enough for a
+    /// search to cost (a 20,000-name literal is common in package sets: a linear search per
+    /// name made lowering it quadratic).
+    index: HashMap<Rc<str>, usize>,
+    indexed: usize,
 }
+
+/// Sets with more static names than this are searched through `Pending::index`.
+const INDEXED: usize = 16;
 
 enum Entry {
     Value(ast::Expr),
@@ -67,7 +75,7 @@ impl Lowerer<'_> {
         rec: bool,
         span: Span,
     ) -> Pending {
-        let mut pending = Pending { rec, span, statics: Vec::new(), dynamics: Vec::new() };
+        let mut pending = Pending::new(rec, span);
         for binding in bindings {
             match binding {
                 ast::Binding::AttrpathValue(apv) => {
@@ -112,7 +120,7 @@ impl Lowerer<'_> {
             let span = self.span(attr);
             match attr.static_name() {
                 Some(name) => {
-                    let index = match pending.statics.iter().position(|(n, ..)| **n == *name) {
+                    let index = match pending.position(&name) {
                         Some(index) => index,
                         None => {
                             let nested = Pending::nested(span);
@@ -136,7 +144,7 @@ impl Lowerer<'_> {
             }
         }
         match last.static_name() {
-            Some(name) => match pending.statics.iter().position(|(n, ..)| **n == *name) {
+            Some(name) => match pending.position(&name) {
                 // Validation allowed a repeat only when both sides are sets: merge them.
                 Some(index) => {
                     let entry = &mut pending.statics[index].1;
@@ -167,7 +175,7 @@ impl Lowerer<'_> {
     }
 
     fn emit(&mut self, pending: Pending) -> ExprId {
-        let Pending { rec, span, statics, dynamics } = pending;
+        let Pending { rec, span, statics, dynamics, .. } = pending;
         // A plain set's static attributes in name order, so that evaluation builds it already
         // sorted; their values are still lowered in source order, so that problems are
         // reported in the order they are written. A `rec` set keeps source order: its frame
@@ -234,8 +242,26 @@ impl Lowerer<'_> {
 }
 
 impl Pending {
+    fn new(rec: bool, span: Span) -> Pending {
+        let (statics, dynamics, index) = (Vec::new(), Vec::new(), HashMap::new());
+        Pending { rec, span, statics, dynamics, index, indexed: 0 }
+    }
+
     fn nested(span: Span) -> Pending {
-        Pending { rec: false, span, statics: Vec::new(), dynamics: Vec::new() }
+        Pending::new(false, span)
+    }
+
+    /// Where the static name `name` is (the first entry of that name).
+    fn position(&mut self, name: &str) -> Option<usize> {
+        if self.statics.len() <= INDEXED {
+            return self.statics.iter().position(|(n, ..)| **n == *name);
+        }
+        // Names are only ever added at the end: index the ones added since the last search.
+        for (at, (n, ..)) in self.statics.iter().enumerate().skip(self.indexed) {
+            self.index.entry(n.clone()).or_insert(at);
+        }
+        self.indexed = self.statics.len();
+        self.index.get(name).copied()
     }
 }
 
