@@ -497,9 +497,14 @@ impl Machine {
                 )),
             },
             Var::With { name, withs } => {
+                // The `with` frames, innermost first (their depths increase): each is reached
+                // from the one before, so nested `with`s cost one walk up, not one each.
+                let (mut frame, mut at) = (Some(env), 0);
                 for &depth in withs.iter() {
+                    frame = frame.and_then(|f| f.up(depth.checked_sub(at)?));
+                    at = depth;
                     // Invariant: lowering counted the frames evaluation builds.
-                    let Some(namespace) = env.up(depth).and_then(|frame| frame.slot(0)) else {
+                    let Some(namespace) = frame.and_then(|frame| frame.slot(0)) else {
                         continue;
                     };
                     let namespace = self.force(&namespace)?;

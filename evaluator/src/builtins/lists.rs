@@ -1,6 +1,9 @@
 //! List builtins. Results stay lazy where Nix's are: `map f xs` builds thunks of `f x`.
 
-use std::{collections::HashSet, rc::Rc};
+use std::{
+    collections::{HashMap, HashSet},
+    rc::Rc,
+};
 
 use crate::{
     builtins::{self, bad, call},
@@ -218,9 +221,17 @@ fn merge_sort(
     let (mut i, mut j) = (0, mid);
     while i < mid && j < items.len() {
         // Take from the right only when it is strictly less: that keeps the sort stable.
-        let right_first = match call(m, less, &[items[j].clone(), items[i].clone()])? {
-            Value::Bool(b) => b,
-            other => return Err(crate::eval::type_error("a Boolean", &other, None)),
+        let right_first = match less {
+            // `sort builtins.lessThan`: compared here, without a call per comparison (as
+            // Nix 2.8 does for this comparator).
+            Value::PrimOp(op) if op.name == "lessThan" => {
+                let (a, b) = (m.force(&items[j])?, m.force(&items[i])?);
+                m.less_than(&a, &b, None)?
+            }
+            _ => match call(m, less, &[items[j].clone(), items[i].clone()])? {
+                Value::Bool(b) => b,
+                other => return Err(crate::eval::type_error("a Boolean", &other, None)),
+            },
         };
         if right_first {
             buffer.push(items[j].clone());
@@ -239,14 +250,20 @@ fn merge_sort(
 pub(super) fn group_by(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let func = builtins::function(m, &args[0])?;
     let mut groups: Vec<(Rc<str>, Vec<Thunk>)> = Vec::new();
+    // Each key's group, found by hashing (a search through the groups made groupBy quadratic
+    // in the number of distinct keys).
+    let mut by_key: HashMap<Rc<str>, usize> = HashMap::new();
     for item in builtins::list(m, &args[1])?.iter() {
         let key = match call(m, &func, std::slice::from_ref(item))? {
             Value::String(s) => s.text(),
             other => return Err(crate::eval::type_error("a string", &other, None)),
         };
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, group)) => group.push(item.clone()),
-            None => groups.push((key, vec![item.clone()])),
+        match by_key.get(&key) {
+            Some(&at) => groups[at].1.push(item.clone()),
+            None => {
+                by_key.insert(key.clone(), groups.len());
+                groups.push((key, vec![item.clone()]));
+            }
         }
     }
     let entries = groups.into_iter().map(|(k, g)| (k, Thunk::value(Value::list(g)))).collect();
@@ -268,6 +285,8 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     let mut out = Vec::new();
     let mut seen_ints: HashSet<i64> = HashSet::new();
     let mut seen_strings: HashSet<Rc<str>> = HashSet::new();
+    let mut seen_floats: HashSet<u64> = HashSet::new();
+    let mut seen_paths: HashSet<std::path::PathBuf> = HashSet::new();
     let mut first_key: Option<Value> = None;
     while let Some(item) = queue.pop_front() {
         let attrs = builtins::attrs(m, &item)?;
@@ -283,12 +302,16 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
                 m.less_than(first, &key, None)?;
             }
         }
-        // Integers and strings (the common keys: the module system's are strings) are
-        // looked up in sets; other keys compared with every earlier one.
+        // Numbers, strings (the module system's keys) and paths are looked up in sets; other
+        // keys (lists) compared with every earlier one.
         let (seen_here, searched) = match &key {
             Value::Int(i) => (seen_ints.contains(i), false),
-            Value::Float(x) => (x.fract() == 0.0 && seen_ints.contains(&(*x as i64)), false),
+            Value::Float(x) if x.fract() == 0.0 => (seen_ints.contains(&(*x as i64)), false),
+            // A fractional float equals no integer, and another float only when it has the
+            // same bits (NaN, equal to nothing, is new each time).
+            Value::Float(x) => (!x.is_nan() && seen_floats.contains(&x.to_bits()), true),
             Value::String(s) => (seen_strings.contains(s.as_str()), true),
+            Value::Path(p) => (seen_paths.contains(&**p), true),
             _ => (false, false),
         };
         let mut new = !seen_here;
@@ -307,6 +330,12 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
                 }
                 Value::String(s) => {
                     seen_strings.insert(s.text());
+                }
+                Value::Float(x) if x.fract() != 0.0 => {
+                    seen_floats.insert(x.to_bits());
+                }
+                Value::Path(p) => {
+                    seen_paths.insert((**p).clone());
                 }
                 _ => seen.push(key.clone()),
             }
