@@ -59,10 +59,26 @@ pub(super) fn elem_at(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn elem(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     // The list first; the value only when there is something to compare it with (Nix's order).
     let items = builtins::list(m, &args[1])?;
+    if items.is_empty() {
+        return Ok(Value::Bool(false));
+    }
+    let wanted = m.force(&args[0])?;
     for item in items.iter() {
-        let wanted = m.force(&args[0])?;
-        let item = m.force(item)?;
-        if m.equal(&wanted, &item)? {
+        let item = match item.get() {
+            Some(value) => value,
+            None => m.force(item)?,
+        };
+        // Integers and strings, the common cases, compared here.
+        let same = match (&wanted, &item) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::String(a), Value::String(b))
+                if a.context().is_none() && b.context().is_none() =>
+            {
+                a.as_str() == b.as_str()
+            }
+            _ => m.equal(&wanted, &item)?,
+        };
+        if same {
             return Ok(Value::Bool(true));
         }
     }

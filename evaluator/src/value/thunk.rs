@@ -130,6 +130,7 @@ impl Thunk {
     }
 
     /// The value, if it has been computed.
+    #[inline]
     pub(crate) fn get(&self) -> Option<Value> {
         match &*self.0.borrow() {
             ThunkState::Done(value) => Some(value.clone()),
