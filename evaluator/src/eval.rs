@@ -542,10 +542,17 @@ impl Machine {
     }
 
     /// Forces a thunk to weak head normal form; a thunk that needs itself is an error.
+    #[inline]
     pub(crate) fn force(&mut self, thunk: &Thunk) -> EvalResult<Value> {
-        if let Some(value) = thunk.get() {
-            return Ok(value);
+        match thunk.get() {
+            Some(value) => Ok(value),
+            None => self.force_work(thunk),
         }
+    }
+
+    /// `force` of a thunk not yet computed.
+    #[inline(never)]
+    fn force_work(&mut self, thunk: &Thunk) -> EvalResult<Value> {
         match thunk.begin() {
             ThunkState::Done(value) => {
                 thunk.finish(value.clone());
