@@ -32,8 +32,8 @@ use crate::{
 /// strict right fold over 50,000 elements fits (Nix 2.8 overflows between 20,000 and 50,000).
 pub(crate) const MAX_DEPTH: usize = 300_000;
 /// Stack kept free before growing; each growth adds a segment of this size.
-const RED_ZONE: usize = 256 * 1024;
-const STACK_SEGMENT: usize = 8 * 1024 * 1024;
+pub(crate) const RED_ZONE: usize = 256 * 1024;
+pub(crate) const STACK_SEGMENT: usize = 8 * 1024 * 1024;
 
 pub(crate) struct Machine {
     pub(crate) arena: Arena,

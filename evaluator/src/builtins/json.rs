@@ -164,6 +164,9 @@ pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
 /// `.name` of such a key finds its entry by address.
 fn parse_with(text: &str, program: Option<&Arena>) -> Result<Value, serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_str(text);
+    // Nesting as deep as Nix reads (100,000 levels and more): the reader's own limit of 128
+    // is off, and each level of arrays and objects below makes sure there is stack for it.
+    reader.disable_recursion_limit();
     let zeros = negative_zeros(text);
     let seen = std::cell::Cell::new(0);
     let keys = Keys::new(program);
@@ -280,7 +283,7 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(self)? {
+        while let Some(item) = with_stack(|| seq.next_element_seed(self))? {
             items.push(Thunk::value(item));
         }
         Ok(Value::list(items))
@@ -289,12 +292,17 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
         while let Some(key) = map.next_key_seed(Key(self.keys))? {
-            let value = map.next_value_seed(self)?;
+            let value = with_stack(|| map.next_value_seed(self))?;
             entries.push((key, Thunk::value(value)));
         }
         // A later entry for a name wins, as in the parsed object.
         Ok(Value::attrs(Attrs::from_entries(entries)))
     }
+}
+
+/// Runs one level of reading deeper, on a grown stack when little is left.
+fn with_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(crate::eval::RED_ZONE, crate::eval::STACK_SEGMENT, f)
 }
 
 /// An object's key, read straight into a name (no `String` in between).
