@@ -151,9 +151,6 @@ const TOP_LEVEL: &[&str] = &[
     "toString",
 ];
 
-/// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins and every
-/// builtin as `__name`. (The machine adds the extensions it is given: the domain's builtins,
-/// `infra`.)
 /// The builtins of one argument whose first act is forcing it, and which keep no hold on the
 /// argument's cell (see `PrimOp::strict`). Each forces it through `builtins::attrs`, `list`,
 /// `string`, … or `Machine::force` on entry.
@@ -177,6 +174,9 @@ const STRICT: &[&str] = &[
     "typeOf",
 ];
 
+/// The global scope: `true`, `false`, `null`, `builtins`, the top-level builtins and every
+/// builtin as `__name`. (The machine adds the extensions it is given: the domain's builtins,
+/// `infra`.)
 pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
     let mut globals = BTreeMap::new();
     let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();

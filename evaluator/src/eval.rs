@@ -58,7 +58,9 @@ pub(crate) struct Machine {
     /// argument, an attribute, a list element), by node: made once, shared by every use (a
     /// computed value is never changed, and only a list's identity matters to printing).
     constants: Vec<Option<Thunk>>,
-    /// A cell for a builtin's integer argument, reused while no one else holds it.
+    /// A cell for an argument made for one call only (genList's index, a strict builtin's
+    /// argument), reused while no one else holds it; a strict builtin's is emptied (`null`)
+    /// after its call, so that it keeps no value alive.
     spare: Option<Thunk>,
 }
 
@@ -264,7 +266,8 @@ impl Machine {
         let args = [cell];
         self.call_site = span;
         let result = apply::with_span((op.func)(self, &args), span, op.name);
-        let [cell] = args;
+        let [mut cell] = args;
+        cell.set_or_new(Value::Null);
         self.spare = Some(cell);
         result
     }
@@ -622,6 +625,9 @@ impl Machine {
                 Part::Expr(id) => {
                     match self.interpolated_to_string(*id, env)? {
                         Some(Coerced::Int(i)) => {
+                            // At most 20 bytes: the limit checked as for any other part.
+                            let span = self.arena.span(*id);
+                            crate::error::check_string(text.len() + int_len(i), Some(span))?;
                             push_int(&mut text, i);
                             continue;
                         }
@@ -783,6 +789,11 @@ impl Machine {
 enum Coerced {
     Int(i64),
     Text(NixString),
+}
+
+/// How many bytes an integer's decimal text has.
+fn int_len(i: i64) -> usize {
+    usize::from(i < 0) + i.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// An integer's decimal digits, appended.

@@ -58,6 +58,13 @@ const CASES: &[(&str, &str, &str)] = &[
         "let f = n: builtins.isAttrs (builtins.head (f n)); in f 1",
         "infra::eval::max_call_depth",
     ),
+    // Interpolation applies `toString` itself (no call of the builtin): recursion through it
+    // is still counted and stopped.
+    (
+        "recursion through toString in an interpolation",
+        r#"let f = n: "x${toString (f n)}"; in f 1"#,
+        "infra::eval::max_call_depth",
+    ),
     (
         "curried recursion in a set",
         "let f = a: b: c: f a b c; in { x = f 1 2 3; }.x",

@@ -214,6 +214,11 @@ pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn sort(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let func = builtins::function(m, &args[0])?;
     let items = builtins::list(m, &args[1])?;
+    // Every element is forced first, in order, as Nix does (so the first failing element is
+    // the one reported, even when the comparator never looks at it).
+    for item in items.iter() {
+        m.force(item)?;
+    }
     // A merge sort that can fail: the comparator is user code.
     let mut items: Vec<Thunk> = items.to_vec();
     let mut buffer = Vec::with_capacity(items.len());
@@ -322,9 +327,14 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
         // keys (lists) compared with every earlier one.
         let (seen_here, searched) = match &key {
             Value::Int(i) => (seen_ints.contains(i), false),
-            Value::Float(x) if x.fract() == 0.0 => (seen_ints.contains(&(*x as i64)), false),
+            // An integral float is an integer's key only when it converts exactly (1e19 is no
+            // 64-bit integer's); otherwise the search below compares it.
+            Value::Float(x) if x.fract() == 0.0 && (*x as i64) as f64 == *x => {
+                (seen_ints.contains(&(*x as i64)), false)
+            }
             // A fractional float equals no integer, and another float only when it has the
-            // same bits (NaN, equal to nothing, is new each time).
+            // same bits. (A NaN key is never found again: infra's `==`, which the search
+            // below used before, says NaN equals nothing; Nix's ordered set finds it.)
             Value::Float(x) => (!x.is_nan() && seen_floats.contains(&x.to_bits()), true),
             Value::String(s) => (seen_strings.contains(s.as_str()), true),
             Value::Path(p) => (seen_paths.contains(&**p), true),
