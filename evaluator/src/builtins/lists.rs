@@ -374,6 +374,8 @@ pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
         for next in builtins::list(m, &Thunk::value(next))?.iter() {
             queue.push_back(next.clone());
         }
+        // A closure that never closes stops at the longest list there may be, as any list.
+        crate::error::check_list(out.len() + queue.len(), None)?;
     }
     Ok(Value::list(out))
 }
