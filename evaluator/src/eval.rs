@@ -625,10 +625,11 @@ impl Machine {
                 Part::Expr(id) => {
                     match self.interpolated_to_string(*id, env)? {
                         Some(Coerced::Int(i)) => {
-                            // At most 20 bytes: the limit checked as for any other part.
+                            let mut buf = [0; 20];
+                            let digits = values::int_decimal(i, &mut buf);
                             let span = self.arena.span(*id);
-                            crate::error::check_string(text.len() + int_len(i), Some(span))?;
-                            push_int(&mut text, i);
+                            crate::error::check_string(text.len() + digits.len(), Some(span))?;
+                            text.push_str(digits);
                             continue;
                         }
                         Some(Coerced::Text(s)) => {
@@ -679,13 +680,8 @@ impl Machine {
         if let Value::Int(i) = value {
             return Ok(Some(Coerced::Int(i)));
         }
-        let text = self.coerce_to_string(&value, true, None);
-        let text = apply::with_span(text.map(Value::String), span, "toString")?;
-        match text {
-            Value::String(s) => Ok(Some(Coerced::Text(s))),
-            // Invariant: made a string just above.
-            _ => Ok(None),
-        }
+        let text = apply::with_span(self.coerce_to_string(&value, true, None), span, "toString")?;
+        Ok(Some(Coerced::Text(text)))
     }
 
     /// `{ file; line; column; }` of `span` (`__curPos`).
@@ -789,30 +785,6 @@ impl Machine {
 enum Coerced {
     Int(i64),
     Text(NixString),
-}
-
-/// How many bytes an integer's decimal text has.
-fn int_len(i: i64) -> usize {
-    usize::from(i < 0) + i.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1)
-}
-
-/// An integer's decimal digits, appended.
-fn push_int(text: &mut String, i: i64) {
-    let mut buf = [0u8; 20];
-    let (mut n, mut at) = (i.unsigned_abs(), buf.len());
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        text.push('-');
-    }
-    // Digits are ASCII.
-    text.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 pub(crate) fn type_error(

@@ -32,7 +32,8 @@ enum Scope {
     With,
 }
 
-/// Frames with more names than this are searched through their map.
+/// Frames (and set literals being lowered) with more names than this are searched through a
+/// map, not one by one.
 const INDEXED: usize = 16;
 
 pub(crate) struct Lowerer<'a> {

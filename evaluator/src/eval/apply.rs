@@ -273,11 +273,7 @@ fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
 }
 
 /// Places an error raised inside a builtin at the call, and notes the builtin in the trace.
-pub(super) fn with_span(
-    result: EvalResult<Value>,
-    span: Option<Span>,
-    name: &str,
-) -> EvalResult<Value> {
+pub(super) fn with_span<T>(result: EvalResult<T>, span: Option<Span>, name: &str) -> EvalResult<T> {
     result.map_err(|mut error| {
         if error.span.is_none() {
             error.span = span;

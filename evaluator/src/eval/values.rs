@@ -255,7 +255,11 @@ impl Machine {
 /// An integer's decimal text, made on the stack and copied once into its shared string
 /// (`toString i` and `"${toString i}"` run in loops).
 fn int_text(i: i64) -> Rc<str> {
-    let mut buf = [0u8; 20];
+    int_decimal(i, &mut [0; 20]).into()
+}
+
+/// An integer's decimal text, written into `buf` (20 bytes hold `i64::MIN`'s).
+pub(super) fn int_decimal(i: i64, buf: &mut [u8; 20]) -> &str {
     let (mut n, mut at) = (i.unsigned_abs(), buf.len());
     loop {
         at -= 1;
@@ -270,7 +274,7 @@ fn int_text(i: i64) -> Rc<str> {
         buf[at] = b'-';
     }
     // Digits and a sign are ASCII.
-    std::str::from_utf8(&buf[at..]).unwrap_or_default().into()
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -27,9 +27,6 @@ struct Pending {
     indexed: usize,
 }
 
-/// Sets with more static names than this are searched through `Pending::index`.
-const INDEXED: usize = 16;
-
 enum Entry {
     Value(ast::Expr),
     Nested(Pending),
@@ -253,7 +250,7 @@ impl Pending {
 
     /// Where the static name `name` is (the first entry of that name).
     fn position(&mut self, name: &str) -> Option<usize> {
-        if self.statics.len() <= INDEXED {
+        if self.statics.len() <= super::INDEXED {
             return self.statics.iter().position(|(n, ..)| **n == *name);
         }
         // Names are only ever added at the end: index the ones added since the last search.
