@@ -2,6 +2,7 @@
 //! Each group lives in its own file; every builtin forces only what it needs.
 
 mod attrs;
+mod closure;
 mod core;
 mod data;
 mod formats;
@@ -65,7 +66,7 @@ const TABLE: &[(&str, usize, PrimOpFn)] = &[
     ("fromYAML", 1, formats::from_yaml),
     ("functionArgs", 1, core::function_args),
     ("genList", 2, lists::gen_list),
-    ("genericClosure", 1, lists::generic_closure),
+    ("genericClosure", 1, closure::generic_closure),
     ("getAttr", 2, attrs::get_attr),
     ("getContext", 1, store::get_context),
     ("getEnv", 1, core::get_env),

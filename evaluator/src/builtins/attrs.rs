@@ -51,11 +51,7 @@ pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value>
     if !names.iter().any(|n| attrs.get(n).is_some()) {
         return Ok(Value::Attrs(attrs));
     }
-    let kept = attrs
-        .iter()
-        .filter(|(k, _)| names.binary_search(k).is_err())
-        .map(|(k, v)| (k.clone(), v.clone()));
-    Ok(Value::attrs(Attrs::from_sorted(kept.collect())))
+    Ok(Value::attrs(attrs.remove(&names)))
 }
 
 pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {

@@ -1,9 +1,6 @@
 //! List builtins. Results stay lazy where Nix's are: `map f xs` builds thunks of `f x`.
 
-use std::{
-    collections::{HashMap, HashSet},
-    rc::Rc,
-};
+use std::{collections::HashMap, rc::Rc};
 
 use crate::{
     builtins::{self, bad, call},
@@ -289,93 +286,4 @@ pub(super) fn group_by(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     }
     let entries = groups.into_iter().map(|(k, g)| (k, Thunk::value(Value::list(g)))).collect();
     Ok(Value::attrs(Attrs::from_entries(entries)))
-}
-
-/// `genericClosure { startSet; operator; }`: the closure under `operator`, keyed by `key`.
-pub(super) fn generic_closure(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let spec = builtins::attrs(m, &args[0])?;
-    let get = |name: &str| {
-        spec.get(name)
-            .cloned()
-            .ok_or_else(|| bad("genericClosure", format!("the argument has no attribute `{name}`")))
-    };
-    let start = builtins::list(m, &get("startSet")?)?;
-    let operator = m.force(&get("operator")?)?;
-    let mut queue: std::collections::VecDeque<Thunk> = start.iter().cloned().collect();
-    let mut seen: Vec<Value> = Vec::new();
-    let mut out = Vec::new();
-    let mut seen_ints: HashSet<i64> = HashSet::new();
-    let mut seen_strings: HashSet<Rc<str>> = HashSet::new();
-    let mut seen_floats: HashSet<u64> = HashSet::new();
-    let mut seen_paths: HashSet<std::path::PathBuf> = HashSet::new();
-    let mut first_key: Option<Value> = None;
-    while let Some(item) = queue.pop_front() {
-        let attrs = builtins::attrs(m, &item)?;
-        let key = attrs
-            .get("key")
-            .cloned()
-            .ok_or_else(|| bad("genericClosure", "an element has no attribute `key`".into()))?;
-        let key = m.force(&key)?;
-        // Keys are ordered in Nix: every key must compare with the others.
-        match &first_key {
-            None => first_key = Some(key.clone()),
-            Some(first) => {
-                m.less_than(first, &key, None)?;
-            }
-        }
-        // Numbers, strings (the module system's keys) and paths are looked up in sets; other
-        // keys (lists) compared with every earlier one.
-        let (seen_here, searched) = match &key {
-            Value::Int(i) => (seen_ints.contains(i), false),
-            // An integral float is an integer's key only when it converts exactly (1e19 is no
-            // 64-bit integer's); otherwise the search below compares it.
-            Value::Float(x) if x.fract() == 0.0 && (*x as i64) as f64 == *x => {
-                (seen_ints.contains(&(*x as i64)), false)
-            }
-            // A fractional float equals no integer, and another float only when it has the
-            // same bits. (A NaN key is never found again: infra's `==`, which the search
-            // below used before, says NaN equals nothing; Nix's ordered set finds it.)
-            Value::Float(x) => (!x.is_nan() && seen_floats.contains(&x.to_bits()), true),
-            Value::String(s) => (seen_strings.contains(s.as_str()), true),
-            Value::Path(p) => (seen_paths.contains(&**p), true),
-            _ => (false, false),
-        };
-        let mut new = !seen_here;
-        if new && !searched {
-            for old in &seen {
-                if m.equal(old, &key)? {
-                    new = false;
-                    break;
-                }
-            }
-        }
-        if new {
-            match &key {
-                Value::Int(i) => {
-                    seen_ints.insert(*i);
-                }
-                Value::String(s) => {
-                    seen_strings.insert(s.text());
-                }
-                Value::Float(x) if x.fract() != 0.0 => {
-                    seen_floats.insert(x.to_bits());
-                }
-                Value::Path(p) => {
-                    seen_paths.insert((**p).clone());
-                }
-                _ => seen.push(key.clone()),
-            }
-        }
-        if !new {
-            continue;
-        }
-        out.push(item.clone());
-        let next = call(m, &operator, &[item])?;
-        for next in builtins::list(m, &Thunk::value(next))?.iter() {
-            queue.push_back(next.clone());
-        }
-        // A closure that never closes stops at the longest list there may be, as any list.
-        crate::error::check_list(out.len() + queue.len(), None)?;
-    }
-    Ok(Value::list(out))
 }

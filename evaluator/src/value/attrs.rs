@@ -1,11 +1,19 @@
 //! Attribute sets: a sorted vector, or a persistent balanced tree once a large set is updated.
 //!
 //! Both keep names in byte order (Nix's order) and look up by binary search or descent. Sets
-//! built at once (literals, `listToAttrs`, `mapAttrs`) stay flat vectors, which search fastest;
-//! a large set updated with a few names (`acc // { x = …; }`) turns into a tree that shares
-//! structure between versions, so a fold of updates costs O(log n) per step, not O(n).
+//! built at once (literals, `listToAttrs`, `mapAttrs`) stay flat vectors, which search fastest.
+//! A large set changed by a few names (`acc // { x = …; }`, `removeAttrs acc [ n ]`) is copied
+//! flat the first time, as Nix copies it, and both sets are marked. A marked set changed
+//! again is evidently being folded over (the copy) or used as a base again and again (the
+//! original, `big // { x = i; }` in a loop): it gets a balanced tree, kept with it, into which
+//! each change inserts its few names, sharing the rest — O(log n) per step, not O(n). A set
+//! used once pays no more than Nix's copy.
 
-use std::{cmp::Ordering, rc::Rc};
+use std::{
+    cell::{Cell, OnceCell},
+    cmp::Ordering,
+    rc::Rc,
+};
 
 use crate::value::Thunk;
 
@@ -15,7 +23,21 @@ const SMALL: usize = 32;
 /// The entries, and the set literal they came from (for `unsafeGetAttrPos`; `None` for a set
 /// a builtin or `//` made, as Nix has no position for those either… mostly).
 #[derive(Clone, Default)]
-pub struct Attrs(Repr, Option<crate::ir::ExprId>);
+pub struct Attrs(Repr, Option<crate::ir::ExprId>, Mark);
+
+/// Whether a large flat set was changed by a few names before or was made by such a change
+/// (then the next change builds its tree), and that tree once built.
+#[derive(Clone, Default)]
+struct Mark {
+    changed: Cell<bool>,
+    tree: OnceCell<Rc<Node>>,
+}
+
+impl Mark {
+    fn changed() -> Mark {
+        Mark { changed: Cell::new(true), tree: OnceCell::new() }
+    }
+}
 
 #[derive(Clone)]
 enum Repr {
@@ -58,7 +80,7 @@ impl Attrs {
     /// Builds a set from entries already sorted by name with no repeats.
     pub(crate) fn from_sorted(entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        Attrs(Repr::Small(entries), None)
+        Attrs(Repr::Small(entries), None, Mark::default())
     }
 
     /// This set, as made by the set literal `origin`.
@@ -139,45 +161,108 @@ impl Attrs {
         if self.is_empty() {
             return other.clone();
         }
-        // Few new names into a big set: insert them into a tree, sharing the rest of it.
+        // Few new names into a big set: insert them into its tree, sharing the rest.
         if self.len() > SMALL && other.len() * 8 < self.len() {
-            let (mut root, mut len) = match &self.0 {
-                Repr::Tree { root, len } => (root.clone(), *len),
-                Repr::Small(entries) => match build(entries) {
-                    Some(root) => (root, entries.len()),
-                    None => return other.clone(),
-                },
-            };
-            for (key, value) in other.iter() {
-                let (new_root, added) = insert(&root, key, value);
-                root = new_root;
-                len += usize::from(added);
+            if let Some((mut root, mut len)) = self.tree() {
+                for (key, value) in other.iter() {
+                    let (new_root, added) = insert(&root, key, value);
+                    root = new_root;
+                    len += usize::from(added);
+                }
+                return Attrs(Repr::Tree { root, len }, None, Mark::default());
             }
-            return Attrs(Repr::Tree { root, len }, None);
+            return Attrs(merge(self, other).0, None, Mark::changed());
         }
-        let mut out = Vec::with_capacity(self.len() + other.len());
-        let (mut a, mut b) = (self.iter().peekable(), other.iter().peekable());
-        loop {
-            let take_left = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => match x.0.cmp(y.0) {
-                    Ordering::Less => true,
-                    Ordering::Greater => false,
-                    Ordering::Equal => {
-                        a.next();
-                        false
+        // A few names under a big set (`{ x = …; } // acc`): those it lacks go into its tree.
+        if other.len() > SMALL && self.len() * 8 < other.len() {
+            if let Some((mut root, mut len)) = other.tree() {
+                for (key, value) in self.iter() {
+                    if other.get(key).is_none() {
+                        let (new_root, added) = insert(&root, key, value);
+                        root = new_root;
+                        len += usize::from(added);
                     }
-                },
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            let next = if take_left { a.next() } else { b.next() };
-            if let Some((k, v)) = next {
-                out.push((k.clone(), v.clone()));
+                }
+                return Attrs(Repr::Tree { root, len }, None, Mark::default());
+            }
+            return Attrs(merge(self, other).0, None, Mark::changed());
+        }
+        merge(self, other)
+    }
+
+    /// This set without `names` (sorted, no repeats, at least one of them in the set).
+    pub(crate) fn remove(&self, names: &[Rc<str>]) -> Attrs {
+        if self.len() > SMALL && names.len() * 8 < self.len() {
+            if let Some((mut root, mut len)) = self.tree() {
+                for name in names {
+                    if let Some(rest) = remove(&root, name) {
+                        len -= 1;
+                        match rest {
+                            Some(rest) => root = rest,
+                            None => return Attrs::default(),
+                        }
+                    }
+                }
+                return Attrs(Repr::Tree { root, len }, None, Mark::default());
             }
         }
-        Attrs::from_sorted(out)
+        let kept = self
+            .iter()
+            .filter(|(k, _)| names.binary_search(k).is_err())
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let mark = if self.len() > SMALL && names.len() * 8 < self.len() {
+            Mark::changed()
+        } else {
+            Mark::default()
+        };
+        Attrs(Repr::Small(kept.collect()), None, mark)
     }
+
+    /// The tree of a large set that is one already, or that was changed or made by a change
+    /// before (built once and kept); `None` for a flat set changed for the first time (it is
+    /// copied instead, and marked).
+    fn tree(&self) -> Option<(Rc<Node>, usize)> {
+        match &self.0 {
+            Repr::Tree { root, len } => Some((root.clone(), *len)),
+            Repr::Small(entries) => {
+                let mark = &self.2;
+                if !mark.changed.replace(true) {
+                    return None;
+                }
+                if let Some(root) = mark.tree.get() {
+                    return Some((root.clone(), entries.len()));
+                }
+                let root = build(entries)?;
+                Some((mark.tree.get_or_init(|| root).clone(), entries.len()))
+            }
+        }
+    }
+}
+
+/// `left // right` as one flat set, in one ordered walk over both.
+fn merge(left: &Attrs, right: &Attrs) -> Attrs {
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let (mut a, mut b) = (left.iter().peekable(), right.iter().peekable());
+    loop {
+        let take_left = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.0.cmp(y.0) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => {
+                    a.next();
+                    false
+                }
+            },
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_left { a.next() } else { b.next() };
+        if let Some((k, v)) = next {
+            out.push((k.clone(), v.clone()));
+        }
+    }
+    Attrs::from_sorted(out)
 }
 
 /// Whether `key` is the very text `name` (not only equal to it).
@@ -263,6 +348,42 @@ fn insert(node: &Rc<Node>, key: &Rc<str>, value: &Thunk) -> (Rc<Node>, bool) {
     }
 }
 
+/// Removes `key`, copying only the path to it: `None` when the key is not there, else the
+/// rest of the tree (`Some(None)`: nothing is left).
+fn remove(node: &Rc<Node>, key: &str) -> Option<Option<Rc<Node>>> {
+    match key.cmp(&node.key) {
+        Ordering::Less => {
+            let left = remove(node.left.as_ref()?, key)?;
+            Some(Some(balance(node.key.clone(), node.value.clone(), left, node.right.clone())))
+        }
+        Ordering::Greater => {
+            let right = remove(node.right.as_ref()?, key)?;
+            Some(Some(balance(node.key.clone(), node.value.clone(), node.left.clone(), right)))
+        }
+        Ordering::Equal => Some(match (&node.left, &node.right) {
+            (None, None) => None,
+            (Some(only), None) | (None, Some(only)) => Some(only.clone()),
+            (Some(left), Some(right)) => {
+                // The next entry in order takes the removed one's place.
+                let (key, value, rest) = remove_first(right);
+                Some(balance(key, value, Some(left.clone()), rest))
+            }
+        }),
+    }
+}
+
+/// The first entry of a tree and the tree without it.
+fn remove_first(node: &Rc<Node>) -> (Rc<str>, Thunk, Option<Rc<Node>>) {
+    match &node.left {
+        None => (node.key.clone(), node.value.clone(), node.right.clone()),
+        Some(left) => {
+            let (key, value, rest) = remove_first(left);
+            let node = balance(node.key.clone(), node.value.clone(), rest, node.right.clone());
+            (key, value, Some(node))
+        }
+    }
+}
+
 /// Rebuilds a node, rotating when its subtrees' heights differ by more than one (AVL).
 fn balance(
     key: Rc<str>,
@@ -327,5 +448,67 @@ mod tests {
         assert_eq!(both.len(), 100);
         assert!(matches!(both.get("k00007").and_then(Thunk::get), Some(Value::Null)));
         assert!(matches!(big.get("k00007").and_then(Thunk::get), Some(Value::Int(7))));
+    }
+
+    fn names_of(set: &Attrs) -> Vec<String> {
+        set.names().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn changes_in_a_fold_and_on_a_reused_base_agree_with_a_sorted_map() {
+        use std::collections::BTreeMap;
+        // A deterministic walk of inserts and removals over a few hundred names, applied to a
+        // set (flat, then marked, then a tree) and to a map; both must list the same names
+        // with the same values after every step, and a base used again must not change.
+        let base = set(&(0..200).map(|i| i * 3).collect::<Vec<_>>());
+        let mut model: BTreeMap<String, i64> =
+            (0..200).map(|i| (format!("k{:05}", i * 3), i64::from(i * 3))).collect();
+        let mut acc = base.clone();
+        let mut seed: u64 = 20261202;
+        for step in 0..2000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let k = (seed >> 33) % 700;
+            let name: Rc<str> = format!("k{k:05}").into();
+            match step % 3 {
+                0 => {
+                    let one = Attrs::from_entries(vec![(
+                        name.clone(),
+                        Thunk::value(Value::Int(-(k as i64))),
+                    )]);
+                    acc = acc.update(&one);
+                    model.insert(name.to_string(), -(k as i64));
+                }
+                1 => {
+                    let one = Attrs::from_entries(vec![(
+                        name.clone(),
+                        Thunk::value(Value::Int(k as i64 + 1)),
+                    )]);
+                    // The small set on the left: the big one's names win.
+                    acc = one.update(&acc);
+                    model.entry(name.to_string()).or_insert(k as i64 + 1);
+                }
+                _ => {
+                    if acc.get(&name).is_some() {
+                        acc = acc.remove(std::slice::from_ref(&name));
+                        model.remove(&*name);
+                    }
+                }
+            }
+            assert_eq!(acc.len(), model.len(), "step {step}");
+            if step % 97 == 0 || step > 1990 {
+                let names = names_of(&acc);
+                assert_eq!(names, model.keys().cloned().collect::<Vec<_>>(), "step {step}");
+                for (name, value) in &model {
+                    let got = acc.get(name).and_then(Thunk::get);
+                    assert!(matches!(got, Some(Value::Int(v)) if v == *value), "{name}");
+                }
+            }
+            // The base, changed again and again, stays what it was.
+            let changed = base
+                .update(&Attrs::from_entries(vec![("k00000".into(), Thunk::value(Value::Null))]));
+            assert_eq!(changed.len(), 200);
+            assert!(matches!(base.get("k00000").and_then(Thunk::get), Some(Value::Int(0))));
+        }
+        assert_eq!(base.len(), 200);
     }
 }
