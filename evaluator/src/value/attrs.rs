@@ -192,19 +192,20 @@ impl Attrs {
 
     /// This set without `names` (sorted, no repeats, at least one of them in the set).
     pub(crate) fn remove(&self, names: &[Rc<str>]) -> Attrs {
-        if self.len() > SMALL && names.len() * 8 < self.len() {
-            if let Some((mut root, mut len)) = self.tree() {
-                for name in names {
-                    if let Some(rest) = remove(&root, name) {
-                        len -= 1;
-                        match rest {
-                            Some(rest) => root = rest,
-                            None => return Attrs::default(),
-                        }
+        if self.len() > SMALL
+            && names.len() * 8 < self.len()
+            && let Some((mut root, mut len)) = self.tree()
+        {
+            for name in names {
+                if let Some(rest) = remove(&root, name) {
+                    len -= 1;
+                    match rest {
+                        Some(rest) => root = rest,
+                        None => return Attrs::default(),
                     }
                 }
-                return Attrs(Repr::Tree { root, len }, None, Mark::default());
             }
+            return Attrs(Repr::Tree { root, len }, None, Mark::default());
         }
         let kept = self
             .iter()
