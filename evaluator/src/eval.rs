@@ -111,6 +111,11 @@ impl Globals {
     pub(crate) fn at(&self, slot: u32) -> Option<&Thunk> {
         self.values.get(slot as usize)
     }
+
+    /// Whether the global at `slot` is a builtin that forces its one argument first.
+    pub(crate) fn is_strict(&self, slot: u32) -> bool {
+        matches!(self.at(slot).and_then(Thunk::get), Some(Value::PrimOp(op)) if op.strict)
+    }
 }
 
 /// What the core evaluator is given from outside (tvix-eval takes its extra builtins from
@@ -227,13 +232,17 @@ impl Machine {
                     return self.apply_chain(id, env);
                 }
                 let func = self.operand(func, env)?;
-                if let Value::PrimOp(op) = &func
-                    && op.strict
-                    && !matches!(self.arena.hot(arg), Hot::Local(..) | Hot::Global(_) | Hot::Int(_))
-                {
-                    return self.call_strict(op, arg, env, id);
-                }
-                let arg = self.thunk(arg, env);
+                let arg = match &func {
+                    Value::PrimOp(op) if op.strict && self.would_suspend(arg) => {
+                        return self.call_strict(op, arg, env, id);
+                    }
+                    // The function forces its parameter first: the argument is evaluated
+                    // now, with no thunk (`lower::strict`).
+                    Value::Lambda(closure) if closure.lambda.strict && self.would_suspend(arg) => {
+                        Thunk::value(self.eval(arg, env)?)
+                    }
+                    _ => self.thunk(arg, env),
+                };
                 self.apply(func, arg, Some(self.arena.span(id)))
             }
             Hot::If(cond, then, otherwise) => {
@@ -244,6 +253,18 @@ impl Machine {
             Hot::Other => {
                 let expr = self.arena.shared(id);
                 self.eval_other(&expr, id, env)
+            }
+        }
+    }
+
+    /// Whether `thunk` would suspend `id` (a variable or a literal has its cell at hand).
+    #[inline(always)]
+    fn would_suspend(&self, id: ExprId) -> bool {
+        match self.arena.hot(id) {
+            Hot::Local(..) | Hot::Global(_) | Hot::Int(_) => false,
+            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) => true,
+            Hot::Other => {
+                !matches!(self.arena.get(id), Expr::Float(_) | Expr::Str(_) | Expr::Path(_))
             }
         }
     }

@@ -161,6 +161,10 @@ pub(crate) struct Lambda {
     /// `x: …` as written, for messages (`<LAMBDA>` has no name in Nix; we keep one when a
     /// binding gives it one).
     pub(crate) name: Option<Rc<str>>,
+    /// The body's first act is forcing the parameter (a set pattern always does; `n: if n < 2
+    /// …` does): an argument can then be evaluated at the call, with no thunk made for it, and
+    /// nothing observable changes (see `lower::strict`).
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Clone)]

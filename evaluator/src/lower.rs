@@ -7,6 +7,7 @@
 //! interpolation and indented-string indentation are all desugared here.
 
 mod attrs;
+mod strict;
 mod strings;
 
 pub(crate) use self::strings::canonical as canonical_path;
@@ -43,6 +44,8 @@ pub(crate) struct Lowerer<'a> {
     home: Option<String>,
     scopes: Vec<Scope>,
     global: &'a dyn Fn(&str) -> Option<u32>,
+    /// Whether the global at a slot is a builtin that forces its one argument first.
+    strict_global: &'a dyn Fn(u32) -> bool,
     pub(crate) errors: Vec<EvalError>,
 }
 
@@ -53,8 +56,10 @@ impl<'a> Lowerer<'a> {
         base_dir: PathBuf,
         home: Option<String>,
         global: &'a dyn Fn(&str) -> Option<u32>,
+        strict_global: &'a dyn Fn(u32) -> bool,
     ) -> Lowerer<'a> {
-        Lowerer { arena, file, base_dir, home, scopes: Vec::new(), global, errors: Vec::new() }
+        let scopes = Vec::new();
+        Lowerer { arena, file, base_dir, home, scopes, global, strict_global, errors: Vec::new() }
     }
 
     pub(crate) fn span(&self, node: &impl AstNode) -> Span {
@@ -265,11 +270,15 @@ impl<'a> Lowerer<'a> {
                 Ok([ident]) => Param::Ident(ident),
                 Err(names) => Param::Curried(names.into()),
             };
-            return Rc::new(Lambda { param, body, name });
+            // A chain's frame is made only when all its arguments are there: none is taken
+            // early.
+            let strict = matches!(param, Param::Ident(_))
+                && strict::forces_first(self.arena, body, self.strict_global);
+            return Rc::new(Lambda { param, body, name, strict });
         }
         let Some(pattern) = lambda.pattern() else {
             let body = self.expr(None, span);
-            return Rc::new(Lambda { param: Param::Ident("".into()), body, name });
+            return Rc::new(Lambda { param: Param::Ident("".into()), body, name, strict: false });
         };
         let names: Vec<Rc<str>> = pattern
             .entries()
@@ -288,7 +297,9 @@ impl<'a> Lowerer<'a> {
             (formals, l.expr(lambda.body(), span))
         });
         let ellipsis = pattern.ellipsis_token().is_some();
-        Rc::new(Lambda { param: Param::Pattern { formals, ellipsis, bind }, body, name })
+        // Applying a set pattern forces the argument before anything else.
+        let param = Param::Pattern { formals, ellipsis, bind };
+        Rc::new(Lambda { param, body, name, strict: true })
     }
 
     /// Lowers a value, naming a lambda after the binding that holds it.

@@ -145,13 +145,27 @@ impl Machine {
                 }
                 Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
             }
-            Value::Attrs(attrs) if attrs.get("__functor").is_some() => {
-                let functor = attrs.get("__functor").cloned();
-                let functor = self.force(&functor.unwrap_or_else(|| Thunk::value(Value::Null)))?;
+            Value::Attrs(attrs) => {
+                let Some(functor) = attrs.get("__functor").cloned() else {
+                    let got = Value::Attrs(attrs).describe();
+                    return Err(EvalError::new(ErrorKind::NotAFunction { got }, span));
+                };
+                let functor = self.force(&functor)?;
                 // The set, then the argument: a functor written `self: x: …` gets both in one
-                // frame.
+                // frame (`call_args` counts the depth of a call it makes).
                 let with_self = Thunk::value(Value::Attrs(attrs));
-                self.nested(span, |m| m.call_args(functor, &[with_self, arg], span))
+                self.depth += 1;
+                let result = if self.depth > MAX_DEPTH {
+                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+                } else if self.depth.is_multiple_of(8) {
+                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+                        self.call_args(functor, &[with_self, arg], span)
+                    })
+                } else {
+                    self.call_args(functor, &[with_self, arg], span)
+                };
+                self.depth -= 1;
+                result
             }
             other => Err(EvalError::new(ErrorKind::NotAFunction { got: other.describe() }, span)),
         }

@@ -109,8 +109,10 @@ impl Machine {
         let file = self.sources.add("<prelude>".to_owned(), text.to_owned());
         let globals = &self.globals;
         let is_global = |name: &str| globals.slot(name);
+        let strict_global = |slot: u32| globals.is_strict(slot);
         let base_dir = PathBuf::from(STDLIB_ROOT);
-        let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, None, &is_global);
+        let mut lowerer =
+            Lowerer::new(&mut self.arena, file, base_dir, None, &is_global, &strict_global);
         let span = lower::file_span(file, text.len());
         let id = lowerer.expr(parse.tree().expr(), span);
         debug_assert!(lowerer.errors.is_empty(), "the prelude expression lowers");
@@ -130,7 +132,9 @@ impl Machine {
         let file = self.sources.add(name, text);
         let globals = &self.globals;
         let is_global = |name: &str| globals.slot(name);
-        let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, None, &is_global);
+        let strict_global = |slot: u32| globals.is_strict(slot);
+        let mut lowerer =
+            Lowerer::new(&mut self.arena, file, base_dir, None, &is_global, &strict_global);
         lowerer.expr(parse.tree().expr(), lower::file_span(file, len));
         lowerer.errors.iter().flat_map(|e| e.diagnostics()).collect()
     }
@@ -173,7 +177,9 @@ impl Machine {
         };
         let globals = &self.globals;
         let is_global = |name: &str| globals.slot(name);
-        let mut lowerer = Lowerer::new(&mut self.arena, file, base_dir, home, &is_global);
+        let strict_global = |slot: u32| globals.is_strict(slot);
+        let mut lowerer =
+            Lowerer::new(&mut self.arena, file, base_dir, home, &is_global, &strict_global);
         let root = parse.tree().expr();
         let span = lower::file_span(file, len);
         let names: Vec<std::rc::Rc<str>> =
