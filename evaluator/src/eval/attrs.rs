@@ -40,6 +40,10 @@ impl Machine {
         if rec {
             self.overrides(&mut entries, &scope)?;
         }
+        // Names already given, to reject a repeat: searched one by one in a small set, through
+        // a hash set in a large one (thousands of `${k} = …;` in one literal).
+        let mut given: Option<std::collections::HashSet<Rc<str>>> = (dynamics.len() > 16)
+            .then(|| entries.iter().map(|(name, _): &(Rc<str>, Thunk)| name.clone()).collect());
         for (key, value) in dynamics {
             let key_value = self.eval(*key, &scope)?;
             let name = match key_value {
@@ -48,7 +52,11 @@ impl Machine {
                 Value::Null => continue,
                 other => return Err(type_error("a string", &other, self.arena.span(*key))),
             };
-            if entries.iter().any(|(n, _)| *n == name) {
+            let repeated = match &mut given {
+                Some(given) => !given.insert(name.clone()),
+                None => entries.iter().any(|(n, _)| *n == name),
+            };
+            if repeated {
                 let mut error = EvalError::new(
                     ErrorKind::BadArgument {
                         builtin: "set",
