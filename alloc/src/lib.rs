@@ -10,6 +10,7 @@
 use std::{
     alloc::{GlobalAlloc, Layout},
     ffi::c_void,
+    sync::atomic::{AtomicUsize, Ordering::Relaxed},
 };
 
 use libmimalloc_sys as mi;
@@ -19,12 +20,30 @@ const MIN_ALIGN: usize = std::mem::size_of::<usize>();
 
 pub struct Allocator;
 
+/// Bytes handed out so far, never decreasing: what the evaluator watches to know when to look
+/// at the process's memory (`allocated`).
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+/// Roughly how many bytes this allocator has handed out since the process started (freed ones
+/// included). A load and a store, not an atomic addition: an update lost to another thread
+/// allocating at the same moment only delays the next look, and costs nothing on the path
+/// every allocation takes.
+pub fn allocated() -> usize {
+    ALLOCATED.load(Relaxed)
+}
+
+#[inline(always)]
+fn count(size: usize) {
+    ALLOCATED.store(ALLOCATED.load(Relaxed).wrapping_add(size), Relaxed);
+}
+
 // SAFETY: each method forwards to mimalloc, which returns blocks of at least the requested size
 // with at least the requested alignment (plain `mi_malloc` only when a word is enough) and
 // frees any block it returned, whichever function made it.
 unsafe impl GlobalAlloc for Allocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
         unsafe {
             if layout.align() <= MIN_ALIGN {
                 mi::mi_malloc(layout.size()) as *mut u8
@@ -36,6 +55,7 @@ unsafe impl GlobalAlloc for Allocator {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
         unsafe {
             if layout.align() <= MIN_ALIGN {
                 mi::mi_zalloc(layout.size()) as *mut u8
@@ -52,6 +72,7 @@ unsafe impl GlobalAlloc for Allocator {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
         unsafe {
             if layout.align() <= MIN_ALIGN {
                 mi::mi_realloc(ptr as *mut c_void, new_size) as *mut u8
@@ -89,5 +110,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn allocations_are_counted() {
+        // The other test allocates through this allocator at the same time, and may (rarely)
+        // overwrite an update: one of a few tries sees the count grow by the whole block.
+        let layout = Layout::from_size_align(1 << 20, 8).unwrap();
+        let counted = (0..10).any(|_| {
+            let before = allocated();
+            unsafe { Allocator.dealloc(Allocator.alloc(layout), layout) };
+            allocated().wrapping_sub(before) >= 1 << 20
+        });
+        assert!(counted);
     }
 }

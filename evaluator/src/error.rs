@@ -37,6 +37,10 @@ pub enum ErrorKind {
     TooLarge { what: String },
     /// Recursion deeper than the evaluator allows.
     MaxCallDepth,
+    /// The process holds more memory than it may (`INFRA_MAX_MEMORY`: `8G`, `512M`, `off`; by
+    /// default three quarters of the machine's memory or of its control group's limit): a
+    /// structure that grows in breadth without end stops here instead of exhausting the machine.
+    MemoryLimit { used: u64, limit: u64 },
     /// `throw` (catchable by `builtins.tryEval`).
     Throw { message: String },
     /// `abort`.
@@ -102,6 +106,7 @@ impl ErrorKind {
             ErrorKind::IntegerOverflow => "infra::eval::integer_overflow",
             ErrorKind::InfiniteRecursion => "infra::eval::infinite_recursion",
             ErrorKind::MaxCallDepth => "infra::eval::max_call_depth",
+            ErrorKind::MemoryLimit { .. } => "infra::eval::memory_limit",
             ErrorKind::TooLarge { .. } => "infra::eval::too_large",
             ErrorKind::Throw { .. } => "infra::eval::throw",
             ErrorKind::Abort { .. } => "infra::eval::abort",
@@ -161,6 +166,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Throw { message } => write!(f, "{message}"),
             ErrorKind::Abort { message } => write!(f, "evaluation aborted with: {message}"),
             ErrorKind::TooLarge { what } => write!(f, "{what}"),
+            ErrorKind::MemoryLimit { used, limit } => write!(
+                f,
+                "evaluation holds {} MiB of memory, more than the {} MiB allowed",
+                used >> 20,
+                limit >> 20
+            ),
             ErrorKind::AssertionFailed { condition } => {
                 write!(f, "assertion `{condition}` failed")
             }

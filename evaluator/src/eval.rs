@@ -62,7 +62,18 @@ pub(crate) struct Machine {
     /// argument), reused while no one else holds it; a strict builtin's is emptied (`null`)
     /// after its call, so that it keeps no value alive.
     spare: Option<Thunk>,
+    /// Forced thunks and calls, counted to look at the allocator every `POLL_EVERY` of them.
+    steps: u32,
+    /// `EvalIo::allocated` when memory was last asked about.
+    allocated_at: usize,
 }
+
+/// How many steps (forced thunks, calls) pass between two looks at how much was allocated (a
+/// call through `EvalIo`, no system call).
+const POLL_EVERY: u32 = 256;
+/// How much allocation passes between two questions about the process's memory (a system
+/// call or two): a runaway program overshoots the limit by about this much.
+const ASK_EVERY: usize = 32 << 20;
 
 // What every thunk, value and frame costs: evaluation allocates millions of them.
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
@@ -142,6 +153,8 @@ impl Machine {
             output_sites: HashMap::new(),
             constants: Vec::new(),
             spare: None,
+            steps: 0,
+            allocated_at: 0,
         };
         for (name, thunk) in builtins::globals() {
             machine.globals.insert(name, thunk);
@@ -574,9 +587,46 @@ impl Machine {
         }
     }
 
+    /// Counts a step (a forced thunk, a call); fails when the process holds more memory than
+    /// it may (looked at every `POLL_EVERY` steps, asked every `ASK_EVERY` bytes allocated).
+    #[inline(always)]
+    pub(crate) fn step(&mut self, span: Option<Span>) -> EvalResult<()> {
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps.is_multiple_of(POLL_EVERY) {
+            return self.check_memory(span);
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_memory(&mut self, span: Option<Span>) -> EvalResult<()> {
+        let allocated = self.io.allocated();
+        if allocated.wrapping_sub(self.allocated_at) < ASK_EVERY {
+            return Ok(());
+        }
+        self.allocated_at = allocated;
+        match self.io.memory() {
+            Some((used, limit)) if used > limit => {
+                let mut error = EvalError::new(ErrorKind::MemoryLimit { used, limit }, span);
+                error.help = Some(
+                    "a structure that keeps growing? The limit is INFRA_MAX_MEMORY (for example \
+                     `8G`; `off` for none), by default three quarters of the machine's memory"
+                        .into(),
+                );
+                Err(error)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `force` of a thunk not yet computed.
     #[inline(never)]
     fn force_work(&mut self, thunk: &Thunk) -> EvalResult<Value> {
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps.is_multiple_of(POLL_EVERY) {
+            self.check_memory(thunk.expr().map(|e| self.arena.span(e)))?;
+        }
         match thunk.begin() {
             ThunkState::Done(value) => {
                 thunk.finish(value.clone());

@@ -13,6 +13,17 @@ pub trait EvalIo {
     fn env_var(&self, name: &str) -> Option<String>;
     /// A message from `builtins.trace` or `builtins.warn`.
     fn trace(&self, message: &str);
+    /// The memory the process holds now and the most it may hold, in bytes, where the
+    /// platform tells: evaluation asks every so many steps and stops with an error past the
+    /// limit. `None` (the default): no limit.
+    fn memory(&self) -> Option<(u64, u64)> {
+        None
+    }
+    /// Bytes allocated so far, never decreasing (roughly): when it has grown by enough since
+    /// the last look, evaluation asks `memory`. `0` (the default): never.
+    fn allocated(&self) -> usize {
+        0
+    }
 }
 
 /// Something an evaluation read, so that a cache knows when its result is stale.

@@ -1,7 +1,9 @@
 //! Hostile programs: each must end with a diagnostic and exit 1, in bounded time, under a 3 GB
-//! address-space limit (a program that outgrew it would abort with a signal, not exit 1):
-//! self-application, infinite data under `--strict`, deep recursion, strings and lists that
-//! double in a loop, a pathological regular expression, and what `tools/fuzz` found.
+//! address-space limit (a program that outgrew it would abort with a signal, not exit 1) and
+//! a 1 GiB memory limit of infra's own (`INFRA_MAX_MEMORY`; by default three quarters of the
+//! machine's memory): self-application, infinite data under `--strict`, deep recursion,
+//! strings and lists that double in a loop, data that grows in breadth without end, a
+//! pathological regular expression, and what `tools/fuzz` found.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -74,6 +76,17 @@ const CASES: &[(&str, &str, &str)] = &[
     ("cyclic toXML", "builtins.toXML (let r = { a = r; }; in r)", "infra::eval::too_large"),
     ("cyclic toXML list", "builtins.toXML (let l = [ l ]; in l)", "infra::eval::too_large"),
     ("a huge genList", "builtins.genList (x: x) 1000000000", "infra::eval::bad_argument"),
+    // No single value too large, no recursion too deep: only the memory limit stops these.
+    (
+        "breadth without end",
+        "builtins.deepSeq (builtins.genList (i: builtins.genList (j: j) 1000) 10000000) 1",
+        "infra::eval::memory_limit",
+    ),
+    (
+        "a closure that never closes",
+        "builtins.length (builtins.genericClosure { startSet = [ { key = 0; } ]; operator = x: [ { key = x.key + 1; } ]; })",
+        "infra::eval::memory_limit",
+    ),
     (
         "catastrophic backtracking",
         "builtins.match \"(a*)*b\" (builtins.concatStringsSep \"\" (builtins.genList (x: \"a\") 5000)) == null && throw \"matched nothing\"",
@@ -93,6 +106,7 @@ fn hostile_programs_end_with_a_diagnostic_in_bounded_time_and_memory() {
             ])
             .arg(env!("CARGO_BIN_EXE_infra"))
             .arg(program)
+            .env("INFRA_MAX_MEMORY", "1G")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -177,6 +177,7 @@ impl Machine {
         arg: Thunk,
         span: Option<Span>,
     ) -> EvalResult<Value> {
+        self.step(span)?;
         let lambda = &closure.lambda;
         match &lambda.param {
             Param::Ident(_) => {

@@ -138,6 +138,16 @@ impl Thunk {
         }
     }
 
+    /// The expression a suspended (or blackholed) thunk evaluates, for placing errors.
+    pub(crate) fn expr(&self) -> Option<ExprId> {
+        match &*self.0.borrow() {
+            ThunkState::Suspended { expr, .. } | ThunkState::Blackhole { expr: Some(expr) } => {
+                Some(*expr)
+            }
+            _ => None,
+        }
+    }
+
     /// Takes the work out, leaving a blackhole.
     pub(crate) fn begin(&self) -> ThunkState {
         let mut state = self.0.borrow_mut();
