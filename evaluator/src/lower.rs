@@ -33,6 +33,9 @@ enum Scope {
     With,
 }
 
+/// The most parameters of a chain `a: b: …` given one frame (`Param::Curried`).
+const CURRIED: usize = 8;
+
 /// Frames (and set literals being lowered) with more names than this are searched through a
 /// map, not one by one.
 const INDEXED: usize = 16;
@@ -257,10 +260,13 @@ impl<'a> Lowerer<'a> {
         if let Some(param) = lambda.param() {
             let text = |p: ast::Param| p.name().and_then(|n| n.text()).unwrap_or_default();
             let mut names = vec![self.arena.name(text(param).as_str())];
-            // `a: b: c: body`: one frame for the whole chain.
+            // `a: b: c: body`: one frame for the whole chain — up to `CURRIED` parameters, so
+            // that applying a long chain one argument at a time (each partial application
+            // copies the arguments so far) stays linear; the rest is a chain of its own.
             let mut body = lambda.body();
             while let Some(ast::Expr::Lambda(inner)) = &body
                 && let Some(param) = inner.param()
+                && names.len() < CURRIED
             {
                 names.push(self.arena.name(text(param).as_str()));
                 body = inner.body();

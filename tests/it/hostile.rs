@@ -83,6 +83,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "infra::eval::memory_limit",
     ),
     (
+        "breadth without end, under tryEval (which does not catch it)",
+        "(builtins.tryEval (builtins.deepSeq (builtins.genList (i: builtins.genList (j: j) 1000) 10000000) 1)).success",
+        "infra::eval::memory_limit",
+    ),
+    (
         "a closure that never closes",
         "builtins.length (builtins.genericClosure { startSet = [ { key = 0; } ]; operator = x: [ { key = x.key + 1; } ]; })",
         "infra::eval::memory_limit",
