@@ -294,6 +294,7 @@ impl Machine {
         id: ExprId,
     ) -> EvalResult<Value> {
         let span = Some(self.arena.span(id));
+        self.step(span)?;
         let value = apply::with_span(self.eval(arg, env), span, op.name)?;
         let mut cell = self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
         cell.set_or_new(value);
@@ -587,8 +588,11 @@ impl Machine {
         }
     }
 
-    /// Counts a step (a forced thunk, a call); fails when the process holds more memory than
-    /// it may (looked at every `POLL_EVERY` steps, asked every `ASK_EVERY` bytes allocated).
+    /// Counts a step (a thunk forced, a function or builtin called); fails when the process
+    /// holds more memory than it may (looked at every `POLL_EVERY` steps, asked every
+    /// `ASK_EVERY` bytes allocated). Any evaluation that keeps allocating keeps taking steps;
+    /// one step may allocate a lot (a builtin building a list of millions), bounded by the
+    /// limits on one value's size.
     #[inline(always)]
     pub(crate) fn step(&mut self, span: Option<Span>) -> EvalResult<()> {
         self.steps = self.steps.wrapping_add(1);
@@ -824,8 +828,25 @@ impl Machine {
                 Ok(Value::Bool(self.eval_bool(rhs, env)?))
             }
             _ => {
-                let left = self.operand(lhs, env)?;
-                let right = self.operand(rhs, env)?;
+                // `a > b` and `a <= b` are `b < a` in Nix, which evaluates `b` first.
+                let (left, right) = if matches!(op, B::More | B::LessOrEq) {
+                    let right = self.operand(rhs, env)?;
+                    (self.operand(lhs, env)?, right)
+                } else {
+                    let left = self.operand(lhs, env)?;
+                    // `//` and `++` check their left operand before evaluating the right one.
+                    match (op, &left) {
+                        (B::Update, Value::Attrs(_)) | (B::Concat, Value::List(_)) => {}
+                        (B::Update, _) => {
+                            return Err(type_error("a set", &left, self.arena.span(id)));
+                        }
+                        (B::Concat, _) => {
+                            return Err(type_error("a list", &left, self.arena.span(id)));
+                        }
+                        _ => {}
+                    }
+                    (left, self.operand(rhs, env)?)
+                };
                 // Integers on both sides are the common case: no detour through the general
                 // code (and no span lookup unless it fails).
                 if let (Value::Int(a), Value::Int(b)) = (&left, &right) {

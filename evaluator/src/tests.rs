@@ -93,6 +93,15 @@ fn deep_recursion_is_an_error_not_a_crash() {
 }
 
 #[test]
+fn a_very_long_attribute_path_lowers_without_a_crash() {
+    // `{ a0.a1.….a19999 = 1; }` nests 20,000 sets (the parser bounds nesting, not a path's
+    // length): lowering it overflowed the stack (found by a scaling audit).
+    let path: Vec<String> = (0..20_000).map(|i| format!("a{i}")).collect();
+    let src = format!("let s = {{ {} = 1; }}; in builtins.attrNames s.a0.a1", path.join("."));
+    check(&src, expect![[r#"[ "a2" ]"#]]);
+}
+
+#[test]
 fn integer_overflow_is_an_error() {
     check(
         "9223372036854775807 + 1",

@@ -57,7 +57,7 @@ struct Seen {
     /// Lists, by length and first element (when that is a scalar already computed).
     lists: HashMap<(usize, Scalar), Vec<Value>>,
     /// Everything else (and lists whose first element was not computed yet): compared with
-    /// the key one by one.
+    /// every key one by one, as a key without a bucket is compared with every list.
     others: Vec<Value>,
 }
 
@@ -81,7 +81,14 @@ impl Seen {
                 .map(|first| (items.len(), first)),
             _ => None,
         };
-        for old in bucket.as_ref().and_then(|b| self.lists.get(b)).into_iter().flatten() {
+        // With a bucket, the lists of that bucket; without one (a first element not computed
+        // yet), every list, in any bucket.
+        let lists: Vec<&Value> = match &bucket {
+            Some(b) => self.lists.get(b).into_iter().flatten().collect(),
+            None if matches!(key, Value::List(_)) => self.lists.values().flatten().collect(),
+            None => Vec::new(),
+        };
+        for old in lists {
             if m.equal(old, key)? {
                 return Ok(false);
             }

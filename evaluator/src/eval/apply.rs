@@ -35,6 +35,7 @@ impl Machine {
                 && let Param::Curried(names) = &closure.lambda.param
                 && args.len() - i >= names.len() - closure.applied as usize
             {
+                self.step(span)?;
                 let take = names.len() - closure.applied as usize;
                 let body = closure.lambda.body;
                 let frame = curried_frame(closure, &args[i..i + take]);
@@ -84,6 +85,7 @@ impl Machine {
             && op.arity == args.len()
         {
             let span = Some(self.arena.span(id));
+            self.step(span)?;
             self.call_site = span;
             return with_span((op.func)(self, &args), span, op.name);
         }
@@ -131,6 +133,7 @@ impl Machine {
             }
             Value::PrimOp(op) => {
                 if op.arity == 1 {
+                    self.step(span)?;
                     self.call_site = span;
                     return with_span((op.func)(self, &[arg]), span, op.name);
                 }
@@ -140,6 +143,7 @@ impl Machine {
                 let mut args = partial.args.clone();
                 args.push(arg);
                 if args.len() == partial.op.arity {
+                    self.step(span)?;
                     self.call_site = span;
                     return with_span((partial.op.func)(self, &args), span, partial.op.name);
                 }

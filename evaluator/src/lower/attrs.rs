@@ -222,7 +222,11 @@ impl Lowerer<'_> {
         };
         match entry {
             Entry::Value(value) => AttrValue::Inner(self.value(&value, name)),
-            Entry::Nested(nested) => AttrValue::Inner(self.emit(nested)),
+            // A path `a.b.….z = v;` nests as deep as it is long (the parser bounds nesting,
+            // not a path's length): grow the stack as lowering an expression does.
+            Entry::Nested(nested) => {
+                AttrValue::Inner(stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.emit(nested)))
+            }
             Entry::Inherit(name, span) => AttrValue::Outer(outer(self, &mut |l| {
                 let var = l.resolve(&name, span);
                 l.push(Expr::Var(var), span)

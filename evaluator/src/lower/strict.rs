@@ -21,11 +21,34 @@ pub(super) fn forces_first(
             Expr::Var(Var::Local { depth: d, slot }) => return *d == depth && *slot == 0,
             Expr::BinOp { op, lhs, rhs } => {
                 use lang::ast::BinaryOp as B;
-                if matches!(op, B::PipeLeft | B::PipeRight) {
-                    return false;
+                // `a > b` and `a <= b` evaluate `b` first (they are `b < a`).
+                let (first, second) =
+                    if matches!(op, B::More | B::LessOrEq) { (*rhs, *lhs) } else { (*lhs, *rhs) };
+                // A literal evaluated first has no effect where both operands are evaluated
+                // before either's type is checked (arithmetic, comparison, equality); `&&`,
+                // `||`, `->`, `//` and `++` check the first operand's type before evaluating
+                // the second, and a literal is never of their type.
+                let both_first = matches!(
+                    op,
+                    B::Add
+                        | B::Sub
+                        | B::Mul
+                        | B::Div
+                        | B::Equal
+                        | B::NotEqual
+                        | B::Less
+                        | B::LessOrEq
+                        | B::More
+                        | B::MoreOrEq
+                );
+                if is_literal(arena.get(first)) {
+                    if !both_first {
+                        return false;
+                    }
+                    second
+                } else {
+                    first
                 }
-                // A literal on the left is evaluated first, to no effect.
-                if is_literal(arena.get(*lhs)) { *rhs } else { *lhs }
             }
             Expr::If { cond, .. } | Expr::Assert { cond, .. } => *cond,
             Expr::Not(operand) | Expr::Negate(operand) => *operand,
