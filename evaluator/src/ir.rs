@@ -14,6 +14,15 @@ impl ExprId {
     pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The id as a number, for keeping it in a packed field.
+    pub(crate) fn raw(self) -> u32 {
+        self.0
+    }
+
+    pub(crate) fn from_raw(raw: u32) -> ExprId {
+        ExprId(raw)
+    }
 }
 
 #[derive(Default)]

@@ -20,22 +20,27 @@ use crate::value::Thunk;
 /// Updating a flat set larger than this with a few names turns it into a tree.
 const SMALL: usize = 32;
 
-/// The entries, and the set literal they came from (for `unsafeGetAttrPos`; `None` for a set
-/// a builtin or `//` made, as Nix has no position for those either… mostly).
-#[derive(Clone, Default)]
-pub struct Attrs(Repr, Option<crate::ir::ExprId>, Mark);
-
-/// Whether a large flat set was changed by a few names before or was made by such a change
-/// (then the next change builds its tree), and that tree once built.
-#[derive(Clone, Default)]
-struct Mark {
+/// The entries, the set literal they came from (for `unsafeGetAttrPos`; none for a set a
+/// builtin or `//` made, as Nix has no position for those either… mostly), and the mark of a
+/// large flat set changed by a few names before or made by such a change (its next change
+/// builds a tree, kept in `tree`). Flat fields, so that the literal and the mark share a
+/// word: a set is 40 bytes.
+#[derive(Clone)]
+pub struct Attrs {
+    repr: Repr,
+    /// The literal's `ExprId`, or `NO_ORIGIN`.
+    origin: u32,
     changed: Cell<bool>,
     tree: OnceCell<Rc<Node>>,
 }
 
-impl Mark {
-    fn changed() -> Mark {
-        Mark { changed: Cell::new(true), tree: OnceCell::new() }
+const NO_ORIGIN: u32 = u32::MAX;
+
+const _: () = assert!(std::mem::size_of::<Attrs>() == 40);
+
+impl Default for Attrs {
+    fn default() -> Attrs {
+        Attrs::new(Repr::default(), false)
     }
 }
 
@@ -60,6 +65,10 @@ struct Node {
 }
 
 impl Attrs {
+    fn new(repr: Repr, changed: bool) -> Attrs {
+        Attrs { repr, origin: NO_ORIGIN, changed: Cell::new(changed), tree: OnceCell::new() }
+    }
+
     /// Builds a set from entries in any order; a later entry for a name wins.
     pub(crate) fn from_entries(mut entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
         // A stable sort keeps equal names in their order; keep the last of each run, in
@@ -80,22 +89,22 @@ impl Attrs {
     /// Builds a set from entries already sorted by name with no repeats.
     pub(crate) fn from_sorted(entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        Attrs(Repr::Small(entries), None, Mark::default())
+        Attrs::new(Repr::Small(entries), false)
     }
 
     /// This set, as made by the set literal `origin`.
     pub(crate) fn with_origin(mut self, origin: crate::ir::ExprId) -> Attrs {
-        self.1 = Some(origin);
+        self.origin = origin.raw();
         self
     }
 
     /// The set literal this set was made by, if it was.
     pub(crate) fn origin(&self) -> Option<crate::ir::ExprId> {
-        self.1
+        (self.origin != NO_ORIGIN).then(|| crate::ir::ExprId::from_raw(self.origin))
     }
 
     pub fn len(&self) -> usize {
-        match &self.0 {
+        match &self.repr {
             Repr::Small(entries) => entries.len(),
             Repr::Tree { len, .. } => *len,
         }
@@ -106,7 +115,7 @@ impl Attrs {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Thunk> {
-        match &self.0 {
+        match &self.repr {
             Repr::Small(entries) => {
                 // Names written in the program share their text (`Arena::name`): most
                 // lookups of a small set find their entry by address alone.
@@ -139,7 +148,7 @@ impl Attrs {
 
     /// Entries in name order.
     pub(crate) fn iter(&self) -> Iter<'_> {
-        match &self.0 {
+        match &self.repr {
             Repr::Small(entries) => Iter(IterRepr::Small(entries.iter())),
             Repr::Tree { root, .. } => {
                 let mut stack = Vec::new();
@@ -169,9 +178,9 @@ impl Attrs {
                     root = new_root;
                     len += usize::from(added);
                 }
-                return Attrs(Repr::Tree { root, len }, None, Mark::default());
+                return Attrs::new(Repr::Tree { root, len }, false);
             }
-            return Attrs(merge(self, other).0, None, Mark::changed());
+            return Attrs::new(merge(self, other).repr, true);
         }
         // A few names under a big set (`{ x = …; } // acc`): those it lacks go into its tree.
         if other.len() > SMALL && self.len() * 8 < other.len() {
@@ -183,9 +192,9 @@ impl Attrs {
                         len += usize::from(added);
                     }
                 }
-                return Attrs(Repr::Tree { root, len }, None, Mark::default());
+                return Attrs::new(Repr::Tree { root, len }, false);
             }
-            return Attrs(merge(self, other).0, None, Mark::changed());
+            return Attrs::new(merge(self, other).repr, true);
         }
         merge(self, other)
     }
@@ -205,36 +214,31 @@ impl Attrs {
                     }
                 }
             }
-            return Attrs(Repr::Tree { root, len }, None, Mark::default());
+            return Attrs::new(Repr::Tree { root, len }, false);
         }
         let kept = self
             .iter()
             .filter(|(k, _)| names.binary_search(k).is_err())
             .map(|(k, v)| (k.clone(), v.clone()));
-        let mark = if self.len() > SMALL && names.len() * 8 < self.len() {
-            Mark::changed()
-        } else {
-            Mark::default()
-        };
-        Attrs(Repr::Small(kept.collect()), None, mark)
+        let changed = self.len() > SMALL && names.len() * 8 < self.len();
+        Attrs::new(Repr::Small(kept.collect()), changed)
     }
 
     /// The tree of a large set that is one already, or that was changed or made by a change
     /// before (built once and kept); `None` for a flat set changed for the first time (it is
     /// copied instead, and marked).
     fn tree(&self) -> Option<(Rc<Node>, usize)> {
-        match &self.0 {
+        match &self.repr {
             Repr::Tree { root, len } => Some((root.clone(), *len)),
             Repr::Small(entries) => {
-                let mark = &self.2;
-                if !mark.changed.replace(true) {
+                if !self.changed.replace(true) {
                     return None;
                 }
-                if let Some(root) = mark.tree.get() {
+                if let Some(root) = self.tree.get() {
                     return Some((root.clone(), entries.len()));
                 }
                 let root = build(entries)?;
-                Some((mark.tree.get_or_init(|| root).clone(), entries.len()))
+                Some((self.tree.get_or_init(|| root).clone(), entries.len()))
             }
         }
     }
