@@ -588,11 +588,12 @@ impl Machine {
         }
     }
 
-    /// Counts a step (a thunk forced, a function or builtin called); fails when the process
-    /// holds more memory than it may (looked at every `POLL_EVERY` steps, asked every
-    /// `ASK_EVERY` bytes allocated). Any evaluation that keeps allocating keeps taking steps;
-    /// one step may allocate a lot (a builtin building a list of millions), bounded by the
-    /// limits on one value's size.
+    /// Counts a step (a thunk forced, a builtin called, a function called by a builtin);
+    /// fails when the process holds more memory than it may (looked at every `POLL_EVERY`
+    /// steps, asked every `ASK_EVERY` bytes allocated). Any evaluation that keeps allocating
+    /// keeps taking steps: a loop is a builtin's, and calls written in the program nest, so
+    /// the depth limit bounds them; one step may allocate a lot (a builtin building a list of
+    /// millions), bounded by the limits on one value's size.
     #[inline(always)]
     pub(crate) fn step(&mut self, span: Option<Span>) -> EvalResult<()> {
         self.steps = self.steps.wrapping_add(1);

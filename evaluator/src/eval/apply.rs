@@ -31,11 +31,14 @@ impl Machine {
     ) -> EvalResult<Value> {
         let mut i = 0;
         while i < args.len() {
+            // Every loop of a builtin (`foldl'`, `map`, `genList`, …) calls through here: a
+            // step for the memory limit. (A call written in the program nests, and its depth
+            // is bounded; it is not counted.)
+            self.step(span)?;
             if let Value::Lambda(closure) = &func
                 && let Param::Curried(names) = &closure.lambda.param
                 && args.len() - i >= names.len() - closure.applied as usize
             {
-                self.step(span)?;
                 let take = names.len() - closure.applied as usize;
                 let body = closure.lambda.body;
                 let frame = curried_frame(closure, &args[i..i + take]);
@@ -181,7 +184,6 @@ impl Machine {
         arg: Thunk,
         span: Option<Span>,
     ) -> EvalResult<Value> {
-        self.step(span)?;
         let lambda = &closure.lambda;
         match &lambda.param {
             Param::Ident(_) => {
