@@ -829,25 +829,13 @@ impl Machine {
                 Ok(Value::Bool(self.eval_bool(rhs, env)?))
             }
             _ => {
-                // `a > b` and `a <= b` are `b < a` in Nix, which evaluates `b` first.
-                let (left, right) = if matches!(op, B::More | B::LessOrEq) {
-                    let right = self.operand(rhs, env)?;
-                    (self.operand(lhs, env)?, right)
-                } else {
-                    let left = self.operand(lhs, env)?;
-                    // `//` and `++` check their left operand before evaluating the right one.
-                    match (op, &left) {
-                        (B::Update, Value::Attrs(_)) | (B::Concat, Value::List(_)) => {}
-                        (B::Update, _) => {
-                            return Err(type_error("a set", &left, self.arena.span(id)));
-                        }
-                        (B::Concat, _) => {
-                            return Err(type_error("a list", &left, self.arena.span(id)));
-                        }
-                        _ => {}
-                    }
-                    (left, self.operand(rhs, env)?)
-                };
+                // `>`, `<=`, `//` and `++` evaluate their operands in another order: out of
+                // line, so that this path (most arithmetic and comparisons) stays as short.
+                if matches!(op, B::More | B::LessOrEq | B::Update | B::Concat) {
+                    return self.binop_in_order(op, lhs, rhs, env, id);
+                }
+                let left = self.operand(lhs, env)?;
+                let right = self.operand(rhs, env)?;
                 // Integers on both sides are the common case: no detour through the general
                 // code (and no span lookup unless it fails).
                 if let (Value::Int(a), Value::Int(b)) = (&left, &right) {
@@ -857,8 +845,6 @@ impl Machine {
                         B::Sub => a.checked_sub(b).map(Value::Int),
                         B::Mul => a.checked_mul(b).map(Value::Int),
                         B::Less => Some(Value::Bool(a < b)),
-                        B::LessOrEq => Some(Value::Bool(a <= b)),
-                        B::More => Some(Value::Bool(a > b)),
                         B::MoreOrEq => Some(Value::Bool(a >= b)),
                         B::Equal => Some(Value::Bool(a == b)),
                         B::NotEqual => Some(Value::Bool(a != b)),
@@ -871,6 +857,43 @@ impl Machine {
                 self.binop_values(op, &left, &right, Some(self.arena.span(id)))
             }
         }
+    }
+
+    /// `a > b` and `a <= b`, which are `b < a` in Nix and evaluate `b` first; `a // b` and
+    /// `a ++ b`, which check `a` before evaluating `b`.
+    #[inline(never)]
+    fn binop_in_order(
+        &mut self,
+        op: lang::ast::BinaryOp,
+        lhs: ExprId,
+        rhs: ExprId,
+        env: &Rc<Env>,
+        id: ExprId,
+    ) -> EvalResult<Value> {
+        use lang::ast::BinaryOp as B;
+        let (left, right) = match op {
+            B::More | B::LessOrEq => {
+                let right = self.operand(rhs, env)?;
+                (self.operand(lhs, env)?, right)
+            }
+            _ => {
+                let left = self.operand(lhs, env)?;
+                match (op, &left) {
+                    (B::Update, Value::Attrs(_)) | (B::Concat, Value::List(_)) => {}
+                    (B::Update, _) => return Err(type_error("a set", &left, self.arena.span(id))),
+                    _ => return Err(type_error("a list", &left, self.arena.span(id))),
+                }
+                (left, self.operand(rhs, env)?)
+            }
+        };
+        if let (Value::Int(a), Value::Int(b)) = (&left, &right) {
+            match op {
+                B::More => return Ok(Value::Bool(a > b)),
+                B::LessOrEq => return Ok(Value::Bool(a <= b)),
+                _ => {}
+            }
+        }
+        self.binop_values(op, &left, &right, Some(self.arena.span(id)))
     }
 }
 
