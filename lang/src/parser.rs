@@ -7,8 +7,11 @@
 //! skipped, an unexpected token is wrapped in an `ERROR` node.
 
 mod grammar;
+mod green;
 
-use rowan::{Checkpoint, GreenNode, GreenNodeBuilder};
+use rowan::GreenNode;
+
+use self::green::{Checkpoint, GreenBuilder};
 
 use crate::{
     SyntaxError, SyntaxErrorKind, SyntaxKind,
@@ -38,7 +41,7 @@ pub(crate) fn parse<'t>(text: &'t str, lexed: &'t Lexed) -> Parsed {
         lexed,
         pos: 0,
         next: first_significant(lexed, 0),
-        builder: GreenNodeBuilder::new(),
+        builder: GreenBuilder::default(),
         errors: Vec::new(),
         depth: 0,
         last_end: 0,
@@ -94,7 +97,7 @@ pub(crate) struct Parser<'t> {
     pos: usize,
     /// Index of the first significant token at or after `pos` (`lexed.len()` at the end).
     next: usize,
-    builder: GreenNodeBuilder<'static>,
+    builder: GreenBuilder,
     errors: Vec<SyntaxError>,
     depth: u32,
     /// End offset of the last significant token added to the tree.
