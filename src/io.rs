@@ -154,8 +154,9 @@ fn parse_size(text: &str) -> Result<Option<u64>, ()> {
     }
 }
 
-/// The process's resident memory now (Linux: `VmRSS` of /proc/self/status).
-fn resident_bytes() -> Option<u64> {
+/// The process's resident memory now, in bytes (Linux: `VmRSS` of /proc/self/status, in kB
+/// whatever the page size): for the memory limit and for `INFRA_TIMINGS`.
+pub(crate) fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)

@@ -50,9 +50,7 @@ pub(crate) fn mark(phase: &str) {
     }
 }
 
-/// The process's resident memory in MB (Linux: `/proc/self/statm`, in pages of 4 kB).
+/// The process's resident memory in MB.
 fn resident() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096 / (1 << 20))
+    crate::io::resident_bytes().map(|bytes| bytes >> 20)
 }
