@@ -41,7 +41,7 @@ pub(crate) fn parse<'t>(text: &'t str, lexed: &'t Lexed) -> Parsed {
         lexed,
         pos: 0,
         next: first_significant(lexed, 0),
-        builder: GreenBuilder::default(),
+        builder: GreenBuilder::new(lexed.len()),
         errors: Vec::new(),
         depth: 0,
         last_end: 0,

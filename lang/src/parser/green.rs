@@ -2,16 +2,18 @@
 //!
 //! rowan 0.16 interns every token in a map keyed by rustc-hash 1.1's `FxHasher`, whose low bits
 //! cluster for short texts that differ little (`"-1"`, `"-2"`, …): a file of a million distinct
-//! string literals took 40 s to parse (Nix: half a second). Here tokens are interned by a
-//! 64-bit SipHash of kind and text, and nodes of at most three children (`x = 1;` written
-//! twice is one node) by a SipHash of their kind and their children's addresses (children
-//! are interned first, so identical small subtrees are the same objects). A collision shares
-//! nothing, and is harmless.
+//! string literals took 40 s to parse (Nix: half a second). Here tokens are shared through a
+//! cache keyed by a 64-bit foldhash of kind and text, and nodes of at most three children (`x =
+//! 1;` written twice is one node) by a foldhash of their kind and their children's addresses
+//! (children are looked up first, so identical small subtrees are the same objects). The
+//! caches are direct-mapped, of a fixed size: what repeats (keywords, operators, whitespace,
+//! common names and small bindings) stays and is shared, while a file of millions of distinct
+//! literals costs no map that grows with it (an unbounded map made such a file's parse grow
+//! faster than its size). A collision shares nothing, and is harmless.
 
-use std::{
-    collections::{HashMap, hash_map::Entry},
-    hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState},
-};
+use std::hash::{BuildHasher, Hasher};
+
+use foldhash::fast::RandomState;
 
 use rowan::{GreenNode, GreenToken, NodeOrToken, SyntaxKind};
 
@@ -19,27 +21,54 @@ use rowan::{GreenNode, GreenToken, NodeOrToken, SyntaxKind};
 #[derive(Clone, Copy)]
 pub(crate) struct Checkpoint(usize);
 
-#[derive(Default)]
+/// The most entries of each cache (a power of two: the slot is the hash's top bits).
+const MAX_CACHE_BITS: u32 = 18;
+
 pub(crate) struct GreenBuilder {
     /// The open nodes: their kind and where their first child is in `children`.
     parents: Vec<(SyntaxKind, usize)>,
     children: Vec<NodeOrToken<GreenNode, GreenToken>>,
-    /// Tokens by the hash of kind and text.
-    tokens: HashMap<u64, GreenToken, BuildHasherDefault<Identity>>,
+    /// Tokens by the hash of kind and text (the hash kept to skip most comparisons).
+    tokens: Box<[Option<(u64, GreenToken)>]>,
     /// Nodes of at most three children, by the hash of kind and children's addresses.
-    nodes: HashMap<u64, GreenNode, BuildHasherDefault<Identity>>,
+    nodes: Box<[Option<(u64, GreenNode)>]>,
+    /// The caches' size, as a power of two.
+    bits: u32,
     hasher: RandomState,
 }
 
 impl GreenBuilder {
+    /// A builder for `tokens` tokens or so: caches of about one entry per four tokens (a
+    /// small expression does not pay for a large cache), at most 65,536.
+    pub(crate) fn new(tokens: usize) -> GreenBuilder {
+        let bits = (tokens / 2).max(64).ilog2().min(MAX_CACHE_BITS);
+        GreenBuilder {
+            parents: Vec::new(),
+            children: Vec::new(),
+            tokens: empty(1 << bits),
+            nodes: empty(1 << bits),
+            bits,
+            hasher: RandomState::default(),
+        }
+    }
+
+    /// The cache slot of a hash.
+    fn slot(&self, key: u64) -> usize {
+        (key >> (64 - self.bits)) as usize
+    }
+
     pub(crate) fn token(&mut self, kind: SyntaxKind, text: &str) {
         let key = self.hasher.hash_one((kind.0, text));
-        let token = match self.tokens.entry(key) {
-            Entry::Occupied(entry) if entry.get().kind() == kind && entry.get().text() == text => {
-                entry.get().clone()
+        let entry = &mut self.tokens[self.slot(key)];
+        let token = match entry {
+            Some((k, token)) if *k == key && token.kind() == kind && token.text() == text => {
+                token.clone()
             }
-            Entry::Occupied(_) => GreenToken::new(kind, text),
-            Entry::Vacant(entry) => entry.insert(GreenToken::new(kind, text)).clone(),
+            _ => {
+                let token = GreenToken::new(kind, text);
+                *entry = Some((key, token.clone()));
+                token
+            }
         };
         self.children.push(NodeOrToken::Token(token));
     }
@@ -75,14 +104,17 @@ impl GreenBuilder {
                     && node.children().len() == children.len()
                     && node.children().zip(children).all(|(a, b)| element_address(a) == address(b))
             };
-            match self.nodes.entry(key) {
-                Entry::Occupied(entry) if same(entry.get()) => {
+            let entry = &mut self.nodes[self.slot(key)];
+            match entry {
+                Some((k, node)) if *k == key && same(node) => {
+                    let node = node.clone();
                     self.children.truncate(first);
-                    entry.get().clone()
+                    node
                 }
-                Entry::Occupied(_) => GreenNode::new(kind, self.children.drain(first..)),
-                Entry::Vacant(entry) => {
-                    entry.insert(GreenNode::new(kind, self.children.drain(first..))).clone()
+                _ => {
+                    let node = GreenNode::new(kind, self.children.drain(first..));
+                    *entry = Some((key, node.clone()));
+                    node
                 }
             }
         } else {
@@ -107,6 +139,11 @@ impl GreenBuilder {
     }
 }
 
+/// A cache of `size` empty slots.
+fn empty<T>(size: usize) -> Box<[Option<T>]> {
+    std::iter::repeat_with(|| None).take(size).collect()
+}
+
 /// Where a child lives: the identity of an interned token or node.
 fn address(child: &NodeOrToken<GreenNode, GreenToken>) -> usize {
     match child {
@@ -119,25 +156,5 @@ fn element_address(child: NodeOrToken<&rowan::GreenNodeData, &rowan::GreenTokenD
     match child {
         NodeOrToken::Node(node) => node as *const rowan::GreenNodeData as usize,
         NodeOrToken::Token(token) => token as *const rowan::GreenTokenData as usize,
-    }
-}
-
-/// The hasher of keys that are hashes already.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
     }
 }
