@@ -34,17 +34,33 @@ impl Drop for ThunkCell {
     fn drop(&mut self) {
         // Scalars, strings and paths hold no thunk (a rope frees itself iteratively): the
         // common case needs no bookkeeping.
-        if matches!(
-            self.0.get_mut(),
+        // Nor does contents someone else also holds: dropping it only lowers a count (most
+        // cells dropped share their function, frame or set with others), so the fields are
+        // dropped as usual, without the queue's thread-local bookkeeping.
+        let shallow = match self.0.get_mut() {
             ThunkState::Done(
                 Value::Int(_)
-                    | Value::Float(_)
-                    | Value::Bool(_)
-                    | Value::Null
-                    | Value::String(_)
-                    | Value::Path(_)
-            ) | ThunkState::Blackhole { .. }
-        ) {
+                | Value::Float(_)
+                | Value::Bool(_)
+                | Value::Null
+                | Value::String(_)
+                | Value::Path(_)
+                | Value::PrimOp(_)
+                | Value::Outputs(_),
+            )
+            | ThunkState::Blackhole { .. } => true,
+            ThunkState::Done(Value::Attrs(shared)) => Rc::strong_count(shared) > 1,
+            ThunkState::Done(Value::List(shared)) => Rc::strong_count(shared) > 1,
+            ThunkState::Done(Value::Lambda(shared)) => Rc::strong_count(shared) > 1,
+            ThunkState::Done(Value::PrimOpApp(shared)) => Rc::strong_count(shared) > 1,
+            ThunkState::Suspended { env, .. } => Rc::strong_count(env) > 1,
+            ThunkState::ApplyIndex { func, .. } => Rc::strong_count(func) > 1,
+            ThunkState::Apply1 { func, arg } => {
+                Rc::strong_count(func) > 1 && Rc::strong_count(&arg.0) > 1
+            }
+            ThunkState::Apply2 { .. } => false,
+        };
+        if shallow {
             return;
         }
         let state = std::mem::replace(self.0.get_mut(), ThunkState::Blackhole { expr: None });
