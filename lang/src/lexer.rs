@@ -264,7 +264,14 @@ impl<'a> Lexer<'a> {
             consider(len, IDENT);
         }
         if bytes[0].is_ascii_digit() {
-            consider(run_bytes(int, bytes), INT);
+            let len = run_bytes(int, bytes);
+            // The common case again: digits followed by a character that continues no float,
+            // path or URI (nor a name: `1a/b` is a path). Fewer than 19 digits cannot overflow.
+            let ends = |b: &u8| !(b.is_ascii_alphanumeric() || b"._-+/:".contains(b));
+            if len < 19 && bytes.get(len).is_none_or(ends) {
+                return Some(self.take(len, INT));
+            }
+            consider(len, INT);
         }
         // A float needs a dot right after its leading digits (or first).
         let digits = run_bytes(int, bytes);

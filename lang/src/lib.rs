@@ -46,7 +46,29 @@ pub const MAX_FILE_SIZE: usize = u32::MAX as usize / 2;
 pub struct Parse<T> {
     green: GreenNode,
     errors: Arc<[SyntaxError]>,
+    /// The tree may be too deep for rowan's recursive drop (`parser::DEEP_TREE`).
+    deep: bool,
     _ty: PhantomData<fn() -> T>,
+}
+
+impl<T> Drop for Parse<T> {
+    /// A deep tree (a chain of 100,000 `+`) is taken apart a node at a time: each node's
+    /// children are held here before the node is let go, so no drop recurses more than one
+    /// level. A node someone else still holds (a syntax node handed out, a subtree shared by
+    /// the builder's cache) is only released, and freed later by its last holder.
+    fn drop(&mut self) {
+        if !self.deep {
+            return;
+        }
+        let empty = GreenNode::new(rowan::SyntaxKind(SyntaxKind::SOURCE_FILE as u16), []);
+        let mut pending = vec![std::mem::replace(&mut self.green, empty)];
+        while let Some(node) = pending.pop() {
+            pending.extend(
+                node.children().filter_map(|child| child.into_node()).map(|n| n.to_owned()),
+            );
+            drop(node);
+        }
+    }
 }
 
 impl<T: AstNode> Parse<T> {
@@ -81,16 +103,16 @@ pub fn parse(text: &str) -> Parse<ast::SourceFile> {
             format!("file too large ({} bytes; the limit is {MAX_FILE_SIZE})", text.len()),
             TextRange::empty(0.into()),
         );
-        return Parse { green, errors: vec![error].into(), _ty: PhantomData };
+        return Parse { green, errors: vec![error].into(), deep: false, _ty: PhantomData };
     }
     let lexed = lexer::lex(text);
-    let parser::Parsed { green, mut errors, to_validate } = parser::parse(text, &lexed);
+    let parser::Parsed { green, deep, mut errors, to_validate } = parser::parse(text, &lexed);
     if !to_validate.is_empty() {
         let root = SyntaxNode::new_root(green.clone());
         validation::validate(&root, &to_validate, &mut errors);
     }
     errors.sort_by_key(|e| (e.range.start(), e.range.end()));
-    Parse { green, errors: errors.into(), _ty: PhantomData }
+    Parse { green, errors: errors.into(), deep, _ty: PhantomData }
 }
 
 fn debug_tree(root: &SyntaxNode) -> String {
@@ -101,7 +123,12 @@ fn debug_tree(root: &SyntaxNode) -> String {
         match event {
             rowan::WalkEvent::Enter(element) => {
                 let range = element.text_range();
-                let indent = "  ".repeat(depth);
+                // A chain of thousands of links is shown flat past a hundred levels, its
+                // depth written out (indenting it would print gigabytes of spaces).
+                let indent = match depth {
+                    0..=100 => "  ".repeat(depth),
+                    _ => format!("{}[{depth}] ", "  ".repeat(100)),
+                };
                 // Writing to a String cannot fail.
                 let _ = match &element {
                     rowan::NodeOrToken::Node(node) => {

@@ -23,14 +23,27 @@ use crate::{
 /// The end of the input, as a pseudo-token kind.
 pub(crate) const EOF: SyntaxKind = SyntaxKind::__LAST;
 
-/// How deep the tree may nest before the parser stops descending. Each nesting level of the
-/// source costs one to three units (1,000 nested parentheses, a 4,000-term `+` chain fit).
-/// It also bounds the depth of the tree for everything that walks it afterwards.
+/// How deep the parser may descend before it stops. Each nesting level of the source costs one
+/// to three units (1,000 nested parentheses fit; a right-associative chain such as `a ++ b ++
+/// …` nests, and 4,000 terms fit, where Nix 2.8 stops near 5,000). A left-associative chain
+/// (`a + b + …`, `f a b …`) is built in a loop and costs nothing however long, as in Nix; the
+/// tree it makes is as deep as the chain is long, so whatever walks the tree afterwards walks
+/// it without recursion or with a stack that grows.
 const MAX_DEPTH: u32 = 4000;
+
+/// How deep the tree may be, counting the links of left-associative chains with the nesting
+/// above: Nix 2.8 evaluates a 100,000-term `+` chain and overflows its stack on a million.
+const MAX_TREE_DEPTH: u32 = 200_000;
+
+/// A tree deeper than this is taken apart without recursion when dropped (`Parse`'s `Drop`):
+/// rowan frees a node's children recursively, about 80 bytes of stack a level.
+pub(crate) const DEEP_TREE: u32 = 5_000;
 
 /// What the parser hands on: the tree, its errors, and the nodes `validation` must look at.
 pub(crate) struct Parsed {
     pub(crate) green: GreenNode,
+    /// Whether the tree may be deeper than `DEEP_TREE`.
+    pub(crate) deep: bool,
     pub(crate) errors: Vec<SyntaxError>,
     pub(crate) to_validate: Vec<(SyntaxKind, TextSize)>,
 }
@@ -44,6 +57,8 @@ pub(crate) fn parse<'t>(text: &'t str, lexed: &'t Lexed) -> Parsed {
         builder: GreenBuilder::new(lexed.len()),
         errors: Vec::new(),
         depth: 0,
+        links: 0,
+        deepest: 0,
         last_end: 0,
         suppress_at: u32::MAX,
         too_deep: false,
@@ -51,7 +66,8 @@ pub(crate) fn parse<'t>(text: &'t str, lexed: &'t Lexed) -> Parsed {
     };
     lex_errors(lexed, &mut p.errors);
     grammar::source_file(&mut p);
-    Parsed { green: p.builder.finish(), errors: p.errors, to_validate: p.to_validate }
+    let deep = p.deepest > DEEP_TREE;
+    Parsed { green: p.builder.finish(), deep, errors: p.errors, to_validate: p.to_validate }
 }
 
 fn lex_errors(lexed: &Lexed, errors: &mut Vec<SyntaxError>) {
@@ -100,6 +116,10 @@ pub(crate) struct Parser<'t> {
     builder: GreenBuilder,
     errors: Vec<SyntaxError>,
     depth: u32,
+    /// Links of left-associative chains open around the current position (`link`).
+    links: u32,
+    /// The most `depth + links` reached: how deep the tree may be.
+    deepest: u32,
     /// End offset of the last significant token added to the tree.
     last_end: u32,
     /// No further errors starting at this offset (one error per place).
@@ -279,22 +299,45 @@ impl<'t> Parser<'t> {
     /// Enters one level of nesting; `false` (with the rest of the construct skipped into an
     /// `ERROR` node and one diagnostic) when the limit is reached.
     pub(crate) fn enter(&mut self, cost: u32) -> bool {
-        if self.depth + cost <= MAX_DEPTH {
+        if self.depth + cost <= MAX_DEPTH && self.depth + cost + self.links <= MAX_TREE_DEPTH {
             self.depth += cost;
+            self.deepest = self.deepest.max(self.depth + self.links);
             return true;
         }
+        if self.depth + cost > MAX_DEPTH {
+            self.stop(format!("expression nested too deeply (more than {MAX_DEPTH} levels)"));
+        } else {
+            self.stop(format!("expression too deep (more than {MAX_TREE_DEPTH} levels)"));
+        }
+        false
+    }
+
+    /// Wraps what was built so far in one more link of a left-associative chain (`a + b + c`,
+    /// `f a b`); `false` (with the rest skipped, as `enter` does) past `MAX_TREE_DEPTH`.
+    pub(crate) fn link(&mut self) -> bool {
+        if self.depth + self.links < MAX_TREE_DEPTH {
+            self.links += 1;
+            self.deepest = self.deepest.max(self.depth + self.links);
+            return true;
+        }
+        self.stop(format!("expression too long (a chain of more than {MAX_TREE_DEPTH} terms)"));
+        false
+    }
+
+    /// Closes `count` links of a chain.
+    pub(crate) fn unlink(&mut self, count: u32) {
+        self.links -= count;
+    }
+
+    /// Reports a limit reached, and skips the rest of the enclosing construct.
+    fn stop(&mut self, message: String) {
         let range = self.current_range();
         self.push_error(
-            SyntaxError::new(
-                SyntaxErrorKind::TooDeep,
-                format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
-                range,
-            )
-            .with_help("split the expression with `let` bindings".into()),
+            SyntaxError::new(SyntaxErrorKind::TooDeep, message, range)
+                .with_help("split the expression with `let` bindings".into()),
         );
         self.too_deep = true;
         self.skip_nested();
-        false
     }
 
     /// Runs a recursive grammar function with enough stack: every few levels it makes sure

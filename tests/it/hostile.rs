@@ -147,3 +147,48 @@ fn hostile_programs_end_with_a_diagnostic_in_bounded_time_and_memory() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Long left-associative chains (generated code concatenating thousands of strings or
+/// applying a function to thousands of arguments) evaluate as in Nix, through every command
+/// that reads a file; a chain too long for the tree is a diagnostic, never a stack overflow.
+#[test]
+fn long_chains_evaluate_as_in_nix_and_longer_ones_are_a_diagnostic() {
+    let dir = crate::support::scratch_dir("long-chains");
+    let terms = 150_000;
+    let program = format!(
+        "let f = x: f; x = 2; s = \"a\"; in [ ({}) (builtins.isFunction (f{})) (builtins.stringLength ({})) ]",
+        vec!["x"; terms].join(" + "),
+        " 1".repeat(terms),
+        vec!["s"; terms / 3].join(" + "),
+    );
+    let file = dir.join("long.nix");
+    std::fs::write(&file, &program).expect("write");
+    let nix = crate::support::nix_instantiate()
+        .args(["--eval", "--strict"])
+        .arg(&file)
+        .output()
+        .expect("run nix-instantiate");
+    assert!(nix.status.success(), "{}", String::from_utf8_lossy(&nix.stderr));
+    let infra = crate::support::infra(&dir, &["eval", "--strict", "long.nix"]);
+    assert!(infra.status.success(), "{}", String::from_utf8_lossy(&infra.stderr));
+    assert_eq!(String::from_utf8_lossy(&infra.stdout), String::from_utf8_lossy(&nix.stdout));
+    // Checked, formatted, formatted again (nothing left to change), and the same value.
+    for args in [&["check", "long.nix"][..], &["fmt", "long.nix"], &["fmt", "--check", "long.nix"]]
+    {
+        let output = crate::support::infra(&dir, args);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let formatted = crate::support::infra(&dir, &["eval", "--strict", "long.nix"]);
+    assert_eq!(formatted.stdout, nix.stdout);
+
+    std::fs::write(dir.join("longer.nix"), vec!["1"; 1_000_000].join(" + ")).expect("write");
+    for args in
+        [&["eval", "longer.nix"][..], &["check", "longer.nix"], &["fmt", "--check", "longer.nix"]]
+    {
+        let output = crate::support::infra(&dir, args);
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.contains("infra::parse::too_deep"), "{args:?}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

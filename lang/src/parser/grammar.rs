@@ -201,7 +201,10 @@ fn expr_bp_inner(p: &mut Parser<'_>, min_bp: u8, parent: Option<SyntaxKind>) {
         _ => expr_app(p),
     }
     let mut previous = parent;
-    let mut wraps = 0;
+    // A left-associative chain (`a + b + c`, `s ? a ? b`) is built here, each operator's node
+    // around the one before: the loop does not nest, so a link costs no recursion depth, only
+    // tree depth (Nix takes 100,000 terms); a right operand is parsed one level deeper.
+    let mut links = 0;
     loop {
         let op = p.current();
         let Some((lbp, rbp, _)) = infix_binding_power(op) else { break };
@@ -209,10 +212,10 @@ fn expr_bp_inner(p: &mut Parser<'_>, min_bp: u8, parent: Option<SyntaxKind>) {
             break;
         }
         check_operator(p, op, previous, lbp);
-        if !p.enter(1) {
+        if !p.link() {
             break;
         }
-        wraps += 1;
+        links += 1;
         if op == T![?] {
             p.start_node_at(checkpoint, HAS_ATTR);
             p.bump();
@@ -225,7 +228,8 @@ fn expr_bp_inner(p: &mut Parser<'_>, min_bp: u8, parent: Option<SyntaxKind>) {
         p.finish_node();
         previous = Some(op);
     }
-    p.leave(wraps + 1);
+    p.unlink(links);
+    p.leave(1);
 }
 
 /// Reports chained non-associative operators and mixed pipes; parsing goes on either way.
@@ -301,17 +305,18 @@ fn infix_binding_power(op: SyntaxKind) -> Option<(u8, u8, Assoc)> {
 fn expr_app(p: &mut Parser<'_>) {
     let checkpoint = p.checkpoint();
     expr_select(p);
-    let mut wraps = 0;
+    // Built in a loop, as a chain of operators is: a link per argument, no recursion.
+    let mut links = 0;
     while starts_argument(p) {
-        if !p.enter(1) {
+        if !p.link() {
             break;
         }
-        wraps += 1;
+        links += 1;
         p.start_node_at(checkpoint, APPLY);
         expr_select(p);
         p.finish_node();
     }
-    p.leave(wraps);
+    p.unlink(links);
 }
 
 fn starts_argument(p: &mut Parser<'_>) -> bool {

@@ -34,8 +34,11 @@ fn deep_nesting_is_a_diagnostic() {
         ("\"${".repeat(DEEP), format!("1{}", "}\"".repeat(DEEP))),
         ("if a then ".repeat(DEEP), format!("1{}", " else 2".repeat(DEEP))),
         ("a ++ ".repeat(DEEP), "b".into()),
-        ("1 + ".repeat(DEEP), "1".into()),
-        ("f ".repeat(DEEP), "x".into()),
+        // Left-associative chains cost no recursion, only tree depth: 300,000 links is more
+        // than the tree may have.
+        ("1 + ".repeat(3 * DEEP), "1".into()),
+        ("f ".repeat(3 * DEEP), "x".into()),
+        (format!("a{}", " ? b".repeat(3 * DEEP)), "".into()),
         ("a.b or ".repeat(DEEP), "c".into()),
         ("with a; ".repeat(DEEP), "b".into()),
     ];
@@ -55,6 +58,15 @@ fn nesting_that_nix_accepts_is_fine() {
     assert_eq!(parse_kinds(parens), vec![]);
     let chain = vec!["1"; 3000].join(" + ");
     assert_eq!(parse_kinds(chain), vec![]);
+    // Chains as long as Nix takes (it evaluates 100,000 terms; these trees are 150,000 deep,
+    // and are dropped here, on a 2 MiB stack, without recursion).
+    let long = vec!["1"; 150_000].join(" + ");
+    assert_eq!(parse_kinds(long), vec![]);
+    let arguments = format!("f{}", " 1".repeat(150_000));
+    assert_eq!(parse_kinds(arguments), vec![]);
+    let mixed =
+        format!("[ ({}) ] ++ [ (g{}) ]", vec!["x"; 50_000].join(" - "), " x".repeat(50_000));
+    assert_eq!(parse_kinds(mixed), vec![]);
 }
 
 #[test]
