@@ -420,8 +420,9 @@ impl Machine {
                 }
                 items => items.iter().map(|item| self.thunk(*item, env)).collect(),
             })),
-            Expr::Attrs { rec, statics, dynamics, .. } => {
-                Ok(Value::attrs(self.attrs(*rec, statics, dynamics, env)?.with_origin(id)))
+            Expr::Attrs(set) => {
+                let attrs = self.attrs(set.rec, &set.statics, &set.dynamics, env)?;
+                Ok(Value::attrs(attrs.with_origin(id)))
             }
             Expr::Let { bindings, body } => {
                 let inner = Env::child(env, bindings.len());

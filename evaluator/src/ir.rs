@@ -176,6 +176,20 @@ pub(crate) struct Lambda {
     pub(crate) strict: bool,
 }
 
+/// A set literal's contents.
+#[derive(Debug, Clone)]
+pub(crate) struct SetLiteral {
+    /// `rec { … }`: the values see a new frame whose slots are `statics` in order.
+    pub(crate) rec: bool,
+    pub(crate) statics: Vec<(Rc<str>, AttrValue)>,
+    pub(crate) dynamics: Vec<(ExprId, ExprId)>,
+    /// Where each static name is written, in the order of `statics`.
+    pub(crate) keys: Rc<[lang::Span]>,
+}
+
+// Every node of every loaded file has one: a million-element list literal is a million.
+const _: () = assert!(std::mem::size_of::<Expr>() == 48);
+
 #[derive(Debug, Clone)]
 pub(crate) enum Expr {
     Int(i64),
@@ -190,14 +204,8 @@ pub(crate) enum Expr {
     /// `./a/${b}`; the first part is the absolute directory prefix.
     PathInterpolate(Vec<Part>),
     List(Vec<ExprId>),
-    Attrs {
-        /// `rec { … }`: the values see a new frame whose slots are `statics` in order.
-        rec: bool,
-        statics: Vec<(Rc<str>, AttrValue)>,
-        dynamics: Vec<(ExprId, ExprId)>,
-        /// Where each static name is written, in the order of `statics`.
-        keys: Rc<[lang::Span]>,
-    },
+    /// A set literal, boxed: the largest form, it would make every node larger.
+    Attrs(Box<SetLiteral>),
     /// `let` — a new frame with one slot per binding.
     Let {
         bindings: Vec<AttrValue>,

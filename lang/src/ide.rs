@@ -22,7 +22,9 @@ pub struct Symbol {
 /// pattern), as the range of the binding's name; `None` for a global, a `with` name, or not
 /// a variable.
 pub fn definition(text: &str, offset: usize) -> Option<TextRange> {
-    let root = crate::parse(text).syntax_node();
+    // The parse outlives the root: a deep tree is taken apart by its drop, not rowan's.
+    let parse = crate::parse(text);
+    let root = parse.syntax_node();
     let token = root.token_at_offset(TextSize::from(offset as u32)).right_biased()?;
     let reference = token.parent_ancestors().find_map(ast::Ref::cast)?;
     let name = reference.token()?.text().to_owned();
@@ -38,7 +40,9 @@ pub fn definition(text: &str, offset: usize) -> Option<TextRange> {
 
 /// Every variable bound around `offset` (innermost first, each once).
 pub fn names_in_scope(text: &str, offset: usize) -> Vec<String> {
-    let root = crate::parse(text).syntax_node();
+    // The parse outlives the root: a deep tree is taken apart by its drop, not rowan's.
+    let parse = crate::parse(text);
+    let root = parse.syntax_node();
     let Some(token) = root.token_at_offset(TextSize::from(offset as u32)).left_biased() else {
         return Vec::new();
     };
@@ -57,12 +61,22 @@ pub fn names_in_scope(text: &str, offset: usize) -> Vec<String> {
 
 /// The stacks and components declared with a literal name (`infra.component "vpc" …`).
 pub fn symbols(text: &str) -> Vec<Symbol> {
-    let root = crate::parse(text).syntax_node();
+    // The parse outlives the root: a deep tree is taken apart by its drop, not rowan's.
+    let parse = crate::parse(text);
+    let root = parse.syntax_node();
     let mut out = Vec::new();
     for node in root.descendants() {
         let Some(apply) = ast::Apply::cast(node.clone()) else { continue };
         let (Some(func), Some(arg)) = (apply.lambda(), apply.argument()) else { continue };
-        let called = func.syntax().text().to_string();
+        // Only a short selection (`infra.component`) can name one: the text of every
+        // function in `f a b c …` would be quadratic in the chain's length.
+        let called = func.syntax();
+        if called.kind() != crate::SyntaxKind::SELECT
+            || called.text_range().len() > TextSize::from(64)
+        {
+            continue;
+        }
+        let called = called.text().to_string();
         let kind = match called.rsplit('.').next().unwrap_or_default() {
             "stack" => "stack",
             "component" => "component",

@@ -267,7 +267,7 @@ impl<'a> Lexer<'a> {
             let len = run_bytes(int, bytes);
             // The common case again: digits followed by a character that continues no float,
             // path or URI (nor a name: `1a/b` is a path). Fewer than 19 digits cannot overflow.
-            let ends = |b: &u8| !(b.is_ascii_alphanumeric() || b"._-+/:".contains(b));
+            let ends = |b: &u8| !(b.is_ascii_alphanumeric() || b"._-+/:'".contains(b));
             if len < 19 && bytes.get(len).is_none_or(ends) {
                 return Some(self.take(len, INT));
             }

@@ -72,13 +72,15 @@ impl<T> Drop for Parse<T> {
 }
 
 impl<T: AstNode> Parse<T> {
-    /// The typed root.
+    /// The typed root. It, and every node reached from it, should be dropped before the
+    /// `Parse`: a deep tree (a long `+` chain) is then freed by the parse's drop, without
+    /// recursion, rather than by the last node's (rowan's recursive one).
     pub fn tree(&self) -> T {
         // Invariant: `parse` always builds a root of kind `SOURCE_FILE`.
         T::cast(self.syntax_node()).expect("parse produces a SOURCE_FILE root")
     }
 
-    /// The untyped root.
+    /// The untyped root (to be dropped before the `Parse`, as `tree`'s).
     pub fn syntax_node(&self) -> SyntaxNode {
         SyntaxNode::new_root(self.green.clone())
     }

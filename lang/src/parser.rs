@@ -31,8 +31,8 @@ pub(crate) const EOF: SyntaxKind = SyntaxKind::__LAST;
 /// it without recursion or with a stack that grows.
 const MAX_DEPTH: u32 = 4000;
 
-/// How deep the tree may be, counting the links of left-associative chains with the nesting
-/// above: Nix 2.8 evaluates a 100,000-term `+` chain and overflows its stack on a million.
+/// How deep the tree may be (measured as it is built, `GreenBuilder`): Nix 2.8 evaluates a
+/// 100,000-term `+` chain and overflows its stack on a million.
 const MAX_TREE_DEPTH: u32 = 200_000;
 
 /// A tree deeper than this is taken apart without recursion when dropped (`Parse`'s `Drop`):
@@ -42,7 +42,7 @@ pub(crate) const DEEP_TREE: u32 = 5_000;
 /// What the parser hands on: the tree, its errors, and the nodes `validation` must look at.
 pub(crate) struct Parsed {
     pub(crate) green: GreenNode,
-    /// Whether the tree may be deeper than `DEEP_TREE`.
+    /// Whether the tree is deeper than `DEEP_TREE`.
     pub(crate) deep: bool,
     pub(crate) errors: Vec<SyntaxError>,
     pub(crate) to_validate: Vec<(SyntaxKind, TextSize)>,
@@ -57,8 +57,7 @@ pub(crate) fn parse<'t>(text: &'t str, lexed: &'t Lexed) -> Parsed {
         builder: GreenBuilder::new(lexed.len()),
         errors: Vec::new(),
         depth: 0,
-        links: 0,
-        deepest: 0,
+        too_tall: false,
         last_end: 0,
         suppress_at: u32::MAX,
         too_deep: false,
@@ -66,7 +65,7 @@ pub(crate) fn parse<'t>(text: &'t str, lexed: &'t Lexed) -> Parsed {
     };
     lex_errors(lexed, &mut p.errors);
     grammar::source_file(&mut p);
-    let deep = p.deepest > DEEP_TREE;
+    let deep = p.builder.tallest() > DEEP_TREE;
     Parsed { green: p.builder.finish(), deep, errors: p.errors, to_validate: p.to_validate }
 }
 
@@ -116,10 +115,8 @@ pub(crate) struct Parser<'t> {
     builder: GreenBuilder,
     errors: Vec<SyntaxError>,
     depth: u32,
-    /// Links of left-associative chains open around the current position (`link`).
-    links: u32,
-    /// The most `depth + links` reached: how deep the tree may be.
-    deepest: u32,
+    /// Set once a node taller than `MAX_TREE_DEPTH` was built (reported once).
+    too_tall: bool,
     /// End offset of the last significant token added to the tree.
     last_end: u32,
     /// No further errors starting at this offset (one error per place).
@@ -275,7 +272,21 @@ impl<'t> Parser<'t> {
     }
 
     pub(crate) fn finish_node(&mut self) {
-        self.builder.finish_node();
+        // A left-associative chain (`a + b + …`, `f a b …`) is built in a loop, not by
+        // recursion, so its length is bounded here, by the height of the tree it makes.
+        let height = self.builder.finish_node();
+        if height > MAX_TREE_DEPTH && !self.too_tall {
+            self.too_tall = true;
+            let range = self.current_range();
+            self.push_error(
+                SyntaxError::new(
+                    SyntaxErrorKind::TooDeep,
+                    format!("expression too deep (more than {MAX_TREE_DEPTH} levels)"),
+                    range,
+                )
+                .with_help("split the expression with `let` bindings".into()),
+            );
+        }
     }
 
     /// A place to wrap later: taken after pending trivia, so the node starts at its first token.
@@ -299,34 +310,12 @@ impl<'t> Parser<'t> {
     /// Enters one level of nesting; `false` (with the rest of the construct skipped into an
     /// `ERROR` node and one diagnostic) when the limit is reached.
     pub(crate) fn enter(&mut self, cost: u32) -> bool {
-        if self.depth + cost <= MAX_DEPTH && self.depth + cost + self.links <= MAX_TREE_DEPTH {
+        if self.depth + cost <= MAX_DEPTH {
             self.depth += cost;
-            self.deepest = self.deepest.max(self.depth + self.links);
             return true;
         }
-        if self.depth + cost > MAX_DEPTH {
-            self.stop(format!("expression nested too deeply (more than {MAX_DEPTH} levels)"));
-        } else {
-            self.stop(format!("expression too deep (more than {MAX_TREE_DEPTH} levels)"));
-        }
+        self.stop(format!("expression nested too deeply (more than {MAX_DEPTH} levels)"));
         false
-    }
-
-    /// Wraps what was built so far in one more link of a left-associative chain (`a + b + c`,
-    /// `f a b`); `false` (with the rest skipped, as `enter` does) past `MAX_TREE_DEPTH`.
-    pub(crate) fn link(&mut self) -> bool {
-        if self.depth + self.links < MAX_TREE_DEPTH {
-            self.links += 1;
-            self.deepest = self.deepest.max(self.depth + self.links);
-            return true;
-        }
-        self.stop(format!("expression too long (a chain of more than {MAX_TREE_DEPTH} terms)"));
-        false
-    }
-
-    /// Closes `count` links of a chain.
-    pub(crate) fn unlink(&mut self, count: u32) {
-        self.links -= count;
     }
 
     /// Reports a limit reached, and skips the rest of the enclosing construct.

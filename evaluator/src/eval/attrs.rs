@@ -75,9 +75,9 @@ impl Machine {
 
     /// Where the set literal `origin` writes the static attribute `name`.
     pub(crate) fn attr_position(&self, origin: ExprId, name: &str) -> Option<Value> {
-        let Expr::Attrs { statics, keys, .. } = self.arena.get(origin) else { return None };
-        let index = statics.iter().rposition(|(n, _)| &**n == name)?;
-        Some(self.position(*keys.get(index)?))
+        let Expr::Attrs(set) = self.arena.get(origin) else { return None };
+        let index = set.statics.iter().rposition(|(n, _)| &**n == name)?;
+        Some(self.position(*set.keys.get(index)?))
     }
 
     /// `rec { …; __overrides = { a = …; }; }` (an old Nix feature nixpkgs once used): each

@@ -208,7 +208,7 @@ impl Lowerer<'_> {
                     (key, value)
                 })
                 .collect();
-            Expr::Attrs { rec, statics, dynamics, keys }
+            Expr::Attrs(Box::new(crate::ir::SetLiteral { rec, statics, dynamics, keys }))
         };
         let expr = if rec { self.with_frame(names, body) } else { body(self) };
         self.push(expr, span)

@@ -203,19 +203,18 @@ fn expr_bp_inner(p: &mut Parser<'_>, min_bp: u8, parent: Option<SyntaxKind>) {
     let mut previous = parent;
     // A left-associative chain (`a + b + c`, `s ? a ? b`) is built here, each operator's node
     // around the one before: the loop does not nest, so a link costs no recursion depth, only
-    // tree depth (Nix takes 100,000 terms); a right operand is parsed one level deeper.
-    let mut links = 0;
+    // tree height (bounded in `Parser::finish_node`); a right operand is parsed one level
+    // deeper. A chain of non-associative operators is reported once.
+    let mut reported = false;
     loop {
         let op = p.current();
         let Some((lbp, rbp, _)) = infix_binding_power(op) else { break };
         if lbp < min_bp {
             break;
         }
-        check_operator(p, op, previous, lbp);
-        if !p.link() {
-            break;
+        if !reported {
+            reported = check_operator(p, op, previous, lbp);
         }
-        links += 1;
         if op == T![?] {
             p.start_node_at(checkpoint, HAS_ATTR);
             p.bump();
@@ -228,13 +227,18 @@ fn expr_bp_inner(p: &mut Parser<'_>, min_bp: u8, parent: Option<SyntaxKind>) {
         p.finish_node();
         previous = Some(op);
     }
-    p.unlink(links);
     p.leave(1);
 }
 
 /// Reports chained non-associative operators and mixed pipes; parsing goes on either way.
-fn check_operator(p: &mut Parser<'_>, op: SyntaxKind, previous: Option<SyntaxKind>, lbp: u8) {
-    let Some(previous) = previous else { return };
+/// Whether it reported one.
+fn check_operator(
+    p: &mut Parser<'_>,
+    op: SyntaxKind,
+    previous: Option<SyntaxKind>,
+    lbp: u8,
+) -> bool {
+    let Some(previous) = previous else { return false };
     let range = p.current_range();
     let previous_bp = infix_binding_power(previous).map(|(l, _, _)| l);
     let nonassoc = infix_binding_power(op).is_some_and(|(_, _, a)| a == Assoc::None);
@@ -247,6 +251,7 @@ fn check_operator(p: &mut Parser<'_>, op: SyntaxKind, previous: Option<SyntaxKin
             )
             .with_help("add parentheses to say which comparison comes first".into()),
         );
+        true
     } else if matches!((previous, op), (PIPE_LEFT, PIPE_RIGHT) | (PIPE_RIGHT, PIPE_LEFT)) {
         p.push_error(
             SyntaxError::new(
@@ -256,6 +261,9 @@ fn check_operator(p: &mut Parser<'_>, op: SyntaxKind, previous: Option<SyntaxKin
             )
             .with_help("add parentheses around one of the pipelines".into()),
         );
+        true
+    } else {
+        false
     }
 }
 
@@ -305,18 +313,12 @@ fn infix_binding_power(op: SyntaxKind) -> Option<(u8, u8, Assoc)> {
 fn expr_app(p: &mut Parser<'_>) {
     let checkpoint = p.checkpoint();
     expr_select(p);
-    // Built in a loop, as a chain of operators is: a link per argument, no recursion.
-    let mut links = 0;
+    // Built in a loop, as a chain of operators is: no recursion for the number of arguments.
     while starts_argument(p) {
-        if !p.link() {
-            break;
-        }
-        links += 1;
         p.start_node_at(checkpoint, APPLY);
         expr_select(p);
         p.finish_node();
     }
-    p.unlink(links);
 }
 
 fn starts_argument(p: &mut Parser<'_>) -> bool {

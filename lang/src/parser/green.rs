@@ -28,6 +28,11 @@ pub(crate) struct GreenBuilder {
     /// The open nodes: their kind and where their first child is in `children`.
     parents: Vec<(SyntaxKind, usize)>,
     children: Vec<NodeOrToken<GreenNode, GreenToken>>,
+    /// The height of each of `children` (a token's is 0, a node's one more than its
+    /// tallest child's): how deep the tree is, measured as it is built.
+    heights: Vec<u32>,
+    /// The tallest node built so far.
+    tallest: u32,
     /// Tokens by the hash of kind and text (the hash kept to skip most comparisons).
     tokens: Box<[Option<(u64, GreenToken)>]>,
     /// Nodes of at most three children, by the hash of kind and children's addresses.
@@ -38,13 +43,15 @@ pub(crate) struct GreenBuilder {
 }
 
 impl GreenBuilder {
-    /// A builder for `tokens` tokens or so: caches of about one entry per four tokens (a
-    /// small expression does not pay for a large cache), at most 65,536.
+    /// A builder for `tokens` tokens or so: caches of about one entry per two tokens (a
+    /// small expression does not pay for a large cache), at most 262,144.
     pub(crate) fn new(tokens: usize) -> GreenBuilder {
         let bits = (tokens / 2).max(64).ilog2().min(MAX_CACHE_BITS);
         GreenBuilder {
             parents: Vec::new(),
             children: Vec::new(),
+            heights: Vec::new(),
+            tallest: 0,
             tokens: empty(1 << bits),
             nodes: empty(1 << bits),
             bits,
@@ -71,6 +78,12 @@ impl GreenBuilder {
             }
         };
         self.children.push(NodeOrToken::Token(token));
+        self.heights.push(0);
+    }
+
+    /// The height of the tallest node built so far.
+    pub(crate) fn tallest(&self) -> u32 {
+        self.tallest
     }
 
     pub(crate) fn start_node(&mut self, kind: SyntaxKind) {
@@ -88,9 +101,12 @@ impl GreenBuilder {
         self.parents.push((kind, checkpoint.0.min(self.children.len())));
     }
 
-    pub(crate) fn finish_node(&mut self) {
+    /// Closes the innermost open node; returns its height.
+    pub(crate) fn finish_node(&mut self) -> u32 {
         // Invariant: the grammar closes only the nodes it opened.
-        let Some((kind, first)) = self.parents.pop() else { return };
+        let Some((kind, first)) = self.parents.pop() else { return 0 };
+        let height = 1 + self.heights.drain(first..).max().unwrap_or(0);
+        self.tallest = self.tallest.max(height);
         let node = if self.children.len() - first <= 3 {
             let children = &self.children[first..];
             let mut hasher = self.hasher.build_hasher();
@@ -121,6 +137,8 @@ impl GreenBuilder {
             GreenNode::new(kind, self.children.drain(first..))
         };
         self.children.push(NodeOrToken::Node(node));
+        self.heights.push(height);
+        height
     }
 
     /// The root: the one node built at the top.

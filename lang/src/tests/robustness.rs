@@ -67,6 +67,30 @@ fn nesting_that_nix_accepts_is_fine() {
     let mixed =
         format!("[ ({}) ] ++ [ (g{}) ]", vec!["x"; 50_000].join(" - "), " x".repeat(50_000));
     assert_eq!(parse_kinds(mixed), vec![]);
+    // Chains stacked as each other's first operand: shallow to the parser's recursion, but a
+    // tree 120,000 levels deep (found in review: it was dropped recursively and crashed).
+    assert_eq!(parse_kinds(stacked_chains(80, 1500)), vec![]);
+}
+
+/// `((x 1 1 …) 1 1 …) 1 1 …`: `levels` applications of `arguments` arguments each.
+fn stacked_chains(levels: usize, arguments: usize) -> String {
+    let mut text = String::from("x");
+    for _ in 0..levels {
+        text = format!("({text}){}", " 1".repeat(arguments));
+    }
+    text
+}
+
+#[test]
+fn a_tree_too_deep_is_one_diagnostic() {
+    // 300,000 levels, however built: a chain, chains stacked, chains nested as operands.
+    let chain = format!("{}1", "1 + ".repeat(300_000));
+    assert_eq!(parse_kinds(chain), vec![SyntaxErrorKind::TooDeep]);
+    assert_eq!(parse_kinds(stacked_chains(200, 1500)), vec![SyntaxErrorKind::TooDeep]);
+    let half = vec!["1"; 150_000].join(" + ");
+    assert_eq!(parse_kinds(format!("({half}) + {half}")), vec![SyntaxErrorKind::TooDeep]);
+    // A chain of non-associative operators is one error, not one per link.
+    assert_eq!(parse_kinds(vec!["1"; 1000].join(" == ")), vec![SyntaxErrorKind::NonAssociative]);
 }
 
 #[test]
