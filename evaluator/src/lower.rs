@@ -91,8 +91,8 @@ impl<'a> Lowerer<'a> {
         let lowered = match expr {
             ast::Expr::Literal(literal) => self.literal(literal),
             ast::Expr::Ref(reference) => {
-                let name = reference.token().map(|t| t.text().to_owned()).unwrap_or_default();
-                Expr::Var(self.resolve(&name, span))
+                let token = reference.token();
+                Expr::Var(self.resolve(token.as_ref().map_or("", |t| t.text()), span))
             }
             ast::Expr::Str(s) => return self.string(s),
             ast::Expr::Path(p) => return self.path(p),

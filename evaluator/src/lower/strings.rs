@@ -22,8 +22,28 @@ enum Chunk {
 }
 
 pub(super) fn string(l: &mut Lowerer<'_>, s: &ast::Str, span: Span) -> ExprId {
-    let mut chunks = Vec::new();
     let indented = s.is_indented();
+    // Most strings are one piece of plain text, mostly without escapes: their text is taken
+    // as it is (one allocation, where the general path below makes four).
+    if !indented {
+        let mut parts = s.parts();
+        match (parts.next(), parts.next()) {
+            (None, _) => return l.push(Expr::Str("".into()), span),
+            (Some(StrPart::Literal(token)), None) => {
+                let raw = token.text();
+                let text: Rc<str> = if raw.contains(['\\', '\r']) {
+                    let mut text = String::with_capacity(raw.len());
+                    ast::unescape_into(raw, &mut text);
+                    text.into()
+                } else {
+                    raw.into()
+                };
+                return l.push(Expr::Str(text), span);
+            }
+            _ => {}
+        }
+    }
+    let mut chunks = Vec::new();
     for (i, part) in s.parts().enumerate() {
         match part {
             StrPart::Literal(token) if indented => {

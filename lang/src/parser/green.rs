@@ -105,7 +105,8 @@ impl GreenBuilder {
     pub(crate) fn finish_node(&mut self) -> u32 {
         // Invariant: the grammar closes only the nodes it opened.
         let Some((kind, first)) = self.parents.pop() else { return 0 };
-        let height = 1 + self.heights.drain(first..).max().unwrap_or(0);
+        let height = 1 + self.heights[first..].iter().copied().max().unwrap_or(0);
+        self.heights.truncate(first);
         self.tallest = self.tallest.max(height);
         let node = if self.children.len() - first <= 3 {
             let children = &self.children[first..];
