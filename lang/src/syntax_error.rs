@@ -25,7 +25,8 @@ pub enum SyntaxErrorKind {
     IntegerOverflow,
     /// A path literal ending in `/`, such as `./modules/`; Nix rejects these too.
     TrailingSlash,
-    /// Expressions nested deeper than the parser allows (1,000 to 4,000 levels, by construct).
+    /// Expressions nested deeper than the parser allows (1,000 to 4,000 levels, by construct), or
+    /// a tree deeper than 200,000 levels (a chain of that many operators or arguments).
     TooDeep,
     /// A non-associative operator chained without parentheses: `a == b == c`, `a < b < c`, `a ? b ? c`.
     NonAssociative,
