@@ -301,7 +301,6 @@ pub(crate) fn reject_secret(s: &crate::value::NixString, operation: &str) -> Eva
     Ok(())
 }
 
-/// A file that could not be read (or is not text): `path` and why.
 /// The most bytes a string may have.
 pub(crate) const MAX_STRING: usize = 1 << 27;
 /// The most elements a list may have.

@@ -54,6 +54,9 @@ pub(crate) struct Machine {
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
+    /// For `unsafeGetAttrPos` on a large set literal: each static name's index, by literal
+    /// (made at the first question: a scan per question was quadratic over all its names).
+    pub(crate) name_index: HashMap<ExprId, HashMap<Rc<str>, usize>>,
     /// The one cell of each literal (`1`, `"a"`, `./p`) used where a thunk is wanted (an
     /// argument, an attribute, a list element), by node: made once, shared by every use (a
     /// computed value is never changed, and only a list's identity matters to printing).
@@ -151,6 +154,7 @@ impl Machine {
             decls: Vec::new(),
             regex_cache: Default::default(),
             output_sites: HashMap::new(),
+            name_index: HashMap::new(),
             constants: Vec::new(),
             spare: None,
             steps: 0,

@@ -32,9 +32,11 @@ fn write_nested(out: &mut String, value: &Value, seen: &mut HashSet<usize>, slot
     stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || write_value(out, value, seen, Some(slot)));
 }
 
-/// How deep `deep_force` goes before it calls the value infinite (as deep as evaluation may
-/// nest: Nix stops there too, with a stack overflow).
-const MAX_NESTING: usize = crate::eval::MAX_DEPTH;
+/// How deep `deep_force` goes before it calls the value infinite. It walks with a stack of its
+/// own, so only memory bounds it: Nix 2.8 forces data 512,000 levels deep (a fold that nests
+/// each step's result) and overflows its stack somewhat beyond; an infinite value stops here
+/// after about 250 MB.
+const MAX_NESTING: usize = 1_000_000;
 
 /// Forces every attribute value and list element, recursively. A value nested deeper than
 /// `MAX_NESTING` is an error (an infinite value such as `let f = x: { a = f x; }; in f 1`

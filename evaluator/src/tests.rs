@@ -93,6 +93,22 @@ fn deep_recursion_is_an_error_not_a_crash() {
 }
 
 #[test]
+fn deep_data_is_forced_as_deep_as_nix_forces_it() {
+    // 512,000 levels of sets sharing their halves (Nix 2.8 forces it; this stopped at 300,000
+    // as "probably infinite", found by a scaling audit); infinite data still stops.
+    check(
+        "let v = builtins.foldl' (acc: i: { l = acc; r = acc; }) { } (builtins.genList (x: x) 512000); in builtins.deepSeq v 1",
+        expect![["1"]],
+    );
+    check(
+        "let f = x: { a = f x; }; in builtins.deepSeq (f 1) 1",
+        expect![[
+            "error infra::eval::max_call_depth: maximum call depth exceeded (possible infinite recursion)"
+        ]],
+    );
+}
+
+#[test]
 fn a_very_long_attribute_path_lowers_without_a_crash() {
     // `{ a0.a1.….a19999 = 1; }` nests 20,000 sets (the parser bounds nesting, not a path's
     // length): lowering it overflowed the stack (found by a scaling audit).

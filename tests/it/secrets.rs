@@ -31,8 +31,14 @@ impl Project {
     /// Encrypts `{"db": {"password": VALUE}}` into `secrets/dev.age` (the plaintext only ever
     /// passes through infra's stdin-less `encrypt` from a file outside the project).
     fn set_secret(&self, value: &str) {
-        let plain =
-            self.dir.parent().expect("parent").join(format!("{}-plain.json", std::process::id()));
+        // Named after the project too: two tests of this process writing one file raced (one
+        // removed it before the other's `encrypt` read it).
+        let project = self.dir.file_name().expect("name").to_string_lossy();
+        let plain = self
+            .dir
+            .parent()
+            .expect("parent")
+            .join(format!("{}-{project}-plain.json", std::process::id()));
         std::fs::write(
             &plain,
             format!("{{\"db\": {{\"password\": \"{value}\", \"user\": \"app\"}}}}"),

@@ -30,9 +30,19 @@ fn compile(
         bad(builtin, format!("invalid regular expression `{pattern}`: {reason}"))
     })?;
     let regex = Rc::new(regex);
-    m.regex_cache[usize::from(whole)].insert(pattern.to_owned(), regex.clone());
+    // Bounded: a program that builds its patterns (one per element of a list) would otherwise
+    // keep every compiled one, each with its matching cache (128,000 patterns held 1.2 GB).
+    // Emptied when full: the few patterns a loop reuses are compiled again once.
+    let cache = &mut m.regex_cache[usize::from(whole)];
+    if cache.len() >= REGEX_CACHE {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), regex.clone());
     Ok(regex)
 }
+
+/// How many compiled patterns each cache keeps.
+const REGEX_CACHE: usize = 512;
 
 /// Rewrites what POSIX ERE and the regex crate read differently: inside brackets a backslash
 /// is an ordinary character in POSIX, and `[` starts nothing but `[:class:]`. (`.` matching a

@@ -74,9 +74,18 @@ impl Machine {
     }
 
     /// Where the set literal `origin` writes the static attribute `name`.
-    pub(crate) fn attr_position(&self, origin: ExprId, name: &str) -> Option<Value> {
+    pub(crate) fn attr_position(&mut self, origin: ExprId, name: &str) -> Option<Value> {
         let Expr::Attrs(set) = self.arena.get(origin) else { return None };
-        let index = set.statics.iter().rposition(|(n, _)| &**n == name)?;
+        let index = if set.statics.len() <= 16 {
+            set.statics.iter().rposition(|(n, _)| &**n == name)?
+        } else {
+            // The last of a repeated name, as the scan finds it.
+            let index = self.name_index.entry(origin).or_insert_with(|| {
+                set.statics.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect()
+            });
+            *index.get(name)?
+        };
+        let Expr::Attrs(set) = self.arena.get(origin) else { return None };
         Some(self.position(*set.keys.get(index)?))
     }
 

@@ -45,22 +45,9 @@ impl Machine {
             Value::Bool(b) if extended => Ok(NixString::from(if *b { "1" } else { "" })),
             Value::Null if extended => Ok(NixString::from("")),
             Value::List(items) if extended => {
-                let mut parts = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let item = self.force(item)?;
-                    let s = self.nested(span, |m| m.coerce_to_string(&item, true, span))?;
-                    // Nix joins with spaces but leaves out the space after an empty list.
-                    let skip_space = matches!(&item, Value::List(l) if l.is_empty());
-                    parts.push((s, i + 1 < items.len() && !skip_space));
-                }
-                let mut text = String::new();
-                for (s, space) in &parts {
-                    text.push_str(s.as_str());
-                    if *space {
-                        text.push(' ');
-                    }
-                }
-                let context = NixString::merge_contexts(parts.iter().map(|(s, _)| s));
+                let (mut text, mut with_context) = (String::new(), Vec::new());
+                self.coerce_list_into(items, span, &mut text, &mut with_context)?;
+                let context = NixString::merge_contexts(with_context.iter());
                 Ok(NixString::new(text.into(), context))
             }
             other => {
@@ -72,6 +59,39 @@ impl Machine {
                 Err(error)
             }
         }
+    }
+
+    /// A list's elements coerced into `out`, joined by spaces (nested lists written into the
+    /// same text, not built as strings of their own); the parts with a context kept aside.
+    fn coerce_list_into(
+        &mut self,
+        items: &[Thunk],
+        span: Option<Span>,
+        out: &mut String,
+        with_context: &mut Vec<NixString>,
+    ) -> EvalResult<()> {
+        for (i, item) in items.iter().enumerate() {
+            let item = self.force(item)?;
+            match &item {
+                Value::List(inner) => {
+                    self.nested(span, |m| m.coerce_list_into(inner, span, out, with_context))?;
+                }
+                _ => {
+                    let s = self.nested(span, |m| m.coerce_to_string(&item, true, span))?;
+                    out.push_str(s.as_str());
+                    if s.context().is_some() {
+                        with_context.push(s);
+                    }
+                }
+            }
+            // Nix joins with spaces but leaves out the space after an empty list.
+            let skip_space = matches!(&item, Value::List(l) if l.is_empty());
+            if i + 1 < items.len() && !skip_space {
+                out.push(' ');
+            }
+            crate::error::check_string(out.len(), span)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn binop_values(
