@@ -243,8 +243,9 @@ pub(super) fn to_path(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 }
 
 /// `unsafeGetAttrPos name set`: `{ file; line; column; }` of where a set literal writes the
-/// attribute; `null` for a set a builtin made (as in Nix) or that `//` made (Nix would still
-/// know; infra keeps positions per literal, not per attribute).
+/// attribute; `null` for a set a builtin (`listToAttrs`, `removeAttrs`, `intersectAttrs`, …)
+/// or `//` made, where Nix would still know (infra keeps positions per literal, not per
+/// attribute).
 pub(super) fn unsafe_get_attr_pos(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let name = builtins::string(m, &args[0])?;
     let attrs = builtins::attrs(m, &args[1])?;

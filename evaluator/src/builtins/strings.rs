@@ -14,7 +14,9 @@ pub(super) fn string_length(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value
     Ok(Value::Int(s.as_str().len() as i64))
 }
 
-/// `substring start len s`, in bytes, as Nix; a negative `len` means "to the end".
+/// `substring start len s`, in bytes, as Nix; a negative `len` means "to the end". Strings are
+/// UTF-8 text: a cut through a character gives U+FFFD where Nix keeps the raw bytes (so
+/// `stringToCharacters` of non-ASCII text does not round-trip as in Nix).
 pub(super) fn substring(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let start = builtins::int(m, &args[0])?;
     let len = builtins::int(m, &args[1])?;
