@@ -32,6 +32,7 @@ pub(crate) enum LexErrorKind {
     UnknownChar,
     TrailingSlash,
     IntegerOverflow,
+    InvalidFloat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,6 +310,12 @@ impl<'a> Lexer<'a> {
                 }
                 Some(self.take(len, INT))
             }
+            (len, FLOAT) if !float_in_range(&rest[..len]) => {
+                let start = self.pos;
+                self.pos += len;
+                self.error(LexErrorKind::InvalidFloat, start);
+                Some(FLOAT)
+            }
             (len, kind) => Some(self.take(len, kind)),
         }
     }
@@ -435,6 +442,16 @@ fn ident(i: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// `[0-9]+`
+/// Whether a float literal's value is what it says, as Nix's `std::stod` requires: not
+/// overflowing to infinity (`1.0e400`), not underflowing to a subnormal number or to zero
+/// (`1.0e-320`; `0.0e-400` is zero and fine).
+fn float_in_range(text: &str) -> bool {
+    let Ok(value) = text.parse::<f64>() else { return false };
+    let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+    let nonzero = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    value.is_finite() && (value == 0.0 && !nonzero || value.abs() >= f64::MIN_POSITIVE)
+}
+
 fn int(i: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while1(|b: u8| b.is_ascii_digit())(i)
 }

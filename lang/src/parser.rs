@@ -95,6 +95,16 @@ fn lex_errors(lexed: &Lexed, errors: &mut Vec<SyntaxError>) {
                 e.range,
             )
             .with_help(format!("integers range from {} to {}", i64::MIN, i64::MAX)),
+            LexErrorKind::InvalidFloat => SyntaxError::new(
+                SyntaxErrorKind::InvalidFloat,
+                "float literal out of range".into(),
+                e.range,
+            )
+            .with_help(format!(
+                "floats range from about {:e} to {:e} (smaller ones lose precision)",
+                f64::MIN_POSITIVE,
+                f64::MAX
+            )),
         });
     }
 }

@@ -23,6 +23,9 @@ pub enum SyntaxErrorKind {
     InvalidCharacter,
     /// An integer literal larger than 64 bits can hold (`9223372036854775808`); Nix rejects it too.
     IntegerOverflow,
+    /// A float literal outside what a 64-bit float holds without loss of range (`1.0e400`,
+    /// `1.0e-320`); Nix rejects these too.
+    InvalidFloat,
     /// A path literal ending in `/`, such as `./modules/`; Nix rejects these too.
     TrailingSlash,
     /// Expressions nested deeper than the parser allows (1,000 to 4,000 levels, by construct), or
@@ -52,6 +55,7 @@ impl SyntaxErrorKind {
         Self::UnterminatedComment,
         Self::InvalidCharacter,
         Self::IntegerOverflow,
+        Self::InvalidFloat,
         Self::TrailingSlash,
         Self::TooDeep,
         Self::NonAssociative,
@@ -72,6 +76,7 @@ impl SyntaxErrorKind {
             Self::UnterminatedComment => "infra::parse::unterminated_comment",
             Self::InvalidCharacter => "infra::parse::invalid_character",
             Self::IntegerOverflow => "infra::parse::integer_overflow",
+            Self::InvalidFloat => "infra::parse::invalid_float",
             Self::TrailingSlash => "infra::parse::trailing_slash",
             Self::TooDeep => "infra::parse::too_deep",
             Self::NonAssociative => "infra::parse::non_associative",
