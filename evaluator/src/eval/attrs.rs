@@ -85,7 +85,6 @@ impl Machine {
             });
             *index.get(name)?
         };
-        let Expr::Attrs(set) = self.arena.get(origin) else { return None };
         Some(self.position(*set.keys.get(index)?))
     }
 
