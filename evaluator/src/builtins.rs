@@ -276,5 +276,5 @@ pub(crate) fn function(m: &mut Machine, t: &Thunk) -> EvalResult<Value> {
 
 /// Calls `func` with `args`, strictly.
 pub(crate) fn call(m: &mut Machine, func: &Value, args: &[Thunk]) -> EvalResult<Value> {
-    m.call_all(func.clone(), args)
+    m.call_all(func, args)
 }

@@ -654,7 +654,7 @@ impl Machine {
                 settle(thunk, result, || ThunkState::Suspended { expr, env })
             }
             ThunkState::Apply1 { func, arg } => {
-                let result = self.call_all((*func).clone(), std::slice::from_ref(&arg));
+                let result = self.call_all(&func, std::slice::from_ref(&arg));
                 settle(thunk, result, || ThunkState::Apply1 { func, arg })
             }
             ThunkState::ApplyIndex { func, index } => {
@@ -663,13 +663,13 @@ impl Machine {
                 let mut cell = self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
                 cell.set_or_new(Value::Int(index));
                 let arg = [cell];
-                let result = self.call_all((*func).clone(), &arg);
+                let result = self.call_all(&func, &arg);
                 let [cell] = arg;
                 self.spare = Some(cell);
                 settle(thunk, result, || ThunkState::ApplyIndex { func, index })
             }
             ThunkState::Apply2 { func, args } => {
-                let result = self.call_all((*func).clone(), &args[..]);
+                let result = self.call_all(&func, &args[..]);
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
         }

@@ -17,8 +17,42 @@ use crate::{
 impl Machine {
     /// Applies `func` to each argument in turn (for builtins and lazy applications, which
     /// have no call site of their own; the builtin's caller places errors).
-    pub(crate) fn call_all(&mut self, func: Value, args: &[Thunk]) -> EvalResult<Value> {
-        self.call_args(func, args, None)
+    ///
+    /// A builtin's loop and a lazy element mostly call a lambda that takes exactly these
+    /// arguments (`map (x: …)`, `genList (i: …)`, `foldl' (acc: x: …)`): that call enters
+    /// the body straight away, with the function borrowed, not copied.
+    pub(crate) fn call_all(&mut self, func: &Value, args: &[Thunk]) -> EvalResult<Value> {
+        if let Value::Lambda(closure) = func {
+            let frame = match (&closure.lambda.param, args) {
+                (Param::Ident(_), [arg]) => Some(Env::one(&closure.env, arg.clone())),
+                (Param::Curried(names), _) if closure.applied == 0 && names.len() == args.len() => {
+                    Some(curried_frame(closure, args))
+                }
+                _ => None,
+            };
+            if let Some(frame) = frame {
+                self.step(None)?;
+                return self.enter(closure.lambda.body, &frame, None);
+            }
+        }
+        self.call_args(func.clone(), args, None)
+    }
+
+    /// Evaluates a function's body in its new frame: one level deeper, the stack checked
+    /// (a cycle of one `eval` and one call raises the depth by two, and would never meet
+    /// `eval`'s check on odd depths).
+    #[inline(always)]
+    fn enter(&mut self, body: ExprId, frame: &Rc<Env>, span: Option<Span>) -> EvalResult<Value> {
+        self.depth += 1;
+        let result = if self.depth > MAX_DEPTH {
+            Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+        } else if self.depth.is_multiple_of(8) {
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval(body, frame))
+        } else {
+            self.eval(body, frame)
+        };
+        self.depth -= 1;
+        result
     }
 
     /// Applies `func` to each argument in turn; a curried chain `a: b: body` given all its
@@ -42,19 +76,7 @@ impl Machine {
                 let take = names.len() - closure.applied as usize;
                 let body = closure.lambda.body;
                 let frame = curried_frame(closure, &args[i..i + take]);
-                self.depth += 1;
-                // The stack is checked here too, as in `apply`: a cycle of this call and one
-                // `eval` raises the depth by two and could meet `eval`'s check only on odd
-                // depths.
-                let result = if self.depth > MAX_DEPTH {
-                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
-                } else if self.depth.is_multiple_of(8) {
-                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval(body, &frame))
-                } else {
-                    self.eval(body, &frame)
-                };
-                self.depth -= 1;
-                func = result?;
+                func = self.enter(body, &frame, span)?;
                 i += take;
                 continue;
             }
@@ -80,17 +102,29 @@ impl Machine {
             head = *func;
         }
         let mut func = self.operand(head, env)?;
-        let mut args: SmallVec<[Thunk; 4]> = SmallVec::new();
+        // Built as a frame's slots: a curried chain given exactly these arguments takes them
+        // as its frame, moved, not copied.
+        let mut args = crate::env::Slots::new();
         for &(_, arg) in calls.iter().rev() {
             args.push(self.thunk(arg, env));
         }
-        if let Value::PrimOp(op) = &func
-            && op.arity == args.len()
-        {
-            let span = Some(self.arena.span(id));
-            self.step(span)?;
-            self.call_site = span;
-            return with_span((op.func)(self, &args), span, op.name);
+        match &func {
+            Value::PrimOp(op) if op.arity == args.len() => {
+                let span = Some(self.arena.span(id));
+                self.step(span)?;
+                self.call_site = span;
+                return with_span((op.func)(self, &args), span, op.name);
+            }
+            Value::Lambda(closure)
+                if closure.applied == 0
+                    && matches!(&closure.lambda.param, Param::Curried(names) if names.len() == args.len()) =>
+            {
+                let span = Some(self.arena.span(id));
+                self.step(span)?;
+                let frame = Env::from_slots(&closure.env, args);
+                return self.enter(closure.lambda.body, &frame, span);
+            }
+            _ => {}
         }
         // A curried chain takes its arguments at once, placed at the application that gives
         // the last of them; any further ones are applied one by one below.
