@@ -425,7 +425,7 @@ impl Machine {
                 items => items.iter().map(|item| self.thunk(*item, env)).collect(),
             })),
             Expr::Attrs(set) => {
-                let attrs = self.attrs(set.rec, &set.statics, &set.dynamics, env)?;
+                let attrs = self.attrs(set, env)?;
                 Ok(Value::attrs(attrs.with_origin(id)))
             }
             Expr::Let { bindings, body } => {

@@ -185,6 +185,9 @@ pub(crate) struct SetLiteral {
     pub(crate) dynamics: Vec<(ExprId, ExprId)>,
     /// Where each static name is written, in the order of `statics`.
     pub(crate) keys: Rc<[lang::Span]>,
+    /// The statics are in name order with no repeats, and there are no dynamic names and no
+    /// `__overrides`: the entries are the set as they are made.
+    pub(crate) sorted: bool,
 }
 
 // Every node of every loaded file has one: a million-element list literal is a million.

@@ -9,18 +9,13 @@ use super::{Machine, type_error};
 use crate::{
     env::Env,
     error::{ErrorKind, EvalError, EvalResult},
-    ir::{AttrKey, AttrValue, Expr, ExprId},
+    ir::{AttrKey, AttrValue, Expr, ExprId, SetLiteral},
     value::{Attrs, Thunk, Value},
 };
 
 impl Machine {
-    pub(super) fn attrs(
-        &mut self,
-        rec: bool,
-        statics: &[(Rc<str>, AttrValue)],
-        dynamics: &[(ExprId, ExprId)],
-        env: &Rc<Env>,
-    ) -> EvalResult<Attrs> {
+    pub(super) fn attrs(&mut self, set: &SetLiteral, env: &Rc<Env>) -> EvalResult<Attrs> {
+        let (rec, statics, dynamics) = (set.rec, &set.statics[..], &set.dynamics[..]);
         let scope = if rec { Env::child(env, statics.len()) } else { env.clone() };
         let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
         // With `__overrides`, every value gets a thunk of its own (no shortcut to another
@@ -70,7 +65,7 @@ impl Machine {
             let thunk = self.thunk(*value, &scope);
             entries.push((name, thunk));
         }
-        Ok(Attrs::from_entries(entries))
+        Ok(if set.sorted { Attrs::from_sorted(entries) } else { Attrs::from_entries(entries) })
     }
 
     /// Where the set literal `origin` writes the static attribute `name`.

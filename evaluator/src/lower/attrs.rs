@@ -208,7 +208,12 @@ impl Lowerer<'_> {
                     (key, value)
                 })
                 .collect();
-            Expr::Attrs(Box::new(crate::ir::SetLiteral { rec, statics, dynamics, keys }))
+            // Written in order, each name once, no `__overrides`: the set is made as it
+            // stands, with no sorting pass.
+            let sorted = dynamics.is_empty()
+                && statics.windows(2).all(|w| w[0].0 < w[1].0)
+                && !statics.iter().any(|(name, _)| &**name == "__overrides");
+            Expr::Attrs(Box::new(crate::ir::SetLiteral { rec, statics, dynamics, keys, sorted }))
         };
         let expr = if rec { self.with_frame(names, body) } else { body(self) };
         self.push(expr, span)
