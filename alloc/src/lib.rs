@@ -57,8 +57,7 @@ thread_local! {
 #[inline(always)]
 fn class(layout: &Layout) -> Option<usize> {
     let size = layout.size();
-    (layout.align() <= MIN_ALIGN && size.wrapping_sub(1) < LARGEST)
-        .then(|| (size - 1) / MIN_ALIGN)
+    (layout.align() <= MIN_ALIGN && size.wrapping_sub(1) < LARGEST).then(|| (size - 1) / MIN_ALIGN)
 }
 
 impl FreeLists {

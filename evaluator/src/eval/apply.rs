@@ -4,13 +4,12 @@
 use std::rc::Rc;
 
 use lang::Span;
-use smallvec::SmallVec;
 
 use super::{MAX_DEPTH, Machine, RED_ZONE, STACK_SEGMENT, type_error};
 use crate::{
     env::Env,
     error::{ErrorKind, EvalError, EvalResult},
-    ir::{Expr, ExprId, Param},
+    ir::{ExprId, Hot, Param},
     value::{Closure, PrimOpApp, Thunk, Value},
 };
 
@@ -92,15 +91,19 @@ impl Machine {
     /// is applied one argument at a time, each at its own application's span, as before.
     #[inline(never)]
     pub(super) fn apply_chain(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
-        // The applications, outermost first, and the function at the bottom.
-        let mut calls: SmallVec<[(ExprId, ExprId); 4]> = SmallVec::new();
+        // The applications, outermost first, and the function at the bottom (read from the
+        // nodes' hot copies).
+        let mut calls = [(id, id); 4];
+        let mut len = 0;
         let mut head = id;
-        while calls.len() < 4
-            && let Expr::Apply { func, arg } = self.arena.get(head)
+        while len < 4
+            && let Hot::Apply(func, arg) = self.arena.hot(head)
         {
-            calls.push((head, *arg));
-            head = *func;
+            calls[len] = (head, arg);
+            len += 1;
+            head = func;
         }
+        let calls = &calls[..len];
         let mut func = self.operand(head, env)?;
         // Built as a frame's slots: a curried chain given exactly these arguments takes them
         // as its frame, moved, not copied.
