@@ -24,6 +24,8 @@ use clap::Parser;
 static ALLOCATOR: alloc_shim::Allocator = alloc_shim::Allocator;
 
 fn main() -> ExitCode {
+    // The main thread evaluates (`infra eval`, `plan`, …) and lives as long as the process.
+    alloc_shim::keep_small_blocks();
     timing::mark("start");
     let cli = cli::Cli::parse();
     timing::mark("arguments");

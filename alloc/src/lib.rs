@@ -7,12 +7,21 @@
 //! library's `System`, this one calls plain `mi_malloc` when its guaranteed alignment (a word)
 //! is enough.
 //!
-//! In front of mimalloc, each thread keeps a short free list per small size (8 to 64 bytes, a
-//! word apart): evaluation frees a frame or a thunk and makes the next one a moment later, and
-//! a list's pop or push is a few instructions where `mi_free` has to find the block's page
-//! first (about a tenth of the evaluator's instructions went to mimalloc). The lists are
-//! bounded (`CACHED` blocks each, under 300 KB a thread), so a burst of frees still returns
-//! memory to mimalloc; what a thread holds when it exits stays allocated.
+//! In front of mimalloc, a thread that asks for it (`keep_small_blocks`: the main thread,
+//! where `infra eval` evaluates) keeps a short free list per small size (8 to 64 bytes, a word
+//! apart): evaluation frees a frame or a thunk and makes the next one a moment later, and a
+//! list's pop or push is a few instructions where `mi_free` has to find the block's page first
+//! (about a tenth of the evaluator's instructions went to mimalloc). The lists are bounded
+//! (`CACHED` blocks each, under 300 KB), so a burst of frees still returns memory to mimalloc.
+//! Nothing frees them when their thread exits: only a thread that lives as long as the process
+//! keeps them (tokio's blocking threads come and go, and would leak theirs).
+//!
+//! Reusing a block freed with size `s` for another size of its class relies on mimalloc
+//! giving every small block at least `s` rounded up to a word, which holds for the build used
+//! here (no `debug` or `secure` feature of `libmimalloc-sys`: those pad blocks to the exact
+//! size asked and check the padding). The lists live in a `thread_local!` with a constant
+//! initialiser and no destructor, which on Linux and macOS is plain thread-local storage that
+//! never allocates (elsewhere its first use could call back into the allocator).
 
 use std::{
     alloc::{GlobalAlloc, Layout},
@@ -36,10 +45,11 @@ const LARGEST: usize = CLASSES * MIN_ALIGN;
 const CACHED: u32 = 1024;
 
 /// Per thread, for each size class: the first free block (each free block's first word points
-/// to the next) and how many there are.
+/// to the next) and how many there are; and whether this thread keeps free blocks at all.
 struct FreeLists {
     heads: [Cell<*mut u8>; CLASSES],
     lens: [Cell<u32>; CLASSES],
+    enabled: Cell<bool>,
 }
 
 thread_local! {
@@ -47,8 +57,16 @@ thread_local! {
         FreeLists {
             heads: [const { Cell::new(null_mut()) }; CLASSES],
             lens: [const { Cell::new(0) }; CLASSES],
+            enabled: Cell::new(false),
         }
     };
+}
+
+/// Makes the calling thread keep small freed blocks for reuse. Call it only on a thread that
+/// lives until the process ends (the main thread): a thread's lists are not freed when it
+/// exits.
+pub fn keep_small_blocks() {
+    FREE.with(|free| free.enabled.set(true));
 }
 
 /// The free list for blocks of `layout`, if it is small and needs no more than a word's
@@ -86,7 +104,7 @@ impl FreeLists {
     #[inline(always)]
     unsafe fn push(&self, c: usize, block: *mut u8) -> bool {
         let len = self.lens[c].get();
-        if len >= CACHED {
+        if len >= CACHED || !self.enabled.get() {
             return false;
         }
         // SAFETY: as the caller promises, the block is ours to write, a word at least.
@@ -206,6 +224,7 @@ mod tests {
     /// another class, a larger alignment or a larger size never gets it.
     #[test]
     fn small_blocks_are_reused_within_their_class() {
+        keep_small_blocks();
         for size in [1, 8, 9, 24, 33, 40, 48, 57, 64] {
             let layout = Layout::from_size_align(size, 8).unwrap();
             let same_class = Layout::from_size_align((size - 1) / 8 * 8 + 8, 8).unwrap();
@@ -236,6 +255,7 @@ mod tests {
     /// handed out after is distinct and writable.
     #[test]
     fn free_lists_are_bounded() {
+        keep_small_blocks();
         let layout = Layout::from_size_align(40, 8).unwrap();
         let n = CACHED as usize * 3;
         unsafe {
@@ -253,6 +273,18 @@ mod tests {
                 Allocator.dealloc(b, layout);
             }
         }
+    }
+
+    /// A thread that did not ask keeps nothing: its frees go back to mimalloc.
+    #[test]
+    fn other_threads_keep_no_blocks() {
+        let layout = Layout::from_size_align(48, 8).unwrap();
+        let kept = std::thread::spawn(move || unsafe {
+            let p = Allocator.alloc(layout);
+            Allocator.dealloc(p, layout);
+            FREE.with(|free| free.lens[5].get())
+        });
+        assert_eq!(kept.join().unwrap(), 0);
     }
 
     #[test]
