@@ -1,42 +1,48 @@
 //! Environments: a chain of frames, each a vector of thunks. A `with` makes a frame whose one
 //! slot is its namespace (lowering knows which frames those are).
+//!
+//! A slot is set once and never changed, so it needs no borrow flag: a frame made with its
+//! values (a call's arguments) has them from the start; a frame whose values refer to the frame
+//! itself (`let`, `rec`, a set pattern's defaults) is made with empty slots, each set once right
+//! after, before anything can read it. (`rec { __overrides = …; }` redirects a slot's own cell,
+//! see `eval::attrs`, rather than replacing the slot.)
 
-use std::{cell::RefCell, rc::Rc};
+use std::{cell::OnceCell, rc::Rc};
 
 use smallvec::SmallVec;
 
 use crate::value::Thunk;
 
 /// Most frames (a function's argument, a small `let`) fit inline: one allocation per frame.
-pub(crate) type Slots = SmallVec<[Thunk; 3]>;
+pub(crate) type Slots = SmallVec<[OnceCell<Thunk>; 3]>;
 
 pub(crate) struct Env {
-    pub(crate) slots: RefCell<Slots>,
+    slots: Slots,
     pub(crate) parent: Option<Rc<Env>>,
 }
 
 impl Env {
     pub(crate) fn root() -> Rc<Env> {
-        Rc::new(Env { slots: RefCell::new(Slots::new()), parent: None })
+        Rc::new(Env { slots: Slots::new(), parent: None })
     }
 
-    pub(crate) fn child(parent: &Rc<Env>, capacity: usize) -> Rc<Env> {
-        Rc::new(Env {
-            slots: RefCell::new(Slots::with_capacity(capacity)),
-            parent: Some(parent.clone()),
-        })
+    /// A frame of `len` empty slots, each to be set once (`set`) before any is read.
+    pub(crate) fn pending(parent: &Rc<Env>, len: usize) -> Rc<Env> {
+        let mut slots = Slots::with_capacity(len);
+        slots.extend((0..len).map(|_| OnceCell::new()));
+        Rc::new(Env { slots, parent: Some(parent.clone()) })
     }
 
-    /// A function's frame, born with its one argument (no borrow, no capacity check).
+    /// A function's frame, born with its one argument.
     pub(crate) fn one(parent: &Rc<Env>, arg: Thunk) -> Rc<Env> {
         let mut slots = Slots::new();
-        slots.push(arg);
-        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()) })
+        slots.push(OnceCell::from(arg));
+        Rc::new(Env { slots, parent: Some(parent.clone()) })
     }
 
     /// A frame born with its slots.
     pub(crate) fn from_slots(parent: &Rc<Env>, slots: Slots) -> Rc<Env> {
-        Rc::new(Env { slots: RefCell::new(slots), parent: Some(parent.clone()) })
+        Rc::new(Env { slots, parent: Some(parent.clone()) })
     }
 
     /// The frame of `with namespace; …`: the namespace in its one slot.
@@ -53,11 +59,25 @@ impl Env {
         Some(env)
     }
 
-    pub(crate) fn slot(&self, slot: u32) -> Option<Thunk> {
-        self.slots.borrow().get(slot as usize).cloned()
+    /// The thunk at `slot`, if the frame has that slot and it is set.
+    #[inline(always)]
+    pub(crate) fn get(&self, slot: u32) -> Option<&Thunk> {
+        self.slots.get(slot as usize)?.get()
     }
 
-    pub(crate) fn push(&self, thunk: Thunk) {
-        self.slots.borrow_mut().push(thunk);
+    pub(crate) fn slot(&self, slot: u32) -> Option<Thunk> {
+        self.get(slot).cloned()
+    }
+
+    /// Sets a slot of a `pending` frame (once: a slot already set keeps its thunk).
+    pub(crate) fn set(&self, slot: usize, thunk: Thunk) {
+        if let Some(cell) = self.slots.get(slot) {
+            let _ = cell.set(thunk);
+        }
+    }
+
+    /// The frame's slots, for a curried chain's next frame to start from.
+    pub(crate) fn slots(&self) -> &[OnceCell<Thunk>] {
+        &self.slots
     }
 }

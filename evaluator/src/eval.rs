@@ -82,8 +82,8 @@ const ASK_EVERY: usize = 32 << 20;
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
 // A cell is the reference counts, the borrow flag and this: 48 bytes (mimalloc's size class).
 const _: () = assert!(std::mem::size_of::<crate::value::ThunkState>() == 24);
-// A frame with its reference counts is 64 bytes (a `with` keeps its namespace in a slot).
-const _: () = assert!(std::mem::size_of::<Env>() == 48);
+// A frame with its reference counts is 56 bytes (a `with` keeps its namespace in a slot).
+const _: () = assert!(std::mem::size_of::<Env>() == 40);
 
 /// The global scope, by name for lowering and by slot for evaluation (a variable lowered to a
 /// global is one index away from its value, not a name lookup).
@@ -329,7 +329,7 @@ impl Machine {
     #[inline(always)]
     fn local(&mut self, id: ExprId, depth: u32, slot: u32, env: &Rc<Env>) -> EvalResult<Value> {
         let pending = match env.up(depth) {
-            Some(frame) => match frame.slots.borrow().get(slot as usize) {
+            Some(frame) => match frame.get(slot) {
                 Some(thunk) => match thunk.get() {
                     Some(value) => return Ok(value),
                     None => Some(thunk.clone()),
@@ -429,13 +429,13 @@ impl Machine {
                 Ok(Value::attrs(attrs.with_origin(id)))
             }
             Expr::Let { bindings, body } => {
-                let inner = Env::child(env, bindings.len());
-                for binding in bindings {
+                let inner = Env::pending(env, bindings.len());
+                for (slot, binding) in bindings.iter().enumerate() {
                     let thunk = match binding {
                         AttrValue::Inner(id) => self.thunk(*id, &inner),
                         AttrValue::Outer(id) => self.thunk(*id, env),
                     };
-                    inner.push(thunk);
+                    inner.set(slot, thunk);
                 }
                 self.eval(*body, &inner)
             }
@@ -671,6 +671,10 @@ impl Machine {
             ThunkState::Apply2 { func, args } => {
                 let result = self.call_all(&func, &args[..]);
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
+            }
+            ThunkState::Indirect(target) => {
+                let result = self.force(&target);
+                settle(thunk, result, || ThunkState::Indirect(target))
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use lang::Span;
+use smallvec::SmallVec;
 
 use super::{MAX_DEPTH, Machine, RED_ZONE, STACK_SEGMENT, type_error};
 use crate::{
@@ -105,29 +106,31 @@ impl Machine {
         }
         let calls = &calls[..len];
         let mut func = self.operand(head, env)?;
-        // Built as a frame's slots: a curried chain given exactly these arguments takes them
-        // as its frame, moved, not copied.
-        let mut args = crate::env::Slots::new();
+        // A curried chain given exactly its arguments: they are made straight into its frame.
+        if let Value::Lambda(closure) = &func
+            && closure.applied == 0
+            && matches!(&closure.lambda.param, Param::Curried(names) if names.len() == calls.len())
+        {
+            let mut slots = crate::env::Slots::new();
+            for &(_, arg) in calls.iter().rev() {
+                slots.push(self.thunk(arg, env).into());
+            }
+            let span = Some(self.arena.span(id));
+            self.step(span)?;
+            let frame = Env::from_slots(&closure.env, slots);
+            return self.enter(closure.lambda.body, &frame, span);
+        }
+        let mut args: SmallVec<[Thunk; 4]> = SmallVec::new();
         for &(_, arg) in calls.iter().rev() {
             args.push(self.thunk(arg, env));
         }
-        match &func {
-            Value::PrimOp(op) if op.arity == args.len() => {
-                let span = Some(self.arena.span(id));
-                self.step(span)?;
-                self.call_site = span;
-                return with_span((op.func)(self, &args), span, op.name);
-            }
-            Value::Lambda(closure)
-                if closure.applied == 0
-                    && matches!(&closure.lambda.param, Param::Curried(names) if names.len() == args.len()) =>
-            {
-                let span = Some(self.arena.span(id));
-                self.step(span)?;
-                let frame = Env::from_slots(&closure.env, args);
-                return self.enter(closure.lambda.body, &frame, span);
-            }
-            _ => {}
+        if let Value::PrimOp(op) = &func
+            && op.arity == args.len()
+        {
+            let span = Some(self.arena.span(id));
+            self.step(span)?;
+            self.call_site = span;
+            return with_span((op.func)(self, &args), span, op.name);
         }
         // A curried chain takes its arguments at once, placed at the application that gives
         // the last of them; any further ones are applied one by one below.
@@ -276,8 +279,8 @@ impl Machine {
                         }
                     }
                 }
-                let frame = Env::child(&closure.env, formals.len() + usize::from(bind.is_some()));
-                for formal in formals {
+                let frame = Env::pending(&closure.env, formals.len() + usize::from(bind.is_some()));
+                for (slot, formal) in formals.iter().enumerate() {
                     let thunk = match (attrs.get(&formal.name), formal.default) {
                         (Some(thunk), _) => thunk.clone(),
                         (None, Some(default)) => Thunk::suspended(default, frame.clone()),
@@ -294,10 +297,10 @@ impl Machine {
                             return Err(error);
                         }
                     };
-                    frame.push(thunk);
+                    frame.set(slot, thunk);
                 }
                 if bind.is_some() {
-                    frame.push(arg);
+                    frame.set(formals.len(), arg);
                 }
                 self.eval(lambda.body, &frame)
             }
@@ -312,15 +315,15 @@ fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
     let mut slots = crate::env::Slots::new();
     if closure.applied == 0 {
         for arg in args {
-            slots.push(arg.clone());
+            slots.push(arg.clone().into());
         }
         return Env::from_slots(&closure.env, slots);
     }
-    for earlier in closure.env.slots.borrow().iter() {
+    for earlier in closure.env.slots() {
         slots.push(earlier.clone());
     }
     for arg in args {
-        slots.push(arg.clone());
+        slots.push(arg.clone().into());
     }
     // Invariant: a closure with arguments applied holds their frame, whose parent is the
     // environment it closes over.

@@ -10,25 +10,27 @@ use crate::{
     env::Env,
     error::{ErrorKind, EvalError, EvalResult},
     ir::{AttrKey, AttrValue, Expr, ExprId, SetLiteral},
-    value::{Attrs, Thunk, Value},
+    value::{Attrs, Thunk, ThunkState, Value},
 };
 
 impl Machine {
     pub(super) fn attrs(&mut self, set: &SetLiteral, env: &Rc<Env>) -> EvalResult<Attrs> {
         let (rec, statics, dynamics) = (set.rec, &set.statics[..], &set.dynamics[..]);
-        let scope = if rec { Env::child(env, statics.len()) } else { env.clone() };
+        let scope = if rec { Env::pending(env, statics.len()) } else { env.clone() };
         let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
-        // With `__overrides`, every value gets a thunk of its own (no shortcut to another
-        // attribute's), so that references inside the set see the overrides, as in Nix.
+        // With `__overrides`, every value gets a cell of its own (no shortcut to another
+        // attribute's or an inherited variable's), which an override then redirects, so that
+        // references inside the set see the overrides, as in Nix.
         let overridden = rec && statics.iter().any(|(name, _)| &**name == "__overrides");
-        for (name, value) in statics {
+        for (slot, (name, value)) in statics.iter().enumerate() {
             let thunk = match value {
                 AttrValue::Inner(id) if overridden => Thunk::suspended(*id, scope.clone()),
+                AttrValue::Outer(id) if overridden => Thunk::suspended(*id, env.clone()),
                 AttrValue::Inner(id) => self.thunk(*id, &scope),
                 AttrValue::Outer(id) => self.thunk(*id, env),
             };
             if rec {
-                scope.push(thunk.clone());
+                scope.set(slot, thunk.clone());
             }
             entries.push((name.clone(), thunk));
         }
@@ -102,7 +104,10 @@ impl Machine {
         for (name, value) in overrides.iter() {
             match entries.iter().position(|(n, _)| n == name) {
                 Some(slot) => {
-                    scope.slots.borrow_mut()[slot] = value.clone();
+                    // The slot's own cell (see `attrs`) now stands for the override.
+                    if let Some(cell) = scope.get(slot as u32) {
+                        cell.restore(ThunkState::Indirect(value.clone()));
+                    }
                     entries[slot].1 = value.clone();
                 }
                 None => entries.push((name.clone(), value.clone())),

@@ -203,11 +203,11 @@ impl Machine {
         }
         let env = match scope {
             Some(scope) => {
-                let frame = Env::child(&Env::root(), scope.len());
+                let mut slots = crate::env::Slots::new();
                 for (_, thunk) in scope.iter() {
-                    frame.push(thunk.clone());
+                    slots.push(thunk.clone().into());
                 }
-                frame
+                Env::from_slots(&Env::root(), slots)
             }
             None => Env::root(),
         };

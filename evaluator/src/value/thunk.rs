@@ -59,6 +59,7 @@ impl Drop for ThunkCell {
                 Rc::strong_count(func) > 1 && Rc::strong_count(&arg.0) > 1
             }
             ThunkState::Apply2 { .. } => false,
+            ThunkState::Indirect(target) => Rc::strong_count(&target.0) > 1,
         };
         if shallow {
             return;
@@ -100,6 +101,9 @@ pub(crate) enum ThunkState {
         func: Rc<Value>,
         args: Box<[Thunk; 2]>,
     },
+    /// Whatever another thunk is (a slot of `rec { __overrides = …; }` redirected to its
+    /// override).
+    Indirect(Thunk),
     /// Being evaluated: forcing it again is infinite recursion.
     Blackhole {
         expr: Option<ExprId>,
