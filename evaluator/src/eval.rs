@@ -672,6 +672,25 @@ impl Machine {
                 let result = self.call_all(&func, &args[..]);
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
+            ThunkState::ApplyEntry { map, index } => {
+                let result = match map.attrs.flat_entry(index as usize) {
+                    Some((key, value)) => {
+                        // The name's cell is the spare one when the last call kept no hold on
+                        // it (as for `genList`'s index).
+                        let mut name =
+                            self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
+                        name.set_or_new(Value::String(NixString::new(key.clone(), None)));
+                        let args = [name, value.clone()];
+                        let result = self.call_all(&map.func, &args);
+                        let [name, _] = args;
+                        self.spare = Some(name);
+                        result
+                    }
+                    // Invariant: made only for an index of a flat set, which never changes.
+                    None => Ok(Value::Null),
+                };
+                settle(thunk, result, || ThunkState::ApplyEntry { map, index })
+            }
             ThunkState::Indirect(target) => {
                 let result = self.force(&target);
                 settle(thunk, result, || ThunkState::Indirect(target))

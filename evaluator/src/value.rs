@@ -9,7 +9,7 @@ use std::{path::PathBuf, rc::Rc};
 
 pub(crate) use self::string::placeholder;
 pub use self::thunk::Thunk;
-pub(crate) use self::thunk::ThunkState;
+pub(crate) use self::thunk::{EntryMap, ThunkState};
 pub use self::{
     attrs::Attrs,
     string::{Context, NixString, placeholder_text},

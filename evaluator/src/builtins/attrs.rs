@@ -134,7 +134,17 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if attrs.is_empty() {
         return Ok(Value::attrs(Attrs::from_sorted(Vec::new())));
     }
-    let func = Rc::new(m.force(&args[0])?);
+    let func = m.force(&args[0])?;
+    // An entry of a flat set is one cell that finds its name and value when forced.
+    if attrs.flat_entry(0).is_some() && u32::try_from(attrs.len()).is_ok() {
+        let map = Rc::new(crate::value::EntryMap { func, attrs: attrs.clone() });
+        let entries = attrs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), Thunk::apply_entry(&map, i as u32)));
+        return Ok(Value::attrs(Attrs::from_sorted(entries.collect())));
+    }
+    let func = Rc::new(func);
     // The name given to `f` shares the key's text (no copy per entry, and a lookup of it in
     // a set with the same key can match by address).
     let entries = attrs.iter().map(|(k, v)| {

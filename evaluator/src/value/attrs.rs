@@ -147,6 +147,15 @@ impl Attrs {
     }
 
     /// Entries in name order.
+    /// The entry at `index` in name order, for a flat set (`None` for a tree: it has no
+    /// index to go by).
+    pub(crate) fn flat_entry(&self, index: usize) -> Option<(&Rc<str>, &Thunk)> {
+        match &self.repr {
+            Repr::Small(entries) => entries.get(index).map(|(k, v)| (k, v)),
+            Repr::Tree { .. } => None,
+        }
+    }
+
     pub(crate) fn iter(&self) -> Iter<'_> {
         match &self.repr {
             Repr::Small(entries) => Iter(IterRepr::Small(entries.iter())),

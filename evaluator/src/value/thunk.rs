@@ -60,6 +60,7 @@ impl Drop for ThunkCell {
             }
             ThunkState::Apply2 { .. } => false,
             ThunkState::Indirect(target) => Rc::strong_count(&target.0) > 1,
+            ThunkState::ApplyEntry { map, .. } => Rc::strong_count(map) > 1,
         };
         if shallow {
             return;
@@ -76,6 +77,12 @@ impl Drop for ThunkCell {
         }
         DROPPING.with(|d| d.set(false));
     }
+}
+
+/// What the entries of one `mapAttrs` share: the function and the set mapped.
+pub(crate) struct EntryMap {
+    pub(crate) func: Value,
+    pub(crate) attrs: Rc<crate::value::Attrs>,
 }
 
 pub(crate) enum ThunkState {
@@ -100,6 +107,12 @@ pub(crate) enum ThunkState {
     Apply2 {
         func: Rc<Value>,
         args: Box<[Thunk; 2]>,
+    },
+    /// `func name value` for the entry at `index` of a flat set (`mapAttrs`): the cells of
+    /// the name and the value are reached when forced, so an entry costs one cell.
+    ApplyEntry {
+        map: Rc<EntryMap>,
+        index: u32,
     },
     /// Whatever another thunk is (a slot of `rec { __overrides = …; }` redirected to its
     /// override).
@@ -128,6 +141,11 @@ impl Thunk {
     /// `func` applied to the integer `index`, when forced.
     pub(crate) fn apply_index(func: &Rc<Value>, index: i64) -> Thunk {
         Thunk::cell(ThunkState::ApplyIndex { func: func.clone(), index })
+    }
+
+    /// `map.func` applied to the name and the value of entry `index` of `map.attrs`.
+    pub(crate) fn apply_entry(map: &Rc<EntryMap>, index: u32) -> Thunk {
+        Thunk::cell(ThunkState::ApplyEntry { map: map.clone(), index })
     }
 
     /// `func` applied to `args`, when forced.
