@@ -256,7 +256,12 @@ impl Machine {
                     // The function forces its parameter first: the argument is evaluated
                     // now, with no thunk (`lower::strict`).
                     Value::Lambda(closure) if closure.lambda.strict && self.would_suspend(arg) => {
-                        Thunk::value(self.eval(arg, env)?)
+                        let value = self.eval(arg, env)?;
+                        // A set pattern with no `@` binding takes the set itself: no cell.
+                        if let crate::ir::Param::Pattern { bind: None, .. } = closure.lambda.param {
+                            return self.apply_pattern(closure, value, Some(self.arena.span(id)));
+                        }
+                        Thunk::value(value)
                     }
                     _ => self.thunk(arg, env),
                 };

@@ -59,6 +59,26 @@ fn random_programs_agree_with_nix() {
     );
 }
 
+/// Where lazy printing depends on where a thunk is made: a set pattern's default that is a
+/// literal or a variable is that value, not a thunk (Nix's `maybeThunk`).
+#[test]
+fn lazy_printing_of_pattern_defaults_agrees_with_nix() {
+    let dir = scratch_dir("eval-oracle-defaults");
+    let programs = [
+        "let f = { a ? 1, b ? [ a ] }: { inherit a b; }; in f { }",
+        "let f = { a ? 1, b ? a, c ? \"s\" }@args: [ a b c args ]; in f { }",
+        "let x = 2; f = { a ? x }: { inherit a; }; in f { }",
+        "let f = { a, b ? a }: { inherit b; }; in f { a = 1 + 1; }",
+    ];
+    let differences: Vec<String> = programs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, program)| compare_lazy(&dir, &format!("defaults{i}"), program))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
 /// The same program printed without `--strict`: what is unevaluated shows as `<CODE>` on
 /// both sides, in the same places.
 fn compare_lazy(dir: &Path, name: &str, text: &str) -> Option<String> {

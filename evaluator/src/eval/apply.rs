@@ -238,73 +238,107 @@ impl Machine {
                 let applied = closure.applied + 1;
                 Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: frame, applied })))
             }
-            Param::Pattern { formals, ellipsis, bind } => {
+            Param::Pattern { .. } => {
                 let value = self.force(&arg)?;
-                let Value::Attrs(attrs) = value else {
-                    return Err(type_error(
-                        "a set (the function takes named arguments)",
-                        &value,
-                        span,
-                    ));
-                };
-                if !ellipsis {
-                    for name in attrs.names() {
-                        // Names written in the program are interned: most match by address.
-                        let known = |f: &crate::ir::Formal| {
-                            std::ptr::eq(f.name.as_ptr(), name.as_ptr())
-                                && f.name.len() == name.len()
-                                || &*f.name == name
-                        };
-                        if !formals.iter().any(known) {
-                            let mut error = EvalError::new(
-                                ErrorKind::UnexpectedArgument { name: name.to_owned() },
-                                span,
-                            );
-                            let expected = formals.iter().map(|f| &*f.name);
-                            error.help = Some(match crate::suggest::did_you_mean(name, expected) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => format!(
-                                    "the function takes: {}",
-                                    formals
-                                        .iter()
-                                        .map(|f| format!("`{}`", f.name))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ),
-                            });
-                            error
-                                .labels
-                                .push((self.arena.span(lambda.body), "the function".into()));
-                            return Err(error);
-                        }
-                    }
-                }
-                let frame = Env::pending(&closure.env, formals.len() + usize::from(bind.is_some()));
-                for (slot, formal) in formals.iter().enumerate() {
-                    let thunk = match (attrs.get(&formal.name), formal.default) {
-                        (Some(thunk), _) => thunk.clone(),
-                        (None, Some(default)) => Thunk::suspended(default, frame.clone()),
-                        (None, None) => {
-                            let mut error = EvalError::new(
-                                ErrorKind::MissingArgument { name: formal.name.to_string() },
-                                span,
-                            );
-                            let what = match &lambda.name {
-                                Some(name) => format!("the body of `{name}`"),
-                                None => "the function body".into(),
-                            };
-                            error.labels.push((self.arena.span(lambda.body), what));
-                            return Err(error);
-                        }
-                    };
-                    frame.set(slot, thunk);
-                }
-                if bind.is_some() {
-                    frame.set(formals.len(), arg);
-                }
-                self.eval(lambda.body, &frame)
+                self.call_pattern(closure, value, Some(arg), span)
             }
         }
+    }
+
+    /// A set pattern's call with its argument already evaluated (a call site evaluates it
+    /// first: a set pattern always forces it), with no cell made for it when no `@` binding
+    /// keeps it.
+    pub(super) fn apply_pattern(
+        &mut self,
+        closure: &Closure,
+        value: Value,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        self.depth += 1;
+        let result = if self.depth > MAX_DEPTH {
+            Err(EvalError::new(ErrorKind::MaxCallDepth, span))
+        } else if self.depth.is_multiple_of(8) {
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+                self.call_pattern(closure, value, None, span)
+            })
+        } else {
+            self.call_pattern(closure, value, None, span)
+        };
+        self.depth -= 1;
+        result
+    }
+
+    /// Calls a function with a set pattern on `value` (its argument, forced; `arg` its cell,
+    /// if there is one, for an `@` binding).
+    fn call_pattern(
+        &mut self,
+        closure: &Closure,
+        value: Value,
+        arg: Option<Thunk>,
+        span: Option<Span>,
+    ) -> EvalResult<Value> {
+        let lambda = &closure.lambda;
+        let Param::Pattern { formals, ellipsis, bind } = &lambda.param else {
+            return Err(EvalError::new(ErrorKind::NotAFunction { got: "a function" }, span));
+        };
+        let Value::Attrs(attrs) = value else {
+            return Err(type_error("a set (the function takes named arguments)", &value, span));
+        };
+        if !ellipsis {
+            for name in attrs.names() {
+                // Names written in the program are interned: most match by address.
+                let known = |f: &crate::ir::Formal| {
+                    std::ptr::eq(f.name.as_ptr(), name.as_ptr()) && f.name.len() == name.len()
+                        || &*f.name == name
+                };
+                if !formals.iter().any(known) {
+                    let mut error = EvalError::new(
+                        ErrorKind::UnexpectedArgument { name: name.to_owned() },
+                        span,
+                    );
+                    let expected = formals.iter().map(|f| &*f.name);
+                    error.help = Some(match crate::suggest::did_you_mean(name, expected) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "the function takes: {}",
+                            formals
+                                .iter()
+                                .map(|f| format!("`{}`", f.name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                    error.labels.push((self.arena.span(lambda.body), "the function".into()));
+                    return Err(error);
+                }
+            }
+        }
+        let frame = Env::pending(&closure.env, formals.len() + usize::from(bind.is_some()));
+        for (slot, formal) in formals.iter().enumerate() {
+            let thunk = match (attrs.get(&formal.name), formal.default) {
+                (Some(thunk), _) => thunk.clone(),
+                // As Nix's `maybeThunk`: a literal or a variable needs no thunk of its own.
+                (None, Some(default)) => self.thunk(default, &frame),
+                (None, None) => {
+                    let mut error = EvalError::new(
+                        ErrorKind::MissingArgument { name: formal.name.to_string() },
+                        span,
+                    );
+                    let what = match &lambda.name {
+                        Some(name) => format!("the body of `{name}`"),
+                        None => "the function body".into(),
+                    };
+                    error.labels.push((self.arena.span(lambda.body), what));
+                    return Err(error);
+                }
+            };
+            frame.set(slot, thunk);
+        }
+        if bind.is_some() {
+            let arg = arg.unwrap_or_else(|| Thunk::value(Value::Attrs(attrs.clone())));
+            frame.set(formals.len(), arg);
+        }
+        self.eval(lambda.body, &frame)
     }
 }
 
