@@ -492,8 +492,9 @@ impl Machine {
         // application or an operator is suspended.
         match self.arena.hot(id) {
             Hot::Local(depth, slot) => {
-                return match env.up(depth).and_then(|frame| frame.slot(slot)) {
-                    Some(thunk) => thunk,
+                return match env.up(depth).and_then(|frame| frame.get(slot)) {
+                    // A forwarding slot (`rec { __overrides }`) gives what it forwards to.
+                    Some(thunk) => thunk.forwarded(),
                     None => Thunk::suspended(id, env.clone()),
                 };
             }
@@ -678,7 +679,13 @@ impl Machine {
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
             ThunkState::ApplyEntry { map, index } => {
-                let result = match map.attrs.flat_entry(index as usize) {
+                // A flat set (the only kind `mapAttrs` makes these for, and sets never change)
+                // finds the entry at once; any other in order.
+                let entry = match map.attrs.flat_entry(index as usize) {
+                    Some(entry) => Some(entry),
+                    None => map.attrs.iter().nth(index as usize),
+                };
+                let result = match entry {
                     Some((key, value)) => {
                         // The name's cell is the spare one when the last call kept no hold on
                         // it (as for `genList`'s index).
@@ -691,7 +698,7 @@ impl Machine {
                         self.spare = Some(name);
                         result
                     }
-                    // Invariant: made only for an index of a flat set, which never changes.
+                    // Invariant: the index is one of the set's entries.
                     None => Ok(Value::Null),
                 };
                 settle(thunk, result, || ThunkState::ApplyEntry { map, index })

@@ -18,18 +18,21 @@ impl Machine {
         let (rec, statics, dynamics) = (set.rec, &set.statics[..], &set.dynamics[..]);
         let scope = if rec { Env::pending(env, statics.len()) } else { env.clone() };
         let mut entries = Vec::with_capacity(statics.len() + dynamics.len());
-        // With `__overrides`, every value gets a cell of its own (no shortcut to another
-        // attribute's or an inherited variable's), which an override then redirects, so that
-        // references inside the set see the overrides, as in Nix.
+        // With `__overrides`, each slot is a cell of its own that forwards to the value
+        // (`ThunkState::Indirect`) until an override redirects it (`overrides`), as Nix
+        // replaces the slot.
         let overridden = rec && statics.iter().any(|(name, _)| &**name == "__overrides");
         for (slot, (name, value)) in statics.iter().enumerate() {
             let thunk = match value {
+                // As Nix: with overrides, a value written in the set is a thunk of its own
+                // (a variable in it is looked up when forced, and sees the overrides).
                 AttrValue::Inner(id) if overridden => Thunk::suspended(*id, scope.clone()),
-                AttrValue::Outer(id) if overridden => Thunk::suspended(*id, env.clone()),
                 AttrValue::Inner(id) => self.thunk(*id, &scope),
                 AttrValue::Outer(id) => self.thunk(*id, env),
             };
-            if rec {
+            if overridden {
+                scope.set(slot, Thunk::from_state(ThunkState::Indirect(thunk.resolved())));
+            } else if rec {
                 scope.set(slot, thunk.clone());
             }
             entries.push((name.clone(), thunk));
@@ -101,12 +104,14 @@ impl Machine {
             Value::Attrs(attrs) => attrs,
             other => return Err(type_error("a set", &other, None)),
         };
+        // A slot of this set is a forwarding cell (see `attrs`): redirected to its override,
+        // so that references inside the set see it; what was captured of the attribute
+        // before (`Machine::thunk` takes the cell forwarded to) keeps its value, as in Nix.
         for (name, value) in overrides.iter() {
             match entries.iter().position(|(n, _)| n == name) {
                 Some(slot) => {
-                    // The slot's own cell (see `attrs`) now stands for the override.
-                    if let Some(cell) = scope.get(slot as u32) {
-                        cell.restore(ThunkState::Indirect(value.clone()));
+                    if let Some(forward) = scope.get(slot as u32) {
+                        forward.restore(ThunkState::Indirect(value.resolved()));
                     }
                     entries[slot].1 = value.clone();
                 }

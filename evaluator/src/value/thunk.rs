@@ -129,6 +129,35 @@ impl Thunk {
         Thunk(Rc::new(ThunkCell(RefCell::new(state))))
     }
 
+    /// This thunk, or the one it forwards to (a slot of `rec { __overrides }`).
+    #[inline(always)]
+    pub(crate) fn forwarded(&self) -> Thunk {
+        if let ThunkState::Indirect(target) = &*self.0.borrow() {
+            return target.clone();
+        }
+        self.clone()
+    }
+
+    /// A cell holding `state`.
+    pub(crate) fn from_state(state: ThunkState) -> Thunk {
+        Thunk::cell(state)
+    }
+
+    /// The thunk this one stands for: itself, or the end of its `Indirect` links.
+    /// (Links are made to resolved thunks only, so there is at most one; the bound is a
+    /// guard, not a limit any program meets.)
+    pub(crate) fn resolved(&self) -> Thunk {
+        let mut thunk = self.clone();
+        for _ in 0..64 {
+            let next = match &*thunk.0.borrow() {
+                ThunkState::Indirect(target) => target.clone(),
+                _ => break,
+            };
+            thunk = next;
+        }
+        thunk
+    }
+
     pub(crate) fn suspended(expr: ExprId, env: Rc<Env>) -> Thunk {
         Thunk::cell(ThunkState::Suspended { expr, env })
     }
