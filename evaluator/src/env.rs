@@ -4,8 +4,8 @@
 //! A slot is set once and never changed, so it needs no borrow flag: a frame made with its
 //! values (a call's arguments) has them from the start; a frame whose values refer to the frame
 //! itself (`let`, `rec`, a set pattern's defaults) is made with empty slots, each set once right
-//! after, before anything can read it. (`rec { __overrides = …; }` redirects a slot's own cell,
-//! see `eval::attrs`, rather than replacing the slot.)
+//! after, before anything can read it. (`rec { __overrides = …; }` makes each slot a forwarding
+//! cell and redirects it, see `eval::attrs`, rather than replacing the slot.)
 
 use std::{cell::OnceCell, rc::Rc};
 
