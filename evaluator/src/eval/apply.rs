@@ -38,18 +38,28 @@ impl Machine {
         self.call_args(func.clone(), args, None)
     }
 
-    /// Evaluates a function's body in its new frame: one level deeper, the stack checked
-    /// (a cycle of one `eval` and one call raises the depth by two, and would never meet
-    /// `eval`'s check on odd depths).
+    /// Evaluates a function's body in its new frame, one call deeper.
     #[inline(always)]
     fn enter(&mut self, body: ExprId, frame: &Rc<Env>, span: Option<Span>) -> EvalResult<Value> {
+        self.deeper(span, |m| m.eval(body, frame))
+    }
+
+    /// Runs a call one level deeper: refused past the depth limit, the stack checked every
+    /// eighth level (a cycle of one `eval` and one call raises the depth by two, and would
+    /// never meet `eval`'s own check on odd depths).
+    #[inline(always)]
+    fn deeper(
+        &mut self,
+        span: Option<Span>,
+        call: impl FnOnce(&mut Self) -> EvalResult<Value>,
+    ) -> EvalResult<Value> {
         self.depth += 1;
         let result = if self.depth > MAX_DEPTH {
             Err(EvalError::new(ErrorKind::MaxCallDepth, span))
         } else if self.depth.is_multiple_of(8) {
-            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval(body, frame))
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || call(self))
         } else {
-            self.eval(body, frame)
+            call(self)
         };
         self.depth -= 1;
         result
@@ -158,22 +168,7 @@ impl Machine {
         span: Option<Span>,
     ) -> EvalResult<Value> {
         match func {
-            Value::Lambda(closure) => {
-                self.depth += 1;
-                // The stack is checked here too: a cycle of one `eval` and one call raises the
-                // depth by two, and would never meet `eval`'s check on odd depths.
-                let result = if self.depth > MAX_DEPTH {
-                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
-                } else if self.depth.is_multiple_of(8) {
-                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
-                        self.call_lambda(&closure, arg, span)
-                    })
-                } else {
-                    self.call_lambda(&closure, arg, span)
-                };
-                self.depth -= 1;
-                result
-            }
+            Value::Lambda(closure) => self.deeper(span, |m| m.call_lambda(&closure, arg, span)),
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     self.step(span)?;
@@ -201,18 +196,7 @@ impl Machine {
                 // The set, then the argument: a functor written `self: x: …` gets both in one
                 // frame (`call_args` counts the depth of a call it makes).
                 let with_self = Thunk::value(Value::Attrs(attrs));
-                self.depth += 1;
-                let result = if self.depth > MAX_DEPTH {
-                    Err(EvalError::new(ErrorKind::MaxCallDepth, span))
-                } else if self.depth.is_multiple_of(8) {
-                    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
-                        self.call_args(functor, &[with_self, arg], span)
-                    })
-                } else {
-                    self.call_args(functor, &[with_self, arg], span)
-                };
-                self.depth -= 1;
-                result
+                self.deeper(span, |m| m.call_args(functor, &[with_self, arg], span))
             }
             other => Err(EvalError::new(ErrorKind::NotAFunction { got: other.describe() }, span)),
         }
@@ -254,18 +238,7 @@ impl Machine {
         value: Value,
         span: Option<Span>,
     ) -> EvalResult<Value> {
-        self.depth += 1;
-        let result = if self.depth > MAX_DEPTH {
-            Err(EvalError::new(ErrorKind::MaxCallDepth, span))
-        } else if self.depth.is_multiple_of(8) {
-            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
-                self.call_pattern(closure, value, None, span)
-            })
-        } else {
-            self.call_pattern(closure, value, None, span)
-        };
-        self.depth -= 1;
-        result
+        self.deeper(span, |m| m.call_pattern(closure, value, None, span))
     }
 
     /// Calls a function with a set pattern on `value` (its argument, forced; `arg` its cell,

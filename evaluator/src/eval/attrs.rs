@@ -31,7 +31,7 @@ impl Machine {
                 AttrValue::Outer(id) => self.thunk(*id, env),
             };
             if overridden {
-                scope.set(slot, Thunk::from_state(ThunkState::Indirect(thunk.resolved())));
+                scope.set(slot, Thunk::from_state(ThunkState::Indirect(thunk.forwarded())));
             } else if rec {
                 scope.set(slot, thunk.clone());
             }
@@ -111,7 +111,7 @@ impl Machine {
             match entries.iter().position(|(n, _)| n == name) {
                 Some(slot) => {
                     if let Some(forward) = scope.get(slot as u32) {
-                        forward.restore(ThunkState::Indirect(value.resolved()));
+                        forward.restore(ThunkState::Indirect(value.forwarded()));
                     }
                     entries[slot].1 = value.clone();
                 }

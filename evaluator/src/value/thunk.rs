@@ -129,7 +129,9 @@ impl Thunk {
         Thunk(Rc::new(ThunkCell(RefCell::new(state))))
     }
 
-    /// This thunk, or the one it forwards to (a slot of `rec { __overrides }`).
+    /// This thunk, or the one it forwards to (a slot of `rec { __overrides }`). A forwarding
+    /// cell is only ever made to point at a thunk that does not forward (see
+    /// `eval::attrs`), so one step is the whole way.
     #[inline(always)]
     pub(crate) fn forwarded(&self) -> Thunk {
         if let ThunkState::Indirect(target) = &*self.0.borrow() {
@@ -141,21 +143,6 @@ impl Thunk {
     /// A cell holding `state`.
     pub(crate) fn from_state(state: ThunkState) -> Thunk {
         Thunk::cell(state)
-    }
-
-    /// The thunk this one stands for: itself, or the end of its `Indirect` links.
-    /// (Links are made to resolved thunks only, so there is at most one; the bound is a
-    /// guard, not a limit any program meets.)
-    pub(crate) fn resolved(&self) -> Thunk {
-        let mut thunk = self.clone();
-        for _ in 0..64 {
-            let next = match &*thunk.0.borrow() {
-                ThunkState::Indirect(target) => target.clone(),
-                _ => break,
-            };
-            thunk = next;
-        }
-        thunk
     }
 
     pub(crate) fn suspended(expr: ExprId, env: Rc<Env>) -> Thunk {
