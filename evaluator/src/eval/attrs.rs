@@ -129,7 +129,9 @@ impl Machine {
         env: &Rc<Env>,
         span: Span,
     ) -> EvalResult<Value> {
-        let mut value = self.eval(expr, env)?;
+        // A variable (most subjects: `config.x`, `self.k`, `lib.types`) is read without a
+        // full evaluation step.
+        let mut value = self.operand(expr, env)?;
         for key in path {
             let dynamic;
             let name: &Rc<str> = match key {
@@ -141,7 +143,14 @@ impl Machine {
             };
             let thunk = match &value {
                 Value::Attrs(attrs) => match attrs.get(name) {
-                    Some(thunk) => thunk.clone(),
+                    // A computed attribute is read in place, its cell not shared.
+                    Some(thunk) => match thunk.get() {
+                        Some(done) => {
+                            value = done;
+                            continue;
+                        }
+                        None => thunk.clone(),
+                    },
                     None => match default {
                         Some(default) => return self.eval(default, env),
                         None => return Err(missing_attribute(attrs, name, span)),
@@ -159,13 +168,10 @@ impl Machine {
                     return Err(error);
                 }
             };
-            value = match thunk.get() {
-                Some(done) => done,
-                None => self.force(&thunk).map_err(|mut e| {
-                    e.trace.push((span, format!("while evaluating the attribute `{name}`")));
-                    e
-                })?,
-            };
+            value = self.force(&thunk).map_err(|mut e| {
+                e.trace.push((span, format!("while evaluating the attribute `{name}`")));
+                e
+            })?;
         }
         Ok(value)
     }

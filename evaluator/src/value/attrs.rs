@@ -255,6 +255,9 @@ impl Attrs {
 
 /// `left // right` as one flat set, in one ordered walk over both.
 fn merge(left: &Attrs, right: &Attrs) -> Attrs {
+    if let (Repr::Small(a), Repr::Small(b)) = (&left.repr, &right.repr) {
+        return Attrs::from_sorted(merge_flat(a, b));
+    }
     let mut out = Vec::with_capacity(left.len() + right.len());
     let (mut a, mut b) = (left.iter().peekable(), right.iter().peekable());
     loop {
@@ -277,6 +280,36 @@ fn merge(left: &Attrs, right: &Attrs) -> Attrs {
         }
     }
     Attrs::from_sorted(out)
+}
+
+/// `left // right` of two flat sets: the common case (small sets, `{ … } // { … }`), a walk
+/// over two slices. Names written in the program share their text, so most equal names are
+/// found equal by address, without comparing bytes.
+fn merge_flat(left: &[(Rc<str>, Thunk)], right: &[(Rc<str>, Thunk)]) -> Vec<(Rc<str>, Thunk)> {
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let (mut i, mut j) = (0, 0);
+    while i < left.len() && j < right.len() {
+        let (a, b) = (&left[i], &right[j]);
+        let order = if Rc::ptr_eq(&a.0, &b.0) { Ordering::Equal } else { (*a.0).cmp(&*b.0) };
+        match order {
+            Ordering::Less => {
+                out.push(a.clone());
+                i += 1;
+            }
+            Ordering::Greater => {
+                out.push(b.clone());
+                j += 1;
+            }
+            Ordering::Equal => {
+                out.push(b.clone());
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&left[i..]);
+    out.extend_from_slice(&right[j..]);
+    out
 }
 
 /// Whether `key` is the very text `name` (not only equal to it).
