@@ -272,6 +272,30 @@ impl Machine {
                 self.eval(branch, env)
             }
             Hot::BinOp(op, lhs, rhs) => self.binop(op, lhs, rhs, env, id),
+            Hot::Select(subject, name) => {
+                // A variable's attribute already computed (`config.x`, `self.k`, `lib.id`)
+                // is read in place; anything else takes the general path.
+                let value = self.operand(subject, env)?;
+                if let Value::Attrs(attrs) = &value
+                    && let Some(thunk) = attrs.get(self.arena.selected(name))
+                {
+                    return match thunk.get() {
+                        Some(done) => Ok(done),
+                        None => {
+                            let thunk = thunk.clone();
+                            self.force_selected(&thunk, id, name)
+                        }
+                    };
+                }
+                let expr = self.arena.shared(id);
+                match &*expr {
+                    Expr::Select { path, default, .. } => {
+                        self.select_from(value, path, *default, env, self.arena.span(id))
+                    }
+                    // Invariant: a `Hot::Select` node is a select.
+                    _ => self.eval_other(&expr, id, env),
+                }
+            }
             Hot::Other => {
                 let expr = self.arena.shared(id);
                 self.eval_other(&expr, id, env)
@@ -279,12 +303,24 @@ impl Machine {
         }
     }
 
+    /// Forces the attribute `name` selected by `id` (a `Hot::Select`), an error noting it.
+    #[inline(never)]
+    fn force_selected(&mut self, thunk: &Thunk, id: ExprId, name: u32) -> EvalResult<Value> {
+        self.force(thunk).map_err(|mut error| {
+            let name = self.arena.selected(name);
+            error
+                .trace
+                .push((self.arena.span(id), format!("while evaluating the attribute `{name}`")));
+            error
+        })
+    }
+
     /// Whether `thunk` would suspend `id` (a variable or a literal has its cell at hand).
     #[inline(always)]
     fn would_suspend(&self, id: ExprId) -> bool {
         match self.arena.hot(id) {
             Hot::Local(..) | Hot::Global(_) | Hot::Int(_) => false,
-            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) => true,
+            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) => true,
             Hot::Other => {
                 !matches!(self.arena.get(id), Expr::Float(_) | Expr::Str(_) | Expr::Path(_))
             }
@@ -503,7 +539,7 @@ impl Machine {
                     return thunk.clone();
                 }
             }
-            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) => {
+            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) => {
                 return Thunk::suspended(id, env.clone());
             }
             Hot::Int(_) | Hot::Other => {}

@@ -32,6 +32,8 @@ pub(crate) struct Arena {
     /// literal and the same name selected elsewhere share their text, so a lookup usually
     /// finds its entry by address without comparing bytes (`Attrs::get`).
     names: std::collections::HashSet<Rc<str>>,
+    /// The names of the `Hot::Select` nodes.
+    selected: Vec<Rc<str>>,
 }
 
 /// The forms evaluation meets most, with their fields, kept beside each node so that the
@@ -45,6 +47,8 @@ pub(crate) enum Hot {
     Apply(ExprId, ExprId),
     If(ExprId, ExprId, ExprId),
     BinOp(BinaryOp, ExprId, ExprId),
+    /// `e.name`: one static name, no `or` (the name at this index of `Arena::selected`).
+    Select(ExprId, u32),
     Other,
 }
 
@@ -79,9 +83,27 @@ impl Arena {
     }
 
     pub(crate) fn push(&mut self, kind: Expr, span: Span) -> ExprId {
-        self.nodes.push(Node { hot: Hot::of(&kind), kind: Rc::new(kind), span });
+        let hot = match &kind {
+            Expr::Select { expr, path, default: None } => match &path[..] {
+                [AttrKey::Static(name)] => match u32::try_from(self.selected.len()) {
+                    Ok(index) => {
+                        self.selected.push(name.clone());
+                        Hot::Select(*expr, index)
+                    }
+                    Err(_) => Hot::Other,
+                },
+                _ => Hot::Other,
+            },
+            _ => Hot::of(&kind),
+        };
+        self.nodes.push(Node { hot, kind: Rc::new(kind), span });
         // More than four billion nodes would not fit in memory first.
         ExprId(u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX))
+    }
+
+    /// The name of a `Hot::Select` node.
+    pub(crate) fn selected(&self, index: u32) -> &Rc<str> {
+        &self.selected[index as usize]
     }
 
     pub(crate) fn hot(&self, id: ExprId) -> Hot {

@@ -131,7 +131,19 @@ impl Machine {
     ) -> EvalResult<Value> {
         // A variable (most subjects: `config.x`, `self.k`, `lib.types`) is read without a
         // full evaluation step.
-        let mut value = self.operand(expr, env)?;
+        let value = self.operand(expr, env)?;
+        self.select_from(value, path, default, env, span)
+    }
+
+    /// `value.path or default`, with `value` evaluated.
+    pub(super) fn select_from(
+        &mut self,
+        mut value: Value,
+        path: &[AttrKey],
+        default: Option<ExprId>,
+        env: &Rc<Env>,
+        span: Span,
+    ) -> EvalResult<Value> {
         for key in path {
             let dynamic;
             let name: &Rc<str> = match key {
@@ -161,7 +173,7 @@ impl Machine {
                     value = Value::String(crate::value::placeholder(component, name));
                     continue;
                 }
-                _ if default.is_some() => return self.eval(default.unwrap_or(expr), env),
+                _ if let Some(default) = default => return self.eval(default, env),
                 other => {
                     let mut error = type_error("a set", other, span);
                     error.help = Some(format!("while selecting the attribute `{name}`"));
