@@ -279,12 +279,10 @@ impl Machine {
                 if let Value::Attrs(attrs) = &value
                     && let Some(thunk) = attrs.get(self.arena.selected(name))
                 {
+                    // Forced where it is: `value` keeps the set alive.
                     return match thunk.get() {
                         Some(done) => Ok(done),
-                        None => {
-                            let thunk = thunk.clone();
-                            self.force_selected(&thunk, id, name)
-                        }
+                        None => self.force_selected(thunk, id, name),
                     };
                 }
                 let expr = self.arena.shared(id);
@@ -369,18 +367,13 @@ impl Machine {
     /// (no handle cloned), forced otherwise.
     #[inline(always)]
     fn local(&mut self, id: ExprId, depth: u32, slot: u32, env: &Rc<Env>) -> EvalResult<Value> {
-        let pending = match env.up(depth) {
-            Some(frame) => match frame.get(slot) {
-                Some(thunk) => match thunk.get() {
-                    Some(value) => return Ok(value),
-                    None => Some(thunk.clone()),
-                },
-                None => None,
+        // The cell is forced where it is: `env` keeps its frame alive, and a slot, once set,
+        // is never changed.
+        match env.up(depth).and_then(|frame| frame.get(slot)) {
+            Some(thunk) => match thunk.get() {
+                Some(value) => Ok(value),
+                None => self.force_work(thunk),
             },
-            None => None,
-        };
-        match pending {
-            Some(thunk) => self.force(&thunk),
             // Invariant: a `rec` or `let` frame is filled before any of its thunks is forced.
             None => Err(EvalError::new(ErrorKind::InfiniteRecursion, Some(self.arena.span(id)))),
         }

@@ -153,15 +153,16 @@ impl Machine {
                     &dynamic
                 }
             };
-            let thunk = match &value {
+            let next = match &value {
+                // Read or forced in place (`value` keeps the set alive), its cell not shared.
                 Value::Attrs(attrs) => match attrs.get(name) {
-                    // A computed attribute is read in place, its cell not shared.
                     Some(thunk) => match thunk.get() {
-                        Some(done) => {
-                            value = done;
-                            continue;
-                        }
-                        None => thunk.clone(),
+                        Some(done) => done,
+                        None => self.force(thunk).map_err(|mut e| {
+                            e.trace
+                                .push((span, format!("while evaluating the attribute `{name}`")));
+                            e
+                        })?,
                     },
                     None => match default {
                         Some(default) => return self.eval(default, env),
@@ -180,10 +181,7 @@ impl Machine {
                     return Err(error);
                 }
             };
-            value = self.force(&thunk).map_err(|mut e| {
-                e.trace.push((span, format!("while evaluating the attribute `{name}`")));
-                e
-            })?;
+            value = next;
         }
         Ok(value)
     }
