@@ -906,7 +906,8 @@ impl Machine {
                 let left = self.operand(lhs, env)?;
                 let right = self.operand(rhs, env)?;
                 // Integers on both sides are the common case: no detour through the general
-                // code (and no span lookup unless it fails).
+                // code (and no span lookup unless it fails). Matched by value: integers need
+                // no drop afterwards.
                 if let (Value::Int(a), Value::Int(b)) = (&left, &right) {
                     let (a, b) = (*a, *b);
                     let fast = match op {
@@ -920,6 +921,8 @@ impl Machine {
                         _ => None,
                     };
                     if let Some(value) = fast {
+                        // Integers hold nothing: no drop glue called for them.
+                        std::mem::forget((left, right));
                         return Ok(value);
                     }
                 }

@@ -178,7 +178,7 @@ impl Thunk {
     /// one.
     pub(crate) fn set_or_new(&mut self, value: Value) {
         match Rc::get_mut(&mut self.0) {
-            Some(cell) => *cell.0.get_mut() = ThunkState::Done(value),
+            Some(cell) => discard(std::mem::replace(cell.0.get_mut(), ThunkState::Done(value))),
             None => *self = Thunk::value(value),
         }
     }
@@ -219,11 +219,25 @@ impl Thunk {
     }
 
     pub(crate) fn finish(&self, value: Value) {
-        *self.0.borrow_mut() = ThunkState::Done(value);
+        let old = std::mem::replace(&mut *self.0.borrow_mut(), ThunkState::Done(value));
+        discard(old);
     }
 
     /// Whether two thunks are the same cell (for printing repeated values).
     pub(crate) fn ptr(&self) -> usize {
         Rc::as_ptr(&self.0) as usize
+    }
+}
+
+/// Drops a cell's old state, without a call to the drop glue for the states that hold nothing
+/// (a blackhole replaced by its value, a spare cell's integer or `null`): the common cases.
+#[inline(always)]
+fn discard(state: ThunkState) {
+    match state {
+        ThunkState::Blackhole { .. }
+        | ThunkState::Done(Value::Int(_) | Value::Null | Value::Bool(_) | Value::Float(_)) => {
+            std::mem::forget(state)
+        }
+        other => drop(other),
     }
 }
