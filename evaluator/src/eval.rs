@@ -273,8 +273,26 @@ impl Machine {
             }
             Hot::BinOp(op, lhs, rhs) => self.binop(op, lhs, rhs, env, id),
             Hot::Select(subject, name) => {
-                // A variable's attribute already computed (`config.x`, `self.k`, `lib.id`)
-                // is read in place; anything else takes the general path.
+                // A variable's attribute (`config.x`, `self.k`, `lib.id`) is read in place
+                // when the variable is computed: no handle on the set cloned.
+                if let Hot::Local(depth, slot) = self.arena.hot(subject)
+                    && let Some(cell) = env.up(depth).and_then(|frame| frame.get(slot))
+                {
+                    let selected = self.arena.selected(name);
+                    let found = cell.inspect(|value| match value {
+                        Value::Attrs(attrs) => attrs
+                            .get(selected)
+                            .map(|thunk| thunk.get().ok_or_else(|| thunk.clone())),
+                        _ => None,
+                    });
+                    match found {
+                        Some(Some(Ok(done))) => return Ok(done),
+                        Some(Some(Err(pending))) => {
+                            return self.force_selected(&pending, id, name);
+                        }
+                        _ => {}
+                    }
+                }
                 let value = self.operand(subject, env)?;
                 if let Value::Attrs(attrs) = &value
                     && let Some(thunk) = attrs.get(self.arena.selected(name))
@@ -582,10 +600,19 @@ impl Machine {
                     frame = frame.and_then(|f| f.up(depth.checked_sub(at)?));
                     at = depth;
                     // Invariant: lowering counted the frames evaluation builds.
-                    let Some(namespace) = frame.and_then(|frame| frame.slot(0)) else {
+                    let Some(namespace) = frame.and_then(|frame| frame.get(0)) else {
                         continue;
                     };
-                    let namespace = self.force(&namespace)?;
+                    // A computed namespace is searched in place.
+                    match namespace.inspect(|value| match value {
+                        Value::Attrs(attrs) => Some(attrs.get(name).cloned()),
+                        _ => None,
+                    }) {
+                        Some(Some(Some(thunk))) => return Ok(thunk),
+                        Some(Some(None)) => continue,
+                        _ => {}
+                    }
+                    let namespace = self.force(namespace)?;
                     let Value::Attrs(attrs) = namespace else {
                         return Err(type_error("a set", &namespace, span));
                     };

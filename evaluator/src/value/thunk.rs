@@ -192,6 +192,15 @@ impl Thunk {
         }
     }
 
+    /// `f` of the value, if it has been computed, read in place (no handle on it cloned).
+    #[inline]
+    pub(crate) fn inspect<R>(&self, f: impl FnOnce(&Value) -> R) -> Option<R> {
+        match &*self.0.borrow() {
+            ThunkState::Done(value) => Some(f(value)),
+            _ => None,
+        }
+    }
+
     /// The expression a suspended (or blackholed) thunk evaluates, for placing errors.
     pub(crate) fn expr(&self) -> Option<ExprId> {
         match &*self.0.borrow() {
