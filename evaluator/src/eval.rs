@@ -236,6 +236,7 @@ impl Machine {
         Err(EvalError::new(ErrorKind::MaxCallDepth, Some(self.arena.span(id))))
     }
 
+    #[inline(always)]
     fn eval_inner(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
         // The hottest forms, copied out of the arena's node: no reference count touched, no
         // `Expr` decoded.
