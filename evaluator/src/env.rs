@@ -28,15 +28,26 @@ impl Env {
 
     /// A frame of `len` empty slots, each to be set once (`set`) before any is read.
     pub(crate) fn pending(parent: &Rc<Env>, len: usize) -> Rc<Env> {
-        let mut slots = Slots::with_capacity(len);
-        slots.extend((0..len).map(|_| OnceCell::new()));
+        let slots = if len <= 3 {
+            Slots::from_buf_and_len([OnceCell::new(), OnceCell::new(), OnceCell::new()], len)
+        } else {
+            (0..len).map(|_| OnceCell::new()).collect()
+        };
         Rc::new(Env { slots, parent: Some(parent.clone()) })
     }
 
     /// A function's frame, born with its one argument.
     pub(crate) fn one(parent: &Rc<Env>, arg: Thunk) -> Rc<Env> {
-        let mut slots = Slots::new();
-        slots.push(OnceCell::from(arg));
+        // Made whole, not pushed into: no capacity check.
+        let slots =
+            Slots::from_buf_and_len([OnceCell::from(arg), OnceCell::new(), OnceCell::new()], 1);
+        Rc::new(Env { slots, parent: Some(parent.clone()) })
+    }
+
+    /// A function's frame, born with its two arguments.
+    pub(crate) fn two(parent: &Rc<Env>, a: Thunk, b: Thunk) -> Rc<Env> {
+        let slots =
+            Slots::from_buf_and_len([OnceCell::from(a), OnceCell::from(b), OnceCell::new()], 2);
         Rc::new(Env { slots, parent: Some(parent.clone()) })
     }
 

@@ -319,6 +319,11 @@ impl Machine {
 fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
     // Pushed one by one: collecting into the small vector went through its general (and
     // much slower) growth code.
+    if closure.applied == 0
+        && let [a, b] = args
+    {
+        return Env::two(&closure.env, a.clone(), b.clone());
+    }
     let mut slots = crate::env::Slots::new();
     if closure.applied == 0 {
         for arg in args {
