@@ -642,7 +642,12 @@ impl Machine {
             self.depth -= 1;
             return Err(EvalError::new(ErrorKind::MaxCallDepth, span));
         }
-        let result = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || f(self));
+        // The stack is checked every eighth level, as `eval` checks it.
+        let result = if self.depth.is_multiple_of(8) {
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || f(self))
+        } else {
+            f(self)
+        };
         self.depth -= 1;
         result
     }

@@ -190,8 +190,7 @@ impl Machine {
                     if x.ptr() == y.ptr() {
                         continue;
                     }
-                    let (x, y) = (self.force(x)?, self.force(y)?);
-                    if !self.nested(None, |m| m.equal(&x, &y))? {
+                    if !self.equal_elements(x, y)? {
                         return Ok(false);
                     }
                 }
@@ -217,8 +216,7 @@ impl Machine {
                     if va.ptr() == vb.ptr() {
                         continue;
                     }
-                    let (x, y) = (self.force(va)?, self.force(vb)?);
-                    if !self.nested(None, |m| m.equal(&x, &y))? {
+                    if !self.equal_elements(va, vb)? {
                         return Ok(false);
                     }
                 }
@@ -226,6 +224,19 @@ impl Machine {
             }
             _ => false,
         })
+    }
+
+    /// Whether two elements (of lists or sets compared) are equal: forced, then compared one
+    /// level deeper if either may hold more (a list or a set), at once otherwise.
+    fn equal_elements(&mut self, x: &Thunk, y: &Thunk) -> EvalResult<bool> {
+        let (x, y) = (self.force(x)?, self.force(y)?);
+        if matches!(x, Value::List(_) | Value::Attrs(_))
+            || matches!(y, Value::List(_) | Value::Attrs(_))
+        {
+            self.nested(None, |m| m.equal(&x, &y))
+        } else {
+            self.equal(&x, &y)
+        }
     }
 
     /// `<`: numbers, strings, paths, and lists lexicographically.
