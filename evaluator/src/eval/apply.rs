@@ -346,13 +346,22 @@ fn curried_frame(closure: &Closure, args: &[Thunk]) -> Rc<Env> {
 }
 
 /// Places an error raised inside a builtin at the call, and notes the builtin in the trace.
+/// In line (every builtin call's result passes through), the error path out of line.
+#[inline(always)]
 pub(super) fn with_span<T>(result: EvalResult<T>, span: Option<Span>, name: &str) -> EvalResult<T> {
-    result.map_err(|mut error| {
-        if error.span.is_none() {
-            error.span = span;
-        } else if let Some(span) = span {
-            error.trace.push((span, format!("while calling `builtins.{name}`")));
-        }
-        error
-    })
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => Err(place(error, span, name)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn place(mut error: Box<EvalError>, span: Option<Span>, name: &str) -> Box<EvalError> {
+    if error.span.is_none() {
+        error.span = span;
+    } else if let Some(span) = span {
+        error.trace.push((span, format!("while calling `builtins.{name}`")));
+    }
+    error
 }
