@@ -65,12 +65,16 @@ pub(crate) struct Machine {
     /// argument), reused while no one else holds it; a strict builtin's is emptied (`null`)
     /// after its call, so that it keeps no value alive.
     spare: Option<Thunk>,
+    /// The buffer interpolated strings are built in (`interpolate`).
+    scratch: String,
     /// Forced thunks and calls, counted to look at the allocator every `POLL_EVERY` of them.
     steps: u32,
     /// `EvalIo::allocated` when memory was last asked about.
     allocated_at: usize,
 }
 
+/// The largest interpolation buffer kept for the next one (a huge string's is let go).
+const SCRATCH_KEPT: usize = 64 << 10;
 /// How many steps (forced thunks, calls) pass between two looks at how much was allocated (a
 /// call through `EvalIo`, no system call).
 const POLL_EVERY: u32 = 256;
@@ -157,6 +161,7 @@ impl Machine {
             name_index: HashMap::new(),
             constants: Vec::new(),
             spare: None,
+            scratch: String::new(),
             steps: 0,
             allocated_at: 0,
         };
@@ -792,9 +797,24 @@ impl Machine {
     /// A string (`string`: a path in it must exist, as Nix copies it to its store) or the
     /// text of an interpolated path.
     fn interpolate(&mut self, parts: &[Part], env: &Rc<Env>, string: bool) -> EvalResult<Value> {
-        let literal: usize =
-            parts.iter().map(|p| if let Part::Literal(s) = p { s.len() } else { 0 }).sum();
-        let mut text = String::with_capacity(literal + 16 * parts.len());
+        // Built in the machine's scratch buffer (taken: a part may interpolate in turn), then
+        // copied once into the string's own allocation.
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        let result = self.interpolate_into(&mut text, parts, env, string);
+        if text.capacity() <= SCRATCH_KEPT {
+            self.scratch = text;
+        }
+        result
+    }
+
+    fn interpolate_into(
+        &mut self,
+        text: &mut String,
+        parts: &[Part],
+        env: &Rc<Env>,
+        string: bool,
+    ) -> EvalResult<Value> {
         // Only strings with a context contribute to the result's (most have none).
         let mut with_context = Vec::new();
         for part in parts {
@@ -836,7 +856,7 @@ impl Machine {
             }
         }
         let context = NixString::merge_contexts(with_context.iter());
-        Ok(Value::String(NixString::new(text.into(), context)))
+        Ok(Value::String(NixString::new(text.as_str().into(), context)))
     }
 
     /// `"…${toString x}…"`: `toString` applied here rather than through a call, so that an
