@@ -34,6 +34,9 @@ pub(crate) const MAX_DEPTH: usize = 300_000;
 /// Stack kept free before growing; each growth adds a segment of this size.
 pub(crate) const RED_ZONE: usize = 256 * 1024;
 pub(crate) const STACK_SEGMENT: usize = 8 * 1024 * 1024;
+/// The most stack evaluation may take in all (the depth limit is normally met long before:
+/// an optimised build uses a few hundred bytes a level).
+pub(crate) const MAX_STACK: usize = 1024 * 1024 * 1024;
 
 pub(crate) struct Machine {
     pub(crate) arena: Arena,
@@ -67,6 +70,8 @@ pub(crate) struct Machine {
     spare: Option<Thunk>,
     /// The buffer interpolated strings are built in (`interpolate`).
     scratch: String,
+    /// Stack segments in use beyond the thread's own stack (`with_stack`).
+    segments: usize,
     /// Forced thunks and calls, counted to look at the allocator every `POLL_EVERY` of them.
     steps: u32,
     /// `EvalIo::allocated` when memory was last asked about.
@@ -162,6 +167,7 @@ impl Machine {
             constants: Vec::new(),
             spare: None,
             scratch: String::new(),
+            segments: 0,
             steps: 0,
             allocated_at: 0,
         };
@@ -232,7 +238,7 @@ impl Machine {
 
     #[inline(never)]
     fn eval_with_stack(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Value> {
-        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.eval_inner(id, env))
+        self.with_stack(Some(self.arena.span(id)), |m| m.eval_inner(id, env))
     }
 
     #[cold]
@@ -648,13 +654,37 @@ impl Machine {
             return Err(EvalError::new(ErrorKind::MaxCallDepth, span));
         }
         // The stack is checked every eighth level, as `eval` checks it.
-        let result = if self.depth.is_multiple_of(8) {
-            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || f(self))
-        } else {
-            f(self)
-        };
+        let result = if self.depth.is_multiple_of(8) { self.with_stack(span, f) } else { f(self) };
         self.depth -= 1;
         result
+    }
+
+    /// Runs `f` with at least `RED_ZONE` of stack left, on a new segment if needed; refused
+    /// once the segments add up to `MAX_STACK` (a deep evaluation whose frames are larger than
+    /// expected, as in a build without optimisations, stops there with a diagnostic rather
+    /// than exhausting memory).
+    pub(crate) fn with_stack<T>(
+        &mut self,
+        span: Option<Span>,
+        f: impl FnOnce(&mut Self) -> EvalResult<T>,
+    ) -> EvalResult<T> {
+        match stacker::remaining_stack() {
+            Some(left) if left < RED_ZONE => {
+                if self.segments >= MAX_STACK / STACK_SEGMENT {
+                    let mut error = EvalError::new(ErrorKind::MaxCallDepth, span);
+                    error.help = Some(format!(
+                        "the evaluation nests so deeply that it needs more than {} MiB of stack",
+                        MAX_STACK >> 20
+                    ));
+                    return Err(error);
+                }
+                self.segments += 1;
+                let result = stacker::grow(STACK_SEGMENT, || f(self));
+                self.segments -= 1;
+                result
+            }
+            _ => f(self),
+        }
     }
 
     /// Forces a thunk to weak head normal form; a thunk that needs itself is an error.
@@ -726,8 +756,11 @@ impl Machine {
                 let result = self.eval(expr, &env);
                 settle(thunk, result, || ThunkState::Suspended { expr, env })
             }
+            // A lazy application is a call one level deeper: a chain of them forcing each
+            // other (`map toString` of `map toString` of …, a million deep) is counted and
+            // stopped, whatever the function (a builtin's call counts no level of its own).
             ThunkState::Apply1 { func, arg } => {
-                let result = self.call_all(&func, std::slice::from_ref(&arg));
+                let result = self.deeper(None, |m| m.call_all(&func, std::slice::from_ref(&arg)));
                 settle(thunk, result, || ThunkState::Apply1 { func, arg })
             }
             ThunkState::ApplyIndex { func, index } => {
@@ -736,13 +769,13 @@ impl Machine {
                 let mut cell = self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
                 cell.set_or_new(Value::Int(index));
                 let arg = [cell];
-                let result = self.call_all(&func, &arg);
+                let result = self.deeper(None, |m| m.call_all(&func, &arg));
                 let [cell] = arg;
                 self.spare = Some(cell);
                 settle(thunk, result, || ThunkState::ApplyIndex { func, index })
             }
             ThunkState::Apply2 { func, args } => {
-                let result = self.call_all(&func, &args[..]);
+                let result = self.deeper(None, |m| m.call_all(&func, &args[..]));
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
             ThunkState::ApplyEntry { map, index } => {
@@ -760,7 +793,7 @@ impl Machine {
                             self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
                         name.set_or_new(Value::String(NixString::new(key.clone(), None)));
                         let args = [name, value.clone()];
-                        let result = self.call_all(&map.func, &args);
+                        let result = self.deeper(None, |m| m.call_all(&map.func, &args));
                         let [name, _] = args;
                         self.spare = Some(name);
                         result

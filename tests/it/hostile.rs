@@ -72,6 +72,19 @@ const CASES: &[(&str, &str, &str)] = &[
         "let f = a: b: c: f a b c; in { x = f 1 2 3; }.x",
         "infra::eval::max_call_depth",
     ),
+    // Found in review: lazy applications of a builtin forcing each other (each element of
+    // `map toString l` forces one of `l`, itself a `map toString`) counted no depth, and a
+    // million of them overflowed the stack.
+    (
+        "a million lazy maps of a builtin",
+        "let l = builtins.foldl' (acc: _: map builtins.toString acc) [ \"x\" ] (builtins.genList (i: i) 1000000); in builtins.head l",
+        "infra::eval::max_call_depth",
+    ),
+    (
+        "a million lazy mapAttrs of a builtin",
+        "let s = builtins.foldl' (acc: _: builtins.mapAttrs (k: builtins.toString) acc) { a = \"x\"; } (builtins.genList (i: i) 1000000); in s.a",
+        "infra::eval::max_call_depth",
+    ),
     // Found by tools/fuzz: toXML of a cyclic value grew until the allocator aborted.
     ("cyclic toXML", "builtins.toXML (let r = { a = r; }; in r)", "infra::eval::too_large"),
     ("cyclic toXML list", "builtins.toXML (let l = [ l ]; in l)", "infra::eval::too_large"),

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use lang::Span;
 use smallvec::SmallVec;
 
-use super::{MAX_DEPTH, Machine, RED_ZONE, STACK_SEGMENT, type_error};
+use super::{MAX_DEPTH, Machine, type_error};
 use crate::{
     env::Env,
     error::{ErrorKind, EvalError, EvalResult},
@@ -48,7 +48,7 @@ impl Machine {
     /// eighth level (a cycle of one `eval` and one call raises the depth by two, and would
     /// never meet `eval`'s own check on odd depths).
     #[inline(always)]
-    fn deeper(
+    pub(super) fn deeper(
         &mut self,
         span: Option<Span>,
         call: impl FnOnce(&mut Self) -> EvalResult<Value>,
@@ -57,7 +57,7 @@ impl Machine {
         let result = if self.depth > MAX_DEPTH {
             Err(EvalError::new(ErrorKind::MaxCallDepth, span))
         } else if self.depth.is_multiple_of(8) {
-            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || call(self))
+            self.with_stack(span, call)
         } else {
             call(self)
         };
