@@ -36,7 +36,7 @@ pub(crate) const RED_ZONE: usize = 256 * 1024;
 pub(crate) const STACK_SEGMENT: usize = 8 * 1024 * 1024;
 /// The most stack evaluation may take in all (the depth limit is normally met long before:
 /// an optimised build uses a few hundred bytes a level).
-pub(crate) const MAX_STACK: usize = 1024 * 1024 * 1024;
+pub(crate) const MAX_STACK: usize = 2 * 1024 * 1024 * 1024;
 
 pub(crate) struct Machine {
     pub(crate) arena: Arena,
@@ -670,13 +670,10 @@ impl Machine {
     ) -> EvalResult<T> {
         match stacker::remaining_stack() {
             Some(left) if left < RED_ZONE => {
+                // The same error as the depth limit's: in an optimised build that limit is
+                // always met first, and in any build the cause is the same.
                 if self.segments >= MAX_STACK / STACK_SEGMENT {
-                    let mut error = EvalError::new(ErrorKind::MaxCallDepth, span);
-                    error.help = Some(format!(
-                        "the evaluation nests so deeply that it needs more than {} MiB of stack",
-                        MAX_STACK >> 20
-                    ));
-                    return Err(error);
+                    return Err(EvalError::new(ErrorKind::MaxCallDepth, span));
                 }
                 self.segments += 1;
                 let result = stacker::grow(STACK_SEGMENT, || f(self));

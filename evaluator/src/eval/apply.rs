@@ -169,11 +169,13 @@ impl Machine {
     ) -> EvalResult<Value> {
         match func {
             Value::Lambda(closure) => self.deeper(span, |m| m.call_lambda(&closure, arg, span)),
+            // A builtin's call is one level deeper too: recursion can run through builtins
+            // alone (each element of `map toString l` forcing one of `l`, itself a map).
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     self.step(span)?;
                     self.call_site = span;
-                    return with_span((op.func)(self, &[arg]), span, op.name);
+                    return self.deeper(span, |m| with_span((op.func)(m, &[arg]), span, op.name));
                 }
                 Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op, args: vec![arg] })))
             }
@@ -183,7 +185,8 @@ impl Machine {
                 if args.len() == partial.op.arity {
                     self.step(span)?;
                     self.call_site = span;
-                    return with_span((partial.op.func)(self, &args), span, partial.op.name);
+                    let op = &partial.op;
+                    return self.deeper(span, |m| with_span((op.func)(m, &args), span, op.name));
                 }
                 Ok(Value::PrimOpApp(Rc::new(PrimOpApp { op: partial.op.clone(), args })))
             }
