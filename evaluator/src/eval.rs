@@ -668,8 +668,11 @@ impl Machine {
         span: Option<Span>,
         f: impl FnOnce(&mut Self) -> EvalResult<T>,
     ) -> EvalResult<T> {
+        // As `stacker::maybe_grow`: a stack of unknown size (some platforms) is grown at once,
+        // and the new segment's size is known from then on.
         match stacker::remaining_stack() {
-            Some(left) if left < RED_ZONE => {
+            Some(left) if left >= RED_ZONE => f(self),
+            _ => {
                 // The same error as the depth limit's: in an optimised build that limit is
                 // always met first, and in any build the cause is the same.
                 if self.segments >= MAX_STACK / STACK_SEGMENT {
@@ -680,7 +683,6 @@ impl Machine {
                 self.segments -= 1;
                 result
             }
-            _ => f(self),
         }
     }
 
