@@ -5,7 +5,9 @@
 mod apply;
 mod attrs;
 mod load;
+mod operators;
 mod ops;
+mod strings;
 mod values;
 
 use self::load::stdlib_path;
@@ -23,7 +25,7 @@ use crate::{
     env::Env,
     error::{ErrorKind, EvalError, EvalResult},
     io::{EvalIo, Input},
-    ir::{Arena, AttrValue, Expr, ExprId, Hot, Part, Var},
+    ir::{Arena, AttrValue, Expr, ExprId, Hot, Var},
     lower,
     value::{Attrs, Closure, NixString, Thunk, ThunkState, Value},
 };
@@ -78,8 +80,6 @@ pub(crate) struct Machine {
     allocated_at: usize,
 }
 
-/// The largest interpolation buffer kept for the next one (a huge string's is let go).
-const SCRATCH_KEPT: usize = 64 << 10;
 /// How many steps (forced thunks, calls) pass between two looks at how much was allocated (a
 /// call through `EvalIo`, no system call).
 const POLL_EVERY: u32 = 256;
@@ -334,13 +334,8 @@ impl Machine {
     /// Forces the attribute `name` selected by `id` (a `Hot::Select`), an error noting it.
     #[inline(never)]
     fn force_selected(&mut self, thunk: &Thunk, id: ExprId, name: u32) -> EvalResult<Value> {
-        self.force(thunk).map_err(|mut error| {
-            let name = self.arena.selected(name);
-            error
-                .trace
-                .push((self.arena.span(id), format!("while evaluating the attribute `{name}`")));
-            error
-        })
+        self.force(thunk)
+            .map_err(|e| attrs::in_attribute(e, self.arena.span(id), self.arena.selected(name)))
     }
 
     /// Whether `thunk` would suspend `id` (a variable or a literal has its cell at hand).
@@ -809,111 +804,6 @@ impl Machine {
         }
     }
 
-    fn eval_bool(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<bool> {
-        // A condition is most often a comparison or a variable: neither needs a full
-        // evaluation step of its own. (`&&`, `||` and `->` take one: they come back here for
-        // their operands, and a long chain of them must count against the depth.)
-        use lang::ast::BinaryOp as B;
-        let value = match self.arena.hot(id) {
-            Hot::BinOp(op, lhs, rhs) if !matches!(op, B::And | B::Or | B::Implication) => {
-                self.binop(op, lhs, rhs, env, id)?
-            }
-            _ => self.operand(id, env)?,
-        };
-        match value {
-            Value::Bool(b) => Ok(b),
-            other => Err(type_error("a Boolean", &other, self.arena.span(id))),
-        }
-    }
-
-    /// A string (`string`: a path in it must exist, as Nix copies it to its store) or the
-    /// text of an interpolated path.
-    fn interpolate(&mut self, parts: &[Part], env: &Rc<Env>, string: bool) -> EvalResult<Value> {
-        // Built in the machine's scratch buffer (taken: a part may interpolate in turn), then
-        // copied once into the string's own allocation.
-        let mut text = std::mem::take(&mut self.scratch);
-        text.clear();
-        let result = self.interpolate_into(&mut text, parts, env, string);
-        if text.capacity() <= SCRATCH_KEPT {
-            self.scratch = text;
-        }
-        result
-    }
-
-    fn interpolate_into(
-        &mut self,
-        text: &mut String,
-        parts: &[Part],
-        env: &Rc<Env>,
-        string: bool,
-    ) -> EvalResult<Value> {
-        // Only strings with a context contribute to the result's (most have none).
-        let mut with_context = Vec::new();
-        for part in parts {
-            match part {
-                Part::Literal(s) => text.push_str(s),
-                Part::Expr(id) => {
-                    match self.interpolated_to_string(*id, env)? {
-                        Some(Coerced::Int(i)) => {
-                            let mut buf = [0; 20];
-                            let digits = values::int_decimal(i, &mut buf);
-                            let span = self.arena.span(*id);
-                            crate::error::check_string(text.len() + digits.len(), Some(span))?;
-                            text.push_str(digits);
-                            continue;
-                        }
-                        Some(Coerced::Text(s)) => {
-                            let span = self.arena.span(*id);
-                            crate::error::check_string(text.len() + s.len(), Some(span))?;
-                            text.push_str(s.as_str());
-                            if s.context().is_some() {
-                                with_context.push(s);
-                            }
-                            continue;
-                        }
-                        None => {}
-                    }
-                    let value = self.eval(*id, env)?;
-                    let span = self.arena.span(*id);
-                    if string && let Value::Path(path) = &value {
-                        self.path_must_exist(path, span)?;
-                    }
-                    let s = self.coerce_to_string(&value, false, Some(span))?;
-                    crate::error::check_string(text.len() + s.len(), Some(span))?;
-                    text.push_str(s.as_str());
-                    if s.context().is_some() {
-                        with_context.push(s);
-                    }
-                }
-            }
-        }
-        let context = NixString::merge_contexts(with_context.iter());
-        Ok(Value::String(NixString::new(text.as_str().into(), context)))
-    }
-
-    /// `"…${toString x}…"`: `toString` applied here rather than through a call, so that an
-    /// integer's digits go straight into the text with no string made for them first (a
-    /// common idiom in loops, `"item-${toString i}"`); other values give `toString`'s
-    /// string. The argument is forced as the builtin forces it and errors are placed as its
-    /// are. `None`: not a call of `toString` (recognised by its value, so a shadowing
-    /// `let toString = …` is not taken for it).
-    fn interpolated_to_string(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Option<Coerced>> {
-        let Hot::Apply(func, arg) = self.arena.hot(id) else { return Ok(None) };
-        let Hot::Global(slot) = self.arena.hot(func) else { return Ok(None) };
-        match self.globals.at(slot).and_then(Thunk::get) {
-            Some(Value::PrimOp(op)) if op.name == "toString" => {}
-            _ => return Ok(None),
-        }
-        let thunk = self.thunk(arg, env);
-        let span = Some(self.arena.span(id));
-        let value = apply::with_span(self.force(&thunk), span, "toString")?;
-        if let Value::Int(i) = value {
-            return Ok(Some(Coerced::Int(i)));
-        }
-        let text = apply::with_span(self.coerce_to_string(&value, true, None), span, "toString")?;
-        Ok(Some(Coerced::Text(text)))
-    }
-
     /// `{ file; line; column; }` of `span` (`__curPos`).
     fn position(&self, span: Span) -> Value {
         let at = self.sources.line_col(span.file, span.range.start());
@@ -937,127 +827,6 @@ impl Machine {
             line
         }
     }
-
-    /// A path put in a string: Nix copies it to its store, so it must exist.
-    pub(crate) fn path_must_exist(&mut self, path: &std::path::Path, span: Span) -> EvalResult<()> {
-        self.record(Input::Exists(path.to_path_buf()));
-        match self.io.path_exists(path) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(EvalError::new(
-                ErrorKind::Io {
-                    path: path.display().to_string(),
-                    message: "no such file or directory".into(),
-                },
-                Some(span),
-            )),
-            Err(e) => Err(crate::error::io_error(path, e, Some(span))),
-        }
-    }
-
-    fn binop(
-        &mut self,
-        op: lang::ast::BinaryOp,
-        lhs: ExprId,
-        rhs: ExprId,
-        env: &Rc<Env>,
-        id: ExprId,
-    ) -> EvalResult<Value> {
-        use lang::ast::BinaryOp as B;
-        match op {
-            B::And => {
-                if !self.eval_bool(lhs, env)? {
-                    return Ok(Value::Bool(false));
-                }
-                Ok(Value::Bool(self.eval_bool(rhs, env)?))
-            }
-            B::Or => {
-                if self.eval_bool(lhs, env)? {
-                    return Ok(Value::Bool(true));
-                }
-                Ok(Value::Bool(self.eval_bool(rhs, env)?))
-            }
-            B::Implication => {
-                if !self.eval_bool(lhs, env)? {
-                    return Ok(Value::Bool(true));
-                }
-                Ok(Value::Bool(self.eval_bool(rhs, env)?))
-            }
-            _ => {
-                // `>`, `<=`, `//` and `++` evaluate their operands in another order: out of
-                // line, so that this path (most arithmetic and comparisons) stays as short.
-                if matches!(op, B::More | B::LessOrEq | B::Update | B::Concat) {
-                    return self.binop_in_order(op, lhs, rhs, env, id);
-                }
-                let left = self.operand(lhs, env)?;
-                let right = self.operand(rhs, env)?;
-                // Integers on both sides are the common case: no detour through the general
-                // code (and no span lookup unless it fails). Matched by value: integers need
-                // no drop afterwards.
-                if let (Value::Int(a), Value::Int(b)) = (&left, &right) {
-                    let (a, b) = (*a, *b);
-                    let fast = match op {
-                        B::Add => a.checked_add(b).map(Value::Int),
-                        B::Sub => a.checked_sub(b).map(Value::Int),
-                        B::Mul => a.checked_mul(b).map(Value::Int),
-                        B::Less => Some(Value::Bool(a < b)),
-                        B::MoreOrEq => Some(Value::Bool(a >= b)),
-                        B::Equal => Some(Value::Bool(a == b)),
-                        B::NotEqual => Some(Value::Bool(a != b)),
-                        _ => None,
-                    };
-                    if let Some(value) = fast {
-                        // Integers hold nothing: no drop glue called for them.
-                        std::mem::forget((left, right));
-                        return Ok(value);
-                    }
-                }
-                self.binop_values(op, &left, &right, Some(self.arena.span(id)))
-            }
-        }
-    }
-
-    /// `a > b` and `a <= b`, which are `b < a` in Nix and evaluate `b` first; `a // b` and
-    /// `a ++ b`, which check `a` before evaluating `b`.
-    #[inline(never)]
-    fn binop_in_order(
-        &mut self,
-        op: lang::ast::BinaryOp,
-        lhs: ExprId,
-        rhs: ExprId,
-        env: &Rc<Env>,
-        id: ExprId,
-    ) -> EvalResult<Value> {
-        use lang::ast::BinaryOp as B;
-        let (left, right) = match op {
-            B::More | B::LessOrEq => {
-                let right = self.operand(rhs, env)?;
-                (self.operand(lhs, env)?, right)
-            }
-            _ => {
-                let left = self.operand(lhs, env)?;
-                match (op, &left) {
-                    (B::Update, Value::Attrs(_)) | (B::Concat, Value::List(_)) => {}
-                    (B::Update, _) => return Err(type_error("a set", &left, self.arena.span(id))),
-                    _ => return Err(type_error("a list", &left, self.arena.span(id))),
-                }
-                (left, self.operand(rhs, env)?)
-            }
-        };
-        if let (Value::Int(a), Value::Int(b)) = (&left, &right) {
-            match op {
-                B::More => return Ok(Value::Bool(a > b)),
-                B::LessOrEq => return Ok(Value::Bool(a <= b)),
-                _ => {}
-            }
-        }
-        self.binop_values(op, &left, &right, Some(self.arena.span(id)))
-    }
-}
-
-/// What `toString` gave inside an interpolation.
-enum Coerced {
-    Int(i64),
-    Text(NixString),
 }
 
 pub(crate) fn type_error(

@@ -158,11 +158,7 @@ impl Machine {
                 Value::Attrs(attrs) => match attrs.get(name) {
                     Some(thunk) => match thunk.get() {
                         Some(done) => done,
-                        None => self.force(thunk).map_err(|mut e| {
-                            e.trace
-                                .push((span, format!("while evaluating the attribute `{name}`")));
-                            e
-                        })?,
+                        None => self.force(thunk).map_err(|e| in_attribute(e, span, name))?,
                     },
                     None => match default {
                         Some(default) => return self.eval(default, env),
@@ -234,5 +230,11 @@ fn missing_attribute(attrs: &Attrs, name: &str, span: Span) -> Box<EvalError> {
             format!("the set has {}", names.join(", "))
         }
     });
+    error
+}
+
+/// An error raised while forcing the attribute `name` selected at `span`, noting it.
+pub(super) fn in_attribute(mut error: Box<EvalError>, span: Span, name: &str) -> Box<EvalError> {
+    error.trace.push((span, format!("while evaluating the attribute `{name}`")));
     error
 }
