@@ -170,12 +170,14 @@ fn parse_with(text: &str, program: Option<&Arena>) -> Result<Value, serde_json::
     let zeros = negative_zeros(text);
     let seen = std::cell::Cell::new(0);
     let keys = Keys::new(program);
-    let json = Json { zeros: &zeros, seen: &seen, keys: &keys };
-    let value = serde::de::DeserializeSeed::deserialize(json, &mut reader)?;
+    let leaves = Leaves::new();
+    let json = Json { zeros: &zeros, seen: &seen, keys: &keys, leaves: &leaves };
+    let cell = serde::de::DeserializeSeed::deserialize(json, &mut reader)?;
     reader.end()?;
     // Paired by order: the reader meets the negative zeros the scan found, in the same order.
     debug_assert_eq!(seen.get(), zeros.len());
-    Ok(value)
+    // Every cell the reader makes holds its value already.
+    Ok(cell.get().unwrap_or(Value::Null))
 }
 
 /// Reads a JSON value as a value: `-0` is the integer 0 but `-0.0` the float -0, as in Nix (`zeros`: which negative zeros of the text are integers; `seen`:
@@ -185,6 +187,7 @@ struct Json<'a> {
     zeros: &'a [bool],
     seen: &'a std::cell::Cell<usize>,
     keys: &'a Keys<'a>,
+    leaves: &'a Leaves,
 }
 
 /// The keys read so far, each text once: an array of 20,000 objects with the same keys holds
@@ -235,68 +238,141 @@ impl Keys<'_> {
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Json<'_> {
-    type Value = Value;
-    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Value, D::Error> {
+    type Value = Thunk;
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Thunk, D::Error> {
         reader.deserialize_any(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for Json<'_> {
-    type Value = Value;
+    type Value = Thunk;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<Thunk, E> {
+        Ok(self.leaves.null.clone())
     }
 
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
+    fn visit_bool<E>(self, b: bool) -> Result<Thunk, E> {
+        Ok(self.leaves.bools[usize::from(b)].clone())
     }
 
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Int(i))
+    fn visit_i64<E>(self, i: i64) -> Result<Thunk, E> {
+        Ok(self.leaves.scalar(Value::Int(i)))
     }
 
-    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Thunk, E> {
         i64::try_from(u)
-            .map(Value::Int)
+            .map(|i| self.leaves.scalar(Value::Int(i)))
             .map_err(|_| E::custom(format!("{u} is larger than the largest integer, {}", i64::MAX)))
     }
 
-    fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
+    fn visit_f64<E>(self, x: f64) -> Result<Thunk, E> {
         if x == 0.0 && x.is_sign_negative() {
             let at = self.seen.get();
             self.seen.set(at + 1);
             if self.zeros.get(at).copied().unwrap_or(true) {
-                return Ok(Value::Int(0));
+                return Ok(self.leaves.scalar(Value::Int(0)));
             }
         }
-        Ok(Value::Float(x))
+        Ok(self.leaves.scalar(Value::Float(x)))
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::string(s))
+    fn visit_str<E>(self, s: &str) -> Result<Thunk, E> {
+        Ok(self.leaves.string(s))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Thunk, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(item) = with_stack(|| seq.next_element_seed(self))? {
-            items.push(Thunk::value(item));
+            items.push(item);
         }
-        Ok(Value::list(items))
+        Ok(Thunk::value(Value::list(items)))
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Thunk, A::Error> {
         let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
         while let Some(key) = map.next_key_seed(Key(self.keys))? {
             let value = with_stack(|| map.next_value_seed(self))?;
-            entries.push((key, Thunk::value(value)));
+            entries.push((key, value));
         }
         // A later entry for a name wins, as in the parsed object.
-        Ok(Value::attrs(Attrs::from_entries(entries)))
+        Ok(Thunk::value(Value::attrs(Attrs::from_entries(entries))))
+    }
+}
+
+/// The cells of scalars read so far: the objects of an array mostly repeat their flags,
+/// their enumerations and their small numbers, and each repeat shares the one cell rather
+/// than making its own (a computed value never changes; only the identity of a list or a set
+/// can show, in printing, and those are never shared).
+struct Leaves {
+    null: Thunk,
+    bools: [Thunk; 2],
+    /// The last scalar seen in each of 64 places picked from its value (as `Keys::recent`).
+    recent: RefCell<[Option<Thunk>; 64]>,
+}
+
+/// Strings longer than this are not looked for among the recent ones: they seldom repeat.
+const SHORT: usize = 32;
+
+impl Leaves {
+    fn new() -> Leaves {
+        Leaves {
+            null: Thunk::value(Value::Null),
+            bools: [Thunk::value(Value::Bool(false)), Thunk::value(Value::Bool(true))],
+            recent: RefCell::new(std::array::from_fn(|_| None)),
+        }
+    }
+
+    /// A number's cell.
+    fn scalar(&self, value: Value) -> Thunk {
+        let bits = match value {
+            Value::Int(i) => i as u64,
+            Value::Float(x) => x.to_bits().rotate_left(29),
+            _ => return Thunk::value(value),
+        };
+        let place = (bits ^ (bits >> 6) ^ (bits >> 17)) as usize % 64;
+        let same = |held: &Value| match (held, &value) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => false,
+        };
+        self.find_or_make(place, same, || value.clone())
+    }
+
+    /// A string's cell.
+    fn string(&self, text: &str) -> Thunk {
+        let bytes = text.as_bytes();
+        let place = match bytes {
+            [] => 0,
+            _ if bytes.len() > SHORT => return Thunk::value(Value::string(text)),
+            [first, .., last] | [first @ last] => {
+                (bytes.len() * 17 + usize::from(*first) * 5 + usize::from(*last)) % 64
+            }
+        };
+        let same = |held: &Value| matches!(held, Value::String(s) if s.as_str() == text);
+        self.find_or_make(place, same, || Value::string(text))
+    }
+
+    /// The recent cell at `place` if it holds the value wanted (`same`), else a new cell of
+    /// `make`'s value, kept there.
+    fn find_or_make(
+        &self,
+        place: usize,
+        same: impl Fn(&Value) -> bool,
+        make: impl FnOnce() -> Value,
+    ) -> Thunk {
+        let mut recent = self.recent.borrow_mut();
+        if let Some(cell) = &recent[place]
+            && cell.inspect(same) == Some(true)
+        {
+            return cell.clone();
+        }
+        let cell = Thunk::value(make());
+        recent[place] = Some(cell.clone());
+        cell
     }
 }
 
@@ -433,4 +509,21 @@ pub(crate) fn from_serde(json: &serde_json::Value) -> Result<Value, String> {
             Value::attrs(Attrs::from_entries(entries))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Repeated scalars share one cell; equal values of different types, lists and sets do
+    /// not.
+    #[test]
+    fn repeated_scalars_share_cells() {
+        let text = r#"[true, true, "ab", "ab", 7, 7, 7.0, null, null, [1], [1], 2.5, 2.5]"#;
+        let Ok(Value::List(items)) = parse(text) else { panic!("not a list") };
+        let shared = |a: usize, b: usize| items[a].same_cell(&items[b]);
+        assert!(shared(0, 1) && shared(2, 3) && shared(4, 5) && shared(7, 8) && shared(11, 12));
+        assert!(!shared(5, 6), "the integer 7 and the float 7.0 are different values");
+        assert!(!shared(9, 10), "a list is never shared: its identity shows in printing");
+    }
 }

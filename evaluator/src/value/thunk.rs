@@ -140,6 +140,12 @@ impl Thunk {
         self.clone()
     }
 
+    /// Whether both are the one cell (sharing, as tests see it).
+    #[cfg(test)]
+    pub(crate) fn same_cell(&self, other: &Thunk) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
     /// A cell holding `state`.
     pub(crate) fn from_state(state: ThunkState) -> Thunk {
         Thunk::cell(state)
