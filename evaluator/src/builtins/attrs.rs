@@ -11,14 +11,14 @@ use crate::{
 
 pub(super) fn attr_names(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
-    let names =
-        attrs.iter().map(|(k, _)| Thunk::value(Value::String(NixString::new(k.clone(), None))));
-    Ok(Value::list(names))
+    Ok(Value::List(
+        attrs.to_list(|k, _| Thunk::value(Value::String(NixString::new(k.clone(), None)))),
+    ))
 }
 
 pub(super) fn attr_values(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
-    Ok(Value::list(attrs.iter().map(|(_, v)| v.clone())))
+    Ok(Value::List(attrs.to_list(|_, v| v.clone())))
 }
 
 pub(super) fn get_attr(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {

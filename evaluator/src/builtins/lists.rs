@@ -35,7 +35,7 @@ pub(super) fn tail(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
             None,
         ));
     }
-    Ok(Value::list(items[1..].to_vec()))
+    Ok(Value::list(items[1..].iter().cloned()))
 }
 
 pub(super) fn elem_at(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {

@@ -167,6 +167,15 @@ impl Attrs {
         }
     }
 
+    /// `f` of each entry, in order, as a list: a flat set's is written straight into the
+    /// list's one allocation (its length is known), not collected and copied.
+    pub(crate) fn to_list(&self, mut f: impl FnMut(&Rc<str>, &Thunk) -> Thunk) -> Rc<[Thunk]> {
+        match &self.repr {
+            Repr::Small(entries) => entries.iter().map(|(k, v)| f(k, v)).collect(),
+            Repr::Tree { .. } => self.iter().map(|(k, v)| f(k, v)).collect(),
+        }
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.iter().map(|(k, _)| &**k)
     }
