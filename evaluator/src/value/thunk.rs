@@ -24,11 +24,17 @@ impl Deref for ThunkCell {
 }
 
 thread_local! {
-    /// Set while a thunk's contents are being dropped: nested thunks then queue their
-    /// contents here instead of dropping them on the stack.
-    static DROPPING: Cell<bool> = const { Cell::new(false) };
+    /// How many thunks' contents are being dropped, one inside another, on this stack:
+    /// within `DROP_DEPTH` levels they are dropped in place; below that, nested thunks queue
+    /// their contents here, and the outermost drop empties the queue.
+    static DROPPING: Cell<u32> = const { Cell::new(0) };
     static DROP_QUEUE: RefCell<Vec<ThunkState>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Levels of nested thunks dropped in place, by recursion, before the queue takes over: most
+/// structures are shallower (no queue at all), and a few hundred bytes of stack a level keep
+/// the deepest recursion far inside the evaluator's red zone.
+const DROP_DEPTH: u32 = 32;
 
 impl Drop for ThunkCell {
     fn drop(&mut self) {
@@ -66,16 +72,20 @@ impl Drop for ThunkCell {
             return;
         }
         let state = std::mem::replace(self.0.get_mut(), ThunkState::Blackhole { expr: None });
-        if DROPPING.with(Cell::get) {
+        let depth = DROPPING.with(Cell::get);
+        if depth >= DROP_DEPTH {
             DROP_QUEUE.with(|queue| queue.borrow_mut().push(state));
             return;
         }
-        DROPPING.with(|d| d.set(true));
+        DROPPING.with(|d| d.set(depth + 1));
         drop(state);
-        while let Some(next) = DROP_QUEUE.with(|queue| queue.borrow_mut().pop()) {
-            drop(next);
+        if depth == 0 {
+            // Queued contents are dropped at the outermost level, each from depth one again.
+            while let Some(next) = DROP_QUEUE.with(|queue| queue.borrow_mut().pop()) {
+                drop(next);
+            }
         }
-        DROPPING.with(|d| d.set(false));
+        DROPPING.with(|d| d.set(depth));
     }
 }
 
