@@ -70,6 +70,10 @@ pub(crate) struct Machine {
     /// argument), reused while no one else holds it; a strict builtin's is emptied (`null`)
     /// after its call, so that it keeps no value alive.
     spare: Option<Thunk>,
+    /// Cells holding attribute names as strings (`attrNames`, the names `mapAttrs` and
+    /// `zipAttrsWith` pass), in places picked from the name's address: a loop over sets with
+    /// the same names (the names written in the program, shared) shares their cells.
+    name_cells: Vec<Option<Thunk>>,
     /// The buffer interpolated strings are built in (`interpolate`).
     scratch: String,
     /// Stack segments in use beyond the thread's own stack (`with_stack`).
@@ -79,6 +83,9 @@ pub(crate) struct Machine {
     /// `EvalIo::allocated` when memory was last asked about.
     allocated_at: usize,
 }
+
+/// Places for names' cells (`Machine::name_cell`).
+const NAME_CELLS: usize = 256;
 
 /// How many steps (forced thunks, calls) pass between two looks at how much was allocated (a
 /// call through `EvalIo`, no system call).
@@ -166,6 +173,7 @@ impl Machine {
             name_index: HashMap::new(),
             constants: Vec::new(),
             spare: None,
+            name_cells: vec![None; NAME_CELLS],
             scratch: String::new(),
             segments: 0,
             steps: 0,
@@ -536,6 +544,20 @@ impl Machine {
                 ops::sub(&Value::Int(0), &value).map_err(|kind| EvalError::new(kind, Some(span)))
             }
         }
+    }
+
+    /// A cell holding the attribute name `name` as a string: one kept from before when it
+    /// holds this very text (no allocation), else a new one, kept.
+    pub(crate) fn name_cell(&mut self, name: &Rc<str>) -> Thunk {
+        let place = (Rc::as_ptr(name) as *const u8 as usize >> 4) % NAME_CELLS;
+        if let Some(cell) = &self.name_cells[place]
+            && cell.inspect(|v| matches!(v, Value::String(s) if s.is_text(name))) == Some(true)
+        {
+            return cell.clone();
+        }
+        let cell = Thunk::value(Value::String(NixString::new(name.clone(), None)));
+        self.name_cells[place] = Some(cell.clone());
+        cell
     }
 
     /// A thunk for an expression, avoiding one where the value is already at hand (literals,

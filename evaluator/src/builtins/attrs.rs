@@ -6,14 +6,12 @@ use crate::{
     builtins::{self, bad},
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
-    value::{Attrs, NixString, Thunk, Value},
+    value::{Attrs, Thunk, Value},
 };
 
 pub(super) fn attr_names(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
-    Ok(Value::List(
-        attrs.to_list(|k, _| Thunk::value(Value::String(NixString::new(k.clone(), None)))),
-    ))
+    Ok(Value::List(attrs.to_list(|k, _| m.name_cell(k))))
 }
 
 pub(super) fn attr_values(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
@@ -149,7 +147,7 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     // The name given to `f` shares the key's text (no copy per entry, and a lookup of it in
     // a set with the same key can match by address).
     let entries = attrs.iter().map(|(k, v)| {
-        let name = Thunk::value(Value::String(NixString::new(k.clone(), None)));
+        let name = m.name_cell(k);
         (k.clone(), Thunk::apply2(&func, [name, v.clone()]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
@@ -165,7 +163,7 @@ pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Valu
         }
     }
     let entries = groups.into_iter().map(|(k, values)| {
-        let name = Thunk::value(Value::String(NixString::new(k.clone(), None)));
+        let name = m.name_cell(&k);
         (k, Thunk::apply2(&func, [name, Thunk::value(Value::list(values))]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))

@@ -96,6 +96,11 @@ impl NixString {
         self.len() == 0
     }
 
+    /// Whether this is plain `text` itself (the same allocation), as a name's cell is.
+    pub(crate) fn is_text(&self, text: &Rc<str>) -> bool {
+        matches!(&self.0, Inner::Plain(own) if Rc::ptr_eq(own, text))
+    }
+
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Inner::Plain(text) => text,
