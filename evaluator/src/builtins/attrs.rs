@@ -39,7 +39,8 @@ pub(super) fn has_attr(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 
 pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
-    let mut names = Vec::new();
+    // A few names (the usual case) on the stack: no allocation.
+    let mut names: smallvec::SmallVec<[Rc<str>; 8]> = smallvec::SmallVec::new();
     for name in builtins::list(m, &args[1])?.iter() {
         names.push(builtins::string(m, name)?.text());
     }
