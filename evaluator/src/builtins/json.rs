@@ -180,8 +180,9 @@ fn parse_with(text: &str, program: Option<&Arena>) -> Result<Value, serde_json::
     Ok(cell.get().unwrap_or(Value::Null))
 }
 
-/// Reads a JSON value as a value: `-0` is the integer 0 but `-0.0` the float -0, as in Nix (`zeros`: which negative zeros of the text are integers; `seen`:
-/// how many the reader has met).
+/// Reads a JSON value into a cell holding its value: `-0` is the integer 0 but `-0.0` the
+/// float -0, as in Nix (`zeros`: which negative zeros of the text are integers; `seen`: how
+/// many the reader has met).
 #[derive(Clone, Copy)]
 struct Json<'a> {
     zeros: &'a [bool],
@@ -252,20 +253,20 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
     }
 
     fn visit_unit<E>(self) -> Result<Thunk, E> {
-        Ok(self.leaves.null.clone())
+        Ok(self.leaves.null())
     }
 
     fn visit_bool<E>(self, b: bool) -> Result<Thunk, E> {
-        Ok(self.leaves.bools[usize::from(b)].clone())
+        Ok(self.leaves.bool(b))
     }
 
     fn visit_i64<E>(self, i: i64) -> Result<Thunk, E> {
-        Ok(self.leaves.scalar(Value::Int(i)))
+        Ok(self.leaves.int(i))
     }
 
     fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Thunk, E> {
         i64::try_from(u)
-            .map(|i| self.leaves.scalar(Value::Int(i)))
+            .map(|i| self.leaves.int(i))
             .map_err(|_| E::custom(format!("{u} is larger than the largest integer, {}", i64::MAX)))
     }
 
@@ -274,10 +275,10 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
             let at = self.seen.get();
             self.seen.set(at + 1);
             if self.zeros.get(at).copied().unwrap_or(true) {
-                return Ok(self.leaves.scalar(Value::Int(0)));
+                return Ok(self.leaves.int(0));
             }
         }
-        Ok(self.leaves.scalar(Value::Float(x)))
+        Ok(self.leaves.float(x))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Thunk, E> {
@@ -308,8 +309,8 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
 /// than making its own (a computed value never changes; only the identity of a list or a set
 /// can show, in printing, and those are never shared).
 struct Leaves {
-    null: Thunk,
-    bools: [Thunk; 2],
+    /// `null`, `false` and `true`, each made at its first use.
+    constants: [std::cell::OnceCell<Thunk>; 3],
     /// The last scalar seen in each of 64 places picked from its value (as `Keys::recent`).
     recent: RefCell<[Option<Thunk>; 64]>,
 }
@@ -317,29 +318,36 @@ struct Leaves {
 /// Strings longer than this are not looked for among the recent ones: they seldom repeat.
 const SHORT: usize = 32;
 
+/// The place of a number among `Leaves::recent`, from its bits.
+fn place(bits: u64) -> usize {
+    (bits ^ (bits >> 6) ^ (bits >> 17)) as usize % 64
+}
+
 impl Leaves {
     fn new() -> Leaves {
         Leaves {
-            null: Thunk::value(Value::Null),
-            bools: [Thunk::value(Value::Bool(false)), Thunk::value(Value::Bool(true))],
+            constants: Default::default(),
             recent: RefCell::new(std::array::from_fn(|_| None)),
         }
     }
 
-    /// A number's cell.
-    fn scalar(&self, value: Value) -> Thunk {
-        let bits = match value {
-            Value::Int(i) => i as u64,
-            Value::Float(x) => x.to_bits().rotate_left(29),
-            _ => return Thunk::value(value),
-        };
-        let place = (bits ^ (bits >> 6) ^ (bits >> 17)) as usize % 64;
-        let same = |held: &Value| match (held, &value) {
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
-            _ => false,
-        };
-        self.find_or_make(place, same, || value.clone())
+    fn null(&self) -> Thunk {
+        self.constants[0].get_or_init(|| Thunk::value(Value::Null)).clone()
+    }
+
+    fn bool(&self, b: bool) -> Thunk {
+        self.constants[1 + usize::from(b)].get_or_init(|| Thunk::value(Value::Bool(b))).clone()
+    }
+
+    fn int(&self, i: i64) -> Thunk {
+        let same = |held: &Value| matches!(held, Value::Int(j) if *j == i);
+        self.find_or_make(place(i as u64), same, || Value::Int(i))
+    }
+
+    /// A float's cell, matched by its bits (`0.0` and `-0.0` are different values).
+    fn float(&self, x: f64) -> Thunk {
+        let same = |held: &Value| matches!(held, Value::Float(y) if y.to_bits() == x.to_bits());
+        self.find_or_make(place(x.to_bits().rotate_left(29)), same, || Value::Float(x))
     }
 
     /// A string's cell.

@@ -12,8 +12,9 @@ use crate::{env::Env, ir::ExprId, value::Value};
 #[derive(Clone)]
 pub struct Thunk(Rc<ThunkCell>);
 
-/// The shared cell of a thunk. Its `Drop` is iterative: a list nested 100,000 levels deep is
-/// a chain of thunks, and dropping it recursively would overflow the stack.
+/// The shared cell of a thunk. Its `Drop` recurses only a few levels, then queues: a list
+/// nested 100,000 levels deep is a chain of thunks, and dropping it recursively all the way
+/// would overflow the stack.
 pub(crate) struct ThunkCell(RefCell<ThunkState>);
 
 impl Deref for ThunkCell {
@@ -35,6 +36,15 @@ thread_local! {
 /// structures are shallower (no queue at all), and a few hundred bytes of stack a level keep
 /// the deepest recursion far inside the evaluator's red zone.
 const DROP_DEPTH: u32 = 32;
+
+/// Sets the drop depth back to what it was when dropped.
+struct DropDepth(u32);
+
+impl Drop for DropDepth {
+    fn drop(&mut self) {
+        DROPPING.with(|d| d.set(self.0));
+    }
+}
 
 impl Drop for ThunkCell {
     fn drop(&mut self) {
@@ -77,6 +87,9 @@ impl Drop for ThunkCell {
             DROP_QUEUE.with(|queue| queue.borrow_mut().push(state));
             return;
         }
+        // The depth is set back however this ends (a panic unwinding through a drop would
+        // otherwise leave it raised, and the queue never emptied again).
+        let _restore = DropDepth(depth);
         DROPPING.with(|d| d.set(depth + 1));
         drop(state);
         if depth == 0 {
@@ -85,7 +98,6 @@ impl Drop for ThunkCell {
                 drop(next);
             }
         }
-        DROPPING.with(|d| d.set(depth));
     }
 }
 
