@@ -74,6 +74,9 @@ pub(crate) struct Machine {
     /// `zipAttrsWith` pass), in places picked from the name's address: a loop over sets with
     /// the same names (the names written in the program, shared) shares their cells.
     name_cells: Vec<Option<Thunk>>,
+    /// The program's own texts of `name` and `value` (`Arena::name`), for `listToAttrs`:
+    /// a pair written `{ name = …; value = …; }` has its entries found by address.
+    pub(crate) pair_keys: (Rc<str>, Rc<str>),
     /// The buffer interpolated strings are built in (`interpolate`).
     scratch: String,
     /// Stack segments in use beyond the thread's own stack (`with_stack`).
@@ -157,8 +160,10 @@ pub(crate) struct Extensions {
 }
 
 impl Machine {
-    pub(crate) fn new(io: Box<dyn EvalIo>, arena: Arena, extensions: &Extensions) -> Machine {
+    pub(crate) fn new(io: Box<dyn EvalIo>, mut arena: Arena, extensions: &Extensions) -> Machine {
+        let pair_keys = (arena.name("name"), arena.name("value"));
         let mut machine = Machine {
+            pair_keys,
             arena,
             io,
             sources: SourceMap::new(),

@@ -107,9 +107,7 @@ pub(super) fn cat_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn list_to_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let items = builtins::list(m, &args[0])?;
     let mut entries: Vec<(Rc<str>, Thunk)> = Vec::with_capacity(items.len());
-    // The program's own texts of the two names: a pair written `{ name = …; value = …; }`
-    // has its entries found by address.
-    let (name_key, value_key) = (m.arena.name("name"), m.arena.name("value"));
+    let (name_key, value_key) = m.pair_keys.clone();
     for item in items.iter() {
         let pair = builtins::attrs(m, item)?;
         let name = pair
