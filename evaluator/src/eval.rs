@@ -337,6 +337,23 @@ impl Machine {
                     _ => self.eval_other(&expr, id, env),
                 }
             }
+            Hot::With(depth, name) => {
+                // Looked up in the namespace in place, its value read in place when computed;
+                // anything else (a namespace not yet a set, an attribute being computed, a
+                // name it lacks) takes the general path, which reports as before.
+                if let Some(namespace) = env.up(depth).and_then(|frame| frame.get(0)) {
+                    let name = self.arena.selected(name);
+                    let found = namespace.inspect(|value| match value {
+                        Value::Attrs(attrs) => attrs.get(name).and_then(Thunk::get),
+                        _ => None,
+                    });
+                    if let Some(Some(value)) = found {
+                        return Ok(value);
+                    }
+                }
+                let expr = self.arena.shared(id);
+                self.eval_other(&expr, id, env)
+            }
             Hot::Other => {
                 let expr = self.arena.shared(id);
                 self.eval_other(&expr, id, env)
@@ -356,7 +373,7 @@ impl Machine {
     fn would_suspend(&self, id: ExprId) -> bool {
         match self.arena.hot(id) {
             Hot::Local(..) | Hot::Global(_) | Hot::Int(_) => false,
-            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) => true,
+            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) | Hot::With(..) => true,
             Hot::Other => {
                 !matches!(self.arena.get(id), Expr::Float(_) | Expr::Str(_) | Expr::Path(_))
             }
@@ -584,7 +601,7 @@ impl Machine {
                     return thunk.clone();
                 }
             }
-            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) => {
+            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) | Hot::With(..) => {
                 return Thunk::suspended(id, env.clone());
             }
             Hot::Int(_) | Hot::Other => {}

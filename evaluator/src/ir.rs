@@ -49,6 +49,9 @@ pub(crate) enum Hot {
     BinOp(BinaryOp, ExprId, ExprId),
     /// `e.name`: one static name, no `or` (the name at this index of `Arena::selected`).
     Select(ExprId, u32),
+    /// A variable found only in the one enclosing `with`, whose frame is `depth` levels up
+    /// (the name at this index of `Arena::selected`).
+    With(u32, u32),
     Other,
 }
 
@@ -94,6 +97,15 @@ impl Arena {
                 },
                 _ => Hot::Other,
             },
+            Expr::Var(Var::With { name, withs }) => {
+                match (&withs[..], u32::try_from(self.selected.len())) {
+                    ([depth], Ok(index)) => {
+                        self.selected.push(name.clone());
+                        Hot::With(*depth, index)
+                    }
+                    _ => Hot::Other,
+                }
+            }
             _ => Hot::of(&kind),
         };
         self.nodes.push(Node { hot, kind: Rc::new(kind), span });
@@ -101,7 +113,7 @@ impl Arena {
         ExprId(u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX))
     }
 
-    /// The name of a `Hot::Select` node.
+    /// The name of a `Hot::Select` or `Hot::With` node.
     pub(crate) fn selected(&self, index: u32) -> &Rc<str> {
         &self.selected[index as usize]
     }
