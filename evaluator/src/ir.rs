@@ -49,8 +49,8 @@ pub(crate) enum Hot {
     BinOp(BinaryOp, ExprId, ExprId),
     /// `e.name`: one static name, no `or` (the name at this index of `Arena::selected`).
     Select(ExprId, u32),
-    /// A variable found only in the one enclosing `with`, whose frame is `depth` levels up
-    /// (the name at this index of `Arena::selected`).
+    /// A variable no lexical scope binds, under exactly one `with`, whose frame is `depth`
+    /// levels up (the name at this index of `Arena::selected`).
     With(u32, u32),
     Other,
 }
