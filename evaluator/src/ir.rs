@@ -32,7 +32,7 @@ pub(crate) struct Arena {
     /// literal and the same name selected elsewhere share their text, so a lookup usually
     /// finds its entry by address without comparing bytes (`Attrs::get`).
     names: std::collections::HashSet<Rc<str>>,
-    /// The names of the `Hot::Select` nodes.
+    /// The names of the `Hot::Select` and `Hot::With` nodes.
     selected: Vec<Rc<str>>,
 }
 
