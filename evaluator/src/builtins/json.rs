@@ -211,13 +211,7 @@ impl Keys<'_> {
     }
 
     fn get(&self, text: &str) -> Rc<str> {
-        let bytes = text.as_bytes();
-        let place = match bytes {
-            [] => 0,
-            [first, .., last] | [first @ last] => {
-                (bytes.len() * 31 + usize::from(*first) + usize::from(*last) * 7) % 64
-            }
-        };
+        let place = text_place(text);
         let mut recent = self.recent.borrow_mut();
         if let Some(name) = &recent[place]
             && **name == *text
@@ -318,6 +312,17 @@ struct Leaves {
 /// Strings longer than this are not looked for among the recent ones: they seldom repeat.
 const SHORT: usize = 32;
 
+/// The place of a text among 64 recent ones (`Keys::recent`, `Leaves::recent`), from its
+/// length and ends: no hashing of the whole text.
+fn text_place(text: &str) -> usize {
+    match text.as_bytes() {
+        [] => 0,
+        [first, .., last] | [first @ last] => {
+            (text.len() * 31 + usize::from(*first) + usize::from(*last) * 7) % 64
+        }
+    }
+}
+
 /// The place of a number among `Leaves::recent`, from its bits.
 fn place(bits: u64) -> usize {
     (bits ^ (bits >> 6) ^ (bits >> 17)) as usize % 64
@@ -352,14 +357,10 @@ impl Leaves {
 
     /// A string's cell.
     fn string(&self, text: &str) -> Thunk {
-        let bytes = text.as_bytes();
-        let place = match bytes {
-            [] => 0,
-            _ if bytes.len() > SHORT => return Thunk::value(Value::string(text)),
-            [first, .., last] | [first @ last] => {
-                (bytes.len() * 17 + usize::from(*first) * 5 + usize::from(*last)) % 64
-            }
-        };
+        if text.len() > SHORT {
+            return Thunk::value(Value::string(text));
+        }
+        let place = text_place(text);
         let same = |held: &Value| matches!(held, Value::String(s) if s.as_str() == text);
         self.find_or_make(place, same, || Value::string(text))
     }
