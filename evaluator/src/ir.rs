@@ -201,6 +201,9 @@ pub(crate) enum Param {
 pub(crate) struct Lambda {
     pub(crate) param: Param,
     pub(crate) body: ExprId,
+    /// Where its parameter is written (`x`, `{ a, b ? 1 }`), for messages about a call or
+    /// about the function itself (Nix names a function by where it starts).
+    pub(crate) head: Span,
     /// `x: …` as written, for messages (`<LAMBDA>` has no name in Nix; we keep one when a
     /// binding gives it one).
     pub(crate) name: Option<Rc<str>>,

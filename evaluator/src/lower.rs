@@ -258,6 +258,7 @@ impl<'a> Lowerer<'a> {
     fn lambda(&mut self, lambda: &ast::Lambda, name: Option<Rc<str>>) -> Rc<Lambda> {
         let span = self.span(lambda);
         if let Some(param) = lambda.param() {
+            let head = self.span(&param);
             let text = |p: ast::Param| p.name().and_then(|n| n.text()).unwrap_or_default();
             let mut names = vec![self.arena.name(text(param).as_str())];
             // `a: b: c: body`: one frame for the whole chain — up to `CURRIED` parameters, so
@@ -280,11 +281,12 @@ impl<'a> Lowerer<'a> {
             // early.
             let strict = matches!(param, Param::Ident(_))
                 && strict::forces_first(self.arena, body, self.strict_global);
-            return Rc::new(Lambda { param, body, name, strict });
+            return Rc::new(Lambda { param, body, head, name, strict });
         }
         let Some(pattern) = lambda.pattern() else {
             let body = self.expr(None, span);
-            return Rc::new(Lambda { param: Param::Ident("".into()), body, name, strict: false });
+            let param = Param::Ident("".into());
+            return Rc::new(Lambda { param, body, head: span, name, strict: false });
         };
         let names: Vec<Rc<str>> = pattern
             .entries()
@@ -305,7 +307,8 @@ impl<'a> Lowerer<'a> {
         let ellipsis = pattern.ellipsis_token().is_some();
         // Applying a set pattern forces the argument before anything else.
         let param = Param::Pattern { formals, ellipsis, bind };
-        Rc::new(Lambda { param, body, name, strict: true })
+        let head = self.span(&pattern);
+        Rc::new(Lambda { param, body, head, name, strict: true })
     }
 
     /// Lowers a value, naming a lambda after the binding that holds it.

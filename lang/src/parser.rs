@@ -238,6 +238,12 @@ impl<'t> Parser<'t> {
     /// Reports "expected X, found Y"; the error sits right after the previous token when the
     /// next token is on a later line (a missing `;`), and on the next token otherwise.
     pub(crate) fn error_expected(&mut self, what: &str) {
+        let error = self.expected(what);
+        self.push_error(error);
+    }
+
+    /// The error `error_expected` reports.
+    pub(crate) fn expected(&mut self, what: &str) -> SyntaxError {
         let found = self.current();
         let range = self.current_range();
         let gap = &self.text[self.last_end as usize..usize::from(range.start())];
@@ -254,7 +260,7 @@ impl<'t> Parser<'t> {
         } else {
             range
         };
-        self.push_error(SyntaxError::new(kind, message, at));
+        SyntaxError::new(kind, message, at)
     }
 
     pub(crate) fn push_error(&mut self, error: SyntaxError) {

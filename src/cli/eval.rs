@@ -18,9 +18,11 @@ use crate::{ctx::Ctx, error::CliError, io::RealIo, output::Output};
 /// An argument that is not a file is an attribute path of the project's `main.infra`, where a
 /// stack's component is reached by its name, placed in the stack: `infra eval dev.gke.inputs`.
 #[derive(Debug, Args)]
+// One of the two, so that a bare `infra eval` names both in its usage line.
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "expr"])))]
 pub(crate) struct EvalArgs {
     /// The file to evaluate, or an attribute path of the project (`dev.gke.inputs`).
-    #[arg(required_unless_present = "expr", conflicts_with = "expr")]
     file: Option<PathBuf>,
     /// Evaluate this expression instead of a file (relative paths are relative to the current
     /// directory).

@@ -29,6 +29,7 @@ fn check_reports_three_separate_mistakes() {
            ·                                      ╰── expected `;`
          4 │   gke = { name = "dev-gke"; name = "prod-gke"; };
            ╰────
+          help: every binding ends with `;`
         error[infra::parse::duplicate_attr]: attribute `name` is defined twice
            ╭─[examples/mistakes/three-mistakes.infra:4:29]
          3 │   vpc = { cidr_block = "10.0.0.0/16" };
@@ -155,6 +156,10 @@ fn usage_errors_exit_two() {
     let output = infra(&root(), &["check"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("FILES"), "{}", text(&output.stderr));
+    // `eval` takes a file or an expression: a bare `infra eval` names both.
+    let output = infra(&root(), &["eval"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("<FILE|--expr <EXPR>>"), "{}", text(&output.stderr));
 }
 
 #[test]

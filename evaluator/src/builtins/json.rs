@@ -110,7 +110,12 @@ fn write_json(
             out.push('}');
         }
         other => {
-            return Err(bad("toJSON", format!("cannot convert {} to JSON", other.describe())));
+            let mut error = bad("toJSON", format!("cannot convert {} to JSON", other.describe()));
+            // As Nix: a function is placed where it is written.
+            if let Value::Lambda(closure) = other {
+                error.span = Some(closure.lambda.head);
+            }
+            return Err(error);
         }
     }
     Ok(())

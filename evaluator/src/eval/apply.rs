@@ -260,6 +260,20 @@ impl Machine {
         let Value::Attrs(attrs) = value else {
             return Err(type_error("a set (the function takes named arguments)", &value, span));
         };
+        // As Nix: a missing argument is reported before an unexpected one.
+        let frame = Env::pending(&closure.env, formals.len() + usize::from(bind.is_some()));
+        for (slot, formal) in formals.iter().enumerate() {
+            let thunk = match (attrs.get(&formal.name), formal.default) {
+                (Some(thunk), _) => thunk.clone(),
+                // As Nix's `maybeThunk`: a literal or a variable needs no thunk of its own.
+                (None, Some(default)) => self.thunk(default, &frame),
+                (None, None) => {
+                    let kind = ErrorKind::MissingArgument { name: formal.name.to_string() };
+                    return Err(self.pattern_error(lambda, kind, None, span));
+                }
+            };
+            frame.set(slot, thunk);
+        }
         if !ellipsis {
             for name in attrs.names() {
                 // Names written in the program are interned: most match by address.
@@ -268,12 +282,9 @@ impl Machine {
                         || &*f.name == name
                 };
                 if !formals.iter().any(known) {
-                    let mut error = EvalError::new(
-                        ErrorKind::UnexpectedArgument { name: name.to_owned() },
-                        span,
-                    );
-                    let expected = formals.iter().map(|f| &*f.name);
-                    error.help = Some(match crate::suggest::did_you_mean(name, expected) {
+                    // A near miss is one of the arguments not given (`nmae` for `name`).
+                    let unused = formals.iter().filter(|f| attrs.get(&f.name).is_none());
+                    let help = match crate::suggest::did_you_mean(name, unused.map(|f| &*f.name)) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
                             "the function takes: {}",
@@ -283,38 +294,38 @@ impl Machine {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                    });
-                    error.labels.push((self.arena.span(lambda.body), "the function".into()));
-                    return Err(error);
+                    };
+                    let kind = ErrorKind::UnexpectedArgument { name: name.to_owned() };
+                    return Err(self.pattern_error(lambda, kind, Some(help), span));
                 }
             }
-        }
-        let frame = Env::pending(&closure.env, formals.len() + usize::from(bind.is_some()));
-        for (slot, formal) in formals.iter().enumerate() {
-            let thunk = match (attrs.get(&formal.name), formal.default) {
-                (Some(thunk), _) => thunk.clone(),
-                // As Nix's `maybeThunk`: a literal or a variable needs no thunk of its own.
-                (None, Some(default)) => self.thunk(default, &frame),
-                (None, None) => {
-                    let mut error = EvalError::new(
-                        ErrorKind::MissingArgument { name: formal.name.to_string() },
-                        span,
-                    );
-                    let what = match &lambda.name {
-                        Some(name) => format!("the body of `{name}`"),
-                        None => "the function body".into(),
-                    };
-                    error.labels.push((self.arena.span(lambda.body), what));
-                    return Err(error);
-                }
-            };
-            frame.set(slot, thunk);
         }
         if bind.is_some() {
             let arg = arg.unwrap_or_else(|| Thunk::value(Value::Attrs(attrs.clone())));
             frame.set(formals.len(), arg);
         }
         self.eval(lambda.body, &frame)
+    }
+}
+
+impl Machine {
+    /// An error about the arguments a set pattern was given, placed at the call, with the
+    /// pattern labelled (as Nix names the function by where it is written).
+    fn pattern_error(
+        &self,
+        lambda: &crate::ir::Lambda,
+        kind: ErrorKind,
+        help: Option<String>,
+        span: Option<Span>,
+    ) -> Box<EvalError> {
+        let mut error = EvalError::new(kind, span);
+        error.help = help;
+        let what = match &lambda.name {
+            Some(name) => format!("the arguments `{name}` takes"),
+            None => "the arguments the function takes".into(),
+        };
+        error.labels.push((lambda.head, what));
+        error
     }
 }
 

@@ -218,7 +218,17 @@ impl miette::Diagnostic for Adapter<'_> {
 impl Adapter<'_> {
     fn source_span(&self, span: &Span) -> SourceSpan {
         let range = self.sources.clamp(span.file, span.range);
-        SourceSpan::new(usize::from(range.start()).into(), usize::from(range.len()))
+        let (start, len) = (usize::from(range.start()), usize::from(range.len()));
+        // An empty span at the very end of a text with no final line break (`1 +`, found end
+        // of file) has no column miette can draw: it marks the last character instead.
+        let text = self.sources.text(span.file);
+        if len == 0
+            && start == text.len()
+            && let Some(last) = text.chars().next_back().filter(|c| *c != '\n')
+        {
+            return SourceSpan::new((start - last.len_utf8()).into(), last.len_utf8());
+        }
+        SourceSpan::new(start.into(), len)
     }
 }
 

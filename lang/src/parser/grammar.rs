@@ -550,13 +550,19 @@ fn finish_binding(p: &mut Parser<'_>, value_start: Option<TextSize>) {
     if p.eat(T![;]) {
         return;
     }
-    match value_start.and_then(|start| swallowed_line_break(p, start)) {
-        Some(at) => p.push_error(
-            SyntaxError::new(SyntaxErrorKind::UnexpectedToken, "expected `;`".into(), at)
-                .with_help("every binding ends with `;`".into()),
-        ),
-        None => p.error_expected("`;`"),
-    }
+    let help = || "every binding ends with `;`".to_owned();
+    let error = match value_start.and_then(|start| swallowed_line_break(p, start)) {
+        Some(at) => SyntaxError::new(SyntaxErrorKind::UnexpectedToken, "expected `;`".into(), at)
+            .with_help(help()),
+        // Where the set or the `let` ends, the `;` was evidently left out, unless an earlier
+        // mistake threw the parser off; elsewhere (the end of the file, a stray character)
+        // something else is wrong.
+        None if p.errors.is_empty() && matches!(p.current(), R_BRACE | IN_KW) => {
+            p.expected("`;`").with_help(help())
+        }
+        None => p.expected("`;`"),
+    };
+    p.push_error(error);
     if matches!(p.current(), R_BRACE | IN_KW | EOF) {
         return;
     }
