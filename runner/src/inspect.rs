@@ -56,7 +56,13 @@ pub fn status(
                 Ok(message) if message.starts_with("stopped by a signal") => {
                     State::Interrupted(message.trim().to_owned())
                 }
-                Ok(message) => State::Failed(message.trim().to_owned()),
+                // A failed run that changed nothing (an apply marks the record incomplete
+                // first), of inputs that are no longer there: it is as its last apply left it,
+                // and a run skips it, as `why` says.
+                Ok(message) => match why(project, build, root, env, address).as_deref() {
+                    Some([]) => State::UpToDate,
+                    _ => State::Failed(message.trim().to_owned()),
+                },
                 Err(_) => match why(project, build, root, env, address).as_deref() {
                     None | Some([Change::NeverApplied]) => State::NeverApplied,
                     Some([]) => State::UpToDate,

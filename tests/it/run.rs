@@ -163,6 +163,16 @@ fn a_failed_plan_skips_dependents_and_the_rerun_resumes() {
     let (finished, _) = events(&rerun);
     let ran: Vec<&String> = finished.iter().filter(|(_, (_, p))| *p > 0).map(|(a, _)| a).collect();
     assert_eq!(ran, ["prod/cluster"]);
+    // Once applied, a failed plan of other inputs changes nothing: with the inputs back as
+    // they were applied, `status` agrees with `why` (and with the run, which skips it).
+    edit(&project.join("main.infra"), good, bad);
+    assert!(!apply(&project, &[]).status.success());
+    let failed = String::from_utf8_lossy(&infra(&project, &["status", "prod"]).stdout).into_owned();
+    assert!(failed.contains("prod/cluster\tfailed\t`plan` failed"), "{failed}");
+    edit(&project.join("main.infra"), bad, good);
+    let status = String::from_utf8_lossy(&infra(&project, &["status", "prod"]).stdout).into_owned();
+    assert!(status.contains("prod/cluster\tup-to-date"), "{status}");
+    assert!(status.contains("prod/app\tup-to-date"), "{status}");
 
     // A plan of a never-applied downstream with mocks: a fresh copy plans all with mocks.
     let fresh = example("quickstart", "run-plan");
