@@ -178,6 +178,15 @@ pub(crate) fn map_files(
     workdir: &Path,
 ) {
     let Some(terraform) = component.terraform() else { return };
+    for d in diagnostics.iter_mut() {
+        // Terraform's advice for an unset variable is about its own command line; here a
+        // variable is given in the component's `inputs`.
+        if d.summary == "No value for required variable" {
+            let cli = "Use a -var or -var-file command line argument to provide a value for this variable.";
+            let ours = format!("Give it a value in the `inputs` of `{}`.", component.address());
+            d.detail = d.detail.replace(cli, &ours);
+        }
+    }
     for d in diagnostics {
         let Some(file) = &d.file else { continue };
         // A template's output keeps its lines (unless a value spans lines): its template.

@@ -363,6 +363,9 @@ fn terraform_errors_are_shown_in_full_with_the_module_file() {
     assert!(stderr.contains("No value for required variable"), "{stderr}");
     assert!(stderr.contains("error[infra::run::plan]: `plan` failed"), "{stderr}");
     assert!(stderr.contains("\"region\""), "the variable's name: {stderr}");
+    // Terraform's advice (`-var`) is replaced by where infra takes a variable's value.
+    assert!(stderr.contains("Give it a value in the `inputs` of `dev/app`."), "{stderr}");
+    assert!(!stderr.contains("-var-file"), "{stderr}");
     // An HCL error: the module file in the project, with its line.
     write(
         &dir,
