@@ -10,7 +10,7 @@ use crate::{
     build::BuildReport,
     fingerprint::Change,
     layout::Layout,
-    record::{failure_path, read_record},
+    record::{failure_path, read_failure_note, read_record},
     resolve::resolve_inputs,
     tool::{ToolEnv, cached_version, find_tool},
 };
@@ -52,17 +52,24 @@ pub fn status(
     let mut out = built
         .iter()
         .map(|address| {
-            let state = match std::fs::read_to_string(failure_path(root, address)) {
-                Ok(message) if message.starts_with("stopped by a signal") => {
+            let note = std::fs::read_to_string(failure_path(root, address));
+            let state = match note.as_deref().map(read_failure_note) {
+                Ok((_, message)) if message.starts_with("stopped by a signal") => {
                     State::Interrupted(message.trim().to_owned())
                 }
-                // A failed run that changed nothing (an apply marks the record incomplete
-                // first), of inputs that are no longer there: it is as its last apply left it,
-                // and a run skips it, as `why` says.
-                Ok(message) => match why(project, build, root, env, address).as_deref() {
-                    Some([]) => State::UpToDate,
-                    _ => State::Failed(message.trim().to_owned()),
-                },
+                // A run of other inputs than those of its last apply failed, and the inputs are
+                // those of its last apply again, which is complete (an apply marks the record
+                // incomplete before it changes anything): a run skips it, as `why` says. A
+                // failure of the applied inputs themselves (a drift check, a refresh, a
+                // destroy) stands.
+                Ok((Some(failed), message)) => {
+                    let applied = read_record(root, address).map(|r| r.input_hash);
+                    match why(project, build, root, env, address).as_deref() {
+                        Some([]) if applied.is_some_and(|a| a != failed) => State::UpToDate,
+                        _ => State::Failed(message.trim().to_owned()),
+                    }
+                }
+                Ok((None, message)) => State::Failed(message.trim().to_owned()),
                 Err(_) => match why(project, build, root, env, address).as_deref() {
                     None | Some([Change::NeverApplied]) => State::NeverApplied,
                     Some([]) => State::UpToDate,

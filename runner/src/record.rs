@@ -180,6 +180,25 @@ pub(crate) fn remove_record(project_root: &Path, address: &str) -> std::io::Resu
     }
 }
 
+/// The first line of a failure note that names the input hash of the run that failed.
+const FAILED_WITH: &str = "input-hash ";
+
+/// A failure note: the input hash of the run that failed (when it got that far), then why.
+pub(crate) fn failure_note(input_hash: &Option<String>, message: &str) -> String {
+    match input_hash {
+        Some(hash) => format!("{FAILED_WITH}{hash}\n{message}"),
+        None => message.to_owned(),
+    }
+}
+
+/// A failure note's input hash (if it names one) and message.
+pub(crate) fn read_failure_note(note: &str) -> (Option<&str>, &str) {
+    match note.strip_prefix(FAILED_WITH).and_then(|rest| rest.split_once('\n')) {
+        Some((hash, message)) => (Some(hash), message),
+        None => (None, note),
+    }
+}
+
 /// Where the failure of the last run of `STACK/NAME` is noted (removed when it next succeeds).
 pub(crate) fn failure_path(project_root: &Path, address: &str) -> PathBuf {
     crate::layout::Layout::new(project_root).failure(address)

@@ -484,7 +484,9 @@ fn note_failure(shared: &Shared, result: &ComponentResult) {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            let _ = std::fs::write(&path, result.message.clone().unwrap_or_default());
+            let message = result.message.clone().unwrap_or_default();
+            let _ =
+                std::fs::write(&path, crate::record::failure_note(&result.input_hash, &message));
         }
         // The last run of it succeeded (a plan too: a plan failure is cleared by a plan).
         Status::Applied

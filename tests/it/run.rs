@@ -173,6 +173,14 @@ fn a_failed_plan_skips_dependents_and_the_rerun_resumes() {
     let status = String::from_utf8_lossy(&infra(&project, &["status", "prod"]).stdout).into_owned();
     assert!(status.contains("prod/cluster\tup-to-date"), "{status}");
     assert!(status.contains("prod/app\tup-to-date"), "{status}");
+    // A failure of the applied inputs themselves stands: a drift check that cannot read the
+    // state.
+    let state = project.join(".infra/tfstate/prod/cluster.tfstate");
+    assert!(state.is_file(), "{}", state.display());
+    std::fs::write(&state, "not json").expect("write state");
+    assert!(!infra(&project, &["drift", "prod/cluster"]).status.success());
+    let status = String::from_utf8_lossy(&infra(&project, &["status", "prod"]).stdout).into_owned();
+    assert!(status.contains("prod/cluster\tfailed"), "{status}");
 
     // A plan of a never-applied downstream with mocks: a fresh copy plans all with mocks.
     let fresh = example("quickstart", "run-plan");
