@@ -6,6 +6,8 @@
 # Usage: bench/eval.sh [RUNS]   (default 5 runs per command)
 #        INFRA=target/pgo/infra bench/eval.sh   (a given binary, e.g. tools/build-release's)
 set -euo pipefail
+# A given binary is found from where the script was started.
+given="${INFRA:+$(realpath -e "$INFRA")}"
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
 for tool in hyperfine nix-instantiate; do
@@ -14,8 +16,8 @@ for tool in hyperfine nix-instantiate; do
         if [ "$(id -u)" = 0 ]; then apt-get install -y -qq "$pkg" >/dev/null; else sudo apt-get install -y -qq "$pkg" >/dev/null; fi
     fi
 done
-if [ -n "${INFRA:-}" ]; then
-    infra="$(realpath "$INFRA")"
+if [ -n "$given" ]; then
+    infra="$given"
 else
     cargo build --release --quiet
     infra="$PWD/target/release/infra"

@@ -202,8 +202,9 @@ pub(crate) struct Lambda {
     pub(crate) param: Param,
     pub(crate) body: ExprId,
     /// Where its parameter is written (`x`, `{ a, b ? 1 }`), for messages about a call or
-    /// about the function itself (Nix names a function by where it starts).
-    pub(crate) head: Span,
+    /// about the function itself (Nix names a function by where it starts); a curried chain
+    /// has one per parameter (`head`).
+    pub(crate) heads: Box<[Span]>,
     /// `x: …` as written, for messages (`<LAMBDA>` has no name in Nix; we keep one when a
     /// binding gives it one).
     pub(crate) name: Option<Rc<str>>,
@@ -211,6 +212,15 @@ pub(crate) struct Lambda {
     /// …` does): an argument can then be evaluated at the call, with no thunk made for it, and
     /// nothing observable changes (see `lower::strict`).
     pub(crate) strict: bool,
+}
+
+impl Lambda {
+    /// Where the function is written that takes the next argument, once `applied` of a
+    /// curried chain's are given (`y` in `x: y: …` applied to one).
+    pub(crate) fn head(&self, applied: u32) -> Span {
+        let last = self.heads.len().saturating_sub(1);
+        self.heads[(applied as usize).min(last)]
+    }
 }
 
 /// A set literal's contents.

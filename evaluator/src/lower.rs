@@ -258,7 +258,7 @@ impl<'a> Lowerer<'a> {
     fn lambda(&mut self, lambda: &ast::Lambda, name: Option<Rc<str>>) -> Rc<Lambda> {
         let span = self.span(lambda);
         if let Some(param) = lambda.param() {
-            let head = self.span(&param);
+            let mut heads = vec![self.span(&param)];
             let text = |p: ast::Param| p.name().and_then(|n| n.text()).unwrap_or_default();
             let mut names = vec![self.arena.name(text(param).as_str())];
             // `a: b: c: body`: one frame for the whole chain — up to `CURRIED` parameters, so
@@ -269,6 +269,7 @@ impl<'a> Lowerer<'a> {
                 && let Some(param) = inner.param()
                 && names.len() < CURRIED
             {
+                heads.push(self.span(&param));
                 names.push(self.arena.name(text(param).as_str()));
                 body = inner.body();
             }
@@ -281,12 +282,12 @@ impl<'a> Lowerer<'a> {
             // early.
             let strict = matches!(param, Param::Ident(_))
                 && strict::forces_first(self.arena, body, self.strict_global);
-            return Rc::new(Lambda { param, body, head, name, strict });
+            return Rc::new(Lambda { param, body, heads: heads.into(), name, strict });
         }
         let Some(pattern) = lambda.pattern() else {
             let body = self.expr(None, span);
             let param = Param::Ident("".into());
-            return Rc::new(Lambda { param, body, head: span, name, strict: false });
+            return Rc::new(Lambda { param, body, heads: [span].into(), name, strict: false });
         };
         let names: Vec<Rc<str>> = pattern
             .entries()
@@ -307,8 +308,8 @@ impl<'a> Lowerer<'a> {
         let ellipsis = pattern.ellipsis_token().is_some();
         // Applying a set pattern forces the argument before anything else.
         let param = Param::Pattern { formals, ellipsis, bind };
-        let head = self.span(&pattern);
-        Rc::new(Lambda { param, body, head, name, strict: true })
+        let heads = [self.span(&pattern)].into();
+        Rc::new(Lambda { param, body, heads, name, strict: true })
     }
 
     /// Lowers a value, naming a lambda after the binding that holds it.

@@ -1,7 +1,7 @@
 //! "Did you mean …?": the nearest name within a small edit distance (Levenshtein on
-//! characters, with a swap of two neighbours counting as one edit: `cdir` for `cidr`). Shared by every message about a name that does not exist: variables,
-//! attributes, template keys, inputs and outputs, and (through the runner and the binary)
-//! component addresses.
+//! characters, a swap of two neighbours counting as one edit: `cdir` for `cidr`). Shared by
+//! every message about a name that does not exist: variables, attributes, template keys,
+//! inputs and outputs, and (through the runner and the binary) component addresses.
 
 /// The closest candidate within a small edit distance, for "did you mean".
 pub fn did_you_mean<'n>(name: &str, candidates: impl Iterator<Item = &'n str>) -> Option<String> {

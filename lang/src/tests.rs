@@ -7,6 +7,7 @@
 
 mod ast;
 mod golden;
+mod labels;
 mod robustness;
 mod roundtrip;
 

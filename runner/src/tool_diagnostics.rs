@@ -181,10 +181,13 @@ pub(crate) fn map_files(
     for d in diagnostics.iter_mut() {
         // Terraform's advice for an unset variable is about its own command line; here a
         // variable is given in the component's `inputs`.
-        if d.summary == "No value for required variable" {
-            let cli = "Use a -var or -var-file command line argument to provide a value for this variable.";
+        // (Its human text wraps the sentence, so it is found by its ends.)
+        if d.summary == "No value for required variable"
+            && let Some(start) = d.detail.find("Use a -var or -var-file")
+            && let Some(end) = d.detail[start..].find("variable.")
+        {
             let ours = format!("Give it a value in the `inputs` of `{}`.", component.address());
-            d.detail = d.detail.replace(cli, &ours);
+            d.detail.replace_range(start..start + end + "variable.".len(), &ours);
         }
     }
     for d in diagnostics {

@@ -113,7 +113,7 @@ fn write_json(
             let mut error = bad("toJSON", format!("cannot convert {} to JSON", other.describe()));
             // As Nix: a function is placed where it is written.
             if let Value::Lambda(closure) = other {
-                error.span = Some(closure.lambda.head);
+                error.span = Some(closure.lambda.head(closure.applied));
             }
             return Err(error);
         }

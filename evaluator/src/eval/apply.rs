@@ -268,8 +268,13 @@ impl Machine {
                 // As Nix's `maybeThunk`: a literal or a variable needs no thunk of its own.
                 (None, Some(default)) => self.thunk(default, &frame),
                 (None, None) => {
+                    // A name given that the function does not take may be this one misspelt.
+                    let unknown = attrs.names().filter(|n| !formals.iter().any(|f| &*f.name == *n));
+                    let help = crate::suggest::did_you_mean(&formal.name, unknown).map(|given| {
+                        format!("`{given}` was given: did you mean `{}`?", formal.name)
+                    });
                     let kind = ErrorKind::MissingArgument { name: formal.name.to_string() };
-                    return Err(self.pattern_error(lambda, kind, None, span));
+                    return Err(self.pattern_error(lambda, kind, help, span));
                 }
             };
             frame.set(slot, thunk);
@@ -324,7 +329,7 @@ impl Machine {
             Some(name) => format!("the arguments `{name}` takes"),
             None => "the arguments the function takes".into(),
         };
-        error.labels.push((lambda.head, what));
+        error.labels.push((lambda.head(0), what));
         error
     }
 }

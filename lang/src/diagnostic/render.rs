@@ -73,6 +73,18 @@ pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> Stri
         out.push_str(&format!("  at {name}:{}:{} (a line too long to show)\n", at.line, at.column));
     }
     out.push_str(rest);
+    // A label in another file cannot share the snippet: it is named by place (the function
+    // called, written in the file imported), each place once (its first label says most).
+    let mut named = Vec::new();
+    for (span, message) in &diagnostic.labels {
+        let place = (span.file, span.range.start());
+        if span.file != diagnostic.primary.file && !named.contains(&place) {
+            named.push(place);
+            let at = sources.line_col(span.file, span.range.start());
+            let name = sources.name(span.file);
+            out.push_str(&format!("  note: {message}: {name}:{}:{}\n", at.line, at.column));
+        }
+    }
     // Without colour, escape sequences in messages (a `throw` of coloured text, as nixpkgs'
     // module system makes) are dropped, as Nix drops them when not writing to a terminal.
     if style.color { out } else { strip_escapes(&out) }
@@ -205,7 +217,7 @@ impl miette::Diagnostic for Adapter<'_> {
             Some(short_label(&self.diagnostic.message)),
             self.source_span(&self.diagnostic.primary),
         );
-        // Labels in other files cannot share this snippet; they are listed in the message.
+        // Labels in other files cannot share this snippet; they are listed after it (`render`).
         let others = self.diagnostic.labels.iter().filter(move |(span, _)| span.file == file).map(
             |(span, message)| {
                 LabeledSpan::new_with_span(Some(message.clone()), self.source_span(span))
