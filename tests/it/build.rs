@@ -307,6 +307,14 @@ fn graph_and_project_paths() {
     let output = infra(&project.join("modules"), &["eval", "dev.networc"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("did you mean `network`"), "{stderr}");
+    // No near miss: what there is to select, and no snippet of the whole file.
+    let output = infra(&project, &["eval", "staging"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("help: the project has `dev`, `prod`"), "{stderr}");
+    assert!(!stderr.contains("main.infra"), "{stderr}");
+    let output = infra(&project, &["eval", "dev.nothing"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`dev` has `app`, `backend`, `cluster`"), "{stderr}");
     let _ = std::fs::remove_dir_all(&project);
 }
 

@@ -319,7 +319,7 @@ pub(crate) fn select(
 ) -> EvalResult<Value> {
     let mut value = root.clone();
     let mut stack: Option<StackDecl> = None;
-    for name in path {
+    for (depth, name) in path.iter().enumerate() {
         let mut components = Vec::new();
         if let Some(decl) = stack.take() {
             if let Some(component) = decl.components.iter().find(|c| c.name == *name) {
@@ -336,10 +336,30 @@ pub(crate) fn select(
             .with_help(format!("while selecting `{name}`")));
         };
         let Some(thunk) = attrs.get(name).cloned() else {
+            // The path came from the command line: no place in a file to show, but what
+            // there is to select.
             let mut error =
-                EvalError::new(ErrorKind::MissingAttribute { name: name.clone() }, Some(root_span));
-            let candidates = attrs.names().chain(components.iter().map(String::as_str));
-            error.help = did_you_mean(name, candidates).map(|s| format!("did you mean `{s}`?"));
+                EvalError::new(ErrorKind::MissingAttribute { name: name.clone() }, None);
+            let mut names: Vec<&str> =
+                attrs.names().chain(components.iter().map(String::as_str)).collect();
+            names.sort_unstable();
+            names.dedup();
+            error.help = Some(match did_you_mean(name, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => {
+                    let within = match depth {
+                        0 => "the project".to_owned(),
+                        _ => format!("`{}`", path[..depth].join(".")),
+                    };
+                    // Internal names (`__decl`, `_type`) are not worth listing.
+                    let listed: Vec<&str> =
+                        names.iter().copied().filter(|n| !n.starts_with('_')).collect();
+                    let shown: Vec<String> =
+                        listed.iter().take(20).map(|n| format!("`{n}`")).collect();
+                    let more = if listed.len() > 20 { ", …" } else { "" };
+                    format!("{within} has {}{more}", shown.join(", "))
+                }
+            });
             return Err(error);
         };
         value = m.force(&thunk)?;
