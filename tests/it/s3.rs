@@ -336,6 +336,14 @@ fn a_run_that_loses_the_cache_lock_stops() {
         &["apply", "--auto-approve", "--lock", "cache", "--lock-lease", "3", "--cache", url],
     );
     wait_for_lock(&moto, url);
+    // And the run knows it holds it (its step started): the lease object can be on the
+    // server before the answer to its PUT is back, and a cache gone in between is a lock
+    // never taken, not one lost.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&journal).unwrap_or_default() != "start a\n" {
+        assert!(Instant::now() < deadline, "the step never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // The cache goes away: the lease cannot be renewed, and once it has run out another
     // machine could take it, so the run must stop rather than go on applying.
     let _ = moto.child.kill();
