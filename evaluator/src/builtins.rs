@@ -11,6 +11,7 @@ pub(crate) mod json;
 mod lists;
 pub(crate) mod paths;
 mod regex;
+pub(crate) use regex::Compiled as CompiledRegex;
 mod store;
 pub(crate) use store::DERIVATION;
 mod strings;

@@ -55,7 +55,7 @@ pub(crate) struct Machine {
     pub(crate) decls: Vec<Option<Span>>,
     /// Compiled regular expressions of `match` (`[true]`: anchored) and `split`, by pattern.
     /// Shared, not cloned: a cloned `Regex` starts with no matching cache of its own.
-    pub(crate) regex_cache: [HashMap<String, Rc<regex::Regex>>; 2],
+    pub(crate) regex_cache: [HashMap<String, Rc<crate::builtins::CompiledRegex>>; 2],
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,

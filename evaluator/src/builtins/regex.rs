@@ -1,5 +1,11 @@
 //! `match` and `split` with POSIX extended regular expressions (through the regex crate,
 //! whose syntax covers ERE; compiled patterns are cached per evaluation).
+//!
+//! Where POSIX and the crate's preference order disagree, Nix (C++'s `std::regex` in its
+//! extended mode) is followed: a quantifier followed by `?` is a second, greedy one, not a
+//! lazy one; and between alternatives `split` takes the longest match (`a|ab` in `abc`
+//! matches `ab`). C++'s engine stops at the first match its greedy repetitions find, so a
+//! pattern without `|` keeps the crate's match (`a*(ab)?` in `aab` matches `aa`, as in Nix).
 
 use std::rc::Rc;
 
@@ -10,26 +16,57 @@ use crate::{
     value::{Thunk, Value},
 };
 
+/// A compiled pattern: the crate's regex, and for a `split` pattern with alternatives, what
+/// finds the longest match at a position.
+pub(crate) struct Compiled {
+    regex: regex::Regex,
+    longest: Option<Longest>,
+}
+
+/// The pattern searched for every match at one position, the longest reported; and the
+/// pattern anchored at the end of the text, for the groups of a match longer than the
+/// crate's.
+struct Longest {
+    all: regex_automata::meta::Regex,
+    to_end: regex::Regex,
+}
+
 fn compile(
     m: &mut Machine,
     builtin: &'static str,
     pattern: &str,
     whole: bool,
-) -> EvalResult<Rc<regex::Regex>> {
+) -> EvalResult<Rc<Compiled>> {
     if let Some(regex) = m.regex_cache[usize::from(whole)].get(pattern) {
         return Ok(regex.clone());
     }
     let translated = posix_to_regex(pattern);
     let source =
         if whole { format!("(?s)^(?:{translated})$") } else { format!("(?s){translated}") };
-    let regex = regex::Regex::new(&source).map_err(|e| {
+    let invalid = |e: regex::Error| {
         // The crate's message quotes the rewritten pattern; keep only what went wrong.
         let text = e.to_string();
         let reason = text.lines().rev().find_map(|l| l.trim().strip_prefix("error: "));
         let reason = reason.unwrap_or("not a valid pattern");
         bad(builtin, format!("invalid regular expression `{pattern}`: {reason}"))
-    })?;
-    let regex = Rc::new(regex);
+    };
+    let regex = regex::Regex::new(&source).map_err(invalid)?;
+    // Only alternatives make C++'s choice differ from the crate's (see the module's note).
+    let longest = match whole || !translated.contains('|') {
+        true => None,
+        false => {
+            let all = regex_automata::meta::Regex::builder()
+                .configure(
+                    regex_automata::meta::Regex::config()
+                        .match_kind(regex_automata::MatchKind::All),
+                )
+                .build(&source)
+                .ok();
+            let to_end = regex::Regex::new(&format!("(?s)(?:{translated})\\z")).ok();
+            all.zip(to_end).map(|(all, to_end)| Longest { all, to_end })
+        }
+    };
+    let regex = Rc::new(Compiled { regex, longest });
     // Bounded: a program that builds its patterns (one per element of a list) would otherwise
     // keep every compiled one, each with its matching cache (128,000 patterns held 1.2 GB).
     // Emptied when full: the few patterns a loop reuses are compiled again once.
@@ -60,6 +97,18 @@ fn posix_to_regex(pattern: &str) -> String {
         }
         if c != '[' {
             out.push(c);
+            // `*?`, `+?`, `??`: POSIX reads a second quantifier, `(a*)?`, which matches what
+            // a greedy `a*` matches (`(a+)?` what `a*` does); the crate would make it lazy.
+            if matches!(c, '*' | '+' | '?') && chars.peek() == Some(&'?') {
+                chars.next();
+                if c == '+' {
+                    out.pop();
+                    out.push('*');
+                }
+                while chars.peek() == Some(&'?') {
+                    chars.next();
+                }
+            }
             continue;
         }
         // A bracket expression: `]` right after `[` or `[^` is a member, not the end.
@@ -98,6 +147,13 @@ fn posix_to_regex(pattern: &str) -> String {
     out
 }
 
+/// The end of the longest match starting at `start`.
+fn longest_end(longest: &Longest, text: &str, start: usize) -> Option<usize> {
+    let input =
+        regex_automata::Input::new(text).range(start..).anchored(regex_automata::Anchored::Yes);
+    longest.all.search(&input).map(|found| found.end())
+}
+
 fn groups(captures: &regex::Captures<'_>) -> Value {
     let groups = (1..captures.len())
         .map(|i| Thunk::value(captures.get(i).map_or(Value::Null, |g| Value::string(g.as_str()))));
@@ -108,8 +164,8 @@ fn groups(captures: &regex::Captures<'_>) -> Value {
 pub(super) fn match_(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let pattern = builtins::string(m, &args[0])?;
     let s = builtins::string(m, &args[1])?;
-    let regex = compile(m, "match", pattern.as_str(), true)?;
-    Ok(match regex.captures(s.as_str()) {
+    let compiled = compile(m, "match", pattern.as_str(), true)?;
+    Ok(match compiled.regex.captures(s.as_str()) {
         Some(captures) => groups(&captures),
         None => Value::Null,
     })
@@ -119,15 +175,24 @@ pub(super) fn match_(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn split(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let pattern = builtins::string(m, &args[0])?;
     let s = builtins::string(m, &args[1])?;
-    let regex = compile(m, "split", pattern.as_str(), false)?;
+    let compiled = compile(m, "split", pattern.as_str(), false)?;
     let text = s.as_str();
     let mut out = Vec::new();
     let (mut last, mut position) = (0, 0);
     // As C++'s regex iterator (which Nix uses): an empty match may directly follow a
     // non-empty one, and after an empty match the search moves on by one character.
     while position <= text.len() {
-        let Some(captures) = regex.captures_at(text, position) else { break };
-        let Some(whole) = captures.get(0) else { break };
+        let Some(mut captures) = compiled.regex.captures_at(text, position) else { break };
+        let Some(mut whole) = captures.get(0) else { break };
+        if let Some(longest) = &compiled.longest
+            && let Some(end) = longest_end(longest, text, whole.start())
+            && end > whole.end()
+            && let Some(longer) = longest.to_end.captures_at(&text[..end], whole.start())
+            && let Some(span) = longer.get(0)
+            && span.start() == whole.start()
+        {
+            (captures, whole) = (longer, span);
+        }
         out.push(Thunk::value(Value::string(&text[last..whole.start()])));
         out.push(Thunk::value(groups(&captures)));
         last = whole.end();
