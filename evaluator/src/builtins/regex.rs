@@ -6,6 +6,9 @@
 //! lazy one; and between alternatives `split` takes the longest match (`a|ab` in `abc`
 //! matches `ab`). C++'s engine stops at the first match its greedy repetitions find, so a
 //! pattern without `|` keeps the crate's match (`a*(ab)?` in `aab` matches `aa`, as in Nix).
+//! Not followed yet: with both (`x|a*(ab)?` in `aab`), C++ still stops at `aa` where this takes
+//! `aab`; a bounded repetition followed by `?` (`a{2}?`) stays lazy; and `.` matches a
+//! character where C++ matches a byte. Emulating C++ exactly means its backtracking order.
 
 use std::rc::Rc;
 
@@ -16,19 +19,11 @@ use crate::{
     value::{Thunk, Value},
 };
 
-/// A compiled pattern: the crate's regex, and for a `split` pattern with alternatives, what
-/// finds the longest match at a position.
+/// A compiled pattern: the crate's regex, and for a `split` pattern with alternatives, the
+/// same searched for every match at a position (the longest is reported).
 pub(crate) struct Compiled {
     regex: regex::Regex,
-    longest: Option<Longest>,
-}
-
-/// The pattern searched for every match at one position, the longest reported; and the
-/// pattern anchored at the end of the text, for the groups of a match longer than the
-/// crate's.
-struct Longest {
-    all: regex_automata::meta::Regex,
-    to_end: regex::Regex,
+    longest: Option<regex_automata::meta::Regex>,
 }
 
 fn compile(
@@ -40,7 +35,7 @@ fn compile(
     if let Some(regex) = m.regex_cache[usize::from(whole)].get(pattern) {
         return Ok(regex.clone());
     }
-    let translated = posix_to_regex(pattern);
+    let (translated, alternative) = posix_to_regex(pattern);
     let source =
         if whole { format!("(?s)^(?:{translated})$") } else { format!("(?s){translated}") };
     let invalid = |e: regex::Error| {
@@ -52,19 +47,14 @@ fn compile(
     };
     let regex = regex::Regex::new(&source).map_err(invalid)?;
     // Only alternatives make C++'s choice differ from the crate's (see the module's note).
-    let longest = match whole || !translated.contains('|') {
+    let longest = match whole || !alternative {
         true => None,
-        false => {
-            let all = regex_automata::meta::Regex::builder()
-                .configure(
-                    regex_automata::meta::Regex::config()
-                        .match_kind(regex_automata::MatchKind::All),
-                )
-                .build(&source)
-                .ok();
-            let to_end = regex::Regex::new(&format!("(?s)(?:{translated})\\z")).ok();
-            all.zip(to_end).map(|(all, to_end)| Longest { all, to_end })
-        }
+        false => regex_automata::meta::Regex::builder()
+            .configure(
+                regex_automata::meta::Regex::config().match_kind(regex_automata::MatchKind::All),
+            )
+            .build(&source)
+            .ok(),
     };
     let regex = Rc::new(Compiled { regex, longest });
     // Bounded: a program that builds its patterns (one per element of a list) would otherwise
@@ -84,7 +74,8 @@ const REGEX_CACHE: usize = 512;
 /// Rewrites what POSIX ERE and the regex crate read differently: inside brackets a backslash
 /// is an ordinary character in POSIX, and `[` starts nothing but `[:class:]`. (`.` matching a
 /// newline is the `s` flag, set by the caller.)
-fn posix_to_regex(pattern: &str) -> String {
+fn posix_to_regex(pattern: &str) -> (String, bool) {
+    let mut alternative = false;
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -96,6 +87,7 @@ fn posix_to_regex(pattern: &str) -> String {
             continue;
         }
         if c != '[' {
+            alternative |= c == '|';
             out.push(c);
             // `*?`, `+?`, `??`: POSIX reads a second quantifier, `(a*)?`, which matches what
             // a greedy `a*` matches (`(a+)?` what `a*` does); the crate would make it lazy.
@@ -144,14 +136,21 @@ fn posix_to_regex(pattern: &str) -> String {
             }
         }
     }
-    out
+    (out, alternative)
 }
 
-/// The end of the longest match starting at `start`.
-fn longest_end(longest: &Longest, text: &str, start: usize) -> Option<usize> {
+/// The longest match starting at `start`: its end, and the groups of the match the pattern
+/// prefers among those ending there.
+fn longest(all: &regex_automata::meta::Regex, text: &str, start: usize) -> Option<(usize, Value)> {
     let input =
         regex_automata::Input::new(text).range(start..).anchored(regex_automata::Anchored::Yes);
-    longest.all.search(&input).map(|found| found.end())
+    let mut captures = all.create_captures();
+    all.search_captures(&input, &mut captures);
+    let end = captures.get_match()?.end();
+    let groups = (1..captures.group_len()).map(|i| {
+        Thunk::value(captures.get_group(i).map_or(Value::Null, |g| Value::string(&text[g.range()])))
+    });
+    Some((end, Value::list(groups)))
 }
 
 fn groups(captures: &regex::Captures<'_>) -> Value {
@@ -182,27 +181,25 @@ pub(super) fn split(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     // As C++'s regex iterator (which Nix uses): an empty match may directly follow a
     // non-empty one, and after an empty match the search moves on by one character.
     while position <= text.len() {
-        let Some(mut captures) = compiled.regex.captures_at(text, position) else { break };
-        let Some(mut whole) = captures.get(0) else { break };
-        if let Some(longest) = &compiled.longest
-            && let Some(end) = longest_end(longest, text, whole.start())
-            && end > whole.end()
-            && let Some(longer) = longest.to_end.captures_at(&text[..end], whole.start())
-            && let Some(span) = longer.get(0)
-            && span.start() == whole.start()
+        let Some(captures) = compiled.regex.captures_at(text, position) else { break };
+        let Some(whole) = captures.get(0) else { break };
+        let (start, mut end, mut found) = (whole.start(), whole.end(), None);
+        if let Some(all) = &compiled.longest
+            && let Some((longer, groups)) = longest(all, text, start)
+            && longer > end
         {
-            (captures, whole) = (longer, span);
+            (end, found) = (longer, Some(groups));
         }
-        out.push(Thunk::value(Value::string(&text[last..whole.start()])));
-        out.push(Thunk::value(groups(&captures)));
-        last = whole.end();
-        position = if whole.is_empty() {
-            match text[whole.end()..].chars().next() {
-                Some(c) => whole.end() + c.len_utf8(),
+        out.push(Thunk::value(Value::string(&text[last..start])));
+        out.push(Thunk::value(found.unwrap_or_else(|| groups(&captures))));
+        last = end;
+        position = if start == end {
+            match text[end..].chars().next() {
+                Some(c) => end + c.len_utf8(),
                 None => break,
             }
         } else {
-            whole.end()
+            end
         };
     }
     out.push(Thunk::value(Value::string(&text[last..])));
