@@ -115,7 +115,7 @@ pub(crate) fn run(
     match command {
         Command::Init(args) => init::run(out, args),
         Command::Parse(args) => parse::run(out, args),
-        Command::Check(args) => check::run(out, args),
+        Command::Check(args) => check::run(out, dir, args),
         Command::Fmt(args) => fmt::run(out, args),
         Command::Lsp(args) => lsp::run(args),
         Command::Eval(args) => eval::run(out, dir, args),

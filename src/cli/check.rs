@@ -1,54 +1,119 @@
-//! `infra check FILE...`: parse and validate files, report every diagnostic.
+//! `infra check [FILE...]`: parse and validate files, and the project they make, without
+//! running anything; report every diagnostic.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use clap::Args;
 
-use crate::{error::CliError, output::Output};
+use crate::{
+    ctx::{Ctx, ENTRY, report},
+    error::CliError,
+    output::Output,
+};
 
 /// Check files for syntax errors and invalid definitions (duplicate attributes, repeated
-/// arguments, …), reporting every problem found.
+/// arguments, undefined variables, …), reporting every problem found; for a project, also
+/// evaluate it and report what `plan` would reject before running Terraform (a misspelt
+/// attribute of a component, a reference to a component that is not there, a dependency
+/// cycle, an evaluation error).
 ///
-/// Exits with 0 when every file is clean and 1 when any diagnostic was reported.
+/// Without FILE, checks the project of the current directory (or `-C DIR`): every `.infra`
+/// file under its root (hidden directories left out), then the project. A FILE named
+/// `main.infra` checks its project too. Nothing is written and Terraform is not run.
+///
+/// Exits with 0 when everything is clean and 1 when any diagnostic was reported.
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The files to check (can be repeated).
-    #[arg(required = true)]
+    /// The files to check (can be repeated); the project's when none.
     files: Vec<PathBuf>,
 }
 
-pub(crate) fn run(out: &mut Output, args: &CheckArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(
+    out: &mut Output,
+    dir: Option<&Path>,
+    args: &CheckArgs,
+) -> Result<ExitCode, CliError> {
+    let (files, projects) = if args.files.is_empty() {
+        let ctx = Ctx::discover(dir)?;
+        let mut files = Vec::new();
+        infra_files(&ctx.root, &mut files);
+        (files, vec![ctx.entry()])
+    } else {
+        let entries = args.files.iter().filter(|f| f.file_name() == Some(ENTRY.as_ref()));
+        (args.files.clone(), entries.map(|f| std::path::absolute(f).unwrap_or(f.clone())).collect())
+    };
     let mut n_errors = 0;
     let mut evaluator = evaluator::Evaluator::new(Box::new(crate::io::RealIo::default()));
-    for path in &args.files {
-        match out.load(path) {
-            Ok((file, text)) => {
-                let parse = lang::parse(&text);
-                let syntax = out.syntax_errors(file, parse.errors())?;
-                n_errors += syntax;
-                if syntax > 0 {
-                    continue;
-                }
-                // What `infra eval` would reject before evaluating: undefined variables.
-                let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-                let base = std::path::absolute(&base).unwrap_or(base);
-                let name = path.display().to_string();
-                for diagnostic in evaluator.check_text(&name, &text, base) {
-                    out.diagnostic_in(evaluator.sources(), &diagnostic)?;
-                    n_errors += 1;
-                }
+    for path in &files {
+        n_errors += check_file(out, &mut evaluator, path)?;
+    }
+    // A project with a file that does not parse would only repeat that error.
+    if n_errors == 0 {
+        for entry in &projects {
+            let mut evaluator = evaluator::Evaluator::new(Box::new(crate::io::RealIo::default()));
+            if let Err(error) = evaluator.eval_project(entry) {
+                report(out, &evaluator, &error)?;
+                n_errors += error.diagnostics().len().max(1);
             }
-            Err(err) if !err.is_fatal() => {
-                out.report_error(&err);
-                n_errors += 1;
-            }
-            Err(err) => return Err(err),
         }
     }
     if n_errors > 0 && out.is_human() {
-        let files = if args.files.len() == 1 { "file" } else { "files" };
+        let noun = if files.len() == 1 { "file" } else { "files" };
         let errors = if n_errors == 1 { "error" } else { "errors" };
-        out.status(&format!("{n_errors} {errors} in {} {files}", args.files.len()))?;
+        out.status(&format!("{n_errors} {errors} in {} {noun}", files.len().max(1)))?;
     }
     Ok(if n_errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The diagnostics of one file on its own: syntax, then undefined variables.
+fn check_file(
+    out: &mut Output,
+    evaluator: &mut evaluator::Evaluator,
+    path: &Path,
+) -> Result<usize, CliError> {
+    let (file, text) = match out.load(path) {
+        Ok(loaded) => loaded,
+        Err(err) if !err.is_fatal() => {
+            out.report_error(&err);
+            return Ok(1);
+        }
+        Err(err) => return Err(err),
+    };
+    let parse = lang::parse(&text);
+    let syntax = out.syntax_errors(file, parse.errors())?;
+    if syntax > 0 {
+        return Ok(syntax);
+    }
+    // What `infra eval` would reject before evaluating: undefined variables.
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = std::path::absolute(&base).unwrap_or(base);
+    let name = path.display().to_string();
+    let mut errors = 0;
+    for diagnostic in evaluator.check_text(&name, &text, base) {
+        out.diagnostic_in(evaluator.sources(), &diagnostic)?;
+        errors += 1;
+    }
+    Ok(errors)
+}
+
+/// Every `.infra` file under `dir`, in name order, hidden directories (`.git`, `.infra`)
+/// left out.
+fn infra_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            infra_files(&path, files);
+        } else if name.ends_with(".infra") {
+            files.push(path);
+        }
+    }
 }

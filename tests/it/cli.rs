@@ -151,11 +151,54 @@ fn parse_prints_the_tree() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `infra check` with no file checks the project: its files, then what `plan` would reject
+/// before running Terraform. A file named `main.infra` checks its project too.
+#[test]
+fn check_without_files_checks_the_project() {
+    let project = scratch_dir("check-project");
+    let _ = std::fs::remove_dir_all(&project);
+    copy_tree(&root().join("examples/quickstart"), &project);
+    let clean = infra(&project, &["check"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
+    assert_eq!(text(&clean.stderr), "");
+    // A misspelt attribute of a component: every file parses, the project does not hold.
+    let main = project.join("main.infra");
+    let source = std::fs::read_to_string(&main).expect("read");
+    std::fs::write(&main, source.replacen("inputs = {", "inptus = {", 1)).expect("write");
+    for args in [&["check"][..], &["check", "main.infra"]] {
+        let typo = infra(&project, args);
+        let stderr = text(&typo.stderr);
+        assert_eq!(typo.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("infra::project::invalid_spec"), "{args:?}: {stderr}");
+        assert!(stderr.contains("did you mean `inputs`?"), "{args:?}: {stderr}");
+    }
+    // Any `.infra` file under the root is checked, outside hidden directories; a file that
+    // does not parse is reported, and the project is not evaluated on top of it.
+    std::fs::create_dir_all(project.join("lib")).expect("mkdir");
+    std::fs::write(project.join("lib/broken.infra"), "{ a = 1 }").expect("write");
+    std::fs::create_dir_all(project.join(".hidden")).expect("mkdir");
+    std::fs::write(project.join(".hidden/skipped.infra"), "{ b = }").expect("write");
+    let broken = infra(&project, &["check"]);
+    let stderr = text(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("broken.infra:1:9"), "{stderr}");
+    assert!(!stderr.contains("skipped.infra"), "{stderr}");
+    assert!(!stderr.contains("invalid_spec"), "{stderr}");
+    // Outside a project there is nothing to check.
+    let outside = infra(&std::env::temp_dir(), &["check"]);
+    assert!(
+        text(&outside.stderr).contains("infra::project::not_found"),
+        "{}",
+        text(&outside.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&project);
+}
+
 #[test]
 fn usage_errors_exit_two() {
-    let output = infra(&root(), &["check"]);
+    let output = infra(&root(), &["check", "--no-such-flag"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("FILES"), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("--no-such-flag"), "{}", text(&output.stderr));
     // `eval` takes a file or an expression: a bare `infra eval` names both.
     let output = infra(&root(), &["eval"]);
     assert_eq!(output.status.code(), Some(2));
