@@ -75,6 +75,12 @@ impl Machine {
 
     /// Where the set literal `origin` writes the static attribute `name`.
     pub(crate) fn attr_position(&mut self, origin: ExprId, name: &str) -> Option<Value> {
+        let span = self.attr_span(origin, name)?;
+        Some(self.position(span))
+    }
+
+    /// The span of the name `name` where the set literal `origin` writes it.
+    pub(crate) fn attr_span(&mut self, origin: ExprId, name: &str) -> Option<Span> {
         let Expr::Attrs(set) = self.arena.get(origin) else { return None };
         let index = if set.statics.len() <= 16 {
             set.statics.iter().rposition(|(n, _)| &**n == name)?
@@ -85,7 +91,7 @@ impl Machine {
             });
             *index.get(name)?
         };
-        Some(self.position(*set.keys.get(index)?))
+        set.keys.get(index).copied()
     }
 
     /// `rec { …; __overrides = { a = …; }; }` (an old Nix feature nixpkgs once used): each

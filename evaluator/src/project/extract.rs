@@ -479,6 +479,7 @@ fn stack_decl(m: &mut Machine, head: &StackHead, root_span: Span) -> EvalResult<
     for key in stack.names() {
         if !STACK_KEYS.contains(&key) {
             let mut error = spec_error(format!("a stack has no attribute `{key}`"));
+            error.span = written_at(m, stack, key).or(error.span);
             error.help = Some(match did_you_mean(key, STACK_KEYS.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("a stack has {}", quoted(&STACK_KEYS[2..])),
@@ -557,6 +558,21 @@ fn place(m: &mut Machine, stack: &StackDecl, component: &ComponentDecl) -> EvalR
     m.apply(spec, Thunk::value(Value::attrs(context)), component.span)
 }
 
+/// For a directory that does not exist, a directory beside it whose name is close.
+pub(super) fn missing_directory(m: &mut Machine, path: &std::path::Path) -> Option<String> {
+    let (parent, name) = (path.parent()?, path.file_name()?.to_str()?);
+    let entries = m.io.read_dir(parent).ok()?;
+    let directories = entries.iter().filter(|(_, kind)| *kind == "directory");
+    let near = did_you_mean(name, directories.map(|(entry, _)| entry.as_str()))?;
+    Some(format!("did you mean `{}`?", parent.join(near).display()))
+}
+
+/// Where the set literal that made `attrs` writes `name` (an error about one attribute is
+/// placed on it rather than on the whole declaration).
+pub(super) fn written_at(m: &mut Machine, attrs: &Attrs, name: &str) -> Option<Span> {
+    attrs.origin().and_then(|origin| m.attr_span(origin, name))
+}
+
 /// A node being read: its stack, name, kind (its tag) and where it was declared.
 struct Node<'a> {
     stack: &'a StackDecl,
@@ -592,6 +608,7 @@ fn read_component(
     for key in spec.names() {
         if !keys.contains(&key) {
             let mut error = spec_error(format!("a {what} has no attribute `{key}`"));
+            error.span = written_at(m, spec, key).or(error.span);
             error.help = Some(match did_you_mean(key, keys.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("a {what} has {}", quoted(keys)),
@@ -696,10 +713,11 @@ fn read_terraform(
                 let path = (*path).clone();
                 m.record(Input::Exists(path.clone()));
                 if !m.io.path_exists(&path).unwrap_or(false) {
-                    return Err(spec_error(format!(
-                        "the source `{}` does not exist",
-                        path.display()
-                    )));
+                    let mut error =
+                        spec_error(format!("the source `{}` does not exist", path.display()));
+                    error.span = written_at(m, spec, "source").or(error.span);
+                    error.help = missing_directory(m, &path);
+                    return Err(error);
                 }
                 Some(path)
             }

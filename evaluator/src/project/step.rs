@@ -10,7 +10,7 @@ use crate::{
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
     io::Input,
-    project::{Action, Check, Json, Retries, Step, json::ToJson},
+    project::{Action, Check, Json, Retries, Step, extract, json::ToJson},
     value::{Attrs, Value},
 };
 
@@ -197,9 +197,11 @@ impl StepSpec<'_, '_> {
                 let path = (*path).clone();
                 m.record(Input::Exists(path.clone()));
                 if !m.io.path_exists(&path).unwrap_or(false) {
-                    return Err(
-                        self.error(format!("the source `{}` does not exist", path.display()))
-                    );
+                    let mut error =
+                        self.error(format!("the source `{}` does not exist", path.display()));
+                    error.span = extract::written_at(m, self.spec, "src").or(error.span);
+                    error.help = extract::missing_directory(m, &path);
+                    return Err(error);
                 }
                 Ok(Some(path))
             }
