@@ -1,7 +1,8 @@
-//! `infra output [STACK/NAME]`: the outputs of a component's last successful apply. The record
-//! alone answers; without one, the project is evaluated to tell a component never applied
-//! from an address that names none (with the nearest one as a suggestion). Without an
-//! address, every applied component's outputs, as Terraform prints every output.
+//! `infra output [STACK/NAME [OUTPUT]]`: the outputs of a component's last successful apply.
+//! The record alone answers; without one, the project is evaluated to tell a component never
+//! applied from an address that names none (with the nearest one as a suggestion). Without an
+//! address, every applied component's outputs, as Terraform prints every output; with an
+//! output's name, that one value alone, a string raw (as `terraform output -raw`), for scripts.
 
 use std::process::ExitCode;
 
@@ -18,6 +19,8 @@ use crate::{
 pub(crate) struct OutputArgs {
     /// The component, as `STACK/NAME` (every applied component without one).
     address: Option<String>,
+    /// One output of the component: a string printed raw, any other value as JSON.
+    output: Option<String>,
     /// Print them as one JSON object.
     #[arg(long)]
     json: bool,
@@ -36,6 +39,9 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &OutputArgs) -> Result<Exit
         )
         .with_hint(format!("run `infra apply {address}`")));
     };
+    if let Some(name) = &args.output {
+        return one(out, &record, address, name, args.json);
+    }
     if args.json {
         let object: serde_json::Map<String, serde_json::Value> =
             record.outputs.into_iter().collect();
@@ -44,6 +50,46 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &OutputArgs) -> Result<Exit
         out.data(&lines(&record, ""))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The output `name` of `address`: a string raw (unless `json`), any other value as JSON.
+fn one(
+    out: &mut Output,
+    record: &runner::RunRecord,
+    address: &str,
+    name: &str,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    if let Some(value) = record.outputs.get(name) {
+        match value {
+            serde_json::Value::String(text) if !json => out.data(&format!("{text}\n"))?,
+            value => out.data(&format!("{value}\n"))?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if record.sensitive_outputs.contains_key(name) {
+        return Err(CliError::user(
+            "infra::run::sensitive_output",
+            format!("`{name}` of `{address}` is sensitive: infra records no value for it"),
+        )
+        .with_hint(format!("read it from Terraform: `infra tf {address} -- output -raw {name}`")));
+    }
+    let names = record.outputs.keys().chain(record.sensitive_outputs.keys());
+    let hint = match evaluator::did_you_mean(name, names.clone().map(String::as_str)) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None if record.outputs.is_empty() && record.sensitive_outputs.is_empty() => {
+            format!("`{address}` has no outputs")
+        }
+        None => {
+            let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+            format!("`{address}` has {}", all.join(", "))
+        }
+    };
+    Err(CliError::user(
+        "infra::run::unknown_output",
+        format!("`{address}` has no output `{name}` in its last apply"),
+    )
+    .with_hint(hint))
 }
 
 /// `NAME = VALUE` lines (sensitive ones without their value), each after `indent`.

@@ -303,6 +303,18 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
         outputs["dev/app"]["summary"],
         "dev-app: 1 replica(s), labels {\"env\":\"dev\",\"team\":\"platform\"}"
     );
+    // One output alone: a string raw, for scripts; `--json` quotes it; a misspelt name is
+    // refused with the nearest.
+    let summary = run(&["output", "dev/app", "summary"]);
+    assert_eq!(
+        text(&summary.stdout),
+        "dev-app: 1 replica(s), labels {\"env\":\"dev\",\"team\":\"platform\"}\n"
+    );
+    let quoted = run(&["output", "dev/app", "summary", "--json"]);
+    assert_eq!(text(&quoted.stdout), format!("{}\n", outputs["dev/app"]["summary"]));
+    let typo = run(&["output", "dev/app", "sumary"]);
+    assert_eq!(typo.status.code(), Some(1), "{}", text(&typo.stderr));
+    assert!(text(&typo.stderr).contains("did you mean `summary`?"), "{}", text(&typo.stderr));
     assert_eq!(
         std::fs::read_to_string(project.join(".gitignore")).map(|t| t.contains(".infra/")).ok(),
         Some(true)

@@ -68,6 +68,8 @@ fn diagnostics_reference_is_fresh() {
          | `infra::run::not_approved` | `apply`/`destroy` without a terminal and without `--auto-approve`. |\n\
          | `infra::run::no_target` | `destroy` without targets. |\n\
          | `infra::run::never_applied` | `output` of a component with no recorded apply. |\n\
+         | `infra::run::unknown_output` | `infra output STACK/NAME OUTPUT` of an output the last apply did not record (the nearest name as a suggestion). |\n\
+         | `infra::run::sensitive_output` | `infra output STACK/NAME OUTPUT` of a sensitive output: infra records no value for it (`infra tf STACK/NAME -- output -raw OUTPUT` reads it from Terraform). |\n\
          | `infra::run::io` | The run could not start (runtime, log directory). |\n\
          \n\
          A component that fails says why with one of these (in the summary and in `--json` events):\n\n\

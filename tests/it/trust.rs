@@ -582,6 +582,12 @@ in { dev = infra.stack "dev" { backend = infra.backend "local" { }; components =
     assert_eq!(app_hash(&dir), sha(&password("10.9.0.0/16")));
     runs.push(infra(&dir, &["apply", "--auto-approve", "--json"]));
     assert!(statuses(&runs[4]).values().all(|s| s == "up-to-date"));
+    // One sensitive output asked for by name is refused: infra has no value of it to print.
+    let sensitive = infra(&dir, &["output", "dev/db", "password"]);
+    assert_eq!(sensitive.status.code(), Some(1));
+    let refused = String::from_utf8_lossy(&sensitive.stderr).into_owned();
+    assert!(refused.contains("infra::run::sensitive_output"), "{refused}");
+    runs.push(sensitive);
     // The values are in the upstream's Terraform state and nowhere else infra writes.
     let state = dir.join(".infra/tfstate/dev/db.tfstate");
     assert!(
