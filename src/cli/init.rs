@@ -80,6 +80,10 @@ pub(crate) fn run(out: &mut Output, args: &InitArgs) -> Result<ExitCode, CliErro
         )
         .with_hint("infra init writes a new project; it never replaces one".into()));
     }
+    // A project inside another is allowed (an example beside its estate), but said: commands
+    // run in it no longer see the outer one.
+    let absolute = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+    let outer = absolute.ancestors().skip(1).find(|a| a.join("main.infra").is_file());
     for (name, text) in FILES {
         let path = dir.join(name);
         if path.exists() {
@@ -94,6 +98,13 @@ pub(crate) fn run(out: &mut Output, args: &InitArgs) -> Result<ExitCode, CliErro
         Some(dir) => format!("  cd {}\n", dir.display()),
         None => String::new(),
     };
+    if let Some(outer) = outer {
+        out.status(&format!(
+            "note: this project is inside the project at `{}`; commands run in it use its own \
+             main.infra, not that one's",
+            outer.display()
+        ))?;
+    }
     out.status(&format!(
         "Created a project with the stacks `dev` and `prod` (main.infra, modules/app, config/).\n\
          Next:\n{cd}  infra build          # the files Terraform will see\n  \

@@ -289,6 +289,12 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
     assert!(text(&created.stderr).contains("cd estate"), "{}", text(&created.stderr));
     let project = dir.join("estate");
     assert!(infra(&project, &["check", "main.infra"]).status.success());
+    // A project made inside another says so.
+    let nested = infra(&project, &["init", "inner"]);
+    assert!(nested.status.success(), "{}", text(&nested.stderr));
+    assert!(text(&nested.stderr).contains("inside the project at"), "{}", text(&nested.stderr));
+    assert!(!text(&created.stderr).contains("inside the project"), "{}", text(&created.stderr));
+    std::fs::remove_dir_all(project.join("inner")).expect("remove the inner project");
     let run = |args: &[&str]| crate::support::infra_with_terraform(&project, args, &[]);
     let built = run(&["build"]);
     assert!(built.status.success(), "{}", text(&built.stderr));
