@@ -189,6 +189,19 @@ pub(crate) fn map_files(
             let ours = format!("Give it a value in the `inputs` of `{}`.", component.address());
             d.detail.replace_range(start..start + end + "variable.".len(), &ours);
         }
+        // A value of the wrong type is reported at the generated variables file: say where
+        // it comes from, and how to see it.
+        if d.summary == "Invalid value for input variable"
+            && let Some(name) = d.detail.split("for variable \"").nth(1)
+            && let Some(name) = name.split('"').next()
+        {
+            let (address, stack, node) =
+                (component.address(), &component.stack, component.name.as_str());
+            d.detail.push_str(&format!(
+                "\n`{name}` is an input of `{address}`: `infra eval {stack}.{node}.inputs.{name}` \
+                 shows the value it was given."
+            ));
+        }
     }
     for d in diagnostics {
         let Some(file) = &d.file else { continue };

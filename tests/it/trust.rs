@@ -366,6 +366,15 @@ fn terraform_errors_are_shown_in_full_with_the_module_file() {
     // Terraform's advice (`-var`) is replaced by where infra takes a variable's value.
     assert!(stderr.contains("Give it a value in the `inputs` of `dev/app`."), "{stderr}");
     assert!(!stderr.contains("-var-file"), "{stderr}");
+    // A value of the wrong type: Terraform finds it in the generated variables file; the
+    // message says which input it is and how to see it.
+    write(&dir, "modules/app/extra.tf", "variable \"region\" { type = number }\n");
+    edit(&dir.join("main.infra"), "inputs.network = ", "inputs.region = \"eu\"; inputs.network = ");
+    let wrong = infra(&dir, &["plan", "dev/app"]);
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("Invalid value for input variable"), "{stderr}");
+    assert!(stderr.contains("`infra eval dev.app.inputs.region`"), "{stderr}");
+    edit(&dir.join("main.infra"), "inputs.region = \"eu\"; ", "");
     // An HCL error: the module file in the project, with its line.
     write(
         &dir,
