@@ -266,6 +266,38 @@ fn read_declared(
     let spec = place(m, decl, component)?;
     let node = Node { stack: decl, name: &component.name, tag: component.tag, span };
     read_component(m, &node, &spec, project_root)
+        .map_err(|error| on_attribute(m, &spec, span, error))
+}
+
+/// An error about one attribute of a spec (its message starts with the attribute's path,
+/// `` `retries.delay` is … ``) placed where the spec's set literal writes that attribute, as
+/// deep as the path's sets are literals already computed, rather than on the whole
+/// declaration.
+fn on_attribute(
+    m: &mut Machine,
+    spec: &Value,
+    declared: Span,
+    mut error: Box<EvalError>,
+) -> Box<EvalError> {
+    let ErrorKind::InvalidSpec { message, .. } = &error.kind else { return error };
+    let (Value::Attrs(spec), Some(path)) = (spec, message.strip_prefix('`')) else {
+        return error;
+    };
+    if error.span != Some(declared) {
+        return error;
+    }
+    let path = path.split('`').next().unwrap_or_default().to_owned();
+    let mut attrs = spec.clone();
+    for segment in path.split('.') {
+        let name = segment.trim_matches('"');
+        let Some(at) = written_at(m, &attrs, name) else { break };
+        error.span = Some(at);
+        match attrs.get(name).and_then(Thunk::get) {
+            Some(Value::Attrs(inner)) => attrs = inner,
+            _ => break,
+        }
+    }
+    error
 }
 
 /// Records the addresses of a component's hooks (`nodes` after the first), which must not be
