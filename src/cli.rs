@@ -52,7 +52,8 @@ pub(crate) struct GlobalArgs {
     /// When to use colour: `auto` (a terminal, and `NO_COLOR` unset), `always` or `never`.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub(crate) color: ColorChoice,
-    /// Work on the project in DIR (or the nearest directory above it with a `main.infra`).
+    /// Run as if started in DIR (`cd DIR` first, as `git -C`): the project is DIR's or the
+    /// nearest directory above it with a `main.infra`, and files named are found from DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub(crate) directory: Option<PathBuf>,
     /// Keep the operation history in this PostgreSQL database (`postgres://USER@HOST/DB`)
@@ -110,7 +111,14 @@ pub(crate) fn run(
     global: &GlobalArgs,
     command: &Command,
 ) -> Result<ExitCode, CliError> {
-    let dir = global.directory.as_deref();
+    // `-C DIR` is `cd DIR` first, as git's and make's: the project, the files named on the
+    // command line and the files written are all found from there.
+    if let Some(dir) = &global.directory {
+        std::env::set_current_dir(dir).map_err(|e| {
+            CliError::user("infra::io::cwd", format!("cannot work in `{}`: {e}", dir.display()))
+        })?;
+    }
+    let dir: Option<&std::path::Path> = None;
     let with_history = |ctx: Ctx| Ctx { history: global.history.clone().or(ctx.history), ..ctx };
     match command {
         Command::Init(args) => init::run(out, args),

@@ -194,6 +194,28 @@ fn check_without_files_checks_the_project() {
     let _ = std::fs::remove_dir_all(&project);
 }
 
+/// `-C DIR` is `cd DIR` first: files named on the command line are found from DIR.
+#[test]
+fn dash_c_works_from_the_directory() {
+    let dir = scratch_dir("dash-c");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&root().join("examples/quickstart"), &dir.join("estate"));
+    for args in [
+        &["-C", "estate", "check", "main.infra"][..],
+        &["-C", "estate", "fmt", "--check", "main.infra"],
+    ] {
+        let output = infra(&dir, args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stderr));
+    }
+    let missing = infra(&dir, &["-C", "nowhere", "check"]);
+    assert!(
+        text(&missing.stderr).contains("cannot work in `nowhere`"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn usage_errors_exit_two() {
     let output = infra(&root(), &["check", "--no-such-flag"]);
