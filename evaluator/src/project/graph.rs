@@ -22,14 +22,33 @@ pub(super) fn check(project: &Project, spans: &BTreeMap<String, Span>) -> EvalRe
             let span = spans.get(&from).copied();
             let mut error =
                 EvalError::new(ErrorKind::UnknownComponent { address: target.clone(), from }, span);
-            let (stack, _) = target.split_once('/').unwrap_or(("", target));
-            let in_stack = spans.keys().filter(|a| a.starts_with(&format!("{stack}/")));
+            let (stack, name) = target.split_once('/').unwrap_or(("", target));
+            let has_stack = project.stacks.iter().any(|s| s.name == stack);
+            // An output read is of a component written in the program: one declared but not
+            // placed in this stack, not a misspelt name.
+            let read = component.reads.iter().any(|r| r.address == *target);
+            let in_stack = spans
+                .keys()
+                .filter(|a| a.starts_with(&format!("{stack}/")) && **a != component.address());
             error.help = Some(match did_you_mean(target, in_stack.map(String::as_str)) {
+                _ if read && has_stack => {
+                    format!(
+                        "`{name}` is declared but not placed: add it to the `components` of the stack `{stack}`"
+                    )
+                }
                 Some(similar) => format!("did you mean `{similar}`?"),
-                None if project.stacks.iter().any(|s| s.name == stack) => {
+                None if has_stack => {
                     format!("add it to the `components` of the stack `{stack}`")
                 }
-                None => format!("there is no stack `{stack}`"),
+                None => {
+                    let stacks = project.stacks.iter().map(|s| s.name.as_str());
+                    match did_you_mean(stack, stacks) {
+                        Some(similar) => {
+                            format!("there is no stack `{stack}`: did you mean `{similar}/{name}`?")
+                        }
+                        None => format!("there is no stack `{stack}`"),
+                    }
+                }
             });
             return Err(error);
         }
