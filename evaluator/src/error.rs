@@ -238,11 +238,20 @@ pub struct EvalError {
     pub help: Option<String>,
     /// Where evaluation was when it failed, most recent first: `(span, "while …")`.
     pub trace: Vec<(Span, String)>,
+    /// Errors found independently after this one (another component's spec), shown with it.
+    pub also: Vec<EvalError>,
 }
 
 impl EvalError {
     pub(crate) fn new(kind: ErrorKind, span: Option<Span>) -> Box<EvalError> {
-        Box::new(EvalError { kind, span, labels: Vec::new(), help: None, trace: Vec::new() })
+        Box::new(EvalError {
+            kind,
+            span,
+            labels: Vec::new(),
+            help: None,
+            trace: Vec::new(),
+            also: Vec::new(),
+        })
     }
 
     pub(crate) fn with_help(mut self: Box<Self>, help: impl Into<String>) -> Box<EvalError> {
@@ -262,6 +271,14 @@ impl EvalError {
     /// The diagnostics to show: the error itself (with its trace folded into labels in other
     /// frames), or the syntax errors of a file that did not parse.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        let mut diagnostics = self.own_diagnostics();
+        for other in &self.also {
+            diagnostics.extend(other.diagnostics());
+        }
+        diagnostics
+    }
+
+    fn own_diagnostics(&self) -> Vec<Diagnostic> {
         if let ErrorKind::Parse(diagnostics) = &self.kind {
             return diagnostics.clone();
         }

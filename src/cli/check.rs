@@ -21,8 +21,9 @@ use crate::{
 /// cycle, an evaluation error).
 ///
 /// Without FILE, checks the project of the current directory (or `-C DIR`): every `.infra`
-/// file under its root (hidden directories left out), then the project. A FILE named
-/// `main.infra` checks its project too. Nothing is written and Terraform is not run.
+/// file under its root (hidden directories, `node_modules` and projects of their own left
+/// out), then the project. A FILE named `main.infra` checks its project too; a directory
+/// stands for its files and its project. Nothing is written and Terraform is not run.
 ///
 /// Exits with 0 when everything is clean and 1 when any diagnostic was reported.
 #[derive(Debug, Args)]
@@ -42,21 +43,48 @@ pub(crate) fn run(
         infra_files(&ctx.root, &mut files);
         (files, vec![ctx.entry()])
     } else {
-        let entries = args.files.iter().filter(|f| f.file_name() == Some(ENTRY.as_ref()));
-        (args.files.clone(), entries.map(|f| std::path::absolute(f).unwrap_or(f.clone())).collect())
+        // A directory stands for its files, and its project when it has one.
+        let (mut files, mut projects) = (Vec::new(), Vec::new());
+        for path in &args.files {
+            if path.is_dir() {
+                infra_files(path, &mut files);
+                if path.join(ENTRY).is_file() {
+                    projects
+                        .push(std::path::absolute(path.join(ENTRY)).unwrap_or(path.join(ENTRY)));
+                }
+                continue;
+            }
+            if path.file_name() == Some(ENTRY.as_ref()) {
+                projects.push(std::path::absolute(path).unwrap_or(path.clone()));
+            }
+            files.push(path.clone());
+        }
+        (files, projects)
     };
     let mut n_errors = 0;
+    let mut failed = Vec::new();
     let mut evaluator = evaluator::Evaluator::new(Box::new(crate::io::RealIo::default()));
     for path in &files {
-        n_errors += check_file(out, &mut evaluator, path)?;
+        let errors = check_file(out, &mut evaluator, path)?;
+        if errors > 0 {
+            failed.push(std::path::absolute(path).unwrap_or(path.clone()));
+        }
+        n_errors += errors;
     }
-    // A project with a file that does not parse would only repeat that error.
-    if n_errors == 0 {
-        for entry in &projects {
-            let mut evaluator = evaluator::Evaluator::new(Box::new(crate::io::RealIo::default()));
-            if let Err(error) = evaluator.eval_project(entry) {
-                report(out, &evaluator, &error)?;
-                n_errors += error.diagnostics().len().max(1);
+    // A project whose entry does not parse is not evaluated (it would only repeat the error);
+    // one whose other files do is, without their syntax errors again.
+    for entry in projects.iter().filter(|entry| !failed.contains(entry)) {
+        let mut evaluator = evaluator::Evaluator::new(Box::new(crate::io::RealIo::default()));
+        let Err(error) = evaluator.eval_project(entry) else { continue };
+        let diagnostics = error.diagnostics();
+        if diagnostics.is_empty() {
+            report(out, &evaluator, &error)?;
+            n_errors += 1;
+        }
+        for diagnostic in &diagnostics {
+            if failed.is_empty() || !diagnostic.code.starts_with("infra::parse::") {
+                out.diagnostic_in(evaluator.sources(), diagnostic)?;
+                n_errors += 1;
             }
         }
     }
@@ -99,19 +127,21 @@ fn check_file(
     Ok(errors)
 }
 
-/// Every `.infra` file under `dir`, in name order, hidden directories (`.git`, `.infra`)
-/// left out.
+/// Every `.infra` file under `dir`, in name order; left out: hidden directories (`.git`,
+/// `.infra`), `node_modules`, and a directory holding a project of its own (a `main.infra`).
 fn infra_files(dir: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.starts_with('.') {
+        if name.starts_with('.') || name == "node_modules" {
             continue;
         }
         if path.is_dir() {
-            infra_files(&path, files);
+            if !path.join(ENTRY).is_file() {
+                infra_files(&path, files);
+            }
         } else if name.ends_with(".infra") {
             files.push(path);
         }

@@ -172,8 +172,9 @@ fn check_without_files_checks_the_project() {
         assert!(stderr.contains("infra::project::invalid_spec"), "{args:?}: {stderr}");
         assert!(stderr.contains("did you mean `inputs`?"), "{args:?}: {stderr}");
     }
-    // Any `.infra` file under the root is checked, outside hidden directories; a file that
-    // does not parse is reported, and the project is not evaluated on top of it.
+    // Any `.infra` file under the root is checked, outside hidden directories and projects
+    // of their own; a file that does not parse is reported, and does not hide the project's
+    // errors.
     std::fs::create_dir_all(project.join("lib")).expect("mkdir");
     std::fs::write(project.join("lib/broken.infra"), "{ a = 1 }").expect("write");
     std::fs::create_dir_all(project.join(".hidden")).expect("mkdir");
@@ -183,7 +184,15 @@ fn check_without_files_checks_the_project() {
     assert_eq!(broken.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("broken.infra:1:9"), "{stderr}");
     assert!(!stderr.contains("skipped.infra"), "{stderr}");
-    assert!(!stderr.contains("invalid_spec"), "{stderr}");
+    assert!(stderr.contains("invalid_spec"), "{stderr}");
+    std::fs::create_dir_all(project.join("inner")).expect("mkdir");
+    std::fs::write(project.join("inner/main.infra"), "{ c = }").expect("write");
+    let nested = text(&infra(&project, &["check"]).stderr);
+    assert!(!nested.contains("inner"), "{nested}");
+    // A directory given is its files and its project.
+    let given =
+        text(&infra(&project.join(".."), &["check", project.to_str().expect("utf-8")]).stderr);
+    assert!(given.contains("broken.infra:1:9") && given.contains("invalid_spec"), "{given}");
     // Outside a project there is nothing to check.
     let outside = infra(&std::env::temp_dir(), &["check"]);
     assert!(

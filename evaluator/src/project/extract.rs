@@ -130,13 +130,22 @@ fn extract_with(
             for s in 0..stacks.heads.len() {
                 addresses.add_stack(&mut stacks, m, s, root_span)?;
             }
+            // Every component is read even after one fails: a check shows all their errors
+            // at once (each once, however many stacks place the component).
+            let mut errors = Errors::default();
             for s in 0..stacks.heads.len() {
                 for c in 0..stacks.decl(s).components.len() {
-                    let nodes = read_declared(m, &stacks, (s, c), root_span, project_root)?;
-                    add_hooks(&mut addresses.spans, &nodes, spans_of(&stacks, (s, c), root_span))?;
-                    read.insert((s, c), nodes);
+                    match read_declared(m, &stacks, (s, c), root_span, project_root) {
+                        Ok(nodes) => {
+                            let span = spans_of(&stacks, (s, c), root_span);
+                            add_hooks(&mut addresses.spans, &nodes, span)?;
+                            read.insert((s, c), nodes);
+                        }
+                        Err(error) => errors.add(error),
+                    }
                 }
             }
+            errors.into_result()?;
         }
         Some(targets) => {
             let mut todo = Vec::new();
@@ -250,6 +259,32 @@ impl Addresses {
 fn spans_of(stacks: &Stacks, (s, c): (usize, usize), root_span: Span) -> Span {
     let decl = stacks.decl(s);
     decl.components[c].span.or(decl.span).unwrap_or(root_span)
+}
+
+/// The errors of several components' specs, each kept once (a component placed in two
+/// stacks fails the same way in both), at most `MAX_ERRORS`.
+#[derive(Default)]
+struct Errors(Vec<Box<EvalError>>);
+
+const MAX_ERRORS: usize = 20;
+
+impl Errors {
+    fn add(&mut self, error: Box<EvalError>) {
+        let same = |e: &EvalError| {
+            e.span == error.span && e.kind.code() == error.kind.code() && e.help == error.help
+        };
+        if self.0.len() < MAX_ERRORS && !self.0.iter().any(|e| same(e)) {
+            self.0.push(error);
+        }
+    }
+
+    /// The first error, carrying the others.
+    fn into_result(self) -> EvalResult<()> {
+        let mut errors = self.0.into_iter();
+        let Some(mut first) = errors.next() else { return Ok(()) };
+        first.also.extend(errors.map(|e| *e));
+        Err(first)
+    }
 }
 
 /// The nodes the declared component at `at` places: itself and its hooks.
