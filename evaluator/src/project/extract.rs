@@ -264,7 +264,7 @@ fn spans_of(stacks: &Stacks, (s, c): (usize, usize), root_span: Span) -> Span {
 /// The errors of several components' specs, each kept once (a component placed in two
 /// stacks fails the same way in both), at most `MAX_ERRORS`.
 #[derive(Default)]
-struct Errors(Vec<Box<EvalError>>);
+struct Errors(Vec<EvalError>);
 
 const MAX_ERRORS: usize = 20;
 
@@ -273,8 +273,8 @@ impl Errors {
         let same = |e: &EvalError| {
             e.span == error.span && e.kind.code() == error.kind.code() && e.help == error.help
         };
-        if self.0.len() < MAX_ERRORS && !self.0.iter().any(|e| same(e)) {
-            self.0.push(error);
+        if self.0.len() < MAX_ERRORS && !self.0.iter().any(same) {
+            self.0.push(*error);
         }
     }
 
@@ -282,8 +282,8 @@ impl Errors {
     fn into_result(self) -> EvalResult<()> {
         let mut errors = self.0.into_iter();
         let Some(mut first) = errors.next() else { return Ok(()) };
-        first.also.extend(errors.map(|e| *e));
-        Err(first)
+        first.also.extend(errors);
+        Err(Box::new(first))
     }
 }
 
