@@ -141,7 +141,7 @@ fn extract_with(
                             add_hooks(&mut addresses.spans, &nodes, span)?;
                             read.insert((s, c), nodes);
                         }
-                        Err(error) => errors.add(error),
+                        Err(error) => errors.add(*error),
                     }
                 }
             }
@@ -269,12 +269,12 @@ struct Errors(Vec<EvalError>);
 const MAX_ERRORS: usize = 20;
 
 impl Errors {
-    fn add(&mut self, error: Box<EvalError>) {
+    fn add(&mut self, error: EvalError) {
         let same = |e: &EvalError| {
             e.span == error.span && e.kind.code() == error.kind.code() && e.help == error.help
         };
         if self.0.len() < MAX_ERRORS && !self.0.iter().any(same) {
-            self.0.push(*error);
+            self.0.push(error);
         }
     }
 
