@@ -62,7 +62,9 @@ fn one(
 ) -> Result<ExitCode, CliError> {
     if let Some(value) = record.outputs.get(name) {
         match value {
-            serde_json::Value::String(text) if !json => out.data(&format!("{text}\n"))?,
+            // As `terraform output -raw`: the text itself, no line break added (a key or a
+            // certificate written to a file stays byte for byte).
+            serde_json::Value::String(text) if !json => out.data(text)?,
             value => out.data(&format!("{value}\n"))?,
         }
         return Ok(ExitCode::SUCCESS);

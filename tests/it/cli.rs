@@ -345,7 +345,7 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
     let summary = run(&["output", "dev/app", "summary"]);
     assert_eq!(
         text(&summary.stdout),
-        "dev-app: 1 replica(s), labels {\"env\":\"dev\",\"team\":\"platform\"}\n"
+        "dev-app: 1 replica(s), labels {\"env\":\"dev\",\"team\":\"platform\"}"
     );
     let quoted = run(&["output", "dev/app", "summary", "--json"]);
     assert_eq!(text(&quoted.stdout), format!("{}\n", outputs["dev/app"]["summary"]));

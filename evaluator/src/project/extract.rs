@@ -786,6 +786,16 @@ fn read_terraform(
                     error.help = missing_directory(m, &path);
                     return Err(error);
                 }
+                if m.io.read_dir(&path).is_err() {
+                    let mut error = spec_error(format!(
+                        "the source `{}` is a file, not a directory of Terraform code",
+                        path.display()
+                    ));
+                    error.span = written_at(m, spec, "source").or(error.span);
+                    let parent = path.parent().map(|p| p.display().to_string());
+                    error.help = parent.map(|p| format!("name its directory: `{p}`"));
+                    return Err(error);
+                }
                 Some(path)
             }
             other => {
@@ -999,7 +1009,8 @@ pub(super) fn string_list(
             Some(span),
         )
     };
-    let Value::List(items) = m.force(&thunk)? else { return Err(error("not a list")) };
+    let value = m.force(&thunk)?;
+    let Value::List(items) = value else { return Err(error(value.describe())) };
     let mut out = Vec::with_capacity(items.len());
     for item in items.iter() {
         match m.force(item)? {
