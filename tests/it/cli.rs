@@ -203,6 +203,27 @@ fn check_without_files_checks_the_project() {
     let _ = std::fs::remove_dir_all(&project);
 }
 
+/// `infra eval STACK.COMPONENT…` finds a stack by its attribute or by its own name (the one
+/// addresses and messages use).
+#[test]
+fn eval_paths_find_a_stack_by_its_name() {
+    let dir = scratch_dir("eval-stack-name");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("m")).expect("mkdir");
+    std::fs::write(dir.join("m/main.tf"), "variable \"x\" { type = string }\n").expect("write");
+    std::fs::write(
+        dir.join("main.infra"),
+        "let a = infra.component \"a\" { source = ./m; inputs.x = \"1\"; }; in\n\
+         { development = infra.stack \"dev\" { components = [ a ]; }; }\n",
+    )
+    .expect("write");
+    for path in ["dev.a.inputs.x", "development.a.inputs.x"] {
+        let output = infra(&dir, &["eval", path]);
+        assert_eq!(text(&output.stdout), "\"1\"\n", "{path}: {}", text(&output.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `-C DIR` is `cd DIR` first: files named on the command line are found from DIR.
 #[test]
 fn dash_c_works_from_the_directory() {

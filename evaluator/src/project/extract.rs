@@ -402,7 +402,13 @@ pub(crate) fn select(
             )
             .with_help(format!("while selecting `{name}`")));
         };
-        let Some(thunk) = attrs.get(name).cloned() else {
+        // A stack is also found by its own name (`dev` for `development = infra.stack "dev"`),
+        // as addresses (`dev/app`) name it.
+        let found = match attrs.get(name).cloned() {
+            None if depth == 0 => stack_named(m, attrs, name)?,
+            found => found,
+        };
+        let Some(thunk) = found else {
             // The path came from the command line: no place in a file to show, but what
             // there is to select.
             let mut error =
@@ -438,6 +444,19 @@ pub(crate) fn select(
         }
     }
     Ok(value)
+}
+
+/// The attribute of the entry file's value holding the stack named `name`, if any.
+fn stack_named(m: &mut Machine, root: &Attrs, name: &str) -> EvalResult<Option<Thunk>> {
+    for (key, thunk) in root.iter() {
+        if let Value::Attrs(attrs) = m.force(thunk)?
+            && tag(m, &attrs)?.as_deref() == Some("infra.stack")
+            && stack_head(m, key, &attrs)?.name == name
+        {
+            return Ok(Some(thunk.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// A stack as the entry file's value holds it: its name and attributes, before its
