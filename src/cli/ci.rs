@@ -113,7 +113,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &CiArgs) -> Result<ExitCode
     };
     match &args.output {
         Some(path) => {
-            store::fsutil::write_atomic(path, text.as_bytes(), true).map_err(|e| {
+            store::fsutil::write_atomic_shared(path, text.as_bytes(), true).map_err(|e| {
                 CliError::user(
                     "infra::io::write",
                     format!("cannot write `{}`: {e}", path.display()),

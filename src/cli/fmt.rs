@@ -42,7 +42,7 @@ pub(crate) fn run(out: &mut Output, args: &FmtArgs) -> Result<ExitCode, CliError
             }
             Ok(formatted) if formatted != text => {
                 if !args.check {
-                    store::fsutil::write_atomic(path, formatted.as_bytes(), false).map_err(
+                    store::fsutil::write_atomic_shared(path, formatted.as_bytes(), false).map_err(
                         |e| {
                             CliError::user(
                                 "infra::io::write",

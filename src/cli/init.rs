@@ -84,20 +84,44 @@ pub(crate) fn run(out: &mut Output, args: &InitArgs) -> Result<ExitCode, CliErro
     // run in it no longer see the outer one.
     let absolute = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
     let outer = absolute.ancestors().skip(1).find(|a| a.join("main.infra").is_file());
+    let mut kept = Vec::new();
     for (name, text) in FILES {
         let path = dir.join(name);
+        if *name == ".gitignore"
+            && let Ok(existing) = std::fs::read_to_string(&path)
+        {
+            // The user's own: kept, with infra's directory added when it is not ignored yet.
+            let ignored = existing
+                .lines()
+                .any(|l| matches!(l.trim(), ".infra" | ".infra/" | "/.infra/" | "/.infra"));
+            if !ignored {
+                let separator =
+                    if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
+                let text = format!("{existing}{separator}{text}");
+                store::fsutil::write_atomic_shared(&path, text.as_bytes(), false).map_err(io)?;
+            }
+            continue;
+        }
         if path.exists() {
+            kept.push(format!("`{name}`"));
             continue;
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        store::fsutil::write_atomic(&path, text.as_bytes(), false).map_err(io)?;
+        store::fsutil::write_atomic_shared(&path, text.as_bytes(), false).map_err(io)?;
     }
     let cd = match &args.dir {
         Some(dir) => format!("  cd {}\n", dir.display()),
         None => String::new(),
     };
+    if !kept.is_empty() {
+        out.status(&format!(
+            "note: kept what was already there, not replaced: {} (the new main.infra may \
+             expect other contents: `infra check` tells)",
+            kept.join(", ")
+        ))?;
+    }
     if let Some(outer) = outer {
         out.status(&format!(
             "note: this project is inside the project at `{}`; commands run in it use its own \

@@ -31,6 +31,21 @@ pub fn write_atomic_mode(
     Ok(())
 }
 
+/// Writes a file the user owns and reads with other tools (a formatted source, a project
+/// `init` makes, a CI workflow) atomically: it keeps the mode of the file it replaces, and a
+/// new file is readable by all (0644), as an editor would leave it, not private as
+/// `write_atomic`'s.
+pub fn write_atomic_shared(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644)
+    };
+    #[cfg(not(unix))]
+    let mode = 0o644;
+    write_atomic_mode(path, bytes, durable, Some(mode))
+}
+
 /// Creates `path` with mode 0600 (never readable by others, even briefly) and writes `bytes`;
 /// an existing file is replaced only with `replace`.
 pub fn write_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {

@@ -341,12 +341,39 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
     assert!(text(&created.stderr).contains("cd estate"), "{}", text(&created.stderr));
     let project = dir.join("estate");
     assert!(infra(&project, &["check", "main.infra"]).status.success());
+    // The files are the user's, readable by all as an editor would leave them.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(project.join("main.infra")).expect("stat");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    }
     // A project made inside another says so.
     let nested = infra(&project, &["init", "inner"]);
     assert!(nested.status.success(), "{}", text(&nested.stderr));
     assert!(text(&nested.stderr).contains("inside the project at"), "{}", text(&nested.stderr));
     assert!(!text(&created.stderr).contains("inside the project"), "{}", text(&created.stderr));
     std::fs::remove_dir_all(project.join("inner")).expect("remove the inner project");
+    // Files already there are kept and said; a `.gitignore` gets infra's directory added.
+    let partial = dir.join("partial");
+    std::fs::create_dir_all(partial.join("config")).expect("mkdir");
+    std::fs::write(partial.join("config/defaults.yaml"), "mine: 1\n").expect("write");
+    std::fs::write(partial.join(".gitignore"), "target/").expect("write");
+    let over = infra(&partial, &["init"]);
+    assert!(over.status.success(), "{}", text(&over.stderr));
+    assert!(
+        text(&over.stderr)
+            .contains("kept what was already there, not replaced: `config/defaults.yaml`"),
+        "{}",
+        text(&over.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(partial.join(name)).expect("read");
+    assert_eq!(read("config/defaults.yaml"), "mine: 1\n");
+    assert!(
+        read(".gitignore").starts_with("target/\n#") && read(".gitignore").ends_with(".infra/\n"),
+        "{}",
+        read(".gitignore")
+    );
     let run = |args: &[&str]| crate::support::infra_with_terraform(&project, args, &[]);
     let built = run(&["build"]);
     assert!(built.status.success(), "{}", text(&built.stderr));

@@ -85,6 +85,17 @@ fn check_lists_what_would_change_and_broken_files_stay_as_they_are() {
     std::fs::write(dir.join("sub/messy.infra"), messy).expect("write");
     std::fs::write(dir.join("clean.infra"), "{\n  a = 1;\n}\n").expect("write");
     std::fs::write(dir.join("broken.nix"), broken).expect("write");
+    #[cfg(unix)]
+    let mode = |path: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(dir.join(path)).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = std::fs::Permissions::from_mode(0o664);
+        std::fs::set_permissions(dir.join("sub/messy.infra"), shared).expect("chmod");
+    }
     let check = infra(&dir, &["fmt", "--check", "sub", "clean.infra"]);
     assert_eq!(check.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&check.stdout), "sub/messy.infra\n");
@@ -96,6 +107,9 @@ fn check_lists_what_would_change_and_broken_files_stay_as_they_are() {
         std::fs::read_to_string(dir.join("sub/messy.infra")).unwrap_or_default(),
         "{\n  foo = 1;\n  bar = [ 1\n    2 ];\n}\n"
     );
+    // Rewritten in place, the file keeps its mode (not a temporary file's private 0600).
+    #[cfg(unix)]
+    assert_eq!(mode("sub/messy.infra"), 0o664);
     assert_eq!(std::fs::read_to_string(dir.join("broken.nix")).unwrap_or_default(), broken);
     std::fs::remove_file(dir.join("broken.nix")).expect("rm");
     let clean = infra(&dir, &["fmt", "--check"]);
