@@ -80,6 +80,9 @@ pub enum ErrorKind {
     /// An input passed to a component whose Terraform files declare no such variable
     /// (`variable "NAME"`).
     UnknownInput { address: String, input: String },
+    /// `infra check`: a variable a component's module requires (no `default`) that its
+    /// inputs give no value (nor a values file in the directory, nor `TF_VAR_…`).
+    MissingInput { address: String, input: String },
     /// An operation that would reveal a secret's value (`stringLength`, `==`, `match`, …):
     /// evaluation never sees secrets; pass them to `inputs`.
     SecretInspected { operation: String },
@@ -125,6 +128,7 @@ impl ErrorKind {
             ErrorKind::DependencyCycle { .. } => "infra::project::dependency_cycle",
             ErrorKind::UnknownOutput { .. } => "infra::project::unknown_output",
             ErrorKind::UnknownInput { .. } => "infra::project::unknown_input",
+            ErrorKind::MissingInput { .. } => "infra::project::missing_input",
             ErrorKind::PlaceholderNotAllowed { .. } => "infra::project::placeholder_not_allowed",
             ErrorKind::SecretInspected { .. } => "infra::eval::secret_inspected",
             ErrorKind::SecretNotAllowed { .. } => "infra::project::secret_not_allowed",
@@ -213,6 +217,11 @@ impl fmt::Display for ErrorKind {
                 f,
                 "`{address}` passes the input `{input}`, which its module does not declare as a \
                  variable"
+            ),
+            ErrorKind::MissingInput { address, input } => write!(
+                f,
+                "`{address}` gives no value for `{input}`, a variable its module requires (it has \
+                 no default)"
             ),
             ErrorKind::SecretInspected { operation } => {
                 write!(f, "{operation} would reveal the value of a secret")

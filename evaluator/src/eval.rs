@@ -56,6 +56,9 @@ pub(crate) struct Machine {
     /// Compiled regular expressions of `match` (`[true]`: anchored) and `split`, by pattern.
     /// Shared, not cloned: a cloned `Regex` starts with no matching cache of its own.
     pub(crate) regex_cache: [HashMap<String, Rc<crate::builtins::CompiledRegex>>; 2],
+    /// Whether a project's components must give every variable their modules require
+    /// (`infra check`; a run leaves that to Terraform, which says the same).
+    pub(crate) require_inputs: bool,
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
     pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
@@ -174,6 +177,7 @@ impl Machine {
             call_site: None,
             decls: Vec::new(),
             regex_cache: Default::default(),
+            require_inputs: false,
             output_sites: HashMap::new(),
             name_index: HashMap::new(),
             constants: Vec::new(),

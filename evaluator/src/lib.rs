@@ -84,6 +84,15 @@ impl Evaluator {
         project::extract(&mut self.machine, &root, span, project_root)
     }
 
+    /// `eval_project` for `infra check`: also every variable a component's module requires
+    /// (no `default`) must have a value, which a run would only learn from Terraform.
+    pub fn check_project(&mut self, entry: &Path) -> EvalResult<Project> {
+        self.machine.require_inputs = true;
+        let project = self.eval_project(entry);
+        self.machine.require_inputs = false;
+        project
+    }
+
     /// The part of a project that `targets` (exact `STACK/NAME` addresses) and what they
     /// depend on make up, evaluating only their specs: what a run of those components needs.
     /// `Ok(None)` when a target or a dependency is not a declared component (e.g. a hook):

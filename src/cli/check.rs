@@ -16,9 +16,9 @@ use crate::{
 
 /// Check files for syntax errors and invalid definitions (duplicate attributes, repeated
 /// arguments, undefined variables, …), reporting every problem found; for a project, also
-/// evaluate it and report what `plan` would reject before running Terraform (a misspelt
-/// attribute of a component, a reference to a component that is not there, a dependency
-/// cycle, an evaluation error).
+/// evaluate it and report what `plan` would reject (a misspelt attribute of a component, a
+/// reference to a component that is not there, a dependency cycle, an evaluation error, a
+/// variable a module requires that is given no value).
 ///
 /// Without FILE, checks the project of the current directory (or `-C DIR`): every `.infra`
 /// file under its root (hidden directories, `node_modules` and projects of their own left
@@ -75,7 +75,7 @@ pub(crate) fn run(
     // one whose other files do is, without their syntax errors again.
     for entry in projects.iter().filter(|entry| !failed.contains(entry)) {
         let mut evaluator = evaluator::Evaluator::new(Box::new(crate::io::RealIo::default()));
-        let Err(error) = evaluator.eval_project(entry) else { continue };
+        let Err(error) = evaluator.check_project(entry) else { continue };
         let diagnostics = error.diagnostics();
         if diagnostics.is_empty() {
             report(out, &evaluator, &error)?;

@@ -172,6 +172,30 @@ fn check_without_files_checks_the_project() {
         assert!(stderr.contains("infra::project::invalid_spec"), "{args:?}: {stderr}");
         assert!(stderr.contains("did you mean `inputs`?"), "{args:?}: {stderr}");
     }
+    std::fs::write(&main, &source).expect("write");
+    // A variable the module requires that no input gives: `plan` would learn it from
+    // Terraform, `check` says it at once; `TF_VAR_…` in the environment is a value too.
+    std::fs::write(
+        project.join("modules/network/extra.tf"),
+        "variable \"owner\" { type = string }\n",
+    )
+    .expect("write");
+    let missing = infra(&project, &["check"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("infra::project::missing_input"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let from_env = std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
+        .arg("check")
+        .current_dir(&project)
+        .env("TF_VAR_owner", "me")
+        .output()
+        .expect("run infra");
+    assert_eq!(from_env.status.code(), Some(0), "{}", text(&from_env.stderr));
+    std::fs::remove_file(project.join("modules/network/extra.tf")).expect("rm");
+    std::fs::write(&main, source.replacen("inputs = {", "inptus = {", 1)).expect("write");
     // Any `.infra` file under the root is checked, outside hidden directories and projects
     // of their own; a file that does not parse is reported, and does not hide the project's
     // errors.

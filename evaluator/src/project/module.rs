@@ -33,6 +33,11 @@ use crate::{
 pub(super) struct Declared {
     pub(super) variables: BTreeSet<String>,
     pub(super) outputs: BTreeSet<String>,
+    /// The variables without a `default`: Terraform needs a value for each.
+    pub(super) required: BTreeSet<String>,
+    /// Whether the directory has a file of values Terraform reads by itself
+    /// (`terraform.tfvars`, `*.auto.tfvars`, their `.json`): then a value may come from there.
+    pub(super) values_file: bool,
 }
 
 /// What was read so far: module files parsed, by path, and module directories listed (many
@@ -88,6 +93,12 @@ fn work_dir(m: &mut Machine, terraform: &Terraform, parsed: &mut Parsed) -> Opti
         None => Vec::new(),
     };
     let mut configs: BTreeMap<&str, Config<'_>> = BTreeMap::new();
+    let values_file = module_names
+        .iter()
+        .filter(|(_, ty)| ty != &"directory")
+        .map(|(name, _)| name.as_str())
+        .chain(terraform.files.keys().map(String::as_str))
+        .any(is_values_file);
     if let Some(dir) = &terraform.source {
         for (name, ty) in &module_names {
             if ty != &"directory" && is_config(name) {
@@ -110,7 +121,7 @@ fn work_dir(m: &mut Machine, terraform: &Terraform, parsed: &mut Parsed) -> Opti
     if configs.is_empty() {
         return None;
     }
-    let mut all = Declared::default();
+    let mut all = Declared { values_file, ..Declared::default() };
     for (name, config) in configs {
         let json = name.ends_with(".json");
         let declared = match config {
@@ -128,6 +139,7 @@ fn work_dir(m: &mut Machine, terraform: &Terraform, parsed: &mut Parsed) -> Opti
         }?;
         all.variables.extend(declared.variables);
         all.outputs.extend(declared.outputs);
+        all.required.extend(declared.required);
     }
     Some(all)
 }
@@ -148,9 +160,18 @@ pub(super) fn parse(text: &str, json: bool) -> Option<Declared> {
         };
         if let [label] = block.labels.as_slice() {
             names.insert(label.as_str().to_owned());
+            if block.ident.as_str() == "variable" && !block.body.has_attribute("default") {
+                declared.required.insert(label.as_str().to_owned());
+            }
         }
     }
     Some(declared)
+}
+
+/// Whether Terraform reads variable values from a file of this name by itself.
+fn is_values_file(name: &str) -> bool {
+    let name = name.strip_suffix(".json").unwrap_or(name);
+    name == "terraform.tfvars" || name.ends_with(".auto.tfvars")
 }
 
 /// Whether Terraform (or OpenTofu) reads a file of a module's directory.
@@ -186,7 +207,28 @@ fn from_json(value: &Json) -> Option<Declared> {
         }
         Some(names)
     };
-    Some(Declared { variables: names("variable")?, outputs: names("output")? })
+    // A variable's object (or each of a list of them) without `default`.
+    let mut required = BTreeSet::new();
+    let mut blocks = |value: &Json| {
+        if let Json::Object(variables) = value {
+            for (name, body) in variables {
+                if !body.as_object().is_some_and(|b| b.contains_key("default")) {
+                    required.insert(name.clone());
+                }
+            }
+        }
+    };
+    match root.get("variable") {
+        Some(Json::Array(items)) => items.iter().for_each(&mut blocks),
+        Some(value) => blocks(value),
+        None => {}
+    }
+    Some(Declared {
+        variables: names("variable")?,
+        outputs: names("output")?,
+        required,
+        values_file: false,
+    })
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub(super) fn check(
         let address = component.address();
         let span = spans.get(&address).copied();
         if let Some(Some(names)) = declared.get(&address) {
-            check_own(component, names, span)?;
+            check_own(m, component, names, span)?;
         }
         for read in &component.reads {
             let Some(Some(names)) = declared.get(&read.address) else { continue };
@@ -54,7 +54,12 @@ pub(super) fn check(
 }
 
 /// A component's inputs, `requiredOutputs` and `mockOutputs` against its own module.
-fn check_own(component: &Component, names: &Declared, span: Option<Span>) -> EvalResult<()> {
+fn check_own(
+    m: &mut Machine,
+    component: &Component,
+    names: &Declared,
+    span: Option<Span>,
+) -> EvalResult<()> {
     let address = component.address();
     for input in component.inputs.keys() {
         if names.variables.contains(input) {
@@ -73,6 +78,26 @@ fn check_own(component: &Component, names: &Declared, span: Option<Span>) -> Eva
             span,
         )
         .with_help(help));
+    }
+    // A variable with no default needs a value: from the inputs, or where Terraform finds
+    // one by itself (a values file in the directory, `TF_VAR_…` in the environment). Checked
+    // for `infra check` only: a build, or `infra tf` to repair a state, needs no value.
+    if m.require_inputs && !names.values_file {
+        for variable in &names.required {
+            if component.inputs.contains_key(variable) {
+                continue;
+            }
+            let env = format!("TF_VAR_{variable}");
+            m.record(crate::io::Input::Env(env.clone()));
+            if m.io.env_var(&env).is_some() {
+                continue;
+            }
+            return Err(EvalError::new(
+                ErrorKind::MissingInput { address: address.clone(), input: variable.clone() },
+                span,
+            )
+            .with_help(format!("give it a value: `inputs.{variable} = …;`")));
+        }
     }
     let required = component.required_outputs.iter().map(|o| (o, "requiredOutputs"));
     let mocked = component.mock_outputs.keys().map(|o| (o, "mockOutputs"));
