@@ -187,12 +187,8 @@ fn check_without_files_checks_the_project() {
         "{}",
         text(&missing.stderr)
     );
-    let from_env = std::process::Command::new(env!("CARGO_BIN_EXE_infra"))
-        .arg("check")
-        .current_dir(&project)
-        .env("TF_VAR_owner", "me")
-        .output()
-        .expect("run infra");
+    let from_env =
+        crate::support::infra_with_terraform(&project, &["check"], &[("TF_VAR_owner", "me")]);
     assert_eq!(from_env.status.code(), Some(0), "{}", text(&from_env.stderr));
     std::fs::remove_file(project.join("modules/network/extra.tf")).expect("rm");
     std::fs::write(&main, source.replacen("inputs = {", "inptus = {", 1)).expect("write");
