@@ -106,18 +106,24 @@ pub(crate) enum Command {
     Man(completions::ManArgs),
 }
 
-pub(crate) fn run(
-    out: &mut Output,
-    global: &GlobalArgs,
-    command: &Command,
-) -> Result<ExitCode, CliError> {
-    // `-C DIR` is `cd DIR` first, as git's and make's: the project, the files named on the
-    // command line and the files written are all found from there.
+/// `-C DIR` is `cd DIR` first, as git's and make's: the project, the files named on the
+/// command line, the files written and the paths printed are all from there. Done before
+/// anything else (the output relativises paths to the current directory).
+pub(crate) fn enter_directory(global: &GlobalArgs) -> Result<(), CliError> {
     if let Some(dir) = &global.directory {
         std::env::set_current_dir(dir).map_err(|e| {
             CliError::user("infra::io::cwd", format!("cannot work in `{}`: {e}", dir.display()))
         })?;
     }
+    Ok(())
+}
+
+pub(crate) fn run(
+    out: &mut Output,
+    global: &GlobalArgs,
+    command: &Command,
+) -> Result<ExitCode, CliError> {
+    // `enter_directory` has made `-C DIR` the current directory.
     let dir: Option<&std::path::Path> = None;
     let with_history = |ctx: Ctx| Ctx { history: global.history.clone().or(ctx.history), ..ctx };
     match command {

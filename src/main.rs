@@ -29,8 +29,9 @@ fn main() -> ExitCode {
     timing::mark("start");
     let cli = cli::Cli::parse();
     timing::mark("arguments");
+    let entered = cli::enter_directory(&cli.global);
     let mut out = output::Output::new(&cli.global);
-    let code = match cli::run(&mut out, &cli.global, &cli.command) {
+    let code = match entered.and_then(|()| cli::run(&mut out, &cli.global, &cli.command)) {
         Ok(code) => code,
         Err(err) => out.report_error(&err),
     };

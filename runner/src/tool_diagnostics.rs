@@ -191,9 +191,20 @@ pub(crate) fn map_files(
         }
         // A value of the wrong type is reported at the generated variables file: say where
         // it comes from, and how to see it.
+        // (Terraform 1.0 writes `for variable "NAME"`, later ones `for var.NAME declared`.)
+        let named = |detail: &str| {
+            if let Some(rest) = detail.split("for variable \"").nth(1) {
+                return rest.split('"').next().map(str::to_owned);
+            }
+            let rest = detail.split("var.").nth(1)?;
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            (!name.is_empty()).then_some(name)
+        };
         if d.summary == "Invalid value for input variable"
-            && let Some(name) = d.detail.split("for variable \"").nth(1)
-            && let Some(name) = name.split('"').next()
+            && let Some(name) = named(&d.detail)
         {
             let (address, stack, node) =
                 (component.address(), &component.stack, component.name.as_str());

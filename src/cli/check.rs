@@ -9,7 +9,7 @@ use std::{
 use clap::Args;
 
 use crate::{
-    ctx::{Ctx, ENTRY, report},
+    ctx::{Ctx, ENTRY},
     error::CliError,
     output::Output,
 };
@@ -78,11 +78,14 @@ pub(crate) fn run(
         let Err(error) = evaluator.check_project(entry) else { continue };
         let diagnostics = error.diagnostics();
         if diagnostics.is_empty() {
-            report(out, &evaluator, &error)?;
+            out.report_error(&CliError::user(error.kind.code(), error.to_string()));
             n_errors += 1;
         }
         for diagnostic in &diagnostics {
-            if failed.is_empty() || !diagnostic.code.starts_with("infra::parse::") {
+            // An error in a file already reported on its own is that report again.
+            let file = Path::new(evaluator.sources().name(diagnostic.primary.file));
+            let file = std::path::absolute(file).unwrap_or(file.to_path_buf());
+            if !failed.contains(&file) {
                 out.diagnostic_in(evaluator.sources(), diagnostic)?;
                 n_errors += 1;
             }
@@ -131,7 +134,12 @@ fn check_file(
 /// `.infra`), `node_modules`, and a directory holding a project of its own (a `main.infra`).
 fn infra_files(dir: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    // A link to a directory is not followed (it could lead back up: a loop).
+    let mut entries: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_type().is_ok_and(|t| t.is_symlink() && e.path().is_dir()))
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for path in entries {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -91,9 +91,12 @@ pub(crate) fn run(out: &mut Output, args: &InitArgs) -> Result<ExitCode, CliErro
             && let Ok(existing) = std::fs::read_to_string(&path)
         {
             // The user's own: kept, with infra's directory added when it is not ignored yet.
-            let ignored = existing
-                .lines()
-                .any(|l| matches!(l.trim(), ".infra" | ".infra/" | "/.infra/" | "/.infra"));
+            let ignored = existing.lines().any(|l| {
+                matches!(
+                    l.trim(),
+                    ".infra" | ".infra/" | "/.infra/" | "/.infra" | ".infra/*" | "/.infra/*"
+                )
+            });
             if !ignored {
                 let separator =
                     if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };

@@ -32,18 +32,30 @@ pub fn write_atomic_mode(
 }
 
 /// Writes a file the user owns and reads with other tools (a formatted source, a project
-/// `init` makes, a CI workflow) atomically: it keeps the mode of the file it replaces, and a
-/// new file is readable by all (0644), as an editor would leave it, not private as
-/// `write_atomic`'s.
+/// `init` makes, a CI workflow) atomically: it keeps the permission bits of the file it
+/// replaces, and a new file gets 0666 less the umask, as an editor would leave it, not
+/// private as `write_atomic`'s.
 pub fn write_atomic_shared(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
     #[cfg(unix)]
-    let mode = {
+    let kept = {
         use std::os::unix::fs::PermissionsExt;
-        fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644)
+        builder.permissions(fs::Permissions::from_mode(0o666));
+        fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
     };
-    #[cfg(not(unix))]
-    let mode = 0o644;
-    write_atomic_mode(path, bytes, durable, Some(mode))
+    let mut temp = builder.tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    #[cfg(unix)]
+    if let Some(mode) = kept {
+        set_mode(temp.path(), mode)?;
+    }
+    if durable {
+        temp.as_file().sync_all()?;
+    }
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Creates `path` with mode 0600 (never readable by others, even briefly) and writes `bytes`;

@@ -361,12 +361,16 @@ fn init_makes_a_project_that_plans_and_applies_at_once() {
     assert!(text(&created.stderr).contains("cd estate"), "{}", text(&created.stderr));
     let project = dir.join("estate");
     assert!(infra(&project, &["check", "main.infra"]).status.success());
-    // The files are the user's, readable by all as an editor would leave them.
+    // The files are the user's, with the mode an editor would give them (0666 less the
+    // umask, as `std::fs::write` makes), not a temporary file's private 0600.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(project.join("main.infra")).expect("stat");
-        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        let mode = |path: &std::path::Path| {
+            std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+        };
+        std::fs::write(dir.join("editor"), "").expect("write");
+        assert_eq!(mode(&project.join("main.infra")), mode(&dir.join("editor")));
     }
     // A project made inside another says so.
     let nested = infra(&project, &["init", "inner"]);

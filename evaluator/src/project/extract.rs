@@ -270,8 +270,18 @@ const MAX_ERRORS: usize = 20;
 
 impl Errors {
     fn add(&mut self, error: EvalError) {
+        // The same problem: the same text (a spec's without its address, which differs
+        // between stacks) at the same place in its file (an imported file that fails is
+        // loaded again for each stack, under another file id).
+        let what = |e: &EvalError| match &e.kind {
+            ErrorKind::InvalidSpec { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
         let same = |e: &EvalError| {
-            e.span == error.span && e.kind.code() == error.kind.code() && e.help == error.help
+            e.span.map(|s| s.range) == error.span.map(|s| s.range)
+                && e.kind.code() == error.kind.code()
+                && what(e) == what(&error)
+                && e.help == error.help
         };
         if self.0.len() < MAX_ERRORS && !self.0.iter().any(same) {
             self.0.push(error);

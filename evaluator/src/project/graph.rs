@@ -30,8 +30,9 @@ pub(super) fn check(project: &Project, spans: &BTreeMap<String, Span>) -> EvalRe
             let in_stack = spans
                 .keys()
                 .filter(|a| a.starts_with(&format!("{stack}/")) && **a != component.address());
+            // (An `infra.output "dev/nett" …` is a read too: a near name is named first.)
             error.help = Some(match did_you_mean(target, in_stack.map(String::as_str)) {
-                _ if read && has_stack => {
+                None if read && has_stack => {
                     format!(
                         "`{name}` is declared but not placed: add it to the `components` of the stack `{stack}`"
                     )

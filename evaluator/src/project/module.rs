@@ -35,8 +35,9 @@ pub(super) struct Declared {
     pub(super) outputs: BTreeSet<String>,
     /// The variables without a `default`: Terraform needs a value for each.
     pub(super) required: BTreeSet<String>,
-    /// Whether the directory has a file of values Terraform reads by itself
+    /// Whether the module's directory has a file of values Terraform reads by itself
     /// (`terraform.tfvars`, `*.auto.tfvars`, their `.json`): then a value may come from there.
+    /// (Not a component's own `files`: this is shared by the components of one module.)
     pub(super) values_file: bool,
 }
 
@@ -96,9 +97,7 @@ fn work_dir(m: &mut Machine, terraform: &Terraform, parsed: &mut Parsed) -> Opti
     let values_file = module_names
         .iter()
         .filter(|(_, ty)| ty != &"directory")
-        .map(|(name, _)| name.as_str())
-        .chain(terraform.files.keys().map(String::as_str))
-        .any(is_values_file);
+        .any(|(name, _)| is_values_file(name));
     if let Some(dir) = &terraform.source {
         for (name, ty) in &module_names {
             if ty != &"directory" && is_config(name) {
@@ -169,7 +168,7 @@ pub(super) fn parse(text: &str, json: bool) -> Option<Declared> {
 }
 
 /// Whether Terraform reads variable values from a file of this name by itself.
-fn is_values_file(name: &str) -> bool {
+pub(super) fn is_values_file(name: &str) -> bool {
     let name = name.strip_suffix(".json").unwrap_or(name);
     name == "terraform.tfvars" || name.ends_with(".auto.tfvars")
 }

@@ -82,7 +82,10 @@ fn check_own(
     // A variable with no default needs a value: from the inputs, or where Terraform finds
     // one by itself (a values file in the directory, `TF_VAR_…` in the environment). Checked
     // for `infra check` only: a build, or `infra tf` to repair a state, needs no value.
-    if m.require_inputs && !names.values_file {
+    let own_values = component
+        .terraform()
+        .is_some_and(|t| t.files.keys().any(|name| module::is_values_file(name)));
+    if m.require_inputs && !names.values_file && !own_values {
         for variable in &names.required {
             if component.inputs.contains_key(variable) {
                 continue;
