@@ -190,6 +190,15 @@ fn check_without_files_checks_the_project() {
     let from_env =
         crate::support::infra_with_terraform(&project, &["check"], &[("TF_VAR_owner", "me")]);
     assert_eq!(from_env.status.code(), Some(0), "{}", text(&from_env.stderr));
+    // So is a values file Terraform reads by itself, in the component's own files.
+    let with_values = source.replacen(
+        "source = ./modules/network;",
+        "source = ./modules/network; files.\"owner.auto.tfvars\" = \"owner = \\\"me\\\"\\n\";",
+        1,
+    );
+    std::fs::write(&main, &with_values).expect("write");
+    let from_file = infra(&project, &["check"]);
+    assert_eq!(from_file.status.code(), Some(0), "{}", text(&from_file.stderr));
     std::fs::remove_file(project.join("modules/network/extra.tf")).expect("rm");
     std::fs::write(&main, source.replacen("inputs = {", "inptus = {", 1)).expect("write");
     // Any `.infra` file under the root is checked, outside hidden directories and projects
