@@ -13,6 +13,7 @@ mod output;
 mod policy;
 mod review;
 mod runs;
+mod sources;
 mod timing;
 mod ui;
 

@@ -12,7 +12,9 @@ mod hooks;
 mod json;
 mod module;
 mod names;
+mod placement;
 pub(crate) mod policy;
+mod select;
 pub(crate) mod siblings;
 mod step;
 
@@ -24,9 +26,12 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 pub use self::extract::GENERATED_FILES;
-pub(crate) use self::extract::{extract, extract_upstream, policies_of, select};
 pub(crate) use self::policy::read_approval;
 pub use self::policy::{Verdict, VerdictKind};
+pub(crate) use self::{
+    extract::{extract, extract_upstream, policies_of},
+    select::select,
+};
 
 /// A JSON value (objects keep their keys sorted: `serde_json`'s map is ordered).
 pub type Json = serde_json::Value;

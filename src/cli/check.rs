@@ -130,28 +130,13 @@ fn check_file(
     Ok(errors)
 }
 
-/// Every `.infra` file under `dir`, in name order; left out: hidden directories (`.git`,
-/// `.infra`), `node_modules`, and a directory holding a project of its own (a `main.infra`).
+/// Every `.infra` file under `dir`, in name order (`sources::collect`), but not in a
+/// directory holding a project of its own (a `main.infra`).
 fn infra_files(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    // A link to a directory is not followed (it could lead back up: a loop).
-    let mut entries: Vec<_> = entries
-        .filter_map(Result::ok)
-        .filter(|e| !e.file_type().is_ok_and(|t| t.is_symlink() && e.path().is_dir()))
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.starts_with('.') || name == "node_modules" {
-            continue;
-        }
-        if path.is_dir() {
-            if !path.join(ENTRY).is_file() {
-                infra_files(&path, files);
-            }
-        } else if name.ends_with(".infra") {
-            files.push(path);
-        }
-    }
+    let mut found = Vec::new();
+    let enter = |sub: &Path| !sub.join(ENTRY).is_file();
+    // An unreadable directory has no files to check.
+    let _ = crate::sources::collect(dir, &|name| name.ends_with(".infra"), &enter, &mut found);
+    found.sort();
+    files.extend(found);
 }

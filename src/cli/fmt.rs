@@ -1,6 +1,7 @@
 //! `infra fmt [--check] [PATHS…]`: format `.infra` and `.nix` files in place (`lang::format`:
 //! indentation, blanks and blank lines; tokens, line breaks, comments and strings kept). A
-//! directory means every such file under it (not `.infra/`, `.git/` or `node_modules/`); no
+//! directory means every such file under it (not in hidden directories, `node_modules/` or
+//! `target/`, nor through a link to a directory); no
 //! path means the current directory. A file with syntax errors is reported and left as it is.
 //! `--check` writes nothing, lists the files that would change and exits 1 if any would.
 
@@ -74,18 +75,6 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         files.push(path.to_path_buf());
         return Ok(());
     }
-    for entry in std::fs::read_dir(path)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let child = entry.path();
-        if entry.file_type()?.is_dir() {
-            if !matches!(name.as_ref(), ".infra" | ".git" | "node_modules" | "target") {
-                collect(&child, files)?;
-            }
-        } else if name.ends_with(".infra") || name.ends_with(".nix") {
-            files.push(child);
-        }
-    }
-    Ok(())
+    let source = |name: &str| name.ends_with(".infra") || name.ends_with(".nix");
+    crate::sources::collect(path, &source, &|_| true, files)
 }

@@ -18,17 +18,7 @@ pub fn write_atomic_mode(
     durable: bool,
     mode: Option<u32>,
 ) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    temp.write_all(bytes)?;
-    if let Some(mode) = mode {
-        set_mode(temp.path(), mode)?;
-    }
-    if durable {
-        temp.as_file().sync_all()?;
-    }
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    replace_with(path, bytes, durable, Created::Private, mode)
 }
 
 /// Writes a file the user owns and reads with other tools (a formatted source, a project
@@ -36,19 +26,44 @@ pub fn write_atomic_mode(
 /// replaces, and a new file gets 0666 less the umask, as an editor would leave it, not
 /// private as `write_atomic`'s.
 pub fn write_atomic_shared(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    #[cfg(unix)]
+    let kept = {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
+    };
+    #[cfg(not(unix))]
+    let kept = None;
+    replace_with(path, bytes, durable, Created::Shared, kept)
+}
+
+/// The mode a temporary file is made with: a temporary's own 0600, or 0666 less the umask.
+enum Created {
+    Private,
+    Shared,
+}
+
+/// Writes `bytes` to a temporary beside `path` (made `created`, then given `mode` if any),
+/// fsynced with `durable`, and renames it into place.
+fn replace_with(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    created: Created,
+    mode: Option<u32>,
+) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tmp-");
     #[cfg(unix)]
-    let kept = {
+    if let Created::Shared = created {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o666));
-        fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
-    };
+    }
+    #[cfg(not(unix))]
+    let _ = created;
     let mut temp = builder.tempfile_in(dir)?;
     temp.write_all(bytes)?;
-    #[cfg(unix)]
-    if let Some(mode) = kept {
+    if let Some(mode) = mode {
         set_mode(temp.path(), mode)?;
     }
     if durable {

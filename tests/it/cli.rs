@@ -216,8 +216,12 @@ fn check_without_files_checks_the_project() {
     assert!(stderr.contains("invalid_spec"), "{stderr}");
     std::fs::create_dir_all(project.join("inner")).expect("mkdir");
     std::fs::write(project.join("inner/main.infra"), "{ c = }").expect("write");
+    // A link back up is not followed: each file is checked once, and the walk ends.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("..", project.join("lib/loop")).expect("symlink");
     let nested = text(&infra(&project, &["check"]).stderr);
     assert!(!nested.contains("inner"), "{nested}");
+    assert_eq!(nested.matches("broken.infra:1:9").count(), 1, "{nested}");
     // A directory given is its files and its project.
     let given =
         text(&infra(&project.join(".."), &["check", project.to_str().expect("utf-8")]).stderr);

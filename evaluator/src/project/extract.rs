@@ -16,7 +16,7 @@ use crate::{
     project::{
         Backend, Component, File, Json, Kind, Project, Stack, Terraform, graph, hooks,
         json::ToJson,
-        names,
+        names, placement,
         step::{STEP_KEYS, StepSpec, WAIT_KEYS, check_input_names},
     },
     suggest::did_you_mean,
@@ -62,7 +62,7 @@ pub const GENERATED_FILES: &[&str] = &[
 ];
 
 /// A stack as declared, before its components are placed.
-struct StackDecl {
+pub(super) struct StackDecl {
     name: String,
     span: Option<Span>,
     settings: Thunk,
@@ -72,11 +72,11 @@ struct StackDecl {
     policies: Option<Thunk>,
     /// Its `approval` (read when a component reads it).
     approval: Option<Thunk>,
-    components: Vec<ComponentDecl>,
+    pub(super) components: Vec<ComponentDecl>,
 }
 
-struct ComponentDecl {
-    name: String,
+pub(super) struct ComponentDecl {
+    pub(super) name: String,
     span: Option<Span>,
     spec: Thunk,
     /// `infra.component`, `infra.step` or `infra.wait`.
@@ -132,7 +132,7 @@ fn extract_with(
             }
             // Every component is read even after one fails: a check shows all their errors
             // at once (each once, however many stacks place the component).
-            let mut errors = Errors::default();
+            let mut errors = placement::Errors::default();
             for s in 0..stacks.heads.len() {
                 for c in 0..stacks.decl(s).components.len() {
                     match read_declared(m, &stacks, (s, c), root_span, project_root) {
@@ -261,42 +261,6 @@ fn spans_of(stacks: &Stacks, (s, c): (usize, usize), root_span: Span) -> Span {
     decl.components[c].span.or(decl.span).unwrap_or(root_span)
 }
 
-/// The errors of several components' specs, each kept once (a component placed in two
-/// stacks fails the same way in both), at most `MAX_ERRORS`.
-#[derive(Default)]
-struct Errors(Vec<EvalError>);
-
-const MAX_ERRORS: usize = 20;
-
-impl Errors {
-    fn add(&mut self, error: EvalError) {
-        // The same problem: the same text (a spec's without its address, which differs
-        // between stacks) at the same place in its file (an imported file that fails is
-        // loaded again for each stack, under another file id).
-        let what = |e: &EvalError| match &e.kind {
-            ErrorKind::InvalidSpec { message, .. } => message.clone(),
-            other => other.to_string(),
-        };
-        let same = |e: &EvalError| {
-            e.span.map(|s| s.range) == error.span.map(|s| s.range)
-                && e.kind.code() == error.kind.code()
-                && what(e) == what(&error)
-                && e.help == error.help
-        };
-        if self.0.len() < MAX_ERRORS && !self.0.iter().any(same) {
-            self.0.push(error);
-        }
-    }
-
-    /// The first error, carrying the others.
-    fn into_result(self) -> EvalResult<()> {
-        let mut errors = self.0.into_iter();
-        let Some(mut first) = errors.next() else { return Ok(()) };
-        first.also.extend(errors);
-        Err(Box::new(first))
-    }
-}
-
 /// The nodes the declared component at `at` places: itself and its hooks.
 fn read_declared(
     m: &mut Machine,
@@ -311,38 +275,7 @@ fn read_declared(
     let spec = place(m, decl, component)?;
     let node = Node { stack: decl, name: &component.name, tag: component.tag, span };
     read_component(m, &node, &spec, project_root)
-        .map_err(|error| on_attribute(m, &spec, span, error))
-}
-
-/// An error about one attribute of a spec (its message starts with the attribute's path,
-/// `` `retries.delay` is … ``) placed where the spec's set literal writes that attribute, as
-/// deep as the path's sets are literals already computed, rather than on the whole
-/// declaration.
-fn on_attribute(
-    m: &mut Machine,
-    spec: &Value,
-    declared: Span,
-    mut error: Box<EvalError>,
-) -> Box<EvalError> {
-    let ErrorKind::InvalidSpec { message, .. } = &error.kind else { return error };
-    let (Value::Attrs(spec), Some(path)) = (spec, message.strip_prefix('`')) else {
-        return error;
-    };
-    if error.span != Some(declared) {
-        return error;
-    }
-    let path = path.split('`').next().unwrap_or_default().to_owned();
-    let mut attrs = spec.clone();
-    for segment in path.split('.') {
-        let name = segment.trim_matches('"');
-        let Some(at) = written_at(m, &attrs, name) else { break };
-        error.span = Some(at);
-        match attrs.get(name).and_then(Thunk::get) {
-            Some(Value::Attrs(inner)) => attrs = inner,
-            _ => break,
-        }
-    }
-    error
+        .map_err(|error| placement::on_attribute(m, &spec, span, error))
 }
 
 /// Records the addresses of a component's hooks (`nodes` after the first), which must not be
@@ -386,93 +319,10 @@ pub(crate) fn policies_of(
     Ok(policies)
 }
 
-/// `infra eval dev.gke.inputs`: selects `path` in the project, where a stack's component is
-/// reached by its name and is its spec, placed in the stack.
-pub(crate) fn select(
-    m: &mut Machine,
-    root: &Value,
-    path: &[String],
-    root_span: Span,
-) -> EvalResult<Value> {
-    let mut value = root.clone();
-    let mut stack: Option<StackDecl> = None;
-    for (depth, name) in path.iter().enumerate() {
-        let mut components = Vec::new();
-        if let Some(decl) = stack.take() {
-            if let Some(component) = decl.components.iter().find(|c| c.name == *name) {
-                value = place(m, &decl, component)?;
-                continue;
-            }
-            components = decl.components.into_iter().map(|c| c.name).collect();
-        }
-        let Value::Attrs(attrs) = &value else {
-            return Err(EvalError::new(
-                ErrorKind::TypeError { expected: "a set", got: value.describe() },
-                Some(root_span),
-            )
-            .with_help(format!("while selecting `{name}`")));
-        };
-        // A stack is also found by its own name (`dev` for `development = infra.stack "dev"`),
-        // as addresses (`dev/app`) name it.
-        let found = match attrs.get(name).cloned() {
-            None if depth == 0 => stack_named(m, attrs, name)?,
-            found => found,
-        };
-        let Some(thunk) = found else {
-            // The path came from the command line: no place in a file to show, but what
-            // there is to select.
-            let mut error =
-                EvalError::new(ErrorKind::MissingAttribute { name: name.clone() }, None);
-            let mut names: Vec<&str> =
-                attrs.names().chain(components.iter().map(String::as_str)).collect();
-            names.sort_unstable();
-            names.dedup();
-            error.help = Some(match did_you_mean(name, names.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => {
-                    let within = match depth {
-                        0 => "the project".to_owned(),
-                        _ => format!("`{}`", path[..depth].join(".")),
-                    };
-                    // Internal names (`__decl`, `_type`) are not worth listing.
-                    let listed: Vec<&str> =
-                        names.iter().copied().filter(|n| !n.starts_with('_')).collect();
-                    let shown: Vec<String> =
-                        listed.iter().take(20).map(|n| format!("`{n}`")).collect();
-                    let more = if listed.len() > 20 { ", …" } else { "" };
-                    format!("{within} has {}{more}", shown.join(", "))
-                }
-            });
-            return Err(error);
-        };
-        value = m.force(&thunk)?;
-        if let Value::Attrs(attrs) = &value
-            && tag(m, attrs)?.as_deref() == Some("infra.stack")
-        {
-            let head = stack_head(m, name, attrs)?;
-            stack = Some(stack_decl(m, &head, root_span)?);
-        }
-    }
-    Ok(value)
-}
-
-/// The attribute of the entry file's value holding the stack named `name`, if any.
-fn stack_named(m: &mut Machine, root: &Attrs, name: &str) -> EvalResult<Option<Thunk>> {
-    for (key, thunk) in root.iter() {
-        if let Value::Attrs(attrs) = m.force(thunk)?
-            && tag(m, &attrs)?.as_deref() == Some("infra.stack")
-            && stack_head(m, key, &attrs)?.name == name
-        {
-            return Ok(Some(thunk.clone()));
-        }
-    }
-    Ok(None)
-}
-
 /// A stack as the entry file's value holds it: its name and attributes, before its
 /// components are declared (a run of a few components declares only their stacks').
-struct StackHead {
-    name: String,
+pub(super) struct StackHead {
+    pub(super) name: String,
     span: Option<Span>,
     attrs: Attrs,
 }
@@ -554,7 +404,7 @@ fn not_a_stack(key: &str, value: &Value, root_span: Span) -> Box<EvalError> {
 }
 
 /// A stack's name (its `name`, else its attribute's) and place.
-fn stack_head(m: &mut Machine, key: &str, stack: &Attrs) -> EvalResult<StackHead> {
+pub(super) fn stack_head(m: &mut Machine, key: &str, stack: &Attrs) -> EvalResult<StackHead> {
     let span = decl_span(m, stack)?;
     let name = match stack.get("name").cloned() {
         Some(name) => crate::builtins::string(m, &name)?.as_str().to_owned(),
@@ -563,7 +413,11 @@ fn stack_head(m: &mut Machine, key: &str, stack: &Attrs) -> EvalResult<StackHead
     Ok(StackHead { name, span, attrs: stack.clone() })
 }
 
-fn stack_decl(m: &mut Machine, head: &StackHead, root_span: Span) -> EvalResult<StackDecl> {
+pub(super) fn stack_decl(
+    m: &mut Machine,
+    head: &StackHead,
+    root_span: Span,
+) -> EvalResult<StackDecl> {
     let (stack, span, name) = (&head.attrs, head.span, head.name.clone());
     let owner = name.clone();
     let spec_error = |message: String| {
@@ -575,7 +429,7 @@ fn stack_decl(m: &mut Machine, head: &StackHead, root_span: Span) -> EvalResult<
     for key in stack.names() {
         if !STACK_KEYS.contains(&key) {
             let mut error = spec_error(format!("a stack has no attribute `{key}`"));
-            error.span = written_at(m, stack, key).or(error.span);
+            error.span = placement::written_at(m, stack, key).or(error.span);
             error.help = Some(match did_you_mean(key, STACK_KEYS.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("a stack has {}", quoted(&STACK_KEYS[2..])),
@@ -641,7 +495,11 @@ fn stack_decl(m: &mut Machine, head: &StackHead, root_span: Span) -> EvalResult<
 
 /// A component's spec in its stack: the attributes, or the function applied to
 /// `{ stack; component; settings; }`.
-fn place(m: &mut Machine, stack: &StackDecl, component: &ComponentDecl) -> EvalResult<Value> {
+pub(super) fn place(
+    m: &mut Machine,
+    stack: &StackDecl,
+    component: &ComponentDecl,
+) -> EvalResult<Value> {
     let spec = m.force(&component.spec)?;
     if !spec.is_function() && !matches!(&spec, Value::Attrs(a) if a.get("__functor").is_some()) {
         return Ok(spec);
@@ -652,21 +510,6 @@ fn place(m: &mut Machine, stack: &StackDecl, component: &ComponentDecl) -> EvalR
         ("stack".into(), Thunk::value(Value::String(NixString::from(stack.name.as_str())))),
     ]);
     m.apply(spec, Thunk::value(Value::attrs(context)), component.span)
-}
-
-/// For a directory that does not exist, a directory beside it whose name is close.
-pub(super) fn missing_directory(m: &mut Machine, path: &std::path::Path) -> Option<String> {
-    let (parent, name) = (path.parent()?, path.file_name()?.to_str()?);
-    let entries = m.io.read_dir(parent).ok()?;
-    let directories = entries.iter().filter(|(_, kind)| *kind == "directory");
-    let near = did_you_mean(name, directories.map(|(entry, _)| entry.as_str()))?;
-    Some(format!("did you mean `{}`?", parent.join(near).display()))
-}
-
-/// Where the set literal that made `attrs` writes `name` (an error about one attribute is
-/// placed on it rather than on the whole declaration).
-pub(super) fn written_at(m: &mut Machine, attrs: &Attrs, name: &str) -> Option<Span> {
-    attrs.origin().and_then(|origin| m.attr_span(origin, name))
 }
 
 /// A node being read: its stack, name, kind (its tag) and where it was declared.
@@ -704,7 +547,7 @@ fn read_component(
     for key in spec.names() {
         if !keys.contains(&key) {
             let mut error = spec_error(format!("a {what} has no attribute `{key}`"));
-            error.span = written_at(m, spec, key).or(error.span);
+            error.span = placement::written_at(m, spec, key).or(error.span);
             error.help = Some(match did_you_mean(key, keys.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("a {what} has {}", quoted(keys)),
@@ -811,8 +654,8 @@ fn read_terraform(
                 if !m.io.path_exists(&path).unwrap_or(false) {
                     let mut error =
                         spec_error(format!("the source `{}` does not exist", path.display()));
-                    error.span = written_at(m, spec, "source").or(error.span);
-                    error.help = missing_directory(m, &path);
+                    error.span = placement::written_at(m, spec, "source").or(error.span);
+                    error.help = placement::missing_directory(m, &path);
                     return Err(error);
                 }
                 if m.io.read_dir(&path).is_err() {
@@ -820,7 +663,7 @@ fn read_terraform(
                         "the source `{}` is a file, not a directory of Terraform code",
                         path.display()
                     ));
-                    error.span = written_at(m, spec, "source").or(error.span);
+                    error.span = placement::written_at(m, spec, "source").or(error.span);
                     let parent = path.parent().map(|p| p.display().to_string());
                     error.help = parent.map(|p| format!("name its directory: `{p}`"));
                     return Err(error);
@@ -1058,7 +901,7 @@ fn string_attr(m: &mut Machine, attrs: &Attrs, key: &str) -> EvalResult<Option<S
 }
 
 /// The `_type` of a set made by a domain builtin.
-fn tag(m: &mut Machine, attrs: &Attrs) -> EvalResult<Option<Rc<str>>> {
+pub(super) fn tag(m: &mut Machine, attrs: &Attrs) -> EvalResult<Option<Rc<str>>> {
     match attrs.get("_type").cloned() {
         Some(thunk) => match m.force(&thunk)? {
             Value::String(s) => Ok(Some(s.text())),

@@ -10,7 +10,7 @@ use crate::{
     error::{ErrorKind, EvalError, EvalResult},
     eval::Machine,
     io::Input,
-    project::{Action, Check, Json, Retries, Step, extract, json::ToJson},
+    project::{Action, Check, Json, Retries, Step, json::ToJson, placement},
     value::{Attrs, Value},
 };
 
@@ -199,8 +199,8 @@ impl StepSpec<'_, '_> {
                 if !m.io.path_exists(&path).unwrap_or(false) {
                     let mut error =
                         self.error(format!("the source `{}` does not exist", path.display()));
-                    error.span = extract::written_at(m, self.spec, "src").or(error.span);
-                    error.help = extract::missing_directory(m, &path);
+                    error.span = placement::written_at(m, self.spec, "src").or(error.span);
+                    error.help = placement::missing_directory(m, &path);
                     return Err(error);
                 }
                 Ok(Some(path))
