@@ -33,6 +33,8 @@ use std::{
 
 use libmimalloc_sys as mi;
 
+pub mod thin;
+
 /// Every block mimalloc hands out is aligned to at least a word.
 const MIN_ALIGN: usize = std::mem::size_of::<usize>();
 

@@ -1,6 +1,7 @@
 //! The builtins: a registry table (name → function, arity) and the global scope.
 //! Each group lives in its own file; every builtin forces only what it needs.
 
+use alloc_shim::thin::RcStr;
 mod attrs;
 mod closure;
 mod core;
@@ -181,7 +182,7 @@ const STRICT: &[&str] = &[
 /// `infra`.)
 pub(crate) fn globals() -> BTreeMap<&'static str, Thunk> {
     let mut globals = BTreeMap::new();
-    let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
+    let mut entries: Vec<(RcStr, Thunk)> = Vec::new();
     for &(name, arity, func) in TABLE {
         let strict = STRICT.contains(&name);
         let op = Thunk::value(Value::PrimOp(Rc::new(PrimOp { name, arity, func, strict })));
@@ -241,7 +242,7 @@ pub(crate) fn int(m: &mut Machine, t: &Thunk) -> EvalResult<i64> {
     }
 }
 
-pub(crate) fn list(m: &mut Machine, t: &Thunk) -> EvalResult<Rc<[Thunk]>> {
+pub(crate) fn list(m: &mut Machine, t: &Thunk) -> EvalResult<crate::value::RcSlice<Thunk>> {
     match m.force(t)? {
         Value::List(items) => Ok(items),
         other => Err(type_error("a list", &other, None)),

@@ -9,6 +9,7 @@
 //! interpolation, `toJSON` and the rest, and the project knows which outputs every component
 //! reads. A bare component name is resolved in the stack the reading component is placed in.
 
+use alloc_shim::thin::RcStr;
 mod rego;
 mod template;
 mod zone;
@@ -49,7 +50,7 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
         && !name.starts_with('-')
 }
 
-fn name_arg(m: &mut Machine, builtin: &'static str, what: &str, t: &Thunk) -> EvalResult<Rc<str>> {
+fn name_arg(m: &mut Machine, builtin: &'static str, what: &str, t: &Thunk) -> EvalResult<RcStr> {
     let name = builtins::string(m, t)?;
     if !is_valid_name(name.as_str()) {
         return Err(bad(
@@ -111,7 +112,7 @@ fn stack(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let name = name_arg(m, "infra.stack", "stack", &args[0])?;
     let decl = declare(m);
     let spec = builtins::attrs(m, &args[1])?;
-    let mut entries: Vec<(Rc<str>, Thunk)> =
+    let mut entries: Vec<(RcStr, Thunk)> =
         spec.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     entries.push(("_type".into(), Thunk::value(Value::string("infra.stack"))));
     entries.push(("name".into(), Thunk::value(Value::String(NixString::from(&*name)))));

@@ -2,6 +2,7 @@
 //! functions. Deep recursion is bounded by a depth counter and served by a growable stack, so
 //! no program can crash the process.
 
+use alloc_shim::thin::RcStr;
 mod apply;
 mod attrs;
 mod load;
@@ -61,10 +62,10 @@ pub(crate) struct Machine {
     pub(crate) require_inputs: bool,
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
-    pub(crate) output_sites: HashMap<(Rc<str>, Rc<str>), Span>,
+    pub(crate) output_sites: HashMap<(RcStr, RcStr), Span>,
     /// For `unsafeGetAttrPos` on a large set literal: each static name's index, by literal
     /// (made at the first question: a scan per question was quadratic over all its names).
-    pub(crate) name_index: HashMap<ExprId, HashMap<Rc<str>, usize>>,
+    pub(crate) name_index: HashMap<ExprId, HashMap<RcStr, usize>>,
     /// The one cell of each literal (`1`, `"a"`, `./p`) used where a thunk is wanted (an
     /// argument, an attribute, a list element), by node: made once, shared by every use (a
     /// computed value is never changed, and only a list's identity matters to printing).
@@ -79,7 +80,7 @@ pub(crate) struct Machine {
     name_cells: Vec<Option<Thunk>>,
     /// The program's own texts of `name` and `value` (`Arena::name`), for `listToAttrs`:
     /// a pair written `{ name = …; value = …; }` has its entries found by address.
-    pub(crate) pair_keys: (Rc<str>, Rc<str>),
+    pub(crate) pair_keys: (RcStr, RcStr),
     /// The buffer interpolated strings are built in (`interpolate`).
     scratch: String,
     /// Stack segments in use beyond the thread's own stack (`with_stack`).
@@ -101,8 +102,11 @@ const POLL_EVERY: u32 = 256;
 const ASK_EVERY: usize = 32 << 20;
 
 // What every thunk, value and frame costs: evaluation allocates millions of them.
-const _: () = assert!(std::mem::size_of::<Value>() == 24);
-// A cell is the reference counts, the borrow flag and this: 48 bytes (mimalloc's size class).
+// Two words: a `Result<Value, _>` comes back in two registers, not through memory.
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
+const _: () = assert!(std::mem::size_of::<crate::error::EvalResult<Value>>() == 16);
+// A cell is the reference counts, the borrow flag and this: 48 bytes (mimalloc's size class;
+// the two-word states of `map`'s and `genList`'s elements leave no room for a tag in 16).
 const _: () = assert!(std::mem::size_of::<crate::value::ThunkState>() == 24);
 // A frame with its reference counts is 56 bytes (a `with` keeps its namespace in a slot).
 const _: () = assert!(std::mem::size_of::<Env>() == 40);
@@ -210,7 +214,7 @@ impl Machine {
         let derivation = machine.prelude_thunk(builtins::DERIVATION);
         machine.globals.insert("derivation", derivation.clone());
         if let Some(Value::Attrs(set)) = machine.globals.get("builtins").and_then(Thunk::get) {
-            let mut entries: Vec<(Rc<str>, Thunk)> =
+            let mut entries: Vec<(RcStr, Thunk)> =
                 set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             entries.push(("derivation".into(), derivation));
             machine
@@ -506,14 +510,14 @@ impl Machine {
             Expr::List(items) => Ok(Value::List(match &items[..] {
                 // Short literals (`[ x ]`, `[ a b ]` in a loop) as arrays: a fixed-size
                 // allocation, without the general path's layout computation.
-                [a] => Rc::new([self.thunk(*a, env)]),
+                [a] => crate::value::RcSlice::from([self.thunk(*a, env)]),
                 [a, b] => {
                     let a = self.thunk(*a, env);
-                    Rc::new([a, self.thunk(*b, env)])
+                    crate::value::RcSlice::from([a, self.thunk(*b, env)])
                 }
                 [a, b, c] => {
                     let (a, b) = (self.thunk(*a, env), self.thunk(*b, env));
-                    Rc::new([a, b, self.thunk(*c, env)])
+                    crate::value::RcSlice::from([a, b, self.thunk(*c, env)])
                 }
                 items => items.iter().map(|item| self.thunk(*item, env)).collect(),
             })),
@@ -574,8 +578,8 @@ impl Machine {
 
     /// A cell holding the attribute name `name` as a string: one kept from before when it
     /// holds this very text (no allocation), else a new one, kept.
-    pub(crate) fn name_cell(&mut self, name: &Rc<str>) -> Thunk {
-        let place = (Rc::as_ptr(name) as *const u8 as usize >> 4) % NAME_CELLS;
+    pub(crate) fn name_cell(&mut self, name: &RcStr) -> Thunk {
+        let place = (RcStr::as_ptr(name) as usize >> 4) % NAME_CELLS;
         if let Some(cell) = &self.name_cells[place]
             && cell.inspect(|v| matches!(v, Value::String(s) if s.is_text(name))) == Some(true)
         {

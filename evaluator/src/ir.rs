@@ -2,6 +2,7 @@
 //! `inherit`, nested attribute paths and interpolation desugared, a span on every node.
 //! Nodes live in one `Arena` for the whole evaluation and refer to each other by `ExprId`.
 
+use alloc_shim::thin::RcStr;
 use std::{path::PathBuf, rc::Rc};
 
 use lang::{Span, ast::BinaryOp};
@@ -31,9 +32,9 @@ pub(crate) struct Arena {
     /// Every attribute name and formal written in the program, once: a name in a set
     /// literal and the same name selected elsewhere share their text, so a lookup usually
     /// finds its entry by address without comparing bytes (`Attrs::get`).
-    names: std::collections::HashSet<Rc<str>>,
+    names: std::collections::HashSet<RcStr>,
     /// The names of the `Hot::Select` and `Hot::With` nodes.
-    selected: Vec<Rc<str>>,
+    selected: Vec<RcStr>,
 }
 
 /// The forms evaluation meets most, with their fields, kept beside each node so that the
@@ -71,17 +72,17 @@ impl Hot {
 
 impl Arena {
     /// The shared text of a name written in the program.
-    pub(crate) fn name(&mut self, text: &str) -> Rc<str> {
+    pub(crate) fn name(&mut self, text: &str) -> RcStr {
         if let Some(name) = self.names.get(text) {
             return name.clone();
         }
-        let name: Rc<str> = text.into();
+        let name: RcStr = text.into();
         self.names.insert(name.clone());
         name
     }
 
     /// The shared text of `text` if the program writes that name.
-    pub(crate) fn known_name(&self, text: &str) -> Option<Rc<str>> {
+    pub(crate) fn known_name(&self, text: &str) -> Option<RcStr> {
         self.names.get(text).cloned()
     }
 
@@ -114,7 +115,7 @@ impl Arena {
     }
 
     /// The name of a `Hot::Select` or `Hot::With` node.
-    pub(crate) fn selected(&self, index: u32) -> &Rc<str> {
+    pub(crate) fn selected(&self, index: u32) -> &RcStr {
         &self.selected[index as usize]
     }
 
@@ -149,23 +150,23 @@ pub(crate) enum Var {
     Local { depth: u32, slot: u32 },
     /// Not bound lexically: looked up in the enclosing `with` sets at run time, innermost
     /// first. `withs`: how many frames up each `with`'s frame is (its namespace in slot 0).
-    With { name: Rc<str>, withs: Box<[u32]> },
+    With { name: RcStr, withs: Box<[u32]> },
     /// A global: `true`, `map`, `builtins`, … at `slot` of the machine's globals (`u32::MAX`:
     /// none, an error when evaluated, or `__curPos`).
-    Global { name: Rc<str>, slot: u32 },
+    Global { name: RcStr, slot: u32 },
 }
 
 /// A piece of an interpolated string or path.
 #[derive(Debug, Clone)]
 pub(crate) enum Part {
-    Literal(Rc<str>),
+    Literal(RcStr),
     Expr(ExprId),
 }
 
 /// An attribute name: known when lowering, or computed.
 #[derive(Debug, Clone)]
 pub(crate) enum AttrKey {
-    Static(Rc<str>),
+    Static(RcStr),
     Dynamic(ExprId),
 }
 
@@ -181,20 +182,20 @@ pub(crate) enum AttrValue {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Formal {
-    pub(crate) name: Rc<str>,
+    pub(crate) name: RcStr,
     pub(crate) default: Option<ExprId>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum Param {
     /// `x: …` — one slot (the name, for `toXML`).
-    Ident(Rc<str>),
+    Ident(RcStr),
     /// `{ a, b ? d, ... }@args: …` — a slot per formal, in order, then one for `args`.
-    Pattern { formals: Vec<Formal>, ellipsis: bool, bind: Option<Rc<str>> },
+    Pattern { formals: Vec<Formal>, ellipsis: bool, bind: Option<RcStr> },
     /// `a: b: …: body` — a chain of plain parameters, one frame with a slot each: applied to
     /// all of them at once (a fold's `acc: x: …`, a comparator's `a: b: …`) it costs one frame
     /// and no closure in between; applied to fewer, the closure carries those applied so far.
-    Curried(Box<[Rc<str>]>),
+    Curried(Box<[RcStr]>),
 }
 
 #[derive(Debug)]
@@ -207,7 +208,7 @@ pub(crate) struct Lambda {
     pub(crate) heads: Box<[Span]>,
     /// `x: …` as written, for messages (`<LAMBDA>` has no name in Nix; we keep one when a
     /// binding gives it one).
-    pub(crate) name: Option<Rc<str>>,
+    pub(crate) name: Option<RcStr>,
     /// The body's first act is forcing the parameter (a set pattern always does; `n: if n < 2
     /// …` does): an argument can then be evaluated at the call, with no thunk made for it, and
     /// nothing observable changes (see `lower::strict`).
@@ -228,7 +229,7 @@ impl Lambda {
 pub(crate) struct SetLiteral {
     /// `rec { … }`: the values see a new frame whose slots are `statics` in order.
     pub(crate) rec: bool,
-    pub(crate) statics: Vec<(Rc<str>, AttrValue)>,
+    pub(crate) statics: Vec<(RcStr, AttrValue)>,
     pub(crate) dynamics: Vec<(ExprId, ExprId)>,
     /// Where each static name is written, in the order of `statics`.
     pub(crate) keys: Rc<[lang::Span]>,
@@ -238,16 +239,16 @@ pub(crate) struct SetLiteral {
 }
 
 // Every node of every loaded file has one: a million-element list literal is a million.
-const _: () = assert!(std::mem::size_of::<Expr>() == 48);
+const _: () = assert!(std::mem::size_of::<Expr>() == 40);
 
 #[derive(Debug, Clone)]
 pub(crate) enum Expr {
     Int(i64),
     Float(f64),
-    Str(Rc<str>),
+    Str(RcStr),
     Path(Rc<PathBuf>),
     /// `<infra>`, `<infra/lib>`.
-    SearchPath(Rc<str>),
+    SearchPath(RcStr),
     Var(Var),
     /// `"a${b}c"`; the value is a string.
     Interpolate(Vec<Part>),

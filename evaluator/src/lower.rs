@@ -6,6 +6,7 @@
 //! `inherit`, nested attribute paths (`a.b = 1; a.c = 2;`), set literals merged with paths,
 //! interpolation and indented-string indentation are all desugared here.
 
+use alloc_shim::thin::RcStr;
 mod attrs;
 mod strict;
 mod strings;
@@ -29,7 +30,7 @@ use crate::{
 enum Scope {
     /// A frame's names, by slot, and (for a frame large enough for a search to cost: a `let`
     /// or `rec` set of thousands of names) each name's last slot.
-    Frame(Vec<Rc<str>>, HashMap<Rc<str>, u32>),
+    Frame(Vec<RcStr>, HashMap<RcStr, u32>),
     With,
 }
 
@@ -231,11 +232,7 @@ impl<'a> Lowerer<'a> {
         Var::Global { name: name.into(), slot: u32::MAX }
     }
 
-    pub(crate) fn with_frame<T>(
-        &mut self,
-        names: Vec<Rc<str>>,
-        f: impl FnOnce(&mut Self) -> T,
-    ) -> T {
+    pub(crate) fn with_frame<T>(&mut self, names: Vec<RcStr>, f: impl FnOnce(&mut Self) -> T) -> T {
         let mut index = HashMap::new();
         if names.len() > INDEXED {
             // Later names overwrite earlier ones: the last binding wins, as above.
@@ -255,7 +252,7 @@ impl<'a> Lowerer<'a> {
         out
     }
 
-    fn lambda(&mut self, lambda: &ast::Lambda, name: Option<Rc<str>>) -> Rc<Lambda> {
+    fn lambda(&mut self, lambda: &ast::Lambda, name: Option<RcStr>) -> Rc<Lambda> {
         let span = self.span(lambda);
         if let Some(param) = lambda.param() {
             let mut heads = vec![self.span(&param)];
@@ -274,7 +271,7 @@ impl<'a> Lowerer<'a> {
                 body = inner.body();
             }
             let body = self.with_frame(names.clone(), |l| l.expr(body, span));
-            let param = match <[Rc<str>; 1]>::try_from(names) {
+            let param = match <[RcStr; 1]>::try_from(names) {
                 Ok([ident]) => Param::Ident(ident),
                 Err(names) => Param::Curried(names.into()),
             };
@@ -289,11 +286,11 @@ impl<'a> Lowerer<'a> {
             let param = Param::Ident("".into());
             return Rc::new(Lambda { param, body, heads: [span].into(), name, strict: false });
         };
-        let names: Vec<Rc<str>> = pattern
+        let names: Vec<RcStr> = pattern
             .entries()
             .map(|e| self.arena.name(e.name().and_then(|n| n.text()).unwrap_or_default().as_str()))
             .collect();
-        let bind: Option<Rc<str>> =
+        let bind: Option<RcStr> =
             pattern.pat_bind().and_then(|b| b.name()).and_then(|n| n.text()).map(Into::into);
         let mut frame = names.clone();
         frame.extend(bind.clone());
@@ -313,7 +310,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers a value, naming a lambda after the binding that holds it.
-    pub(crate) fn value(&mut self, expr: &ast::Expr, name: &Rc<str>) -> ExprId {
+    pub(crate) fn value(&mut self, expr: &ast::Expr, name: &RcStr) -> ExprId {
         if let ast::Expr::Lambda(lambda) = expr {
             let span = self.span(lambda);
             let lowered = self.lambda(lambda, Some(name.clone()));

@@ -270,11 +270,14 @@ fn nix_corner_cases_found_in_review() {
 
 #[test]
 fn values_stay_small() {
-    // Every list element, set entry and argument is a thunk (one word); a value is three words
-    // at most (a list is a fat `Rc<[Thunk]>`; a string two words: plain text, or a node).
+    // Every list element, set entry and argument is a thunk (one word); a value is two words
+    // (a tag and one pointer or number: lists and strings keep their length in their
+    // allocation), and so is a result, returned in two registers.
     assert_eq!(std::mem::size_of::<crate::Thunk>(), 8);
-    assert!(std::mem::size_of::<crate::Value>() <= 24);
-    assert!(std::mem::size_of::<crate::EvalResult<crate::Value>>() <= 24);
+    assert_eq!(std::mem::size_of::<crate::Value>(), 16);
+    assert_eq!(std::mem::size_of::<crate::EvalResult<crate::Value>>(), 16);
+    // A set entry is its name and its thunk.
+    assert_eq!(std::mem::size_of::<(alloc_shim::thin::RcStr, crate::Thunk)>(), 16);
 }
 
 #[test]

@@ -1,11 +1,14 @@
-//! Values: small (three words at most), cheap to clone (reference counted), lazy inside
-//! (`Thunk`, one word).
+//! Values: two words (a tag and a pointer or a number), cheap to clone (reference counted),
+//! lazy inside (`Thunk`, one word). Lists and strings are thin pointers (`alloc_shim::thin`),
+//! so that a `Result<Value, _>` comes back in registers.
 
 mod attrs;
 mod string;
 mod thunk;
 
 use std::{path::PathBuf, rc::Rc};
+
+pub(crate) use alloc_shim::thin::{RcSlice, RcStr};
 
 pub(crate) use self::string::placeholder;
 pub use self::thunk::Thunk;
@@ -26,14 +29,14 @@ pub enum Value {
     String(NixString),
     Path(Rc<PathBuf>),
     Attrs(Rc<Attrs>),
-    List(Rc<[Thunk]>),
+    List(RcSlice<Thunk>),
     Lambda(Rc<Closure>),
     PrimOp(Rc<PrimOp>),
     /// A builtin given fewer arguments than it takes.
     PrimOpApp(Rc<PrimOpApp>),
     /// `comp.outputs`: the outputs of the component named here, known only after it is
     /// applied. Selecting `.NAME` gives an output placeholder; nothing else can look inside.
-    Outputs(Rc<str>),
+    Outputs(RcStr),
 }
 
 /// A function value: its code and the environment it closes over.

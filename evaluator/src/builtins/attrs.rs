@@ -1,5 +1,6 @@
 //! Attribute set builtins.
 
+use alloc_shim::thin::RcStr;
 use std::rc::Rc;
 
 use crate::{
@@ -40,7 +41,7 @@ pub(super) fn has_attr(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 pub(super) fn remove_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let attrs = builtins::attrs(m, &args[0])?;
     // A few names (the usual case) on the stack: no allocation.
-    let mut names: smallvec::SmallVec<[Rc<str>; 8]> = smallvec::SmallVec::new();
+    let mut names: smallvec::SmallVec<[RcStr; 8]> = smallvec::SmallVec::new();
     for name in builtins::list(m, &args[1])?.iter() {
         names.push(builtins::string(m, name)?.text());
     }
@@ -60,7 +61,7 @@ pub(super) fn intersect_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     // both in order at once (sets of similar sizes: no search at all); the values are the
     // right's.
     let (small, large) = (left.len().min(right.len()), left.len().max(right.len()));
-    let kept: Vec<(Rc<str>, Thunk)> =
+    let kept: Vec<(RcStr, Thunk)> =
         if small * (usize::BITS - large.leading_zeros()) as usize > small + large {
             let mut out = Vec::with_capacity(small);
             let (mut a, mut b) = (left.iter().peekable(), right.iter().peekable());
@@ -106,7 +107,7 @@ pub(super) fn cat_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 /// `listToAttrs [ { name; value; } … ]`: the first occurrence of a name wins, as in Nix.
 pub(super) fn list_to_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let items = builtins::list(m, &args[0])?;
-    let mut entries: Vec<(Rc<str>, Thunk)> = Vec::with_capacity(items.len());
+    let mut entries: Vec<(RcStr, Thunk)> = Vec::with_capacity(items.len());
     let (name_key, value_key) = m.pair_keys.clone();
     for item in items.iter() {
         let pair = builtins::attrs(m, item)?;
@@ -155,7 +156,7 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 /// `zipAttrsWith f [ s1 s2 … ]`: `f name [ values of name in each set, in order ]`.
 pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let func = Rc::new(builtins::function(m, &args[0])?);
-    let mut groups: std::collections::BTreeMap<Rc<str>, Vec<Thunk>> = Default::default();
+    let mut groups: std::collections::BTreeMap<RcStr, Vec<Thunk>> = Default::default();
     for set in builtins::list(m, &args[1])?.iter() {
         for (k, v) in builtins::attrs(m, set)?.iter() {
             groups.entry(k.clone()).or_default().push(v.clone());

@@ -3,10 +3,10 @@
 //! plain (numbers, strings, paths, and lists by their length and first element), so that a
 //! closure of n elements costs O(n), and compared one by one only where it is not.
 
+use alloc_shim::thin::RcStr;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     path::PathBuf,
-    rc::Rc,
 };
 
 use crate::{
@@ -21,7 +21,7 @@ use crate::{
 enum Scalar {
     Int(i64),
     Float(u64),
-    Str(Rc<str>),
+    Str(RcStr),
     Path(PathBuf),
     Bool(bool),
     Null,

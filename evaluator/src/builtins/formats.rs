@@ -1,6 +1,6 @@
 //! `fromTOML` and `fromYAML`: configuration formats to values.
 
-use std::rc::Rc;
+use alloc_shim::thin::RcStr;
 
 use crate::{
     builtins::{self, bad},
@@ -41,7 +41,7 @@ fn from_toml_value(value: &toml::Value) -> Result<Value, String> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         toml::Value::Table(table) => {
-            let entries: Vec<(Rc<str>, Thunk)> = table
+            let entries: Vec<(RcStr, Thunk)> = table
                 .iter()
                 .map(|(k, v)| Ok((k.as_str().into(), Thunk::value(from_toml_value(v)?))))
                 .collect::<Result<_, String>>()?;

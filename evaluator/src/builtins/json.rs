@@ -2,7 +2,8 @@
 //! prints itself (`infra eval --json`, templates): floats as the shortest text that reads back
 //! as the same number (`1048576.1`, where Nix's `toJSON` gives `1.04858e+06`).
 
-use std::{cell::RefCell, collections::HashSet, rc::Rc};
+use alloc_shim::thin::RcStr;
+use std::{cell::RefCell, collections::HashSet};
 
 use std::fmt::Write as _;
 
@@ -202,8 +203,8 @@ struct Keys<'a> {
     program: Option<&'a Arena>,
     /// The last key seen in each of 64 places picked from its length and ends (objects of one
     /// array mostly repeat their keys: a hit is one comparison, no hashing).
-    recent: RefCell<[Option<Rc<str>>; 64]>,
-    seen: RefCell<HashSet<Rc<str>>>,
+    recent: RefCell<[Option<RcStr>; 64]>,
+    seen: RefCell<HashSet<RcStr>>,
 }
 
 impl Keys<'_> {
@@ -215,7 +216,7 @@ impl Keys<'_> {
         }
     }
 
-    fn get(&self, text: &str) -> Rc<str> {
+    fn get(&self, text: &str) -> RcStr {
         let place = text_place(text);
         let mut recent = self.recent.borrow_mut();
         if let Some(name) = &recent[place]
@@ -228,7 +229,7 @@ impl Keys<'_> {
             if let Some(name) = seen.get(text) {
                 return name.clone();
             }
-            let name: Rc<str> = text.into();
+            let name: RcStr = text.into();
             seen.insert(name.clone());
             name
         });
@@ -293,7 +294,7 @@ impl<'de> serde::de::Visitor<'de> for Json<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Thunk, A::Error> {
-        let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
+        let mut entries: Vec<(RcStr, Thunk)> = Vec::new();
         while let Some(key) = map.next_key_seed(Key(self.keys))? {
             let value = with_stack(|| map.next_value_seed(self))?;
             entries.push((key, value));
@@ -399,20 +400,20 @@ fn with_stack<T>(f: impl FnOnce() -> T) -> T {
 struct Key<'a>(&'a Keys<'a>);
 
 impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
-    type Value = Rc<str>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Rc<str>, D::Error> {
+    type Value = RcStr;
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<RcStr, D::Error> {
         reader.deserialize_str(self)
     }
 }
 
 impl serde::de::Visitor<'_> for Key<'_> {
-    type Value = Rc<str>;
+    type Value = RcStr;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a string")
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<Rc<str>, E> {
+    fn visit_str<E>(self, s: &str) -> Result<RcStr, E> {
         Ok(self.0.get(s))
     }
 }
@@ -516,7 +517,7 @@ pub(crate) fn from_serde(json: &serde_json::Value) -> Result<Value, String> {
             items.iter().map(|i| from_serde(i).map(Thunk::value)).collect::<Result<Vec<_>, _>>()?,
         ),
         serde_json::Value::Object(map) => {
-            let entries: Vec<(Rc<str>, Thunk)> = map
+            let entries: Vec<(RcStr, Thunk)> = map
                 .iter()
                 .map(|(k, v)| Ok((k.as_str().into(), Thunk::value(from_serde(v)?))))
                 .collect::<Result<_, String>>()?;

@@ -1,5 +1,6 @@
 //! List builtins. Results stay lazy where Nix's are: `map f xs` builds thunks of `f x`.
 
+use alloc_shim::thin::RcStr;
 use std::{collections::HashMap, rc::Rc};
 
 use crate::{
@@ -267,10 +268,10 @@ fn merge_sort(
 
 pub(super) fn group_by(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let func = builtins::function(m, &args[0])?;
-    let mut groups: Vec<(Rc<str>, Vec<Thunk>)> = Vec::new();
+    let mut groups: Vec<(RcStr, Vec<Thunk>)> = Vec::new();
     // Each key's group, found by hashing (a search through the groups made groupBy quadratic
     // in the number of distinct keys).
-    let mut by_key: HashMap<Rc<str>, usize> = HashMap::new();
+    let mut by_key: HashMap<RcStr, usize> = HashMap::new();
     for item in builtins::list(m, &args[1])?.iter() {
         let key = match call(m, &func, std::slice::from_ref(item))? {
             Value::String(s) => s.text(),

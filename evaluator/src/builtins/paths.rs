@@ -1,5 +1,6 @@
 //! Builtins that read files (through `EvalIo`, recorded as inputs) or take paths apart.
 
+use alloc_shim::thin::RcStr;
 use std::{path::PathBuf, rc::Rc};
 
 use crate::{
@@ -47,7 +48,7 @@ pub(super) fn read_dir(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     let path = path_arg(m, &args[0])?;
     m.record(Input::Dir(path.clone()));
     let entries = m.io.read_dir(&path).map_err(|e| io_error(&path, e, None))?;
-    let entries: Vec<(Rc<str>, Thunk)> = entries
+    let entries: Vec<(RcStr, Thunk)> = entries
         .into_iter()
         .map(|(name, kind)| (name.into(), Thunk::value(Value::string(kind))))
         .collect();

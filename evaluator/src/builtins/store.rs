@@ -5,6 +5,7 @@
 //! do not exist here (`getContext` is `{ }`); the fetchers and `storePath` fail and say why.
 //! Reading a stand-in path fails with a message that says it is one (`error::io_error`).
 
+use alloc_shim::thin::RcStr;
 use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
@@ -99,7 +100,7 @@ pub(super) fn derivation_strict(m: &mut Machine, args: &[Thunk]) -> EvalResult<V
         hasher.update(format!("{}={}\0", text.as_str().len(), text.as_str()).as_bytes());
     }
     let hash = hasher.finalize();
-    let mut entries: Vec<(Rc<str>, Thunk)> = Vec::new();
+    let mut entries: Vec<(RcStr, Thunk)> = Vec::new();
     for output in &outputs {
         let suffix = if output == "out" { String::new() } else { format!("-{output}") };
         let path = store_path(&format!("output:{output}"), &hash, &format!("{name}{suffix}"));

@@ -5,6 +5,7 @@
 //! Anything else — several documents, another tag (`!custom`, `!!binary`), an integer beyond
 //! 64 bits, a key that is not a scalar — is an error with its line and column.
 
+use alloc_shim::thin::RcStr;
 use std::{collections::HashMap, rc::Rc};
 
 use yaml_rust2::{
@@ -46,7 +47,7 @@ pub(crate) fn load(text: &str) -> Result<Value, YamlError> {
 
 enum Frame {
     Seq { items: Vec<Thunk>, anchor: usize },
-    Map { entries: Vec<(Rc<str>, Thunk)>, merged: Vec<Rc<Attrs>>, key: Key, anchor: usize },
+    Map { entries: Vec<(RcStr, Thunk)>, merged: Vec<Rc<Attrs>>, key: Key, anchor: usize },
 }
 
 /// What a mapping expects next.
@@ -54,7 +55,7 @@ enum Key {
     /// A key.
     Wanted,
     /// The value of this key.
-    Of(Rc<str>),
+    Of(RcStr),
     /// The value of a merge key (`<<`).
     Merge,
 }
@@ -114,7 +115,7 @@ impl Loader {
                 Some(Frame::Map { entries, merged, anchor, .. }) => {
                     // Merged maps first, the last one first, so that the earlier wins; the
                     // map's own keys last, so that they win.
-                    let mut all: Vec<(Rc<str>, Thunk)> = Vec::new();
+                    let mut all: Vec<(RcStr, Thunk)> = Vec::new();
                     for attrs in merged.iter().rev() {
                         all.extend(attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
                     }

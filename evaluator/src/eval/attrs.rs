@@ -1,6 +1,7 @@
 //! Attribute sets in expressions: set literals (`rec`, dynamic names, `__overrides`),
 //! selection with `.` and `or`, and `?`.
 
+use alloc_shim::thin::RcStr;
 use std::rc::Rc;
 
 use lang::Span;
@@ -42,8 +43,8 @@ impl Machine {
         }
         // Names already given, to reject a repeat: searched one by one in a small set, through
         // a hash set in a large one (thousands of `${k} = …;` in one literal).
-        let mut given: Option<std::collections::HashSet<Rc<str>>> = (dynamics.len() > 16)
-            .then(|| entries.iter().map(|(name, _): &(Rc<str>, Thunk)| name.clone()).collect());
+        let mut given: Option<std::collections::HashSet<RcStr>> = (dynamics.len() > 16)
+            .then(|| entries.iter().map(|(name, _): &(RcStr, Thunk)| name.clone()).collect());
         for (key, value) in dynamics {
             let key_value = self.eval(*key, &scope)?;
             let name = match key_value {
@@ -99,7 +100,7 @@ impl Machine {
     /// to it inside the set, or is added.
     pub(super) fn overrides(
         &mut self,
-        entries: &mut Vec<(Rc<str>, Thunk)>,
+        entries: &mut Vec<(RcStr, Thunk)>,
         scope: &Rc<Env>,
     ) -> EvalResult<()> {
         let Some(index) = entries.iter().position(|(n, _)| &**n == "__overrides") else {
@@ -152,7 +153,7 @@ impl Machine {
     ) -> EvalResult<Value> {
         for key in path {
             let dynamic;
-            let name: &Rc<str> = match key {
+            let name: &RcStr = match key {
                 AttrKey::Static(name) => name,
                 AttrKey::Dynamic(_) => {
                     dynamic = self.attr_name(key, env)?;
@@ -212,7 +213,7 @@ impl Machine {
         Ok(Value::Bool(true))
     }
 
-    pub(super) fn attr_name(&mut self, key: &AttrKey, env: &Rc<Env>) -> EvalResult<Rc<str>> {
+    pub(super) fn attr_name(&mut self, key: &AttrKey, env: &Rc<Env>) -> EvalResult<RcStr> {
         match key {
             AttrKey::Static(name) => Ok(name.clone()),
             AttrKey::Dynamic(id) => match self.eval(*id, env)? {

@@ -1,6 +1,7 @@
 //! Loading source: `import` (files, once each, and the embedded standard library) and
 //! turning a source text into a value (parse, lower, evaluate).
 
+use alloc_shim::thin::RcStr;
 use std::path::{Path, PathBuf};
 
 use lang::Span;
@@ -182,7 +183,7 @@ impl Machine {
             Lowerer::new(&mut self.arena, file, base_dir, home, &is_global, &strict_global);
         let root = parse.tree().expr();
         let span = lower::file_span(file, len);
-        let names: Vec<std::rc::Rc<str>> =
+        let names: Vec<RcStr> =
             scope.iter().flat_map(|s| s.iter().map(|(k, _)| k.clone())).collect();
         let id = match &scope {
             Some(_) => lowerer.with_frame(names, |l| l.expr(root, span)),

@@ -1,6 +1,7 @@
 //! Operations on values that recurse into them: coercion to strings, arithmetic and
 //! concatenation, equality and ordering. Each recursion goes through `Machine::nested`.
 
+use alloc_shim::thin::RcStr;
 use std::{path::PathBuf, rc::Rc};
 
 use lang::Span;
@@ -210,7 +211,7 @@ impl Machine {
                     return Ok(false);
                 }
                 for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
-                    if !Rc::ptr_eq(ka, kb) && ka != kb {
+                    if !RcStr::ptr_eq(ka, kb) && ka != kb {
                         return Ok(false);
                     }
                     if va.ptr() == vb.ptr() {
@@ -285,7 +286,7 @@ impl Machine {
 
 /// An integer's decimal text, made on the stack and copied once into its shared string
 /// (`toString i` and `"${toString i}"` run in loops).
-fn int_text(i: i64) -> Rc<str> {
+fn int_text(i: i64) -> RcStr {
     int_decimal(i, &mut [0; 20]).into()
 }
 

@@ -1,6 +1,7 @@
 //! Lowering sets and `let`: bindings are first gathered into a tree (`Pending`) that merges
 //! nested paths and set literals the way Nix does, then emitted with the right scopes.
 
+use alloc_shim::thin::RcStr;
 use std::{collections::HashMap, rc::Rc};
 
 use lang::{
@@ -18,12 +19,12 @@ struct Pending {
     rec: bool,
     span: Span,
     /// Each name, its entry and where the name is written (for `unsafeGetAttrPos`).
-    statics: Vec<(Rc<str>, Entry, Span)>,
+    statics: Vec<(RcStr, Entry, Span)>,
     dynamics: Vec<(ast::Attr, Entry)>,
     /// Where each of the first `indexed` static names is, once a set is large enough for a
     /// search to cost (a 20,000-name literal is common in package sets: a linear search per
     /// name made lowering it quadratic).
-    index: HashMap<Rc<str>, usize>,
+    index: HashMap<RcStr, usize>,
     indexed: usize,
 }
 
@@ -31,9 +32,9 @@ enum Entry {
     Value(ast::Expr),
     Nested(Pending),
     /// `inherit x;`
-    Inherit(Rc<str>, Span),
+    Inherit(RcStr, Span),
     /// `inherit (from) x;`
-    InheritFrom(ast::Expr, Rc<str>, Span),
+    InheritFrom(ast::Expr, RcStr, Span),
 }
 
 impl Lowerer<'_> {
@@ -45,7 +46,7 @@ impl Lowerer<'_> {
     pub(crate) fn let_in(&mut self, let_in: &ast::LetIn) -> ExprId {
         let span = self.span(let_in);
         let pending = self.gather(let_in.bindings(), true, span);
-        let names: Vec<Rc<str>> = pending.statics.iter().map(|(n, ..)| n.clone()).collect();
+        let names: Vec<RcStr> = pending.statics.iter().map(|(n, ..)| n.clone()).collect();
         let (bindings, body) = self.with_frame(names, |l| {
             let bindings: Vec<AttrValue> = pending
                 .statics
@@ -182,18 +183,18 @@ impl Lowerer<'_> {
         if !rec {
             order.sort_by(|&a, &b| statics[a].0.cmp(&statics[b].0));
         }
-        let names: Vec<Rc<str>> =
+        let names: Vec<RcStr> =
             if rec { order.iter().map(|&i| statics[i].0.clone()).collect() } else { Vec::new() };
         let keys: Rc<[Span]> = order.iter().map(|&i| statics[i].2).collect();
         let body = |l: &mut Self| {
-            let mut lowered: Vec<Option<(Rc<str>, AttrValue)>> = statics
+            let mut lowered: Vec<Option<(RcStr, AttrValue)>> = statics
                 .into_iter()
                 .map(|(name, entry, _)| {
                     let value = l.entry(&name, entry, rec);
                     Some((name, value))
                 })
                 .collect();
-            let statics: Vec<(Rc<str>, AttrValue)> =
+            let statics: Vec<(RcStr, AttrValue)> =
                 order.iter().filter_map(|&i| lowered[i].take()).collect();
             let dynamics: Vec<(ExprId, ExprId)> = dynamics
                 .into_iter()
@@ -221,7 +222,7 @@ impl Lowerer<'_> {
 
     /// Lowers one binding's value in the current scope; `inherit`s see the scope around the
     /// set (`in_frame`: the set or `let` pushed a frame of its own that they must skip).
-    fn entry(&mut self, name: &Rc<str>, entry: Entry, in_frame: bool) -> AttrValue {
+    fn entry(&mut self, name: &RcStr, entry: Entry, in_frame: bool) -> AttrValue {
         let outer = |l: &mut Self, f: &mut dyn FnMut(&mut Self) -> ExprId| {
             if in_frame { l.outside_frame(|l| f(l)) } else { f(l) }
         };

@@ -1,6 +1,7 @@
 //! Lowering strings and paths: escapes decoded, indented strings stripped exactly as Nix
 //! strips them, paths made absolute.
 
+use alloc_shim::thin::RcStr;
 use std::{path::PathBuf, rc::Rc};
 
 use lang::{
@@ -31,7 +32,7 @@ pub(super) fn string(l: &mut Lowerer<'_>, s: &ast::Str, span: Span) -> ExprId {
             (None, _) => return l.push(Expr::Str("".into()), span),
             (Some(StrPart::Literal(token)), None) => {
                 let raw = token.text();
-                let text: Rc<str> = if raw.contains(['\\', '\r']) {
+                let text: RcStr = if raw.contains(['\\', '\r']) {
                     let mut text = String::with_capacity(raw.len());
                     ast::unescape_into(raw, &mut text);
                     text.into()

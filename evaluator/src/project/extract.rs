@@ -1,10 +1,10 @@
 //! Reading the entry file's value into a `Project`: stacks, placed components, their inputs
 //! as JSON, and the checks that need the whole project (see `graph` and `names`).
 
+use alloc_shim::thin::RcStr;
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::PathBuf,
-    rc::Rc,
 };
 
 use lang::Span;
@@ -901,7 +901,7 @@ fn string_attr(m: &mut Machine, attrs: &Attrs, key: &str) -> EvalResult<Option<S
 }
 
 /// The `_type` of a set made by a domain builtin.
-pub(super) fn tag(m: &mut Machine, attrs: &Attrs) -> EvalResult<Option<Rc<str>>> {
+pub(super) fn tag(m: &mut Machine, attrs: &Attrs) -> EvalResult<Option<RcStr>> {
     match attrs.get("_type").cloned() {
         Some(thunk) => match m.force(&thunk)? {
             Value::String(s) => Ok(Some(s.text())),

@@ -4,6 +4,7 @@
 //! is an output they declare. A component whose files cannot be read or parsed is not checked
 //! (see `module`). Errors say "did you mean" when a declared name is close.
 
+use alloc_shim::thin::RcStr;
 use std::{collections::BTreeMap, rc::Rc};
 
 use lang::Span;
@@ -137,14 +138,14 @@ fn unknown_output(
 /// Where `component`'s spec named the output: `NAME.outputs.OUTPUT` in its stack, or
 /// `infra.output "STACK/NAME" "OUTPUT"`.
 fn reference_site(m: &Machine, component: &Component, address: &str, output: &str) -> Option<Span> {
-    let output: Rc<str> = output.into();
+    let output: RcStr = output.into();
     let mut written: Vec<&str> = vec![address];
     if let Some((stack, name)) = address.split_once('/')
         && stack == component.stack
     {
         written.push(name);
     }
-    written.iter().find_map(|w| m.output_sites.get(&(Rc::from(*w), output.clone())).copied())
+    written.iter().find_map(|w| m.output_sites.get(&(RcStr::from(*w), output.clone())).copied())
 }
 
 /// The first names, in backticks.

@@ -9,13 +9,14 @@
 //! each change inserts its few names, sharing the rest — O(log n) per step, not O(n). A set
 //! used once pays no more than Nix's copy.
 
+use alloc_shim::thin::RcStr;
 use std::{
     cell::{Cell, OnceCell},
     cmp::Ordering,
     rc::Rc,
 };
 
-use crate::value::Thunk;
+use crate::value::{RcSlice, Thunk};
 
 /// Updating a flat set larger than this with a few names turns it into a tree.
 const SMALL: usize = 32;
@@ -46,7 +47,7 @@ impl Default for Attrs {
 
 #[derive(Clone)]
 enum Repr {
-    Small(Vec<(Rc<str>, Thunk)>),
+    Small(Vec<(RcStr, Thunk)>),
     Tree { root: Rc<Node>, len: usize },
 }
 
@@ -57,7 +58,7 @@ impl Default for Repr {
 }
 
 struct Node {
-    key: Rc<str>,
+    key: RcStr,
     value: Thunk,
     left: Option<Rc<Node>>,
     right: Option<Rc<Node>>,
@@ -70,7 +71,7 @@ impl Attrs {
     }
 
     /// Builds a set from entries in any order; a later entry for a name wins.
-    pub(crate) fn from_entries(mut entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
+    pub(crate) fn from_entries(mut entries: Vec<(RcStr, Thunk)>) -> Attrs {
         // A stable sort keeps equal names in their order; keep the last of each run, in
         // place (most sets have no repeats, and many are written in order already).
         if !entries.is_sorted_by(|a, b| a.0 < b.0) {
@@ -87,7 +88,7 @@ impl Attrs {
     }
 
     /// Builds a set from entries already sorted by name with no repeats.
-    pub(crate) fn from_sorted(entries: Vec<(Rc<str>, Thunk)>) -> Attrs {
+    pub(crate) fn from_sorted(entries: Vec<(RcStr, Thunk)>) -> Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         Attrs::new(Repr::Small(entries), false)
     }
@@ -149,7 +150,7 @@ impl Attrs {
     /// Entries in name order.
     /// The entry at `index` in name order, for a flat set (`None` for a tree: it has no
     /// index to go by).
-    pub(crate) fn flat_entry(&self, index: usize) -> Option<(&Rc<str>, &Thunk)> {
+    pub(crate) fn flat_entry(&self, index: usize) -> Option<(&RcStr, &Thunk)> {
         match &self.repr {
             Repr::Small(entries) => entries.get(index).map(|(k, v)| (k, v)),
             Repr::Tree { .. } => None,
@@ -169,7 +170,7 @@ impl Attrs {
 
     /// `f` of each entry, in order, as a list: a flat set's is written straight into the
     /// list's one allocation (its length is known), not collected and copied.
-    pub(crate) fn to_list(&self, mut f: impl FnMut(&Rc<str>, &Thunk) -> Thunk) -> Rc<[Thunk]> {
+    pub(crate) fn to_list(&self, mut f: impl FnMut(&RcStr, &Thunk) -> Thunk) -> RcSlice<Thunk> {
         match &self.repr {
             Repr::Small(entries) => entries.iter().map(|(k, v)| f(k, v)).collect(),
             Repr::Tree { .. } => self.iter().map(|(k, v)| f(k, v)).collect(),
@@ -218,7 +219,7 @@ impl Attrs {
     }
 
     /// This set without `names` (sorted, no repeats, at least one of them in the set).
-    pub(crate) fn remove(&self, names: &[Rc<str>]) -> Attrs {
+    pub(crate) fn remove(&self, names: &[RcStr]) -> Attrs {
         if self.len() > SMALL
             && names.len() * 8 < self.len()
             && let Some((mut root, mut len)) = self.tree()
@@ -294,12 +295,12 @@ fn merge(left: &Attrs, right: &Attrs) -> Attrs {
 /// `left // right` of two flat sets: the common case (small sets, `{ … } // { … }`), a walk
 /// over two slices. Names written in the program share their text, so most equal names are
 /// found equal by address, without comparing bytes.
-fn merge_flat(left: &[(Rc<str>, Thunk)], right: &[(Rc<str>, Thunk)]) -> Vec<(Rc<str>, Thunk)> {
+fn merge_flat(left: &[(RcStr, Thunk)], right: &[(RcStr, Thunk)]) -> Vec<(RcStr, Thunk)> {
     let mut out = Vec::with_capacity(left.len() + right.len());
     let (mut i, mut j) = (0, 0);
     while i < left.len() && j < right.len() {
         let (a, b) = (&left[i], &right[j]);
-        let order = if Rc::ptr_eq(&a.0, &b.0) { Ordering::Equal } else { (*a.0).cmp(&*b.0) };
+        let order = if RcStr::ptr_eq(&a.0, &b.0) { Ordering::Equal } else { (*a.0).cmp(&*b.0) };
         match order {
             Ordering::Less => {
                 out.push(a.clone());
@@ -330,12 +331,12 @@ fn same(key: &str, name: &str) -> bool {
 pub(crate) struct Iter<'a>(IterRepr<'a>);
 
 enum IterRepr<'a> {
-    Small(std::slice::Iter<'a, (Rc<str>, Thunk)>),
+    Small(std::slice::Iter<'a, (RcStr, Thunk)>),
     Tree(Vec<&'a Node>),
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a Rc<str>, &'a Thunk);
+    type Item = (&'a RcStr, &'a Thunk);
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
@@ -365,13 +366,13 @@ fn height(node: &Option<Rc<Node>>) -> u8 {
     node.as_ref().map_or(0, |n| n.height)
 }
 
-fn make(key: Rc<str>, value: Thunk, left: Option<Rc<Node>>, right: Option<Rc<Node>>) -> Rc<Node> {
+fn make(key: RcStr, value: Thunk, left: Option<Rc<Node>>, right: Option<Rc<Node>>) -> Rc<Node> {
     let height = height(&left).max(height(&right)) + 1;
     Rc::new(Node { key, value, left, right, height })
 }
 
 /// A balanced tree from sorted entries.
-fn build(entries: &[(Rc<str>, Thunk)]) -> Option<Rc<Node>> {
+fn build(entries: &[(RcStr, Thunk)]) -> Option<Rc<Node>> {
     if entries.is_empty() {
         return None;
     }
@@ -381,7 +382,7 @@ fn build(entries: &[(Rc<str>, Thunk)]) -> Option<Rc<Node>> {
 }
 
 /// Inserts or replaces, copying only the path to the key; `true` when the key is new.
-fn insert(node: &Rc<Node>, key: &Rc<str>, value: &Thunk) -> (Rc<Node>, bool) {
+fn insert(node: &Rc<Node>, key: &RcStr, value: &Thunk) -> (Rc<Node>, bool) {
     match key.cmp(&node.key) {
         Ordering::Equal => {
             let replaced = make(key.clone(), value.clone(), node.left.clone(), node.right.clone());
@@ -429,7 +430,7 @@ fn remove(node: &Rc<Node>, key: &str) -> Option<Option<Rc<Node>>> {
 }
 
 /// The first entry of a tree and the tree without it.
-fn remove_first(node: &Rc<Node>) -> (Rc<str>, Thunk, Option<Rc<Node>>) {
+fn remove_first(node: &Rc<Node>) -> (RcStr, Thunk, Option<Rc<Node>>) {
     match &node.left {
         None => (node.key.clone(), node.value.clone(), node.right.clone()),
         Some(left) => {
@@ -441,12 +442,7 @@ fn remove_first(node: &Rc<Node>) -> (Rc<str>, Thunk, Option<Rc<Node>>) {
 }
 
 /// Rebuilds a node, rotating when its subtrees' heights differ by more than one (AVL).
-fn balance(
-    key: Rc<str>,
-    value: Thunk,
-    left: Option<Rc<Node>>,
-    right: Option<Rc<Node>>,
-) -> Rc<Node> {
+fn balance(key: RcStr, value: Thunk, left: Option<Rc<Node>>, right: Option<Rc<Node>>) -> Rc<Node> {
     let (hl, hr) = (height(&left), height(&right));
     if hl > hr + 1 {
         // Invariant: a left subtree two levels taller than the right one exists.
@@ -524,7 +520,7 @@ mod tests {
         for step in 0..2000 {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let k = (seed >> 33) % 700;
-            let name: Rc<str> = format!("k{k:05}").into();
+            let name: RcStr = format!("k{k:05}").into();
             match step % 3 {
                 0 => {
                     let one = Attrs::from_entries(vec![(

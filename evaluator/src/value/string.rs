@@ -5,6 +5,7 @@
 //! the text is assembled once, when first read. A fold that keeps appending to one string is
 //! therefore linear, not quadratic.
 
+use alloc_shim::thin::RcStr;
 use std::{
     cell::{OnceCell, RefCell},
     collections::BTreeSet,
@@ -16,23 +17,24 @@ use std::{
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Context {
     /// An output of a component: `(address, output name)`.
-    Output(Rc<str>, Rc<str>),
+    Output(RcStr, RcStr),
     /// A value inside an age-encrypted file: `(file path, key path)`. Its text is only a
     /// placeholder; evaluation never decrypts.
-    Secret(Rc<str>, Rc<str>),
+    Secret(RcStr, RcStr),
 }
 
 /// Concatenations shorter than this are copied at once; longer ones become rope nodes.
 const ROPE_THRESHOLD: usize = 256;
 
-/// Two words, so that a `Value` is three: plain text (no context, not a rope — most strings)
-/// is its one shared allocation; a rope or a string with context has a node of its own.
+/// A tag and a thin pointer, whose tag the `Value` around it shares (two words in all): plain
+/// text (no context, not a rope — most strings) is its one shared allocation; a rope or a
+/// string with context has a node of its own.
 #[derive(Clone)]
 pub struct NixString(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    Plain(Rc<str>),
+    Plain(RcStr),
     Rich(Rc<Repr>),
 }
 
@@ -40,7 +42,7 @@ const _: () = assert!(std::mem::size_of::<NixString>() == 16);
 
 struct Repr {
     /// The text, once known.
-    flat: OnceCell<Rc<str>>,
+    flat: OnceCell<RcStr>,
     /// The two halves of a concatenation not yet flattened.
     parts: RefCell<Option<(NixString, NixString)>>,
     len: usize,
@@ -48,7 +50,7 @@ struct Repr {
 }
 
 impl NixString {
-    pub fn new(text: Rc<str>, context: Option<Rc<BTreeSet<Context>>>) -> NixString {
+    pub fn new(text: RcStr, context: Option<Rc<BTreeSet<Context>>>) -> NixString {
         let Some(context) = context.filter(|c| !c.is_empty()) else {
             return NixString(Inner::Plain(text));
         };
@@ -97,8 +99,8 @@ impl NixString {
     }
 
     /// Whether this is plain `text` itself (the same allocation), as a name's cell is.
-    pub(crate) fn is_text(&self, text: &Rc<str>) -> bool {
-        matches!(&self.0, Inner::Plain(own) if Rc::ptr_eq(own, text))
+    pub(crate) fn is_text(&self, text: &RcStr) -> bool {
+        matches!(&self.0, Inner::Plain(own) if RcStr::ptr_eq(own, text))
     }
 
     pub fn as_str(&self) -> &str {
@@ -109,7 +111,7 @@ impl NixString {
     }
 
     /// The text as a shared string (for attribute names).
-    pub fn text(&self) -> Rc<str> {
+    pub fn text(&self) -> RcStr {
         match &self.0 {
             Inner::Plain(text) => text.clone(),
             Inner::Rich(repr) => repr.flat.get_or_init(|| repr.flatten()).clone(),
@@ -140,7 +142,7 @@ impl NixString {
 impl Repr {
     /// Assembles a rope's text without recursion (ropes can be very deep), then lets go of
     /// the halves.
-    fn flatten(&self) -> Rc<str> {
+    fn flatten(&self) -> RcStr {
         let mut out = String::with_capacity(self.len);
         let mut stack: Vec<NixString> = Vec::new();
         if let Some((a, b)) = &*self.parts.borrow() {

@@ -66,7 +66,9 @@ impl Drop for ThunkCell {
             )
             | ThunkState::Blackhole { .. } => true,
             ThunkState::Done(Value::Attrs(shared)) => Rc::strong_count(shared) > 1,
-            ThunkState::Done(Value::List(shared)) => Rc::strong_count(shared) > 1,
+            ThunkState::Done(Value::List(shared)) => {
+                crate::value::RcSlice::strong_count(shared) > 1
+            }
             ThunkState::Done(Value::Lambda(shared)) => Rc::strong_count(shared) > 1,
             ThunkState::Done(Value::PrimOpApp(shared)) => Rc::strong_count(shared) > 1,
             ThunkState::Suspended { env, .. } => Rc::strong_count(env) > 1,
