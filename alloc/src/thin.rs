@@ -395,7 +395,12 @@ impl PartialOrd for RcStr {
 }
 
 impl Ord for RcStr {
+    #[inline]
     fn cmp(&self, other: &RcStr) -> Ordering {
+        // Names the program writes share their text: equal ones are often one allocation.
+        if RcStr::ptr_eq(self, other) {
+            return Ordering::Equal;
+        }
         (**self).cmp(&**other)
     }
 }

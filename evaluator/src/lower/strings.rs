@@ -22,6 +22,10 @@ enum Chunk {
     Interpolation(ExprId),
 }
 
+/// String literals up to this long share their text with names (`Arena::name`); longer ones
+/// are prose, never looked up.
+const NAME_LIKE: usize = 64;
+
 pub(super) fn string(l: &mut Lowerer<'_>, s: &ast::Str, span: Span) -> ExprId {
     let indented = s.is_indented();
     // Most strings are one piece of plain text, mostly without escapes: their text is taken
@@ -36,6 +40,11 @@ pub(super) fn string(l: &mut Lowerer<'_>, s: &ast::Str, span: Span) -> ExprId {
                     let mut text = String::with_capacity(raw.len());
                     ast::unescape_into(raw, &mut text);
                     text.into()
+                } else if raw.len() <= NAME_LIKE {
+                    // Shares its text with the attribute of that name, if the program writes
+                    // one: `removeAttrs s [ "b" ]`, `s ? "b"`, `getAttr "b" s` then find the
+                    // entry by address, comparing no bytes.
+                    l.arena.name(raw)
                 } else {
                     raw.into()
                 };
