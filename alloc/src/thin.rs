@@ -2,10 +2,10 @@
 //! two.
 //!
 //! The evaluator's value is an enum whose largest payloads were a list (`Rc<[Thunk]>`) and a
-//! string (`Rc<str>`), both pointer and length: that made every value three words, and every
-//! `Result<Value, _>` a block of memory returned through a pointer. With the length kept in the
-//! allocation, next to the count, a value is two words and comes back in two registers; the
-//! cells, frames and set entries that hold values and names shrink with it.
+//! string (`Rc<str>`), both pointer and length: that made every value three words. With the
+//! length kept in the allocation, next to the count, a value is two words — a third less to
+//! copy at every step that moves one — and set entries (a name and a thunk) two instead of
+//! three.
 //!
 //! A count without weak references (nothing here needs them), not thread-safe (neither is
 //! `Rc`): each type is `!Send` and `!Sync` through its raw pointer.

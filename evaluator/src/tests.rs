@@ -272,7 +272,7 @@ fn nix_corner_cases_found_in_review() {
 fn values_stay_small() {
     // Every list element, set entry and argument is a thunk (one word); a value is two words
     // (a tag and one pointer or number: lists and strings keep their length in their
-    // allocation), and so is a result, returned in two registers.
+    // allocation), and so is a result.
     assert_eq!(std::mem::size_of::<crate::Thunk>(), 8);
     assert_eq!(std::mem::size_of::<crate::Value>(), 16);
     assert_eq!(std::mem::size_of::<crate::EvalResult<crate::Value>>(), 16);

@@ -1,6 +1,6 @@
 //! Values: two words (a tag and a pointer or a number), cheap to clone (reference counted),
-//! lazy inside (`Thunk`, one word). Lists and strings are thin pointers (`alloc_shim::thin`),
-//! so that a `Result<Value, _>` comes back in registers.
+//! lazy inside (`Thunk`, one word). Lists and strings are thin pointers (`alloc_shim::thin`):
+//! every step that moves a value moves two words, not three.
 
 mod attrs;
 mod string;
