@@ -162,12 +162,21 @@ impl<T> RcSlice<T> {
     #[inline(never)]
     fn drop_slow(&mut self) {
         let len = self.header().len;
-        // SAFETY: this was the last handle: the elements are dropped once, then the block is
-        // freed with the layout it was allocated with.
-        unsafe {
-            ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.elements(), len));
-            dealloc(self.header.as_ptr() as *mut u8, layout::<T>(len).0);
-        }
+        // The block is freed after the elements, even when one of their drops panics.
+        let _free = Free(self.header.as_ptr() as *mut u8, layout::<T>(len).0);
+        // SAFETY: this was the last handle: the elements are dropped once.
+        unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.elements(), len)) };
+    }
+}
+
+/// Frees a block with the layout it was allocated with, when dropped.
+struct Free(*mut u8, Layout);
+
+impl Drop for Free {
+    fn drop(&mut self) {
+        // SAFETY: the block came from the global allocator with this layout, and nothing
+        // uses it any more.
+        unsafe { dealloc(self.0, self.1) }
     }
 }
 
@@ -185,8 +194,9 @@ impl<T> From<Vec<T>> for RcSlice<T> {
 
 impl<T, const N: usize> From<[T; N]> for RcSlice<T> {
     fn from(items: [T; N]) -> RcSlice<T> {
-        let items = ManuallyDrop::new(items);
+        // Allocated first: if that fails, the array is still dropped as usual.
         let (header, elements) = RcSlice::<T>::allocate(N);
+        let items = ManuallyDrop::new(items);
         // SAFETY: room for `N` elements; the array is moved in and never dropped itself.
         unsafe { ptr::copy_nonoverlapping(items.as_ptr(), elements, N) };
         RcSlice { header, marker: PhantomData }
@@ -222,12 +232,9 @@ struct Partial<T> {
 
 impl<T> Drop for Partial<T> {
     fn drop(&mut self) {
-        // SAFETY: `written` elements were written and are owned here; the block was allocated
-        // for `len`.
-        unsafe {
-            ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.elements, self.written));
-            dealloc(self.header.as_ptr() as *mut u8, layout::<T>(self.len).0);
-        }
+        let _free = Free(self.header.as_ptr() as *mut u8, layout::<T>(self.len).0);
+        // SAFETY: `written` elements were written and are owned here.
+        unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.elements, self.written)) };
     }
 }
 
@@ -496,6 +503,22 @@ mod tests {
             items.collect::<RcSlice<Rc<()>>>()
         });
         assert!(result.is_err());
+        assert_eq!(Rc::strong_count(&marker), 1);
+    }
+
+    #[test]
+    fn an_element_whose_drop_panics_does_not_keep_the_others() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("bomb");
+            }
+        }
+        let marker = Rc::new(());
+        let slice = RcSlice::from([(Some(Bomb), None), (None, Some(marker.clone()))]);
+        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(slice))).is_err());
+        // The element after the one that panicked was dropped (and, valgrind says, the block
+        // freed).
         assert_eq!(Rc::strong_count(&marker), 1);
     }
 
