@@ -593,6 +593,7 @@ impl Machine {
     /// A thunk for an expression, avoiding one where the value is already at hand (literals,
     /// variables that already hold a thunk), exactly where Nix does, so that lazy printing
     /// shows `<CODE>` in the same places.
+    #[inline]
     pub(crate) fn thunk(&mut self, id: ExprId, env: &Rc<Env>) -> Thunk {
         // The common cases first, from the node's hot copy: a variable shares its thunk, an
         // application or an operator is suspended.
@@ -614,6 +615,13 @@ impl Machine {
             }
             Hot::Int(_) | Hot::Other => {}
         }
+        self.thunk_other(id, env)
+    }
+
+    /// A literal's cell (made once, kept), or any other expression suspended: out of line, so
+    /// that the common cases above stay small enough to inline.
+    #[inline(never)]
+    fn thunk_other(&mut self, id: ExprId, env: &Rc<Env>) -> Thunk {
         if let Some(Some(thunk)) = self.constants.get(id.index()) {
             return thunk.clone();
         }
