@@ -111,17 +111,6 @@ impl<T> RcSlice<T> {
     pub fn as_ptr(this: &RcSlice<T>) -> *const u8 {
         this.header.as_ptr() as *const u8
     }
-
-    /// The elements, to change in place, when this is the only handle.
-    pub fn get_mut(this: &mut RcSlice<T>) -> Option<&mut [T]> {
-        if RcSlice::strong_count(this) != 1 {
-            return None;
-        }
-        let len = this.header().len;
-        // SAFETY: no other handle exists, and `&mut self` keeps this one from being used
-        // while the slice is borrowed.
-        Some(unsafe { std::slice::from_raw_parts_mut(this.elements(), len) })
-    }
 }
 
 impl<T> Deref for RcSlice<T> {
@@ -303,11 +292,6 @@ impl RcStr {
     pub fn as_ptr(this: &RcStr) -> *const u8 {
         RcSlice::as_ptr(&this.0)
     }
-
-    /// How many handles share this string.
-    pub fn strong_count(this: &RcStr) -> usize {
-        RcSlice::strong_count(&this.0)
-    }
 }
 
 impl Deref for RcStr {
@@ -332,42 +316,6 @@ impl From<String> for RcStr {
     }
 }
 
-impl From<&String> for RcStr {
-    fn from(text: &String) -> RcStr {
-        RcStr::from(text.as_str())
-    }
-}
-
-impl From<Box<str>> for RcStr {
-    fn from(text: Box<str>) -> RcStr {
-        RcStr::from(String::from(text))
-    }
-}
-
-impl From<std::borrow::Cow<'_, str>> for RcStr {
-    fn from(text: std::borrow::Cow<'_, str>) -> RcStr {
-        RcStr::from(text.into_owned())
-    }
-}
-
-impl From<&RcStr> for String {
-    fn from(text: &RcStr) -> String {
-        String::from(&**text)
-    }
-}
-
-impl From<RcStr> for String {
-    fn from(text: RcStr) -> String {
-        String::from(&*text)
-    }
-}
-
-impl AsRef<str> for RcStr {
-    fn as_ref(&self) -> &str {
-        self
-    }
-}
-
 impl Borrow<str> for RcStr {
     fn borrow(&self) -> &str {
         self
@@ -382,18 +330,6 @@ impl PartialEq for RcStr {
 }
 
 impl Eq for RcStr {}
-
-impl PartialEq<str> for RcStr {
-    fn eq(&self, other: &str) -> bool {
-        &**self == other
-    }
-}
-
-impl PartialEq<&str> for RcStr {
-    fn eq(&self, other: &&str) -> bool {
-        &**self == *other
-    }
-}
 
 impl PartialOrd for RcStr {
     fn partial_cmp(&self, other: &RcStr) -> Option<Ordering> {
@@ -520,15 +456,6 @@ mod tests {
         // The element after the one that panicked was dropped (and, valgrind says, the block
         // freed).
         assert_eq!(Rc::strong_count(&marker), 1);
-    }
-
-    #[test]
-    fn changed_in_place_only_when_not_shared() {
-        let mut slice = RcSlice::from(vec![1, 2, 3]);
-        RcSlice::get_mut(&mut slice).expect("one handle")[0] = 10;
-        let shared = slice.clone();
-        assert!(RcSlice::get_mut(&mut slice).is_none());
-        assert_eq!(&*shared, [10, 2, 3]);
     }
 
     #[test]
