@@ -217,9 +217,12 @@ impl Machine {
             let mut entries: Vec<(RcStr, Thunk)> =
                 set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             entries.push(("derivation".into(), derivation));
-            machine
-                .globals
-                .insert("builtins", Thunk::value(Value::attrs(Attrs::from_entries(entries))));
+            // `builtins.builtins` is the set itself, as in Nix (a cycle, made once, kept for
+            // the machine's life; printing shows it as `«repeated»`).
+            let itself = Thunk::value(Value::Null);
+            entries.push(("builtins".into(), itself.clone()));
+            itself.finish(Value::attrs(Attrs::from_entries(entries)));
+            machine.globals.insert("builtins", itself);
         }
         machine
     }

@@ -244,7 +244,8 @@ fn builtins_reference_is_fresh() {
         "\n## Constants\n\n`builtins.currentSystem` (the platform infra was built for, \
          `x86_64-linux`), `builtins.langVersion` (6), `builtins.nixVersion` (`\"2.8.0\"`, the \
          language infra implements), `builtins.nixPath` (`[ ]`), `builtins.storeDir` \
-         (`\"/nix/store\"`, for the stand-ins), `true`, `false`, `null`. Nix 2.8's \
+         (`\"/nix/store\"`, for the stand-ins), `builtins.builtins` (the set itself), `true`, \
+         `false`, `null`. Nix 2.8's \
          `currentTime` is left out: a pure evaluation has no clock.\n",
     );
     out.push_str(

@@ -35,7 +35,9 @@ fn compile(
     if let Some(regex) = m.regex_cache[usize::from(whole)].get(pattern) {
         return Ok(regex.clone());
     }
-    let (translated, alternative) = posix_to_regex(pattern);
+    let invalid_posix =
+        |reason: String| bad(builtin, format!("invalid regular expression `{pattern}`: {reason}"));
+    let (translated, alternative) = posix_to_regex(pattern).map_err(invalid_posix)?;
     let source =
         if whole { format!("(?s)^(?:{translated})$") } else { format!("(?s){translated}") };
     let invalid = |e: regex::Error| {
@@ -73,21 +75,46 @@ const REGEX_CACHE: usize = 512;
 
 /// Rewrites what POSIX ERE and the regex crate read differently: inside brackets a backslash
 /// is an ordinary character in POSIX, and `[` starts nothing but `[:class:]`. (`.` matching a
-/// newline is the `s` flag, set by the caller.)
-fn posix_to_regex(pattern: &str) -> (String, bool) {
+/// newline is the `s` flag, set by the caller.) Refuses what C++'s extended syntax (Nix's)
+/// refuses and the crate would take: escapes other than of the special characters (`\d`,
+/// `\w`, `\n`), groups with flags (`(?i)`, `(?:`), a repetition of an anchor or of nothing
+/// (`^*`, `(*`) and class names C++ does not know (`[[:word:]]`).
+fn posix_to_regex(pattern: &str) -> Result<(String, bool), String> {
     let mut alternative = false;
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars().peekable();
+    // Whether the last thing read can be repeated (an atom, a group, a repetition).
+    let mut repeatable = false;
     while let Some(c) = chars.next() {
         if c == '\\' {
-            out.push(c);
-            if let Some(next) = chars.next() {
-                out.push(next);
+            match chars.next() {
+                Some(next) if ".[\\*+?{()|^$".contains(next) => {
+                    out.push(c);
+                    out.push(next);
+                }
+                Some(next) => {
+                    return Err(format!(
+                        "`\\{next}` is not an escape of extended POSIX syntax (only a special character can be escaped: `\\.`, `\\*`, `\\[`, …; for a digit write `[0-9]` or `[[:digit:]]`)"
+                    ));
+                }
+                None => return Err("it ends with a lone `\\`".into()),
             }
+            repeatable = true;
             continue;
         }
         if c != '[' {
+            if c == '?' && out.ends_with('(') {
+                return Err("`(?` starts nothing in extended POSIX syntax (there are no flags \
+                            and no `(?:` groups: a plain `(…)` groups)"
+                    .into());
+            }
+            if matches!(c, '*' | '+' | '?' | '{') && !repeatable {
+                return Err(format!(
+                    "`{c}` repeats nothing (it follows the start, `(`, `|`, `^` or `$`)"
+                ));
+            }
             alternative |= c == '|';
+            repeatable = !matches!(c, '(' | '|' | '^' | '$');
             out.push(c);
             // `*?`, `+?`, `??`: POSIX reads a second quantifier, `(a*)?`, which matches what
             // a greedy `a*` matches (`(a+)?` what `a*` does); the crate would make it lazy.
@@ -104,6 +131,7 @@ fn posix_to_regex(pattern: &str) -> (String, bool) {
             continue;
         }
         // A bracket expression: `]` right after `[` or `[^` is a member, not the end.
+        repeatable = true;
         out.push('[');
         if chars.peek() == Some(&'^') {
             out.push('^');
@@ -120,13 +148,20 @@ fn posix_to_regex(pattern: &str) -> (String, bool) {
                     break;
                 }
                 '[' if chars.peek() == Some(&':') => {
-                    out.push('[');
+                    chars.next();
+                    let mut name = String::new();
                     for c in chars.by_ref() {
-                        out.push(c);
                         if c == ']' {
                             break;
                         }
+                        name.push(c);
                     }
+                    let Some(name) = name.strip_suffix(':') else {
+                        return Err("a `[:` class is not closed by `:]`".into());
+                    };
+                    out.push_str("[:");
+                    out.push_str(class_name(name)?);
+                    out.push_str(":]");
                 }
                 '\\' | '[' | '&' | '~' => {
                     out.push('\\');
@@ -136,7 +171,25 @@ fn posix_to_regex(pattern: &str) -> (String, bool) {
             }
         }
     }
-    (out, alternative)
+    Ok((out, alternative))
+}
+
+/// The crate's name for a POSIX class as C++ reads it: any case, with `d`, `s` and `w` for
+/// `digit`, `space` and word characters.
+fn class_name(name: &str) -> Result<&'static str, String> {
+    const NAMES: [&str; 12] = [
+        "alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space",
+        "upper", "xdigit",
+    ];
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "d" => Ok("digit"),
+        "s" => Ok("space"),
+        "w" => Ok("word"),
+        other => NAMES.iter().find(|n| **n == other).copied().ok_or_else(|| {
+            format!("`[:{name}:]` is not a class (the classes are {}, d, s, w)", NAMES.join(", "))
+        }),
+    }
 }
 
 /// The longest match starting at `start`: its end, and the groups of the match the pattern
