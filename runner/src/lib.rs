@@ -37,7 +37,7 @@ pub use crate::{
     resolve::{pending, resolve_inputs, resolve_known},
     run::{ComponentResult, Event, Failure, Mode, RunOptions, RunReport, Status, run},
     share::{CacheReport, Trust, cache_keygen, check, parse_key, pull_refs, push},
-    targets::{select_components, unknown_component_help},
+    targets::{select_components, unknown_component_help, with_upstreams},
     tool::{ToolEnv, find_tool},
 };
 

@@ -46,6 +46,23 @@ pub fn select_components(
     Ok(all.into_iter().zip(selected).filter(|(_, s)| *s).map(|(a, _)| a).collect())
 }
 
+/// `selected` and every component they read from or wait for, transitively, in project order:
+/// what must be built to say whether the selected ones are up to date (`infra status`,
+/// `infra why`), since one whose own inputs are unchanged still waits on a stale upstream.
+pub fn with_upstreams(project: &Project, selected: &[String]) -> Vec<String> {
+    let mut wanted: std::collections::HashSet<String> = selected.iter().cloned().collect();
+    let mut queue: Vec<String> = selected.to_vec();
+    while let Some(address) = queue.pop() {
+        let Some(component) = project.component(&address) else { continue };
+        for upstream in &component.depends_on {
+            if wanted.insert(upstream.clone()) {
+                queue.push(upstream.clone());
+            }
+        }
+    }
+    project.components().map(|c| c.address()).filter(|a| wanted.contains(a)).collect()
+}
+
 /// The help line for an address that names no component: "did you mean `dev/cluster`?"
 /// when one is close, else every address.
 pub fn unknown_component_help(project: &Project, address: &str) -> String {

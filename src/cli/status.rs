@@ -31,14 +31,18 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
     let Some(project) = ctx.project(out)? else { return Ok(ExitCode::FAILURE) };
     let selected = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let store = ctx.store()?;
-    let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
+    // Their upstreams too: a component whose own inputs are unchanged may wait on one.
+    let built = runner::with_upstreams(&project, &selected);
+    let build = runner::build_with(&project, &built, &store, false).map_err(runner_error)?;
     if let Some(url) = crate::cache::cache_url(ctx, args.cache.as_deref()) {
         let trust = crate::cache::trust(ctx)?;
         let pulled = runner::pull_refs(&url, &ctx.root, &selected, &trust);
         crate::cache::report(out, "pull from", &url, &pulled)?;
     }
     let mut text = String::new();
-    for (address, state, checked) in runner::status(&project, &build, &ctx.root, &tool_env()) {
+    let selected: std::collections::HashSet<&String> = selected.iter().collect();
+    let states = runner::status(&project, &build, &ctx.root, &tool_env());
+    for (address, state, checked) in states.into_iter().filter(|(a, ..)| selected.contains(a)) {
         let (name, message) = match &state {
             State::UpToDate => ("up-to-date", None),
             State::Changed => ("changed", None),

@@ -25,15 +25,32 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCod
         return Err(not_a_component(&project, &args.address));
     }
     let store = ctx.store()?;
-    let build = runner::build_with(&project, std::slice::from_ref(&args.address), &store, false)
-        .map_err(runner_error)?;
+    // Its upstreams too: its own inputs may be as applied while one it reads from is not.
+    let built = runner::with_upstreams(&project, std::slice::from_ref(&args.address));
+    let build = runner::build_with(&project, &built, &store, false).map_err(runner_error)?;
     match runner::why(&project, &build, &ctx.root, &tool_env(), &args.address) {
         None => out.data(&format!("`{}` was never applied\n", args.address))?,
         Some(reasons) if reasons == [runner::Change::NeverApplied] => {
             out.data(&format!("`{}` was never applied\n", args.address))?;
         }
         Some(reasons) if reasons.is_empty() => {
-            out.data(&format!("`{}` is up to date with its inputs\n", args.address))?;
+            let waiting = runner::status(&project, &build, &ctx.root, &tool_env())
+                .into_iter()
+                .find_map(|(address, state, _)| match state {
+                    runner::State::UpstreamChanged(upstream) if address == args.address => {
+                        Some(upstream)
+                    }
+                    _ => None,
+                });
+            match waiting {
+                Some(upstream) => out.data(&format!(
+                    "`{}`'s own inputs are as at its last apply, but `{upstream}`, which it \
+                     depends on, is not up to date: applying it may change what this one reads \
+                     (`infra why {upstream}`; `infra plan` shows what reaches this one)\n",
+                    args.address
+                ))?,
+                None => out.data(&format!("`{}` is up to date with its inputs\n", args.address))?,
+            }
         }
         Some(reasons) => {
             let mut text = String::new();

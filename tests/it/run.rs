@@ -110,6 +110,19 @@ fn the_quickstart_applies_and_reapplies_only_what_changed() {
     let why = String::from_utf8_lossy(&why.stdout);
     assert!(why.contains("input `cidr_block` changed: \"10.0.0.0/16\" → \"10.9.0.0/16\""), "{why}");
     assert!(why.contains("file `infra.auto.tfvars.json` changed"), "{why}");
+    // Its dependent's own inputs are unchanged, yet it is not up to date: `why` says so and
+    // names the upstream, and `status` of it alone agrees with `status` of everything.
+    assert!(status.contains("dev/cluster\tupstream-changed"), "{status}");
+    let why = infra(&project, &["why", "dev/cluster"]);
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(why.contains("but `dev/network`, which it depends on, is not up to date"), "{why}");
+    assert!(!why.contains("is up to date with its inputs"), "{why}");
+    let alone = infra(&project, &["status", "dev/cluster"]);
+    let alone = String::from_utf8_lossy(&alone.stdout);
+    assert!(
+        alone.starts_with("dev/cluster\tupstream-changed") && alone.lines().count() == 1,
+        "{alone}"
+    );
     let both = statuses(&apply(&project, &[]));
     assert_eq!(both["dev/network"], "applied");
     assert_eq!(both["dev/cluster"], "applied");
