@@ -63,6 +63,9 @@ pub(crate) struct Machine {
     /// Where each output placeholder was first made (`vpc.outputs.id`, `infra.output …`), by
     /// component (as written: a name or an address) and output, for messages about it.
     pub(crate) output_sites: HashMap<(RcStr, RcStr), Span>,
+    /// Each component's `inputs` set, by address, to place an error about one input on where
+    /// it is written.
+    pub(crate) input_sets: HashMap<String, Rc<Attrs>>,
     /// For `unsafeGetAttrPos` on a large set literal: each static name's index, by literal
     /// (made at the first question: a scan per question was quadratic over all its names).
     pub(crate) name_index: HashMap<ExprId, HashMap<RcStr, usize>>,
@@ -183,6 +186,7 @@ impl Machine {
             regex_cache: Default::default(),
             require_inputs: false,
             output_sites: HashMap::new(),
+            input_sets: HashMap::new(),
             name_index: HashMap::new(),
             constants: Vec::new(),
             spare: None,

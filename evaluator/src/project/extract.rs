@@ -453,7 +453,20 @@ pub(super) fn stack_decl(
     if let Some(list) = stack.get("components").cloned() {
         let items: Vec<Thunk> = match m.force(&list)? {
             Value::List(items) => items.to_vec(),
-            Value::Attrs(attrs) => attrs.iter().map(|(_, t)| t.clone()).collect(),
+            Value::Attrs(attrs) => {
+                // One component where a list (or a set) of them belongs.
+                let found = tag(m, &attrs)?;
+                if NODE_TAGS.iter().any(|t| found.as_deref() == Some(*t)) {
+                    let name = string_attr(m, &attrs, "name")?.unwrap_or_default();
+                    let mut error = spec_error(format!(
+                        "`components` is the single node `{name}`, not a list of them"
+                    ));
+                    error.span = placement::written_at(m, stack, "components").or(error.span);
+                    error.help = Some("put it in a list: `components = [ … ];`".into());
+                    return Err(error);
+                }
+                attrs.iter().map(|(_, t)| t.clone()).collect()
+            }
             other => {
                 return Err(spec_error(format!(
                     "`components` is {}, not a list of components",
@@ -574,6 +587,7 @@ fn read_component(
             let item = m.force(thunk)?;
             inputs.insert(key.to_string(), convert.convert(m, &item, &format!("inputs.{key}"))?);
         }
+        m.input_sets.insert(address.clone(), attrs.clone());
     }
     let kind = match node.tag {
         "infra.step" | "infra.wait" => {

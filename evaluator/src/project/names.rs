@@ -74,9 +74,12 @@ fn check_own(
             ),
             None => format!("the module declares {}", listed(names.variables.iter())),
         };
+        // Placed on the input's name where the `inputs` set is written.
+        let set = m.input_sets.get(&address).cloned();
+        let site = set.and_then(|set| super::placement::written_at(m, &set, input));
         return Err(EvalError::new(
             ErrorKind::UnknownInput { address: address.clone(), input: input.clone() },
-            span,
+            site.or(span),
         )
         .with_help(help));
     }
