@@ -283,7 +283,7 @@ impl Machine {
         match hot {
             Hot::Int(i) => Ok(Value::Int(i)),
             Hot::Local(depth, slot) => self.local(id, depth, slot, env),
-            Hot::Global(slot) => self.global(id, slot, env),
+            Hot::Global(slot) | Hot::Member(slot) => self.global(id, slot, env),
             Hot::Apply(func, arg) => {
                 if let Hot::Apply(..) = self.arena.hot(func) {
                     return self.apply_chain(id, env);
@@ -387,7 +387,7 @@ impl Machine {
     #[inline(always)]
     fn would_suspend(&self, id: ExprId) -> bool {
         match self.arena.hot(id) {
-            Hot::Local(..) | Hot::Global(_) | Hot::Int(_) => false,
+            Hot::Local(..) | Hot::Global(_) | Hot::Member(_) | Hot::Int(_) => false,
             Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) | Hot::With(..) => true,
             Hot::Other => {
                 !matches!(self.arena.get(id), Expr::Float(_) | Expr::Str(_) | Expr::Path(_))
@@ -428,7 +428,7 @@ impl Machine {
         match self.arena.hot(id) {
             Hot::Int(i) => Ok(Value::Int(i)),
             Hot::Local(depth, slot) => self.local(id, depth, slot, env),
-            Hot::Global(slot) => self.global(id, slot, env),
+            Hot::Global(slot) | Hot::Member(slot) => self.global(id, slot, env),
             _ => self.eval(id, env),
         }
     }
@@ -617,7 +617,12 @@ impl Machine {
                     return thunk.clone();
                 }
             }
-            Hot::Apply(..) | Hot::If(..) | Hot::BinOp(..) | Hot::Select(..) | Hot::With(..) => {
+            Hot::Apply(..)
+            | Hot::If(..)
+            | Hot::BinOp(..)
+            | Hot::Select(..)
+            | Hot::With(..)
+            | Hot::Member(_) => {
                 return Thunk::suspended(id, env.clone());
             }
             Hot::Int(_) | Hot::Other => {}

@@ -45,6 +45,10 @@ pub(crate) enum Hot {
     Local(u32, u32),
     /// A global that exists (`__curPos` and undefined names take the general path).
     Global(u32),
+    /// `builtins.NAME`, read as the global `__NAME`: evaluated as `Global`, but an argument
+    /// or an element written so is suspended, as Nix suspends a selection (lazy printing shows
+    /// `<CODE>` there, and the value of a plain `map` or `__add`).
+    Member(u32),
     Apply(ExprId, ExprId),
     If(ExprId, ExprId, ExprId),
     BinOp(BinaryOp, ExprId, ExprId),
@@ -61,7 +65,9 @@ impl Hot {
         match expr {
             Expr::Int(i) => Hot::Int(*i),
             Expr::Var(Var::Local { depth, slot }) => Hot::Local(*depth, *slot),
-            Expr::Var(Var::Global { slot, .. }) if *slot != u32::MAX => Hot::Global(*slot),
+            Expr::Var(Var::Global { slot, name }) if *slot != u32::MAX => {
+                if name.starts_with("builtins.") { Hot::Member(*slot) } else { Hot::Global(*slot) }
+            }
             Expr::Apply { func, arg } => Hot::Apply(*func, *arg),
             Expr::If { cond, then, otherwise } => Hot::If(*cond, *then, *otherwise),
             Expr::BinOp { op, lhs, rhs } => Hot::BinOp(*op, *lhs, *rhs),

@@ -119,7 +119,7 @@ impl<'a> Lowerer<'a> {
                     && let Some(AttrKey::Static(first)) = path.first()
                     && let Some(slot) = (self.global)(&format!("builtins.{first}"))
                 {
-                    let direct = Var::Global { name: format!("__{first}").into(), slot };
+                    let direct = Var::Global { name: format!("builtins.{first}").into(), slot };
                     if path.len() == 1 {
                         Expr::Var(direct)
                     } else {

@@ -62,6 +62,17 @@ fn unforced_throw_does_not_fire() {
 }
 
 #[test]
+fn a_selected_builtin_is_suspended_as_nix_suspends_a_selection() {
+    // `builtins.add` is read as the global `__add`, but written as a selection it is a thunk
+    // where it is passed, as in Nix; a plain variable (`map`, `__add`) is its value.
+    check_lazy(
+        "[ builtins.add map __add builtins.true ]",
+        expect![["[ <CODE> <PRIMOP> <PRIMOP> <CODE> ]"]],
+    );
+    check("builtins.foldl' builtins.add 0 [ 1 2 ]", expect![["3"]]);
+}
+
+#[test]
 fn thunks_are_forced_once_and_shared() {
     // `x` would throw on a second forcing if its result were not kept: `tryEval` restores
     // a failed thunk, but a successful one is final.

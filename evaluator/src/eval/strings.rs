@@ -96,7 +96,7 @@ impl Machine {
     /// `let toString = …` is not taken for it).
     fn interpolated_to_string(&mut self, id: ExprId, env: &Rc<Env>) -> EvalResult<Option<Coerced>> {
         let Hot::Apply(func, arg) = self.arena.hot(id) else { return Ok(None) };
-        let Hot::Global(slot) = self.arena.hot(func) else { return Ok(None) };
+        let (Hot::Global(slot) | Hot::Member(slot)) = self.arena.hot(func) else { return Ok(None) };
         match self.globals.at(slot).and_then(Thunk::get) {
             Some(Value::PrimOp(op)) if op.name == "toString" => {}
             _ => return Ok(None),
