@@ -900,6 +900,22 @@ pub(super) fn string_list(
     let mut out = Vec::with_capacity(items.len());
     for item in items.iter() {
         match m.force(item)? {
+            // Names and commands (a hook is run by the shell and logged): never a secret,
+            // whose placeholder would reach them as text.
+            Value::String(s) if s.is_secret() => {
+                return Err(EvalError::new(
+                    ErrorKind::SecretNotAllowed {
+                        address: owner.to_owned(),
+                        place: format!("`{key}`"),
+                        why: "where it would be written out in the clear (a command line, a log)",
+                    },
+                    Some(span),
+                )
+                .with_help(
+                    "pass the secret in `inputs` (or, to a step, in `env`): it reaches the \
+                     tool in its environment only",
+                ));
+            }
             Value::String(s) => out.push(s.as_str().to_owned()),
             other => return Err(error(&format!("a list holding {}", other.describe()))),
         }
