@@ -3,7 +3,8 @@
 //! the binary plan). `infra apply` applies a plan of a component whose `approval` asks for N
 //! approvers only once N different people approved that very plan; an approval of another
 //! plan is void, and says so. The file (`.infra/approvals/STACK/NAME.json`) is written
-//! atomically and removed when the plan is applied.
+//! atomically and removed when the plan is applied. Destroying such a component needs as
+//! many approvals of the destroy (`destroy_id`: bound to what was last applied).
 
 use std::path::Path;
 
@@ -42,6 +43,15 @@ pub fn plan_id(layout: &Layout, address: &str) -> Option<(PlanSummary, String)> 
     }
     let id = Digest::of(&bytes).to_hex()[..16].to_owned();
     Some((summary, id))
+}
+
+/// The id of destroying `address` as it was last applied (or, with no record, whatever an
+/// unfinished first apply left): an approval of it (`infra approve --destroy`) is void once
+/// the component is applied again.
+pub fn destroy_id(root: &Path, address: &str) -> String {
+    let applied = crate::record::read_record(root, address).map(|r| r.input_hash);
+    let bytes = format!("destroy\0{address}\0{}", applied.as_deref().unwrap_or("unrecorded"));
+    format!("destroy-{}", &Digest::of(bytes.as_bytes()).to_hex()[..16])
 }
 
 /// The approvals recorded for `address` (empty when none).

@@ -18,6 +18,10 @@ use crate::{
 pub(crate) struct ApproveArgs {
     /// The component, as `STACK/NAME`.
     address: String,
+    /// Approve destroying it as it was last applied (`infra destroy` of a component that
+    /// needs approvals waits for as many approvals of its destroy).
+    #[arg(long)]
+    destroy: bool,
     /// Print the outcome as one JSON object.
     #[arg(long)]
     json: bool,
@@ -38,6 +42,9 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
         ));
     };
     let layout = runner::Layout::new(&ctx.root);
+    if args.destroy {
+        return approve_destroy(out, ctx, args, &approval);
+    }
     let Some((summary, plan)) = runner::approval::plan_id(&layout, &args.address) else {
         return Err(CliError::user(
             "infra::approve::no_plan",
@@ -45,17 +52,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
         )
         .with_hint(format!("`infra apply {}` (or `infra plan`) makes one", args.address)));
     };
-    let user = crate::policy::user();
-    if let Some(message) = runner::approval::not_allowed(&approval, &user) {
-        return Err(CliError::user("infra::approve::not_allowed", message).with_hint(
-            "run it as one of them (`INFRA_USER`), or add the user to `approval.approvers`".into(),
-        ));
-    }
-    let at = crate::policy::now().map_err(|e| CliError::user("infra::policy::clock", e))?;
-    let approved =
-        runner::approval::approve(&layout, &args.address, &plan, &user, at).map_err(|e| {
-            CliError::user("infra::approve::io", format!("cannot record the approval: {e}"))
-        })?;
+    let approved = record(ctx, &args.address, &plan, &approval)?;
     let min = approval.min_approvers as usize;
     let who: Vec<&str> =
         approved.approvals.iter().map(|a| a.user.as_str()).filter(|u| approval.allows(u)).collect();
@@ -93,6 +90,74 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
     let state = if approved.again { "already approved by you" } else { "approved" };
     let ready = if who.len() >= min {
         format!("`infra apply {}` applies it", args.address)
+    } else {
+        format!("{} more needed", min - who.len())
+    };
+    text.push_str(&format!("{state}: {} of {min} ({}); {ready}\n", who.len(), who.join(", ")));
+    out.data(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records the user's approval of `plan` (a kept plan's id, or a destroy's).
+fn record(
+    ctx: &Ctx,
+    address: &str,
+    plan: &str,
+    approval: &evaluator::Approval,
+) -> Result<runner::approval::Approve, CliError> {
+    let user = crate::policy::user();
+    if let Some(message) = runner::approval::not_allowed(approval, &user) {
+        return Err(CliError::user("infra::approve::not_allowed", message).with_hint(
+            "run it as one of them (`INFRA_USER`), or add the user to `approval.approvers`".into(),
+        ));
+    }
+    let at = crate::policy::now().map_err(|e| CliError::user("infra::policy::clock", e))?;
+    let layout = runner::Layout::new(&ctx.root);
+    runner::approval::approve(&layout, address, plan, &user, at).map_err(|e| {
+        CliError::user("infra::approve::io", format!("cannot record the approval: {e}"))
+    })
+}
+
+/// `infra approve --destroy`: the user's approval of destroying the component as it was last
+/// applied.
+fn approve_destroy(
+    out: &mut Output,
+    ctx: &Ctx,
+    args: &ApproveArgs,
+    approval: &evaluator::Approval,
+) -> Result<ExitCode, CliError> {
+    let id = runner::approval::destroy_id(&ctx.root, &args.address);
+    let approved = record(ctx, &args.address, &id, approval)?;
+    let min = approval.min_approvers as usize;
+    let who: Vec<&str> =
+        approved.approvals.iter().map(|a| a.user.as_str()).filter(|u| approval.allows(u)).collect();
+    if args.json {
+        let line = serde_json::json!({
+            "address": args.address,
+            "plan": id,
+            "destroy": true,
+            "approvedBy": who,
+            "needed": min,
+            "again": approved.again,
+            "voided": approved.voided,
+        });
+        out.data(&format!("{line}\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let applied = runner::read_record(&ctx.root, &args.address)
+        .map(|r| format!("as applied {}", runner::time::utc(r.finished)))
+        .unwrap_or_else(|| "(never fully applied)".to_owned());
+    let mut text = format!("{}: destroy {applied}\n", Paint(out.color()).bold(&args.address));
+    if approved.voided > 0 {
+        text.push_str(&format!(
+            "{} of its kept plan {} void: a destroy is another decision\n",
+            runner::count(approved.voided, "approval", "approvals"),
+            if approved.voided == 1 { "is" } else { "are" }
+        ));
+    }
+    let state = if approved.again { "already approved by you" } else { "approved" };
+    let ready = if who.len() >= min {
+        format!("`infra destroy {}` destroys it", args.address)
     } else {
         format!("{} more needed", min - who.len())
     };

@@ -394,3 +394,47 @@ fn approvals_hold_a_plan_until_enough_people_approved_exactly_it() {
     let text = String::from_utf8_lossy(&impossible.stderr);
     assert!(text.contains("lists only 1 user: no plan could ever be approved"), "{text}");
 }
+
+#[test]
+fn a_destroy_needs_its_own_approvals() {
+    let main = GUARDED.replace(
+        "    policies = [\n      (policy.noDestroy { })\n      (policy.window { days = [ \"mon\" \"tue\" \"wed\" \"thu\" \"fri\" ]; from = 9; to = 17; })\n    ];",
+        "    approval = { required = true; minApprovers = 2; };",
+    );
+    assert!(main.contains("minApprovers"));
+    let project = Project::new("policies-approval-destroy", &main);
+    let deletes = |p: &Project| p.ledger().iter().filter(|l| l.starts_with("delete")).count();
+    project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    project.infra_as("alice", &["approve", "prod/things"], TUESDAY);
+    project.infra_as("bob", &["approve", "prod/things"], TUESDAY);
+    let applied = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(status(&applied, "prod/things"), "applied");
+
+    // One person cannot destroy it alone: the destroy waits, nothing is deleted.
+    let alone = project.infra_as(
+        "mallory",
+        &["destroy", "prod/things", "--auto-approve", "--json"],
+        TUESDAY,
+    );
+    let event = &finished(&alone)["prod/things"];
+    assert_eq!(event["status"], "awaiting-approval", "{event}");
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(message.contains("`infra approve --destroy prod/things`"), "{message}");
+    assert_eq!(deletes(&project), 0);
+    // The apply's approvals do not count for a destroy; two of the destroy do.
+    let alice = project.infra_as("alice", &["approve", "--destroy", "prod/things"], TUESDAY);
+    let text = String::from_utf8_lossy(&alice.stdout);
+    assert!(
+        text.contains("prod/things: destroy as applied") && text.contains("1 more needed"),
+        "{text}"
+    );
+    let still = project.infra(&["destroy", "prod/things", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(status(&still, "prod/things"), "awaiting-approval");
+    project.infra_as("bob", &["approve", "--destroy", "prod/things"], TUESDAY);
+    let destroyed = project.infra(&["destroy", "prod/things", "--auto-approve", "--json"], TUESDAY);
+    let event = &finished(&destroyed)["prod/things"];
+    assert_eq!(event["status"], "destroyed", "{event}");
+    assert!(event["notes"].to_string().contains("destroy approved by alice, bob"), "{event}");
+    assert_eq!(deletes(&project), 2);
+    assert!(!project.dir.join(".infra/approvals/prod/things.json").exists(), "used up");
+}

@@ -43,6 +43,10 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
         Ok(Err(stopped)) => return *stopped,
         Err(failure) => return ctx.fail(failure),
     };
+    // A component whose changes need approvals needs them to be destroyed too.
+    if let Some(stopped) = awaiting_destroy(ctx) {
+        return stopped;
+    }
     if record.is_some()
         && let Err(e) = mark_incomplete(
             &root,
@@ -80,8 +84,29 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
         ));
     }
     plan::discard(&ctx.shared.layout, ctx.address);
+    crate::approval::clear(&root, ctx.address);
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
     (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
+}
+
+/// The approval gate of a destroy: `None` when the component needs no approval or enough
+/// people approved destroying it as it was last applied (`approval::destroy_id`).
+fn awaiting_destroy(ctx: &mut Ctx<'_>) -> Option<(ComponentResult, Done)> {
+    let approval = ctx.component.terraform().and_then(|t| t.approval.clone())?;
+    let root = ctx.shared.options.root.clone();
+    let min = approval.min_approvers as usize;
+    let id = crate::approval::destroy_id(&root, ctx.address);
+    let (who, _) = crate::approval::counted(&ctx.shared.layout, ctx.address, &id, &approval);
+    if who.len() >= min {
+        ctx.notes.push(format!("destroy approved by {}", who.join(", ")));
+        return None;
+    }
+    let message = format!(
+        "awaiting approval: {} of {min} (`infra approve --destroy {}` approves destroying it)",
+        who.len(),
+        ctx.address
+    );
+    Some((ctx.result(Status::AwaitingApproval, None, Some(message)), Done::Pending))
 }
 
 /// For a component with policies: `terraform plan -destroy` into a private directory, shown
