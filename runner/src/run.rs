@@ -242,6 +242,11 @@ pub(crate) struct Shared {
     pub(crate) programs: std::sync::Mutex<BTreeMap<Option<String>, PathBuf>>,
     /// The components of this run.
     pub(crate) selected: BTreeSet<String>,
+    /// A destroy's first pass: every gate (approvals, policies on the planned destroy) is
+    /// passed before anything is destroyed (see `run`).
+    pub(crate) preflight: AtomicBool,
+    /// What that first pass decided for the nodes it stopped or holds back.
+    pub(crate) held: std::sync::Mutex<BTreeMap<String, destroy::Held>>,
     /// Planning: the nodes `apply` would run (planned, would run, pending). A node that runs
     /// again after one of them (`rerunAfter`, a wait) would run too.
     pub(crate) will_run: std::sync::Mutex<BTreeSet<String>>,
@@ -302,10 +307,24 @@ pub fn run(
         versions: tokio::sync::Mutex::new(BTreeMap::new()),
         programs: std::sync::Mutex::new(BTreeMap::new()),
         selected: selected.iter().cloned().collect(),
+        preflight: AtomicBool::new(false),
+        held: std::sync::Mutex::default(),
         will_run: std::sync::Mutex::default(),
         present,
         records,
     });
+    // A destroy is judged before anything is destroyed: when any of its components has a gate,
+    // every gate is passed first (a pass that destroys nothing), so that a denied or
+    // unapproved destroy does not find its dependents destroyed already (`destroy::hold`).
+    if shared.options.mode == Mode::Destroy && selected.iter().any(|a| destroy::gated(&shared, a)) {
+        shared.preflight.store(true, Ordering::SeqCst);
+        let judged = runtime.block_on(schedule(shared.clone()))?;
+        shared.preflight.store(false, Ordering::SeqCst);
+        let held = destroy::hold(&shared, judged);
+        if let Ok(mut slot) = shared.held.lock() {
+            *slot = held;
+        }
+    }
     runtime.block_on(schedule(shared))
 }
 
@@ -400,8 +419,11 @@ async fn schedule(shared: Arc<Shared>) -> std::io::Result<RunReport> {
             {
                 will_run.insert(address.clone());
             }
-            note_failure(&shared, &result);
-            (shared.events)(Event::Finished(Box::new(result.clone())));
+            // A destroy's first pass reports only what stopped it, at the end (`run`).
+            if !shared.preflight.load(Ordering::SeqCst) {
+                note_failure(&shared, &result);
+                (shared.events)(Event::Finished(Box::new(result.clone())));
+            }
             for waiter in waiters.get(&address).into_iter().flatten() {
                 let last =
                     remaining.get(waiter).is_some_and(|r| r.fetch_sub(1, Ordering::SeqCst) == 1);

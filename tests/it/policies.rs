@@ -438,3 +438,49 @@ fn a_destroy_needs_its_own_approvals() {
     assert_eq!(deletes(&project), 2);
     assert!(!project.dir.join(".infra/approvals/prod/things.json").exists(), "used up");
 }
+
+#[test]
+fn a_destroy_is_judged_whole_before_anything_is_destroyed() {
+    // `app` reads `things`: destroying `things` destroys `app` first. Only `things` forbids
+    // deletes, so its destroy is denied, and then `app` must still be there.
+    let main = r#"let
+  policy = infra.lib.policy;
+  things = infra.component "things" {
+    source = ./modules/things;
+    inputs = { names = [ "a" "b" ]; value = "v1"; };
+    policies = [ (policy.noDestroy { }) ];
+  };
+  app = infra.component "app" {
+    source = ./modules/things;
+    inputs = { names = [ "x${toString things.outputs.count}" ]; value = "v1"; };
+  };
+in { prod = infra.stack "prod" { components = [ things app ]; }; }
+"#;
+    let project = Project::new("policies-destroy-whole", main);
+    let deletes = |p: &Project| p.ledger().iter().filter(|l| l.starts_with("delete")).count();
+    let applied = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(
+        status(&applied, "prod/app"),
+        "applied",
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+
+    let denied = project.infra(&["destroy", "prod/things", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(denied.status.code(), Some(1));
+    let events = finished(&denied);
+    assert_eq!(events["prod/things"]["status"], "denied", "{events:?}");
+    let app = &events["prod/app"];
+    assert_eq!(app["status"], "skipped", "{app}");
+    let message = app["message"].as_str().unwrap_or_default();
+    assert!(message.contains("it depends on `prod/things`, which is not destroyed"), "{message}");
+    assert_eq!(deletes(&project), 0, "nothing destroyed");
+
+    // Let through: dependents first, then the target.
+    let allowed = project
+        .infra(&["destroy", "prod/things", "--auto-approve", "--json", "--allow-destroy"], TUESDAY);
+    let events = finished(&allowed);
+    assert_eq!(events["prod/app"]["status"], "destroyed", "{events:?}");
+    assert_eq!(events["prod/things"]["status"], "destroyed", "{events:?}");
+    assert_eq!(deletes(&project), 3);
+}

@@ -328,6 +328,15 @@ pub(crate) async fn run_component(
             Done::Failed,
         );
     }
+    // What a destroy's first pass decided stands.
+    let held = shared.held.lock().ok().and_then(|mut held| held.remove(address));
+    match held {
+        Some(super::destroy::Held::Stopped(result)) => return *result,
+        Some(super::destroy::Held::Dependent(why)) => {
+            return (ctx.result(Status::Skipped, None, Some(why)), Done::Failed);
+        }
+        None => {}
+    }
     if let Some((dependency, _)) = upstream.iter().find(|(_, done)| matches!(done, Done::Failed)) {
         let why = if shared.options.mode == Mode::Destroy {
             "depends on it and was not destroyed"
@@ -338,6 +347,10 @@ pub(crate) async fn run_component(
             ctx.result(Status::Skipped, None, Some(format!("`{dependency}` {why}"))),
             Done::Failed,
         );
+    }
+    // A destroy's first pass looks only at the nodes with gates.
+    if shared.preflight.load(Ordering::SeqCst) && !super::destroy::gated(shared, address) {
+        return super::destroy::cleared(&mut ctx);
     }
     if let Err(failure) = kinds::find_program(&mut ctx) {
         return ctx.fail(failure);

@@ -17,7 +17,7 @@ use crate::{
     run::component::{Ctx, Status},
     run::failure::{Failure, code},
     run::gate::{Gate, judge},
-    run::{ComponentResult, Done},
+    run::{ComponentResult, Done, RunReport, Shared},
     tool_diagnostics::{self},
 };
 
@@ -46,6 +46,9 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     // A component whose changes need approvals needs them to be destroyed too.
     if let Some(stopped) = awaiting_destroy(ctx) {
         return stopped;
+    }
+    if ctx.shared.preflight.load(std::sync::atomic::Ordering::SeqCst) {
+        return cleared(ctx);
     }
     if record.is_some()
         && let Err(e) = mark_incomplete(
@@ -87,6 +90,75 @@ pub(crate) async fn destroy(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
     crate::approval::clear(&root, ctx.address);
     let _ = std::fs::remove_file(ctx.shared.layout.checked(ctx.address));
     (ctx.result(Status::Destroyed, None, None), Done::Ok(None))
+}
+
+/// What a destroy's first pass says of a node whose gates let it through.
+const CLEARED: &str = "cleared for destroy";
+
+/// Whether destroying `address` has a gate: approvals, or policies to judge its planned
+/// destroy.
+pub(crate) fn gated(shared: &Shared, address: &str) -> bool {
+    let Some(terraform) = shared.project.component(address).and_then(|c| c.terraform()) else {
+        return false;
+    };
+    terraform.approval.is_some()
+        || (terraform.policies > 0 && shared.options.policy.engine.is_some())
+}
+
+/// A node let through by a destroy's first pass.
+pub(crate) fn cleared(ctx: &mut Ctx<'_>) -> (ComponentResult, Done) {
+    (ctx.result(Status::Skipped, None, Some(CLEARED.into())), Done::Ok(None))
+}
+
+/// What a destroy's first pass decided for a node, taken by it when its turn comes.
+pub(crate) enum Held {
+    /// Its gate stopped it: this result (denied, waiting, awaiting approval, failed).
+    Stopped(Box<(ComponentResult, Done)>),
+    /// It depends on one that will not be destroyed: not destroyed either (why).
+    Dependent(String),
+}
+
+/// After a destroy's first pass: the nodes a gate stopped keep that result, and every node
+/// that depends on one of them (destroyed first, otherwise) is held back; the rest is
+/// destroyed as usual (an unrelated target goes on, as in an apply).
+pub(crate) fn hold(shared: &Shared, judged: RunReport) -> BTreeMap<String, Held> {
+    let passed = |c: &ComponentResult| {
+        c.status == Status::UpToDate
+            || (c.status == Status::Skipped && c.message.as_deref() == Some(CLEARED))
+    };
+    let mut held = BTreeMap::new();
+    let mut stopped: Vec<String> = Vec::new();
+    for result in judged.components {
+        // Skipped without being judged (the run was stopped): the second pass says so.
+        if passed(&result) || result.status == Status::Skipped {
+            continue;
+        }
+        let done = match result.status {
+            Status::Waiting | Status::AwaitingApproval => Done::Pending,
+            _ => Done::Failed,
+        };
+        stopped.push(result.address.clone());
+        held.insert(result.address.clone(), Held::Stopped(Box::new((result, done))));
+    }
+    // Their dependents in this run, transitively.
+    let mut queue = stopped;
+    while let Some(address) = queue.pop() {
+        for component in shared.project.components() {
+            let dependent = component.address();
+            if component.depends_on.contains(&address)
+                && shared.selected.contains(&dependent)
+                && !held.contains_key(&dependent)
+            {
+                let why = format!(
+                    "not destroyed: it depends on `{address}`, which is not destroyed (a destroy \
+                     is judged before anything is destroyed)"
+                );
+                held.insert(dependent.clone(), Held::Dependent(why));
+                queue.push(dependent);
+            }
+        }
+    }
+    held
 }
 
 /// The approval gate of a destroy: `None` when the component needs no approval or enough
