@@ -1,6 +1,6 @@
 //! `infra status` and `infra why`: compare each component's current inputs with its last
 //! successful apply without running anything. Upstream outputs are the recorded ones; the tool
-//! version is the cached one (`.infra/cache/tools.json`).
+//! version is the cached one (`.infra/cache/tools.json`), asked once when there is none.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -12,7 +12,7 @@ use crate::{
     layout::Layout,
     record::{failure_path, read_failure_note, read_record},
     resolve::resolve_inputs,
-    tool::{ToolEnv, cached_version, find_tool},
+    tool::{ToolEnv, find_tool, probed_version},
 };
 
 /// Where a component stands.
@@ -152,7 +152,7 @@ pub fn why(
     let program = tool.and_then(|tool| find_tool(env, tool).ok());
     let version = program
         .as_ref()
-        .and_then(|p| cached_version(&Layout::new(root), p))
+        .and_then(|p| probed_version(&Layout::new(root), p))
         .unwrap_or_else(|| "unknown".to_owned());
     let fingerprint = crate::fingerprint::current(
         root,

@@ -74,6 +74,35 @@ pub(crate) fn cached_version(layout: &crate::layout::Layout, program: &Path) -> 
     cache.get(&identity(program)).cloned()
 }
 
+/// The version of `program`: the cached one, else asked (`version -json`, which touches no
+/// state) and cached for the next run. A checkout that never ran the tool (a CI machine with
+/// a shared cache) would otherwise see every component as changed by an unknown version.
+pub(crate) fn probed_version(layout: &crate::layout::Layout, program: &Path) -> Option<String> {
+    if let Some(version) = cached_version(layout, program) {
+        return Some(version);
+    }
+    let output = std::process::Command::new(program)
+        .args(["version", "-json"])
+        .env("CHECKPOINT_DISABLE", "1")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    let version = json.get("terraform_version")?.as_str()?.to_owned();
+    let path = layout.tools_cache();
+    let mut cache: std::collections::BTreeMap<String, String> =
+        std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    cache.insert(identity(program), version.clone());
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let bytes = serde_json::to_vec_pretty(&cache).unwrap_or_default();
+    let _ = store::fsutil::write_atomic(&path, &bytes, false);
+    Some(version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,14 @@ fn the_quickstart_applies_and_reapplies_only_what_changed() {
     let (finished, processes) = events(&again);
     assert_eq!(processes, 0, "{finished:?}");
     assert!(finished.values().all(|(s, _)| s == "up-to-date"));
+    // A checkout that never ran the tool (a CI machine pulling records from a cache) has no
+    // cached tool version: `status` asks the tool once, it does not call everything changed.
+    let tools = project.join(".infra/cache/tools.json");
+    std::fs::remove_file(&tools).expect("the tool's version was cached");
+    let fresh = infra(&project, &["status"]);
+    let fresh = String::from_utf8_lossy(&fresh.stdout);
+    assert!(fresh.contains("dev/network\tup-to-date") && !fresh.contains("changed"), "{fresh}");
+    assert!(tools.is_file(), "asked once, cached again");
 
     // An upstream input that changes no output: the upstream is re-applied, its dependent
     // is up to date (early cutoff).
