@@ -29,6 +29,11 @@ impl Layout {
         Layout { root: project_root.to_path_buf() }
     }
 
+    /// The project's root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// `.infra/` itself.
     pub fn dot(&self) -> PathBuf {
         self.root.join(".infra")

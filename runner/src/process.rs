@@ -242,6 +242,21 @@ fn kill_group(pid: Option<u32>, hard: bool) {
     let _ = (pid, hard);
 }
 
+/// The standard output of `program args` run in `cwd` to the end, for a quick question that
+/// touches no state (`terraform version -json`); `None` if it could not run or failed.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn output_of(program: &Path, args: &[&str], cwd: &Path) -> Option<Vec<u8>> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env("CHECKPOINT_DISABLE", "1")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    output.status.success().then_some(output.stdout)
+}
+
 /// Runs the user's editor (`sh -c "$EDITOR \"$1\""`, so `EDITOR="code --wait"` works) on
 /// `file`, on the terminal, and waits for it. A Ctrl-C meanwhile reaches the editor, not us:
 /// the caller always gets control back to clean up. Returns whether the editor succeeded.

@@ -81,15 +81,8 @@ pub(crate) fn probed_version(layout: &crate::layout::Layout, program: &Path) -> 
     if let Some(version) = cached_version(layout, program) {
         return Some(version);
     }
-    let output = std::process::Command::new(program)
-        .args(["version", "-json"])
-        .env("CHECKPOINT_DISABLE", "1")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    let output = crate::process::output_of(program, &["version", "-json"], layout.root())?;
+    let json: serde_json::Value = serde_json::from_slice(&output).ok()?;
     let version = json.get("terraform_version")?.as_str()?.to_owned();
     let path = layout.tools_cache();
     let mut cache: std::collections::BTreeMap<String, String> =
