@@ -7,19 +7,40 @@ use runner::Trust;
 
 use crate::{ctx::Ctx, error::CliError, output::Output};
 
-/// The cache URL to use, if any.
+/// The cache URL to use, if any: `file:///dir` (or a bare absolute path, a directory),
+/// `http(s)://…` or `s3://bucket/prefix`. Anything else is an error, not a run without a
+/// cache: a mistyped URL would silently stop sharing.
 #[allow(clippy::disallowed_methods)]
-pub(crate) fn cache_url(ctx: &Ctx, flag: Option<&str>) -> Option<String> {
-    if let Some(url) = flag {
-        return Some(url.to_owned());
-    }
-    if let Ok(url) = std::env::var("INFRA_CACHE")
+pub(crate) fn cache_url(ctx: &Ctx, flag: Option<&str>) -> Result<Option<String>, CliError> {
+    let (url, from) = if let Some(url) = flag {
+        (url.to_owned(), "`--cache`")
+    } else if let Ok(url) = std::env::var("INFRA_CACHE")
         && !url.is_empty()
     {
-        return Some(url);
+        (url, "`INFRA_CACHE`")
+    } else {
+        let Ok(text) = std::fs::read_to_string(ctx.root.join(".infra-cache")) else {
+            return Ok(None);
+        };
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
+        let Some(line) = line else { return Ok(None) };
+        (line.to_owned(), "`.infra-cache`")
+    };
+    if url.starts_with('/') {
+        return Ok(Some(format!("file://{url}")));
     }
-    let text = std::fs::read_to_string(ctx.root.join(".infra-cache")).ok()?;
-    text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned)
+    let known = ["file://", "http://", "https://", "s3://"];
+    if known.iter().any(|scheme| url.starts_with(scheme)) {
+        return Ok(Some(url));
+    }
+    Err(CliError::user(
+        "infra::cache::bad_url",
+        format!("{from} gives `{url}`, which is not a cache URL"),
+    )
+    .with_hint(
+        "use `file:///dir` (or an absolute path), `http(s)://host/prefix` or `s3://bucket/prefix`"
+            .into(),
+    ))
 }
 
 /// The signing key and the trusted keys.

@@ -103,7 +103,7 @@ pub(crate) fn open(
     mode: Mode,
 ) -> Result<Option<Session>, CliError> {
     let lock = lock_project(out, ctx, mode, args.lock_timeout)?;
-    let cache = crate::cache::cache_url(ctx, args.cache.as_deref());
+    let cache = crate::cache::cache_url(ctx, args.cache.as_deref())?;
     let remote_lock = match args.lock {
         LockScope::Local => None,
         LockScope::Cache => Some(lock_estate(out, cache.as_deref(), mode, args)?),

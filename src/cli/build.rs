@@ -36,7 +36,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &BuildArgs) -> Result<ExitC
     let store = ctx.store()?;
     let addresses = runner::select_components(&project, &args.targets).map_err(runner_error)?;
     let report = runner::build(&project, &addresses, &store).map_err(runner_error)?;
-    let cache = crate::cache::cache_url(ctx, args.cache.as_deref());
+    let cache = crate::cache::cache_url(ctx, args.cache.as_deref())?;
     if args.check {
         let Some(url) = &cache else {
             return Err(CliError::user("infra::cache::no_cache", "`--check` needs a cache".into())

@@ -75,7 +75,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &CiArgs) -> Result<ExitCode
     } else {
         let store = ctx.store()?;
         let build = runner::build_with(&project, &selected, &store, false).map_err(runner_error)?;
-        if let Some(url) = crate::cache::cache_url(ctx, args.cache.as_deref()) {
+        if let Some(url) = crate::cache::cache_url(ctx, args.cache.as_deref())? {
             let trust = crate::cache::trust(ctx)?;
             let pulled = runner::pull_refs(&url, &ctx.root, &selected, &trust);
             crate::cache::report(out, "pull from", &url, &pulled)?;

@@ -52,7 +52,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
         let resources = std::fs::read(layout.tfstate(address))
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|state| state.get("resources").and_then(|r| r.as_array()).map(Vec::len));
+            .and_then(|state| managed_instances(&state));
         let applied = runner::read_record(&ctx.root, address).is_some();
         let what = match (resources, applied) {
             (Some(n), _) => format!("{n} resource{}", if n == 1 { "" } else { "s" }),
@@ -69,4 +69,34 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &DestroyArgs) -> Result<Exi
     }
     let report = crate::runs::execute(out, ctx, &session, &args.run, Mode::Destroy, Review::None)?;
     Ok(crate::runs::exit_code(&report))
+}
+
+/// How many resource instances a state holds that a destroy deletes: those of managed
+/// resources (a `for_each` or `count` resource has one per key), not data sources.
+fn managed_instances(state: &serde_json::Value) -> Option<usize> {
+    let resources = state.get("resources")?.as_array()?;
+    Some(
+        resources
+            .iter()
+            .filter(|r| r.get("mode").and_then(|m| m.as_str()) != Some("data"))
+            .map(|r| r.get("instances").and_then(|i| i.as_array()).map_or(1, Vec::len))
+            .sum(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_instances_of_managed_resources() {
+        let state = serde_json::json!({ "resources": [
+            { "mode": "managed", "instances": [ {}, {} ] },
+            { "mode": "data", "instances": [ {} ] },
+            { "mode": "managed", "instances": [ {} ] },
+        ] });
+        assert_eq!(managed_instances(&state), Some(3));
+        assert_eq!(managed_instances(&serde_json::json!({ "resources": [] })), Some(0));
+        assert_eq!(managed_instances(&serde_json::json!({})), None);
+    }
 }

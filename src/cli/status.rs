@@ -34,7 +34,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
     // Their upstreams too: a component whose own inputs are unchanged may wait on one.
     let built = runner::with_upstreams(&project, &selected);
     let build = runner::build_with(&project, &built, &store, false).map_err(runner_error)?;
-    if let Some(url) = crate::cache::cache_url(ctx, args.cache.as_deref()) {
+    if let Some(url) = crate::cache::cache_url(ctx, args.cache.as_deref())? {
         let trust = crate::cache::trust(ctx)?;
         let pulled = runner::pull_refs(&url, &ctx.root, &selected, &trust);
         crate::cache::report(out, "pull from", &url, &pulled)?;

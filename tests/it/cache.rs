@@ -242,3 +242,20 @@ fn with_trusted_keys_forged_or_unsigned_records_are_ignored() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn a_cache_url_that_is_none_is_an_error_and_a_bare_path_a_directory() {
+    let project = crate::support::example("quickstart", "cache-bad-url");
+    let bad = crate::support::infra(&project, &["status", "--cache", "ftp://x/y"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        text.contains("infra::cache::bad_url") && text.contains("`--cache` gives `ftp://x/y`"),
+        "{text}"
+    );
+    let dir = crate::support::scratch_dir("cache-bare-path");
+    let bare = crate::support::infra(&project, &["status", "--cache", &dir.display().to_string()]);
+    assert!(bare.status.success(), "{}", String::from_utf8_lossy(&bare.stderr));
+    assert!(!String::from_utf8_lossy(&bare.stderr).contains("infra::cache"), "a directory cache");
+    let _ = std::fs::remove_dir_all(&project);
+}

@@ -125,6 +125,7 @@ fn diagnostics_reference_is_fresh() {
         "\n## Caches and locks (`infra::cache::…`, `infra::lock::…`)\n\n\
          | code | meaning |\n| --- | --- |\n\
          | `infra::cache::unavailable` | A warning: the cache failed or is down; the run goes on without it. |\n\
+         | `infra::cache::bad_url` | `--cache`, `INFRA_CACHE` or `.infra-cache` gives something that is not a cache URL (`file:///dir` or an absolute path, `http(s)://…`, `s3://…`). |\n\
          | `infra::cache::mismatch` | `build --check`: a work directory differs from the cache's realisation of the same derivation. |\n\
          | `infra::cache::no_cache` | `build --check` without a cache URL. |\n\
          | `infra::cache::keygen` | `infra cache keygen` could not make or write the key. |\n\
