@@ -140,10 +140,27 @@ pub fn decrypt(
 ) -> Result<Vec<u8>, SecretError> {
     let reader = age::armor::ArmoredReader::new(ciphertext);
     let decryptor = age::Decryptor::new(reader).map_err(|e| {
+        // The library's words are for its own tool ("have you tried upgrading…?", "failed to
+        // fill whole buffer"): say what the file is not, on one line.
+        let text = ciphertext.trim_ascii_start();
+        let headed = text.starts_with(b"age-encryption.org/")
+            || text.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----");
+        let why = match &e {
+            _ if ciphertext.is_empty() => "it is empty".to_owned(),
+            _ if !headed => "it does not start with an age header".to_owned(),
+            age::DecryptError::Io(_) => "it ends before its header does".to_owned(),
+            age::DecryptError::InvalidHeader | age::DecryptError::UnknownFormat => {
+                "it does not start with an age header".to_owned()
+            }
+            other => other.to_string().lines().next().unwrap_or_default().to_owned(),
+        };
         error(
             "infra::secrets::corrupt",
-            format!("`{name}` is not a readable age file: {e}"),
-            Some("was it truncated or edited by hand? restore it from version control"),
+            format!("`{name}` is not a readable age file: {why}"),
+            Some(
+                "was it truncated, edited by hand or never encrypted? restore it from version \
+                 control, or encrypt it with `infra secrets encrypt`",
+            ),
         )
     })?;
     let mut plaintext = Vec::new();
@@ -153,7 +170,11 @@ pub fn decrypt(
             format!("none of your identities can decrypt `{name}`"),
             Some("ask someone who can to add your public key to the recipients and run `infra secrets rekey`"),
         ),
-        other => error("infra::secrets::corrupt", format!("cannot decrypt `{name}`: {other}"), Some("the file may be truncated or tampered with")),
+        other => {
+            let why = other.to_string();
+            let why = why.lines().next().unwrap_or_default();
+            error("infra::secrets::corrupt", format!("cannot decrypt `{name}`: {why}"), Some("the file may be truncated or tampered with"))
+        }
     })?;
     stream.read_to_end(&mut plaintext).map_err(|e| {
         error(
@@ -255,6 +276,23 @@ mod tests {
         let path = dir.join("identity.txt");
         std::fs::write(&path, text).expect("write");
         (path, public)
+    }
+
+    #[test]
+    fn a_file_that_is_not_age_says_what_it_is_not_on_one_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (path, _) = identity_file(dir.path());
+        let identities = load_identities(&path).expect("identities");
+        for (bytes, why) in [
+            (&b""[..], "it is empty"),
+            (&b"{ \"db\": 1 }\n"[..], "does not start with an age header"),
+            (&b"age-encryption.org/v1\n-> X25519"[..], "not a readable age file"),
+        ] {
+            let error = decrypt(bytes, &identities, "dev.age").expect_err("not age");
+            assert_eq!(error.code, "infra::secrets::corrupt");
+            assert!(error.message.contains(why), "{}", error.message);
+            assert!(!error.message.contains('\n') && !error.message.contains("upgrading"));
+        }
     }
 
     #[test]

@@ -61,10 +61,12 @@ pub(crate) fn run(
             let target = output.clone().unwrap_or_else(|| with_age(file));
             write_atomic(&target, &ciphertext)?;
             out.status(&format!(
-                "encrypted `{}` to `{}` ({} recipients)",
+                "encrypted `{}` to `{}` ({}); the plaintext `{}` is still there: delete it \
+                 (and keep it out of version control)",
                 file.display(),
                 target.display(),
-                recipients.len()
+                runner::count(recipients.len(), "recipient", "recipients"),
+                file.display(),
             ))?;
             Ok(ExitCode::SUCCESS)
         }
