@@ -34,7 +34,7 @@ pub use crate::{
     lease::{ESTATE_LOCK, RemoteLock},
     process::run_editor,
     record::{RunRecord, read_record, record_path},
-    resolve::{pending, resolve_inputs, resolve_known},
+    resolve::{pending, resolve_inputs, resolve_known, secret_inputs},
     run::{ComponentResult, Event, Failure, Mode, RunOptions, RunReport, Status, run},
     share::{CacheReport, Trust, cache_keygen, check, parse_key, pull_refs, push},
     targets::{select_components, unknown_component_help, with_upstreams},

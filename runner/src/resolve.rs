@@ -143,6 +143,17 @@ pub(crate) fn substitute_sensitive(
 }
 
 /// Whether an input value holds one of the component's secrets.
+/// The names of `component`'s inputs that hold a secret (never written to a file: a run
+/// passes them through the environment).
+pub fn secret_inputs(component: &Component) -> Vec<String> {
+    component
+        .inputs
+        .iter()
+        .filter(|(_, v)| holds_secret(component, v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 pub(crate) fn holds_secret(component: &Component, value: &Json) -> bool {
     let texts: Vec<String> = component.secrets.iter().map(|s| s.text()).collect();
     contains_text(value, &texts)

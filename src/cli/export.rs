@@ -60,6 +60,23 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ExportArgs) -> Result<Exit
     runner::export(&project, component, built, &store, &ctx.root, &upstream, &dest)
         .map_err(runner_error)?;
     out.status(&format!("exported `{}` to `{}`", args.address, args.output.display()))?;
+    let secret = runner::secret_inputs(component);
+    if !secret.is_empty() {
+        // Never written to a file: a run passes them through the environment.
+        let names: Vec<String> = secret.iter().map(|n| format!("`{n}`")).collect();
+        out.status(&format!(
+            "these inputs hold secrets and are not written: {}; give them to Terraform in \
+             the environment ({})",
+            names.join(", "),
+            secret.iter().map(|n| format!("`TF_VAR_{n}`")).collect::<Vec<_>>().join(", ")
+        ))?;
+    }
+    if component.terraform().is_some_and(|t| t.backend.ty == "local") {
+        out.status(
+            "its state is the project's own (the local backend's path is absolute): a \
+             `terraform apply` there changes it, without infra's policies, approvals or records",
+        )?;
+    }
     if !missing.is_empty() {
         // Everything known is written; Terraform asks for the rest (`-var NAME=VALUE`).
         let mut text =

@@ -184,12 +184,18 @@ fn a_canary_secret_reaches_terraform_and_nothing_else() {
         vec!["output", "dev/db"],
         vec!["build"],
         vec!["eval", "--strict", "dev.db.inputs"],
+        vec!["export", "dev/db", "-o", "exported"],
     ] {
         let output = project.infra(&verb, &[]);
         assert!(!String::from_utf8_lossy(&output.stdout).contains(&canary), "{verb:?}");
         assert!(!String::from_utf8_lossy(&output.stderr).contains(&canary), "{verb:?}");
     }
     assert_eq!(files_containing(&project.dir, &canary), Vec::<PathBuf>::new());
+    // The export names the secret input it leaves out, and says whose state it is.
+    let export = project.infra(&["export", "dev/db", "-o", "exported-again"], &[]);
+    let text = String::from_utf8_lossy(&export.stderr);
+    assert!(text.contains("hold secrets and are not written: `password`"), "{text}");
+    assert!(text.contains("`TF_VAR_password`") && text.contains("its state is the project's own"));
 
     // An unchanged secrets file re-plans nothing; a rotated one exactly its consumer.
     let again = project.infra(&["apply", "--auto-approve", "--json"], &[]);
