@@ -76,8 +76,20 @@ pub(crate) async fn upstream_outputs(ctx: &mut Ctx<'_>, address: &str) -> Result
         .component(address)
         .ok_or_else(|| fail(format!("`{address}` is not in the project")))?;
     if let Some(path) = local_state(&shared.layout, upstream) {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| fail(format!("cannot read the state of `{address}`: {e}")))?;
+        let bytes = std::fs::read(&path).map_err(|e| {
+            let mut message =
+                format!("cannot read the state of `{address}` (`{}`): {e}", path.display());
+            if e.kind() == std::io::ErrorKind::NotFound {
+                // Sensitive outputs are never recorded or shared: they are read from the
+                // upstream's state, and a local state lives on the machine that applied it.
+                message.push_str(&format!(
+                    "; a sensitive output is read from its state, and a local state is not \
+                     shared through a cache: give `{address}` a remote backend (`backend`), or \
+                     apply it on this machine"
+                ));
+            }
+            fail(message)
+        })?;
         return terraform::state_outputs(&bytes)
             .ok_or_else(|| fail(format!("the state of `{address}` is not readable")));
     }
