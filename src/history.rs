@@ -426,6 +426,9 @@ impl History {
         )?;
         let mut runs = Vec::new();
         for row in rows {
+            if runs.len() >= limit {
+                break;
+            }
             let text = |i: usize| row.get(i).and_then(Cell::text).unwrap_or_default();
             let mut run = Run {
                 id: text(0),
@@ -449,9 +452,6 @@ impl History {
                 || run.nodes.iter().any(|n| targets.iter().any(|t| matches(t, &n.address)));
             if wanted {
                 runs.push(run);
-            }
-            if runs.len() >= limit {
-                break;
             }
         }
         Ok(runs)

@@ -64,6 +64,8 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &StatusArgs) -> Result<Exit
         } else {
             text.push_str(&format!("{address}\t{name}"));
             if let Some(message) = message {
+                // One row per node: a message of several lines (a step's output) on one.
+                let message = message.split('\n').map(str::trim).collect::<Vec<_>>().join("; ");
                 text.push_str(&format!("\t{message}"));
             }
             if let Some((at, drifted)) = checked {
