@@ -28,20 +28,29 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &WhyArgs) -> Result<ExitCod
     // Its upstreams too: its own inputs may be as applied while one it reads from is not.
     let built = runner::with_upstreams(&project, std::slice::from_ref(&args.address));
     let build = runner::build_with(&project, &built, &store, false).map_err(runner_error)?;
+    let state = runner::status(&project, &build, &ctx.root, &tool_env())
+        .into_iter()
+        .find_map(|(address, state, _)| (address == args.address).then_some(state));
+    // A run that failed or was interrupted is said first: it is why the node runs again.
+    match &state {
+        Some(runner::State::Interrupted(message)) => {
+            out.data(&format!("`{}`'s last run was interrupted: {message}\n", args.address))?
+        }
+        Some(runner::State::Failed(message)) => {
+            out.data(&format!("`{}`'s last run failed: {message}\n", args.address))?;
+        }
+        _ => {}
+    }
     match runner::why(&project, &build, &ctx.root, &tool_env(), &args.address) {
         None => out.data(&format!("`{}` was never applied\n", args.address))?,
         Some(reasons) if reasons == [runner::Change::NeverApplied] => {
             out.data(&format!("`{}` was never applied\n", args.address))?;
         }
         Some(reasons) if reasons.is_empty() => {
-            let waiting = runner::status(&project, &build, &ctx.root, &tool_env())
-                .into_iter()
-                .find_map(|(address, state, _)| match state {
-                    runner::State::UpstreamChanged(upstream) if address == args.address => {
-                        Some(upstream)
-                    }
-                    _ => None,
-                });
+            let waiting = match state {
+                Some(runner::State::UpstreamChanged(upstream)) => Some(upstream),
+                _ => None,
+            };
             match waiting {
                 Some(upstream) => out.data(&format!(
                     "`{}`'s own inputs are as at its last apply, but `{upstream}`, which it \

@@ -363,6 +363,12 @@ fn sigterm_is_passed_once_to_the_running_tool_and_no_record_is_written() {
         status.contains("dev/network\tinterrupted\tstopped by a signal during `apply`"),
         "{status}"
     );
+    let why = infra(&project, &["why", "dev/network"]);
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(
+        why.starts_with("`dev/network`'s last run was interrupted: stopped by a signal"),
+        "{why}"
+    );
     assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), "INT\n", "one SIGINT, once");
     assert!(!project.join(".infra/records/dev/network.json").exists());
     let _ = std::fs::remove_dir_all(&project);
