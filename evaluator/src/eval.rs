@@ -825,8 +825,12 @@ impl Machine {
             // A lazy application is a call one level deeper: a chain of them forcing each
             // other (`map toString` of `map toString` of …, a million deep) is counted and
             // stopped, whatever the function (a builtin's call counts no level of its own).
+            // The function is forced here, not when the list or set was made (as in Nix).
             ThunkState::Apply1 { func, arg } => {
-                let result = self.deeper(None, |m| m.call_all(&func, std::slice::from_ref(&arg)));
+                let result = self.deeper(None, |m| {
+                    let func = m.force(&func)?;
+                    m.call_all(&func, std::slice::from_ref(&arg))
+                });
                 settle(thunk, result, || ThunkState::Apply1 { func, arg })
             }
             ThunkState::ApplyIndex { func, index } => {
@@ -835,13 +839,19 @@ impl Machine {
                 let mut cell = self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
                 cell.set_or_new(Value::Int(index));
                 let arg = [cell];
-                let result = self.deeper(None, |m| m.call_all(&func, &arg));
+                let result = self.deeper(None, |m| {
+                    let func = m.force(&func)?;
+                    m.call_all(&func, &arg)
+                });
                 let [cell] = arg;
                 self.spare = Some(cell);
                 settle(thunk, result, || ThunkState::ApplyIndex { func, index })
             }
             ThunkState::Apply2 { func, args } => {
-                let result = self.deeper(None, |m| m.call_all(&func, &args[..]));
+                let result = self.deeper(None, |m| {
+                    let func = m.force(&func)?;
+                    m.call_all(&func, &args[..])
+                });
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
             ThunkState::ApplyEntry { map, index } => {
@@ -859,7 +869,10 @@ impl Machine {
                             self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
                         name.set_or_new(Value::String(NixString::new(key.clone(), None)));
                         let args = [name, value.clone()];
-                        let result = self.deeper(None, |m| m.call_all(&map.func, &args));
+                        let result = self.deeper(None, |m| {
+                            let func = m.force(&map.func)?;
+                            m.call_all(&func, &args)
+                        });
                         let [name, _] = args;
                         self.spare = Some(name);
                         result

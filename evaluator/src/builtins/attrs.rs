@@ -128,12 +128,12 @@ pub(super) fn list_to_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value
 }
 
 pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    // The set first; the function only when there is something to call it on (Nix's order).
+    // The set; the function is forced by the entries, when they are (Nix's order).
     let attrs = builtins::attrs(m, &args[1])?;
     if attrs.is_empty() {
         return Ok(Value::attrs(Attrs::from_sorted(Vec::new())));
     }
-    let func = m.force(&args[0])?;
+    let func = args[0].clone();
     // An entry of a flat set is one cell that finds its name and value when forced.
     if attrs.flat_entry(0).is_some() && u32::try_from(attrs.len()).is_ok() {
         let map = Rc::new(crate::value::EntryMap { func, attrs: attrs.clone() });
@@ -143,7 +143,6 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
             .map(|(i, (k, _))| (k.clone(), Thunk::apply_entry(&map, i as u32)));
         return Ok(Value::attrs(Attrs::from_sorted(entries.collect())));
     }
-    let func = Rc::new(func);
     // The name given to `f` shares the key's text (no copy per entry, and a lookup of it in
     // a set with the same key can match by address).
     let entries = attrs.iter().map(|(k, v)| {
@@ -155,7 +154,9 @@ pub(super) fn map_attrs(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 
 /// `zipAttrsWith f [ s1 s2 … ]`: `f name [ values of name in each set, in order ]`.
 pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    let func = Rc::new(builtins::function(m, &args[0])?);
+    // The function is checked first, as Nix checks it (its entries apply it lazily).
+    builtins::function(m, &args[0])?;
+    let func = &args[0];
     let mut groups: std::collections::BTreeMap<RcStr, Vec<Thunk>> = Default::default();
     for set in builtins::list(m, &args[1])?.iter() {
         for (k, v) in builtins::attrs(m, set)?.iter() {
@@ -164,7 +165,7 @@ pub(super) fn zip_attrs_with(m: &mut Machine, args: &[Thunk]) -> EvalResult<Valu
     }
     let entries = groups.into_iter().map(|(k, values)| {
         let name = m.name_cell(&k);
-        (k, Thunk::apply2(&func, [name, Thunk::value(Value::list(values))]))
+        (k, Thunk::apply2(func, [name, Thunk::value(Value::list(values))]))
     });
     Ok(Value::attrs(Attrs::from_sorted(entries.collect())))
 }

@@ -1,7 +1,7 @@
 //! List builtins. Results stay lazy where Nix's are: `map f xs` builds thunks of `f x`.
 
 use alloc_shim::thin::RcStr;
-use std::{collections::HashMap, rc::Rc};
+use std::collections::HashMap;
 
 use crate::{
     builtins::{self, bad, call},
@@ -62,6 +62,10 @@ pub(super) fn elem(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     }
     let wanted = m.force(&args[0])?;
     for item in items.iter() {
+        // The very cell asked for (`elem f [ f ]`): equal, even a function (as in Nix).
+        if item.ptr() == args[0].ptr() {
+            return Ok(Value::Bool(true));
+        }
         let item = match item.get() {
             Some(value) => value,
             None => m.force(item)?,
@@ -90,8 +94,10 @@ pub(super) fn map(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
     if items.is_empty() {
         return Ok(Value::list(Vec::new()));
     }
-    let func = Rc::new(m.force(&args[0])?);
-    Ok(Value::list(items.iter().map(|x| Thunk::apply(&func, x.clone()))))
+    // The function is forced by the elements, when they are (Nix's order: `map (throw "x")
+    // [ 1 ]` has a length).
+    let func = &args[0];
+    Ok(Value::list(items.iter().map(|x| Thunk::apply(func, x.clone()))))
 }
 
 pub(super) fn filter(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
@@ -191,9 +197,8 @@ pub(super) fn foldl(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
 }
 
 pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
-    // The length first; the function only for a list that has elements (Nix's order).
+    // The length; the function is forced by the elements, when they are (Nix's order).
     let n = builtins::int(m, &args[1])?;
-    let func = if n == 0 { Value::Null } else { m.force(&args[0])? };
     if n < 0 {
         return Err(bad("genList", format!("cannot create a list of size {n}")));
     }
@@ -203,8 +208,8 @@ pub(super) fn gen_list(m: &mut Machine, args: &[Thunk]) -> EvalResult<Value> {
             format!("{n} elements is more than the {MAX_LIST} a list may have"),
         ));
     }
-    let func = Rc::new(func);
-    let items = (0..n).map(|i| Thunk::apply_index(&func, i));
+    let func = &args[0];
+    let items = (0..n).map(|i| Thunk::apply_index(func, i));
     Ok(Value::list(items))
 }
 

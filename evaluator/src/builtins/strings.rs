@@ -67,9 +67,14 @@ pub(super) fn replace_strings(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
     for item in from_list.iter() {
         from.push(builtins::string(m, item)?);
     }
+    // Every replacement is a string, checked before the subject as Nix checks them (only the
+    // context of those used is kept).
+    let mut to: Vec<NixString> = Vec::with_capacity(to_list.len());
+    for item in to_list.iter() {
+        to.push(builtins::string(m, item)?);
+    }
     let s = builtins::string(m, &args[2])?;
     let text = s.as_str();
-    let mut to: Vec<Option<NixString>> = vec![None; to_list.len()];
     let mut out = String::with_capacity(text.len());
     let mut used = Vec::new();
     // The bytes a pattern can start with: text up to the next of them is copied at once (an
@@ -95,10 +100,7 @@ pub(super) fn replace_strings(m: &mut Machine, args: &[Thunk]) -> EvalResult<Val
         let hit = from.iter().position(|f| text[i..].starts_with(f.as_str()));
         match hit {
             Some(k) => {
-                if to[k].is_none() {
-                    to[k] = Some(builtins::string(m, &to_list[k])?);
-                }
-                let replacement = to[k].clone().unwrap_or_else(|| NixString::from(""));
+                let replacement = to[k].clone();
                 out.push_str(replacement.as_str());
                 if replacement.context().is_some() {
                     used.push(replacement);

@@ -187,10 +187,6 @@ impl Machine {
                     return Ok(false);
                 }
                 for (x, y) in a.iter().zip(b.iter()) {
-                    // The same element on both sides is equal, even a function (as in Nix).
-                    if x.ptr() == y.ptr() {
-                        continue;
-                    }
                     if !self.equal_elements(x, y)? {
                         return Ok(false);
                     }
@@ -214,9 +210,6 @@ impl Machine {
                     if !RcStr::ptr_eq(ka, kb) && ka != kb {
                         return Ok(false);
                     }
-                    if va.ptr() == vb.ptr() {
-                        continue;
-                    }
                     if !self.equal_elements(va, vb)? {
                         return Ok(false);
                     }
@@ -229,7 +222,13 @@ impl Machine {
 
     /// Whether two elements (of lists or sets compared) are equal: forced, then compared one
     /// level deeper if either may hold more (a list or a set), at once otherwise.
-    fn equal_elements(&mut self, x: &Thunk, y: &Thunk) -> EvalResult<bool> {
+    pub(crate) fn equal_elements(&mut self, x: &Thunk, y: &Thunk) -> EvalResult<bool> {
+        if x.ptr() == y.ptr() {
+            // The same cell on both sides is equal, even a function, once it is forced (as in
+            // Nix: `[ f ] == [ f ]`, but `[ x ] == [ x ]` of a cell that throws still throws).
+            self.force(x)?;
+            return Ok(true);
+        }
         let (x, y) = (self.force(x)?, self.force(y)?);
         if matches!(x, Value::List(_) | Value::Attrs(_))
             || matches!(y, Value::List(_) | Value::Attrs(_))

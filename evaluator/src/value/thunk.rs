@@ -72,9 +72,9 @@ impl Drop for ThunkCell {
             ThunkState::Done(Value::Lambda(shared)) => Rc::strong_count(shared) > 1,
             ThunkState::Done(Value::PrimOpApp(shared)) => Rc::strong_count(shared) > 1,
             ThunkState::Suspended { env, .. } => Rc::strong_count(env) > 1,
-            ThunkState::ApplyIndex { func, .. } => Rc::strong_count(func) > 1,
+            ThunkState::ApplyIndex { func, .. } => Rc::strong_count(&func.0) > 1,
             ThunkState::Apply1 { func, arg } => {
-                Rc::strong_count(func) > 1 && Rc::strong_count(&arg.0) > 1
+                Rc::strong_count(&func.0) > 1 && Rc::strong_count(&arg.0) > 1
             }
             ThunkState::Apply2 { .. } => false,
             ThunkState::Indirect(target) => Rc::strong_count(&target.0) > 1,
@@ -103,9 +103,10 @@ impl Drop for ThunkCell {
     }
 }
 
-/// What the entries of one `mapAttrs` share: the function and the set mapped.
+/// What the entries of one `mapAttrs` share: the function (not forced until an entry is: as
+/// in Nix, `mapAttrs (throw "x") s` has names) and the set mapped.
 pub(crate) struct EntryMap {
-    pub(crate) func: Value,
+    pub(crate) func: Thunk,
     pub(crate) attrs: Rc<crate::value::Attrs>,
 }
 
@@ -118,18 +119,18 @@ pub(crate) enum ThunkState {
     /// A function applied to an argument, for builtins that build lazy results (`map`). The
     /// function is shared by every element: an element is its cell and nothing else.
     Apply1 {
-        func: Rc<Value>,
+        func: Thunk,
         arg: Thunk,
     },
     /// A function applied to an integer (`genList`'s index), whose thunk is made when forced.
     ApplyIndex {
-        func: Rc<Value>,
+        func: Thunk,
         index: i64,
     },
     /// A function applied to two arguments (`mapAttrs`'s name and value). Boxed: inline, the
     /// two arguments would make every cell a word larger.
     Apply2 {
-        func: Rc<Value>,
+        func: Thunk,
         args: Box<[Thunk; 2]>,
     },
     /// `func name value` for the entry at `index` of a flat set (`mapAttrs`): the cells of
@@ -180,12 +181,12 @@ impl Thunk {
     }
 
     /// `func` applied to `arg`, when forced.
-    pub(crate) fn apply(func: &Rc<Value>, arg: Thunk) -> Thunk {
+    pub(crate) fn apply(func: &Thunk, arg: Thunk) -> Thunk {
         Thunk::cell(ThunkState::Apply1 { func: func.clone(), arg })
     }
 
     /// `func` applied to the integer `index`, when forced.
-    pub(crate) fn apply_index(func: &Rc<Value>, index: i64) -> Thunk {
+    pub(crate) fn apply_index(func: &Thunk, index: i64) -> Thunk {
         Thunk::cell(ThunkState::ApplyIndex { func: func.clone(), index })
     }
 
@@ -195,7 +196,7 @@ impl Thunk {
     }
 
     /// `func` applied to `args`, when forced.
-    pub(crate) fn apply2(func: &Rc<Value>, args: [Thunk; 2]) -> Thunk {
+    pub(crate) fn apply2(func: &Thunk, args: [Thunk; 2]) -> Thunk {
         Thunk::cell(ThunkState::Apply2 { func: func.clone(), args: Box::new(args) })
     }
 
