@@ -141,37 +141,101 @@ fn posix_to_regex(pattern: &str) -> Result<(String, bool), String> {
             out.push_str("\\]");
             chars.next();
         }
-        while let Some(c) = chars.next() {
-            match c {
-                ']' => {
-                    out.push(']');
-                    break;
-                }
-                '[' if chars.peek() == Some(&':') => {
-                    chars.next();
-                    let mut name = String::new();
-                    for c in chars.by_ref() {
-                        if c == ']' {
-                            break;
-                        }
-                        name.push(c);
-                    }
-                    let Some(name) = name.strip_suffix(':') else {
-                        return Err("a `[:` class is not closed by `:]`".into());
-                    };
-                    out.push_str("[:");
-                    out.push_str(class_name(name)?);
-                    out.push_str(":]");
-                }
-                '\\' | '[' | '&' | '~' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                c => out.push(c),
-            }
-        }
+        bracket(&mut chars, &mut out)?;
     }
     Ok((out, alternative))
+}
+
+/// The members of a bracket expression, after its `[` (and `^`, and a `]` that is a member),
+/// up to its `]`: single characters, ranges (`a-z`, `%--` whose end is `-`), classes
+/// (`[:alpha:]`) and collating elements (`[.a.]`, `[=a=]`, `[.space.]`). A range that starts
+/// where another ends (`a-c-e`) is refused, as C++ refuses it.
+fn bracket(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    out: &mut String,
+) -> Result<(), String> {
+    // The last member, when it is one character (a range may start there); whether a `-`
+    // was just read as a range's operator; whether a range just ended.
+    let mut start = false;
+    let mut operator = false;
+    let mut ended = false;
+    while let Some(c) = chars.next() {
+        let member = match c {
+            ']' => {
+                out.push(']');
+                return Ok(());
+            }
+            '-' if operator => '-',
+            '-' if chars.peek() == Some(&']') || !start && !ended => '-',
+            '-' if ended => return Err("a range cannot start where another ends (`a-c-e`)".into()),
+            '-' => {
+                out.push('-');
+                (start, operator) = (false, true);
+                continue;
+            }
+            '[' if chars.peek() == Some(&':') => {
+                chars.next();
+                let name = delimited(chars, ':')?;
+                out.push_str("[:");
+                out.push_str(class_name(&name)?);
+                out.push_str(":]");
+                (start, operator, ended) = (false, false, false);
+                continue;
+            }
+            '[' if matches!(chars.peek(), Some('.' | '=')) => {
+                let kind = chars.next().unwrap_or('.');
+                collating(&delimited(chars, kind)?)?
+            }
+            c => c,
+        };
+        if matches!(member, '\\' | '[' | ']' | '&' | '~' | '-' | '^') {
+            out.push('\\');
+        }
+        out.push(member);
+        (start, ended, operator) = (!operator, operator, false);
+    }
+    Ok(())
+}
+
+/// The text of `[:…:]`, `[.….]` or `[=…=]` after its opening, up to `KIND]`.
+fn delimited(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    kind: char,
+) -> Result<String, String> {
+    let mut text = String::new();
+    while let Some(c) = chars.next() {
+        if c == kind && chars.peek() == Some(&']') {
+            chars.next();
+            return Ok(text);
+        }
+        text.push(c);
+    }
+    Err(format!("a `[{kind}` is not closed by `{kind}]`"))
+}
+
+/// The character a collating element names: itself, or its POSIX name (`space`, `hyphen`).
+fn collating(name: &str) -> Result<char, String> {
+    let mut single = name.chars();
+    if let (Some(c), None) = (single.next(), single.next()) {
+        return Ok(c);
+    }
+    const NAMES: [(&str, char); 12] = [
+        ("space", ' '),
+        ("tab", '\t'),
+        ("newline", '\n'),
+        ("carriage-return", '\r'),
+        ("hyphen", '-'),
+        ("hyphen-minus", '-'),
+        ("period", '.'),
+        ("full-stop", '.'),
+        ("slash", '/'),
+        ("backslash", '\\'),
+        ("underscore", '_'),
+        ("low-line", '_'),
+    ];
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).ok_or_else(|| {
+        format!("`[.{name}.]` names no character (a collating element is one character or a name such as `space`)")
+    })
 }
 
 /// The crate's name for a POSIX class as C++ reads it: any case, with `d`, `s` and `w` for
