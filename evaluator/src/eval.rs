@@ -827,10 +827,7 @@ impl Machine {
             // stopped, whatever the function (a builtin's call counts no level of its own).
             // The function is forced here, not when the list or set was made (as in Nix).
             ThunkState::Apply1 { func, arg } => {
-                let result = self.deeper(None, |m| {
-                    let func = m.force(&func)?;
-                    m.call_all(&func, std::slice::from_ref(&arg))
-                });
+                let result = self.deeper(None, |m| m.call_cell(&func, std::slice::from_ref(&arg)));
                 settle(thunk, result, || ThunkState::Apply1 { func, arg })
             }
             ThunkState::ApplyIndex { func, index } => {
@@ -839,19 +836,13 @@ impl Machine {
                 let mut cell = self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
                 cell.set_or_new(Value::Int(index));
                 let arg = [cell];
-                let result = self.deeper(None, |m| {
-                    let func = m.force(&func)?;
-                    m.call_all(&func, &arg)
-                });
+                let result = self.deeper(None, |m| m.call_cell(&func, &arg));
                 let [cell] = arg;
                 self.spare = Some(cell);
                 settle(thunk, result, || ThunkState::ApplyIndex { func, index })
             }
             ThunkState::Apply2 { func, args } => {
-                let result = self.deeper(None, |m| {
-                    let func = m.force(&func)?;
-                    m.call_all(&func, &args[..])
-                });
+                let result = self.deeper(None, |m| m.call_cell(&func, &args[..]));
                 settle(thunk, result, || ThunkState::Apply2 { func, args })
             }
             ThunkState::ApplyEntry { map, index } => {
@@ -869,10 +860,7 @@ impl Machine {
                             self.spare.take().unwrap_or_else(|| Thunk::value(Value::Null));
                         name.set_or_new(Value::String(NixString::new(key.clone(), None)));
                         let args = [name, value.clone()];
-                        let result = self.deeper(None, |m| {
-                            let func = m.force(&map.func)?;
-                            m.call_all(&func, &args)
-                        });
+                        let result = self.deeper(None, |m| m.call_cell(&map.func, &args));
                         let [name, _] = args;
                         self.spare = Some(name);
                         result
@@ -886,6 +874,20 @@ impl Machine {
                 let result = self.force(&target);
                 settle(thunk, result, || ThunkState::Indirect(target))
             }
+        }
+    }
+
+    /// Calls the function in the cell `func` (forced first: a lazy application forces its
+    /// function only when it is itself forced, as in Nix) on `args`, read in place: a
+    /// computed cell is never changed, so it stays borrowed during the call.
+    fn call_cell(&mut self, func: &Thunk, args: &[Thunk]) -> EvalResult<Value> {
+        if !func.is_done() {
+            self.force(func)?;
+        }
+        match func.inspect(|f| self.call_all(f, args)) {
+            Some(result) => result,
+            // Invariant: forced above.
+            None => Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
         }
     }
 

@@ -226,7 +226,9 @@ impl Machine {
         if x.ptr() == y.ptr() {
             // The same cell on both sides is equal, even a function, once it is forced (as in
             // Nix: `[ f ] == [ f ]`, but `[ x ] == [ x ]` of a cell that throws still throws).
-            self.force(x)?;
+            if !x.is_done() {
+                self.force(x)?;
+            }
             return Ok(true);
         }
         let (x, y) = (self.force(x)?, self.force(y)?);

@@ -223,6 +223,12 @@ impl Thunk {
         }
     }
 
+    /// Whether the value has been computed.
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(&*self.0.borrow(), ThunkState::Done(_))
+    }
+
     /// `f` of the value, if it has been computed, read in place (no handle on it cloned).
     #[inline]
     pub(crate) fn inspect<R>(&self, f: impl FnOnce(&Value) -> R) -> Option<R> {
