@@ -320,6 +320,11 @@ pub fn run(
         shared.preflight.store(true, Ordering::SeqCst);
         let judged = runtime.block_on(schedule(shared.clone()))?;
         shared.preflight.store(false, Ordering::SeqCst);
+        // A failure there (with `--fail-fast`) stopped that pass only; an interruption stops
+        // the run.
+        if !shared.interrupted.load(Ordering::SeqCst) {
+            shared.stop.store(false, Ordering::SeqCst);
+        }
         let held = destroy::hold(&shared, judged);
         if let Ok(mut slot) = shared.held.lock() {
             *slot = held;

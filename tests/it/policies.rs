@@ -484,3 +484,35 @@ in { prod = infra.stack "prod" { components = [ things app ]; }; }
     assert_eq!(events["prod/things"]["status"], "destroyed", "{events:?}");
     assert_eq!(deletes(&project), 3);
 }
+
+#[test]
+fn a_destroy_waiting_for_approval_keeps_what_it_depends_on() {
+    // `app` reads `things` and needs an approval: destroying both, `app` waits for it, and
+    // `things` must stay under it.
+    let main = r#"let
+  things = infra.component "things" {
+    source = ./modules/things;
+    inputs = { names = [ "a" ]; value = "v1"; };
+  };
+  app = infra.component "app" {
+    source = ./modules/things;
+    inputs = { names = [ "x${toString things.outputs.count}" ]; value = "v1"; };
+    approval = { required = true; minApprovers = 1; };
+  };
+in { prod = infra.stack "prod" { components = [ things app ]; }; }
+"#;
+    let project = Project::new("policies-destroy-keeps-upstream", main);
+    let deletes = |p: &Project| p.ledger().iter().filter(|l| l.starts_with("delete")).count();
+    project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    project.infra_as("bob", &["approve", "prod/app"], TUESDAY);
+    let applied = project.infra(&["apply", "--auto-approve", "--json"], TUESDAY);
+    assert_eq!(status(&applied, "prod/app"), "applied");
+
+    let destroy = project.infra(&["destroy", "prod", "--auto-approve", "--json"], TUESDAY);
+    let events = finished(&destroy);
+    assert_eq!(events["prod/app"]["status"], "awaiting-approval", "{events:?}");
+    let things = &events["prod/things"];
+    assert_eq!(things["status"], "skipped", "{things}");
+    assert!(things["message"].as_str().unwrap_or_default().contains("`prod/app` depends on it"));
+    assert_eq!(deletes(&project), 0, "nothing destroyed");
+}

@@ -322,13 +322,7 @@ pub(crate) async fn run_component(
         verdicts: Vec::new(),
         input_hash: None,
     };
-    if shared.stop.load(Ordering::SeqCst) {
-        return (
-            ctx.result(Status::Skipped, None, Some("the run was stopped".into())),
-            Done::Failed,
-        );
-    }
-    // What a destroy's first pass decided stands.
+    // What a destroy's first pass decided stands (and is reported, even if the run stopped).
     let held = shared.held.lock().ok().and_then(|mut held| held.remove(address));
     match held {
         Some(super::destroy::Held::Stopped(result)) => return *result,
@@ -337,7 +331,18 @@ pub(crate) async fn run_component(
         }
         None => {}
     }
-    if let Some((dependency, _)) = upstream.iter().find(|(_, done)| matches!(done, Done::Failed)) {
+    if shared.stop.load(Ordering::SeqCst) {
+        return (
+            ctx.result(Status::Skipped, None, Some("the run was stopped".into())),
+            Done::Failed,
+        );
+    }
+    // Destroying, a node goes only once everything that depends on it is gone: one still
+    // there (failed, or waiting for approval or its window) keeps it.
+    let destroy = shared.options.mode == Mode::Destroy;
+    let kept =
+        |done: &Done| matches!(done, Done::Failed) || destroy && matches!(done, Done::Pending);
+    if let Some((dependency, _)) = upstream.iter().find(|(_, done)| kept(done)) {
         let why = if shared.options.mode == Mode::Destroy {
             "depends on it and was not destroyed"
         } else {
