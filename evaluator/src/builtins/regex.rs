@@ -103,7 +103,7 @@ fn posix_to_regex(pattern: &str) -> Result<(String, bool), String> {
             continue;
         }
         if c != '[' {
-            if c == '?' && out.ends_with('(') {
+            if c == '?' && !repeatable && out.ends_with('(') {
                 return Err("`(?` starts nothing in extended POSIX syntax (there are no flags \
                             and no `(?:` groups: a plain `(…)` groups)"
                     .into());
@@ -137,11 +137,12 @@ fn posix_to_regex(pattern: &str) -> Result<(String, bool), String> {
             out.push('^');
             chars.next();
         }
-        if chars.peek() == Some(&']') {
+        let leading = chars.peek() == Some(&']');
+        if leading {
             out.push_str("\\]");
             chars.next();
         }
-        bracket(&mut chars, &mut out)?;
+        bracket(&mut chars, &mut out, leading)?;
     }
     Ok((out, alternative))
 }
@@ -153,10 +154,11 @@ fn posix_to_regex(pattern: &str) -> Result<(String, bool), String> {
 fn bracket(
     chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
     out: &mut String,
+    leading: bool,
 ) -> Result<(), String> {
-    // The last member, when it is one character (a range may start there); whether a `-`
-    // was just read as a range's operator; whether a range just ended.
-    let mut start = false;
+    // The last member, when it is one character (a range may start there: a leading `]` too,
+    // `[]-a]`); whether a `-` was just read as a range's operator; whether a range just ended.
+    let mut start = leading;
     let mut operator = false;
     let mut ended = false;
     while let Some(c) = chars.next() {
