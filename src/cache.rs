@@ -33,9 +33,17 @@ pub(crate) fn cache_url(ctx: &Ctx, flag: Option<&str>) -> Result<Option<String>,
     if known.iter().any(|scheme| url.starts_with(scheme)) {
         return Ok(Some(url));
     }
+    // Credentials written into the URL are not repeated (the message reaches CI logs).
+    let shown = match url.rsplit_once('@') {
+        Some((before, host)) => {
+            let scheme = before.split_once("://").map_or(String::new(), |(s, _)| format!("{s}://"));
+            format!("{scheme}…@{host}")
+        }
+        None => url.clone(),
+    };
     Err(CliError::user(
         "infra::cache::bad_url",
-        format!("{from} gives `{url}`, which is not a cache URL"),
+        format!("{from} gives `{shown}`, which is not a cache URL"),
     )
     .with_hint(
         "use `file:///dir` (or an absolute path), `http(s)://host/prefix` or `s3://bucket/prefix`"

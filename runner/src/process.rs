@@ -242,19 +242,49 @@ fn kill_group(pid: Option<u32>, hard: bool) {
     let _ = (pid, hard);
 }
 
-/// The standard output of `program args` run in `cwd` to the end, for a quick question that
-/// touches no state (`terraform version -json`); `None` if it could not run or failed.
+/// The standard output of `program args` run in `cwd`, for a quick question that touches no
+/// state (`terraform version -json`); `None` if it could not run, failed, or took longer than
+/// `limit` (then it is killed).
 #[allow(clippy::disallowed_methods)]
-pub(crate) fn output_of(program: &Path, args: &[&str], cwd: &Path) -> Option<Vec<u8>> {
-    let output = std::process::Command::new(program)
+pub(crate) fn output_of(
+    program: &Path,
+    args: &[&str],
+    cwd: &Path,
+    limit: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut child = std::process::Command::new(program)
         .args(args)
         .current_dir(cwd)
         .env("CHECKPOINT_DISABLE", "1")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output()
+        .spawn()
         .ok()?;
-    output.status.success().then_some(output.stdout)
+    // Read apart from the wait: a full pipe would otherwise hold the child forever.
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < limit => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let bytes = reader.join().ok()?;
+    status.success().then_some(bytes)
 }
 
 /// Runs the user's editor (`sh -c "$EDITOR \"$1\""`, so `EDITOR="code --wait"` works) on

@@ -142,7 +142,6 @@ pub(crate) fn substitute_sensitive(
     }
 }
 
-/// Whether an input value holds one of the component's secrets.
 /// The names of `component`'s inputs that hold a secret (never written to a file: a run
 /// passes them through the environment).
 pub fn secret_inputs(component: &Component) -> Vec<String> {
@@ -154,6 +153,7 @@ pub fn secret_inputs(component: &Component) -> Vec<String> {
         .collect()
 }
 
+/// Whether an input value holds one of the component's secrets.
 pub(crate) fn holds_secret(component: &Component, value: &Json) -> bool {
     let texts: Vec<String> = component.secrets.iter().map(|s| s.text()).collect();
     contains_text(value, &texts)

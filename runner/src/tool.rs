@@ -81,9 +81,19 @@ pub(crate) fn probed_version(layout: &crate::layout::Layout, program: &Path) -> 
     if let Some(version) = cached_version(layout, program) {
         return Some(version);
     }
-    let output = crate::process::output_of(program, &["version", "-json"], layout.root())?;
-    let json: serde_json::Value = serde_json::from_slice(&output).ok()?;
-    let version = json.get("terraform_version")?.as_str()?.to_owned();
+    // Asked once per process, an answer or not (`status` asks for every component).
+    static ASKED: std::sync::Mutex<std::collections::BTreeMap<PathBuf, Option<String>>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let mut asked = ASKED.lock().ok()?;
+    if let Some(answer) = asked.get(program) {
+        return answer.clone();
+    }
+    let limit = std::time::Duration::from_secs(20);
+    let version = crate::process::output_of(program, &["version", "-json"], layout.root(), limit)
+        .and_then(|output| serde_json::from_slice::<serde_json::Value>(&output).ok())
+        .and_then(|json| Some(json.get("terraform_version")?.as_str()?.to_owned()));
+    asked.insert(program.to_path_buf(), version.clone());
+    let version = version?;
     let path = layout.tools_cache();
     let mut cache: std::collections::BTreeMap<String, String> =
         std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();

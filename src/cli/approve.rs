@@ -82,7 +82,7 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
     text.push_str(&crate::review::verdicts(&summary.verdicts, paint));
     if approved.voided > 0 {
         text.push_str(&format!(
-            "{} of an earlier plan {} void: this plan is another\n",
+            "{} of an earlier plan or destroy {} void: this plan is another\n",
             runner::count(approved.voided, "approval", "approvals"),
             if approved.voided == 1 { "is" } else { "are" }
         ));
@@ -150,7 +150,7 @@ fn approve_destroy(
     let mut text = format!("{}: destroy {applied}\n", Paint(out.color()).bold(&args.address));
     if approved.voided > 0 {
         text.push_str(&format!(
-            "{} of its kept plan {} void: a destroy is another decision\n",
+            "{} of an earlier plan or destroy {} void: this destroy is another\n",
             runner::count(approved.voided, "approval", "approvals"),
             if approved.voided == 1 { "is" } else { "are" }
         ));
