@@ -80,20 +80,14 @@ pub(crate) fn run(out: &mut Output, ctx: &Ctx, args: &ApproveArgs) -> Result<Exi
     );
     text.push_str(&crate::review::changes(&summary.changes, paint));
     text.push_str(&crate::review::verdicts(&summary.verdicts, paint));
-    if approved.voided > 0 {
-        text.push_str(&format!(
-            "{} of an earlier plan or destroy {} void: this plan is another\n",
-            runner::count(approved.voided, "approval", "approvals"),
-            if approved.voided == 1 { "is" } else { "are" }
-        ));
-    }
-    let state = if approved.again { "already approved by you" } else { "approved" };
-    let ready = if who.len() >= min {
-        format!("`infra apply {}` applies it", args.address)
-    } else {
-        format!("{} more needed", min - who.len())
-    };
-    text.push_str(&format!("{state}: {} of {min} ({}); {ready}\n", who.len(), who.join(", ")));
+    tally(
+        &mut text,
+        &approved,
+        &who,
+        min,
+        "plan",
+        &format!("`infra apply {}` applies it", args.address),
+    );
     out.data(&text)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -148,20 +142,38 @@ fn approve_destroy(
         .map(|r| format!("as applied {}", runner::time::utc(r.finished)))
         .unwrap_or_else(|| "(never fully applied)".to_owned());
     let mut text = format!("{}: destroy {applied}\n", Paint(out.color()).bold(&args.address));
+    tally(
+        &mut text,
+        &approved,
+        &who,
+        min,
+        "destroy",
+        &format!("`infra destroy {}` destroys it", args.address),
+    );
+    out.data(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The lines after what was approved: approvals it voided, and how many it has of how many.
+fn tally(
+    text: &mut String,
+    approved: &runner::approval::Approve,
+    who: &[&str],
+    min: usize,
+    what: &str,
+    when_ready: &str,
+) {
     if approved.voided > 0 {
         text.push_str(&format!(
-            "{} of an earlier plan or destroy {} void: this destroy is another\n",
+            "{} of an earlier plan or destroy {} void: this {what} is another\n",
             runner::count(approved.voided, "approval", "approvals"),
             if approved.voided == 1 { "is" } else { "are" }
         ));
     }
     let state = if approved.again { "already approved by you" } else { "approved" };
-    let ready = if who.len() >= min {
-        format!("`infra destroy {}` destroys it", args.address)
-    } else {
-        format!("{} more needed", min - who.len())
+    let ready = match min.checked_sub(who.len()) {
+        Some(more) if more > 0 => format!("{more} more needed"),
+        _ => when_ready.to_owned(),
     };
     text.push_str(&format!("{state}: {} of {min} ({}); {ready}\n", who.len(), who.join(", ")));
-    out.data(&text)?;
-    Ok(ExitCode::SUCCESS)
 }
